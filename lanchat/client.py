@@ -1406,8 +1406,12 @@ def note_unsent_texts(loop: ClientLoop) -> None:
 
 
 def held_until_our_turn(session: Session) -> str:
-    """The line said when a line typed out of turn is kept for it (send_typed)."""
-    return f"not your turn yet ({session.turn_text()}): held until it is your turn; /unsend drops it"
+    """The line said when a line typed out of turn is kept for it (send_typed). An operator's says
+    how to say it now, as the full screen's refusal does: a teacher who switched to turns before
+    asking would have her question go after the students' answers (/mode turn gives them the
+    turn first); made duplex, the room lets it go at once (HeldForTurn.due), then turns again."""
+    now = "; to say it now: /mode duplex, then /mode turn" if session.is_operator(session.name) else ""
+    return f"not your turn yet ({session.turn_text()}): held until it is your turn; /unsend drops it{now}"
 
 
 def unsend(loop: ClientLoop) -> Line:

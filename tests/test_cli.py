@@ -519,7 +519,7 @@ def test_out_of_turn_is_held_until_the_turn_with_a_plain_host_and_a_client(run):
     ann.expect(r"turn-based: your turn")
     host.expect(r"turn: waiting for ann")
     host.send("too early")
-    host.expect(r"-!- not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
+    host.expect(r"-!- not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it; to say it now: /mode duplex, then /mode turn$")
     ann.send("hi hal")
     host.expect(STAMP + r"ann: hi hal$")
     ann.expect(STAMP + r"hal: too early$")  # on hal's turn, after ann's line

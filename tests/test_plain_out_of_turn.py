@@ -50,6 +50,41 @@ def test_in_plain_a_line_typed_out_of_turn_is_held_and_goes_on_the_turn():
     assert "not your turn:" not in bob.output, bob.output
 
 
+def test_in_plain_a_teacher_who_switches_to_turns_before_asking_is_told_how_to_ask_now():
+    """A quiz in --plain: teach typed /mode turn, then her question, and read only 'not your turn
+    yet (waiting for mallory): held ...': the turn goes to the students first, and her question
+    would go after the last answer. The full screen's refusal says how to say it now (0371732);
+    --plain's now does too, for an operator only, and doing as it says sends the question first."""
+    teach = Proc("serve", "--plain", "--name", "teach", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history")
+    procs = [teach]
+    try:
+        port = teach.expect(r"listening on port (\d+)").group(1)
+        for name in ("mallory", "bob"):
+            procs.append(Proc("connect", "127.0.0.1", port, "--name", name, "--plain"))
+            procs[-1].expect(rf"welcome, {name}")
+        mallory, bob = procs[1:]
+        teach.expect(r"bob joined \(3 here\)")
+        teach.send("/mode turn")
+        teach.expect(r"turn: waiting for mallory$")
+        bob.expect(r"turn: waiting for mallory$")
+        teach.send("Q1: how many bytes is the header?")
+        teach.expect(re.escape("-!- not your turn yet (waiting for mallory): held until it is your turn; /unsend drops it"
+                               "; to say it now: /mode duplex, then /mode turn") + "$")
+        bob.send("4")
+        bob.expect(re.escape("-!- not your turn yet (waiting for mallory): held until it is your turn; /unsend drops it") + "$")
+        teach.send("/mode duplex")  # as the line says: the question goes at once
+        mallory.expect(r"teach: Q1: how many bytes is the header\?$")
+        teach.send("/mode turn")
+        mallory.expect(r"turn: your turn$")
+        mallory.send("8")
+        bob.expect(r"mallory: 8$")
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    assert mallory.output.index("teach: Q1") < mallory.output.index("mallory: 8"), mallory.output
+    assert "/mode duplex" not in bob.output, bob.output  # a student's line is as it was
+
+
 def test_in_plain_a_paste_of_lines_out_of_turn_is_said_in_full_once_and_counted_once():
     """A paste of three lines out of turn was three notices: the first in full, then 'held too:
     2 lines ...' and 'held too: 3 lines ...'. The lines typed together are counted once, after
