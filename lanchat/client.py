@@ -1097,6 +1097,7 @@ class ClientLoop:
             self.out += self.proto.send(event)
             if type(event) in TYPED:
                 self.unconfirmed.sent(event)  # until the server answers it
+                self.liveness.asked()  # its echo answers as a pong does: no answer in time is said
         except LocalProtocolError:
             return  # the connection is closing; nothing more can be said
         except ValueError as exc:  # wire.FrameError: too big for one frame; nothing was sent

@@ -5,8 +5,9 @@ server whose process is stopped (Ctrl-Z, SIGSTOP; a laptop asleep is a dead link
 the probes for it, and a quiet room looked the same as a dead one. So a client that has heard no
 byte from the room for PING_AFTER_SECONDS sends ``ping``, only to a server whose welcome says it
 answers one (PROTOCOL.md, Liveness: an older server never sees it), and any byte from the room
-answers it. None within ANSWER_SECONDS: the room has not answered, said on the full screen's
-status line (counting the seconds) or in one --plain line; the next byte says it answers again.
+answers it; a line typed asks as the ping does, at once (its echo answers it: ``asked``). None
+within ANSWER_SECONDS: the room has not answered, said on the full screen's status line
+(counting the seconds) or in one --plain line; the next byte says it answers again.
 
 The connection is kept meanwhile, however long: a stopped host goes on where it stopped
 (SIGCONT) with every line typed meanwhile, which a rejoin could not do better (the same stopped
@@ -75,6 +76,14 @@ class Liveness:
             return False
         self.asked_at = now
         return True
+
+    def asked(self) -> None:
+        """A line of ours went that the room answers at once (a say, a /me, a whisper: its echo, or
+        a refusal): it asks as a ping does, so the wait for an answer starts now, if none runs.
+        A line typed into a quiet room waited for the ping, up to PING_AFTER_SECONDS, before
+        this wait began: ~18 s before --plain said anything of a stopped host."""
+        if self.answers_pings and self.asked_at is None:
+            self.asked_at = self.clock()
 
     def sending(self, backlog: int | None) -> None:
         """While a ping waits for its answer: ``backlog`` is our output the peer has not taken yet

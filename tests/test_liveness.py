@@ -105,6 +105,34 @@ def test_the_silence_is_counted_from_the_rooms_last_byte_as_a_downloads_stall_is
     assert liveness.answers_again_line(watch.heard() or 0.0) == "the room answers again, after 25 s without an answer"
 
 
+def test_a_line_typed_starts_the_wait_for_an_answer_at_once_as_a_ping_does():
+    """A line typed into a quiet room waited for the ping (PING_AFTER_SECONDS after the room's
+    last byte) before the wait for an answer began: ~18 s before --plain said a stopped host
+    had not answered. Its echo answers as a pong does: the wait starts when it goes."""
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += 2.0
+    watch.asked()  # a say went
+    assert watch.due() == liveness.ANSWER_SECONDS
+    assert not watch.ping_due()  # it asks already: no ping behind it
+    clock.now += liveness.ANSWER_SECONDS
+    assert watch.newly_silent()
+    assert watch.unanswered_for() == pytest.approx(7.0)  # counted from the room's last byte, as ever
+    clock.now += 1.0
+    watch.asked()  # another line while silent: the count goes on, from the same last byte
+    assert watch.unanswered_for() == pytest.approx(8.0)
+    assert watch.heard() == pytest.approx(8.0)
+    clock.now += 1.0
+    watch.asked()
+    assert watch.heard() is None  # answered in time: nothing to say
+    older = Liveness(clock)
+    older.welcomed(False)  # an older server: nothing is said of it, a line typed or not
+    older.asked()
+    clock.now += 3600
+    assert not older.newly_silent() and older.due() is None
+
+
 def test_a_ping_behind_our_own_moving_output_waits_for_it_and_a_small_backlog_does_not():
     """An upload's pieces, which the server takes without a word, hold a ping back: while they
     are being taken the wait for its answer starts again; once they stop moving, it counts."""

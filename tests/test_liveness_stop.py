@@ -107,6 +107,25 @@ def test_a_stopped_server_is_said_silent_and_the_chat_goes_on_on_the_same_connec
     assert said(room.server, r"bob (joined|left|lost)") <= 1, room.server.output  # joined once, never again
 
 
+def test_a_line_typed_into_a_stopped_room_is_said_unanswered_without_waiting_for_the_ping(room):
+    """A lesson: a student typed into a quiet room whose host had just stopped and read nothing
+    for ~18 s: the wait for an answer began only with the ping, a quiet spell after the room's
+    last byte. The line's echo is an answer as the pong is, so the wait starts as the line goes.
+    Here the ping would come after a minute: the silence is said within the answer's wait."""
+    bob = room._started(Proc("connect", "127.0.0.1", str(room.port), "--name", "bob", "--plain", env=quick_env(60.0, 1.5)))
+    bob.expect(r"welcome, bob")
+    room.stop()
+    typed = time.monotonic()
+    bob.send("anyone there?")
+    bob.expect(NOT_ANSWERED, timeout=15)
+    assert time.monotonic() - typed < 15, bob.output  # not the minute of the ping's quiet spell
+    room.go_on()
+    bob.expect(ANSWERS_AGAIN)
+    bob.expect(r"bob: anyone there\?$")
+    assert said(bob, NOT_ANSWERED) == 1, bob.output
+    assert not [line for line in bob.lines if any(word in line for word in REJOINED)], bob.output
+
+
 def test_the_full_screen_counts_the_silence_on_its_status_line_and_says_when_it_answers(room):
     ann = room.join("ann")
     bob = TermProc("connect", "127.0.0.1", str(room.port), "--name", "bob", rows=20, cols=100,
