@@ -918,9 +918,10 @@ def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
     return 130 if exc.interrupted else 1
 
 
-def _make_frontend(session, plain: bool, stops=None):  # noqa: ANN001, ANN202
+def _make_frontend(session, plain: bool, stops=None, banner_rows=None):  # noqa: ANN001, ANN202
     """The full screen, else line mode; ``stops`` (stopsignals.py): line mode's writes to a reader
-    that stopped reading give up when a signal insists on leaving."""
+    that stopped reading give up when a signal insists on leaving; ``banner_rows`` (the host's):
+    the rows serve's start lines took, still in sight below a short replay? (client.said_above)"""
     from .ui.plain import PlainFrontend
 
     if not plain:
@@ -931,7 +932,7 @@ def _make_frontend(session, plain: bool, stops=None):  # noqa: ANN001, ANN202
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
             _say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
     frontend = PlainFrontend(session)
-    frontend.stops = stops
+    frontend.stops, frontend.banner.rows = stops, banner_rows
     return frontend
 
 
@@ -1211,7 +1212,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "new ones are not saved"
             )
     # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
-    shown = "\n".join(fold_lines([_terminal_safe(line) for line in banner], _terminal_columns()))
+    columns = _terminal_columns()
+    shown = "\n".join(fold_lines([_terminal_safe(line) for line in banner], columns))
     if args.headless:  # the log's first day line after it (_headless_log)
         from .log_output import LOG
 
@@ -1254,6 +1256,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         announcer.start()
     moved = _tell_the_host(news, address_lines[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
     _follow_addresses(listener, where, server.stopped, announcer=announcer, moved=moved)
+    from .ui.plain import rows_on_screen
+
     try:
         return _run_participant(
             host_end,
@@ -1272,6 +1276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=(address_lines, intro),
+            banner_rows=rows_on_screen(shown + "\n", columns),  # (--plain: is it in sight below a replay?)
             kept_topic=room.topic.text if room.topic is not None else "",  # said in the start lines (_kept_lines)
             no_typing=args.no_typing,
             projector=args.projector,
@@ -2784,10 +2789,11 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None,
-    password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="",
+    password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
-    ``fetching``, ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
+    ``fetching``, ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
+    (the terminal rows serve's start lines took: --plain says how to join again below a replay only once they are out of sight); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -2813,7 +2819,7 @@ def _run_participant(  # noqa: ANN001
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
                       start_lines=tuple(start_lines), projector=projector, fetching_here=fetching, kept_topic=kept_topic)
-    frontend = _make_frontend(session, plain or not _interactive(), stops)
+    frontend = _make_frontend(session, plain or not _interactive(), stops, banner_rows)
     from .ui.plain import PlainFrontend
 
     if intro:  # how to join, below the replay (the newest lines the host sees): the full screen hid what serve printed, --plain printed it above

@@ -1490,11 +1490,23 @@ def answered(loop: ClientLoop, event: object, lines: list[Line]) -> bool:
     elif isinstance(event, ev.HistoryEnd):
         if reconnect is not None and reconnect.replaying:
             reconnect.replay_end = event
+        said_above(loop, lines)
     elif event.sender == loop.session.name and (  # type: ignore[attr-defined]
         not getattr(event, "history", False) or (reconnect is not None and reconnect.replaying)
     ):
         loop.unconfirmed.echoed(event)  # type: ignore[arg-type]  # one of ECHOES
     return False
+
+
+def said_above(loop: ClientLoop, lines: list[Line]) -> None:
+    """The first replay ends (``lines``: what it shows and is not printed yet): how others join is
+    said below it (Session.join_lines_when, the --plain host's), unless serve's banner, which says
+    the same, is still in sight just above (ui.plain.BannerAbove): a restarted host with a short
+    history read the join lines twice, one under the other."""
+    session = loop.session
+    banner = getattr(loop.frontend, "banner", None)
+    if session.join_lines_when == "replay" and not session.history_asked and banner is not None and banner.in_sight(lines):
+        session.join_lines_when = ""
 
 
 def watch_address(loop: ClientLoop) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 import pytest
 
@@ -272,3 +273,100 @@ def test_a_paste_of_paths_is_one_line_saying_how_to_send_them_not_an_unknown_com
     assert "did you mean /help?" in said[1] and "//" not in said[1]
     front.show(list(front.session.parse_input("/home/ann/c.pdf").lines))  # type: ignore[union-attr]
     assert out.getvalue().splitlines()[-1].endswith("/home/ann/c.pdf is not a command, so it was not sent; to send a line starting with / as text, start it with //")
+
+
+# ------------------------------------------------- the host's start lines and address notice
+
+PIN = " --fingerprint SHA256:wdDyl7OoI2MQWmcH0jxtSDVxZnh/6LQ1bASkMh3GWRg"  # a real one's length
+
+
+def _address_changed_notice(where: list[str]) -> str:
+    """The notice the host's screen reads when this machine's addresses change, as serve words it."""
+    from lanchat.__main__ import _tell_the_host
+
+    class News:
+        posted: list = []
+
+        def post(self, item: object) -> None:
+            self.posted.append(item)
+
+    news = News()
+    _tell_the_host(news, [], "full-duplex", PIN, tls=True, password=False)(where)
+    return news.posted[0].notice
+
+
+@pytest.mark.parametrize("columns", [100, 120, 160])
+def test_the_address_changed_notices_commands_line_up_under_one_another(columns):
+    """A TLS room's host at 100 columns: the first command, too long for the text's column, went
+    2 columns in, the next (longer than the terminal, IPv6) 15 in. Every row of the notice after
+    its first is as deep as the others: the commands line up, each still whole on its row."""
+    from lanchat.session import Line
+    from lanchat.ui.plain import folded_plain
+
+    notice = _address_changed_notice(["10.0.0.7:39221", "[fd00:1234:5678::7]:39221", "127.0.0.1:39221"])
+    rows = folded_plain(Line(kind="notice", time=0.0, text=notice), columns).split("\n")
+    commands = [row for row in rows if "lanchat connect" in row]
+    assert len(commands) == 2 and all(row.strip().startswith("`lanchat connect") and row.strip().removesuffix(" or").endswith("`") for row in commands), rows
+    assert len({len(row) - len(row.lstrip(" ")) for row in rows[1:]}) == 1, rows
+    assert rows[0].startswith("[") and "address changed" in rows[0], rows
+
+
+def test_a_message_with_a_link_too_long_for_the_hang_keeps_its_words_under_the_hang():
+    """The rows line up only for commands to copy: a message's words after a long link go back
+    under its text, as before (test_textfold's link test)."""
+    from lanchat.session import Line
+    from lanchat.ui.plain import folded_plain
+
+    link = "https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=9AB4B0"
+    line = Line(kind="direct", time=0.0, sender="colourbot", to="ann", text=f"try this colour {link} and see how it reads")
+    rows = folded_plain(line, 64).split("\n")
+    assert any(row.strip() == link for row in rows), rows
+    assert rows[-1].startswith(" " * 30), rows
+
+
+def test_a_restarted_plain_host_reads_how_to_join_once_and_each_command_whole(tmp_path):
+    """A --plain host restarted with history at 100 columns (TLS: a join command is ~100 long):
+    below a short replay the banner's join lines came again, right under the banner itself, and
+    each command left an empty '[12:00:00] -!-' row above it. Now they are said again only once a
+    long replay has scrolled the banner away, and then (as by /address) as the banner prints
+    them: two spaces in, no stamp, never under an empty stamped row."""
+    from helpers import TermProc
+
+    history = str(tmp_path / "h.sqlite3")
+    empty_stamp = re.compile(r"^\[\d\d:\d\d:\d\d\] -!-\s*$")
+
+    def hosting(rows: int) -> TermProc:
+        return TermProc("serve", "--plain", "--tls", "--host", "127.0.0.1", "--port", "0", "--name", "teach",
+                        "--no-announce", "--history", history, rows=rows, cols=100)  # fmt: skip
+
+    def leave(teach: TermProc) -> None:
+        teach.send("/q\r")
+        assert teach.wait() == 0
+
+    teach = hosting(rows=40)
+    try:
+        teach.expect(r"welcome, teach")
+        teach.send("hello class\r")
+        teach.expect(r"teach: hello class")
+        leave(teach)
+        teach = hosting(rows=40)
+        teach.expect(r"-!- end of history \(1 shown\)")
+        teach.send("/address\r")  # asked: said, as the banner says it
+        teach.send("/unsend\r")  # (its answer: all before it is printed)
+        teach.expect(r"-!- no line you typed waits to be sent")
+        printed = bytes(teach.raw).decode(errors="replace")
+        assert printed.count("join with:") == 2, printed  # the banner's, /address's: none below the replay
+        assert printed.count("\n  python -m lanchat connect 127.0.0.1 ") == 2, printed  # /address's as the banner's
+        assert not [row for row in teach.lines if empty_stamp.match(row)], teach.text
+        for number in range(30):  # a replay longer than the screen
+            teach.send(f"line {number}\r")
+            teach.expect(rf"teach: line {number} ")
+        leave(teach)
+        teach = hosting(rows=24)
+        end = teach.expect(r"-!- end of history \(31 shown\)\s*\n(.*)\n(.*)")
+        assert "join with:" in end.group(1) and end.group(2).startswith("  python -m lanchat connect 127.0.0.1 "), teach.text
+        assert not [row for row in teach.lines if empty_stamp.match(row)], teach.text
+        leave(teach)
+    finally:
+        teach.stop()
+    assert b"Traceback" not in bytes(teach.raw)

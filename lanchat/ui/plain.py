@@ -179,7 +179,78 @@ def folded_plain(line: Line, columns: int | None) -> str:
     under = max(0, wcswidth(_plain_head(line)))
     if 0 < line.hang < len(line.text) and columns - (under + line.hang) >= columns // 2:
         under += line.hang  # a /help row: under its description, as the full screen does
-    return "\n".join(fold_line(text, columns, " " * under))
+    rows = fold_line(text, columns, " " * under)
+    # A command to copy goes on a row of its own, less deep than the text when too long for it
+    # (textfold): the host's "address changed" had its first at 2 columns in and the next, longer
+    # than the terminal, at 15. All rows go as deep as the least deep one, so they line up.
+    shallow = min((_indent(row) for row in rows[1:] if _COPY_ROW.match(row)), default=under)
+    if shallow < under:
+        rows = fold_line(text, columns, " " * shallow)
+    return "\n".join(rows)
+
+
+_COPY_ROW = re.compile(r" *(?:`|(?:python3? -m )?lanchat \w)")  # a row a command to copy begins
+
+
+def _indent(row: str) -> int:
+    return len(row) - len(row.lstrip(" "))
+
+
+def printed_as(line: Line, columns: int | None, join_lines: tuple[str, ...] = ()) -> str:
+    """``line`` as --plain prints it: folded_plain, but for a line of serve's banner under its
+    first (``join_lines``, the session's: a command to join, the nc one) said again (the host's
+    join lines below a replay, /address), which at a terminal is printed as the banner printed
+    it, two spaces in and no stamp, folded as the banner is. Stamped, a command too long for the
+    row after '[12:00:00] -!- ' went on a row of its own under an empty stamped one. A script's
+    pipe keeps one stamped line each."""
+    if columns is None or line.kind != "system" or not any(row.startswith("  ") and row.strip() == line.text for row in join_lines):
+        return folded_plain(line, columns)
+    from ..textfold import fold_line
+
+    return "\n".join(fold_line("  " + visible(line.text), columns))
+
+
+class BannerAbove:
+    """The host's: serve's start lines above the chat (``rows`` terminal rows, set by __main__;
+    None: none, or asked already) and the rows printed under them since, until the first
+    replay's end asks whether they are still in sight (``in_sight``)."""
+
+    def __init__(self, out: TextIO, columns: Callable[[], int | None], session: Session) -> None:
+        self.out, self.columns, self.session = out, columns, session
+        self.rows: int | None = None
+        self.below = 0
+
+    def counted(self, text: str, columns: int | None) -> str:
+        """``text``, printed under them: its rows counted while it matters."""
+        if self.rows is not None:
+            self.below += rows_on_screen(text, columns)
+        return text
+
+    def in_sight(self, pending: list[Line]) -> bool:
+        """Are serve's start lines still on the terminal's screen above what was printed since and
+        ``pending`` (to print)? Then how to join is not said again below the replay: it was, right
+        under the banner it repeated. A long replay scrolled it away: said. In a pipe or a file
+        nothing scrolls away, and it is said as before. Asked once."""
+        rows, self.rows = self.rows, None
+        columns = self.columns()
+        try:
+            height = os.get_terminal_size(self.out.fileno()).lines if columns is not None else 0
+        except (AttributeError, ValueError, OSError):
+            height = 0
+        if rows is None or not height:
+            return False
+        text = "".join(printed_as(line, columns, self.session.join_lines) + "\n" for line in pending)
+        return rows + self.below + rows_on_screen(text, columns) + 2 <= height  # 2: the replay's end, the input line
+
+
+def rows_on_screen(text: str, columns: int | None) -> int:
+    """The terminal rows ``text`` (lines ending in a newline) takes, a row longer than
+    ``columns`` wrapped by the terminal; its lines when the width is not known."""
+    if columns is None:
+        return text.count("\n")
+    from ..textfold import cells
+
+    return sum(max(1, -(-cells(row) // columns)) for row in text.split("\n")[:-1])
 
 
 def _plain_head(line: Line) -> str:
@@ -502,6 +573,7 @@ class PlainFrontend:
         self.update, self.next_update_due = self.stalls.update, self.stalls.due
         self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
+        self.banner = BannerAbove(self.out, self._columns, session)  # the host's: serve's start lines, in sight? (client.said_above)
         self._unwritten_why = ""
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
@@ -737,7 +809,7 @@ class PlainFrontend:
             lines = [unwritten_gap(self.unwritten, self._unwritten_why), *lines]
         try:
             columns = self._columns()
-            text = "".join(folded_plain(line, columns) + "\n" for line in lines)
+            text = self.banner.counted("".join(printed_as(line, columns, self.session.join_lines) + "\n" for line in lines), columns)
             if self.typing:
                 # clear the unfinished line, print what came, and write it again below
                 text = back_over(self.typing, self._columns()) + text + visible(self.typing)
