@@ -60,3 +60,30 @@ def test_on_this_machine_a_key_does_not_change_the_quota(tmp_path):
     assert isinstance(offer(files, room, cid["bob"], 8 * MB), ev.UploadReady)
     assert isinstance(offer(files, room, cid["ann"], 3 * MB, ref=2), ev.FileError)
     files.close()
+
+
+def test_the_keyless_guests_offers_count_in_the_address_total_too(tmp_path):
+    """A script behind the NAT offers as a keyless guest first (one quota there), then with keys:
+    the address's total holds what the guest has on offer, so it never gets past that total."""
+    people = [("g1", NAT, None)] + [(f"k{n}", NAT, f"key-{n}") for n in range(8)]
+    room, files, cid = _class(tmp_path, people)
+    assert isinstance(offer(files, room, cid["g1"], 8 * MB), ev.UploadReady)
+    answers = [offer(files, room, cid[f"k{n}"], 8 * MB) for n in range(8)]
+    taken = sum(isinstance(answer, ev.UploadReady) for answer in answers)
+    assert taken == lim.ADDRESS_UPLOAD_QUOTAS * 10 // 8 - 1, answers  # 40 MiB in all: the guest's 8 and four more
+    files.close()
+
+
+def test_a_script_making_keys_behind_one_address_has_no_more_uploads_at_once_than_the_address_may(tmp_path):
+    """Small files, so no total of bytes stops it: the address may be sending
+    ADDRESS_UPLOAD_QUOTAS people's MAX_UPLOADS_AT_ONCE files at once, however many keys it makes."""
+    from lanchat.files import MAX_UPLOADS_AT_ONCE
+
+    people = [(f"k{n}", NAT, f"key-{n}") for n in range(lim.ADDRESS_UPLOAD_QUOTAS + 2)]
+    room, files, cid = _class(tmp_path, people)
+    answers = [offer(files, room, cid[name], 1, ref=ref) for name, _a, _k in people for ref in range(MAX_UPLOADS_AT_ONCE)]
+    taken = sum(isinstance(answer, ev.UploadReady) for answer in answers)
+    assert taken == lim.ADDRESS_UPLOAD_QUOTAS * MAX_UPLOADS_AT_ONCE, answers
+    refusal = next(a for a in answers if isinstance(a, ev.FileError))
+    assert f"your address has {taken} files on offer or on their way already" in refusal.message, refusal
+    files.close()
