@@ -714,3 +714,20 @@ def test_mallory_cannot_be_the_only_key_under_dees_name_by_flooding_names_or_wai
         room.mod("hal", "admit", "dee", reason=moderation.key_code(dees))
         (ban,) = room.stored.values()
         assert dees in ban.known_keys and hers not in ban.known_keys, (forget, ban)
+
+
+def test_dee_who_tries_again_and_again_with_her_one_key_is_let_in_by_admit_dee_alone():
+    """A latecomer refused tries again before the teacher types (as anyone does): her key is
+    kept once under her name, so /admit dee alone lets it in, not 'different keys tried'."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    dees = key_id(b"dee's fresh key")
+    for _ in range(moderation.ADMIT_KEYS + 1):
+        room.only_error(room.arrive("dee", address=NAT, key=dees))
+        room.now += 5
+    room.take_all()
+    room.mod("hal", "admit", "dee")
+    (notice,) = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert notice.message.startswith(f"dee may join now: the key {moderation.key_code(dees)}"), notice
+    (ban,) = room.stored.values()
+    assert dees in ban.known_keys, ban
