@@ -731,3 +731,28 @@ def test_dee_who_tries_again_and_again_with_her_one_key_is_let_in_by_admit_dee_a
     assert notice.message.startswith(f"dee may join now: the key {moderation.key_code(dees)}"), notice
     (ban,) = room.stored.values()
     assert dees in ban.known_keys, ban
+
+
+
+def test_a_ban_of_a_name_an_operator_left_under_never_holds_the_operators_own_key():
+    """ann, an operator behind the NAT (whose names the class's claims left unowned), was here as
+    'annie' and came back as 'ann' with the same key; /ban annie (a misdeed of someone else's
+    under that name, say) holds the name, never the key ann left it with: her own, so she is
+    not shut out at her next join."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    for name in [f"s{n}" for n in range(gate.NEW_NAMES_PER_PLACE)]:
+        assert isinstance(_keyed(room, name, Ed25519PrivateKey.generate()), ev.Welcome), name
+    anns = Ed25519PrivateKey.generate()
+    assert isinstance(_keyed(room, "annie", anns), ev.Welcome)
+    assert room.room.gate.owner_of("annie") is None  # the place's claims ran out
+    room.perform(room.room.leave(room.cid["annie"], "quit"))
+    assert isinstance(_keyed(room, "ann", anns), ev.Welcome)
+    room.mod("hal", "op", "ann")
+    room.take_all()
+    room.mod("ann", "ban", "annie", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.key is None and ban.newcomers == NAT, ban
+    room.perform(room.room.leave(room.cid["ann"], "quit"))
+    room.take_all()
+    assert isinstance(_keyed(room, "ann", anns), ev.Welcome)
