@@ -21,7 +21,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
 from .actions import KeepSeenKey
@@ -307,10 +307,7 @@ class Moderation:
         if user is None or not self._on_this_machine(member.cid, member.address):
             gone.pop(name_key, None)
             return
-        gone[name_key] = user
-        gone.move_to_end(name_key)
-        while len(gone) > DEPARTED_USERS:
-            gone.popitem(last=False)
+        _keep_newest(gone, name_key, user)
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone: its operator status (by connection) and arrival go."""
@@ -844,8 +841,12 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     ]  # fmt: skip
 
 
-def _keep_newest(kept: OrderedDict[str, tuple[str, str | None]], name_key: str, value: tuple[str, str | None]) -> None:
-    """``value`` under ``name_key``, the newest of ``kept``, which keeps DEPARTED_USERS at most."""
+_Kept = TypeVar("_Kept")
+
+
+def _keep_newest(kept: OrderedDict[str, _Kept], name_key: str, value: _Kept) -> None:
+    """``value`` under ``name_key``, the newest of ``kept``, which keeps DEPARTED_USERS at most
+    (who left from where, the bans /unban lifted)."""
     kept[name_key] = value
     kept.move_to_end(name_key)
     while len(kept) > DEPARTED_USERS:
@@ -906,10 +907,7 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")
     mod.bans = [b for b in mod.bans if b not in gone]
     for ban in gone:
-        mod.lifted[ban.name_key] = ban
-        mod.lifted.move_to_end(ban.name_key)
-        while len(mod.lifted) > DEPARTED_USERS:
-            mod.lifted.popitem(last=False)
+        _keep_newest(mod.lifted, ban.name_key, ban)
     return [_room.DropBans(ids=tuple(b.id for b in gone)), *_told(room, member, "unban", gone[0].name, "")]
 
 
