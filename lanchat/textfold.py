@@ -26,15 +26,17 @@ _SUBCOMMANDS = "serve|connect|history|rooms|doctor|names|key"
 # a dot, a slash or a colon in it (an address, a port, a path, a fingerprint). A plain
 # lowercase word ends the command: it is the sentence going on.
 _ARGUMENT = r"(?:-[\w-]+|[A-Z][A-Z_]+\b|[\w+=~%\[\]-]*[\d./:][\w.:/+=~%\[\]-]*)"
+# A TLS fingerprint's short form (tls.short_form, "7bac 2a98 9472 0602"), read off the board at a
+# glance, or a key's (identity.short_fingerprint), with a bracket or quote before it: its four
+# groups stay on one row, never "7bac 2a98" / "9472 0602" (here, and in ui/render's rows)
+SHORT_FORM = r"[(\[{\"']?(?<![\w-])[0-9a-f]{4}(?: [0-9a-f]{4}){3}(?![\w-])"
 _UNIT = re.compile(
     r"(?P<quoted>[(\[{\"']?`[^`]+`\S*)"  # with a bracket or quote before it: "(`lanchat serve --tls`)."
     r"|(?P<pin>--fingerprint +SHA256:\S+)"  # one to copy: a row of its own
     r"|(?P<option>--fingerprint +\S+)"  # one quoted back in an error: kept with its value
     rf"|(?P<command>(?:python3? -m )?lanchat (?:{_SUBCOMMANDS})\b(?!:)(?: +{_ARGUMENT})*\S*)"
     r"|(?P<nc>\bnc +\S+ +\d+\S*)"
-    # a TLS fingerprint's short form (tls.short_form, "7bac 2a98 9472 0602"), read off the board
-    # at a glance, or a key's (identity.short_fingerprint): four groups on one row, never "7bac 2a98" / "9472 0602"
-    r"|(?P<short>[(\[{\"']?(?<![\w-])[0-9a-f]{4}(?: [0-9a-f]{4}){3}(?![\w-])\S*)"
+    rf"|(?P<short>{SHORT_FORM}\S*)"  # with what is stuck to it after
     r"|\S+"
 )
 MIN_WIDTH = 20  # past the hanging indent, however narrow the terminal says it is

@@ -22,6 +22,7 @@ from wcwidth import iter_graphemes, wcswidth, wcwidth
 from .. import session_social as social
 from ..events import name_key
 from ..session import Line, Session
+from ..textfold import SHORT_FORM
 from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
@@ -327,11 +328,9 @@ _WORDS = re.compile(r" +|[^ ]+")
 # A word and what must stay on its row with it: a --fingerprint and its value, which someone
 # copies (a row of its own if need be, as textfold keeps it in printed lines; README). Wider
 # than the row, it goes apart at its spaces like any words.
-# And a fingerprint's short form (tls.short_form, "7bac 2a98 9472 0602": the board's, compared at a
-# glance; a key's, identity.short_fingerprint), its four groups on one row, as textfold keeps them.
-_SHORT_FORM = r"[(\[{\"']?(?<![\w-])[0-9a-f]{4}(?: [0-9a-f]{4}){3}(?![\w-])[^ ]*"
-_KEPT_WORDS = re.compile(rf"--fingerprint +[^ ]+|{_SHORT_FORM}| +|[^ ]+")
-_HAS_SHORT_FORM = re.compile(r"[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}").search  # a cheap test (0.5 us, _SHORT_FORM's 1.3): never no where one is
+# And a fingerprint's short form (textfold.SHORT_FORM), its four groups on one row, as textfold keeps them.
+_KEPT_WORDS = re.compile(rf"--fingerprint +[^ ]+|{SHORT_FORM}[^ ]*| +|[^ ]+")
+_HAS_SHORT_FORM = re.compile(r"[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}").search  # a cheap test (0.5 us, SHORT_FORM's 1.3): never no where one is
 BLANK: Cell = (" ", PLAIN)
 # A web address a terminal may make clickable: http(s) and only the characters RFC 3986 allows,
 # so nothing in it can end the OSC 8 sequence that carries it (no ESC, no BEL, no space).
