@@ -375,6 +375,28 @@ def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said():
         server.close()
 
 
+def test_a_ping_stuck_behind_our_own_output_is_said_but_puts_the_connection_in_no_doubt():
+    """Behind an upload's pieces that stopped moving, the silence is said all the same, but the
+    connection is not put in doubt (client.unanswered_ping): the quick keepalive's 5 s limit on
+    unacknowledged data would end it under a live server that reads slowly. A ping with no such
+    backlog, unanswered, is the doubt."""
+    from types import SimpleNamespace
+
+    from lanchat.client import unanswered_ping
+
+    clock = Clock()
+    for backlog, in_doubt in ((liveness.MOVING_BYTES, False), (liveness.MOVING_BYTES - 1, True)):
+        loop = SimpleNamespace(liveness=Liveness(clock))
+        loop.liveness.welcomed(True)
+        clock.now += liveness.PING_AFTER_SECONDS
+        assert loop.liveness.ping_due()
+        loop.liveness.sending(backlog)
+        clock.now += liveness.ANSWER_SECONDS
+        loop.liveness.sending(backlog)  # stuck
+        assert loop.liveness.newly_silent()
+        assert unanswered_ping(loop) is in_doubt, backlog  # type: ignore[arg-type]
+
+
 def test_an_unanswered_ping_asks_the_connection_whether_it_lives(monkeypatch):
     """A link that really died under a quiet chat: TCP's keepalive took a minute to say so. Once
     a ping goes unanswered the connection is in doubt, so TCP is asked within seconds (quick
