@@ -1010,6 +1010,7 @@ def test_the_same_file_fetched_twice_at_once_does_not_share_a_part(tmp_path, dat
     (get,), _ = transfers.command(FileCommand(name="get", file_id="8"))
     assert sans_req(get) == ev.GetFile(id="8", binary=True)  # #7's part is being written: from the start, unnamed
     _, lines = feed(transfers, [ev.FileStart(id="8", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data, file_id="8")])
+    assert not [text for text in texts(lines) if "cannot be resumed" in text]  # a lock held (_lock: False) is no folder without locks (None)
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
     _, lines = feed(transfers, pieces(data, half))
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset (1).bin").read_bytes() == data
