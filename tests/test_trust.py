@@ -134,6 +134,17 @@ def test_two_teachers_rooms_of_one_name_are_both_trusted_once_each_is_checked_ag
     assert "another teacher's room may have the name" in (announced_doubt(known, "maths", "10.0.0.66:3580", eve) or "")
 
 
+def test_a_room_trusted_by_its_name_only_is_known_at_a_new_address_not_shown_to_compare(tmp_path):
+    """A certificate trusted by the room's name alone (its address lines forgotten: a typed pin
+    replaced another there, tls._replaced_by_a_typed_pin, and the name kept it): the room, found
+    by its name at a new address, is known (tls._check_pin), not shown again as new to compare."""
+    known = KnownServers(tmp_path / "known_servers")
+    a = fingerprint(b"Ms A's")
+    assert known.rooms.remember("maths", a) is None and known.lookup("10.0.0.7:3580") is None
+    note = check_fingerprint("10.0.0.7:3580", a, known=known, pinned=a, announced=True, room="maths")
+    assert note == f"TLS fingerprint {a} (known)", note
+
+
 def test_a_name_holding_two_teachers_certificates_refuses_a_third_showing_both_remembered(tmp_path):
     """A name holding Ms A's and Mr B's certificates refused eve's with 'remembered:' B's only,
     though the board bob compares may well show A's: each remembered one has its line now."""
