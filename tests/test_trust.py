@@ -145,6 +145,25 @@ def test_a_room_trusted_by_its_name_only_is_known_at_a_new_address_not_shown_to_
     assert note == f"TLS fingerprint {a} (known)", note
 
 
+def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of_the_names_certificates_it_is(tmp_path, monkeypatch):
+    """A room called "maths" announced twice, Ms A's and eve's, and the name trusted with Ms A's and Mr B's
+    certificates (tls.KnownRooms): connect picks Ms A's room (__main__._trusted_by_name), as it
+    picks the one room trusted under a name holding one; eve's is not it, nor is either trusted
+    under another name."""
+    from lanchat import __main__ as cli
+    from lanchat import tls as tls_module
+    from lanchat.discovery import RoomInfo
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    a, b, eve = fingerprint(b"Ms A's"), fingerprint(b"Mr B's"), fingerprint(b"eve's")
+    assert known.rooms.remember("maths", a) is None and known.rooms.remember("maths", b) is None
+    ms_a = RoomInfo(name="maths", host="a", addresses=(ANN,), port=3580, fingerprint=a)
+    evil = RoomInfo(name="maths", host="e", addresses=(BOB,), port=3580, fingerprint=eve)
+    assert cli._trusted_by_name([evil, ms_a], "maths") == [ms_a]
+    assert cli._trusted_by_name([evil, ms_a], "physics") == []
+
+
 def test_a_name_holding_two_teachers_certificates_refuses_a_third_showing_both_remembered(tmp_path):
     """A name holding Ms A's and Mr B's certificates refused eve's with 'remembered:' B's only,
     though the board bob compares may well show A's: each remembered one has its line now."""
