@@ -366,11 +366,11 @@ class Announcer:
                                    server=_host_label(self.port, self.addresses), parsed_addresses=self.addresses)
 
             info = service(free_label(_dns_label(self.room), _names_announced(zeroconf, LISTEN_FIRST_SECONDS)))
-            # The listen above is the probe (RFC 6762, 8.1): every room's name was heard, and one
-            # taken, ignoring capitals as browsers do, is left for "-2". zeroconf's own probe, a
-            # second more, asked the same again (exactly, capitals counting) and announced the
-            # room that much later; it would only catch a room of the name announced during it.
-            zeroconf.register_service(info, cooperating_responders=True)
+            # The listen above leaves a name taken, ignoring capitals as browsers do, for "-2";
+            # zeroconf's own probe (about a second more) is kept: on a loaded machine or a busy
+            # Wi-Fi an answer can miss the listen's second, and the probe still finds the room
+            # of the name and renames this one (without it two rooms were announced as one name).
+            zeroconf.register_service(info, allow_name_change=True)
             self.announced_as = info.name.removesuffix("." + SERVICE_TYPE)
             self.renamed = self.announced_as != _dns_label(self.room)
             if self.renamed:

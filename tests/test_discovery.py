@@ -1277,7 +1277,7 @@ def test_a_move_during_the_announcements_registration_leaves_one_zeroconf_and_no
         def __init__(self) -> None:
             self.closed = threading.Event()
 
-        def register_service(self, info, cooperating_responders=False) -> None:  # noqa: ANN001, ARG002
+        def register_service(self, info, allow_name_change=False) -> None:  # noqa: ANN001, ARG002
             if len(opened) == 2:  # the second registration is the one moved under: it waits to be closed
                 self.closed.wait(10)
                 raise RuntimeError("zeroconf closed")
@@ -1329,7 +1329,7 @@ def test_a_server_stopped_while_its_announcement_registers_stops_at_once(monkeyp
         def __init__(self) -> None:
             self.closed = threading.Event()
 
-        def register_service(self, info, cooperating_responders=False) -> None:  # noqa: ANN001, ARG002
+        def register_service(self, info, allow_name_change=False) -> None:  # noqa: ANN001, ARG002
             registering.set()
             time.sleep(10)
             raise RuntimeError("EventLoopBlocked")

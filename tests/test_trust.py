@@ -372,12 +372,12 @@ def test_a_changed_address_shows_both_short_forms_too(tmp_path):
     assert f"presented:  {short_form(new)}, {new}\n" in str(changed.value)
 
 
-def test_the_listen_before_announcing_is_the_probe_and_zeroconf_does_not_probe_again(monkeypatch):
-    """An announcement listened a second for the rooms there (a name taken, ignoring capitals,
-    gets "-2"), then zeroconf probed for the name it had just chosen for another second or so,
-    exactly, capitals counting: each room was announced a second later than it could be
-    (bench: start to "announced as", in namespaces, 2.70-2.73 s -> 1.49-1.55 s). The listen's
-    answer is the name; zeroconf is asked to announce it without probing again."""
+def test_the_listen_before_announcing_keeps_zeroconfs_probe_after_it(monkeypatch):
+    """An announcement listens a second for the rooms there (a name taken, ignoring capitals,
+    gets "-2"), then zeroconf probes the name chosen (about a second more). Skipping that probe
+    announced each room ~1.2 s sooner, but on a loaded machine an answer could miss the listen's
+    second and two rooms were announced under one name (test_discovery's host screen test, in a
+    full run): the probe stays, and may rename the room."""
     import threading
 
     from helpers import wait_for
@@ -406,7 +406,7 @@ def test_the_listen_before_announcing_is_the_probe_and_zeroconf_does_not_probe_a
     wait_for(done.is_set, what="the announcement")
     announcer.close()
     assert said == [("lab room-2", None)], said
-    assert registered == [(f"lab room-2.{discovery.SERVICE_TYPE}", {"cooperating_responders": True})], registered
+    assert registered == [(f"lab room-2.{discovery.SERVICE_TYPE}", {"allow_name_change": True})], registered
 
 
 def test_the_clone_watch_reads_a_flood_of_announcements_at_most_once_a_gap(monkeypatch):
