@@ -370,3 +370,56 @@ def test_a_restarted_plain_host_reads_how_to_join_once_and_each_command_whole(tm
     finally:
         teach.stop()
     assert b"Traceback" not in bytes(teach.raw)
+
+
+def test_the_rows_shown_under_the_banner_before_the_replays_last_read_count_and_the_height_is_read_when_asked():
+    """Whether serve's start lines are still in sight below a replay (client.said_above) counts
+    the rows shown under them since (BannerAbove.counted): a long replay comes in several reads,
+    each shown as it comes, and only the last one's lines were still to print when its end was
+    read. Counted as the rows they take at the terminal's width (one wider than it wraps), and
+    against the terminal's height when asked (a window made taller shows the banner again)."""
+    import fcntl
+    import struct
+    import termios
+    import time
+    from types import SimpleNamespace
+
+    from lanchat.client import said_above
+    from lanchat.session import Line
+
+    master, slave = os.openpty()
+
+    def sized(rows: int, cols: int) -> None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    class AtTheTerminal(io.StringIO):
+        def fileno(self) -> int:
+            return slave
+
+    def replayed(count: int, text: str = "a line") -> list[Line]:
+        return [Line(kind="history", time=time.time(), sender="teach", text=text) for _ in range(count)]
+
+    def asked(rows: int, *, shown: list[Line], pending: list[Line], height: int, cols: int = 80) -> bool:
+        """Shown first, then the replay's end read with ``pending`` still to print: said again?"""
+        sized(24, cols)
+        session = Session(name="teach", join_lines=("lanchat: listening on port 5; join with:", "  lanchat connect 10.0.0.7 5"))
+        session.join_lines_when = "replay"
+        front = PlainFrontend(session, stdin_fd=slave, stdout=AtTheTerminal(), interactive=True)
+        try:
+            front.banner.rows = rows
+            front.show(shown)
+            sized(height, cols)
+            said_above(SimpleNamespace(session=session, frontend=front), pending)  # type: ignore[arg-type]
+            return session.join_lines_when == "replay"
+        finally:
+            front.close()
+
+    try:
+        assert not asked(8, shown=replayed(10), pending=replayed(4), height=24)  # 8 + 10 + 4 + 2: in sight
+        assert asked(8, shown=replayed(11), pending=replayed(4), height=24)  # a row more: the banner's first is gone
+        link = "https://example.org/" + "a" * 130  # kept whole on its row: the terminal wraps it, 3 rows at 80 columns
+        assert asked(8, shown=replayed(4, link), pending=replayed(4), height=24)  # 8 + 12 + 4 + 2
+        assert not asked(8, shown=replayed(4, link), pending=replayed(4), height=26)  # a taller window
+    finally:
+        os.close(master)
+        os.close(slave)
