@@ -1276,7 +1276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=(address_lines, intro),
-            banner_rows=rows_on_screen(shown + "\n", columns),  # (--plain: is it in sight below a replay?)
+            banner_rows=rows_on_screen(shown + "\n", columns) if store is not None else None,  # (--plain: in sight below the replay? none without history)
             kept_topic=room.topic.text if room.topic is not None else "",  # said in the start lines (_kept_lines)
             no_typing=args.no_typing,
             projector=args.projector,
