@@ -6,6 +6,7 @@ ServerFiles with no socket), then the user's side: a real server, real clients, 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -14,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -655,17 +657,76 @@ def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp
 # ------------------------------------------------------------- the user's side
 
 
-def room_with_a_dataset(tmp_path: Path, size: int, *server_args: str) -> tuple[bytes, Path, Path, Proc, int]:
-    """A real server (ann, no history) and a file of ``size`` random bytes for her to /send, and
-    bob's downloads folder: (the bytes, the file, the folder, the server, its port)."""
+def room_with_a_dataset(tmp_path: Path, size: int, *server_args: str, history: Path | None = None) -> tuple[bytes, Path, Path, Proc, int]:
+    """A real server (ann; no history, or ``history``'s file) and a file of ``size`` random bytes
+    for her to /send, and bob's downloads folder: (the bytes, the file, the folder, the server, its port)."""
     data = os.urandom(size)
     source = tmp_path / "dataset.bin"
     source.write_bytes(data)
     downloads = tmp_path / "bob-downloads"
     downloads.mkdir()
-    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path), *server_args)
+    keeping = ("--history", str(history)) if history is not None else ("--no-history",)
+    ann, port = start_server("--name", "ann", *keeping, "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path), *server_args)
     assert port is not None
     return data, source, downloads, ann, port
+
+
+@dataclass
+class CutMidway:
+    """bob's download of an 8 MiB data set from a real room, cut with 3 MiB of it on its way: his
+    link (``link``, a BadLink) now leads nowhere (the room's machine gone from the Wi-Fi) until
+    ``back``. ``procs``: every process to end after the test (bob first), a test's own too."""
+
+    data: bytes
+    downloads: Path
+    ann: Proc
+    port: int
+    bob: Proc
+    offering: Proc  # who offered it: ann, or the student named
+    link: BadLink
+    file_id: str
+    procs: list[Proc]
+
+    def back(self, port: int | None = None, rate: int = 0) -> None:
+        """bob's link leads to the room again (at ``port``: a server started anew), ``rate`` bytes a second (0: at once)."""
+        self.link.target, self.link.rate = ("127.0.0.1", self.port if port is None else port), rate
+
+
+@contextlib.contextmanager
+def a_download_cut_midway(tmp_path: Path, *, sender: str = "ann", history: Path | None = None) -> Iterator[CutMidway]:
+    """A real server (room_with_a_dataset), bob through a BadLink; ``sender`` (ann, the host, or a
+    student joined before bob) offers the data set, bob /gets it, and with 3 MiB on its way the
+    link is cut and leads to a bound socket that never listens (a connection to it is refused):
+    bob has said the download goes on once back, if still on offer. Ends every process after."""
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB, history=history)
+    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
+    nowhere.bind(("127.0.0.1", 0))
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
+    procs = [ann]
+    try:
+        ann.expect(r"welcome, ann")
+        offering = ann
+        if sender != "ann":
+            offering = Proc("connect", "127.0.0.1", str(port), "--name", sender)
+            procs.insert(0, offering)
+            offering.expect(rf"welcome, {sender}")
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
+        procs.insert(0, bob)
+        bob.expect(r"welcome, bob")
+        offering.send(f"/send {source}")
+        file_id = bob.expect(rf"{sender} offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.target = nowhere.getsockname()
+        link.cut()
+        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: "
+                   r"it goes on from there once back, if still on offer")
+        yield CutMidway(data=data, downloads=downloads, ann=ann, port=port, bob=bob, offering=offering, link=link, file_id=file_id, procs=procs)
+    finally:
+        for proc in procs:
+            proc.stop()
+        link.close()
+        nowhere.close()
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
@@ -710,25 +771,11 @@ def test_a_student_offline_can_cancel_the_get_once_back_and_fetch_the_rest_later
     and leads nowhere for a while (the room's machine gone from the Wi-Fi), bob's /cancel said
     'not connected' and the download went on by itself once back. Now it is not asked for, and a
     /get later goes on from what was kept."""
-    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
-    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
-    nowhere.bind(("127.0.0.1", 0))
-    link = BadLink(("127.0.0.1", port), rate=8 * MB)
-    bob = None
-    try:
-        ann.expect(r"welcome, ann")
-        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
-        bob.expect(r"welcome, bob")
-        ann.send(f"/send {source}")
-        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
-        bob.send(f"/get {file_id}")
-        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
-        link.target = nowhere.getsockname()
-        link.cut()
-        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back")
+    with a_download_cut_midway(tmp_path) as cut:
+        bob, file_id = cut.bob, cut.file_id
         bob.send(f"/cancel {file_id}")
         kept = bob.expect(rf"the download of dataset\.bin \(#{file_id}\) is not asked for again; kept ([\d.]+) MiB of it: /get {file_id} goes on from there").group(1)
-        link.target, link.rate = ("127.0.0.1", port), 0
+        cut.back()
         bob.expect(r"back in the room")
         bob.send("/files")  # answered after the rejoin's offers, which asked for nothing
         bob.expect(r"files on offer \(1\):")
@@ -736,49 +783,21 @@ def test_a_student_offline_can_cancel_the_get_once_back_and_fetch_the_rest_later
         bob.send(f"/get {file_id}")
         bob.expect(rf"resuming dataset\.bin \(8\.0 MiB\) from \d+% \({kept} MiB were kept\)")
         bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: .*; SHA-256 checked\)")
-        assert (downloads / "dataset.bin").read_bytes() == data
-    finally:
-        for proc in (bob, ann):
-            if proc is not None:
-                proc.stop()
-        link.close()
-        nowhere.close()
+        assert (cut.downloads / "dataset.bin").read_bytes() == cut.data
 
 
 def test_a_student_back_after_the_sender_left_reads_that_the_download_does_not_go_on(tmp_path):
     """The user's side: bob's link leads nowhere for a while (cut mid-download), cat, who sent the
     file, leaves meanwhile; back, bob read nothing more of the download he was told would go on
     'if still on offer'."""
-    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
-    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
-    nowhere.bind(("127.0.0.1", 0))
-    link = BadLink(("127.0.0.1", port), rate=8 * MB)
-    bob = cat = None
-    try:
-        ann.expect(r"welcome, ann")
-        cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat")
-        cat.expect(r"welcome, cat")
-        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
-        bob.expect(r"welcome, bob")
-        cat.send(f"/send {source}")
-        file_id = bob.expect(r"cat offers dataset\.bin .*/get (\d+) to download it").group(1)
-        bob.send(f"/get {file_id}")
-        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
-        link.target = nowhere.getsockname()
-        link.cut()
-        bob.expect(r"it goes on from there once back, if still on offer")
+    with a_download_cut_midway(tmp_path, sender="cat") as cut:
+        cat = cut.offering
         cat.send("/q")
         assert cat.wait() == 0
-        ann.expect(r"cat left")
-        link.target, link.rate = ("127.0.0.1", port), 0
-        bob.expect(r"back in the room")
-        bob.expect(rf"dataset\.bin \(#{file_id}\) went when cat left: a file is on offer only while its sender is here; kept [\d.]+ MiB of it: a /get of it goes on from there if it is offered again")
-    finally:
-        for proc in (bob, cat, ann):
-            if proc is not None:
-                proc.stop()
-        link.close()
-        nowhere.close()
+        cut.ann.expect(r"cat left")
+        cut.back()
+        cut.bob.expect(r"back in the room")
+        cut.bob.expect(rf"dataset\.bin \(#{cut.file_id}\) went when cat left: a file is on offer only while its sender is here; kept [\d.]+ MiB of it: a /get of it goes on from there if it is offered again")
 
 
 def test_a_student_back_in_a_restarted_room_reads_that_the_download_does_not_go_on(tmp_path):
@@ -786,39 +805,21 @@ def test_a_student_back_in_a_restarted_room_reads_that_the_download_does_not_go_
     server is restarted meanwhile (its PID ended, a new one started): back in the new room, which
     knows nothing of the file, bob read nothing more of the download promised to go on 'if still
     on offer'. Now, once the rejoin has settled, he reads that it does not, once."""
-    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
-    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
-    nowhere.bind(("127.0.0.1", 0))
-    link = BadLink(("127.0.0.1", port), rate=8 * MB)
-    bob = again = None
-    try:
-        ann.expect(r"welcome, ann")
-        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
-        bob.expect(r"welcome, bob")
-        ann.send(f"/send {source}")
-        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
-        bob.send(f"/get {file_id}")
-        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
-        link.target = nowhere.getsockname()
-        link.cut()
-        bob.expect(r"it goes on from there once back, if still on offer")
-        ann.stop()  # the room's server ends (by its PID) and is started again
+    with a_download_cut_midway(tmp_path) as cut:
+        bob = cut.bob
+        cut.ann.stop()  # the room's server ends (by its PID) and is started again
         again, new_port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store2"))
-        link.target, link.rate = ("127.0.0.1", new_port), 0
+        cut.procs.append(again)
+        assert new_port is not None
+        cut.back(new_port)
         bob.expect(r"back in the room")
-        said = bob.expect(rf"the download of dataset\.bin \(#{file_id}\) does not go on: it is not on offer now; kept ([\d.]+) MiB of it: "
+        said = bob.expect(rf"the download of dataset\.bin \(#{cut.file_id}\) does not go on: it is not on offer now; kept ([\d.]+) MiB of it: "
                           r"a /get of it goes on from there when it is offered again \(/files\)$")
         assert float(said.group(1)) >= 1.0
         mark = bob.mark()
         bob.send("/files")  # answered after all of the above: said once, nothing asked for
         bob.expect(r"no files are on offer", start=mark)
         assert bob.output.count("does not go on") == 1 and "asking for dataset.bin again" not in bob.output
-    finally:
-        for proc in (bob, again, ann):
-            if proc is not None:
-                proc.stop()
-        link.close()
-        nowhere.close()
 
 
 def test_a_download_offered_again_after_a_slow_replay_goes_on_and_is_not_said_gone(tmp_path):
@@ -827,43 +828,18 @@ def test_a_download_offered_again_after_a_slow_replay_goes_on_and_is_not_said_go
     settle waited, so bob read 'the download of dataset.bin (#1) does not go on: it is not on offer
     now' of a file offered just after, and it was not asked for again. Now the rejoin's ping is
     answered after its offers (PROTOCOL.md, Liveness), and only then is anything said."""
-    data = os.urandom(8 * MB)
-    source = tmp_path / "dataset.bin"
-    source.write_bytes(data)
-    downloads = tmp_path / "bob-downloads"
-    downloads.mkdir()
-    ann, port = start_server("--name", "ann", "--history", str(tmp_path / "history.sqlite3"), "--files-dir", str(tmp_path / "store"))
-    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
-    nowhere.bind(("127.0.0.1", 0))
-    link = BadLink(("127.0.0.1", port), rate=8 * MB)
-    bob = None
-    try:
-        ann.expect(r"welcome, ann")
-        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
-        bob.expect(r"welcome, bob")
-        ann.send(f"/send {source}")
-        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
-        bob.send(f"/get {file_id}")
-        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
-        link.target = nowhere.getsockname()
-        link.cut()
-        bob.expect(r"it goes on from there once back, if still on offer")
+    with a_download_cut_midway(tmp_path, history=tmp_path / "history.sqlite3") as cut:
+        ann, bob = cut.ann, cut.bob
         for number in range(60):  # what bob misses: a replay of some 16 KB
             ann.send(f"note {number} " + "x" * 300)
         ann.expect(r"note 59 ")
-        link.target, link.rate = ("127.0.0.1", port), 5000  # the replay alone takes over 3 s
+        cut.back(rate=5000)  # the replay alone takes over 3 s
         bob.expect(r"back in the room")
         bob.expect(r"asking for dataset\.bin again, from where it stopped", timeout=30)
-        link.rate = 0
+        cut.link.rate = 0
         bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: .*; SHA-256 checked\)")
-        assert (downloads / "dataset.bin").read_bytes() == data
+        assert (cut.downloads / "dataset.bin").read_bytes() == cut.data
         assert "does not go on" not in bob.output
-    finally:
-        for proc in (bob, ann):
-            if proc is not None:
-                proc.stop()
-        link.close()
-        nowhere.close()
 
 
 def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp_path):
