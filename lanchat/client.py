@@ -561,14 +561,20 @@ class Paced:
             return ""
         return f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
 
-    def refused(self, loop: ClientLoop, error: ev.Error) -> bool:
+    def refused(self, loop: ClientLoop, error: ev.Error, lines: list[Line] | None = None) -> bool:
         """A slow-down quoting a line of ours (the same person's other session spent the
-        bucket): it waits again in its place, shown as any held line is. False: not ours."""
+        bucket): it waits again in its place, shown as any held line is. False: not ours. One
+        quoting a ping answers it all the same (liveness.py), nothing shown for it; a rejoin's
+        ping's (welcomed) as its pong would: what was not offered again goes to ``lines``."""
         now = time.monotonic()
         event = self.pacer.refused(error.refused, now)
         self.pacer.told_to_wait(error.retry_after, now)  # after refused, which empties the bucket
         if event is None:
-            return refuses_a_ping(error.refused)  # answered all the same (liveness.py): not shown
+            if not refuses_a_ping(error.refused):
+                return False
+            if lines is not None:  # in the place of its pong, after the rejoin's offers: offers_came
+                lines.extend(offers_came(loop.transfers))
+            return True
         loop.unconfirmed.waits_again(event)  # the copy sent again is the one to track
         if len(self.pacer.waiting) == 1 and (loop.transfers.status_line or not self.told):
             self._pacing_starts(loop)
@@ -1018,8 +1024,8 @@ class ClientLoop:
                 continue
             if isinstance(event, ev.Error) and event.code == ev.E_MUTED:
                 lines.extend(self.paced.muted(self))
-            if isinstance(event, ev.Error) and event.code == ev.E_SLOW_DOWN and not event.fatal and self.paced.refused(self, event):
-                continue  # it waits its turn again: held, not refused
+            if isinstance(event, ev.Error) and event.code == ev.E_SLOW_DOWN and not event.fatal and self.paced.refused(self, event, lines):
+                continue  # it waits its turn again: held, not refused (or a ping's refusal: answered)
             if isinstance(event, ev.FileStart):
                 set_receive_buffer(self.sock, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_ALL):

@@ -821,10 +821,11 @@ def not_back_on_offer(transfers: ClientTransfers) -> list[Line]:
 
 
 def offers_came(transfers: ClientTransfers) -> list[Line]:
-    """A pong came: if it answers the ping a rejoin's welcome sent (client.welcomed), every
-    offer of the rejoin came before it (PROTOCOL.md, Liveness: in order with the answers to the
-    frames before it), however slow the link, and what was not offered again is said
-    (not_back_on_offer). Any other pong: nothing."""
+    """A pong came, or a slow-down refusing a ping (the flood limit: it answers the ping as its
+    pong would, in the same place): if it answers the ping a rejoin's welcome sent
+    (client.welcomed), every offer of the rejoin came before it (PROTOCOL.md, Liveness: in order
+    with the answers to the frames before it), however slow the link, and what was not offered
+    again is said (not_back_on_offer). Any other answer: nothing."""
     if not transfers.offers_awaited:
         return []
     transfers.offers_awaited = False

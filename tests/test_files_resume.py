@@ -501,6 +501,43 @@ def test_a_rejoins_welcome_pings_only_while_a_download_waits_and_counts_it_again
         assert bucket.tokens == pytest.approx(bucket.capacity - 1 if asked else bucket.capacity, abs=0.01), number
 
 
+def test_a_rejoins_ping_refused_as_a_flood_says_what_was_not_offered_again_at_once(tmp_path, data):
+    """The room's flood limit refused the ping a rejoin's welcome sent (client.welcomed: another
+    session of ours, or a class behind one address, spent the allowance): the refusal comes where
+    its pong would, after the rejoin's offers, and answers it as the liveness ping takes it. The
+    'does not go on' line waited for the next pong instead, 15 s of quiet at the least. A refusal
+    of anything else (a line of ours, held to go again) is no such answer."""
+    from lanchat.client import ClientLoop
+    from lanchat.protocol import Connection, Role
+    from lanchat.session import Session
+
+    transfers, _half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    shown: list[str] = []
+    near, far = socket.socketpair()
+    loop = None
+    frontend = type("Quiet", (), {"fileno": lambda self: far.fileno(), "show": lambda self, lines: shown.extend(line.text for line in lines),
+                                  "update": lambda self: None})()  # fmt: skip
+    try:
+        loop = ClientLoop(near, Connection(Role.CLIENT), Session(name="bob"), frontend, transfers=transfers)  # type: ignore[arg-type]
+        transfers.offers_awaited = True  # the rejoin's welcome pinged
+        slow = "slow down: that was not sent (at most 10 at once, then 3 a second); try again in 0.3 s"
+        loop._handle_events([ev.Error(code=ev.E_SLOW_DOWN, message=slow, refused='{"type":"say","text":"ping"}', retry_after=0.3)])
+        assert not [text for text in shown if "does not go on" in text] and transfers.offers_awaited
+        shown.clear()  # (that refusal, of no line held here, is shown as an error: not this test's matter)
+        loop._handle_events([ev.Error(code=ev.E_SLOW_DOWN, message=slow, refused='{"type":"ping"}', retry_after=0.3)])
+        assert shown[-1] == ("the download of dataset.bin (#7) does not go on: it is not on offer now; kept 1.1 MiB of it: "
+                             "a /get of it goes on from there when it is offered again (/files)")
+        assert not transfers.offers_awaited and transfers.resume_on_offer == {} and not [text for text in shown if "slow down" in text]
+        loop._handle_events([ev.Pong()])  # the next pong: said once
+        assert sum("does not go on" in text for text in shown) == 1
+    finally:
+        if loop is not None:
+            loop.selector.close()
+        near.close()
+        far.close()
+
+
 def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_another_id(tmp_path, data):
     """The sender left while bob was away and, back, sent the data set again (or the server
     restarted and the teacher sent it again): the same file, by its SHA-256, as #12. The download
