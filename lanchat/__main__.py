@@ -3388,7 +3388,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
         by_place = {line.split()[-1] for line in places}
         held[0].extend(known.rooms.forget_holding(by_place, waiting=waiting))
         held[1].extend(known.forget_holding(by_name | by_place, waiting=waiting))
-        sisters = known.rooms.names_holding(by_name)
+        sisters = _each_room_once(known.rooms.names_holding(by_name))
     except TlsError as exc:  # one file could not be changed: what the other lost is said all the same
         _say_forgotten(known, rooms, places, target.host if target is not None else "")
         _say_forgotten(known, *held, "", also=", the same certificate")
@@ -3406,6 +3406,18 @@ def cmd_forget(args: argparse.Namespace) -> int:
              f"{', '.join(map(quoted, sisters))}; if their host made a new certificate, forget each too "
              f"({' '.join(forget_command(name) for name in sisters)})", sys.stdout)
     return 0
+
+
+def _each_room_once(names: list[str]) -> list[str]:
+    """``names`` of rooms (known_rooms' lines), each room once, as first written: a room may hold
+    two of the certificates `lanchat forget` forgot, even under two spellings of its name that are
+    one room to connect to and to forget ("Chess", "chess": tls.KnownRooms compares them so)."""
+    from .tls import _room_trust_key
+
+    rooms: dict[str, str] = {}
+    for name in names:
+        rooms.setdefault(_room_trust_key(name), name)
+    return list(rooms.values())
 
 
 def _say_forgotten(known, rooms: list[str], places: list[str], typed: str, also: str = "") -> None:  # noqa: ANN001
