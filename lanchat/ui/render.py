@@ -720,7 +720,7 @@ def _roster_row(turn: list[Cell], name: list[Cell], marks: str, width: int) -> l
     if len(turn) + len(name) + len(tail) <= width:
         return fit(turn + name + tail, width)
     room = width - len(turn) - len(tail)
-    if marks and room >= min(ROSTER_NAME_KEPT, len(name)):
+    if marks and name and room >= min(ROSTER_NAME_KEPT, len(name)):  # (an empty name fits whenever its marks do: never here)
         return fit(turn + fit(name, room - 1) + [("\u2026", name[0][1])] + tail, width)
     return fit(turn + name + tail, width - 1) + [("\u2026", TIME)]
 
