@@ -922,6 +922,8 @@ class Refused(Event):
     holds: str | None = _absent()
     # a ban's: the last try was a newcomer's with a key, which ``/admit`` this name lets in
     admit: str | None = _absent()
+    # ... and that key's code (moderation.key_code), to compare with the newcomer's screen first
+    admit_code: str | None = _absent()
 
 
 SERVER_EVENTS[Refused.type] = Refused

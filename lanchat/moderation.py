@@ -125,6 +125,7 @@ class BanTries:
     name: str = ""  # the name the last one asked for
     others: bool = False  # a try held came under another name than the ban's (not only the last)
     admit: str | None = None  # the last one was a newcomer with a key, which /admit NAME lets in (Refused.admit)
+    admit_code: str | None = None  # ... and that key's code (Refused.admit_code)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1064,7 +1065,7 @@ def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -
     if ban.newcomers is not None and not ban.matches(name_key=ev.name_key(name), key=key, address=address):
         if key is not None:  # a key /admit can let in: kept for a while under the name it asked for
             _note_newcomer(room.moderation, NewcomerTry(name=name, key=key, place=address, time=room.clock()))
-        return _told_newcomer(room, cid, ban, name, key) + _ban_try(room, ban, name, admit=key is not None)
+        return _told_newcomer(room, cid, ban, name, key) + _ban_try(room, ban, name, admit=key)
     return _told_banned(room, cid, ban) + _ban_try(room, ban, name)
 
 
@@ -1136,7 +1137,7 @@ def key_banned(room: Room, hello: ev.Hello) -> bool:
     return any(b.key is not None and b.key == identity for b in room.moderation.bans)
 
 
-def _ban_try(room: Room, ban: Ban, name: str, *, admit: bool = False) -> list[Action]:
+def _ban_try(room: Room, ban: Ban, name: str, *, admit: str | None = None) -> list[Action]:
     """A banned person tried to join: the host and operators are told at once, unless they
     were told about this ban less than BAN_TRIES_SECONDS ago; then it is counted, and told
     with the others held back when that time is up (``ban_tries_due``)."""
@@ -1144,17 +1145,18 @@ def _ban_try(room: Room, ban: Ban, name: str, *, admit: bool = False) -> list[Ac
     now = room.clock()
     tries = mod.ban_tries.get(ban.id)
     other = ev.name_key(name) != ban.name_key
-    admitted = name if admit else None  # a newcomer with a key: /admit NAME lets it in
+    admitted = name if admit else None  # a newcomer with a key (``admit``): /admit NAME lets it in
+    code = key_code(admit) if admit else None  # the operator compares it with the newcomer's screen first
     if tries is not None and now - tries.told_at < BAN_TRIES_SECONDS:
         tries.held += 1
         tries.name = name
         tries.others = tries.others or other
-        tries.admit = admitted
+        tries.admit, tries.admit_code = admitted, code
         return []
     mod.ban_tries[ban.id] = BanTries(told_at=now, name=name)
     held = tries.held if tries is not None else 0
     others = other or (held > 0 and tries is not None and tries.others)
-    return _tell_ban_tries(room, ban, name, 1 + held, now, others=others, admit=admitted)
+    return _tell_ban_tries(room, ban, name, 1 + held, now, others=others, admit=admitted, admit_code=code)
 
 
 def ban_tries_due(room: Room) -> list[Action]:
@@ -1170,7 +1172,8 @@ def ban_tries_due(room: Room) -> list[Action]:
         if not tries.held or ban is None:  # nothing more to tell, or unbanned since
             del mod.ban_tries[ban_id]
             continue
-        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now, others=tries.others, admit=tries.admit)
+        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now, others=tries.others, admit=tries.admit,
+                                   admit_code=tries.admit_code)
         mod.ban_tries[ban_id] = BanTries(told_at=now, name=tries.name)
     return actions
 
@@ -1181,14 +1184,17 @@ def ban_tries_due_at(room: Room) -> float | None:
     return min(t.told_at for t in tries.values()) + BAN_TRIES_SECONDS if tries else None
 
 
-def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, others: bool, admit: str | None = None) -> list[Action]:
+def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, others: bool, admit: str | None = None,
+                    admit_code: str | None = None) -> list[Action]:  # fmt: skip
     """One notice of ``count`` tries to the host and the operators here, and a log line. Tries
     under another name (``others``: any of them, not only the last) say whose ban it was and
     what it holds: "bob" refused by mallory's ban on a shared lab account is not bob's ban (the
     teacher may want to /unban it), and behind a NAT the banned student's fresh names and a new
     classmate's are counted together, so the count is the ban's, not the last name's. The key
     it holds is named as the banned one's ("mallory's key"): "their key" read as the newcomer's.
-    ``admit``: the last try was a newcomer's with a key, which ``/admit NAME`` lets in."""
+    ``admit``: the last try was a newcomer's with a key, which ``/admit NAME`` lets in;
+    ``admit_code``: that key's code, for the operator to compare with the newcomer's screen before
+    letting it in (someone else may have tried under a classmate's name first)."""
     mod = room.moderation
     other = others
     newcomers = [f"joins at {_place_text(ban.newcomers)} {NEWCOMER_TEXT}"] if ban.newcomers else []
@@ -1198,6 +1204,7 @@ def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, 
         name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
         count=count if count > 1 else None, of=ban.name[: ev.MAX_NAME_CHARS] if other else None,
         holds=holds if other and holds else None, admit=admit[: ev.MAX_NAME_CHARS] if admit else None,
+        admit_code=admit_code if admit else None,
     )  # fmt: skip
     told = [c for c, m in room.members.items() if c not in room.service_cids and mod.is_operator(room, m)]
     return [*(_room.Send(to=cid, event=refused) for cid in told), _room.Log(text=ban_try_text(refused))]
@@ -1210,7 +1217,8 @@ def ban_try_text(refused: ev.Refused) -> str:
     tried = f"tried to join {refused.count} more times and was turned away each time" if refused.count else (
         "tried to join and was turned away"
     )
-    admit = f"; /admit {refused.admit} lets {'the last' if refused.count else 'them'} in" if refused.admit else ""
+    code = f" (its key's code: {refused.admit_code[:19]}: compare it with theirs first)" if refused.admit_code else ""
+    admit = f"; /admit {refused.admit} lets {'the last' if refused.count else 'them'} in{code}" if refused.admit else ""
     if refused.of:  # another name than the ban's: whose ban, and what of it they came with
         held = f", which holds {refused.holds}" if refused.holds else ""
         ban = f"{refused.of}'s ban by {refused.by}{why}{held}; /unban {refused.of} lifts it"

@@ -553,8 +553,10 @@ def test_a_latecomer_a_nat_ban_turns_away_is_let_in_by_admit_and_kept_so_across_
     assert f"ask hal (an operator) to type /admit dee, then join again (your key's code: {moderation.key_code(dees)})" in refused.message
     (told,) = _refused_told(room)
     assert told.admit == "dee" and told.holds is not None and told.holds.startswith("mallory's key and joins at"), told
+    assert told.admit_code == moderation.key_code(dees), told  # the teacher compares it with dee's screen first
     text = moderation.ban_try_text(told)
-    assert text.endswith("/unban mallory lifts it) tried to join and was turned away; /admit dee lets them in"), text
+    assert text.endswith(f"/unban mallory lifts it) tried to join and was turned away; /admit dee lets them in (its key's "
+                         f"code: {moderation.key_code(dees)}: compare it with theirs first)"), text  # fmt: skip
     keyless = room.only_error(room.arrive("zed", address=NAT))
     assert "join with lanchat (it has a key of yours)" in keyless.message and "/admit" not in keyless.message
     room.take_all()
