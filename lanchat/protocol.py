@@ -153,12 +153,14 @@ def _message_frame(message: ev.Message) -> bytes:
     """A room message's frame, its JSON object built by hand: the bytes
     ``encode_json(message.to_json())`` gives (tests/test_protocol.py compares them), without
     the generic walk over the fields. A busy room encodes every message once (bench/README.md)."""
-    if not message.history:  # (``action`` is a replay's only: PROTOCOL.md, History replay)
+    if not (message.history or message.action):  # a live message (``action`` is a replay's: PROTOCOL.md, History replay)
         return message_frame(message.sender, message.text, message.time)
-    obj = {"type": "message", "from": message.sender, "text": message.text, "time": message.time, "history": True}
+    obj: dict[str, object] = {"type": "message", "from": message.sender, "text": message.text, "time": message.time}
+    if message.history:  # replayed from the history store (left out while false, as ``action``)
+        obj["history"] = True
     if message.action:  # a /me replayed (PROTOCOL.md, History replay)
         obj["action"] = True
-    return encode_json(obj)  # replayed from the history store ("history" is left out while false)
+    return encode_json(obj)
 
 
 class _MessageFrame(msgspec.Struct, tag_field="type", tag="message", rename={"sender": "from"}):

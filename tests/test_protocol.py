@@ -156,11 +156,12 @@ def test_the_sender_travels_as_from():
     text=st.text(max_size=200),
     time=st.floats() | st.integers(min_value=-(2**60), max_value=2**60),
     history=st.booleans(),
+    action=st.booleans(),
 )
 @settings(max_examples=500)
-def test_a_message_is_spelled_out_as_the_generic_encoder_would(sender, text, time, history):
+def test_a_message_is_spelled_out_as_the_generic_encoder_would(sender, text, time, history, action):
     # encode() writes room messages by hand (protocol._message_frame): same bytes, same errors
-    message = ev.Message(sender=sender, text=text, time=time, history=history)
+    message = ev.Message(sender=sender, text=text, time=time, history=history, action=action)
     try:
         expected = encode_json(message.to_json())
     except UnicodeEncodeError:  # a lone surrogate: neither can write it as UTF-8
