@@ -6,6 +6,7 @@ come in. Kept across a restart; /bans shows it, /unban lifts it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -13,6 +14,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -366,11 +369,46 @@ def _from_the_nat(namespace: str, host: str, port: int, count: int) -> list[sock
     return [socket.socket(fileno=fd) for fd in fds]
 
 
-def _hosted(address: str, history: str, *more: str) -> tuple[Proc, int]:
-    teach = Proc("serve", "--plain", "--name", "teach", "--host", address, "--port", "0", "--history", history, *more)
-    port = int(teach.expect(r"listening on port (\d+)").group(1))
-    teach.expect(r"welcome, teach")
-    return teach, port
+@dataclass
+class _RealNat:
+    """The class in a network namespace of the test's own (one address, theirs) and a folder for
+    the room's history; the servers it started are stopped when the test ends (_real_nat)."""
+
+    namespace: str
+    our_address: str
+    their_address: str
+    history: str
+    procs: list[Proc] = field(default_factory=list)
+
+    def hosted(self, *more: str) -> tuple[Proc, int]:
+        """A real `serve --history` at our address, teach at its keyboard: (teach, port)."""
+        teach = Proc("serve", "--plain", "--name", "teach", "--host", self.our_address, "--port", "0", "--history", self.history, *more)
+        self.procs.append(teach)
+        port = int(teach.expect(r"listening on port (\d+)").group(1))
+        teach.expect(r"welcome, teach")
+        return teach, port
+
+    def connections(self, port: int, count: int) -> list[socket.socket]:
+        return _from_the_nat(self.namespace, self.our_address, port, count)
+
+
+@contextlib.contextmanager
+def _real_nat() -> Iterator[_RealNat]:
+    """A _RealNat; skips the test where the system allows no network namespace."""
+    with contextlib.ExitStack() as stack:
+        try:
+            namespace, our_address, their_address, _link = stack.enter_context(network_namespace())
+        except OSError as exc:
+            pytest.skip(str(exc))
+        folder = stack.enter_context(short_tmp_dir())
+        nat = _RealNat(namespace, our_address, their_address, os.path.join(folder, "h.sqlite3"))
+
+        @stack.callback
+        def stop_servers() -> None:
+            for proc in nat.procs:
+                proc.stop()
+
+        yield nat
 
 
 def _joins(sock: socket.socket, name: str, key: Ed25519PrivateKey | None) -> ev.Event:
@@ -385,45 +423,31 @@ def test_a_ban_behind_a_real_nat_holds_across_a_restart_and_lets_the_class_back_
     """A real `serve --history`; the class in a network namespace (one address); teach bans
     mallory; the server restarts; mallory with a fresh key, and as a keyless guest, is refused;
     ann and ben with their keys are welcomed."""
-    try:
-        namespace_cm = network_namespace()
-        namespace, our_address, their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
     keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "ben", "mallory")}
-    procs: list[Proc] = []
-    try:
-        with short_tmp_dir() as folder:
-            history = os.path.join(folder, "h.sqlite3")
-            teach, port = _hosted(our_address, history)
-            procs.append(teach)
-            clients = {}
-            for sock, name in zip(_from_the_nat(namespace, our_address, port, 3), keys, strict=True):
-                clients[name] = RawClient(sock, name, key=keys[name])
-            teach.send("/ban mallory spam")
-            teach.expect(r"banned mallory")
-            clients["ann"].expect(ev.Moderated, action="ban")
-            for client in clients.values():
-                client.close()
-            teach.send("/q")
-            assert teach.wait() == 0
-            teach, port = _hosted(our_address, history)
-            procs.append(teach)
-            socks = _from_the_nat(namespace, our_address, port, 5)
-            tries = [("m4llory", Ed25519PrivateKey.generate()), ("zed", None), ("mallory", keys["mallory"]),
-                     ("ann", keys["ann"]), ("ben", keys["ben"])]  # fmt: skip
-            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
-            assert [type(e).__name__ for e in got] == ["Error", "Error", "Error", "Welcome", "Welcome"], got
-            assert all(e.code == ev.E_BANNED for e in got[:3]), got  # type: ignore[attr-defined]
-            assert NEWCOMER_TEXT in got[0].message and NEWCOMER_TEXT in got[1].message, got  # type: ignore[attr-defined]
-            teach.send("/bans")
-            teach.expect(rf"#1 mallory \(by name and key, and at address {re.escape(their_address)} any join with no key")
-            teach.send("/q")
-            assert teach.wait() == 0
-    finally:
-        for proc in procs:
-            proc.stop()
-        namespace_cm.__exit__(None, None, None)
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        clients = {}
+        for sock, name in zip(nat.connections(port, 3), keys, strict=True):
+            clients[name] = RawClient(sock, name, key=keys[name])
+        teach.send("/ban mallory spam")
+        teach.expect(r"banned mallory")
+        clients["ann"].expect(ev.Moderated, action="ban")
+        for client in clients.values():
+            client.close()
+        teach.send("/q")
+        assert teach.wait() == 0
+        teach, port = nat.hosted()
+        socks = nat.connections(port, 5)
+        tries = [("m4llory", Ed25519PrivateKey.generate()), ("zed", None), ("mallory", keys["mallory"]),
+                 ("ann", keys["ann"]), ("ben", keys["ben"])]  # fmt: skip
+        got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
+        assert [type(e).__name__ for e in got] == ["Error", "Error", "Error", "Welcome", "Welcome"], got
+        assert all(e.code == ev.E_BANNED for e in got[:3]), got  # type: ignore[attr-defined]
+        assert NEWCOMER_TEXT in got[0].message and NEWCOMER_TEXT in got[1].message, got  # type: ignore[attr-defined]
+        teach.send("/bans")
+        teach.expect(rf"#1 mallory \(by name and key, and at address {re.escape(nat.their_address)} any join with no key")
+        teach.send("/q")
+        assert teach.wait() == 0
 
 
 
@@ -492,48 +516,34 @@ def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no
     newcomers at the NAT. cy comes back with the key she joined with last week: welcomed (the
     room kept the keys it had seen, history.seen_keys); a keyless guest and mallory's fresh key
     are refused."""
-    try:
-        namespace_cm = network_namespace()
-        namespace, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
     keys = {name: Ed25519PrivateKey.generate() for name in [*(f"s{n}" for n in range(11)), "cy", "ann", "mallory"]}
     limit = ("--max-per-address", "11")  # eleven at once, and eleven names a place makes its own an hour
-    procs: list[Proc] = []
-    try:
-        with short_tmp_dir() as folder:
-            history = os.path.join(folder, "h.sqlite3")
-            teach, port = _hosted(our_address, history, *limit)
-            procs.append(teach)
-            mark = teach.mark()
-            for sock, name in zip(_from_the_nat(namespace, our_address, port, 11), keys, strict=False):
-                RawClient(sock, name, key=keys[name]).close()
-            teach.expect(r"\(1 here\)", start=mark + 11)  # all eleven left
-            (sock,) = _from_the_nat(namespace, our_address, port, 1)
-            RawClient(sock, "cy", key=keys["cy"]).close()
-            teach.send("/q")
-            assert teach.wait() == 0
-            owners = HistoryStore(Path(history), create=False).owners()
-            assert len(owners) == 12 and identity.owned_name_key("cy") not in owners, owners  # teach, s0-s10; cy owns no name
-            teach, port = _hosted(our_address, history, *limit)
-            procs.append(teach)
-            clients = [RawClient(sock, name, key=keys[name]) for sock, name in zip(_from_the_nat(namespace, our_address, port, 2),
-                                                                                   ("ann", "mallory"), strict=True)]  # fmt: skip
-            teach.send("/ban mallory spam")
-            teach.expect(r"banned mallory")
-            clients[0].expect(ev.Moderated, action="ban")
-            clients[0].close()
-            socks = _from_the_nat(namespace, our_address, port, 3)
-            tries = [("cy", keys["cy"]), ("zed", None), ("m4llory", Ed25519PrivateKey.generate())]
-            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
-            assert [type(e).__name__ for e in got] == ["Welcome", "Error", "Error"], got
-            assert all(NEWCOMER_TEXT in e.message for e in got[1:]), got  # type: ignore[attr-defined]
-            teach.send("/q")
-            assert teach.wait() == 0
-    finally:
-        for proc in procs:
-            proc.stop()
-        namespace_cm.__exit__(None, None, None)
+    with _real_nat() as nat:
+        teach, port = nat.hosted(*limit)
+        mark = teach.mark()
+        for sock, name in zip(nat.connections(port, 11), keys, strict=False):
+            RawClient(sock, name, key=keys[name]).close()
+        teach.expect(r"\(1 here\)", start=mark + 11)  # all eleven left
+        (sock,) = nat.connections(port, 1)
+        RawClient(sock, "cy", key=keys["cy"]).close()
+        teach.send("/q")
+        assert teach.wait() == 0
+        owners = HistoryStore(Path(nat.history), create=False).owners()
+        assert len(owners) == 12 and identity.owned_name_key("cy") not in owners, owners  # teach, s0-s10; cy owns no name
+        teach, port = nat.hosted(*limit)
+        clients = [RawClient(sock, name, key=keys[name]) for sock, name in zip(nat.connections(port, 2),
+                                                                               ("ann", "mallory"), strict=True)]  # fmt: skip
+        teach.send("/ban mallory spam")
+        teach.expect(r"banned mallory")
+        clients[0].expect(ev.Moderated, action="ban")
+        clients[0].close()
+        socks = nat.connections(port, 3)
+        tries = [("cy", keys["cy"]), ("zed", None), ("m4llory", Ed25519PrivateKey.generate())]
+        got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
+        assert [type(e).__name__ for e in got] == ["Welcome", "Error", "Error"], got
+        assert all(NEWCOMER_TEXT in e.message for e in got[1:]), got  # type: ignore[attr-defined]
+        teach.send("/q")
+        assert teach.wait() == 0
 
 
 def _refused_told(room: ModDriver) -> list[ev.Refused]:
@@ -627,44 +637,30 @@ def test_a_real_teacher_admits_a_latecomer_behind_a_real_nat_and_a_restart_keeps
     mallory; dee, with a fresh key, is refused and told to ask for /admit dee with her code; the
     teacher's screen says /admit dee; teach types it; the server restarts; dee is welcomed, a
     fresh key (mallory's next try) still refused."""
-    try:
-        namespace_cm = network_namespace()
-        namespace, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
     keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "mallory", "dee")}
-    procs: list[Proc] = []
-    try:
-        with short_tmp_dir() as folder:
-            history = os.path.join(folder, "h.sqlite3")
-            teach, port = _hosted(our_address, history)
-            procs.append(teach)
-            ann, mallory, dee_sock = _from_the_nat(namespace, our_address, port, 3)
-            clients = [RawClient(ann, "ann", key=keys["ann"]), RawClient(mallory, "mallory", key=keys["mallory"])]
-            teach.send("/ban mallory spam")
-            teach.expect(r"banned mallory")
-            refused = _joins(dee_sock, "dee", keys["dee"])
-            code = identity.short_fingerprint(keys["dee"].public_key().public_bytes_raw())
-            assert isinstance(refused, ev.Error) and f"/admit dee, then join again (your key's code: {code})" in refused.message, refused
-            teach.expect(r"dee \(mallory's ban by teach: spam, which holds mallory's key and joins at")
-            teach.expect(r"/admit dee lets them in")
-            teach.send("/admit dee")
-            teach.expect(rf"dee may join now: the key {code}")
-            for client in clients:
-                client.close()
-            teach.send("/q")
-            assert teach.wait() == 0
-            teach, port = _hosted(our_address, history)
-            procs.append(teach)
-            socks = _from_the_nat(namespace, our_address, port, 2)
-            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, (("dee", keys["dee"]), ("d33", Ed25519PrivateKey.generate())), strict=True)]
-            assert [type(e).__name__ for e in got] == ["Welcome", "Error"], got
-            teach.send("/q")
-            assert teach.wait() == 0
-    finally:
-        for proc in procs:
-            proc.stop()
-        namespace_cm.__exit__(None, None, None)
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        ann, mallory, dee_sock = nat.connections(port, 3)
+        clients = [RawClient(ann, "ann", key=keys["ann"]), RawClient(mallory, "mallory", key=keys["mallory"])]
+        teach.send("/ban mallory spam")
+        teach.expect(r"banned mallory")
+        refused = _joins(dee_sock, "dee", keys["dee"])
+        code = identity.short_fingerprint(keys["dee"].public_key().public_bytes_raw())
+        assert isinstance(refused, ev.Error) and f"/admit dee, then join again (your key's code: {code})" in refused.message, refused
+        teach.expect(r"dee \(mallory's ban by teach: spam, which holds mallory's key and joins at")
+        teach.expect(r"/admit dee lets them in")
+        teach.send("/admit dee")
+        teach.expect(rf"dee may join now: the key {code}")
+        for client in clients:
+            client.close()
+        teach.send("/q")
+        assert teach.wait() == 0
+        teach, port = nat.hosted()
+        socks = nat.connections(port, 2)
+        got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, (("dee", keys["dee"]), ("d33", Ed25519PrivateKey.generate())), strict=True)]
+        assert [type(e).__name__ for e in got] == ["Welcome", "Error"], got
+        teach.send("/q")
+        assert teach.wait() == 0
 
 
 def test_mallory_who_heard_dees_code_cannot_get_a_key_of_hers_let_in_by_a_part_of_it():
