@@ -6,11 +6,13 @@ still serves the others.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, network_namespace, running_server
@@ -22,6 +24,19 @@ pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
 ]
+
+
+@contextlib.contextmanager
+def _her_address() -> Iterator[tuple[str, str]]:
+    """(namespace, our address): a network namespace of the test's own, an address of its own
+    on a veth link to this machine (helpers.network_namespace); skips where the system allows none."""
+    with contextlib.ExitStack() as stack:
+        try:
+            namespace, our_address, _their_address, _link = stack.enter_context(network_namespace())
+        except OSError as exc:
+            pytest.skip(str(exc))
+        yield namespace, our_address
+
 
 # mallory's script: argv host port count; joins `count` guests (m0, m1...) each on a connection
 # of its own, then each sends its own burst of 10 lines at once (within the person's limit: a
@@ -86,40 +101,32 @@ def test_sixteen_guests_from_one_laptop_get_no_more_than_two_peoples_flood_limit
     own burst of 10 lines at once: each person's bucket let all 160 through to the class's
     screens (48 a second after that). One address now shares two people's allowance (a burst
     of 20, then 6 a second): the rest are refused with a slow-down that says why."""
-    try:
-        namespace_cm = network_namespace()
-        name, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
-    try:
-        with running_server(host=our_address, limits=True) as (_server, endpoint):
-            ann = RawClient(endpoint, "ann")  # the class, on this machine
-            mallory = subprocess.run(
-                ["ip", "netns", "exec", name, sys.executable, "-c", SIXTEEN_GUESTS, our_address, str(endpoint.port), "16"],
-                capture_output=True, env=child_env(), text=True, timeout=30,
-            )  # fmt: skip
-            said = mallory.stdout.splitlines()
-            assert said[0] == "joined 16" and said[-1] == "done 160", mallory.stdout + mallory.stderr
-            marker = f"still here {time.monotonic()}"
-            ann.send(ev.Say(text=marker))
-            spam = []
-            while not (isinstance(event := ann.expect(object), ev.Message) and event.text == marker):
-                spam += [event.text] if isinstance(event, ev.Message) else []
-            # two people's burst, what light senders may borrow past it (limits.SHARED_DEBT: each
-            # guest's first lines are light next to the one before), and 2 s of their rate: all
-            # 160 lines are sent at once, after the 'joined 16' line, and answered at once
-            most = lim.ADDRESS_SHARE * (lim.DEFAULT_BURST + lim.DEFAULT_RATE * 2) + lim.SHARED_DEBT
-            assert lim.ADDRESS_SHARE * lim.DEFAULT_BURST <= len(spam) <= most, f"{len(spam)} lines of mallory's reached the class"
-            refusals = [line for line in said if line.startswith("error ")]
-            assert refusals and all(line.startswith("error slow-down slow down: that was not sent") for line in refusals), set(refusals)
-            assert "at most 20 at once, then 6 a second from one address" in refusals[0], refusals[0]
-            bob = RawClient(endpoint, "bob")
-            marker = f"and on {time.monotonic()}"
-            bob.send(ev.Say(text=marker))
-            ann.expect(ev.Message, text=marker, timeout=DEFAULT_TIMEOUT)
-            bob.expect(ev.Message, text=marker, timeout=DEFAULT_TIMEOUT)
-    finally:
-        namespace_cm.__exit__(None, None, None)
+    with _her_address() as (name, our_address), running_server(host=our_address, limits=True) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")  # the class, on this machine
+        mallory = subprocess.run(
+            ["ip", "netns", "exec", name, sys.executable, "-c", SIXTEEN_GUESTS, our_address, str(endpoint.port), "16"],
+            capture_output=True, env=child_env(), text=True, timeout=30,
+        )  # fmt: skip
+        said = mallory.stdout.splitlines()
+        assert said[0] == "joined 16" and said[-1] == "done 160", mallory.stdout + mallory.stderr
+        marker = f"still here {time.monotonic()}"
+        ann.send(ev.Say(text=marker))
+        spam = []
+        while not (isinstance(event := ann.expect(object), ev.Message) and event.text == marker):
+            spam += [event.text] if isinstance(event, ev.Message) else []
+        # two people's burst, what light senders may borrow past it (limits.SHARED_DEBT: each
+        # guest's first lines are light next to the one before), and 2 s of their rate: all
+        # 160 lines are sent at once, after the 'joined 16' line, and answered at once
+        most = lim.ADDRESS_SHARE * (lim.DEFAULT_BURST + lim.DEFAULT_RATE * 2) + lim.SHARED_DEBT
+        assert lim.ADDRESS_SHARE * lim.DEFAULT_BURST <= len(spam) <= most, f"{len(spam)} lines of mallory's reached the class"
+        refusals = [line for line in said if line.startswith("error ")]
+        assert refusals and all(line.startswith("error slow-down slow down: that was not sent") for line in refusals), set(refusals)
+        assert "at most 20 at once, then 6 a second from one address" in refusals[0], refusals[0]
+        bob = RawClient(endpoint, "bob")
+        marker = f"and on {time.monotonic()}"
+        bob.send(ev.Say(text=marker))
+        ann.expect(ev.Message, text=marker, timeout=DEFAULT_TIMEOUT)
+        bob.expect(ev.Message, text=marker, timeout=DEFAULT_TIMEOUT)
 
 
 # mallory's other script: argv host port; joins as "mallory" and sends 30 lines at once, then
@@ -168,62 +175,57 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script
     that long, and a line sent then obeys it: no student is paused or disconnected and every
     line arrives once, in order. Before, 3-4 of them were paused. mallory climbs the ladder and
     is cut."""
-    try:
-        namespace_cm = network_namespace()
-        name, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
-    log: list[str] = []
-    students: list[subprocess.Popen[bytes]] = []
-    try:
-        caps = lim.ConnectionLimits(max_per_address=17)  # the class and mallory: one over the default
-        with running_server(host=our_address, limits=True, connection_limits=caps, log=log.append) as (_server, endpoint):
-            ann = RawClient(endpoint, "ann")  # the teacher, on this machine
-            netns = ["ip", "netns", "exec", name, sys.executable]
-            for who in range(16):
-                students.append(subprocess.Popen(
-                    [*netns, "-m", "lanchat", "connect", our_address, str(endpoint.port), "--name", f"s{who}", "--plain", "--no-typing"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(),
-                ))  # fmt: skip
-            joined: set[str] = set()
-            while len(joined) < 16:
-                event = ann.expect(ev.Joined, timeout=30)
-                joined.add(event.name)
-            typed = {f"s{who}": [f"s{who} line {n}" for n in range(3 + who % 7)] for who in range(16)}
-            mallory = subprocess.Popen([*netns, "-c", IGNORES_RETRY_AFTER, our_address, str(endpoint.port)],
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(), text=True)  # fmt: skip
-            ann.expect(ev.Joined, name="mallory", timeout=30)
-            for who, student in enumerate(students):  # the pastes, all at once; the end of input leaves once they are sent
-                assert student.stdin is not None
-                student.stdin.write("".join(f"{line}\n" for line in typed[f"s{who}"]).encode())
-                student.stdin.close()
-            said: dict[str, list[str]] = {who: [] for who in typed}
-            left: dict[str, str] = {}
-            while len(left) < 17:
-                event = ann.expect(object, timeout=60)
-                if isinstance(event, ev.Message) and event.sender in said:
-                    said[event.sender].append(event.text)
-                elif isinstance(event, ev.Left):
-                    left[event.name] = event.reason
-            assert said == typed  # every line once, each student's in order
-            assert left == {**{who: "quit" for who in typed}, "mallory": "flooding"}, left
+    with _her_address() as (name, our_address):
+        log: list[str] = []
+        students: list[subprocess.Popen[bytes]] = []
+        try:
+            caps = lim.ConnectionLimits(max_per_address=17)  # the class and mallory: one over the default
+            with running_server(host=our_address, limits=True, connection_limits=caps, log=log.append) as (_server, endpoint):
+                ann = RawClient(endpoint, "ann")  # the teacher, on this machine
+                netns = ["ip", "netns", "exec", name, sys.executable]
+                for who in range(16):
+                    students.append(subprocess.Popen(
+                        [*netns, "-m", "lanchat", "connect", our_address, str(endpoint.port), "--name", f"s{who}", "--plain", "--no-typing"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(),
+                    ))  # fmt: skip
+                joined: set[str] = set()
+                while len(joined) < 16:
+                    event = ann.expect(ev.Joined, timeout=30)
+                    joined.add(event.name)
+                typed = {f"s{who}": [f"s{who} line {n}" for n in range(3 + who % 7)] for who in range(16)}
+                mallory = subprocess.Popen([*netns, "-c", IGNORES_RETRY_AFTER, our_address, str(endpoint.port)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(), text=True)  # fmt: skip
+                ann.expect(ev.Joined, name="mallory", timeout=30)
+                for who, student in enumerate(students):  # the pastes, all at once; the end of input leaves once they are sent
+                    assert student.stdin is not None
+                    student.stdin.write("".join(f"{line}\n" for line in typed[f"s{who}"]).encode())
+                    student.stdin.close()
+                said: dict[str, list[str]] = {who: [] for who in typed}
+                left: dict[str, str] = {}
+                while len(left) < 17:
+                    event = ann.expect(object, timeout=60)
+                    if isinstance(event, ev.Message) and event.sender in said:
+                        said[event.sender].append(event.text)
+                    elif isinstance(event, ev.Left):
+                        left[event.name] = event.reason
+                assert said == typed  # every line once, each student's in order
+                assert left == {**{who: "quit" for who in typed}, "mallory": "flooding"}, left
+                for student in students:
+                    assert student.stdout is not None
+                    out = student.stdout.read().decode()
+                    assert student.wait(timeout=30) == 0 and "slow down" not in out and "not sent" not in out, out
+                told = mallory.communicate(timeout=30)[0].splitlines()
+                # each refusal said when to try again; cut (left: flooding, above): the fatal error is
+                # read unless the close came as a reset first (her unread resends in the server's buffer)
+                assert "error slow-down False True" in told and told[-1] == "closed", told
+                assert all(line in ("error slow-down False True", "error slow-down True False") for line in told[:-1]), told
+                paused = [line for line in log if "flooding" in line]
+                assert paused and all("mallory" in line for line in paused), paused
+        finally:
             for student in students:
-                assert student.stdout is not None
-                out = student.stdout.read().decode()
-                assert student.wait(timeout=30) == 0 and "slow down" not in out and "not sent" not in out, out
-            told = mallory.communicate(timeout=30)[0].splitlines()
-            # each refusal said when to try again; cut (left: flooding, above): the fatal error is
-            # read unless the close came as a reset first (her unread resends in the server's buffer)
-            assert "error slow-down False True" in told and told[-1] == "closed", told
-            assert all(line in ("error slow-down False True", "error slow-down True False") for line in told[:-1]), told
-            paused = [line for line in log if "flooding" in line]
-            assert paused and all("mallory" in line for line in paused), paused
-    finally:
-        for student in students:
-            if student.poll() is None:
-                student.kill()
-                student.wait(timeout=10)
-        namespace_cm.__exit__(None, None, None)
+                if student.poll() is None:
+                    student.kill()
+                    student.wait(timeout=10)
 
 
 # A class at one address: argv host port count; each joins as a guest of its own (c0, c1...) on a
@@ -256,22 +258,17 @@ def test_serve_max_per_address_lets_a_class_of_25_behind_one_address_in():
     """A class of 25 behind a school's NAT: the cap of 16 connections at once from one address
     kept 9 of them at the door, and no serve option raised it. `serve --max-per-address 25`
     lets all 25 in; the 26th is refused as before, saying the cap."""
-    try:
-        namespace_cm = network_namespace()
-        name, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
-    server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0", "--max-per-address", "25")
-    try:
-        port = server.expect(r"listening on port (\d+)").group(1)
-        joined = subprocess.run(
-            ["ip", "netns", "exec", name, sys.executable, "-c", A_CLASS_AT_ONE_ADDRESS, our_address, port, "26"],
-            capture_output=True, env=child_env(), text=True, timeout=30,
-        )  # fmt: skip
-        said = joined.stdout.splitlines()
-        assert said == ["welcome"] * 25 + ["error too-many-connections"], joined.stdout + joined.stderr
-        logged = server.expect(r"too many connections from address [\d.]+ \(25 at once\).*").group(0)
-        assert logged.endswith("refusing (a class behind one address? serve --max-per-address N raises the cap)"), logged
-    finally:
-        server.stop()
-        namespace_cm.__exit__(None, None, None)
+    with _her_address() as (name, our_address):
+        server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0", "--max-per-address", "25")
+        try:
+            port = server.expect(r"listening on port (\d+)").group(1)
+            joined = subprocess.run(
+                ["ip", "netns", "exec", name, sys.executable, "-c", A_CLASS_AT_ONE_ADDRESS, our_address, port, "26"],
+                capture_output=True, env=child_env(), text=True, timeout=30,
+            )  # fmt: skip
+            said = joined.stdout.splitlines()
+            assert said == ["welcome"] * 25 + ["error too-many-connections"], joined.stdout + joined.stderr
+            logged = server.expect(r"too many connections from address [\d.]+ \(25 at once\).*").group(0)
+            assert logged.endswith("refusing (a class behind one address? serve --max-per-address N raises the cap)"), logged
+        finally:
+            server.stop()
