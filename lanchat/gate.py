@@ -474,8 +474,7 @@ class Gate:
         however many keys it makes; past that the name is used unowned and the log says so (PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
-        place = self._claim_place(cid) if cid is not None else None
-        if place is not None and (refused := self._place_claims(place, name, cid)):  # type: ignore[arg-type]
+        if cid is not None and (place := self._claim_place(cid)) is not None and (refused := self._place_claims(place, name, cid)):
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         actions = self._owned(name, key)
