@@ -709,6 +709,19 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
 
 
 @contextlib.contextmanager
+def network_namespace_or_skip() -> Iterator[tuple[str, str, str, str]]:
+    """network_namespace(), or the test skipped with the reason where the system allows none."""
+    import pytest
+
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(network_namespace())
+        except OSError as exc:
+            pytest.skip(str(exc))
+        yield found
+
+
+@contextlib.contextmanager
 def small_disk(size: str = "256k", *, read_only: bool = False) -> Iterator[Path]:
     """A file system of its own, ``size`` small (a tmpfs mounted on a temp folder): the kernel's
     own ENOSPC when it fills up, or EROFS with ``read_only`` (root ignores chmod 0500; a read-only

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace, running_server, wait_for
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_skip, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -442,12 +442,7 @@ for name in sys.argv[3:]:
 def test_a_banned_student_cannot_come_back_under_a_new_name_from_the_same_address():
     """mallory joins from her own machine (a namespace with address .2), is banned, and tries
     again as 'innocent' from the same machine; a kick would have let her back."""
-    try:
-        namespace_cm = network_namespace()
-        name, our_address, their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
-    try:
+    with network_namespace_or_skip() as (name, our_address, their_address, _link):
         with running_server(host=our_address) as (server, endpoint):
             hal = RawClient(endpoint, "hal")
             server.room.host_cid = next(c for c, m in server.room.members.items() if m.name == "hal")
@@ -474,8 +469,6 @@ def test_a_banned_student_cannot_come_back_under_a_new_name_from_the_same_addres
                 mallory.kill()
                 mallory.wait(DEFAULT_TIMEOUT)
                 hal.close()
-    finally:
-        namespace_cm.__exit__(None, None, None)
 
 
 def test_a_muted_student_cannot_rejoin_under_a_name_that_says_what_the_mute_keeps_out():

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, network_namespace, running_server
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, network_namespace_or_skip, running_server
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -29,12 +29,8 @@ pytestmark = [
 @contextlib.contextmanager
 def _her_address() -> Iterator[tuple[str, str]]:
     """(namespace, our address): a network namespace of the test's own, an address of its own
-    on a veth link to this machine (helpers.network_namespace); skips where the system allows none."""
-    with contextlib.ExitStack() as stack:
-        try:
-            namespace, our_address, _their_address, _link = stack.enter_context(network_namespace())
-        except OSError as exc:
-            pytest.skip(str(exc))
+    on a veth link to this machine (helpers.network_namespace_or_skip); skips where the system allows none."""
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
         yield namespace, our_address
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import RawClient, network_namespace, running_server, wait_for
+from helpers import RawClient, network_namespace_or_skip, running_server, wait_for
 from test_identity import auth, hello
 from test_moderation_natban import _from_the_nat
 
@@ -85,14 +84,9 @@ def test_a_script_at_a_nat_leaving_its_prompts_unanswered_is_cut_at_the_hello_de
     hello with a key and leaves each prompt unanswered (closed here: a time-out counts the same,
     120 s each); its next prompt is cut at the hello deadline (1 s here) with the prompt's
     words. A student on another address (this machine) typing slowly still gets in."""
-    try:
-        namespace_cm = network_namespace()
-        namespace, our_address, _their_address, _link = namespace_cm.__enter__()
-    except OSError as exc:
-        pytest.skip(str(exc))
-    monkeypatch.setattr(gate_module, "UNANSWERED_PROMPTS", 3)  # 3, not 8, to keep the test short
-    password = RoomPassword.create(PASSWORD, bytes(range(16)))
-    try:
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        monkeypatch.setattr(gate_module, "UNANSWERED_PROMPTS", 3)  # 3, not 8, to keep the test short
+        password = RoomPassword.create(PASSWORD, bytes(range(16)))
         with running_server(host=our_address, handshake_seconds=1.0, password=password) as (server, endpoint):
             socks = _from_the_nat(namespace, our_address, endpoint.port, 4)  # type: ignore[arg-type]
             for sock in socks[:3]:
@@ -117,5 +111,3 @@ def test_a_script_at_a_nat_leaving_its_prompts_unanswered_is_cut_at_the_hello_de
             ann.send(ann.answer(challenge))  # type: ignore[arg-type]
             assert ann.expect(ev.Welcome).name == "ann"  # type: ignore[attr-defined]
             ann.close()
-    finally:
-        namespace_cm.__exit__(None, None, None)

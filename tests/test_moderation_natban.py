@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, network_namespace, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, network_namespace_or_skip, short_tmp_dir
 from test_identity import auth, hello
 from test_moderation import ModDriver
 
@@ -396,10 +396,7 @@ class _RealNat:
 def _real_nat() -> Iterator[_RealNat]:
     """A _RealNat; skips the test where the system allows no network namespace."""
     with contextlib.ExitStack() as stack:
-        try:
-            namespace, our_address, their_address, _link = stack.enter_context(network_namespace())
-        except OSError as exc:
-            pytest.skip(str(exc))
+        namespace, our_address, their_address, _link = stack.enter_context(network_namespace_or_skip())
         folder = stack.enter_context(short_tmp_dir())
         nat = _RealNat(namespace, our_address, their_address, os.path.join(folder, "h.sqlite3"))
 
