@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from file_requests import store_and_room, stored_offer
 from helpers import RawClient, running_server
 
 from lanchat import events as ev
@@ -18,7 +19,6 @@ from lanchat.actions import Send
 from lanchat.client_files import ClientTransfers
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan
 from lanchat.protocol import encode
-from lanchat.room import Room
 from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
 
@@ -95,21 +95,9 @@ def test_a_start_that_echoes_a_cancelled_gets_req_is_passed_over_with_its_pieces
     assert replies == [] and (tmp_path / "a.bin").read_bytes() == data
 
 
-def _offer(store: ServerFiles, room: Room, data: bytes, ref: int) -> str:
-    (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=ref, name=f"f{ref}.bin", size=len(data))) if isinstance(a, Send)]
-    store.handle(room, 1, ev.UploadBytes(id=ready.id, data=data))
-    store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=_sum(data)))
-    return ready.id
-
-
 def test_the_server_echoes_the_req_in_what_answers_a_get_even_when_its_turn_comes_later(tmp_path: Path):
-    store = ServerFiles(tmp_path / "store")
-    room = Room()
-    for cid, name in ((1, "ann"), (2, "bob")):
-        room.moderation.arrive(cid, "192.168.1.10")
-        room.handle(cid, ev.Hello(name=name))
-    try:
-        ids = [_offer(store, room, b"abc", ref) for ref in range(1, MAX_DOWNLOADS_AT_ONCE + 2)]
+    with store_and_room(tmp_path / "store") as (store, room):
+        ids = [stored_offer(store, room, b"abc", ref, f"f{ref}.bin") for ref in range(1, MAX_DOWNLOADS_AT_ONCE + 2)]
 
         def answers(event: ev.Event) -> list[ev.Event]:
             return [a.event for a in store.handle(room, 2, event) if isinstance(a, Send)]
@@ -126,8 +114,6 @@ def test_the_server_echoes_the_req_in_what_answers_a_get_even_when_its_turn_come
         # an older client's get has no req, and nothing that answers it has one
         (start,) = answers(ev.GetFile(id=ids[0], binary=True))
         assert b'"req"' not in encode(start) and start.req is None
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -172,13 +158,8 @@ def test_the_server_echoes_the_req_when_a_download_cannot_be_read_or_fails_midwa
     """The file-errors that matter most to /get, /cancel, /get typed at once: a stored file that
     cannot be opened when the get's turn comes, or ends short midway (the first get's failure
     was taken for the last get's)."""
-    store = ServerFiles(tmp_path / "store")
-    room = Room()
-    for cid, name in ((1, "ann"), (2, "bob")):
-        room.moderation.arrive(cid, "192.168.1.10")
-        room.handle(cid, ev.Hello(name=name))
-    try:
-        gone, short = (_offer(store, room, os.urandom(3 * BINARY_CHUNK_BYTES), ref) for ref in (1, 2))
+    with store_and_room(tmp_path / "store") as (store, room):
+        gone, short = (stored_offer(store, room, os.urandom(3 * BINARY_CHUNK_BYTES), ref, f"f{ref}.bin") for ref in (1, 2))
         store.stored[gone].unlink()
         (refused,) = [a.event for a in store.handle(room, 2, ev.GetFile(id=gone, binary=True, req=5)) if isinstance(a, Send)]
         assert isinstance(refused, ev.FileError) and refused.message.startswith("cannot read ") and refused.req == 5
@@ -190,5 +171,3 @@ def test_the_server_echoes_the_req_when_a_download_cannot_be_read_or_fails_midwa
             told.append(piece)
         assert [type(e) for e in told] == [ev.FileBytes, ev.FileError]
         assert told[-1] == ev.FileError(id=short, message=f"download of #{short} failed: the stored file is shorter than offered", req=6)
-    finally:
-        store.close()

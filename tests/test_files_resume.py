@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from badlink import BadLink
-from file_requests import sans_req
+from file_requests import sans_req, store_and_room, stored_offer
 from helpers import Proc, fill_disk, small_disk, start_server, wait_for
 
 from lanchat import events as ev
@@ -40,8 +40,6 @@ from lanchat.client_files import (
     partial_path,
 )
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
-from lanchat.room import Room
-from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
 
 SIZE = 2 * MB + 12345  # over RESUMABLE_MIN_BYTES, not a whole number of pieces
@@ -100,6 +98,18 @@ def half_fetched(tmp_path: Path, data: bytes) -> tuple[ClientTransfers, int]:
     feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data))])
     half = 18 * BINARY_CHUNK_BYTES
     feed(transfers, pieces(data, 0, half))
+    return transfers, half
+
+
+def asked_from_a_last_runs_part(tmp_path: Path, data: bytes) -> tuple[ClientTransfers, int]:
+    """A new run of the client, where the last one (``half_fetched``) stopped: it saw the offer
+    and asked for the file from the part that run left."""
+    last_run, half = half_fetched(tmp_path, data)
+    last_run.close()
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half
     return transfers, half
 
 
@@ -580,18 +590,10 @@ def test_a_download_gone_on_with_under_another_id_is_not_said_to_have_gone(tmp_p
 
 
 def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went_meanwhile(tmp_path, data):
-    store = ServerFiles(tmp_path / "store")
-    room = Room()
-    for cid, name in ((1, "ann"), (2, "bob"), (4, "cat")):
-        room.moderation.arrive(cid, "192.168.1.10")
-        room.handle(cid, ev.Hello(name=name))
-    try:
+    with store_and_room(tmp_path / "store", ((1, "ann"), (2, "bob"), (4, "cat"))) as (store, room):
         ids = {}
         for owner, ref in ((1, 1), (4, 2)):
-            (ready,) = [a.event for a in store.handle(room, owner, ev.OfferFile(ref=ref, name="dataset.bin", size=len(data))) if isinstance(a, Send)]
-            store.handle(room, owner, ev.UploadBytes(id=ready.id, data=data))
-            store.handle(room, owner, ev.UploadDone(id=ready.id, sha256=_sum(data)))
-            ids[owner] = ready.id
+            ids[owner] = stored_offer(store, room, data, ref, "dataset.bin", owner)
         for file_id in ids.values():
             store.handle(room, 2, ev.GetFile(id=file_id, binary=True))
         store.forget(2, away=True)  # bob's link drops mid-download
@@ -603,8 +605,6 @@ def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went
         store.handle(room, 5, ev.GetFile(id=ids[4], binary=True))
         store.forget(5, away=True)
         assert [type(a.event) for a in store.offers_for(6) if isinstance(a, Send)] == [ev.Offered]  # not to whoever joins
-    finally:
-        store.close()
 
 
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
@@ -626,18 +626,11 @@ def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_pa
 
 
 def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data):
-    store = ServerFiles(tmp_path / "store")
-    room = Room()
-    for cid, name in ((1, "ann"), (2, "bob")):
-        room.moderation.arrive(cid, "192.168.1.10")
-        room.handle(cid, ev.Hello(name=name))
-    try:
-        (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=1, name="dataset.bin", size=len(data))) if isinstance(a, Send)]
-        store.handle(room, 1, ev.UploadBytes(id=ready.id, data=data))
-        store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=_sum(data)))
+    with store_and_room(tmp_path / "store") as (store, room):
+        offer_id = stored_offer(store, room, data, 1, "dataset.bin")
 
         def fetch(**asked: object) -> tuple[ev.FileStart, bytes]:
-            (sent,) = store.handle(room, 2, ev.GetFile(id=ready.id, binary=True, **asked))  # type: ignore[arg-type]
+            (sent,) = store.handle(room, 2, ev.GetFile(id=offer_id, binary=True, **asked))  # type: ignore[arg-type]
             assert isinstance(sent, Send) and isinstance(sent.event, ev.FileStart)
             got = b""
             while (piece := store.next_chunk(2)) is not None:
@@ -651,13 +644,11 @@ def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data
         for asked in ({"offset": 1000, "sha256": "0" * 64}, {"offset": len(data) + 1}, {"offset": -5}):  # another file's; past the end
             start, got = fetch(**asked)
             assert start.offset is None and got == data
-        assert store.book.offers[ready.id].fetched_count(1) == 1  # bob, once however often
-        store.book.offers[ready.id].fetched_by.clear()
+        assert store.book.offers[offer_id].fetched_count(1) == 1  # bob, once however often
+        store.book.offers[offer_id].fetched_by.clear()
         start, got = fetch(offset=len(data))  # all of it held: only the check is left
         assert start.offset == len(data) and got == b""
-        assert store.book.offers[ready.id].fetched_count(1) == 1  # bob has all of it: counted as fetched
-    finally:
-        store.close()
+        assert store.book.offers[offer_id].fetched_count(1) == 1  # bob has all of it: counted as fetched
 
 
 def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp_path):
@@ -665,19 +656,9 @@ def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp
     nothing more): four start, the fifth waits for a place. The four, ending in one next_chunk, freed
     their places without starting it, and with no other download under way the server's loop (which
     asks the pacer only while ``downloads`` holds one) never asked again: its file-start never came."""
-    store = ServerFiles(tmp_path / "store")
-    room = Room()
-    for cid, name in ((1, "ann"), (2, "bob")):
-        room.moderation.arrive(cid, "192.168.1.10")
-        room.handle(cid, ev.Hello(name=name))
-    content = b"abc"
-    try:
-        ids = []
-        for ref in range(1, 6):
-            (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=ref, name=f"f{ref}.txt", size=3)) if isinstance(a, Send)]
-            store.handle(room, 1, ev.UploadBytes(id=ready.id, data=content))
-            store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=_sum(content)))
-            ids.append(ready.id)
+    with store_and_room(tmp_path / "store") as (store, room):
+        content = b"abc"
+        ids = [stored_offer(store, room, content, ref, f"f{ref}.txt") for ref in range(1, 6)]
         told = []
         for file_id in ids:
             asked = ev.GetFile(id=file_id, binary=True, offset=len(content), sha256=_sum(content))
@@ -687,8 +668,6 @@ def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp
             told.append(piece)
         assert [(type(e), e.id, e.offset) for e in told] == [(ev.FileStart, i, len(content)) for i in ids]
         assert not store.wants_to_send(2)
-    finally:
-        store.close()
 
 
 # ------------------------------------------------------------- the user's side
@@ -906,12 +885,7 @@ def test_a_server_going_on_from_an_offset_no_get_asked_for_is_refused_leaving_no
     assert texts(lines) == [f"cannot save dataset.bin: the server goes on from byte {MB}, which it was not asked to"]
     assert os.listdir(tmp_path) == [] and not transfers.receiving
     # asked from ``half`` (a part the last run left), answered from elsewhere: refused too, and what was kept stays
-    last_run, half = half_fetched(tmp_path, data)
-    last_run.close()
-    transfers = ClientTransfers(tmp_path)
-    transfers.on_event(offered(data))
-    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
-    assert get.offset == half
+    transfers, half = asked_from_a_last_runs_part(tmp_path, data)
     replies, _ = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half // 2))
     assert sans_req(replies) == [ev.CancelFile(id="7")]
     assert partial_path(tmp_path, "dataset.bin", _sum(data)).stat().st_size == half
@@ -1033,12 +1007,7 @@ def test_a_part_taken_by_another_lanchat_after_the_get_is_asked_for_again_from_t
     """Two lanchats downloading into one folder: one asked from the part left there, and the other
     took that part (and its lock) before the file-start came: refused, 'no part of it is kept
     here to go on from', and nothing more happened."""
-    last_run, half = half_fetched(tmp_path, data)
-    last_run.close()
-    bob = ClientTransfers(tmp_path)
-    bob.on_event(offered(data))
-    (get,), _ = bob.command(FileCommand(name="get", file_id="7"))
-    assert get.offset == half
+    bob, half = asked_from_a_last_runs_part(tmp_path, data)
     carl = ClientTransfers(tmp_path)  # asks, and begins, first
     carl.on_event(offered(data))
     carl.command(FileCommand(name="get", file_id="7"))

@@ -313,47 +313,42 @@ def test_a_server_that_cannot_store_files_says_so_and_chats_on(tmp_path):
         bob.expect(ev.Message, text="oh well")
 
 
+def _upload_claiming(client: RawClient, ref: int, name: str, size: int, data: bytes, sha256: str) -> str:
+    """Offer ``name`` as ``size`` bytes, send ``data`` in one base64 chunk and end it claiming
+    ``sha256``: the upload's id (what a client that damaged its upload sends)."""
+    client.send(ev.OfferFile(ref=ref, name=name, size=size))
+    ready = client.expect(ev.UploadReady)
+    client.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data)))
+    client.send(ev.UploadDone(id=ready.id, sha256=sha256))
+    return ready.id
+
+
 def test_an_upload_whose_sha256_is_in_capitals_is_taken_as_the_same_digest(store):
     # PROTOCOL.md asks for lowercase hex; an independent client writing capitals means the same
     # digest, and was refused as 'ended without a SHA-256 in hex', which it had sent.
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
-        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3))
-        ready = ann.expect(ev.UploadReady)
-        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abc")))
-        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"abc").upper()))
+        _upload_claiming(ann, 1, "x.bin", 3, b"abc", _sum(b"abc").upper())
         assert bob.expect(ev.Offered, name="x.bin").sha256 == _sum(b"abc")
-        ann.send(ev.OfferFile(ref=2, name="y.bin", size=3))
-        ready = ann.expect(ev.UploadReady)
-        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abc")))
-        ann.send(ev.UploadDone(id=ready.id, sha256="Z" * 64))
-        assert "64 hex digits" in ann.expect(ev.FileError, id=ready.id).message
+        file_id = _upload_claiming(ann, 2, "y.bin", 3, b"abc", "Z" * 64)
+        assert "64 hex digits" in ann.expect(ev.FileError, id=file_id).message
 
 
 def test_a_damaged_upload_is_discarded_and_never_offered(store):
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
-        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3))
-        ready = ann.expect(ev.UploadReady)
-        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abd")))
-        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"abc")))
-        assert "SHA-256 mismatch" in ann.expect(ev.FileError, id=ready.id).message
+        file_id = _upload_claiming(ann, 1, "x.bin", 3, b"abd", _sum(b"abc"))
+        assert "SHA-256 mismatch" in ann.expect(ev.FileError, id=file_id).message
         assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Offered)]
         assert _stored(store) == []
         ann.send(ev.OfferFile(ref=2, name="y.bin", size=3))
         ready = ann.expect(ev.UploadReady)
         ann.send(ev.UploadChunk(id=ready.id, data="***not base64***"))
         assert "base64" in ann.expect(ev.FileError, id=ready.id).message
-        ann.send(ev.OfferFile(ref=3, name="z.bin", size=3))
-        ready = ann.expect(ev.UploadReady)
-        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"ab")))
-        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"ab")))
-        assert "ended after 2 of 3 bytes" in ann.expect(ev.FileError, id=ready.id).message
-        ann.send(ev.OfferFile(ref=4, name="w.bin", size=1))
-        ready = ann.expect(ev.UploadReady)
-        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"a")))
-        ann.send(ev.UploadDone(id=ready.id, sha256="not a checksum"))
-        assert "without a SHA-256" in ann.expect(ev.FileError, id=ready.id).message
+        file_id = _upload_claiming(ann, 3, "z.bin", 3, b"ab", _sum(b"ab"))
+        assert "ended after 2 of 3 bytes" in ann.expect(ev.FileError, id=file_id).message
+        file_id = _upload_claiming(ann, 4, "w.bin", 1, b"a", "not a checksum")
+        assert "without a SHA-256" in ann.expect(ev.FileError, id=file_id).message
         ann.send(ev.Say(text="still fine"))
         bob.expect(ev.Message, text="still fine")
 
