@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -129,6 +130,20 @@ def test_the_tokens_left_keep_the_same_margin_and_absent_means_all():
         assert sum(pacer.send(ev.Say(text="x"), 0.0) for _ in range(20)) == starts_with, left
 
 
+def send_and_release(pacers: list[SendPacer], typed: dict[int, list[ev.Event]], arrive: Callable[[int, ev.Event, float], None], now: float) -> None:
+    """Each person's pacer sends what they typed at ``now``, then every pacer releases what it held,
+    at the earliest time one is due, until none waits; ``arrive(who, frame, when)`` is the server."""
+    for who, pacer in enumerate(pacers):
+        for frame in typed[who]:
+            if pacer.send(frame, now):
+                arrive(who, frame, now)
+    while any(pacer.waiting for pacer in pacers):
+        now += min(due for pacer in pacers if (due := pacer.due(now)) is not None)
+        for who, pacer in enumerate(pacers):
+            for frame in pacer.release(now):
+                arrive(who, frame, now)
+
+
 def test_two_sessions_of_one_person_lose_nothing_the_shared_bucket_refuses():
     # Two names under one key share the server's bucket, and each pacer thinks it has it alone:
     # the server quotes each refused frame (guard.quoted) and its pacer sends it again, in its
@@ -140,7 +155,7 @@ def test_two_sessions_of_one_person_lose_nothing_the_shared_bucket_refuses():
     delivered: dict[int, list[ev.Event]] = {0: [], 1: []}
     refusals = 0
 
-    def arrive(who: int, frame: ev.Event) -> None:
+    def arrive(who: int, frame: ev.Event, now: float) -> None:
         nonlocal refusals
         verdict = server.check("ann's key", now)
         assert verdict.action in (lim.OK, lim.SLOW_DOWN), "the server would stop reading a paced client"
@@ -150,16 +165,9 @@ def test_two_sessions_of_one_person_lose_nothing_the_shared_bucket_refuses():
             refusals += 1
             assert sessions[who].refused(quoted(frame), now)
 
-    for who, pacer in enumerate(sessions):
+    for pacer in sessions:
         pacer.allow(welcome(), now)
-        for frame in typed[who]:
-            if pacer.send(frame, now):
-                arrive(who, frame)
-    while any(pacer.waiting for pacer in sessions):
-        now += min(due for pacer in sessions if (due := pacer.due(now)) is not None)
-        for who, pacer in enumerate(sessions):
-            for frame in pacer.release(now):
-                arrive(who, frame)
+    send_and_release(sessions, typed, arrive, now)
     assert delivered == typed
     assert refusals  # the case this is about: the two together went past the shared bucket
 
@@ -192,7 +200,7 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_loses_no
     delivered: dict[int, list[ev.Event]] = {who: [] for who in range(16)}
     refusals = 0
 
-    def arrive(who: int, frame: ev.Event) -> None:
+    def arrive(who: int, frame: ev.Event, now: float) -> None:
         nonlocal refusals
         verdict = server.check(f"s{who}", now, 1.0, shared)
         assert verdict.action == lim.SLOW_DOWN or verdict.allowed, f"student {who} was {verdict.action}"
@@ -205,15 +213,7 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_loses_no
 
     for pacer in students:
         pacer.allow(welcome(), now)
-    for who, pacer in enumerate(students):
-        for frame in typed[who]:
-            if pacer.send(frame, now):
-                arrive(who, frame)
-    while any(pacer.waiting for pacer in students):
-        now += min(due for pacer in students if (due := pacer.due(now)) is not None)
-        for who, pacer in enumerate(students):
-            for frame in pacer.release(now):
-                arrive(who, frame)
+    send_and_release(students, typed, arrive, now)
     assert delivered == typed
     assert refusals > 16  # the case this is about: the shared bucket refused many
 
