@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 from lanchat import events as ev
 from lanchat.session import Line, Session
@@ -261,6 +262,30 @@ def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_se
     assert [line.time for line in session.on_event(ev.Topic(text="lab", by="teacher", time=799.0))] == [799.0]
 
 
+def _long_transcript_at_80_columns(text_of: Callable[[int], str]) -> View:
+    """A view of 300 lines (line ``n`` says ``text_of(n)``), no roster, measured at 80 columns,
+    22 rows a page."""
+    from lanchat.ui import render as rd
+
+    view = make_view()
+    view.show_roster = False
+    view.add(line(n, text_of(n)) for n in range(300))
+    view.measure = lambda each: rd.line_height(each, rd.transcript_width(view, 80))
+    view.page_rows = 22
+    return view
+
+
+def _resizes_keep(view: View, edge_message: Callable[[View, int, int], str]) -> None:
+    """Resized from 80 columns to 120, 50, 200 and back to 80, the message at the page's edge
+    (``edge_message(view, rows, cols)``) is the one it showed before each time."""
+    from lanchat.ui import render as rd
+
+    before = edge_message(view, 24, 80)
+    for cols in (120, 50, 200, 80):
+        view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
+        assert edge_message(view, 24, cols) == before, cols
+
+
 def test_a_resize_while_scrolled_up_keeps_the_page_on_the_lines_it_showed():
     """The teacher scrolled up to a question and widened the window (or F2 hid the roster):
     the page, counted in rows from the newest line, jumped back a screenful (narrower: forward),
@@ -274,17 +299,10 @@ def test_a_resize_while_scrolled_up_keeps_the_page_on_the_lines_it_showed():
         assert width > 0 and shown
         return shown[-1].split("bob: ")[1].split(" ")[0]
 
-    view = make_view()
-    view.show_roster = False
-    view.add(line(n, f"m{n} " + "word " * (n % 30)) for n in range(300))
-    view.measure = lambda each: rd.line_height(each, rd.transcript_width(view, 80))
-    view.page_rows = 22
+    view = _long_transcript_at_80_columns(lambda n: f"m{n} " + "word " * (n % 30))
     for _ in range(10):
         view.page_up()
-    before = bottom_message(view, 24, 80)
-    for cols in (120, 50, 200, 80):
-        view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
-        assert bottom_message(view, 24, cols) == before, cols
+    _resizes_keep(view, bottom_message)
     assert view.scroll > 0 and not view.following
 
 
@@ -297,16 +315,9 @@ def test_a_resize_after_home_keeps_the_page_on_the_lines_it_showed():
         frame = rd.render(view, rows, cols)
         return frame.text()[0].split()[-1]  # each of a line's rows ends in its own number
 
-    view = make_view()
-    view.show_roster = False
-    view.add(line(n, f"m{n} " * (1 + n % 40)) for n in range(300))
-    view.measure = lambda each: rd.line_height(each, rd.transcript_width(view, 80))
-    view.page_rows = 22
+    view = _long_transcript_at_80_columns(lambda n: f"m{n} " * (1 + n % 40))
     view.to_top()
     for _ in range(10):
         view.page_down()
-    before = top_message(view, 24, 80)
-    for cols in (120, 50, 200, 80):
-        view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
-        assert top_message(view, 24, cols) == before, cols
+    _resizes_keep(view, top_message)
     assert view.top
