@@ -813,3 +813,15 @@ def sockets_of_accounts(
         finally:
             child.wait(DEFAULT_TIMEOUT)
     return made
+
+
+def flat_out_sender(endpoint: Any, name: str = "mallory") -> RawClient:
+    """``name`` joined on a non-blocking socket with a small send buffer, for a script writing flat
+    out: her writes block as soon as the server stops reading (the kernel's buffers then hold little)."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
+    raw.settimeout(DEFAULT_TIMEOUT)
+    raw.connect((endpoint.host, endpoint.port))
+    sender = RawClient(raw, name)
+    sender.sock.setblocking(False)
+    return sender

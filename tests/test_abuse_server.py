@@ -15,12 +15,19 @@ import sys
 import time
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_skip, running_server, wait_for
+from helpers import (
+    DEFAULT_TIMEOUT,
+    RawClient,
+    child_env,
+    flat_out_sender,
+    network_namespace_or_skip,
+    running_server,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat import limits as lim
 from lanchat.protocol import ConnectionClosed, encode
-from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,18 +54,6 @@ def heard_before_own_marker(client: RawClient) -> list[object]:
 # ------------------------------------------------------------------ flood control
 
 
-def _mallory_sending_flat_out(endpoint: Endpoint) -> RawClient:
-    """mallory joined on a non-blocking socket with a small send buffer: her writes block as soon
-    as the server stops reading (the kernel's buffers then hold little)."""
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
-    raw.settimeout(DEFAULT_TIMEOUT)
-    raw.connect((endpoint.host, endpoint.port))
-    mallory = RawClient(raw, "mallory")
-    mallory.sock.setblocking(False)
-    return mallory
-
-
 def test_ten_at_once_go_through_and_the_eleventh_is_told_to_slow_down():
     with running_server(limits=True) as (_server, endpoint):
         ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
@@ -78,7 +73,7 @@ def test_a_flooder_is_no_longer_read_then_disconnected_and_the_room_goes_on():
     flood = lim.FloodControl(burst=3, rate=20.0)  # pauses of 3/20 s, so the test is quick
     with running_server(limits=True, flood=flood) as (server, endpoint):
         ann = RawClient(endpoint, "ann")
-        mallory = _mallory_sending_flat_out(endpoint)
+        mallory = flat_out_sender(endpoint)
         sent = 0
         deadline = time.monotonic() + 20
         # As fast as the kernel takes it: at most 1,000,000 lines (40 MB), far more than the
@@ -548,7 +543,7 @@ def test_a_member_sending_frames_flood_control_does_not_count_is_read_slowly_not
         # hold what a server reading slowly never read.
         server.listeners[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         ann = RawClient(endpoint, "ann")
-        mallory = _mallory_sending_flat_out(endpoint)
+        mallory = flat_out_sender(endpoint)
         batch = UNCOUNTED_FRAMES[kind] * 256
         most = 100_000 * len(UNCOUNTED_FRAMES[kind])  # 1-2 MB: far more than the kernel's buffers hold
         sent = 0

@@ -11,7 +11,7 @@ import socket
 import time
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, StandInServer, running_server, wait_for
+from helpers import Proc, RawClient, StandInServer, flat_out_sender, running_server, wait_for
 from platform_shims import shimmed_env
 
 from lanchat import events as ev
@@ -269,18 +269,6 @@ def test_the_server_answers_a_ping_at_once_in_order_with_the_answers_before_it()
         ann.close()
 
 
-def _mallory_pinging(endpoint) -> RawClient:
-    """mallory joined on a non-blocking socket with a small send buffer: her writes block as soon
-    as the server stops reading."""
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
-    raw.settimeout(DEFAULT_TIMEOUT)
-    raw.connect((endpoint.host, endpoint.port))
-    mallory = RawClient(raw, "mallory")
-    mallory.sock.setblocking(False)
-    return mallory
-
-
 def test_a_script_pinging_flat_out_is_slowed_paused_and_dropped_and_the_room_goes_on():
     """From the attacker's side: pings as fast as the kernel takes them. Each would cost the
     server an answer; counted as requests, a few are answered, then slow-down, no reading, and
@@ -288,7 +276,7 @@ def test_a_script_pinging_flat_out_is_slowed_paused_and_dropped_and_the_room_goe
     flood = lim.FloodControl(burst=3, rate=20.0)  # short pauses, so the test is quick
     with running_server(limits=True, flood=flood) as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
-        mallory = _mallory_pinging(endpoint)
+        mallory = flat_out_sender(endpoint)
         ping = encode(ev.Ping())
         sent, pending = 0, b""
         deadline = time.monotonic() + 20
