@@ -128,7 +128,7 @@ class Liveness:
         if self.asked_at is None:
             return max(0.0, self.heard_at + PING_AFTER_SECONDS - now)
         waited = now - self.asked_at
-        if not self.said:  # (behind our own output: a look at it each second, sending)
+        if not self.said:  # (behind our own output: the loop wakes at least each second; each pass looks, sending)
             return max(0.0, min(ANSWER_SECONDS - waited, MOVING_CHECK_SECONDS if self.behind_our_output else math.inf))
         silent = now - self.quiet_since  # what the status line counts (unanswered_for)
         return math.floor(silent) + 1 - silent if counting else None
