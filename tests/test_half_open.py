@@ -9,14 +9,13 @@ between 4 probes in real use: about a minute).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace, running_server
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_skip, running_server
 
 from lanchat import events as ev
 from lanchat import transport
@@ -43,12 +42,8 @@ def ip(*args: str) -> None:
 
 @pytest.fixture
 def namespace():
-    """helpers.network_namespace, or a skip where the system does not allow one."""
-    with contextlib.ExitStack() as stack:
-        try:
-            found = stack.enter_context(network_namespace())
-        except OSError as exc:
-            pytest.skip(str(exc))
+    """helpers.network_namespace_or_skip, as a fixture."""
+    with network_namespace_or_skip() as found:
         yield found
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from badlink import BadLink
-from helpers import Proc, TermProc, network_namespace, wait_for
+from helpers import Proc, TermProc, network_namespace_or_skip, wait_for
 from test_liveness import quick_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -200,14 +200,10 @@ def test_a_slow_upload_is_a_room_that_answers_not_a_silent_one(room, tmp_path):
 
 @pytest.fixture
 def namespace():
-    """helpers.network_namespace, or a skip where the system does not allow one."""
+    """helpers.network_namespace_or_skip, as a fixture."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 for a network namespace")
-    with contextlib.ExitStack() as stack:
-        try:
-            found = stack.enter_context(network_namespace())
-        except OSError as exc:
-            pytest.skip(str(exc))
+    with network_namespace_or_skip() as found:
         yield found
 
 
