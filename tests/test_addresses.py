@@ -317,7 +317,7 @@ def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(
     """`lanchat connect friends` looks for a room called friends when no machine is; an address
     with a typo in it (a letter O for a zero) is no room's name: connect says it cannot find
     that host, at once, instead of asking the network for rooms for 2 s."""
-    from lanchat import __main__ as cli
+    from lanchat.cli.connect import _no_address
 
     asked: list[str] = []
 
@@ -326,7 +326,7 @@ def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    assert (cli._no_address(typed, 3580) == ()) is an_address
+    assert (_no_address(typed, 3580) == ()) is an_address
     assert asked == ([] if an_address else [typed])
 
 

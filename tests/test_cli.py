@@ -895,7 +895,7 @@ def test_no_history_refuses_the_options_of_the_history_it_does_not_keep(run, giv
 def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_where_a_port_goes(capsys):
     """`serve --host [::1]` (the form connect and the README write) read "cannot listen on
     '[::1]': no such host or address", and `--host 127.0.0.1:4000` the same, with nothing to do."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     parse = build_parser().parse_args
     assert parse(["serve", "--host", "[::1]"]).host == "::1"
@@ -913,7 +913,7 @@ def test_a_port_is_ascii_digits_wherever_one_is_typed(capsys, typed):
     """int() took ' 80', full-width '８０', Arabic-Indic '٨٠', '+80' and '8_0' as port 80, for every
     command. Each is refused in one line that names the value, quoted: an escape sequence in it is
     shown, never sent to the terminal."""
-    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+    from lanchat.cli.args import build_compact_parser, build_parser, build_prune_parser
 
     parse = build_parser().parse_args
     for parser, args in [
@@ -952,7 +952,7 @@ def test_a_room_name_holding_a_byte_that_is_not_utf8_is_refused_before_the_room_
     """`serve --room` from a file in Latin-1 (or a terminal that is not UTF-8): Python keeps the
     byte as a lone surrogate; --room took it, the room started, and its announcement failed on its
     thread (UnicodeEncodeError) after the banner had said the room was being announced."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit) as stopped:
         build_parser().parse_args(["serve", "--room", os.fsdecode(b"caf\xe9")])
@@ -974,7 +974,7 @@ def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(capsy
     """`--tls-dir "$DIR"` with DIR unset: Path("") is the current folder, so serve wrote its TLS
     key there (not in the data folder, the default the help names); --downloads and --files-dir
     likewise. An empty folder is refused before anything starts."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit) as stopped:
         build_parser().parse_args(args)
@@ -1005,7 +1005,8 @@ def test_the_doctor_shows_a_data_folder_not_in_utf8_escaped_never_raw(tmp_path, 
     escape sequence in the name with them. (In-process, its other checks left out: they bind
     the port on every interface and wait for a server.)"""
     from lanchat import doctor
-    from lanchat.__main__ import build_parser, cmd_doctor
+    from lanchat.cli.args import build_parser
+    from lanchat.cli.rooms import cmd_doctor
     from lanchat.history import default_path
 
     odd = tmp_path / os.fsdecode(b"d\xe9\x1b[1m")
@@ -1034,7 +1035,7 @@ def test_the_doctor_shows_a_data_folder_not_in_utf8_escaped_never_raw(tmp_path, 
 def test_an_empty_file_path_is_refused_not_taken_as_the_default(capsys, args, argument):
     """`--history "$FILE"` with FILE unset (or `--identity ''`) was taken as no option: the default
     file, silently; so was `lanchat history ''`. Refused, as an empty --unix or folder is."""
-    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+    from lanchat.cli.args import build_compact_parser, build_parser, build_prune_parser
 
     parse = {"prune": build_prune_parser().parse_args, "compact": build_compact_parser().parse_args}.get(args[1])
     with pytest.raises(SystemExit) as stopped:
@@ -1079,7 +1080,7 @@ def test_a_path_in_the_home_of_no_such_user_is_refused_in_one_line_not_a_traceba
 def test_names_without_list_or_release_says_those_words_not_the_parsers_own(capsys, args, said):
     """`lanchat names` alone said 'the following arguments are required: action', a word of the
     parser's own that no help or usage line shows."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(args)
@@ -1119,7 +1120,7 @@ def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_
     warning), which the first student to join under it would own and run the room with; or refused
     as a name ('a name has at most 32 characters', 'cannot contain spaces'), a reason about names
     for what the teacher meant as a key."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit) as stopped:
         build_parser().parse_args(["serve", "--operator", typed])
@@ -1142,7 +1143,7 @@ def test_a_name_made_of_hex_digits_is_a_name_unless_shaped_like_a_fingerprint(ty
     spaces removed) as a fingerprint copied wrong, names too (cafebabe1234, face-2024-1234), and
     took any 16 of them as a key (deadbe-efcafe-f00d12). Only the forms `lanchat key` prints and
     their near misses are fingerprints now; these are names."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     assert build_parser().parse_args(["serve", "--operator", typed]).operator == [typed]
 
@@ -1155,7 +1156,7 @@ def test_a_name_made_of_hex_digits_is_a_name_unless_shaped_like_a_fingerprint(ty
 def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key(typed):
     """A full fingerprint typed with `sha256:` in lower case was refused as a name over 32 characters;
     the short one read out with dashes between its groups became a name. Both are the key."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
     from lanchat.identity import fingerprint_hex
 
     (given,) = build_parser().parse_args(["serve", "--operator", typed]).operator
@@ -1176,7 +1177,7 @@ def test_an_operator_fingerprint_split_at_tabs_no_break_spaces_or_colons_is_the_
     then reads it as: __main__ had its own for dashes, the room read only spaces, and a tab, a
     no-break space or colons between the groups made the fingerprint a name (or a refusal about
     names). Each form is the key, and the room's moderation reads the same 16 hex digits."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
     from lanchat.identity import fingerprint_hex
     from lanchat.moderation import Moderation
 
@@ -1194,7 +1195,7 @@ def test_a_student_number_of_14_to_18_digits_is_a_name_not_a_fingerprint_copied_
     hex digits, not 16'), though a fingerprint is shown with letters: 15 hex digits without one
     happen about once in 1,000 keys. Digits alone are a name; the start lines then warn that
     nobody owns it yet, as for any name."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     assert build_parser().parse_args(["serve", "--operator", typed]).operator == [typed]
 
@@ -1202,7 +1203,8 @@ def test_a_student_number_of_14_to_18_digits_is_a_name_not_a_fingerprint_copied_
 def test_sixteen_digits_are_a_fingerprint_and_the_start_lines_say_how_to_name_a_student_of_that_number():
     """16 bare hex digits are a key (the safe reading: nobody can claim it), digits alone too; the
     start line says so, for the teacher who meant a student number."""
-    from lanchat.__main__ import _operator_lines, build_parser
+    from lanchat.cli.args import build_parser
+    from lanchat.cli.serve import _operator_lines
 
     (given,) = build_parser().parse_args(["serve", "--operator", "2024000012345678"]).operator
     (line,) = _operator_lines([given], lambda name: None, kept=True)
@@ -1228,7 +1230,7 @@ def test_sixteen_digits_are_a_fingerprint_and_the_start_lines_say_how_to_name_a_
 def test_every_path_option_refuses_the_home_of_no_such_user(capsys, args, argument):
     """Each path the command line takes, ~NAME expanded in one place (_home_expanded): the other
     options and commands whose expanduser() raised RuntimeError for a ~NAME nobody has."""
-    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+    from lanchat.cli.args import build_compact_parser, build_parser, build_prune_parser
 
     _no_such_user()
     args = [word.format(NO_SUCH_USER) for word in args]
@@ -1247,7 +1249,7 @@ def test_a_path_in_the_home_folder_is_expanded_and_a_tilde_after_dot_slash_is_a_
     (HOME unset, no password entry: some containers) is said, not a traceback."""
     import pwd
 
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     _no_such_user()
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -1344,7 +1346,7 @@ def test_every_help_folds_to_a_40_column_terminal_at_spaces(monkeypatch, command
     examples, written for 80, were cut by the terminal mid-word (serve: 17 rows too wide,
     connect: 19). Now only a command to copy, which is never broken, may pass the edge; at 80
     and 200 columns the help is as it was."""
-    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+    from lanchat.cli.args import build_compact_parser, build_parser, build_prune_parser
 
     monkeypatch.setenv("COLUMNS", "40")
     top = build_parser()
@@ -1365,7 +1367,7 @@ def test_help_text_written_with_hand_breaks_reflows_to_a_50_column_terminal(monk
     ...'). A paragraph, and what an example does, now fold as one: every row but a paragraph's
     last is full (the next word would not fit on it), prose stays at the left edge; at 80 columns
     the text is as written."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     monkeypatch.setenv("COLUMNS", "50")
     top = build_parser()
@@ -1731,7 +1733,7 @@ def test_leaving_at_serves_name_prompt_says_no_room_was_started(key, status, why
 
 def test_a_superscript_digit_as_the_server_owner_is_a_name_not_a_crash():
     # "²".isdigit() is True but int("²") raises: the owner check must not turn it into a traceback
-    from lanchat.__main__ import _unix_owner_warning
+    from lanchat.cli.connect import _unix_owner_warning
 
     ours, theirs = socket.socketpair(socket.AF_UNIX)
     with ours, theirs:
@@ -1741,15 +1743,16 @@ def test_a_superscript_digit_as_the_server_owner_is_a_name_not_a_crash():
 
 
 def test_choosing_a_room_by_a_superscript_digit_asks_again(monkeypatch, capsys):
-    import lanchat.__main__ as main
+    from lanchat.cli import connect as cli_connect
+    from lanchat.cli.connect import _choose_room
     from lanchat.discovery import RoomInfo
 
     rooms = [RoomInfo(name=f"room {n}", host="h", addresses=("127.0.0.1",), port=3580 + n) for n in (1, 2)]
     answers = iter(["\u00b2", "2"])
-    monkeypatch.setattr(main, "_find_rooms", lambda seconds: rooms)
+    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds: rooms)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
-    assert main._choose_room() == rooms[1]
+    assert _choose_room() == rooms[1]
     assert "type a number from 1 to 2" in capsys.readouterr().out
 
 
@@ -1818,7 +1821,7 @@ def test_a_headless_turn_room_that_nobody_can_pass_in_moves_a_silent_turn_on(run
 def test_lanchat_password_loses_the_line_break_a_script_leaves_at_its_end(monkeypatch):
     """LANCHAT_PASSWORD=$'pw\\n' (a `read` or a file's last line): the line break was part of the
     room's password, so nobody typing `pw` at a prompt or in nc could join. It is taken off."""
-    from lanchat.__main__ import _env_password
+    from lanchat.cli.terminal import _env_password
 
     monkeypatch.setenv("LANCHAT_PASSWORD", "fractions 3B\r\n")
     assert _env_password() == "fractions 3B"
@@ -1854,7 +1857,7 @@ def test_ctrl_c_at_the_trust_prompt_after_switching_to_tls_stops_at_once(run, tm
 def test_a_bot_seed_that_is_no_number_is_said_as_every_other_number_is(capsys):
     """--bot-seed x said argparse's own "invalid int value: 'x'", where every other number
     option says "'x' is not a whole number"."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--bot", "colour", "--bot-seed", "x"])
@@ -1892,51 +1895,53 @@ def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130
     (one rule: _cancelled), where it was 0 here."""
     import io
 
-    from lanchat import __main__ as cli
+    from lanchat.cli import connect as cli_connect
+    from lanchat.cli.connect import _choose_room
     from lanchat.discovery import RoomInfo
 
     rooms = [RoomInfo(name=f"room {n}", host="ann.local", addresses=("192.0.2.7",), port=3580 + n) for n in range(found)]
-    monkeypatch.setattr(cli, "_find_rooms", lambda seconds: rooms)
+    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds: rooms)
 
     class AtTheEnd(io.StringIO):  # a terminal where Ctrl-D was pressed
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setattr(sys, "stdin", AtTheEnd(""))
-    assert cli._choose_room() == 1
+    assert _choose_room() == 1
     assert "lanchat: not joining" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", AtTheEnd("n\n" if found == 1 else "\n"))  # the n typed, or none chosen: 0
-    assert cli._choose_room() == 0
+    assert _choose_room() == 0
 
 
 def test_ctrl_c_while_rooms_are_looked_for_says_interrupted_as_the_prompts_do(monkeypatch, capsys):
     """Ctrl-C during the 2 s `connect` (no address) or `rooms` listens for rooms ended in a bare
     ^C, where the prompts around it say "interrupted: not joining"."""
-    from lanchat import __main__ as cli
     from lanchat import discovery
+    from lanchat.cli.args import build_parser
+    from lanchat.cli.rooms import _find_rooms, cmd_rooms
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
     monkeypatch.setattr(discovery, "browse", interrupted)
-    assert cli._find_rooms(2.0) == 130
+    assert _find_rooms(2.0) == 130
     assert capsys.readouterr().err == "lanchat: interrupted: not joining\n"
-    assert cli.cmd_rooms(cli.build_parser().parse_args(["rooms"])) == 130
+    assert cmd_rooms(build_parser().parse_args(["rooms"])) == 130
     assert capsys.readouterr().err == "lanchat: interrupted: no rooms listed\n"
 
 
 def test_passwords_that_differed_once_then_nothing_typed_say_both(monkeypatch, capsys):
     """serve --password: 'abc' then 'abd', then Enter alone twice, read "the two passwords
     differed 1 time; no room was started", as if one try was all there was."""
-    from lanchat import __main__ as cli
     from lanchat import askpass
+    from lanchat.cli.terminal import PasswordsDiffer, _password_from_user
 
     typed = iter(["abc", "abd", "", ""])
     monkeypatch.setattr(askpass, "ask_password", lambda prompt: next(typed))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.delenv("LANCHAT_PASSWORD", raising=False)
-    with pytest.raises(cli.PasswordsDiffer) as differed:
-        cli._password_from_user("Room password: ", confirm=True)
+    with pytest.raises(PasswordsDiffer) as differed:
+        _password_from_user("Room password: ", confirm=True)
     assert str(differed.value) == "the two passwords differed once, and nothing was typed the other times; no room was started"
 
 
@@ -1944,7 +1949,7 @@ def test_rooms_wait_0_is_refused_for_listening_no_time_where_doctor_takes_it_as_
     """`lanchat rooms --wait 0` listened for no time and said 'no lanchat room found on the local
     network within 0 s' (exit 1), of a network where rooms may well be. It is refused at once,
     saying why; doctor's --wait 0 still skips its look for rooms."""
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     with pytest.raises(SystemExit) as stopped:
         build_parser().parse_args(["rooms", "--wait", "0"])
@@ -1963,7 +1968,8 @@ def test_a_room_name_with_a_backslash_is_said_as_typed_in_the_start_log():
     repr() doubled the backslash, so the name read off the log was not the room's. Said as typed
     now, in quotes it does not hold; one with a control character (only typed: --room refuses
     them) still shows its escape."""
-    from lanchat.__main__ import _room_said, _say_renamed
+    from lanchat.cli.rooms import _room_said
+    from lanchat.cli.serve import _say_renamed
 
     logged: list[str] = []
     _say_renamed("ann\\bob", "ann\\bob-2", logged.append, None)
@@ -1980,7 +1986,8 @@ def test_doctor_takes_a_room_name_as_connect_does(monkeypatch, capsys):
     check, doctor.judge_room_name); words that are an address and a port keep the refusal, with
     the doctor's own example. (In-process, the checks stood in for: they bind and browse.)"""
     from lanchat import doctor
-    from lanchat.__main__ import build_parser, cmd_doctor
+    from lanchat.cli.args import build_parser
+    from lanchat.cli.rooms import cmd_doctor
 
     asked: list = []
     monkeypatch.setattr(doctor, "run_checks", lambda **how: asked.append(how) or [])
@@ -1998,7 +2005,8 @@ def test_doctor_given_a_room_name_takes_its_ports_as_for_an_address(monkeypatch,
     "ann's room" 4000 --port 5000 checked 4000 without a word: for an address both are refused,
     as connect refuses them; for a room's name too now. Ports that agree are taken."""
     from lanchat import doctor
-    from lanchat.__main__ import build_parser, cmd_doctor
+    from lanchat.cli.args import build_parser
+    from lanchat.cli.rooms import cmd_doctor
 
     asked: list = []
     monkeypatch.setattr(doctor, "run_checks", lambda **how: asked.append(how) or [])

@@ -103,16 +103,16 @@ def test_a_headless_log_names_the_day_before_its_first_line_and_at_each_new_day(
     again at the first line of each new day."""
     import time
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.serve import _headless_log
     from lanchat.log_output import LOG
 
     monday_night = time.mktime((2026, 12, 7, 23, 59, 58, 0, 0, -1))
     stamps = iter([monday_night, monday_night + 1, monday_night + 3])
     real_localtime = time.localtime
     monkeypatch.setattr(LOG, "day", "")
-    monkeypatch.setattr(cli._time, "localtime", lambda seconds=None: real_localtime(next(stamps) if seconds is None else seconds))
+    monkeypatch.setattr(time, "localtime", lambda seconds=None: real_localtime(next(stamps) if seconds is None else seconds))
     for name in ("ann", "bob", "cy"):
-        cli._headless_log(f"{name} joined")
+        _headless_log(f"{name} joined")
     assert capsys.readouterr().out.splitlines() == [
         "-- Monday 2026-12-07 --", "[23:59:58] ann joined", "[23:59:59] bob joined",
         "-- Tuesday 2026-12-08 --", "[00:00:01] cy joined",
@@ -129,7 +129,7 @@ def test_two_threads_logging_at_midnight_keep_the_days_in_order(monkeypatch):
     import threading
     import time
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.serve import _headless_log
     from lanchat.log_output import LOG
 
     class Out(io.StringIO):
@@ -162,10 +162,10 @@ def test_two_threads_logging_at_midnight_keep_the_days_in_order(monkeypatch):
         return real_localtime(stamp)
 
     monkeypatch.setattr(time, "localtime", clock)
-    first = threading.Thread(target=cli._headless_log, args=("ann joined",))
+    first = threading.Thread(target=_headless_log, args=("ann joined",))
     first.start()
     assert first_read.wait(10)  # the first has read the clock before the second starts
-    second = threading.Thread(target=cli._headless_log, args=("bob joined",))
+    second = threading.Thread(target=_headless_log, args=("bob joined",))
     second.start()
     first.join(10)
     second.join(10)

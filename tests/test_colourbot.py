@@ -225,7 +225,7 @@ def test_colourbot_imports_no_io_modules():
 
 def test_faker_is_imported_only_when_a_bot_is_made():
     code = (
-        "import sys, lanchat.colourbot, lanchat.session, lanchat.__main__\n"
+        "import sys, lanchat.colourbot, lanchat.session, lanchat.__main__, lanchat.cli.serve\n"
         "assert 'faker' not in sys.modules, 'faker imported too early'\n"
         "lanchat.colourbot.ColourBot(seed=1)\n"
         "assert 'faker' in sys.modules\n"

@@ -768,7 +768,7 @@ def test_news_of_this_machine_posted_from_another_thread_wakes_the_loop_and_is_t
 
 
 def test_the_join_commands_said_when_the_address_changes_leave_out_loopback_and_keep_the_pin():
-    from lanchat.__main__ import _others_reach
+    from lanchat.cli.serve import _others_reach
 
     where = [f"{MOVED}:3580", "[fd00::5]:3580", "127.0.0.1:3580", "[::1]:3580", "annlaptop:3580"]
     assert _others_reach(where, " --fingerprint SHA256:x") == [
@@ -782,7 +782,7 @@ def test_the_join_lines_read_each_address_with_the_one_parser_brackets_and_zones
     """The banner, the join commands said on a move and the host's new join lines take each
     host:port apart with addresses.split_host_port: '[::1]:3580' is host ::1, a link-local
     '[fe80::1%eth0]:3580' keeps its zone, and the port is the one after the brackets."""
-    from lanchat.__main__ import _join_banner, _others_reach, _tell_the_host
+    from lanchat.cli.serve import _join_banner, _others_reach, _tell_the_host
 
     where = ["[fe80::1%eth0]:3580", f"{MOVED}:3580", "[::1]:3580", "127.0.0.1:3580"]
     assert _join_banner(where, "turn-based", 3580, "", password=False) == [
@@ -821,7 +821,8 @@ def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkey
     import socket
     import threading
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import serve as cli_serve
+    from lanchat.cli.serve import _follow_addresses
 
     class ClosingListener:  # a wildcard listener that is closed after the first look
         family = socket.AF_INET
@@ -835,8 +836,8 @@ def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkey
 
     crashes: list[object] = []
     monkeypatch.setattr(threading, "excepthook", crashes.append)
-    monkeypatch.setattr(cli, "ADDRESS_POLL_SECONDS", 0.01)
-    watch = cli._follow_addresses(ClosingListener(), [f"{ANN}:3580"], threading.Event(), moved=lambda where: None)
+    monkeypatch.setattr(cli_serve, "ADDRESS_POLL_SECONDS", 0.01)
+    watch = _follow_addresses(ClosingListener(), [f"{ANN}:3580"], threading.Event(), moved=lambda where: None)
     watch.join(5)
     assert not watch.is_alive() and not crashes, crashes
 
@@ -850,9 +851,10 @@ def test_the_same_addresses_ranked_anew_are_no_move_and_a_tick_reads_the_interfa
     import threading
     import types
 
-    import lanchat.__main__ as cli
     import lanchat.netinfo as netinfo
     from lanchat.addresses import LocalAddress
+    from lanchat.cli import serve as cli_serve
+    from lanchat.cli.serve import _follow_addresses
 
     reads: list[int] = []
     route_on_wifi = [True]
@@ -876,7 +878,7 @@ def test_the_same_addresses_ranked_anew_are_no_move_and_a_tick_reads_the_interfa
 
     monkeypatch.setattr(netinfo, "every_address", every_address)
     monkeypatch.setattr(transport, "reachable_addresses", counted)
-    monkeypatch.setattr(cli, "ADDRESS_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(cli_serve, "ADDRESS_POLL_SECONDS", 0.01)
     moves: list[object] = []
     announcer = types.SimpleNamespace(addresses=["10.0.0.5", "192.168.1.5"], port=3580, move=moves.append)
     logged: list[str] = []
@@ -884,7 +886,7 @@ def test_the_same_addresses_ranked_anew_are_no_move_and_a_tick_reads_the_interfa
     with socket.create_server(("0.0.0.0", 0)) as listener:
         port = listener.getsockname()[1]
         where = [f"192.168.1.5:{port}", f"10.0.0.5:{port}", f"127.0.0.1:{port}"]
-        watch = cli._follow_addresses(listener, where, stopped, announcer=announcer, log=logged.append, moved=moves.append)
+        watch = _follow_addresses(listener, where, stopped, announcer=announcer, log=logged.append, moved=moves.append)
         wait_for(lambda: len(reads) >= 10, what="ten looks at the interfaces")
         stopped.set()
         watch.join(5)
@@ -1101,7 +1103,8 @@ def _refused_rejoin(monkeypatch) -> tuple[object, object, list[str]]:  # noqa: A
     watch, the hosts dialled)."""
     from types import SimpleNamespace
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
+    from lanchat.cli.rejoin import _Rejoin
     from lanchat.discovery import RoomWatch
     from lanchat.transport import Endpoint, TransportError
 
@@ -1111,9 +1114,9 @@ def _refused_rejoin(monkeypatch) -> tuple[object, object, list[str]]:  # noqa: A
         tried.append(endpoint.host)
         raise TransportError("refused")
 
-    monkeypatch.setattr(cli, "_reconnect", refuse)
-    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned, found: None)
-    rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None, None), SimpleNamespace(), key=None, password=None, binding=b"")
+    monkeypatch.setattr(cli_rejoin, "_reconnect", refuse)
+    monkeypatch.setattr(cli_rejoin, "_room_watch", lambda endpoint, pinned, found: None)
+    rejoin = _Rejoin((Endpoint(host=ANN, port=3580), None, None), SimpleNamespace(), key=None, password=None, binding=b"")
     rejoin.watch = watch = RoomWatch(address=ANN, port=3580, fingerprint=None)
     watch.heard(HOME, announced_at(ANN))
     return rejoin, watch, tried
@@ -1588,7 +1591,8 @@ def test_a_rejoin_reaches_the_room_that_moved_through_a_flood_of_false_announcem
 
     from helpers import running_server, wait_for
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
+    from lanchat.cli.rejoin import _Rejoin
     from lanchat.client import STOP_REJOINING, JoinError
     from lanchat.discovery import RoomWatch
     from lanchat.session import Session
@@ -1601,7 +1605,7 @@ def test_a_rejoin_reaches_the_room_that_moved_through_a_flood_of_false_announcem
 
         context, pin = server_context(*ensure_certificate(tmp_path / "ann")[:2])
         impostor_context, _ = server_context(*ensure_certificate(tmp_path / "mallory")[:2])
-    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned, found: None)
+    monkeypatch.setattr(cli_rejoin, "_room_watch", lambda endpoint, pinned, found: None)
     with running_server(host=new, tls=context) as (_server, endpoint):
         port = endpoint.port
 
@@ -1611,7 +1615,7 @@ def test_a_rejoin_reaches_the_room_that_moved_through_a_flood_of_false_announcem
         impostor = Impostor(impostor_at, port, impostor_context)
         watch = RoomWatch(address=old, port=port, fingerprint=pin)  # not listening: the test is the LAN
         watch.heard(HOME, room_at(old))  # bob joined ann's room there
-        rejoin = cli._Rejoin((Endpoint(host=old, port=port), pin, None), Session(name="bob"), key=None, password=None, binding=b"")
+        rejoin = _Rejoin((Endpoint(host=old, port=port), pin, None), Session(name="bob"), key=None, password=None, binding=b"")
         rejoin.watch = watch
         stop, made = threading.Event(), [0]
 
@@ -1707,9 +1711,9 @@ def test_a_rejoin_that_followed_the_room_to_its_new_address_says_so_in_the_statu
         ends.extend(socket.socketpair())
         return ends[-2]
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
 
-    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     welcome = SimpleNamespace(muted=None, keeps_history=True)
     monkeypatch.setattr(lanchat.client, "join", lambda sock, name, **kw: (object(), welcome, []))
     rejoin.session = SimpleNamespace(name="bob", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
@@ -1745,7 +1749,7 @@ def test_false_announcements_naming_where_a_student_was_cost_one_try_each_after_
     import socket
     from types import SimpleNamespace
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
     from lanchat.client import STOP_REJOINING, JoinError, NotTheRoom
     from lanchat.transport import TransportError
 
@@ -1765,7 +1769,7 @@ def test_false_announcements_naming_where_a_student_was_cost_one_try_each_after_
             raise JoinError("banned by mallory", "banned")
         return object(), SimpleNamespace(), []
 
-    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     monkeypatch.setattr("lanchat.client.join", join)
     rejoin.session = SimpleNamespace(name="bob", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
     assert "banned" in STOP_REJOINING
@@ -1817,7 +1821,7 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
     import socket
     from types import SimpleNamespace
 
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
     from lanchat.client import NotTheRoom
     from lanchat.session import Session
     from lanchat.transport import TransportError
@@ -1834,7 +1838,7 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
         ends.extend(socket.socketpair())
         return ends[-2]
 
-    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     monkeypatch.setattr("lanchat.client.join", lambda sock, name, **kw: (object(), SimpleNamespace(), []))
     rejoin.session = SimpleNamespace(name="ann", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
     session = Session(name="ann", where=f"{ANN}:3580", clock=lambda: 100.0)

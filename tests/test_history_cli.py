@@ -195,7 +195,7 @@ def test_a_time_or_a_number_of_days_out_of_range_is_told_why(capsys, args, said)
     """--since 0001-01-01 read "invalid _since value" (argparse naming a function: the date parsed,
     but local time has no clock value for it); --keep-days 99999 read "is not a number of days
     (more than 0 ...)", though it is more than 0: the limit it passed was not said."""
-    from lanchat.__main__ import build_parser, build_prune_parser
+    from lanchat.cli.args import build_parser, build_prune_parser
 
     parse = build_prune_parser().parse_args if args[1] == "prune" else build_parser().parse_args
     with pytest.raises(SystemExit) as stopped:
@@ -303,7 +303,7 @@ def test_the_rooms_kept_are_named_in_port_order_and_none_is_left_out_unsaid(tmp_
     """Rooms started with --port 0 each keep a file: the list `lanchat history --port N` gives of
     the rooms kept read '--port 33987, --port 35007, --port 3580' (the names' order, not the
     ports'), and past the tenth it stopped without a word, hiding the very room looked for."""
-    from lanchat.__main__ import _rooms_kept
+    from lanchat.cli.history import _rooms_kept
 
     for port in (3580, 35007, 33987, 80, *range(40000, 40010)):
         (tmp_path / f"history-{port}.sqlite3").write_bytes(b"")
@@ -685,7 +685,7 @@ def test_a_history_file_or_downloads_folder_behind_a_folder_you_may_not_read_is_
     names and connect printed as a traceback."""
     import argparse
 
-    from lanchat.__main__ import _folder
+    from lanchat.cli.args import _folder
     from lanchat.history import HistoryUnusable
 
     locked = tmp_path / "locked"
@@ -917,7 +917,7 @@ def test_a_history_path_whose_name_is_too_long_is_one_line_not_a_traceback(tmp_p
 def test_the_rooms_kept_list_names_only_ports_that_port_takes(tmp_path):
     """A file named history-٣٥٨١.sqlite3 (Arabic-Indic digits: decimal to Python) was offered as
     `--port ٣٥٨١`, which --port then refuses; it is listed by its path, after the ports."""
-    from lanchat.__main__ import _rooms_kept
+    from lanchat.cli.history import _rooms_kept
 
     for tag in ("3580", "\u0663\u0665\u0668\u0661", "400"):
         (tmp_path / f"history-{tag}.sqlite3").write_bytes(b"")
@@ -929,7 +929,9 @@ def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path
     `--history PATH`, so a teacher who learnt one form was refused by the other command. Both
     forms work for every command that reads a history file; two different files are refused.
     (In-process through parse_command_line: main() would block this process's stop signals.)"""
-    from lanchat.__main__ import cmd_history, cmd_history_compact, cmd_names, parse_command_line
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.history import cmd_history, cmd_history_compact
+    from lanchat.cli.rooms import cmd_names
 
     def run(*words: str) -> int:
         args = parse_command_line(list(words))

@@ -232,7 +232,7 @@ def test_a_server_over_its_size_cap_drops_only_old_messages_and_every_live_one_i
 
 
 def test_serve_caps_the_history_at_1024_mib_unless_told_otherwise():
-    from lanchat.__main__ import build_parser
+    from lanchat.cli.args import build_parser
 
     parse = build_parser().parse_args
     assert parse(["serve"]).max_history_mb == 1024 and parse(["serve"]).keep_days is None

@@ -56,15 +56,16 @@ FORBIDDEN_MODULES = {
     "threading",
 }
 # lanchat's own edges: a pure module may be handed one (typing only), never import it to use it.
-EDGES = {"bots", "client", "client_files", "history", "server", "server_files", "transport", "ui.screen", "ui.plain", "__main__"}
+EDGES = {"bots", "client", "client_files", "history", "server", "server_files", "transport", "ui.screen", "ui.plain", "__main__",
+         "cli.args", "cli.chat", "cli.connect", "cli.history", "cli.rejoin", "cli.rooms", "cli.serve", "cli.start", "cli.terminal"}
 FORBIDDEN_CALLS = {"print", "open", "input", "exec", "eval"}
 
 MAX_CLASS_LINES = 300
 MAX_FUNCTION_LINES = 60
 # Over the limits on purpose, or not ours to split this round. Each says why.
 SIZE_EXCEPTIONS = {
-    "__main__.py:build_parser": "one declaration of every command-line option, read top to bottom like --help",
-    "__main__.py:cmd_serve": "the wiring of `serve`: each step is a few lines, split would only scatter it; "
+    "cli/args.py:build_parser": "one declaration of every command-line option, read top to bottom like --help",
+    "cli/serve.py:cmd_serve": "the wiring of `serve`: each step is a few lines, split would only scatter it; "
     "other helpers add options here this round (identity, discovery)",
     "session.py:Session.on_event": "one dispatch over every server event type, a few lines each",
     "ui/screen.py:CursesFrontend": "the one curses module; ui/ belongs to the `screen` helper this round",

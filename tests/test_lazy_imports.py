@@ -14,7 +14,7 @@ from helpers import ROOT, Proc, RawClient, child_env, start_server
 from lanchat import events as ev
 from lanchat.transport import Endpoint
 
-SERVER_MODULES = "import lanchat.__main__, lanchat.history, lanchat.server, lanchat.hub, lanchat.server_files"
+SERVER_MODULES = "import lanchat.__main__, lanchat.cli.serve, lanchat.history, lanchat.server, lanchat.hub, lanchat.server_files"
 
 
 def modules_after(statement: str) -> set[str]:

@@ -25,7 +25,7 @@ def test_a_refusal_at_the_rooms_other_address_during_a_restart_does_not_keep_the
     before she was back. A refusal is what a restarting server looks like: it is passed over
     only a few seconds (a false announcement refused still costs one try, not one a rejoin:
     test_discovery's false announcements), and a try after that goes there and finds the room."""
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
     from lanchat.discovery import REFUSED_SECONDS, RoomWatch
 
     rejoin, _, tried = _refused_rejoin(monkeypatch)
@@ -44,7 +44,7 @@ def test_a_refusal_at_the_rooms_other_address_during_a_restart_does_not_keep_the
         ends.extend(socket.socketpair())
         return ends[-2]
 
-    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     monkeypatch.setattr("lanchat.client.join", lambda sock, name, **kw: (object(), SimpleNamespace(), []))
     rejoin.session = SimpleNamespace(name="ann", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
     try:
@@ -65,7 +65,7 @@ def test_a_refusal_at_the_rooms_other_address_during_a_restart_does_not_keep_the
 def test_an_announced_address_where_nothing_answers_at_all_is_still_dropped(monkeypatch):
     """What the refusal's exception does not cover: the other address timing out (a false
     announcement of an address nobody has costs a 3 s wait a try) is dropped as before."""
-    import lanchat.__main__ as cli
+    from lanchat.cli import rejoin as cli_rejoin
 
     rejoin, watch, tried = _refused_rejoin(monkeypatch)
     watch.heard(HOME, announced_at(ANN, OTHER))  # type: ignore[attr-defined]
@@ -74,7 +74,7 @@ def test_an_announced_address_where_nothing_answers_at_all_is_still_dropped(monk
         tried.append(endpoint.host)
         raise TransportError(f"timed out connecting to {endpoint.describe()}")
 
-    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     rejoin.session = SimpleNamespace(name="ann", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
     for _ in range(2):
         with pytest.raises(TransportError):

@@ -89,7 +89,7 @@ def test_serve_host_a_name_nobody_answers_for_says_so_and_gives_up_in_one_line()
 
 
 def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_that_name(monkeypatch, capsys):
-    from lanchat import __main__ as cli
+    from lanchat.cli.connect import _no_address
 
     released = threading.Event()
 
@@ -101,7 +101,7 @@ def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_t
     monkeypatch.setattr(lookup, "SAY_AFTER_SECONDS", 0.05)
     monkeypatch.setattr(lookup, "LOOKUP_SECONDS", 0.3)
     try:
-        problem = cli._no_address("friends", 3580)
+        problem = _no_address("friends", 3580)
     finally:
         released.set()
     assert problem == "'friends' was not found: the network's name server did not answer in 0.3 s (is the network up?)"
@@ -164,13 +164,13 @@ def test_the_doctors_server_check_gives_a_silent_name_server_its_own_probe_time(
 def test_serve_host_every_interface_or_an_address_is_never_looked_up(monkeypatch, host):
     """`serve --host '*'` is every interface (transport.listen_tcp): looked up as a name, it
     was refused as unknown."""
-    from lanchat import __main__ as cli
+    from lanchat.cli.serve import _listen_address
 
     def no_resolver(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("looked up")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
-    assert cli._listen_address(host, 3580) == host
+    assert _listen_address(host, 3580) == host
 
 
 # A name that resolves to loopback, each look-up of it said on stderr: how many times connect asks.
@@ -231,7 +231,7 @@ def test_a_name_found_at_a_link_local_ipv6_address_keeps_its_zone(monkeypatch):
     """A name found at fe80::...: the resolver gives the zone (which link) as the scope id,
     sockaddr[3]; `connect` kept only sockaddr[0], and an fe80:: address without its zone
     cannot be connected to. The address kept holds the zone, as it would be typed."""
-    from lanchat import __main__ as cli
+    from lanchat.cli.connect import _no_address
 
     real_getaddrinfo = socket.getaddrinfo
     index = socket.if_nametoindex("lo")
@@ -242,7 +242,7 @@ def test_a_name_found_at_a_link_local_ipv6_address_keeps_its_zone(monkeypatch):
                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", port))]  # fmt: skip
 
     monkeypatch.setattr(socket, "getaddrinfo", link_local)
-    found = cli._no_address("teacher-laptop", 3580)
+    found = _no_address("teacher-laptop", 3580)
     monkeypatch.setattr(socket, "getaddrinfo", real_getaddrinfo)
     assert found == ("fe80::1%lo", "192.0.2.7")
     assert real_getaddrinfo(found[0], 3580, type=socket.SOCK_STREAM)[0][4][3] == index  # the zone, as connecting reads it
@@ -261,8 +261,8 @@ def test_a_host_name_holding_a_byte_that_is_not_utf8_is_said_as_connect_says_it(
 def test_serve_host_naming_a_link_local_address_keeps_its_zone(monkeypatch):
     """`serve --host NAME` took the first address found without its scope id: a name for an
     fe80:: address gave an address with no interface, which no socket can listen on. The rule
-    connect's addresses follow (cli._found_at) gives it its zone."""
-    from lanchat import __main__ as cli
+    connect's addresses follow (cli/rejoin.py's _found_at) gives it its zone."""
+    from lanchat.cli.serve import _listen_address
 
     index, interface = socket.if_nameindex()[0]
 
@@ -270,4 +270,4 @@ def test_serve_host_naming_a_link_local_address_keeps_its_zone(monkeypatch):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1", 3580, 0, index))]
 
     monkeypatch.setattr(socket, "getaddrinfo", link_local)
-    assert cli._listen_address("linklocal.example", 3580) == f"fe80::1%{interface}"
+    assert _listen_address("linklocal.example", 3580) == f"fe80::1%{interface}"

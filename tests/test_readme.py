@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+from lanchat.cli.args import build_compact_parser, build_parser, build_prune_parser
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -1938,14 +1938,14 @@ def test_an_implausible_resume_secret_is_refused_once_and_rejoins_go_without_it(
     big for any server to take, and the client said "still no connection" for ten minutes. A
     secret over 128 characters, or outside URL-safe base64, is not kept: one line says so, and
     the rejoins (through `connect`'s own rejoin, __main__._Rejoin) go without it."""
-    from lanchat import __main__ as cli
+    from lanchat.cli.rejoin import _Rejoin
 
     monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))
     server = SecretServer(secret)
     frontend = Untouched()
     session = Session(name="ann")
     try:
-        rejoin = cli._Rejoin((server.endpoint, None, None), session, key=None, password=None, binding=b"")
+        rejoin = _Rejoin((server.endpoint, None, None), session, key=None, password=None, binding=b"")
         sock, proto, welcome, early = rejoin()
         outcome = ClientLoop(sock, proto, session, frontend, rejoin=rejoin).run([welcome, *early])
     finally:
@@ -2180,14 +2180,14 @@ def test_a_rejoin_to_a_host_typed_by_name_looks_it_up_again():
     address (127.0.0.2) has no server, and the name, looked up again, finds it on 127.0.0.1."""
     from helpers import running_server
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.rejoin import _Rejoin
     from lanchat.transport import connect as dial
 
     with running_server() as (_server, endpoint):
         stale = Endpoint(host="localhost", port=endpoint.port, addresses=("127.0.0.2",))
         with pytest.raises(Exception, match="refused"):  # the saved address alone: nobody there
             dial(stale, timeout=3.0).close()
-        rejoin = cli._Rejoin((stale, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin = _Rejoin((stale, None, None), Session(name="ann"), key=None, password=None, binding=b"")
         assert _welcomed_name(rejoin) == "ann"
 
 
@@ -2210,14 +2210,14 @@ def test_a_rejoin_whose_look_up_fails_dials_the_addresses_the_first_connect_foun
 
     from helpers import running_server
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.rejoin import _Rejoin
 
     def resolver_down(*_args, **_kwargs):
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     with running_server() as (_server, endpoint):
         saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
-        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin = _Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
         rejoin.resolve = resolver_down
         assert _welcomed_name(rejoin) == "ann"
         assert rejoin.endpoint.host == "teacher-laptop.invalid" and rejoin.endpoint.addresses == ()  # asked again next time
@@ -2232,14 +2232,14 @@ def test_a_rejoin_whose_look_up_finds_only_dead_addresses_falls_back_to_the_firs
 
     from helpers import running_server
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.rejoin import _Rejoin
 
     with running_server() as (_server, endpoint):
         def stale_record(*_args, **_kwargs):
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", endpoint.port))]
 
         saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
-        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin = _Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
         rejoin.resolve = stale_record
         assert _welcomed_name(rejoin) == "ann"
 
@@ -2255,7 +2255,7 @@ def test_a_slow_look_up_on_rejoining_is_said_on_the_status_line_and_once_as_a_li
 
     from helpers import running_server
 
-    from lanchat import __main__ as cli
+    from lanchat.cli.rejoin import _Rejoin
     from lanchat.client import Reconnect, RejoinNote
 
     answered = threading.Event()
@@ -2265,7 +2265,7 @@ def test_a_slow_look_up_on_rejoining_is_said_on_the_status_line_and_once_as_a_li
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", endpoint.port))]
 
         saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
-        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin = _Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
         notes: list[tuple[str, str]] = []
         rejoin.resolve, rejoin.say_after = slow_name_server, 0.05
         rejoin.note = lambda doing, line: (notes.append((doing, line)), answered.set())

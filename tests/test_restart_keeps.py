@@ -74,7 +74,7 @@ def test_the_start_lines_after_a_restart_name_the_bans_and_mutes_that_hold():
     """The teacher's guide says a restarted room's start lines name what holds: they named the
     operators, the topic and the mode, not who was still banned or muted, so the teacher learnt
     it only when the student complained."""
-    from lanchat.__main__ import _kept_moderation_lines
+    from lanchat.cli.serve import _kept_moderation_lines
     from lanchat.moderation import Ban, Mute
 
     ban = Ban(id=1, name="carl", name_key="carl", key=None, address=None, by="teacher", reason="phone", time=0.0)
@@ -93,7 +93,7 @@ def test_a_ban_that_serve_operator_lifts_is_not_said_to_hold_at_start():
     just before the ban went as she joined. They say it is lifted now; others' bans still hold."""
     import hashlib
 
-    from lanchat.__main__ import _kept_moderation_lines
+    from lanchat.cli.serve import _kept_moderation_lines
     from lanchat.gate import Gate
     from lanchat.identity import owned_name_key
     from lanchat.moderation import Ban, bans_serve_operator_lifts

@@ -469,8 +469,8 @@ def test_every_thread_lanchat_starts_has_the_stop_signals_blocked(monkeypatch):
         started.start()
     # the colour bot's thread, and the serve's address watch (the host's screen's server thread
     # starts as these do: stopsignals.start_thread in __main__.cmd_serve)
-    from lanchat import __main__ as cli
     from lanchat.bots import BotRunner
+    from lanchat.cli.serve import _follow_addresses
     from lanchat.colourbot import ColourBot
 
     monkeypatch.setattr(BotRunner, "_run", lambda self: masks.note("bot"))
@@ -478,7 +478,7 @@ def test_every_thread_lanchat_starts_has_the_stop_signals_blocked(monkeypatch):
     bot = BotRunner(ColourBot(), bot_ends[0]).start()
     stopped = SimpleNamespace(wait=lambda _seconds: masks.note("addresses") or True)  # (then it ends)
     with socket.create_server(("0.0.0.0", 0)) as every_address:
-        addresses = cli._follow_addresses(every_address, [], stopped)
+        addresses = _follow_addresses(every_address, [], stopped)
     masks.wait_for("rejoin", "watch", "announced", "moved", "lookup", "library", "bot", "addresses")
     bot.thread.join(DEFAULT_TIMEOUT)
     addresses.join(DEFAULT_TIMEOUT)

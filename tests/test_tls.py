@@ -241,7 +241,11 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
     """`lanchat rooms` listed eve's "safe room" (her certificate) beside the real one as two equal
     choices; picking hers, `connect` refused it as CHANGED. The list says so first, for a room
     whose announced fingerprint is not the one trusted under its name or at its address."""
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli import connect as cli_connect
+    from lanchat.cli import rooms as cli_rooms
+    from lanchat.cli.connect import _choose_room
+    from lanchat.cli.rooms import cmd_rooms
     from lanchat.discovery import RoomInfo
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
@@ -253,9 +257,10 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
              RoomInfo(name="safe room-2", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real),
              RoomInfo(name="chess", host="cat", addresses=("10.0.0.7",), port=3580, fingerprint=fake),
              RoomInfo(name="chess", host="dan", addresses=("10.0.0.8",), port=3580)]
-    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_rooms, "_find_rooms", lambda seconds, stopped="": rooms)
     monkeypatch.delenv("COLUMNS", raising=False)  # one line each (a pipe's), whatever the runner's width
-    assert cli.cmd_rooms(cli.parse_command_line(["rooms"])) == 0
+    assert cmd_rooms(parse_command_line(["rooms"])) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[2] == ("       WARNING: its TLS fingerprint is not the one you trusted for a room of this name: another "
                       "teacher's room may have the name, or someone may be pretending to be it; compare its short form "
@@ -265,7 +270,7 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
     assert sum("WARNING" in line for line in out) == 2
     # `lanchat connect` with no address lists them to pick from: the same warnings
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal: listed, none joined
-    assert cli._choose_room() == 1
+    assert _choose_room() == 1
     listed = capsys.readouterr().out.splitlines()
     assert [line for line in listed if "WARNING" in line] == [line for line in out if "WARNING" in line], listed
 
@@ -276,7 +281,8 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     to pick one by its address, where hers is asked about as a room never met. The one announcing
     the certificate trusted for that name is joined (the other said not to be); with none
     trusted the list is as before, a doubtful one warned about."""
-    from lanchat import __main__ as cli
+    from lanchat.cli import connect as cli_connect
+    from lanchat.cli.connect import _room_called
     from lanchat.discovery import RoomInfo
     from lanchat.transport import Endpoint
 
@@ -285,23 +291,23 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     real, fake = fingerprint(b"the room's"), fingerprint(b"eve's")
     rooms = [RoomInfo(name="maths", host="eve", addresses=("10.0.0.66",), port=3580, fingerprint=fake),
              RoomInfo(name="Maths", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real)]
-    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds, stopped="": rooms)
     monkeypatch.delenv("COLUMNS", raising=False)
-    assert cli._room_called("maths", None, "'maths' is no address") == 1  # nothing trusted: the class picks
+    assert _room_called("maths", None, "'maths' is no address") == 1  # nothing trusted: the class picks
     assert "WARNING" not in capsys.readouterr().out
     known.remember("10.0.0.66:3580", real)  # eve took an address whose room was trusted
-    assert cli._room_called("maths", None, "'maths' is no address") == 1
+    assert _room_called("maths", None, "'maths' is no address") == 1
     out = capsys.readouterr().out
     assert "WARNING: its TLS fingerprint is not the one you trusted at this address" in out, out
     known.rooms.remember("maths", real)
-    assert cli._room_called("maths", None, "'maths' is no address") == (None, Endpoint(host="10.0.0.5", port=3580),
+    assert _room_called("maths", None, "'maths' is no address") == (None, Endpoint(host="10.0.0.5", port=3580),
                                                                          rooms[1])
     out = capsys.readouterr().out
     assert "1 other room(s) called 'maths' announce a TLS fingerprint other than the one you trusted" in out, out
     assert "joining Maths on 10.0.0.5:3580" in out, out
     # the host made a new certificate, written on the board: the room announcing it is joined
     rooms.append(RoomInfo(name="maths", host="ann", addresses=("10.0.0.9",), port=3580, fingerprint=fingerprint(b"new")))
-    assert cli._room_called("maths", None, "'maths' is no address", pin=fingerprint(b"new")[7:]) == (
+    assert _room_called("maths", None, "'maths' is no address", pin=fingerprint(b"new")[7:]) == (
         None, Endpoint(host="10.0.0.9", port=3580), rooms[2])
     assert "2 other room(s) called 'maths' announce a TLS fingerprint other than --fingerprint" in capsys.readouterr().out
 
@@ -336,10 +342,11 @@ def test_a_look_alike_of_a_trusted_rooms_name_is_that_name(tmp_path):
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
     """`lanchat forget "safe room"` was refused as an address holding a space: the refusal of a
     changed room names it now, so it forgets the fingerprint remembered for that name."""
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     def forget(*words: str) -> int:
-        return cli.cmd_forget(cli.parse_command_line(["forget", *words]))
+        return cmd_forget(parse_command_line(["forget", *words]))
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
@@ -362,13 +369,14 @@ def test_forget_says_what_it_forgot_before_a_file_it_cannot_change(tmp_path, mon
     """`lanchat forget maths` took the room's name out of known_rooms, then found known_servers
     unreadable (a folder there) and said only that: the name was forgotten without a word, and
     its next join was a first one. What was forgotten is said before the failure."""
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
     assert known.rooms.remember("maths", fingerprint(b"the room's")) is None
     known.path.mkdir()
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 1
+    assert cmd_forget(parse_command_line(["forget", "maths"])) == 1
     captured = capsys.readouterr()
     assert "forgot the TLS fingerprint" in captured.out and "for the room 'maths'" in captured.out, captured
     assert "is a folder; move it aside" in captured.err, captured
@@ -380,7 +388,8 @@ def test_forget_forgets_a_certificate_wherever_it_was_trusted(tmp_path, monkeypa
     CHANGED for its address, ran the `lanchat forget ADDRESS` it named, and was refused again, now
     for the room's name (and the other way round): three tries to join. What `forget` takes
     out, the certificate, goes from every address and name that held it, each said."""
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
@@ -389,13 +398,13 @@ def test_forget_forgets_a_certificate_wherever_it_was_trusted(tmp_path, monkeypa
         known.remember(where, fp)
     known.rooms.remember("maths", old)
     known.rooms.remember("chess", other)
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "198.18.0.1:4000"])) == 0
+    assert cmd_forget(parse_command_line(["forget", "198.18.0.1:4000"])) == 0
     out = capsys.readouterr().out
     assert "remembered for 198.18.0.1:4000 (in" in out
     assert "remembered for the room 'maths', the same certificate (in" in out
     assert "remembered for 198.18.0.9:4000, the same certificate (in" in out, out
     assert known.hosts() == ["198.18.0.3"] and known.rooms.lookup("chess") == other and known.rooms.lookup("maths") is None
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "chess"])) == 0
+    assert cmd_forget(parse_command_line(["forget", "chess"])) == 0
     assert "198.18.0.3:4000, the same certificate" in capsys.readouterr().out and known.hosts() == []
 
 
@@ -442,10 +451,11 @@ def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_wait
     nothing to forget is said at once, and a wait over a second says what it waits for."""
     import fcntl
 
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     def forget(*words: str) -> int:  # cmd_forget, not main(): main() holds the stop signals blocked for good on
-        return cli.cmd_forget(cli.parse_command_line(["forget", *words]))  # its way out, and every child forked later inherited it
+        return cmd_forget(parse_command_line(["forget", *words]))  # its way out, and every child forked later inherited it
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     monkeypatch.setattr(tls_module, "LOCK_SECONDS", 1.5)
@@ -479,7 +489,8 @@ def test_forget_finds_the_same_machine_remembered_by_another_name(tmp_path, monk
     said as such; another port, or another machine, is kept."""
     import socket as socket_module
 
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
     from lanchat.tls import same_machine
 
     def resolve(host, port, **_):  # noqa: ANN001, ANN202 - getaddrinfo's stand-in: the class's name server
@@ -500,12 +511,12 @@ def test_forget_finds_the_same_machine_remembered_by_another_name(tmp_path, monk
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
     for place in ("localhost:3580", "[::1]:3580", "localhost:4443", "10.0.0.5:3580"):
         known.remember(place, fingerprint(place.encode()))
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "127.0.0.1:3580"])) == 0
+    assert cmd_forget(parse_command_line(["forget", "127.0.0.1:3580"])) == 0
     out = capsys.readouterr().out
     assert "remembered for localhost:3580, the same machine as 127.0.0.1" in out, out
     assert "remembered for [::1]:3580, the same machine as 127.0.0.1" in out, out
     assert known.hosts() == ["localhost", "10.0.0.5"] and known.hosts(3580) == ["10.0.0.5"]
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "127.0.0.1"])) == 0  # every port
+    assert cmd_forget(parse_command_line(["forget", "127.0.0.1"])) == 0  # every port
     assert "remembered for localhost:4443, the same machine as 127.0.0.1" in capsys.readouterr().out
     assert known.forget("10.0.0.5:3580", hosts=["teacher-laptop"]) == [f"10.0.0.5:3580 {fingerprint(b'10.0.0.5:3580')}"]
 
@@ -584,7 +595,8 @@ def test_forget_with_a_data_folder_that_cannot_be_searched_is_one_line_not_a_tra
     `lanchat forget` with a traceback. As root chmod 000 does not stop the look: faked here."""
     import pathlib
 
-    from lanchat import __main__ as cli
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known_file = tmp_path / KNOWN_SERVERS_NAME
@@ -596,7 +608,7 @@ def test_forget_with_a_data_folder_that_cannot_be_searched_is_one_line_not_a_tra
         return real_exists(path, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "exists", exists)
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "10.0.0.5"])) == 1  # not main(): see the test above
+    assert cmd_forget(parse_command_line(["forget", "10.0.0.5"])) == 1  # not main(): see the test above
     err = capsys.readouterr().err
     assert re.search(r"cannot (change|read the known-servers file)", err) and "permission denied" in err.lower() and "Traceback" not in err, err
 

@@ -150,8 +150,8 @@ def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of
     certificates (tls.KnownRooms): connect picks Ms A's room (__main__._trusted_by_name), as it
     picks the one room trusted under a name holding one; eve's is not it, nor is either trusted
     under another name."""
-    from lanchat import __main__ as cli
     from lanchat import tls as tls_module
+    from lanchat.cli.rooms import _trusted_by_name
     from lanchat.discovery import RoomInfo
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
@@ -160,8 +160,8 @@ def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of
     assert known.rooms.remember("maths", a) is None and known.rooms.remember("maths", b) is None
     ms_a = RoomInfo(name="maths", host="a", addresses=(ANN,), port=3580, fingerprint=a)
     evil = RoomInfo(name="maths", host="e", addresses=(BOB,), port=3580, fingerprint=eve)
-    assert cli._trusted_by_name([evil, ms_a], "maths") == [ms_a]
-    assert cli._trusted_by_name([evil, ms_a], "physics") == []
+    assert _trusted_by_name([evil, ms_a], "maths") == [ms_a]
+    assert _trusted_by_name([evil, ms_a], "physics") == []
 
 
 def test_a_name_holding_two_teachers_certificates_refuses_a_third_showing_both_remembered(tmp_path):
@@ -183,8 +183,9 @@ def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them
     was then trusted on first use. Now it forgets maths (and the addresses that held its
     certificate, else the room there was refused), keeps the sister rooms' names and says them,
     with the command that forgets each; chess found at its address next is known by its name."""
-    from lanchat import __main__ as cli
     from lanchat import tls as tls_module
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
@@ -195,7 +196,7 @@ def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them
     for room in ("maths", "chess", "art"):
         known.rooms.remember(room, shared)
     known.rooms.remember("music", other)
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 0
+    assert cmd_forget(parse_command_line(["forget", "maths"])) == 0
     out = capsys.readouterr().out
     assert "remembered for the room 'maths' (in" in out and "'chess', the same certificate" not in out, out
     assert ("still trusted by their names, with the same certificate (the same host's rooms): 'chess', 'art'; if their "
@@ -215,8 +216,9 @@ def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them
 def test_forget_a_room_says_what_it_forgot_before_what_it_kept(tmp_path, monkeypatch, capsys):
     """`lanchat forget maths` printed 'still trusted by their names ...: chess' first, before any
     line said what was forgotten: what was kept is said last now."""
-    from lanchat import __main__ as cli
     from lanchat import tls as tls_module
+    from lanchat.__main__ import parse_command_line
+    from lanchat.cli.rooms import cmd_forget
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
@@ -224,7 +226,7 @@ def test_forget_a_room_says_what_it_forgot_before_what_it_kept(tmp_path, monkeyp
     known.remember("10.0.0.5:3580", shared)
     for room in ("maths", "chess"):
         known.rooms.remember(room, shared)
-    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 0
+    assert cmd_forget(parse_command_line(["forget", "maths"])) == 0
     said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lanchat")]
     assert "remembered for the room 'maths'" in said[0] and "still trusted by their names" in said[-1], said
 

@@ -282,7 +282,7 @@ PIN = " --fingerprint SHA256:wdDyl7OoI2MQWmcH0jxtSDVxZnh/6LQ1bASkMh3GWRg"  # a r
 
 def _address_changed_notice(where: list[str]) -> str:
     """The notice the host's screen reads when this machine's addresses change, as serve words it."""
-    from lanchat.__main__ import _tell_the_host
+    from lanchat.cli.serve import _tell_the_host
 
     class News:
         posted: list = []

@@ -925,7 +925,7 @@ def test_the_unix_rooms_join_command_is_one_row_on_a_64_column_projector():
     64-column screen '17:07   join with: python -m lanchat connect --unix' and the path on the
     row below: a triple click copied a command without its socket. The command now has a line
     of its own, as a TCP room's, and fits."""
-    from lanchat.__main__ import _unix_banner
+    from lanchat.cli.serve import _unix_banner
 
     view = make_view(name="hal")
     view.add([Line(kind="system", time=T0, text=text.strip()) for text in _unix_banner("/tmp/mood.sock", "full-duplex", "")])
@@ -957,7 +957,7 @@ def text_fits(text: str, width: int) -> bool:
 def test_the_unix_rooms_join_command_names_the_socket_from_any_folder(tmp_path, monkeypatch):
     """`serve --unix mood.sock` said 'python -m lanchat connect --unix mood.sock': pasted in a
     terminal in another folder, 'no lanchat server at mood.sock (the path does not exist)'."""
-    from lanchat.__main__ import _unix_banner
+    from lanchat.cli.serve import _unix_banner
 
     monkeypatch.chdir(tmp_path)
     command = _unix_banner("mood.sock", "full-duplex", "")[1]

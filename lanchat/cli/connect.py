@@ -1,0 +1,431 @@
+"""connect.py: `lanchat connect`: where the room is, its TLS fingerprint, then the chat loop.
+
+The room may be an address, a machine's name, a room's name announced on the local network,
+or none (the rooms found are listed to choose from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..textsafe import quoted
+from .chat import _run_participant
+from .rejoin import _found_at, _Remembered, _ServerUsesTls
+from .rooms import NO_ROOM_HELP, _find_rooms, _load_identity, _room_said, _room_warning, _trusted_by_name
+from .terminal import PROG, PromptCancelled, _cancelled, _fail, _interactive, _password_from_user, _resolve_name, _say
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from ..transport import TransportError, connect
+
+    if args.server_owner is not None and not args.unix:  # nothing would check it: a TCP port has no owner to see
+        return _fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
+    typed = _typed_pin(args.fingerprint) if args.fingerprint is not None else None
+    if isinstance(typed, int):
+        return typed
+    pinned = typed
+    found = _where_to(args)
+    if isinstance(found, int):
+        return found
+    sock, endpoint, announced = found
+    if announced is not None:  # a TLS room's announced fingerprint is pinned (Finding rooms)
+        pinned = pinned or announced.fingerprint
+    try:
+        name = _resolve_name(args, "connect")
+    except PromptCancelled as exc:
+        if sock is not None:
+            sock.close()
+        return _cancelled(exc)
+    key = _load_identity(args) if name is not None else None
+    if name is None or key is None:
+        if sock is not None:
+            sock.close()
+        return 2 if name is None else 1
+    if sock is None:
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
+                return _fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
+                             f"`lanchat connect {endpoint.host} PORT`")
+            if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
+                return _fail(str(exc))
+            # no answer, no route: the doctor checks what stands between here and there
+            return _fail(f"{exc}\n  `lanchat doctor {endpoint.host} {endpoint.port}` says what is in the way")
+    if endpoint.is_unix:
+        warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
+        if warning:
+            _say(f"{PROG}: warning: {warning}")
+    tls = bool(args.tls or pinned is not None)
+    try:
+        return _join_room(args, sock, endpoint, name, key, pinned, tls=tls, found=announced)
+    except _ServerUsesTls:
+        # `lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: go on over TLS,
+        # its certificate trusted only as with --tls (asked at the terminal, or remembered; a changed
+        # one refused). Nothing but the plain hello (a name and a public key) went out before.
+        _say(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS")
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            return _fail(str(exc))
+        return _join_room(args, sock, endpoint, name, key, None, tls=True, found=announced)
+
+
+def _typed_pin(text: str) -> str | int:
+    """--fingerprint as typed: the fingerprint it names, or an exit code after saying why it names none."""
+    import re
+
+    from ..tls import normalise_fingerprint
+
+    pinned = normalise_fingerprint(text)
+    if pinned is None and re.fullmatch(r"(?:[0-9a-fA-F]{4}[\s:-]?){3}[0-9a-fA-F]{4}", text.strip()):
+        return _fail(  # the board's short form (tls.short_form): for the eye, not a pin
+            f"--fingerprint {quoted(text)} is the short form of a fingerprint, to compare by eye: give the "
+            "whole one (SHA256: and 43 characters, as the host's screen shows it), or connect without --fingerprint "
+            "and compare the short form it shows with the board's", 2
+        )
+    if pinned is None:
+        return _fail(
+            f"--fingerprint {quoted(text)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
+            "capitals count): check it against the one the host printed", 2
+        )
+    return pinned
+
+
+def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001
+    """`connect`'s chat on ``sock``: with ``tls``, or to an address whose fingerprint is
+    remembered, TLS started first and its fingerprint checked (``pinned``, else known or asked);
+    without, _ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
+    found it, if it was (a rejoin follows it from the start)."""
+    binding, remembered, intro = b"", None, None
+    room = found.name if found is not None else None  # its fingerprint is remembered by name too (tls.KnownRooms)
+    if not tls and not endpoint.is_unix:
+        from ..tls import remembered_as_tls
+
+        remembered = remembered_as_tls(endpoint.describe(), room)
+    if tls or remembered is not None:
+        try:
+            announced = pinned is not None and args.fingerprint is None  # discovery's, not typed
+            hint = _tls_hint(args, pinned, remembered, endpoint.describe(), room)
+            started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced, room=room)
+        except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
+            return _cancelled(exc)
+        if started is None:
+            return 1
+        from ..tls import SHORT_LABEL, channel_binding, short_form
+
+        (sock, pinned, note), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
+        if SHORT_LABEL in note and not (args.plain or not _interactive()):
+            # a fingerprint to compare, said above the chat: the full screen, opening, hid it at once
+            # (the short form first: a narrow screen folds the line's end, never the 16 digits)
+            intro = ((), (f"TLS fingerprint in short {short_form(started[1])}: compare it with the host's screen",
+                          f"(the whole one, as the room announced it: {started[1]})"))
+    password = _Remembered(lambda: _password_from_user("This room needs a password: "))
+    return _run_participant(
+        sock,
+        name,
+        role="client",
+        where=endpoint.describe() + (" (TLS)" if binding else ""),  # the status line says it is encrypted
+        plain=args.plain,
+        downloads=args.downloads,
+        key=key,
+        password=password,
+        binding=binding,
+        rejoin=None if args.no_reconnect else (endpoint, pinned, found),
+        again_at=(endpoint, pinned),
+        no_typing=args.no_typing,
+        projector=args.projector,
+        may_switch_to_tls=not binding and not endpoint.is_unix,
+        intro=intro,
+    )
+
+
+def _port_given(args: argparse.Namespace) -> bool:
+    """Did `connect` say which port (PORT, --port, HOST:PORT), or take the default?"""
+    from ..addresses import connect_target
+
+    target = None if args.unix else connect_target(args.host, args.port_arg, args.port)
+    return target is None or target.port_given
+
+
+def _where_to(args: argparse.Namespace):  # noqa: ANN202
+    """Where `connect` goes: (a socket already open there or None, the endpoint, the room as
+    discovery found it (its TLS fingerprint pinned) or None), or an exit code after saying why not."""
+    from ..addresses import AddressProblem, connect_target
+    from ..transport import Endpoint
+
+    if args.unix:
+        if args.host is not None or args.port is not None or args.port_arg is not None:
+            return _fail("--unix cannot be combined with a host or port", 2)
+        return None, Endpoint(path=args.unix), None
+    from ..discovery import looks_like_a_room_name
+
+    try:
+        target = connect_target(args.host, args.port_arg, args.port)
+    except AddressProblem as exc:
+        if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
+            return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
+                                pin=args.fingerprint)
+        return _fail(str(exc), 2)
+    if target is None:  # no address at all: this machine's server, else a room on the network
+        return _connect_somewhere()
+    try:
+        found = _no_address(target.host, target.port)
+    except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
+        print()
+        return _cancelled(PromptCancelled(interrupted=True))
+    if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
+        return _room_called(target.host, target.port if target.port_given else None, found, pin=args.fingerprint)
+    return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
+
+
+def _no_address(host: str, port: int) -> str | tuple[str, ...]:
+    """Why ``host`` is no machine (it may be a room's name), or the addresses the resolver found
+    it at, which `connect` connects (and switches to TLS) to without asking again (a rejoin, later,
+    asks again: _Rejoin):
+    a resolver taking 3 s made it take 6 and more. None found, ``()``, for an address (or one
+    meant as one: "192.168.1.256", "192.168..1.20", which `connect` then refuses in one line).
+    The look-up is bounded and said (lookup.look_up): a name server that did not answer held
+    `connect NAME` 20 s and more without a word."""
+    from ..addresses import meant_as_an_address
+    from ..lookup import FOUND, NOT_A_NAME, UNKNOWN, look_up
+
+    if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
+        return ()
+    found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
+    if found.outcome == FOUND:
+        return _found_at(found.addresses)
+    if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
+        return ()
+    if found.outcome == UNKNOWN:
+        return f"no machine is called {quoted(host)}"
+    return f"{quoted(host)} {found.problem}"
+
+
+def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None):  # noqa: ANN202
+    """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
+    that name announced on the local network is joined, as `connect` with no address joins one
+    (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
+    why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced. Of
+    several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
+    for the name, is it."""
+    from ..discovery import BROWSE_SECONDS, rooms_called
+    from ..transport import Endpoint
+
+    _say(f"{PROG}: {problem}; looking for a room of that name on the local network...", sys.stdout)
+    rooms = _find_rooms(BROWSE_SECONDS)
+    if isinstance(rooms, int):
+        return rooms
+    called = rooms_called(rooms, typed, port)
+    if len(called) > 1 and len(trusted := _trusted_by_name(called, typed, pin)) == 1:
+        # anyone can announce the name too: the one holding the certificate trusted for it is the room
+        _say(f"{PROG}: {len(called) - 1} other room(s) called {_room_said(' '.join(typed.split()))} announce a TLS "
+             f"fingerprint other than {'--fingerprint' if pin else 'the one you trusted for it'}: not joined "
+             "(someone may be pretending to be it)", sys.stdout)
+        called = trusted
+    if len(called) == 1:
+        _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
+        return None, Endpoint(host=called[0].address, port=called[0].port), called[0]
+    for number, room in enumerate(called or rooms, 1):
+        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
+    if called:
+        return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
+    if rooms:
+        return _fail(f"no room is called {_room_said(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
+    return _fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
+
+
+def _connect_somewhere():  # noqa: ANN202
+    """`lanchat connect` with no address: a server on this machine at the default port if one
+    answers (as before discovery existed), else a room announced on the local network.
+    (socket, endpoint, the room as announced (discovery.RoomInfo) or None), or an exit code."""
+    from ..addresses import DEFAULT_PORT
+    from ..transport import Endpoint, TransportError, connect
+
+    local = Endpoint(host="127.0.0.1", port=DEFAULT_PORT)
+    try:
+        sock = connect(local, timeout=2.0)
+    except TransportError:
+        sock = None
+    if sock is not None:
+        _say(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", sys.stdout)
+        return sock, local, None
+    room = _choose_room()
+    if isinstance(room, int):
+        return room
+    endpoint = Endpoint(host=room.address, port=room.port)
+    try:
+        sock = connect(endpoint)
+    except TransportError as exc:
+        return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
+    return sock, endpoint, room
+
+
+def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  # noqa: ANN001
+    """A squatted AF_UNIX path (another user's program listening where the class's server
+    should be) reads everything typed into it: say so when the server's owner, as the kernel
+    reports it (SO_PEERCRED), is not the expected user (``--server-owner``, default: us)."""
+    import os
+    import pwd
+
+    from ..transport import peer_uid
+
+    uid = peer_uid(sock)
+    if uid is None:  # macOS and the BSDs: Python cannot ask them (SO_PEERCRED is Linux's)
+        return None if expected is None else f"this system does not say who runs the server at {path}: --server-owner was not checked"
+    if expected is None:
+        wanted = os.getuid()
+    elif expected.isdecimal() and len(expected) <= 10:  # isdigit() lets "²" through to int()
+        wanted = int(expected)
+    else:
+        try:
+            wanted = pwd.getpwnam(expected).pw_uid
+        except KeyError:
+            return f"there is no user called {quoted(expected)}; the server at {path} is run by {_user_name(uid)}"
+    if uid == wanted:
+        return None
+    return (
+        f"the server at {path} is run by {_user_name(uid)}, not by {_user_name(wanted)}: "
+        "anything you type goes to their program"
+    )
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | None = None, where: str = "",
+              room: str | None = None) -> str:
+    """What to try when the TLS handshake fails, for why this connection used TLS: the student
+    who never typed --tls must not be told to leave it out."""
+    from ..tls import NOT_TLS_HINT, remembered_hint
+
+    if remembered is not None:
+        return remembered_hint(where, remembered, room)
+    if args.tls:
+        return NOT_TLS_HINT
+    if args.fingerprint is not None:
+        return "is it a lanchat server started without --tls? Then connect without --fingerprint"
+    if pinned is not None:
+        return "it was announced on the local network as a TLS room; is it still running? Try `lanchat connect` again"
+    return "it had just answered that it uses TLS; try `lanchat connect` again in a moment"
+
+
+def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None, announced: bool = False,  # noqa: ANN001, ANN202
+               room: str | None = None):
+    """TLS on a connected socket, trusted by fingerprint (tls.py), and by the name ``room`` was
+    found by, if it was; None after saying why not."""
+    from ..tls import (
+        KNOWN_SERVERS_NAME,
+        NOT_TLS_HINT,
+        KnownServers,
+        TlsError,
+        check_fingerprint,
+        client_handshake,
+        default_folder,
+        with_short_form,
+    )
+
+    def ask(fingerprint: str) -> bool:
+        from ..askpass import ask_line
+
+        _say(f"{where} is a TLS server not seen before. Its fingerprint is\n{with_short_form(fingerprint)}", sys.stdout)
+        _say("Compare it with the one the host shows (`lanchat serve --tls`; the short form is enough).", sys.stdout)
+        try:
+            return ask_line("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:  # Ctrl-D: the N of [y/N]
+            print()
+            return False
+        except KeyboardInterrupt:  # Ctrl-C: stopping, as at every other prompt (130, "interrupted")
+            print()
+            raise PromptCancelled(interrupted=True) from None
+
+    try:
+        tls_sock, fingerprint = client_handshake(sock, where, hint=hint or NOT_TLS_HINT)
+    except TlsError as exc:
+        _fail(str(exc))
+        return None
+    try:
+        note = check_fingerprint(
+            where,
+            fingerprint,
+            known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
+            pinned=pinned,
+            ask=ask if _interactive() else None,
+            announced=announced,
+            room=room,
+        )
+    except TlsError as exc:
+        tls_sock.close()
+        _fail(str(exc))
+        return None
+    except PromptCancelled:
+        tls_sock.close()
+        raise
+    _say(f"{PROG}: {note}")
+    return tls_sock, fingerprint, note
+
+
+def _choose_room():  # noqa: ANN202
+    """Browse, then: one room -> ask to join it; several -> a numbered list to pick from; none -> help.
+
+    Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
+    from ..discovery import BROWSE_SECONDS
+
+    _say(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", sys.stdout)
+    rooms = _find_rooms(BROWSE_SECONDS)
+    if isinstance(rooms, int):
+        return rooms
+    if not rooms:
+        return _fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
+    from ..askpass import ask_line
+
+    ask = sys.stdin.isatty()
+    if len(rooms) == 1:
+        room = rooms[0]
+        if not ask:
+            _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
+            return room
+        code = 0  # n typed: what was asked for
+        if warning := _room_warning(room):
+            _say(f"  {room.describe()}{warning}", sys.stdout)
+        try:
+            answer = ask_line(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
+        except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
+            print()
+            return _cancelled(PromptCancelled(interrupted=True))
+        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]"; 1, as at every prompt (_cancelled)
+            print()
+            answer, code = "n", 1
+        if answer in ("", "y", "yes"):
+            return room
+        _say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
+        return code
+    print(f"{len(rooms)} rooms on the local network:")
+    for number, room in enumerate(rooms, 1):
+        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
+    if not ask:
+        return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
+    while True:
+        try:
+            answer = ask_line(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
+        except KeyboardInterrupt:
+            print()
+            return _cancelled(PromptCancelled(interrupted=True))
+        except EOFError:  # Ctrl-D: none; 1, as at every prompt (_cancelled), where Enter for none is 0
+            print()
+            _say(f"{PROG}: not joining", sys.stdout)
+            return 1
+        if not answer or answer.lower() in ("q", "n", "none"):
+            _say(f"{PROG}: not joining", sys.stdout)
+            return 0
+        if answer.isdecimal() and len(answer) <= 6 and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
+            return rooms[int(answer) - 1]
+        _say(f"  type a number from 1 to {len(rooms)}, or press Enter to join none", sys.stdout)
