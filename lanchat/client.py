@@ -103,7 +103,7 @@ LINK_DROPS = {ev.E_TOO_SLOW: "the link was too slow", ev.E_DEADLINE: "the link s
 
 
 class NotTheRoom(TransportError):
-    """A rejoin's try at an address the room was announced at, where it was not (__main__._Rejoin).
+    """A rejoin's try at an address the room was announced at, where it was not (cli/rejoin.py's _Rejoin).
     Not said on screen: anyone can announce the room, and a flood of false announcements would
     fill the transcript with a line a try; the tries at the room's own address still say theirs."""
 
@@ -444,7 +444,7 @@ class Reconnect:
                         result[0].close()
         for end in (self._wake_read, self._wake_write):
             end.close()
-        close_rejoin = getattr(self.rejoin, "close", None)  # what it watches (__main__._Rejoin: the room's announcement)
+        close_rejoin = getattr(self.rejoin, "close", None)  # what it watches (cli/rejoin.py's _Rejoin: the room's announcement)
         if close_rejoin is not None:
             close_rejoin()
 
@@ -483,7 +483,7 @@ class Reconnect:
 
 class LocalNews:
     """What this machine tells a participant's loop from another thread, never from the network:
-    the host's `serve` watches the machine's addresses on a thread of its own (__main__) and
+    the host's `serve` watches the machine's addresses on a thread of its own (cli/serve.py) and
     hands the new ones over here (session.MachineMoved). ``post`` (any thread) queues the news
     and wakes the loop's selector through a socketpair (``fileno``), as Reconnect's worker does;
     the loop ``take``s it on its own thread, so only the loop ever touches the session and the
@@ -1531,7 +1531,7 @@ def watch_address(loop: ClientLoop) -> None:
         reconnect.lost(loop, [])
         return
     # The room's announcement says it moved (the host's laptop got another address: the
-    # rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch): an announcement is no
+    # rejoin's ``moved``, cli/rejoin.py's _Rejoin, a discovery.RoomWatch): an announcement is no
     # proof (anyone on the LAN can send one), so the connection is only asked whether it is
     # alive, by TCP keepalive within seconds; a dead one ends and the rejoin goes there.
     # So is a line typed and unanswered for a while (unconfirmed.py), and a file transfer that

@@ -172,7 +172,7 @@ class ServerFiles:
         percent read out so far (None: asked for, not begun), offered to one person, whose: None for
         the host's own, else its sender's name): what the host's /q stops (the host's own
         downloads its session knows). Asked from the host's thread while the server's runs
-        (__main__ wires it): it reads copies of the dicts and queues, each made in one call, and
+        (cli/serve.py wires it): it reads copies of the dicts and queues, each made in one call, and
         changes nothing."""
         # The waits first: one becomes a download (_start_next) by joining ``downloads`` before it
         # leaves ``gets_waiting``, so read in this order it is never missed, and is counted once.

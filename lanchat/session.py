@@ -144,7 +144,7 @@ class UiCommand:
 @dataclass(frozen=True, kw_only=True)
 class MachineMoved:
     """The host's machine got other addresses mid-lesson (its laptop back on the Wi-Fi with
-    another lease): what `serve` (__main__) hands the host's screen, from this machine, never
+    another lease): what `serve` (cli/serve.py) hands the host's screen, from this machine, never
     from the network (client.LocalNews). Applied by ``Session.machine_moved``."""
 
     where: str  # the status line's address now
@@ -244,7 +244,7 @@ class Session:
     quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
     # The host's: who else is downloading what now, [(who, file name, percent (None: not begun), to one
-    # person, whose: None for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
+    # person, whose: None for ours)], asked of the server this process runs (cli/serve.py: ServerFiles.fetching_but) for /q's
     # question; None: not known here.
     fetching_here: object = None
     # Our /send files not on offer and not on their way now, [(name, to one person, "checking" or

@@ -1098,7 +1098,7 @@ HOME = f"ann's room.{SERVICE_TYPE}"  # the instance name ann's room is announced
 
 
 def _refused_rejoin(monkeypatch) -> tuple[object, object, list[str]]:  # noqa: ANN001
-    """connect's rejoin (__main__._Rejoin) to ANN, with a RoomWatch (not listening: the test says
+    """connect's rejoin (cli/rejoin.py's _Rejoin) to ANN, with a RoomWatch (not listening: the test says
     what it hears) that knows the room there, every dial refused and noted: (the rejoin, the
     watch, the hosts dialled)."""
     from types import SimpleNamespace

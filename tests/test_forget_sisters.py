@@ -1,4 +1,4 @@
-"""`lanchat forget NAME` (__main__.cmd_forget): what it says of the rooms still trusted with a
+"""`lanchat forget NAME` (cli/rooms.py's cmd_forget): what it says of the rooms still trusted with a
 certificate it forgot for that name (its host's other rooms, "sisters"), each once.
 """
 

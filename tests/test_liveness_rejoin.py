@@ -1,5 +1,5 @@
 """A rejoin while the room's server restarts, on a host with two addresses (Wi-Fi and a wired
-network): connect's rejoin (__main__._Rejoin) with a RoomWatch told what it hears, as in
+network): connect's rejoin (cli/rejoin.py's _Rejoin) with a RoomWatch told what it hears, as in
 test_discovery.py (its helpers are used here).
 """
 

@@ -60,6 +60,6 @@ def test_the_layout_in_how_it_is_built_names_every_module():
     layout = readme.split("## How it is built", 1)[1].split("```\nlanchat/\n", 1)[1].split("```", 1)[0]
     named = set(re.findall(r"(?<![/\w])([a-z_]+\.py)\b", layout))  # not tests/..., tools/...
     package = README.parent / "lanchat"
-    modules = {p.name for p in (*package.glob("*.py"), *(package / "ui").glob("*.py")) if p.name != "__init__.py"}
+    modules = {p.name for folder in (package, package / "ui", package / "cli") for p in folder.glob("*.py") if p.name != "__init__.py"}
     assert modules - named == set(), "in lanchat/, missing from README's layout"
     assert named - modules == set(), "in README's layout, not in lanchat/"

@@ -450,7 +450,7 @@ def test_a_rejoin_does_not_say_again_the_topic_and_away_marks_it_showed_before_t
 def test_the_hosts_screen_says_a_topic_kept_from_the_last_run_once():
     # After a restart the host's screen said the topic twice: the room's "topic: framing (set by
     # ann)" right after the welcome, and the start line "topic kept from the last run (/topic -
-    # clears it): framing" (__main__._kept_lines), which says more. The room's is taken, not said.
+    # clears it): framing" (cli/serve.py's _kept_lines), which says more. The room's is taken, not said.
     def joined(kept: str, topic: str) -> tuple[list[str], str]:
         host = Session(name="ann", role="host", kept_topic=kept, clock=lambda: 100.0)
         host.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",), host="ann"))
@@ -1937,7 +1937,7 @@ def test_an_implausible_resume_secret_is_refused_once_and_rejoins_go_without_it(
     """A fake server's welcome held a 65 KB resume secret: every rejoin hello carried it, was too
     big for any server to take, and the client said "still no connection" for ten minutes. A
     secret over 128 characters, or outside URL-safe base64, is not kept: one line says so, and
-    the rejoins (through `connect`'s own rejoin, __main__._Rejoin) go without it."""
+    the rejoins (through `connect`'s own rejoin, cli/rejoin.py's _Rejoin) go without it."""
     from lanchat.cli.rejoin import _Rejoin
 
     monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))
@@ -2191,7 +2191,7 @@ def test_a_rejoin_to_a_host_typed_by_name_looks_it_up_again():
         assert _welcomed_name(rejoin) == "ann"
 
 
-def _welcomed_name(rejoin) -> str:  # noqa: ANN001 - a __main__._Rejoin
+def _welcomed_name(rejoin) -> str:  # noqa: ANN001 - a _Rejoin (cli/rejoin.py)
     """One try of ``rejoin`` (closed after): the name its welcome gave."""
     try:
         sock, _proto, welcome, _early = rejoin()

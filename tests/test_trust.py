@@ -147,7 +147,7 @@ def test_a_room_trusted_by_its_name_only_is_known_at_a_new_address_not_shown_to_
 
 def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of_the_names_certificates_it_is(tmp_path, monkeypatch):
     """A room called "maths" announced twice, Ms A's and eve's, and the name trusted with Ms A's and Mr B's
-    certificates (tls.KnownRooms): connect picks Ms A's room (__main__._trusted_by_name), as it
+    certificates (tls.KnownRooms): connect picks Ms A's room (cli/rooms.py's _trusted_by_name), as it
     picks the one room trusted under a name holding one; eve's is not it, nor is either trusted
     under another name."""
     from lanchat import tls as tls_module

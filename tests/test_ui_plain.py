@@ -133,7 +133,7 @@ def test_help_keys_in_plain_mode_lists_the_keys_it_reads_or_says_a_script_has_no
 
     master, slave = os.openpty()
     left = Session(name="ann")
-    left.ui_keys = KEYS  # what CursesFrontend set before TERM=dumb stopped it (__main__._make_frontend)
+    left.ui_keys = KEYS  # what CursesFrontend set before TERM=dumb stopped it (cli/chat.py's _make_frontend)
     front = PlainFrontend(left, stdin_fd=slave, stdout=io.StringIO(), interactive=True)
     try:
         session = front.session

@@ -634,7 +634,7 @@ class PlainFrontend:
 
     def draft(self) -> str:
         """At a terminal, what is typed and not sent (a script's pipe has none): said in the chat's
-        last words when the server ends it, as the full screen's input line is (__main__._ending)."""
+        last words when the server ends it, as the full screen's input line is (cli/chat.py's _ending)."""
         return self.typing
 
     def _write(self, text: str) -> None:

@@ -763,7 +763,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts = [(_KEEP, visible(session.name)), *_connection_parts(connection), *_connection_parts(progress.pop("silent", None))]
     client = session.role == "client"
     parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (_CLIENT_OWN if client else _HOST_ADDRESS, visible(session.where or "?"))]
-    if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
+    if chat_over(session):  # a client's screen then waits for a key (cli/chat.py's _let_the_end_be_read)
         parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
         return parts
     parts.append((_MODE, session.mode))
