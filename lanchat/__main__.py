@@ -29,7 +29,7 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
     sys.exit(f"lanchat: run it as a module, from the folder that holds the lanchat folder: "
              f"`{shlex.join(['python', '-m', 'lanchat', *sys.argv[1:]])}`")
 
-# (after the check above, which needs none of them)
+# Only after the check above: run as a file, these relative imports would fail with a traceback.
 from .cli.args import _one_history_file, build_compact_parser, build_parser, build_prune_parser  # noqa: E402
 from .cli.start import (  # noqa: E402
     DEPENDENCIES,

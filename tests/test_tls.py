@@ -301,7 +301,7 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     assert "WARNING: its TLS fingerprint is not the one you trusted at this address" in out, out
     known.rooms.remember("maths", real)
     assert _room_called("maths", None, "'maths' is no address") == (None, Endpoint(host="10.0.0.5", port=3580),
-                                                                         rooms[1])
+                                                                     rooms[1])
     out = capsys.readouterr().out
     assert "1 other room(s) called 'maths' announce a TLS fingerprint other than the one you trusted" in out, out
     assert "joining Maths on 10.0.0.5:3580" in out, out
