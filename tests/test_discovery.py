@@ -1487,9 +1487,9 @@ def test_a_flood_of_announcements_keeps_a_bounded_few_and_never_pushes_out_the_r
     thousands of instance names, each at another address, and at addresses a rejoin already found
     empty. What a watch keeps stays bounded, the room's own announcer (the instance it was
     recognised by) keeps its place and is offered first, and an address found not to be the
-    room is not offered again, however often announced, until REFUTED_SECONDS have passed."""
-    import time
-
+    room is not offered again, however often announced, until REFUTED_SECONDS have passed.
+    (How long a flood takes is bench/'s to say, never a test's: the size, bounded after every
+    announcement, is what keeps each one's work small.)"""
     from lanchat.discovery import MAX_ADDRESSES_EACH, MAX_ANNOUNCERS, MAX_REFUTED, REFUTED_SECONDS, Sightings
 
     sightings = Sightings()
@@ -1497,13 +1497,10 @@ def test_a_flood_of_announcements_keeps_a_bounded_few_and_never_pushes_out_the_r
     sightings.heard(HOME, announced_at(ANN))
     sightings.heard(HOME, announced_at(MOVED))  # ann's laptop got another address
     bound = (MAX_ANNOUNCERS + 1) * MAX_ADDRESSES_EACH + MAX_REFUTED
-    started = time.perf_counter()
     for n in range(20_000):
         sightings.heard(f"ann's room-{n}.{SERVICE_TYPE}", announced_at(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"))
         sightings.heard("ann's room-2." + SERVICE_TYPE, announced_at(f"10.99.{n >> 8 & 255}.{n & 255}"))
         assert len(sightings) <= bound
-    spent = time.perf_counter() - started
-    assert spent < 2.0, f"40,000 announcements took {spent:.2f} s"  # about 0.1 s: 2.5 us each
     offered = list(sightings.candidates(ANN, now=0.0))
     assert offered[0] == (MOVED, 3580) and len(offered) <= bound
     assert (ANN, 3580) not in offered  # where we are is not somewhere else to go
