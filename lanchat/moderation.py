@@ -688,7 +688,8 @@ def _mute_absent(room: Room, member: Member, name: str, reason: str, minutes: in
     key, refused = _absent_key(room, member, name, "muted")
     if refused:
         return refused
-    return _put_mute(room, member, name, key, room.moderation.departed_at(room, name), reason, minutes)
+    unknown = _never_seen(room, member, name, key, ("mute", "unmute"))
+    return [*_put_mute(room, member, name, key, room.moderation.departed_at(room, name), reason, minutes), *_sent(member, unknown)]
 
 
 def _put_mute(
@@ -825,6 +826,7 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     key, refused = _absent_key(room, member, name, "banned")
     if refused:
         return refused
+    unknown = _never_seen(room, member, name, key, ("ban", "unban"))
     mod = room.moderation
     lifted = mod.lifted.get(ev.name_key(name))  # /unban, a classmate joins, /ban again (after a restart too)
     if key is None:  # no key owns the name (a class behind one NAT claims 10 names an hour): the one they left with
@@ -838,8 +840,37 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     room.moderation.bans.append(ban)
     return [
         _room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason),
-        *_also_banned(room, member, ban),
+        *_also_banned(room, member, ban), *_sent(member, unknown),
     ]  # fmt: skip
+
+
+def _never_seen(room: Room, member: Member, name: str, key: str | None, acts: tuple[str, str]) -> ev.Notice | None:
+    """A /ban or /mute of ``name``, nobody here: a notice for the operator when the room knows
+    nobody by that name either (no key owns it, nobody left with it lately), most likely a typo
+    (`/mute dna 5` for dan): the act still holds whoever joins as ``name`` (the room's line says
+    `teacher muted dna`, and the class reads it as done), so it names the close names here (not
+    the host's or ``member``'s own, which no act reaches) and the way to undo it. None when
+    ``name`` is someone who left, whom the act is meant for."""
+    import difflib
+
+    act, undo = acts
+    mod = room.moderation
+    name_key = ev.name_key(name)
+    if key is not None or any(name_key in kept for kept in (mod.departed_places, mod.departed_users, mod.lifted)):
+        return None
+    never = {member.cid, room.host_cid, *room.service_cids}  # not theirs to be muted or banned
+    here = {ev.name_key(m.name): m.name for m in room.members.values() if m.cid not in never}
+    close = [here[k] for k in difflib.get_close_matches(name_key, list(here), n=3, cutoff=0.6)]
+    guess = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return ev.Notice(
+        code=ev.E_NO_SUCH_USER,
+        message=f"nobody here or lately gone is named {name}{guess}, and no key owns that name: the {act} "
+        f"holds whoever joins as {name}; /{undo} {name} lifts it",
+    )
+
+
+def _sent(member: Member, notice: ev.Notice | None) -> list[Action]:
+    return [] if notice is None else [_room.Send(to=member.cid, event=notice)]
 
 
 _Kept = TypeVar("_Kept")

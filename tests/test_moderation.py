@@ -2170,3 +2170,43 @@ def test_a_ban_of_a_scripts_guest_still_holds_its_address_when_the_others_there_
     (ban,) = room.stored.values()
     assert ban.address == "203.0.113.9"
     assert room.only_error(room.arrive("g9", address="203.0.113.9")).code == ev.E_BANNED
+
+
+@pytest.mark.parametrize(("action", "fields", "undo"), [("mute", {"minutes": 5}, "unmute"), ("ban", {}, "unban")])
+def test_a_ban_or_mute_of_a_name_the_room_never_saw_tells_the_operator_and_names_the_close_ones(action, fields, undo):
+    """At the projector the teacher typed `/mute dna 5` for dan: the room said `hal muted dna for
+    5 minutes` to everyone, as done, and dan chatted on; nothing told the teacher that nobody had
+    that name. The act still holds whoever joins as dna; the operator alone is told, with the
+    names here close to it (not the host's own, which no act reaches) and how to undo it."""
+    room = classroom()
+    room.arrive("dan")
+    room.take_all()
+    room.mod("hal", action, "dna", **fields)
+    notices = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert [n.code for n in notices] == [ev.E_NO_SUCH_USER], notices
+    assert notices[0].message == (
+        f"nobody here or lately gone is named dna (did you mean dan?), and no key owns that name: the {action} "
+        f"holds whoever joins as dna; /{undo} dna lifts it"
+    )
+    for other in ("ann", "dan"):  # the room reads the act as before, and no notice
+        assert not [e for e in room.take(other) if isinstance(e, ev.Notice)]
+    room.mod("hal", action, "zqx", **fields)  # nothing close: no guess
+    (notice,) = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert notice.message.startswith("nobody here or lately gone is named zqx, and no key owns")
+
+
+@pytest.mark.parametrize(("action", "fields"), [("mute", {"minutes": 5}), ("ban", {})])
+def test_a_ban_or_mute_of_someone_who_just_left_or_whose_name_a_key_owns_tells_nothing_more(action, fields):
+    """The act meant for someone gone (spam said, then a quick exit) is no typo: no notice."""
+    room = classroom()
+    room.leave("mallory")
+    room.take_all()
+    room.mod("hal", action, "mallory", **fields)
+    assert not [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    owner = Ed25519PrivateKey.generate()
+    room.arrive_with_key("kim", owner)
+    room.leave("kim", "quit")
+    room.room.moderation.departed_places.clear()  # only the key that owns the name is left to know kim by
+    room.take_all()
+    room.mod("hal", action, "kim", **fields)
+    assert not [e for e in room.take("hal") if isinstance(e, ev.Notice)]

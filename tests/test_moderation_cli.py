@@ -906,3 +906,24 @@ def test_the_rooms_own_colour_bot_cannot_be_kicked_banned_or_muted_and_an_old_ba
         finally:
             served.stop()
         assert "banned" not in served.output, served.output
+
+
+def test_a_mute_with_a_typo_in_the_name_tells_the_teacher_at_the_projector_whom_it_missed(run):  # noqa: F811
+    """The teacher at a 60x20 projector typed `/mute dna 5` for dan: the screen said `teacher muted
+    dna for 5 minutes`, read by the whole class as done, and dan chatted on. Now the teacher's
+    screen also says nobody has that name and names dan, and how to undo it; dan still speaks."""
+    teacher = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teacher", "--projector",
+                       "--no-history", "--no-announce", rows=20, cols=60)
+    try:
+        port = teacher.expect(r"listening on port (\d+)").group(1)
+        dan = join(run, ["127.0.0.1", port], "dan")
+        teacher.expect(r"dan joined")
+        teacher.send("/mute dna 5\r")
+        teacher.expect(r"teacher muted dna for 5 minutes")
+        said = teacher.expect(r"-!- nobody here or lately gone is named dna[^│]*?lifts it")
+        words = re.sub(r"\s*\n\s*", " ", said.group(0))
+        assert "(did you mean dan?)" in words and "/unmute dna lifts it" in words, teacher.text
+        dan.send("am I muted?")
+        teacher.expect(r"dan: am I muted\?")
+    finally:
+        teacher.stop()
