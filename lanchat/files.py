@@ -403,7 +403,7 @@ class OfferBook:
     """Which files are on offer, the limits on them, and who may fetch what.
 
     ``max_file_bytes`` caps one file; ``quota_bytes`` caps what one person has on offer
-    (or uploading) at once. Ids are short numbers, easy to type after ``/get``, counted from
+    (or uploading) at once; neither holds the host's own offers (``open(unlimited=True)``). Ids are short numbers, easy to type after ``/get``, counted from
     ``first_id``: a server with history starts where its last run stopped, so a ``/get 1`` typed
     from an old screen never fetches another file (PROTOCOL.md, File transfer).
     """
@@ -450,12 +450,17 @@ class OfferBook:
         to: int | None = None,
         to_name: str | None = None,
         address: str | None = None,
+        unlimited: bool = False,
     ) -> Offer:
-        """Register an upload about to start; OfferRefused says why not, before any bytes move."""
+        """Register an upload about to start; OfferRefused says why not, before any bytes move.
+        ``unlimited``: the host's own (the teacher's video at the projector): the size cap and the
+        quota keep the room's disk from its guests, and the room is the host's, whose `serve` the
+        cap came from (a refusal meant stopping the lesson to start it again with a larger one);
+        how many at once still holds, and the disk's free room (server_files)."""
         if size < 0:
             raise OfferRefused("a file cannot have a negative size")
         clean = safe_name(name)
-        if size > self.max_file_bytes:
+        if size > self.max_file_bytes and not unlimited:
             said, limit = human_size(size), human_size(self.max_file_bytes)
             if said == limit:  # a byte or a few over: "1.0 MiB; up to 1.0 MiB" would contradict itself
                 said, limit = f"{said} ({size:,} bytes)", f"{limit} ({self.max_file_bytes:,} bytes)"
@@ -466,7 +471,7 @@ class OfferBook:
         if len(theirs) >= MAX_OFFERS_AT_ONCE:
             raise OfferRefused(f"you have {len(theirs)} files on offer already; offer {clean} once one has gone (yours go when you leave)")
         used = sum(o.size for o in theirs)
-        if used + size > self.quota_bytes:
+        if used + size > self.quota_bytes and not unlimited:
             raise OfferRefused(
                 f"{clean} ({human_size(size)}) would take you over your quota of {human_size(self.quota_bytes)} "
                 f"on offer ({human_size(used)} in use); files you offered go when you leave"

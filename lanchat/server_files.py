@@ -279,7 +279,8 @@ class ServerFiles:
             # its name is words for the whole class, as a /me or a topic is (PROTOCOL.md 7)
             return refuse(f"in a turn-based room you can offer a file to the room when it is your turn; {_ONE_PERSON}")
         address, group = _quota_holder(room, member)
-        if group is not None and (over := self._address_over(group, offer_event.name, offer_event.size)):
+        host = cid == room.host_cid  # the room's own: no size cap nor quota (OfferBook.open)
+        if group is not None and not host and (over := self._address_over(group, offer_event.name, offer_event.size)):
             return refuse(f"refused: {over}")
         try:
             offer = self.book.open(
@@ -290,6 +291,7 @@ class ServerFiles:
                 to=target.cid if target else None,
                 to_name=target.name if target else None,
                 address=address,  # the quota is per person and per address group, not per connection
+                unlimited=host,
             )
         except OfferRefused as exc:
             return refuse(f"refused: {exc}")

@@ -463,3 +463,15 @@ def test_a_path_with_a_letter_that_draws_as_blank_space_is_quoted(blank):
     path = f"/dl/holiday{blank}video.pdf"
     assert files.safe_name(f"holiday{blank}video.pdf") == f"holiday{blank}video.pdf"
     assert files.path_as_typed(path) == f"'{path}'"
+
+
+def test_an_unlimited_offer_passes_the_size_cap_and_the_quota_but_not_the_count_at_once():
+    book = OfferBook(max_file_bytes=100, quota_bytes=150)
+    assert _open(book, size=1000, unlimited=True).size == 1000
+    assert _open(book, size=1000, unlimited=True).size == 1000  # past the quota as well
+    with pytest.raises(OfferRefused, match="up to 100 bytes"):
+        _open(book, owner=2, size=101)
+    for _ in range(files.MAX_UPLOADS_AT_ONCE - 2):
+        _open(book, size=1, unlimited=True)
+    with pytest.raises(OfferRefused, match="already sending"):
+        _open(book, size=1, unlimited=True)

@@ -377,3 +377,19 @@ def test_a_files_listing_of_thousands_of_offers_lists_the_newest_and_counts_the_
 
     (line,) = Session(name="ann").on_event(listing)
     assert line.text == f"files on offer (6,000; the newest {MAX_LISTED} listed):"
+
+
+def test_the_hosts_own_file_is_not_held_to_the_size_cap_nor_the_quota_and_a_students_and_an_operators_are(tmp_path):
+    """The teacher's 190 MiB lecture video was refused at the projector, 'this server takes files
+    up to 50.0 MiB', by the cap of the teacher's own `serve`: sending it meant stopping the lesson
+    to start the room again with a larger --max-file-mb. The cap and the quota keep the room's
+    disk from its guests; the host's own offers are held only to the disk's room."""
+    room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("ann", "192.168.1.10"), ("bob", "192.168.1.11"))
+    assert isinstance(offer(files, room, cid["hal"], 30 * MB), ev.UploadReady)  # over the 10 MiB cap
+    assert isinstance(offer(files, room, cid["hal"], 30 * MB, ref=2), ev.UploadReady)  # over the quota too
+    refused = offer(files, room, cid["ann"], 11 * MB)
+    assert isinstance(refused, ev.FileError) and "this server takes files up to 10.0 MiB" in refused.message
+    room.moderation.operator_cids.add(cid["bob"])  # an operator is a guest too: the cap holds
+    refused = offer(files, room, cid["bob"], 11 * MB)
+    assert isinstance(refused, ev.FileError) and "this server takes files up to 10.0 MiB" in refused.message
+    files.close()

@@ -127,16 +127,46 @@ def test_chat_flows_while_a_large_file_moves(make_room, tmp_path):
 
 
 def test_an_over_limit_file_is_refused_before_any_bytes_move(make_room, tmp_path):
+    """A student's: the cap is the host's on the room's guests (not on the host's own files)."""
     room = make_room("--max-file-mb", "1")
     bob = room.join("bob")
     source = tmp_path / "big.iso"
     source.write_bytes(b"\0" * (MB + 1))
-    room.ann.send(f"/send {source}")
-    room.ann.expect(r"! refused: big\.iso is 1\.0 MiB \(1,048,577 bytes\); this server takes files up to 1\.0 MiB \(1,048,576 bytes\)")
-    room.ann.send("still here")
-    bob.expect(r"ann: still here$")
-    assert "ann offers" not in bob.output and "big.iso" not in bob.output
+    bob.send(f"/send {source}")
+    bob.expect(r"! refused: big\.iso is 1\.0 MiB \(1,048,577 bytes\); this server takes files up to 1\.0 MiB \(1,048,576 bytes\)")
+    bob.send("still here")
+    room.ann.expect(r"bob: still here$")
+    assert "bob offers" not in room.ann.output and "big.iso" not in room.ann.output
     assert room.stored() == []
+
+
+def test_the_teachers_own_file_over_the_rooms_cap_goes_to_the_class_from_the_projector(tmp_path):
+    """At a 64x18 projector the teacher's `/send lecture.mp4` (2 MiB, the room's cap 1 MiB: as a
+    190 MiB video under the default 50) read `! refused: ... this server takes files up to 1.0 MiB`,
+    the cap of the teacher's own `serve`: sending it meant stopping the lesson. The host's own
+    file is offered now, and arrives whole."""
+    source = tmp_path / "lecture.mp4"
+    source.write_bytes(os.urandom(2 * MB))
+    teacher = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teacher", "--projector", "--no-history",
+                       "--no-announce", "--max-file-mb", "1", "--files-dir", str(tmp_path / "files"), rows=18, cols=64)
+    ann = None
+    try:
+        port = teacher.expect(r"listening on port (\d+)").group(1)
+        downloads = tmp_path / "ann-downloads"
+        downloads.mkdir()
+        ann = Proc("connect", "127.0.0.1", port, "--name", "ann", "--downloads", str(downloads))
+        ann.expect(r"welcome, ann")
+        teacher.send(f"/send {source}\r")
+        teacher.expect(r"your file lecture\.mp4 \(2\.0 MiB\) is on offer")
+        file_id = offer_id(ann, "teacher", "lecture.mp4")
+        ann.send(f"/get {file_id}")
+        ann.expect(r"saved .*lecture\.mp4 \(.*SHA-256 checked\)", timeout=30)
+        assert (downloads / "lecture.mp4").read_bytes() == source.read_bytes()
+        assert "refused" not in teacher.text
+    finally:
+        if ann is not None:
+            ann.stop()
+        teacher.stop()
 
 
 def test_a_download_never_overwrites_an_existing_file(make_room, tmp_path):
