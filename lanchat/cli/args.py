@@ -527,10 +527,10 @@ def build_parser() -> _Parser:
         "120 in a --headless room without --operator, where nobody can /pass it)",
     )
     serve.add_argument(
-        "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MiB (2**20 bytes; default 50)"
+        "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone but the host may /send, in MiB (2**20 bytes; default 50)"
     )
     serve.add_argument(
-        "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MiB (default 4 x --max-file-mb)"
+        "--quota-mb", type=_positive, metavar="N", help="most one person (not the host) may have on offer at once, in MiB (default 4 x --max-file-mb)"
     )
     serve.add_argument(
         "--files-dir", type=_folder_or_new, metavar="DIR", help="where the server keeps files sent with /send while they are on offer: "
