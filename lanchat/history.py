@@ -59,7 +59,7 @@ import shutil
 import sqlite3
 import time as _time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import events as ev
@@ -254,6 +254,9 @@ class HistoryWriteError(Exception):
     disk_full = False
 
 
+HIDDEN_BY_PROJECTOR = "(hidden by --projector)"  # a direct message's text in `lanchat history --projector`
+
+
 @dataclass(frozen=True, kw_only=True)
 class Record:
     """One stored message. ``to`` is None for a room message."""
@@ -269,6 +272,12 @@ class Record:
         if self.to is None:
             return ev.Message(sender=self.sender, text=self.text, time=self.time, history=history, action=self.action)
         return ev.Direct(sender=self.sender, to=self.to, text=self.text, time=self.time, history=history)
+
+    def screened(self) -> Record:
+        """The entry as ``lanchat history --projector`` shows it: a direct message keeps who wrote
+        to whom and loses what it says, as the chat's projector mode shows it (ui/projector.py):
+        the teacher reviewing the lesson on the projector shows the class no student's whisper."""
+        return self if self.to is None else replace(self, text=HIDDEN_BY_PROJECTOR)
 
     def to_json(self) -> dict[str, object]:
         entry: dict[str, object] = {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}

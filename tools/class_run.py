@@ -8,7 +8,7 @@ with --plain, dan trusting the fingerprint on first use on a 64-column screen (a
 the restart); the topic, /me,
 direct messages, a flood past the room's pace, a file offered and fetched by three, /mute /op /kick /ban, ann's link cut and
 back, the teacher's laptop killed and the room started again, the end of the lesson and
-`lanchat history --since 45m`.
+`lanchat history --since 45m --projector`.
 
 Everything runs in a network namespace of its own (re-executed under `unshare -n`, so it needs
 root): loopback and a veth pair between two addresses of that namespace, so discovery's multicast
@@ -165,7 +165,7 @@ def lesson_plan(lesson: Lesson, port: int) -> None:
     lesson.type("teacher", "/q\r")
     lesson.type("teacher", "/q\r", 1)
     lesson.the_end("ann", "bob", "dan", wait=1)
-    lesson.start("history", "history", "--since", "45m", "--port", str(port), cols=64, home_of="teacher")
+    lesson.start("history", "history", "--since", "45m", "--projector", "--port", str(port), cols=64, home_of="teacher")
     lesson.wait("history", r"Bye!")
     lesson.snap("history")
 
