@@ -182,6 +182,35 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
 
 
 
+def test_history_at_the_projector_shows_who_whispered_to_whom_and_never_what(tmp_path):
+    """The teacher reviewing the lesson at a 64x18 projector with `lanchat history --since 45m`
+    (the guide's last step) showed the class every direct message in full (`ann -> teacher
+    (direct): I'm stuck and my parents are splitting up`), --projector reaching only the chat.
+    `history --projector` shows it as the chat's projector mode does: who wrote to whom, not what."""
+    from helpers import TermProc
+
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    now = time.time()
+    store.append(time=now - 120, sender="teacher", text="framing: a length first")
+    store.append(time=now - 60, sender="ann", to="teacher", text="I'm stuck and my parents are splitting up")
+    store.append(time=now - 30, sender="ann", text="got it")
+    store.close()
+    term = TermProc("history", str(db), "--since", "45m", "--projector", rows=18, cols=64)
+    try:
+        term.expect(r"ann: got it")
+        assert term.wait() == 0
+    finally:
+        term.stop()
+    screen = term.text
+    assert "teacher: framing: a length first" in screen and "ann -> teacher (direct): (hidden by" in screen, screen
+    assert "stuck" not in screen and "parents" not in screen, screen
+    jsonl = run_lanchat("history", str(db), "--format", "jsonl", "--projector")
+    assert "stuck" not in jsonl.stdout and json.loads(jsonl.stdout.splitlines()[1])["to"] == "teacher", jsonl.stdout
+    whole = run_lanchat("history", str(db))  # without it, the whole text, as before (a file for the records)
+    assert "ann -> teacher (direct): I'm stuck and my parents are splitting up" in whole.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

@@ -674,6 +674,10 @@ def build_parser() -> _Parser:
         help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time), "
         "a time of day (14:30 or 14:30:15: today, even if still to come) or an age (90s, 30m, 2h, 7d)",
     )
+    history.add_argument(
+        "--projector", action="store_true",
+        help="for a screen the class sees: direct messages show who wrote to whom, not what (as the chat's /projector)",
+    )
     rooms = commands.add_parser(
         "rooms",
         help="list the rooms announced on the local network",

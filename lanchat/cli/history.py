@@ -58,6 +58,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:  # a damaged file: every message that can still be read, going on past each damaged part
         for record in store.export(since=args.since) if damage is None else store.salvage(since=args.since):
             shown += 1
+            record = record.screened() if args.projector else record  # noqa: PLW2901 - the one shown
             if args.format == "jsonl":
                 line = json.dumps(record.to_json(), ensure_ascii=not _utf8(sys.stdout))  # \u escapes: still exact
             else:
