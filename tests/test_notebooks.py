@@ -568,16 +568,25 @@ def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[
     line = next((line for line in printed(result).splitlines() if line.startswith("as lanchat prints it:")), "")
     shown = line.split()[-1] if line else ""
     assert shown.startswith("SHA256:") and len(shown) == 50, f"12 should show lanchat's SHA256:... spelling; got {line!r}"
+    from lanchat.tls import short_form
+
+    board = next((line for line in printed(result).splitlines() if line.startswith("in short, for the board:")), "")
+    assert board == f"in short, for the board: {short_form(shown)}", (
+        f"12 should show the short form serve --tls prints for the board (a student's first join shows it); got {board!r}"
+    )
 
 
 def test_notebook_04b_shows_the_journal_holding_what_it_says(executed: dict[str, object]) -> None:
-    """04b says ana's two messages are in the running server's journal, then moved into SQLite: the journal it
-    prints must hold them (read while she is still there; her leaving moves them), and be empty at ben's replay."""
+    """04b says ana's two messages and her /me are in the running server's journal, then moved into SQLite: the
+    journal it prints must hold them (read while she is still there; her leaving moves them), the /me with its
+    mark, and be empty at ben's replay, where the /me comes back as an action."""
     result = executed["04b_durable_history.ipynb"]
     assert isinstance(result, nbformat.NotebookNode), "04b did not run"
     text = printed(result)
     line = next((line for line in text.splitlines() if line.startswith("the journal, ana still here:")), "")
     assert '"first!"' in line and '"anyone here?"' in line, f"04b should show ana's two messages in the journal; got {line!r}"
+    assert '"waves and leaves","L21l"' in line, f"04b says a /me's row carries the mark /me (base64 L21l); got {line!r}"
+    assert "[History] * ana waves and leaves" in text, "04b should show ana's /me replayed to ben as an action"
     assert "after the replay, the journal holds 0 bytes" in text
 
 
@@ -934,6 +943,37 @@ def test_every_predict_question_has_an_answer_in_the_teachers_guide() -> None:
     answered = set(re.findall(r"\*\*(P\d\d\.\d)\*\*", guide))
     assert len(asked) >= 23, f"fewer predict questions than expected: {sorted(asked)}"
     assert asked == answered, f"asked, not answered: {sorted(asked - answered)}; answered, not asked: {sorted(answered - asked)}"
+
+
+# Answers in TEACHERS_GUIDE.md that quote what a notebook prints (lanchat's own words): answer -> notebook.
+ANSWERS_QUOTING_OUTPUT = {
+    "P07.1": "07_lanchat.ipynb",
+    "P16.1": "16_lab_join_the_room.ipynb",
+    "P17.2": "17_keys_passwords_moderation.ipynb",
+}
+
+
+@pytest.mark.parametrize("answer", sorted(ANSWERS_QUOTING_OUTPUT))
+def test_the_teachers_guide_quotes_what_the_notebook_prints(answer: str, executed: dict[str, object]) -> None:
+    """A teacher reads an answer's quoted words to the class before running the cell: each `quoted phrase`
+    (with a space: lanchat's sentences, not single names) must be what the notebook printed this run, or the
+    class sees other words than the teacher promised (a refusal reworded in lanchat, the guide left behind)."""
+    import re
+
+    result = executed[ANSWERS_QUOTING_OUTPUT[answer]]
+    assert isinstance(result, nbformat.NotebookNode), f"{ANSWERS_QUOTING_OUTPUT[answer]} did not run"
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    text = re.search(rf"^- \*\*{re.escape(answer)}\*\*(.*?)(?=^- \*\*P|^$)", guide, re.S | re.M)
+    assert text, f"the guide has no answer {answer}"
+    shown = re.sub(r"[ \t]+", " ", printed(result))  # each line as printed; the guide wraps its lines
+    quotes = [re.sub(r"\s+", " ", quote) for quote in re.findall(r"`([^`]+)`", text.group(1))]
+    quotes = [quote for quote in quotes if " " in quote.strip()]
+    assert quotes, f"{answer} quotes nothing the notebook prints: take it out of ANSWERS_QUOTING_OUTPUT"
+    for quote in quotes:  # all of what was printed: a quote that stops short hides the words that follow
+        assert re.search(re.escape(quote) + r"""(?=['"\n]|$)""", shown), (
+            f"the guide's {answer} quotes {quote!r}, which is not what {ANSWERS_QUOTING_OUTPUT[answer]} prints "
+            "(a whole message, a line, or a quoted string)"
+        )
 
 
 def test_the_teachers_guide_quotes_the_last_dry_run() -> None:

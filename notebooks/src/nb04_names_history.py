@@ -798,20 +798,27 @@ def durable_history() -> Notebook:
     )
     nb.step(
         """
-        Ana joins and talks; she leaves; ben joins later and gets the room's history replayed, each message
-        flagged `history=True` (lanchat's clients print them with a `[History]` prefix). In between we look
-        at the journal twice. While ana is still there, her two messages are in it, one line each (id, time,
-        sender, recipient, text and the two keys' slots): written before their echo reached her. The store
-        moves them into SQLite before it next reads or changes the database (here when ana leaves: the server
-        notes which messages she has seen), so by ben's replay the journal is empty.
+        Ana joins and talks: two messages, then a `/me` (an action said about herself, `ev.Me`), which the room
+        sends live as an `action` frame (`ev.Emote`); she leaves. Ben joins later and gets the room's history
+        replayed, each message flagged `history=True` (lanchat's clients print them with a `[History]` prefix).
+        The `/me` comes back as a `message` too, with `action=True`, so it reads as the room showed it,
+        `* ana waves`, while a client that does not know the flag still shows it as something said before, never
+        as an `action` happening now (docs/PROTOCOL.md, "History replay"). In between we look at the journal twice. While ana is still there, her three
+        lines are in it, one line each (id, time, sender, recipient, text and the two keys' slots; a room line
+        has no keys, so a `/me` puts its mark in the first slot: the bytes `/me`, written in base64, `L21l`):
+        written before their echo reached her. The store moves them into SQLite before it next reads or changes
+        the database (here when ana leaves: the server notes which messages she has seen), so by ben's replay
+        the journal is empty.
         """,
         """
         ana = Person(port, "ana")
         ana.wait_for(ev.Welcome)
         ana.send(ev.Say(text="first!"))
         ana.send(ev.Say(text="anyone here?"))
+        ana.send(ev.Me(text="waves and leaves"))
         ana.wait_for(ev.Message)
         ana.wait_for(ev.Message)
+        print("ana's /me comes back live as:", ana.wait_for(ev.Emote)[-1])
         journal = WORK / "real.sqlite3.pending"
         print("the journal, ana still here:", journal.read_text().splitlines())
         ana.send(ev.Bye())
@@ -820,7 +827,8 @@ def durable_history() -> Notebook:
         ben = Person(port, "ben")
         for event in ben.wait_for(ev.Welcome) + ben.wait_for(ev.HistoryEnd):
             if isinstance(event, ev.Message):
-                print(f"{'[History] ' if event.history else ''}{event.sender}: {event.text}")
+                line = f"* {event.sender} {event.text}" if event.action else f"{event.sender}: {event.text}"
+                print(f"{'[History] ' if event.history else ''}{line}")
         print("after the replay, the journal holds", len(journal.read_bytes()), "bytes")
         """,
     )

@@ -251,7 +251,8 @@ def notebooks() -> list[Notebook]:
     nb.step(
         """
         A small client: a socket, a `Connection`, and `expect(kind)` which reads (with a deadline) until an
-        event of that kind arrives, keeping the others for later.
+        event of that kind arrives, keeping the others for later. Nothing arriving in time raises
+        `TimeoutError`, and the connection stays usable: a quiet room is not a closed one.
         """,
         """
         class Client:
@@ -265,20 +266,22 @@ def notebooks() -> list[Notebook]:
             def send(self, event):
                 self.sock.sendall(self.proto.send(event))
 
-            def expect(self, kind):
-                deadline = time.monotonic() + TIMEOUT
+            def expect(self, kind, timeout=TIMEOUT):
+                deadline = time.monotonic() + timeout
                 while True:
                     for i, event in enumerate(self.inbox):
                         if isinstance(event, kind):
                             del self.inbox[: i + 1]
                             return event
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"no {kind.__name__}; got {self.inbox}")
+                        raise TimeoutError(f"no {kind.__name__} within {timeout:g} s; got {self.inbox}")
                     self.sock.settimeout(max(0.01, deadline - time.monotonic()))
                     try:
                         data = self.sock.recv(65536)
+                    except TimeoutError:
+                        continue  # nothing yet: the deadline above decides (a quiet room is not a closed one)
                     except OSError:
-                        data = b""
+                        data = b""  # reset: the connection is over
                     self.proto.receive_data(data)
                     self.inbox += self.proto.events()
 
@@ -299,7 +302,7 @@ def notebooks() -> list[Notebook]:
         after a lost connection; `flood_burst=10, flood_rate=3.0` is this person's allowance: 10 messages at
         once, then 3 a second. Past it a message is refused with a `slow-down` error, so lanchat's own client
         paces what it sends to this allowance (docs/PROTOCOL.md, "Abuse limits" and "Rejoining after a lost
-        connection").
+        connection"). `ping=True` says the server answers a `ping` (below: "Is the room still there?").
 
         Talking: a message for the room (everyone, the sender too, gets the same server-stamped line), a direct
         message, the roster, and an empty message that the server refuses with an error.
@@ -314,6 +317,77 @@ def notebooks() -> list[Notebook]:
         print("ben sees:", ben.expect(ev.Roster))
         ben.send(ev.Say(text="   "))
         print("ben sees:", ben.expect(ev.Error))
+        """,
+    )
+    nb.step(
+        """
+        ## Is the room still there? `ping` and `pong`
+
+        A chat room can be quiet for minutes. Is it quiet, or gone? Notebook 09 showed that TCP itself says
+        nothing for hours, and that keepalive probes notice a **dead link**. They never notice a server whose
+        **process is stopped** (the teacher pressed Ctrl-Z in its terminal, or `kill -STOP`): its kernel is
+        alive and answers the probes for it. So lanchat's client asks the program itself. A server whose
+        `welcome` says `ping=True` answers each `ping` frame with a `pong`, in order with everything else it
+        sends (docs/PROTOCOL.md, "Liveness"). On a live room the answer takes about a millisecond:
+        """,
+        """
+        import signal
+
+        print("ana's welcome says the server answers pings:", ana.welcome.ping)
+        asked = time.monotonic()
+        ana.send(ev.Ping())
+        print("ana sees:", ana.expect(ev.Pong), f"after {(time.monotonic() - asked) * 1000:.1f} ms")
+        """,
+    )
+    nb.step(
+        """
+        **Predict, then run (P07.1).** We stop the server's process with SIGSTOP, as Ctrl-Z would. (a) Does a new
+        `connect()` to its port still succeed? (b) ana sends a `ping`: does a `pong` come within 1 s? (c) We let
+        the process go on (SIGCONT). What does ana get, and does she have to connect again?
+        """,
+        """
+        if not hasattr(signal, "SIGSTOP"):
+            print("this system has no SIGSTOP (Windows): this step needs Linux or macOS")
+        else:
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                with socket.create_connection((HOST, port), timeout=2):
+                    print("(a) connect() to the stopped server succeeded: its kernel did the handshake")
+                ana.send(ev.Ping())
+                asked = time.monotonic()
+                try:
+                    print("(b) ana sees:", ana.expect(ev.Pong, timeout=1.0))
+                except TimeoutError:
+                    print(f"(b) no pong within {time.monotonic() - asked:.1f} s: the room does not answer")
+            finally:
+                proc.send_signal(signal.SIGCONT)  # always: a stopped server would hang every later cell
+            print("(c) after SIGCONT ana sees:", ana.expect(ev.Pong), "on the same connection")
+        """,
+    )
+    nb.step(
+        """
+        The answer came late, on the same connection: nothing was lost. That is why lanchat's client keeps the
+        connection while a room is silent, says so on its status line, and goes on when the room answers. When
+        to ask, and when to say the room is silent, is a pure rule with an injected clock,
+        `lanchat.liveness.Liveness` (the client loop tells it when bytes came; it answers when to ping). Here
+        it is on a pretend clock: quiet for 15 s, one ping; no byte 5 s after that, the room has not answered;
+        a byte at last, and it answers again. (Notebook 09's lab 2 wrote the server-side cousin: ping the
+        silent clients, drop the vanished ones.)
+        """,
+        """
+        from lanchat.liveness import Liveness, answers_again_line, silent_line
+
+        now = [0.0]  # seconds since ana's welcome, on a pretend clock
+        watch = Liveness(clock=lambda: now[0])
+        watch.welcomed(answers_pings=ana.welcome.ping)
+        for moment in (10.0, 15.0, 16.0, 20.0, 21.0):
+            now[0] = moment
+            ping, silent = watch.ping_due(), watch.newly_silent()
+            print(f"t={moment:4.0f} s  send a ping now? {ping!s:5}  the room newly silent? {silent}")
+            if silent:
+                print("          --plain prints:", silent_line(watch.unanswered_for()))
+        now[0] = 42.0
+        print("t=  42 s  a byte comes:", answers_again_line(watch.heard()))
         """,
     )
     nb.step(
@@ -538,6 +612,158 @@ def notebooks() -> list[Notebook]:
                             elif isinstance(event, ev.Message):
                                 sock.sendall(proto.send(ev.Bye()))
                                 return event
+            """,
+        ],
+    )
+    nb.exercise(
+        "07.2",
+        "is the room still there?",
+        """
+        Write `still_there(sock, proto, timeout)`. `sock` is a connection to a lanchat room, already joined (its
+        welcome said `ping=True`), and `proto` its `Connection(Role.CLIENT)`. Send a `ping` and return `True` as
+        soon as the room answers (its `pong`; any other frame that comes first says it is there too), or `False`
+        if no frame comes within `timeout` seconds, or if the room closed the connection (`b""`: gone, not an
+        answer).
+
+        Never wait longer than `timeout`, and do **not** close the socket when no answer comes: a stopped room
+        goes on later, on the same connection, as you saw above.
+
+        The check plays three rooms: one that answers, one that has stopped (it reads your ping and says
+        nothing), and one that closes the connection. Each one notes what it received from you.
+        """,
+        """
+        def still_there(sock, proto, timeout):
+            return NotImplemented  # your code here
+        """,
+        """
+        from selfcheck import attempt
+
+
+        def a_room(on_ping):
+            # a stand-in room on a free port: welcomes one client, then on its ping "pong", "silent" or "close"
+            listener = socket.create_server((HOST, 0))
+            listener.settimeout(TIMEOUT)
+            seen = {"pings": 0, "ended": False}
+
+            def serve():
+                proto = Connection(Role.SERVER)
+                with listener, listener.accept()[0] as conn:
+                    conn.settimeout(TIMEOUT)
+                    try:
+                        while data := conn.recv(65536):
+                            proto.receive_data(data)
+                            for event in proto.events():
+                                if isinstance(event, ev.Hello):
+                                    conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex",
+                                                                       members=(event.name,), ping=True)))
+                                elif isinstance(event, ev.Ping):
+                                    seen["pings"] += 1
+                                    if on_ping == "pong":
+                                        conn.sendall(proto.send(ev.Pong()))
+                                    elif on_ping == "close":
+                                        return
+                    except OSError:
+                        pass
+                    seen["ended"] = True
+
+            thread = threading.Thread(target=serve, daemon=True)
+            thread.start()
+            return listener.getsockname()[:2], seen, thread
+
+
+        def ask(on_ping, timeout):
+            # joins a stand-in room, then asks your still_there; returns (its answer, the room's notes, socket open?)
+            address, seen, thread = a_room(on_ping)
+            sock = socket.create_connection(address, timeout=TIMEOUT)
+            proto = Connection(Role.CLIENT)
+            sock.sendall(proto.send(ev.Hello(name="eve")))
+            while not any(isinstance(event, ev.Welcome) for event in proto.events()):
+                proto.receive_data(sock.recv(65536))
+            try:
+                answer = attempt(f"still_there(...) in a room that does '{on_ping}' on a ping", still_there, sock,
+                                 proto, timeout, seconds=timeout + 2.5)
+                still_open = sock.fileno() != -1
+            finally:
+                sock.close()
+                thread.join(TIMEOUT)
+            return answer, seen, still_open
+
+
+        answer, seen, still_open = ask("pong", 2.0)
+        if answer is NotImplemented:
+            print("Exercise 07.2 not attempted yet: write still_there above, run it, then run this cell again.")
+        else:
+            assert seen["pings"] == 1, f"the room received {seen['pings']} pings from you: send one ev.Ping()"
+            assert answer is True, f"a room that answers your ping with a pong: you returned {answer!r}, expected True"
+            started = time.monotonic()
+            answer, seen, still_open = ask("silent", 0.5)
+            took = time.monotonic() - started
+            assert seen["pings"] == 1, f"the stopped room received {seen['pings']} pings from you: send one"
+            assert answer is False, f"a room that says nothing: you returned {answer!r}, expected False"
+            assert took < 1.5, f"with timeout=0.5 you waited {took:.1f} s: give up after timeout seconds"
+            assert still_open, (
+                "you closed the socket of a room that only did not answer in time: keep it open (a stopped room "
+                "goes on later, on the same connection)"
+            )
+            answer, seen, still_open = ask("close", 2.0)
+            assert answer is False, (
+                f"a room that closed the connection: you returned {answer!r}, expected False (b'' means it is gone)"
+            )
+            print("✓ Exercise 07.2 correct: you ask the room, and you tell a silent room from a gone one")
+        """,
+        """
+        def still_there(sock, proto, timeout):
+            sock.sendall(proto.send(ev.Ping()))
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    return False  # no answer in time; the connection stays open
+                if not data:
+                    return False  # b"": the room closed the connection
+                proto.receive_data(data)
+                if proto.events():
+                    return True  # the pong, or any frame before it: the room is there
+            return False
+        """,
+        wrong=[
+            """
+            def still_there(sock, proto, timeout):  # waits for bytes, but never asks
+                sock.settimeout(timeout)
+                try:
+                    return bool(sock.recv(65536))
+                except TimeoutError:
+                    return False
+            """,
+            """
+            def still_there(sock, proto, timeout):  # asks, then waits with no deadline
+                sock.settimeout(None)
+                sock.sendall(proto.send(ev.Ping()))
+                proto.receive_data(sock.recv(65536))
+                return any(isinstance(event, ev.Pong) for event in proto.events())
+            """,
+            """
+            def still_there(sock, proto, timeout):  # a silent room taken for a gone one: the socket closed
+                sock.sendall(proto.send(ev.Ping()))
+                sock.settimeout(timeout)
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    sock.close()
+                    return False
+                return bool(data)
+            """,
+            """
+            def still_there(sock, proto, timeout):  # any recv at all counts, even b"" (the room gone)
+                sock.sendall(proto.send(ev.Ping()))
+                sock.settimeout(timeout)
+                try:
+                    sock.recv(65536)
+                except TimeoutError:
+                    return False
+                return True
             """,
         ],
     )

@@ -1031,9 +1031,12 @@ def notebooks() -> list[Notebook]:
         (`lanchat.outbox` and `lanchat.guard`: a reader whose queue grows first slows down the senders that feed
         it; one whose queue takes no byte for 30 s, or passes 1 MiB, is dropped),
         and an AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`). For silence
-        it has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) and, rather than a
-        heartbeat of its own, TCP keepalive switched on with short timers (`lanchat.transport`: first probe after
-        20 s of silence instead of 7,200 s: a vanished peer is noticed within about a minute).
+        its server has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) and TCP
+        keepalive switched on with short timers (`lanchat.transport`: first probe after 20 s of silence instead
+        of 7,200 s: a vanished peer is noticed within about a minute); it pings nobody. The heartbeat is the
+        **client's**, for what keepalive cannot see, a server whose process is stopped (its kernel answers the
+        probes): after 15 s without a byte from the room it sends a `ping`, and the server answers `pong`
+        (`lanchat.liveness`; notebook 07 stops a real server to show it).
         """
     )
     return [nb]

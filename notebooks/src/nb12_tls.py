@@ -93,12 +93,15 @@ def notebooks() -> list[Notebook]:
         `lanchat serve --tls` prints its certificate's fingerprint the way `ssh` writes one: `SHA256:` and the
         **base64** of the same 32 bytes, 50 characters instead of 95 to copy from the board. Same hash, another
         spelling: `lanchat.tls.fingerprint` computes it from the certificate's bytes (DER, the binary form), and
-        `lanchat connect --fingerprint SHA256:...` takes it.
+        `lanchat connect --fingerprint SHA256:...` takes it. For the board it also prints a **short form**, the
+        first 16 hex digits in four groups (`lanchat.tls.short_form`), which a student's first join shows to
+        compare at a glance: 64 bits, far more than anyone in a classroom can match with a certificate of their own.
         """,
         """
         import base64
 
         from lanchat.tls import fingerprint as lanchat_fingerprint
+        from lanchat.tls import short_form
 
         digest = bytes.fromhex(FINGERPRINT.replace(":", ""))  # the 32 bytes of SHA-256
         as_ssh_writes_it = "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
@@ -106,6 +109,9 @@ def notebooks() -> list[Notebook]:
         assert as_ssh_writes_it == lanchat_fingerprint(der), "our spelling and lanchat's disagree"
         print("hex with colons:     ", FINGERPRINT)
         print("as lanchat prints it:", lanchat_fingerprint(der))
+        our_short_form = " ".join(FINGERPRINT.replace(":", "")[i : i + 4] for i in range(0, 16, 4))
+        assert our_short_form == short_form(lanchat_fingerprint(der)), "our short form and lanchat's disagree"
+        print("in short, for the board:", short_form(lanchat_fingerprint(der)))
         """,
     )
     nb.step(

@@ -51,7 +51,8 @@ def notebooks() -> list[Notebook]:
         own: a pipe that a window resize or Ctrl-Z writes a byte to (`"keys"` too), a reconnection attempt
         finishing on its worker thread (`"rejoin"`), a signal such as Ctrl-C's (`"stop"`) and, on the host's
         screen, news of this machine's addresses (`"news"`). Then `one_pass`, called over and over, waits in
-        `select` and handles whichever is ready. These are their lines that do it:
+        `select` (at most until something of its own is due: a `ping` after 15 s without a byte from the room,
+        notebook 07, or a status line held back) and handles whichever is ready. These are their lines that do it:
         """,
         """
         import lanchat.client

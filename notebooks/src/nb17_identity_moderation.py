@@ -363,9 +363,12 @@ def notebooks() -> list[Notebook]:
         ### The teacher's powers: mute, kick
 
         Operators send `moderate` events (the chat's `/mute NAME 5 WHY`, `/kick NAME WHY`). Everyone sees one
-        line per act, with who and why. A muted student still reads but cannot write; a kicked one is
+        line per act, with who and why. A muted student still reads but cannot write to the room (a whisper to
+        the host or an operator still goes, to ask why: the refusal says who is here to ask); a kicked one is
         disconnected; a student who tries to `/kick` is told who can. (`/ban` works like `/kick` and also turns
-        the name, the key and, across a network, the address away the next time.)
+        the name, the key and, across a network, the address away the next time. Behind a school's NAT, where the
+        whole class shares one address, the address turns away only keys the room had not seen before the ban,
+        and `/admit NAME` lets a real latecomer in.)
 
         **Predict, then run (P17.2).** The teacher kicks ben and mutes ann for 5 minutes. ann tries to say
         something, then tries to kick the teacher. What does each attempt get back?
@@ -551,7 +554,7 @@ def notebooks() -> list[Notebook]:
         operator), and writes the `SHA256:...` fingerprint and the password on the board;
         students join with `python -m lanchat connect ADDRESS --fingerprint SHA256:...` and type the password when
         asked. In the chat, `/whois NAME` shows a key's fingerprint to compare out loud; `/mute`, `/kick`, `/ban`,
-        `/bans`, `/unban` and `/op` are the operator's commands (README, "Safety in a class" and "Moderation and abuse resistance").
+        `/bans`, `/unban`, `/admit` and `/op` are the operator's commands (README, "Safety in a class" and "Moderation and abuse resistance").
         """
     )
     return [nb]
