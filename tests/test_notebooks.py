@@ -976,6 +976,35 @@ def test_the_teachers_guide_quotes_what_the_notebook_prints(answer: str, execute
         )
 
 
+def test_the_teachers_guide_says_what_a_silent_room_looks_like_in_lanchats_words() -> None:
+    """The checklist's "If the room stops answering" quotes the client's status line and --plain lines and its
+    timings: they must be lanchat.liveness's, or a teacher waits for words the class never sees."""
+    import re
+
+    from lanchat import liveness
+
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    bullet = re.search(r"^- \*\*If the room stops answering\.\*\*(.*?)(?=^- \*\*)", guide, re.S | re.M)
+    assert bullet, "the guide's checklist has no 'If the room stops answering' bullet"
+    said = " ".join(bullet.group(1).split())
+    clock = [0.0]
+    watch = liveness.Liveness(clock=lambda: clock[0])
+    watch.welcomed(answers_pings=True)
+    clock[0] = liveness.PING_AFTER_SECONDS
+    assert watch.ping_due()
+    clock[0] = liveness.PING_AFTER_SECONDS + liveness.ANSWER_SECONDS
+    assert watch.newly_silent()
+    seconds = round(clock[0])
+    for words in (
+        f"After {liveness.PING_AFTER_SECONDS:.0f} s of quiet",
+        f"{liveness.ANSWER_SECONDS:.0f} s without an answer",
+        f"`{watch.text()}`",
+        f"`{liveness.silent_line(seconds).split(': ')[0]}: ...`",
+        f"`{liveness.answers_again_line(42).replace('42', 'N')}`",
+    ):
+        assert words in said, f"the guide's 'If the room stops answering' should say {words!r}"
+
+
 def test_the_teachers_guide_quotes_the_last_dry_run() -> None:
     """The guide's timing table is dry_run_timings.json as time_notebooks.py last wrote it: every notebook
     (16 and 17 too), each figure rounded to 0.1 s, so a teacher never plans with a stale or missing one."""

@@ -354,11 +354,10 @@ def notebooks() -> list[Notebook]:
                 with socket.create_connection((HOST, port), timeout=2):
                     print("(a) connect() to the stopped server succeeded: its kernel did the handshake")
                 ana.send(ev.Ping())
-                asked = time.monotonic()
                 try:
                     print("(b) ana sees:", ana.expect(ev.Pong, timeout=1.0))
                 except TimeoutError:
-                    print(f"(b) no pong within {time.monotonic() - asked:.1f} s: the room does not answer")
+                    print("(b) no pong within 1 s: the room does not answer")
             finally:
                 proc.send_signal(signal.SIGCONT)  # always: a stopped server would hang every later cell
             print("(c) after SIGCONT ana sees:", ana.expect(ev.Pong), "on the same connection")
