@@ -187,6 +187,10 @@ RERUNS: dict[str, list[tuple[str, list[str]]]] = {
         ("crash_mid_save =", ["AGAIN"]),  # the history cut in half once more, and the next cell restores it
         ("crash_mid_transaction", ["AGAIN"]),  # a new database, not "table messages already exists"
         ("def start_lanchat", ["AGAIN"]),  # a second server on the same history file: refused, and it says why
+        (  # a wait that times out says so, and leaves ben's connection open (not a made-up ConnectionClosed)
+            'ana = Person(port, "ana")',
+            ["SHOW:try:\n    ben.wait_for(ev.Pong, timeout=0.5)\nexcept TimeoutError as exc:\n    print('ben, nothing in time:', exc)"],
+        ),
     ],
     "06_colour_messenger.ipynb": [("leftover = socket.socket", ["AGAIN"])],  # the stale path's lesson again
     "07_lanchat.ipynb": [  # a second server, and the first one stopped, not left running
@@ -485,6 +489,7 @@ RERUN_SHOWS = {
         ("file now holds:", None),
         ("integrity check: ok", None),
         ("lanchat did not start: lanchat: ", "RuntimeError"),
+        ("ben, nothing in time: no Pong in time; got []", None),
     ],
     "06_colour_messenger.ipynb": [("bind failed: Address already in use", None)],
     "07_lanchat.ipynb": [("listening on port", None), ("stopped: 0", None)],

@@ -775,17 +775,19 @@ def durable_history() -> Notebook:
             def send(self, event):
                 self.sock.sendall(self.proto.send(event))
 
-            def wait_for(self, kind):
+            def wait_for(self, kind, timeout=TIMEOUT):
                 # events up to and including the first `kind` (with a deadline)
-                deadline = time.monotonic() + TIMEOUT
+                deadline = time.monotonic() + timeout
                 while not any(isinstance(e, kind) for e in self.events):
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"no {kind.__name__} in time; got {self.events}")
                     self.sock.settimeout(max(0.01, deadline - time.monotonic()))
                     try:
                         data = self.sock.recv(65536)
+                    except TimeoutError:
+                        continue  # nothing yet: the deadline decides, above (a quiet server has not closed)
                     except OSError:
-                        data = b""
+                        data = b""  # a reset: the end, as b"" is
                     self.proto.receive_data(data)
                     self.events += self.proto.events()
                 index = next(i for i, e in enumerate(self.events) if isinstance(e, kind))
