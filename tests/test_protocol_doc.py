@@ -437,6 +437,25 @@ def test_the_limits_table_quotes_the_code():
     assert checked >= 6
 
 
+def test_abuse_limits_name_exactly_the_frames_flood_control_counts_and_the_ones_it_leaves_to_the_budget():
+    """An outside client paces what flood control counts (the welcome's allowance) and sends the
+    rest freely: the list in Abuse limits must be the code's. It once left out `ping`, which
+    Liveness said was counted "as `who`" while "exactly" named the others."""
+    from lanchat import guard
+
+    def wire_types(classes: tuple[type, ...]) -> set[str]:
+        by_class = {cls: kind for kind, cls in ev.CLIENT_EVENTS.items()}
+        return {by_class.get(cls, {"UploadBytes": "(binary frames)"}.get(cls.__name__, cls.__name__)) for cls in classes}
+
+    counted = re.search(r"all count: exactly (.*?), each whether", DOC, re.S)
+    assert counted, "Abuse limits no longer says which frames flood control counts, exactly"
+    assert set(code_spans(counted.group(1))) == wire_types(guard.FLOOD_COUNTED)
+    budget = re.search(r"Once joined, (.*?) are not\s+flood-counted", DOC, re.S)
+    assert budget, "Abuse limits no longer says which frames flood control does not count"
+    named = set(code_spans(budget.group(1))) | ({"(binary frames)"} if "binary" in budget.group(1) else set())
+    assert named == wire_types(guard.BUDGETED)
+
+
 def test_numbered_sections_and_the_extensions_heading_come_last():
     level2 = [h.text for h in PARSED.headings if h.level == 2]
     numbered = [int(m.group(1)) for text in level2 if (m := re.match(r"(\d+)\. ", text))]

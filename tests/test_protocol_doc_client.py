@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -172,16 +173,19 @@ class DocClient:
         *,
         sign_binding: bool = True,
         proof_binding: bool = True,
+        behind: bytes = b"",
         **extra: object,
     ) -> dict[str, object]:
         """``hello`` (and the ``auth`` a key's challenge asks for, with the password's proof when
         its ``salt`` says the room has one); the server's decisive answer. ``sign_binding`` and
-        ``proof_binding`` False leave the TLS channel binding out, as a relayed answer would."""
+        ``proof_binding`` False leave the TLS channel binding out, as a relayed answer would.
+        ``behind``: frames sent in the same write as the decisive ``hello`` or ``auth`` (section 4:
+        pipelining)."""
         fields: dict[str, object] = {"name": name, "version": 2, **extra}
         if key is not None:
             public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
             fields["key"] = base64.b64encode(public).decode("ascii")
-        self.send(type="hello", **fields)
+        self.send_raw(frame({"type": "hello", **fields}) + (b"" if key is not None else behind))
         reply = self.recv()
         if reply["type"] == "challenge":
             assert key is not None
@@ -194,7 +198,7 @@ class DocClient:
                 proved = b"lanchat password v2\x00" + nonce + (self.binding if proof_binding else b"")
                 proof = hmac.new(derived, proved, hashlib.sha256).digest()
                 answer["proof"] = base64.b64encode(proof).decode("ascii")
-            self.send(type="auth", **answer)
+            self.send_raw(frame({"type": "auth", **answer}) + behind)
             reply = self.recv()
         return reply
 
@@ -207,6 +211,13 @@ class DocClient:
             welcome["replay"] = before[:-1]
         return welcome
 
+    def join_and_ping(self, name: str, key: Ed25519PrivateKey | None = None, **extra: object) -> list[dict[str, object]]:
+        """Join with a ``ping`` right behind the decisive frame: everything up to its ``pong``
+        (section 4: all a newcomer receives answers its ``hello``, so the ``pong`` comes last)."""
+        welcome = self.hello(name, key, behind=frame({"type": "ping"}), **extra)
+        assert welcome["type"] == "welcome", welcome
+        return [welcome, *self.until("pong")[1]]
+
     def close(self) -> None:
         self.sock.close()
 
@@ -214,7 +225,7 @@ class DocClient:
 def serve(*extra: str, env: dict[str, str] | None = None) -> tuple[Proc, int, str | None]:
     """``serve --headless`` on a free loopback port: the process, the port, the TLS fingerprint."""
     server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", *extra, env=env)
-    port = int(server.expect(r"listening on port (\d+)").group(1))
+    port = int(server.expect(r"listening on port (\d+)", timeout=30).group(1))  # a loaded machine starts slowly
     fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1) if "--tls" in extra else None
     return server, port, fingerprint
 
@@ -327,10 +338,11 @@ def _offer(client: DocClient, name: str, content: bytes, *, binary: bool = False
     return file_id
 
 
-def _download(client: DocClient, file_id: str, *, binary: bool = False) -> tuple[dict[str, object], bytes]:
-    client.send(type="get", id=file_id, **({"binary": True} if binary else {}))
+def _download(client: DocClient, file_id: str, *, binary: bool = False, **more: object) -> tuple[dict[str, object], bytes]:
+    """``get`` (with ``more``: a ``req``, an ``offset``) and the whole file that answers it."""
+    client.send(type="get", id=file_id, **({"binary": True} if binary else {}), **more)
     file_id = file_id.removeprefix("#")  # the server names the file by its id alone
-    start, _ = client.until("file-start", id=file_id)
+    start, _ = client.until("file-start", id=file_id, **({"req": more["req"]} if "req" in more else {}))
     data = b""
     while len(data) < start["size"]:  # no end frame: complete when size bytes arrived
         piece = client.recv()
@@ -533,6 +545,271 @@ def test_a_room_password_proved_over_tls_never_sent(tmp_path):
             for client in clients:
                 client.close()
     finally:
+        server.stop()
+
+
+def _kinds(frames: list[dict[str, object]]) -> list[str]:
+    return [str(f["type"]) for f in frames]
+
+
+def test_a_students_whole_journey_with_a_key_whisper_me_turns_a_file_a_ping_and_a_rejoin():
+    """The journey a class makes, by the document alone: join with a key (the operator named by
+    ``serve --operator``), whisper, /me, be pinged, fetch a file with a request id, the room made
+    turn-based, a turn taken with /me, the link lost, and the rejoin's replay (the /me in it)."""
+    server, port, _ = serve("--operator", "t12ann")
+    ann_key, bob_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    ann, bob, back = DocClient(port), DocClient(port), DocClient(port)
+    try:
+        welcome = ann.join("t12ann", ann_key)
+        assert welcome["ping"] is True and welcome["keeps_history"] is True  # Liveness, History replay
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,128}", str(welcome["resume"]))  # Rejoining: the secret
+        operators, seen = ann.until("operators")  # Moderation: serve --operator, the moderated op first
+        assert [(f["action"], f["by"], f["name"]) for f in seen if f["type"] == "moderated"] == [("op", "the server", "t12ann")]
+        assert operators["names"] == ["t12ann"]
+        welcome = bob.join("t12bob", bob_key)
+        assert (welcome["flood_burst"], welcome["flood_rate"]) == (10, 3.0) and "flood_tokens" not in welcome
+        assert bob.until("operators")[0]["names"] == ["t12ann"]  # operators besides the host (none here)
+        ann.until("joined", name="t12bob")
+        ann.send(type="whisper", to="T12BOB", text="psst")
+        for side in (ann, bob):
+            direct = side.until("direct")[0]
+            assert (direct["from"], direct["to"], direct["text"], direct.get("held")) == ("t12ann", "t12bob", "psst", None)
+        bob.send(type="me", text="waves")
+        for side in (ann, bob):
+            action = side.until("action")[0]
+            assert (action["from"], action["text"]) == ("t12bob", "waves") and isinstance(action["time"], float)
+        bob.send(type="who")
+        bob.send(type="ping")  # answered in order with the frames before it (Liveness)
+        assert _kinds([bob.recv(), bob.recv()]) == ["roster", "pong"]
+        content = os.urandom(150_000)
+        file_id = _offer(ann, "slides.pdf", content, binary=True)
+        assert bob.until("offered", id=file_id)[0]["sha256"] == hashlib.sha256(content).hexdigest()
+        start, data = _download(bob, file_id, binary=True, req=1)
+        assert data == content and start["req"] == 1  # Request ids: echoed
+        ann.send(type="moderate", action="mode", mode="turn")
+        for side in (ann, bob):  # the first in join order who may speak; moderated, then turn
+            _, seen = side.until("turn", holder="t12ann")
+            assert [(f["type"], f.get("mode")) for f in seen if f["type"] in ("moderated", "turn")] == [("moderated", "turn"), ("turn", None)]
+        bob.send(type="me", text="jumps in")
+        assert bob.until("error")[0]["code"] == "not-your-turn"  # section 7: a me needs the turn
+        ann.send(type="say", text="your go")
+        last_seen = bob.until("message", text="your go")[0]["time"]
+        bob.until("turn", holder="t12bob")
+        bob.send(type="me", text="nods")
+        bob.until("action", text="nods")
+        bob.until("turn", holder="t12ann")
+        bob.close()  # the link dies: no bye
+        assert ann.until("left", name="t12bob")[0]["reason"] == "lost"
+        ann.send(type="say", text="while you were out")
+        ann.until("message", text="while you were out")
+        got = back.join_and_ping("t12bob", bob_key, since=last_seen)
+        assert (got[0]["mode"], got[0]["turn"]) == ("turn", "t12ann")
+        replayed = [(f["type"], f["from"], f["text"], f.get("action")) for f in got if f.get("history")]
+        assert replayed == [("message", "t12bob", "nods", True), ("message", "t12ann", "while you were out", None)]
+        end = _kinds(got).index("history-end")
+        assert _kinds(got)[end:] == ["history-end", "offered", "operators", "pong"]  # section 4's order
+        assert ann.until("joined", name="t12bob")[0]["name"] == "t12bob"
+        ann.send(type="say", text="welcome back")
+        back.until("turn", holder="t12bob")
+        back.send(type="say", text="thanks")
+        assert ann.until("message", text="thanks")[0]["from"] == "t12bob"
+    finally:
+        for client in (ann, bob, back):
+            client.close()
+        server.stop()
+
+
+def test_request_ids_say_which_get_a_file_start_answers_and_a_late_cancel_stops_nothing(room):
+    """Request ids: get, cancel and get again within a round trip; the file-start of the second
+    get is told by its req, and a cancel of the first that comes late leaves the second alone."""
+    ann, bob = DocClient(room), DocClient(room)
+    try:
+        ann.join("t13ann")
+        bob.join("t13bob")
+        content = os.urandom(3_000_000)  # far more than the buffers hold: the first is under way
+        file_id = _offer(ann, "data.bin", content, binary=True)
+        bob.until("offered", id=file_id)
+        bob.send(type="get", id=file_id, binary=True, req=1)
+        bob.send(type="cancel", id=file_id, req=1)
+        bob.send(type="get", id=file_id, binary=True, req=2)
+        bob.send(type="cancel", id=file_id, req=1)  # late: it must not stop the second get
+        req, data = None, b""
+        while req != 2 or len(data) < len(content):
+            piece = bob.recv()
+            if piece["type"] == "file-start":
+                assert piece["req"] in (1, 2) and req != 2, piece  # the first may have begun; never after the second
+                req, data = piece["req"], b""
+            elif piece["type"] == "(binary)" and req == 2:
+                data += piece["data"]  # type: ignore[operator]
+        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(content).hexdigest()
+        bob.send(type="get", id=file_id, binary=True, req=3)
+        bob.send(type="get", id=file_id, binary=True, req=-4)  # any integer is the client's own
+        refused, _ = bob.until("file-error")
+        assert (refused["id"], refused["req"]) == (file_id, -4) and "already on its way" in str(refused["message"])
+        bob.send(type="cancel", id=file_id)  # without req: every transfer of that id
+        bob.send(type="get", id="424242", req=5)
+        bob.send(type="get", id="424243")
+        unknown = [f for f in bob.quiet(1.0) if f["type"] == "file-error"]
+        assert [(f["id"], f.get("req", "absent")) for f in unknown] == [("424242", 5), ("424243", "absent")]
+        ann.send(type="files")  # the offerer's listing counts who fetched the whole file, once each
+        listing, _ = ann.until("file-list")
+        offers = [ann.recv() for _ in range(int(listing["count"]))]  # type: ignore[call-overload]
+        assert [o.get("fetched") for o in offers if o["id"] == file_id] == [1]
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_a_download_the_lost_link_cut_is_told_gone_after_the_rejoins_offers_before_its_pong():
+    """Resuming a download, "Gone while away": a keyless session (its resume secret) whose link
+    died mid-download, and whose file went with its sender meanwhile, hears so once after the
+    rejoin's offers and before the operators; the ping behind its hello is answered last."""
+    server, port, _ = serve("--operator", "t14op")
+    op, ann, bob, back = (DocClient(port) for _ in range(4))
+    try:
+        op.join("t14op", Ed25519PrivateKey.generate())
+        ann.join("t14ann")
+        welcome = bob.join("t14bob")
+        content = os.urandom(3_000_000)
+        going = _offer(ann, "going.bin", content, binary=True)
+        staying = _offer(op, "staying.txt", b"abc")
+        offered: set[object] = set()
+        while offered != {going, staying}:
+            offered |= {f["id"] for f in [bob.recv()] if f["type"] == "offered"}
+        bob.send(type="get", id=going, binary=True)
+        bob.until("file-start", id=going)
+        bob.close()  # mid-download: not read, so the server cannot have sent it all
+        ann.until("left", name="t14bob")
+        ann.send(type="bye")
+        op.until("left", name="t14ann")
+        got = back.join_and_ping("t14bob", resume=welcome["resume"])
+        assert _kinds(got)[_kinds(got).index("history-end") :] == ["history-end", "offered", "file-error", "operators", "pong"]
+        gone = got[_kinds(got).index("file-error")]
+        assert gone["id"] == going and "ref" not in gone and "req" not in gone
+        assert str(gone["message"]).startswith(f"going.bin (#{going}) went when t14ann left")
+        assert got[_kinds(got).index("offered")]["id"] == staying
+        again = DocClient(port)  # told once: the next session of that name hears nothing of it
+        try:
+            back.send(type="bye")
+            op.until("left", name="t14bob")
+            assert "file-error" not in _kinds(again.join_and_ping("t14bob"))
+        finally:
+            again.close()
+    finally:
+        for client in (op, ann, bob, back):
+            client.close()
+        server.stop()
+
+
+def test_direct_messages_dropped_while_away_are_told_once_after_the_replay(tmp_path):
+    """History replay, "Keeping": whispers kept for bob and dropped (here by ``lanchat history
+    prune``) before he came back are counted in one notice after his replay's history-end."""
+    history = str(tmp_path / "h.sqlite3")
+    bob_key = Ed25519PrivateKey.generate()
+    server, port, _ = serve("--history", history)
+    try:
+        ann, bob = DocClient(port), DocClient(port)
+        try:
+            ann.join("t15ann")
+            bob.join("t15bob", bob_key)
+            bob.send(type="bye")
+            ann.until("left", name="t15bob")
+            for text in ("one", "two"):
+                ann.send(type="whisper", to="t15bob", text=text)
+                assert ann.until("direct", text=text)[0]["held"] is True  # kept for the key
+        finally:
+            ann.close()
+            bob.close()
+    finally:
+        server.stop()
+    prune = Proc("history", "prune", history, "--before", "0h")
+    assert prune.wait() == 0, prune.output
+    server, port, _ = serve("--history", history)
+    try:
+        for times in (1, 0):  # told once: the count is forgotten once the name is here
+            bob = DocClient(port)
+            try:
+                got = bob.join_and_ping("t15bob", bob_key)
+                notices = [f for f in got if f["type"] == "notice"]
+                told = [(f["code"], str(f["message"]).startswith("2 direct messages sent to you while you were away")) for f in notices]
+                assert told == [("history", True)] * times, notices
+                if times:
+                    assert _kinds(got)[_kinds(got).index("history-end") :] == ["history-end", "notice", "pong"]
+                bob.send(type="bye")
+                assert bob.rest() == []
+            finally:
+                bob.close()
+    finally:
+        server.stop()
+
+
+def test_pings_before_the_welcome_and_past_the_flood_limit(room):
+    """Liveness: a ping is a known type (hello-first before the welcome) and flood control counts
+    it as it counts who (Abuse limits): past the burst it is refused, quoted."""
+    early = DocClient(room)
+    try:
+        early.send(type="ping")
+        assert early.recv()["code"] == "hello-first"
+        assert early.join("t16ann")["ping"] is True
+        for _ in range(10):
+            early.send(type="who")
+        early.send(type="ping")
+        refusal, seen = early.until("error")
+        assert _kinds(seen) == ["roster"] * 10 + ["error"]
+        assert (refusal["code"], refusal["refused"]) == ("slow-down", '{"type":"ping"}')
+        assert "pong" not in _kinds(early.quiet())
+    finally:
+        early.close()
+
+
+def test_an_operator_mutes_and_bans_and_a_turn_based_room_keeps_words_to_the_holder():
+    """Section 7 and Moderation: out of turn a nick, a topic and an offer to the room are refused
+    and an away reason reaches the others as "away"; a mute holds across a rejoin (its welcome
+    says so), shows in the roster, lets a whisper to an operator through and keeps typing hints
+    in; a banned key's hello is refused and the operator is told."""
+    server, port, _ = serve("--operator", "t17op", "--mode", "turn")
+    op, bob, cy, cy_again, bob_again = (DocClient(port) for _ in range(5))
+    cy_key = Ed25519PrivateKey.generate()
+    bob_key = Ed25519PrivateKey.generate()
+    try:
+        assert op.join("t17op", Ed25519PrivateKey.generate())["turn"] == "t17op"
+        bob.join("t17bob", bob_key)
+        cy.join("t17cy", cy_key)
+        bob.until("joined", name="t17cy")
+        cy.until("operators")  # the last of what a newcomer receives here (section 4)
+        cy.send(type="nick", name="t17cyan")
+        cy.send(type="topic", text="the answer is 42")
+        cy.send(type="offer", ref=3, name="42.txt", size=2)
+        answers = [(f["type"], f.get("code") or f.get("ref")) for f in (cy.recv(), cy.recv(), cy.recv())]
+        assert answers == [("error", "not-operator"), ("error", "not-operator"), ("file-error", 3)]
+        cy.send(type="away", reason="the answer is 42")
+        assert cy.until("away-status")[0]["reason"] == "the answer is 42"
+        assert bob.until("away-status", name="t17cy")[0]["reason"] == "away"
+        op.send(type="moderate", action="mute", name="t17cy", minutes=5, reason="noise")
+        muted = bob.until("moderated")[0]
+        assert (muted["action"], muted["by"], muted["name"], muted["minutes"], muted["reason"]) == ("mute", "t17op", "t17cy", 5, "noise")
+        cy.send(type="say", text="x")
+        assert cy.until("error")[0]["code"] == "muted"
+        cy.send(type="typing")  # silent: no error, no hint
+        cy.send(type="whisper", to="t17op", text="why?")  # to an operator: let through
+        assert op.until("direct")[0]["text"] == "why?"
+        bob.send(type="who")
+        roster, seen = bob.until("roster")
+        assert (roster["muted"], roster["muted_minutes"]) == (["t17cy"], [5]) and "typing-hint" not in _kinds(seen)
+        assert cy_again.hello("t17cyan", cy_key)["code"] == "muted"  # the muted key under another name
+        welcome = cy_again.join("t17cy", cy_key)  # and under its own: in, and told
+        assert welcome["muted"] == 5 and 290 <= welcome["muted_seconds"] <= 300
+        assert cy.rest()[-1]["code"] == "taken-over"
+        op.send(type="moderate", action="ban", name="t17bob", reason="spam")
+        assert bob.rest()[-1]["code"] == "banned"
+        assert (op.until("left", name="t17bob")[0]["reason"]) == "banned"
+        refused = bob_again.hello("t17bobby", bob_key)  # the key, under another name
+        assert (refused["code"], refused["fatal"]) == ("banned", True)
+        told = op.until("refused")[0]
+        assert (told["name"], told["code"], told["by"], told["reason"], told["of"]) == ("t17bobby", "banned", "t17op", "spam", "t17bob")
+    finally:
+        for client in (op, bob, cy, cy_again, bob_again):
+            client.close()
         server.stop()
 
 
