@@ -3,11 +3,14 @@
 
 Nothing here imports lanchat: ``DocClient`` frames bytes (section 2), speaks TCP and AF_UNIX,
 plain and TLS (the fingerprint checked as "TLS" says), joins as a guest or with a key (with
-TLS's channel binding), chats, whispers, reads the history replay, downloads files as JSON
-``file-data`` and as binary frames, sends typing hints and reads the shutdown notice. Where
-the document was silent or wrong while this was written, the document was fixed; the tests
-hold the server to what it now says. The second half is a hostile but legal client: every
-field at its limit, unknown fields and types, frames out of order.
+TLS's channel binding), chats, whispers, acts (/me), reads the history replay, downloads files
+as JSON ``file-data`` and as binary frames (with request ids, from an offset), pings, rejoins
+(resume, since) and hears what went while it was away, takes turns, moderates as an operator,
+meets a host, the colour bot and the door's refusals, sends typing hints and reads the shutdown
+notice. Where the document was silent or wrong while this was written, the document was fixed;
+the tests hold the server to what it now says, and one checks that every type, field and error
+code the document names is exercised here (or says why it cannot be). The second half is a
+hostile but legal client: every field at its limit, unknown fields and types, frames out of order.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from helpers import Proc, child_env, short_tmp_dir
+from helpers import Proc, child_env, network_namespace_or_skip, short_tmp_dir
+from test_moderation_natban import _from_the_nat
 
 TIMEOUT = 10.0
 MAX_FRAME = 65536  # section 2
@@ -64,8 +68,13 @@ def fingerprint_of(der: bytes) -> str:
 class DocClient:
     """One connection to a lanchat server, as docs/PROTOCOL.md describes it."""
 
-    def __init__(self, port: int | None = None, *, unix: str | None = None, fingerprint: str | None = None) -> None:
-        if unix is not None:
+    def __init__(
+        self, port: int | None = None, *, unix: str | None = None, fingerprint: str | None = None, sock: socket.socket | None = None
+    ) -> None:
+        if sock is not None:  # a connection made elsewhere (in another network namespace)
+            raw = sock
+            raw.settimeout(TIMEOUT)
+        elif unix is not None:
             raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             raw.settimeout(TIMEOUT)
             raw.connect(unix)
@@ -222,9 +231,9 @@ class DocClient:
         self.sock.close()
 
 
-def serve(*extra: str, env: dict[str, str] | None = None) -> tuple[Proc, int, str | None]:
-    """``serve --headless`` on a free loopback port: the process, the port, the TLS fingerprint."""
-    server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", *extra, env=env)
+def serve(*extra: str, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> tuple[Proc, int, str | None]:
+    """``serve --headless`` on a free port of ``host``: the process, the port, the TLS fingerprint."""
+    server = Proc("serve", "--headless", "--no-announce", "--host", host, "--port", "0", *extra, env=env)
     port = int(server.expect(r"listening on port (\d+)", timeout=30).group(1))  # a loaded machine starts slowly
     fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1) if "--tls" in extra else None
     return server, port, fingerprint
@@ -757,6 +766,7 @@ def test_pings_before_the_welcome_and_past_the_flood_limit(room):
         refusal, seen = early.until("error")
         assert _kinds(seen) == ["roster"] * 10 + ["error"]
         assert (refusal["code"], refusal["refused"]) == ("slow-down", '{"type":"ping"}')
+        assert isinstance(refusal["retry_after"], float) and 0 < refusal["retry_after"] <= 1  # a token: a third of a second
         assert "pong" not in _kinds(early.quiet())
     finally:
         early.close()
@@ -807,10 +817,333 @@ def test_an_operator_mutes_and_bans_and_a_turn_based_room_keeps_words_to_the_hol
         assert (refused["code"], refused["fatal"]) == ("banned", True)
         told = op.until("refused")[0]
         assert (told["name"], told["code"], told["by"], told["reason"], told["of"]) == ("t17bobby", "banned", "t17op", "spam", "t17bob")
+        assert told["holds"] == "t17bob's key" and "admit" not in told  # what the ban holds besides the name
     finally:
         for client in (op, bob, cy, cy_again, bob_again):
             client.close()
         server.stop()
+
+
+def test_a_download_goes_on_from_an_offset_only_for_the_same_file(room):
+    """Resuming a download: a get with offset and the file's sha256 starts there (file-start says
+    the offset; size is the whole file's); a wrong sha256 or an offset past the end gets the whole
+    file, without offset; an offset at the end gets a file-start and no bytes."""
+    ann, bob = DocClient(room), DocClient(room)
+    try:
+        ann.join("t18ann")
+        bob.join("t18bob")
+        content = os.urandom(200_000)
+        digest = hashlib.sha256(content).hexdigest()
+        file_id = _offer(ann, "set.bin", content, binary=True)
+        bob.until("offered", id=file_id)
+        for req, offset, sha256, starts in ((1, 70_000, digest, 70_000), (2, 70_000, "0" * 64, None), (3, 300_000, digest, None)):
+            bob.send(type="get", id=file_id, binary=True, offset=offset, sha256=sha256, req=req)
+            start, _ = bob.until("file-start", req=req)
+            assert (start.get("offset"), start["size"]) == (starts, len(content)), start
+            data = b""
+            while len(data) < len(content) - (starts or 0):
+                data += bob.recv()["data"]  # type: ignore[operator]
+            assert data == content[starts or 0 :]
+        bob.send(type="get", id=file_id, binary=True, offset=len(content), sha256=digest.upper(), req=4)
+        start, _ = bob.until("file-start", req=4)
+        assert start["offset"] == len(content)  # capitals are the same digest; nothing follows
+        bob.send(type="who")
+        assert _kinds(bob.until("roster")[1]) == ["roster"]
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_nick_away_and_whois_as_the_room_reads_them(room):
+    """What IRC users reach for: a nick is renamed for everyone; the first whisper to someone away
+    is answered to its sender alone with the away note (answer), once; whois says who is here."""
+    ann, bob = DocClient(room), DocClient(room)
+    try:
+        ann.join("t19ann", Ed25519PrivateKey.generate())
+        bob.join("t19bob")
+        ann.until("joined", name="t19bob")
+        bob.send(type="nick", name="t19bobby")
+        for side in (ann, bob):
+            renamed = side.until("renamed")[0]
+            assert (renamed["old"], renamed["new"]) == ("t19bob", "t19bobby")
+        assert _answer(bob, type="nick", name="t19bobby")["type"] == "(nothing)"  # the name it has
+        assert _answer(bob, type="nick", name="T19ANN")["code"] == "name-taken"
+        ann.send(type="away", reason="at   lunch")
+        assert bob.until("away-status")[0]["reason"] == "at lunch"  # white space collapsed
+        for _ in range(2):
+            bob.send(type="whisper", to="t19ann", text="there?")
+        _, seen = bob.until("direct")
+        _, seen = bob.until("direct")
+        answers = [f for f in seen + bob.quiet() if f["type"] == "away-status"]
+        assert [(f["name"], f["reason"], f["answer"]) for f in answers] == [("t19ann", "at lunch", True)]  # once
+        assert [f for f in ann.quiet() if f.get("answer")] == []  # to the sender alone
+        ann.send(type="away")  # back
+        assert bob.until("away-status")[0]["reason"] == ""
+        ann.send(type="whois", name="t19bobby")
+        reply = ann.until("whois-reply")[0]
+        assert (reply["name"], reply["fingerprint"], reply["here"], reply.get("host")) == ("t19bobby", None, True, None)
+        bob.send(type="bye")
+        ann.until("left", name="t19bobby")
+        ann.send(type="whois", name="T19BOBBY")
+        assert ann.until("whois-reply")[0].get("here", False) is False  # seen, not here
+        assert _answer(ann, type="release", name="t19ann")["code"] == "not-host"  # headless: nobody is
+        guest = DocClient(room)
+        try:  # section 4's order: taken while here; then, gone, still owned by its key
+            assert guest.hello("t19ann")["code"] == "name-taken"
+            ann.send(type="bye")
+            assert ann.rest() == []
+            refused = guest.hello("t19ann")
+            assert (refused["code"], refused["fatal"]) == ("name-owned", False)
+        finally:
+            guest.close()
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_a_room_with_a_host_names_it_refuses_past_max_clients_and_ends_for_good_with_its_q():
+    """A server with a host (serve --plain --name): every welcome names the host, whois says so,
+    its name cannot be taken over, --max-clients turns the next away (room-full, fatal), and the
+    host's /q is a final shutdown."""
+    host = Proc("serve", "--plain", "--name", "t20hal", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--max-clients", "1")
+    try:
+        port = int(host.expect(r"listening on port (\d+)", timeout=30).group(1))
+        ann, bob = DocClient(port), DocClient(port)
+        try:
+            welcome = ann.join("t20ann")
+            assert welcome["host"] == "t20hal" and welcome["members"] == ["t20hal", "t20ann"]
+            ann.send(type="whois", name="t20hal")
+            reply = ann.until("whois-reply")[0]
+            assert (reply["here"], reply["host"]) == (True, True)
+            assert bob.hello("T20HAL")["code"] == "name-taken"  # the host's session is never taken over
+            full = bob.hello("t20bob")
+            assert (full["code"], full["fatal"]) == ("room-full", True)
+            host.expect(r"t20bob")  # told to the host (refused)
+            host.send("/q!\n")
+            notice, _ = ann.until("shutdown")
+            assert (notice["reason"], notice["final"]) == ("the host closed the chat", True)
+            assert ann.rest() == []
+            assert host.wait() == 0
+        finally:
+            ann.close()
+            bob.close()
+    finally:
+        host.stop()
+
+
+def test_the_colour_bot_is_flagged_talks_in_whispers_and_a_once_server_ends_with_the_last_person():
+    """The colour bot: welcome and roster flag it (bots), once says --once; alone with it, a
+    plain line is the mood and the answers are whispers with a Computer Hope link; Y ends it and
+    the --once server shuts down when the last person leaves."""
+    server, port, _ = serve("--bot", "colour", "--bot-seed", "7", "--once")
+    ann = DocClient(port)
+    try:
+        welcome = ann.join("t21ann")
+        assert (welcome["once"], welcome["bots"], welcome["members"]) == (True, ["colourbot"], ["colourbot", "t21ann"])
+        _, greeting = ann.until("direct", **{"from": "colourbot"}, text="What mood are you in?")
+        assert {(f["type"], f["to"]) for f in greeting} == {("direct", "t21ann")}  # whispers only
+        ann.send(type="who")
+        assert ann.until("roster")[0]["bots"] == ["colourbot"]
+        ann.send(type="say", text="cheerful")
+        suggestion, _ = ann.until("direct", **{"from": "colourbot"})
+        assert re.search(r"#[0-9A-F]{6}: https://www\.computerhope\.com/cgi-bin/htmlcolor\.pl\?c=[0-9A-F]{6}", str(suggestion["text"]))
+        assert ann.until("direct", **{"from": "colourbot"})[0]["text"] == "Happy with it? (Y/N)"
+        ann.send(type="whisper", to="colourbot", text="Y")
+        closing = ""
+        while not closing.startswith("Great choice"):
+            closing = str(ann.until("direct", **{"from": "colourbot"})[0]["text"])
+        assert closing.endswith("Goodbye.")  # the --once wording
+        ann.send(type="bye")
+        assert ann.rest() == []
+        assert server.wait() == 0  # --once: the last person left
+    finally:
+        ann.close()
+        server.stop()
+
+
+def test_moderation_acts_and_refusals_as_the_document_lists_them():
+    """Moderation: kick (fatal kicked, the act then left), ban and ban-list, unban by #ID, a
+    mute replaced (was_until), op and deop (operators), and the refusals section 6 lists."""
+    server, port, _ = serve("--operator", "t22op")
+    op, bob, cy, dan, dan_again = (DocClient(port) for _ in range(5))
+    bob_key, dan_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    try:
+        op.join("t22op", Ed25519PrivateKey.generate())
+        bob.join("t22bob", bob_key)
+        cy.join("t22cy")
+        dan.join("t22dan", dan_key)
+        op.until("joined", name="t22dan")
+        bob.until("joined", name="t22dan")
+        assert _answer(bob, type="moderate", action="kick", name="t22cy")["code"] == "not-operator"
+        refusals = [
+            ({"action": "kick", "name": "t22op"}, "bad-message"),  # oneself
+            ({"action": "mute", "name": "t22cy", "minutes": 0}, "bad-message"),
+            ({"action": "mute", "name": "t22cy", "minutes": 10_081}, "bad-message"),
+            ({"action": "dance", "name": "t22cy"}, "bad-message"),
+            ({"action": "pass"}, "bad-message"),  # a duplex room
+            ({"action": "mode", "mode": "duplex"}, "bad-message"),  # the room's mode already
+            ({"action": "kick", "name": "t22nobody"}, "no-such-user"),
+            ({"action": "kick", "name": "t22cy", "reason": "r" * 201}, "too-long"),
+        ]
+        for fields, code in refusals:
+            assert _answer(op, type="moderate", **fields).get("code") == code, fields
+        op.send(type="moderate", action="mute", name="t22cy", minutes=5)
+        op.until("moderated", action="mute")
+        op.send(type="moderate", action="mute", name="t22cy", minutes=10)
+        again = op.until("moderated", action="mute", minutes=10)[0]
+        assert 0 < float(again["was_until"]) - float(again["time"]) <= 300  # the mute it replaced
+        op.send(type="moderate", action="kick", name="t22cy", reason="spam")
+        kicked = cy.rest()[-1]
+        assert (kicked["code"], kicked["fatal"]) == ("kicked", True)
+        _, seen = op.until("left", name="t22cy")
+        assert [(f["type"], f.get("action") or f.get("reason")) for f in seen[-2:]] == [("moderated", "kick"), ("left", "kicked")]
+        op.send(type="moderate", action="ban", name="t22dan")
+        assert dan.rest()[-1]["code"] == "banned"
+        op.send(type="moderate", action="bans")
+        bans = op.until("ban-list")[0]["bans"]
+        assert len(bans) == 1 and bans[0].startswith("#1 t22dan (by name and key")  # type: ignore[index]
+        op.send(type="moderate", action="unban", name="#1")
+        assert op.until("moderated", action="unban")[0]["name"] == "t22dan"
+        assert dan_again.join("t22dan", dan_key)["name"] == "t22dan"  # the ban is lifted
+        op.send(type="moderate", action="op", name="t22bob")
+        assert op.until("operators")[0]["names"] == ["t22op", "t22bob"]
+        op.send(type="moderate", action="deop", name="t22bob")
+        bob.until("moderated", action="deop")
+        assert bob.until("operators")[0]["names"] == ["t22op"]  # after every change
+    finally:
+        for client in (op, bob, cy, dan, dan_again):
+            client.close()
+        server.stop()
+
+
+def test_the_door_bad_keys_locks_too_many_connections_deadlines_and_a_browser(tmp_path):
+    """What the handshake refuses, fatally: a key that is not 32 bytes (bad-key); a key after
+    three wrong passwords within a minute (locked, without a challenge); connection 257 from this
+    machine (too-many-connections); a frame begun and never finished (deadline); and a browser,
+    answered with a plain HTTP 400 page (not-lanchat)."""
+    env = child_env(LANCHAT_PASSWORD="tea pot")
+    server, port, _ = serve("--password", env=env)
+    try:
+        bad = DocClient(port)
+        try:
+            bad.send(type="hello", name="t23bad", version=2, key="AAAA")
+            assert [(f["code"], f["fatal"]) for f in bad.rest()] == [("bad-key", True)]
+        finally:
+            bad.close()
+        key = Ed25519PrivateKey.generate()
+        for attempt in range(4):
+            guess = DocClient(port)
+            try:
+                answer = guess.hello("t23guess", key, "coffee")
+                assert (answer["code"], answer["fatal"]) == (("password", True) if attempt < 3 else ("locked", True))
+            finally:
+                guess.close()
+        assert "try again in" in str(answer["message"])
+        slow = DocClient(port)
+        crowd: list[socket.socket] = []
+        try:
+            slow.send_raw(b"\x00\x00")  # half a header: its frame's 10 s start now
+            crowd = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(300)]
+            over = 300 + 1 - 256  # this machine: 256 at once (Abuse limits, Connections)
+            refused: set[socket.socket] = set()
+            deadline = time.monotonic() + TIMEOUT
+            while len(refused) < over and time.monotonic() < deadline:  # the refused get a frame; the rest nothing
+                refused |= set(select.select([c for c in crowd if c not in refused], [], [], 0.2)[0])
+            assert len(refused) == over and not select.select([c for c in crowd if c not in refused], [], [], 0.3)[0]
+            told = DocClient(sock=refused.pop()).rest()
+            assert [(f["code"], f["fatal"]) for f in told] == [("too-many-connections", True)]
+            for connection in crowd:
+                connection.close()
+            crowd = []
+            cut = slow.recv(timeout=2 * TIMEOUT)
+            assert (cut["code"], cut["fatal"], slow.rest()) == ("deadline", True, [])
+        finally:
+            for sock in crowd:
+                sock.close()
+            slow.close()
+        browser = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        try:
+            browser.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            page = b""
+            while chunk := browser.recv(65536):
+                page += chunk
+            assert page.startswith(b"HTTP/1.0 400 Bad Request") and f"connect 127.0.0.1 {port}".encode() in page
+        finally:
+            browser.close()
+    finally:
+        server.stop()
+
+
+def _code_of(key: Ed25519PrivateKey) -> str:
+    """Identity, Fingerprints: the first 16 hex digits of SHA-256 of the public key, in fours."""
+    digest = hashlib.sha256(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def test_a_ban_behind_a_shared_address_turns_a_new_key_away_with_its_code_until_admit():
+    """Moderation, ban: behind one address (a network namespace of the test's own, as a school's
+    NAT) where a classmate joined with a key of her own, a ban holds newcomers; a latecomer's new
+    key is refused with its code, the operator's `refused` carries `admit` and `admit_code`, and
+    `admit` lets exactly that key in."""
+    keys = {name: Ed25519PrivateKey.generate() for name in ("t24cy", "t24mal", "t24dee")}
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        server, port, _ = serve("--operator", "t24op", host=our_address)
+        op = DocClient(sock=socket.create_connection((our_address, port), timeout=TIMEOUT))
+        cy, mal, dee, dee_again = (DocClient(sock=sock) for sock in _from_the_nat(namespace, our_address, port, 4))
+        try:
+            op.join("t24op", Ed25519PrivateKey.generate())
+            cy.join("t24cy", keys["t24cy"])
+            mal.join("t24mal", keys["t24mal"])
+            op.until("joined", name="t24mal")
+            op.send(type="moderate", action="ban", name="t24mal", reason="spam")
+            assert mal.rest()[-1]["code"] == "banned"
+            refused = dee.hello("t24dee", keys["t24dee"])
+            assert (refused["code"], refused["fatal"]) == ("banned", True)
+            assert f"/admit t24dee, then join again (your key's code: {_code_of(keys['t24dee'])})" in str(refused["message"])
+            told = op.until("refused")[0]
+            assert (told["name"], told["of"], told["admit"], told["admit_code"]) == ("t24dee", "t24mal", "t24dee", _code_of(keys["t24dee"]))
+            assert "address" in str(told["holds"])
+            op.send(type="moderate", action="admit", name="t24dee")
+            answer = op.until("notice")[0]
+            assert _code_of(keys["t24dee"]) in str(answer["message"])
+            assert dee_again.join("t24dee", keys["t24dee"])["name"] == "t24dee"
+        finally:
+            for client in (op, cy, mal, dee, dee_again):
+                client.close()
+            server.stop()
+
+
+# What no client of a real `serve` can be sent or send, and why (the coverage check below).
+BEYOND_A_CLIENT = {
+    "released": "only the host may `release`, and lanchat's host runs inside `serve`: its screen shows the answer",
+    "released.owned": "as `released`",
+    "joined.bot": "the server's bots join as it starts, before any client is there to be told",
+    "not-lanchat": "not a frame: the HTTP 400 page a browser gets (test_the_door_...)",
+}
+
+
+def test_every_type_field_and_error_code_of_the_document_is_exercised_from_outside():
+    """Every message type, field and error code docs/PROTOCOL.md names is spoken or read by a
+    client written from the document (this file, test_protocol_outsider.py) against a real server,
+    or is in BEYOND_A_CLIENT with the reason: a feature documented later without such a test fails
+    here. (A name counts as used when the test source quotes it, or passes it as a keyword.)"""
+    here = os.path.dirname(os.path.abspath(__file__))
+    doc = open(os.path.join(here, os.pardir, "docs", "PROTOCOL.md"), encoding="utf-8").read()
+    source = "".join(open(os.path.join(here, name), encoding="utf-8").read() for name in (os.path.basename(__file__), "test_protocol_outsider.py"))
+    named: set[str] = set()
+    heading = None
+    for line in doc.splitlines():
+        if line.startswith("#"):
+            spans = re.findall(r"`([^`]+)`", line)
+            heading = spans[0] if spans else None
+        elif (row := re.match(r"\| `([a-z_]+)` \| (?:string|integer|number|boolean|list)", line)) and heading:
+            named.add(heading if row.group(1) == "type" else f"{heading}.{row.group(1)}")
+        elif code := re.match(r"\| `([a-z-]+)` \| `E_[A-Z_]+` \|", line):
+            named.add(code.group(1))
+    assert len(named) > 150, "the document's tables were not read"
+    unused = sorted(n for n in named - set(BEYOND_A_CLIENT) if f'"{n.rpartition(".")[2]}"' not in source and f"{n.rpartition('.')[2]}=" not in source)
+    assert not unused, f"documented but never exercised against a real server: {unused}"
+    assert set(BEYOND_A_CLIENT) <= named, "BEYOND_A_CLIENT names something the document no longer has"
 
 
 # -- part 2: hostile but legal --------------------------------------------------------------
@@ -1012,6 +1345,38 @@ def test_versions_and_leaving_before_the_welcome(open_room):
         assert shy.rest() == []
     finally:
         shy.close()
+
+
+def test_past_500_offers_a_newcomer_and_a_listing_get_the_newest_500_and_the_rest_counted(open_room):
+    """File transfer: a newcomer is sent the newest 500 offers (files.MAX_LISTED) after its replay,
+    and `files` lists as many, counting the older ones in `unlisted`: 11 people, 46 empty files each
+    (50 at once is a person's most; 4 uploads under way)."""
+    people = [DocClient(open_room) for _ in range(11)]
+    late = DocClient(open_room)
+    empty = hashlib.sha256(b"").hexdigest()
+    try:
+        for n, person in enumerate(people):
+            person.join(f"h7p{n}")
+        ids: list[int] = []
+        for ref in range(46):
+            for person in people:
+                person.send(type="offer", ref=ref, name=f"f{ref}.txt", size=0)
+            for person in people:
+                ready, _ = person.until("upload-ready", ref=ref)
+                ids.append(int(str(ready["id"])))
+                person.send(type="upload-done", id=ready["id"], sha256=empty)
+        people[0].until("offered", id=str(max(ids)))
+        got = late.join_and_ping("h7late")
+        offered = [int(str(f["id"])) for f in got if f["type"] == "offered"]
+        assert sorted(offered) == sorted(ids)[-500:]
+        late.send(type="files")
+        listing, _ = late.until("file-list")
+        assert (listing["count"], listing["unlisted"]) == (500, 506 - 500)
+        listed = [late.recv() for _ in range(500)]
+        assert {int(str(f["id"])) for f in listed} == set(offered) and all(f["listing"] for f in listed)
+    finally:
+        for client in (*people, late):
+            client.close()
 
 
 def test_thirty_two_tries_without_joining_then_the_door_closes(room):
