@@ -1074,6 +1074,37 @@ def test_the_door_bad_keys_locks_too_many_connections_deadlines_and_a_browser(tm
         server.stop()
 
 
+def test_the_handshake_checks_a_name_a_ban_a_mute_and_the_room_in_the_documented_order():
+    """Section 4, step 4: bad-name, name-taken, name-owned, banned, muted, room-full; and step 5:
+    after a refusal that is not fatal (muted among them) the same connection tries again."""
+    server, port, _ = serve("--operator", "t25op", "--max-clients", "2")
+    op, bob, cy, tries = (DocClient(port) for _ in range(4))
+    cy_key = Ed25519PrivateKey.generate()
+    try:
+        op.join("t25op", Ed25519PrivateKey.generate())
+        bob.join("t25bob", Ed25519PrivateKey.generate())  # his key owns the name
+        bob.send(type="bye")
+        op.until("left", name="t25bob")
+        cy.join("t25cy", cy_key)  # the room is full now: two people
+        op.send(type="moderate", action="ban", name="t25eve")  # a name nobody here has
+        op.until("moderated", action="ban")
+        op.send(type="moderate", action="mute", name="t25cy")
+        op.until("moderated", action="mute")
+        answers = [tries.hello(name, cy_key)["code"] for name in ("t25!", "T25OP", "t25bob", "t25cyan")]
+        assert answers == ["bad-name", "name-taken", "name-owned", "muted"]  # each before room-full
+        for name, code in (("t25eve", "banned"), ("t25zed", "room-full")):
+            fresh = DocClient(port)
+            try:
+                refused = fresh.hello(name)
+                assert (refused["code"], refused["fatal"], fresh.rest()) == (code, True, [])
+            finally:
+                fresh.close()
+    finally:
+        for client in (op, bob, cy, tries):
+            client.close()
+        server.stop()
+
+
 def _code_of(key: Ed25519PrivateKey) -> str:
     """Identity, Fingerprints: the first 16 hex digits of SHA-256 of the public key, in fours."""
     digest = hashlib.sha256(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
