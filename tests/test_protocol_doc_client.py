@@ -755,11 +755,12 @@ def test_direct_messages_dropped_while_away_are_told_once_after_the_replay(tmp_p
 def test_pings_before_the_welcome_and_past_the_flood_limit(room):
     """Liveness: a ping is a known type (hello-first before the welcome) and flood control counts
     it as it counts who (Abuse limits): past the burst it is refused, quoted."""
-    early = DocClient(room)
+    early, again = DocClient(room), DocClient(room)
     try:
         early.send(type="ping")
         assert early.recv()["code"] == "hello-first"
-        assert early.join("t16ann")["ping"] is True
+        welcome = early.join("t16ann")
+        assert welcome["ping"] is True
         for _ in range(10):
             early.send(type="who")
         early.send(type="ping")
@@ -768,8 +769,11 @@ def test_pings_before_the_welcome_and_past_the_flood_limit(room):
         assert (refusal["code"], refusal["refused"]) == ("slow-down", '{"type":"ping"}')
         assert isinstance(refusal["retry_after"], float) and 0 < refusal["retry_after"] <= 1  # a token: a third of a second
         assert "pong" not in _kinds(early.quiet())
+        back = again.join("t16ann", resume=welcome["resume"])  # the bucket is the person's (Abuse limits)
+        assert 0 <= back["flood_tokens"] < 10, back
     finally:
         early.close()
+        again.close()
 
 
 def test_an_operator_mutes_and_bans_and_a_turn_based_room_keeps_words_to_the_holder():
@@ -854,6 +858,42 @@ def test_a_download_goes_on_from_an_offset_only_for_the_same_file(room):
         bob.close()
 
 
+def test_uploads_refused_and_private_offers_kept_private(room):
+    """File transfer: an offer over --max-file-mb is refused by its ref before any byte moves; a
+    chunk over 32 KiB and a checksum that does not match stop the upload, never offered; a private
+    offer reaches its recipient and sender only, and its id is unknown to anyone else."""
+    ann, bob, cy = DocClient(room), DocClient(room), DocClient(room)
+    try:
+        for client, name in ((ann, "t26ann"), (bob, "t26bob"), (cy, "t26cy")):
+            client.join(name)
+        ann.send(type="offer", ref=1, name="huge.iso", size=51 * 1024 * 1024)
+        refused = ann.until("file-error")[0]
+        assert (refused["ref"], refused.get("id")) == (1, None) and "up to 50.0 MiB" in str(refused["message"])
+        ann.send(type="offer", ref=2, name="big.bin", size=40_000)
+        file_id = ann.until("upload-ready", ref=2)[0]["id"]
+        ann.send(type="chunk", id=file_id, data=base64.b64encode(b"x" * 32769).decode("ascii"))
+        assert ann.until("file-error")[0]["id"] == file_id
+        ann.send(type="offer", ref=3, name="wrong.txt", size=3)
+        file_id = ann.until("upload-ready", ref=3)[0]["id"]
+        ann.send(type="chunk", id=file_id, data="Zm9v")
+        ann.send(type="upload-done", id=file_id, sha256="0" * 64)
+        assert ann.until("file-error")[0]["id"] == file_id
+        ann.send(type="offer", ref=4, name="for-bob.txt", size=3, to="T26BOB")
+        file_id = ann.until("upload-ready", ref=4)[0]["id"]
+        ann.send(type="chunk", id=file_id, data="Zm9v")
+        ann.send(type="upload-done", id=file_id, sha256=hashlib.sha256(b"foo").hexdigest().upper())
+        for side in (ann, bob):
+            offered = side.until("offered", id=file_id)[0]
+            assert (offered["to"], offered["from"], offered["sha256"]) == ("t26bob", "t26ann", hashlib.sha256(b"foo").hexdigest())
+        assert [f for f in cy.quiet() if f["type"] == "offered"] == []  # nothing of the three reached cy
+        cy.send(type="get", id=file_id)
+        assert "no file" in str(cy.until("file-error", id=file_id)[0]["message"])  # unknown to others
+        assert _download(bob, file_id)[1] == b"foo"
+    finally:
+        for client in (ann, bob, cy):
+            client.close()
+
+
 def test_nick_away_and_whois_as_the_room_reads_them(room):
     """What IRC users reach for: a nick is renamed for everyone; the first whisper to someone away
     is answered to its sender alone with the away note (answer), once; whois says who is here."""
@@ -904,14 +944,17 @@ def test_nick_away_and_whois_as_the_room_reads_them(room):
 def test_a_room_with_a_host_names_it_refuses_past_max_clients_and_ends_for_good_with_its_q():
     """A server with a host (serve --plain --name): every welcome names the host, whois says so,
     its name cannot be taken over, --max-clients turns the next away (room-full, fatal), and the
-    host's /q is a final shutdown."""
-    host = Proc("serve", "--plain", "--name", "t20hal", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--max-clients", "1")
+    host's /q is a final shutdown. Without history: no replay, a `history` is refused."""
+    host = Proc("serve", "--plain", "--name", "t20hal", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--max-clients", "1", "--no-history")
     try:
         port = int(host.expect(r"listening on port (\d+)", timeout=30).group(1))
         ann, bob = DocClient(port), DocClient(port)
         try:
             welcome = ann.join("t20ann")
             assert welcome["host"] == "t20hal" and welcome["members"] == ["t20hal", "t20ann"]
+            assert "keeps_history" not in welcome and "replay" not in welcome  # --no-history: no history-end either
+            assert _answer(ann, type="history")["code"] == "history"
+            assert _answer(ann, type="whisper", to="t20gone", text="hi")["code"] == "no-such-user"
             ann.send(type="whois", name="t20hal")
             reply = ann.until("whois-reply")[0]
             assert (reply["here"], reply["host"]) == (True, True)
