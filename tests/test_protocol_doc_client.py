@@ -475,6 +475,36 @@ def test_turns_refusals_and_passes_in_a_turn_based_room():
         server.stop()
 
 
+def test_serve_operator_takes_a_keys_fingerprint_in_each_documented_form():
+    """Moderation, op: `serve --operator KEY` takes the 16 hex digits bare (capitals too), in fours
+    split by spaces or tabs, in eights of 2 split by colons, or `SHA256:` and the unpadded base64 of
+    the key's whole SHA-256; the first to join with that key, under any name, is made an operator."""
+    keys = [Ed25519PrivateKey.generate() for _ in range(4)]
+    digests = [hashlib.sha256(k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).digest() for k in keys]
+    forms = [
+        ":".join(f"{byte:02x}" for byte in digests[0][:8]),
+        "SHA256:" + base64.b64encode(digests[1]).decode("ascii").rstrip("="),
+        "{}\t{}  {} {}".format(*(digests[2][:8].hex()[i : i + 4] for i in range(0, 16, 4))),
+        digests[3][:8].hex().upper(),
+    ]
+    server, port, _ = serve(*(arg for form in forms for arg in ("--operator", form)))
+    clients = [DocClient(port) for _ in keys]
+    try:
+        for n, (client, key) in enumerate(zip(clients, keys, strict=True)):
+            client.join(f"t27any{n}", key)
+            made, _ = client.until("moderated", action="op")
+            assert (made["name"], made["by"], made["reason"]) == (f"t27any{n}", "the server", "serve --operator"), forms[n]
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+    padded = Proc("serve", "--headless", "--no-announce", "--port", "0", "--operator", "SHA256:" + base64.b64encode(digests[1]).decode("ascii"))
+    try:
+        assert padded.wait() != 0 and "43 characters" in padded.output
+    finally:
+        padded.stop()
+
+
 def test_over_af_unix_and_the_shutdown_notice():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "room.sock")
@@ -504,6 +534,8 @@ def test_over_tls_with_a_key_and_the_channel_binding(tmp_path):
         assert fingerprint is not None
         cert = (tmp_path / "tls-cert.pem").read_text()
         assert fingerprint_of(ssl.PEM_cert_to_DER_cert(cert)) == fingerprint  # as the banner says
+        short = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert)).hexdigest()[:16]  # TLS: its short form, for the board
+        assert server.expect(r"for the board: ([0-9a-f]{4}(?: [0-9a-f]{4}){3})").group(1) == " ".join(short[i : i + 4] for i in range(0, 16, 4))
         key = Ed25519PrivateKey.generate()
         ann = DocClient(port, fingerprint=fingerprint)
         try:
