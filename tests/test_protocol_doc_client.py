@@ -912,6 +912,7 @@ def test_uploads_refused_and_private_offers_kept_private(room):
         assert ann.until("file-error")[0]["id"] == file_id
         ann.send(type="offer", ref=4, name="for-bob.txt", size=3, to="T26BOB")
         file_id = ann.until("upload-ready", ref=4)[0]["id"]
+        ann.send(type="cancel", id=file_id, req=1)  # Request ids: a cancel with a req is about a download only
         ann.send(type="chunk", id=file_id, data="Zm9v")
         ann.send(type="upload-done", id=file_id, sha256=hashlib.sha256(b"foo").hexdigest().upper())
         for side in (ann, bob):
