@@ -763,7 +763,8 @@ def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
 
 
 def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
-    """A ``file-error``: the transfer it is about stops (one answering a get before our last: no news)."""
+    """A ``file-error``: the transfer it is about stops (one answering a get before our last, or a
+    rejoin's word that a download we had cancelled went: no news)."""
     if _stale(transfers, error.id, error.req):
         return [], []
     if error.ref is None and error.req is None and error.id in transfers.moved:  # "asking for it again as #12" said it
@@ -771,6 +772,11 @@ def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Ev
         return [], []
     if error.id in transfers.resume_on_offer and error.ref is None and error.req is None:
         return [], [_went_while_away(transfers, error.id, _said_by_server(transfers, error))]
+    if error.ref is None and error.req is None and error.id in transfers.draining and error.id not in transfers.wanted:
+        # a rejoin's word that a download we had stopped went meanwhile: the lost connection never
+        # carried our cancel (typed as the link died, or offline), so the server still counted it ours
+        del transfers.draining[error.id]
+        return [], []
     said = _said_by_server(transfers, error)  # (before the transfer it is about is dropped)
     if error.ref is not None and error.ref in transfers.waiting:
         transfers._stop_sending(transfers.waiting[error.ref])
@@ -1014,6 +1020,7 @@ def _not_asked_again(transfers: ClientTransfers, file_id: str) -> Line:
     """/cancel of a download a lost connection cut short (cut_off): it is not asked for again once
     back; what of it is kept stays, for a /get."""
     del transfers.resume_on_offer[file_id]
+    _drain(transfers, file_id)  # (the rejoin's word that it went is no news then: _failed)
     known = transfers.known.get(file_id)
     if known is None:  # (cut_off only remembers offers it saw)
         return transfers._line(f"the download of #{file_id} is not asked for again")

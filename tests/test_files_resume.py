@@ -589,6 +589,28 @@ def test_a_download_gone_on_with_under_another_id_is_not_said_to_have_gone(tmp_p
     assert texts(transfers.on_event(ev.FileError(id="7", message=went))[1]) == [went]
 
 
+def test_a_download_cancelled_before_the_rejoin_is_not_said_to_have_gone(tmp_path, data):
+    """bob stopped the download himself: /cancel typed as the link died (the cancel went into a
+    dead connection, so the server still counted the download his), or typed offline. Back, the
+    rejoin's word that the file went (server_files: _gone_meanwhile) said 'dataset.bin (#7) went
+    when ann left: ...' of a download he had cancelled. No news to him now; a file-error about #7
+    that answers a get of his is still said."""
+    went = "dataset.bin (#7) went when ann left: a file is on offer only while its sender is here"
+    for offline in (False, True):
+        (tmp_path / str(offline)).mkdir()
+        transfers, _half = half_fetched(tmp_path / str(offline), data)
+        if offline:
+            cut_off(transfers)
+        replies, lines = transfers.command(FileCommand(name="cancel", file_id="7"), offline=offline)
+        assert [type(reply) for reply in replies] == ([] if offline else [ev.CancelFile]) and len(lines) == 1
+        cut_off(transfers)
+        assert transfers.on_event(ev.FileError(id="7", message=went)) == ([], []), offline
+        transfers.on_event(offered(data, file_id="7"))  # offered again later, asked for again: its errors are news
+        transfers.command(FileCommand(name="get", file_id="7"))
+        gone = "#7 is no longer on offer (/files lists what is)"
+        assert texts(transfers.on_event(ev.FileError(id="7", message=gone))[1]) == [gone], offline
+
+
 def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went_meanwhile(tmp_path, data):
     with store_and_room(tmp_path / "store", ((1, "ann"), (2, "bob"), (4, "cat"))) as (store, room):
         ids = {}
@@ -709,11 +731,13 @@ class CutMidway:
 
 
 @contextlib.contextmanager
-def a_download_cut_midway(tmp_path: Path, *, sender: str = "ann", history: Path | None = None) -> Iterator[CutMidway]:
+def a_download_cut_midway(tmp_path: Path, *, sender: str = "ann", history: Path | None = None, cancelled: bool = False) -> Iterator[CutMidway]:
     """A real server (room_with_a_dataset), bob through a BadLink; ``sender`` (ann, the host, or a
     student joined before bob) offers the data set, bob /gets it, and with 3 MiB on its way the
     link is cut and leads to a bound socket that never listens (a connection to it is refused):
-    bob has said the download goes on once back, if still on offer. Ends every process after."""
+    bob has said the download goes on once back, if still on offer. ``cancelled``: the link dies
+    as bob types /cancel (it carries nothing from then on: the room never reads the cancel), and
+    bob has said what was kept instead. Ends every process after."""
     data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB, history=history)
     nowhere = socket.socket()  # bound, never listening: a connection to it is refused
     nowhere.bind(("127.0.0.1", 0))
@@ -733,9 +757,14 @@ def a_download_cut_midway(tmp_path: Path, *, sender: str = "ann", history: Path 
         file_id = bob.expect(rf"{sender} offers dataset\.bin .*/get (\d+) to download it").group(1)
         bob.send(f"/get {file_id}")
         wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        if cancelled:
+            link.stall()
+            bob.send(f"/cancel {file_id}")
+            bob.expect(rf"stopped receiving dataset\.bin; kept [\d.]+ MiB of it: /get {file_id} goes on from there")
         link.target = nowhere.getsockname()
         link.cut()
-        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: "
+        link.resume()
+        bob.expect(r"connection lost; retrying" if cancelled else r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: "
                    r"it goes on from there once back, if still on offer")
         yield CutMidway(data=data, downloads=downloads, ann=ann, port=port, bob=bob, offering=offering, link=link, file_id=file_id, procs=procs)
     finally:
@@ -814,6 +843,22 @@ def test_a_student_back_after_the_sender_left_reads_that_the_download_does_not_g
         cut.back()
         cut.bob.expect(r"back in the room")
         cut.bob.expect(rf"dataset\.bin \(#{cut.file_id}\) went when cat left: a file is on offer only while its sender is here; kept [\d.]+ MiB of it: a /get of it goes on from there if it is offered again")
+
+
+def test_a_student_who_cancelled_as_the_link_died_is_not_told_the_download_went_when_back(tmp_path):
+    """The user's side: bob typed /cancel as his Wi-Fi died (the cancel never reached the room),
+    cat, who sent the file, left while bob was away; back, bob read 'dataset.bin (#N) went when
+    cat left: ...' of a download he had stopped himself, as if it were news."""
+    with a_download_cut_midway(tmp_path, sender="cat", cancelled=True) as cut:
+        cat = cut.offering
+        cat.send("/q")
+        assert cat.wait() == 0
+        cut.ann.expect(r"cat left")
+        cut.back()
+        cut.bob.expect(r"back in the room")
+        cut.bob.send("/files")  # answered after the rejoin's offers and its word on what went
+        cut.bob.expect(r"no files are on offer")
+        assert "went when cat left" not in cut.bob.output and "asking for dataset.bin again" not in cut.bob.output
 
 
 def test_a_student_back_in_a_restarted_room_reads_that_the_download_does_not_go_on(tmp_path):
