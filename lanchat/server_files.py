@@ -227,13 +227,19 @@ class ServerFiles:
         with when it was (a rejoining client shows only those it had not seen). The newest
         MAX_LISTED, as /files lists them: all of thousands, after a replay, would get the newcomer
         dropped as too slow before a line was read. ``resumed``: the lost connection whose session
-        ``cid`` (called ``name``) took back: the files offered to it alone are ``cid``'s now."""
+        ``cid`` (called ``name``) took back: the files offered to it alone are ``cid``'s now, and
+        those it was fetching are offered again however old (its client asks for them again
+        when they are: with more than MAX_LISTED newer ones, it took them for gone)."""
+        fetching: set[str] = set()
         if resumed is not None:
             self.away.pop(resumed, None)
             for offer in self.book.offers.values():
                 if offer.to == resumed:
                     offer.to, offer.to_name = cid, name or offer.to_name
-        offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
+            fetching = set(self.cut_short.get(resumed, ()))
+        visible = self.book.visible_to(cid)
+        older = [offer for offer in visible[:-MAX_LISTED] if offer.file_id in fetching] if fetching else []
+        offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in older + visible[-MAX_LISTED:]]
         return offers + self._gone_meanwhile(cid, resumed)
 
     def _gone_meanwhile(self, cid: int, resumed: int | None) -> list[Action]:

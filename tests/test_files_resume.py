@@ -39,7 +39,9 @@ from lanchat.client_files import (
     offers_came,
     partial_path,
 )
-from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
+from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MAX_LISTED, MB, chunk_plan, human_size
+from lanchat.room import Room
+from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
 
 SIZE = 2 * MB + 12345  # over RESUMABLE_MIN_BYTES, not a whole number of pieces
@@ -627,6 +629,36 @@ def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went
         store.handle(room, 5, ev.GetFile(id=ids[4], binary=True))
         store.forget(5, away=True)
         assert [type(a.event) for a in store.offers_for(6) if isinstance(a, Send)] == [ev.Offered]  # not to whoever joins
+
+
+def test_a_rejoin_is_offered_again_the_file_it_was_fetching_however_many_newer_offers_there_are(tmp_path, data):
+    """More than 500 files offered since the data set (a class sharing its work): a rejoin's
+    offers are the newest 500 (files.MAX_LISTED), so the data set bob was fetching, still on offer,
+    was not among them, and no word came that it went: bob's client, promised to go on 'once
+    back, if still on offer', said 'the download of dataset.bin (#1) does not go on: it is not on
+    offer now' and did not ask for it. The files a lost connection was fetching come too, however old."""
+    store, room = ServerFiles(tmp_path / "store"), Room()
+    try:
+        for cid in range(1, 14):  # 1 ann, 2 bob, 3-13 the class, each from a machine of their own
+            room.moderation.arrive(cid, f"192.168.1.{cid}")
+            room.handle(cid, ev.Hello(name=f"p{cid}"))
+        dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
+        store.handle(room, 2, ev.GetFile(id=dataset, binary=True))
+        store.forget(2, away=True)  # bob's link drops mid-download
+        for number in range(MAX_LISTED):  # (at most 50 each: 11 classmates)
+            stored_offer(store, room, b"work %d" % number, number + 2, f"work{number}.txt", 3 + number % 11)
+        told = [a.event for a in store.offers_for(14, resumed=2, name="bob") if isinstance(a, Send)]
+        assert [type(e) for e in told] == [ev.Offered] * (MAX_LISTED + 1) and told[0].id == dataset
+        assert told[1:] == [a.event for a in store.offers_for(15) if isinstance(a, Send)]  # whoever joins: the newest 500 only
+        transfers = ClientTransfers(tmp_path)  # bob's client takes the old one up again
+        transfers.on_event(offered(data, file_id=dataset))
+        transfers.command(FileCommand(name="get", file_id=dataset))
+        cut_off(transfers)
+        asked = [transfers.on_event(event)[0] for event in told]
+        assert sans_req([get for gets in asked for get in gets]) == [ev.GetFile(id=dataset, binary=True)]
+        assert not_back_on_offer(transfers) == []
+    finally:
+        store.close()
 
 
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
