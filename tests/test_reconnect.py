@@ -166,6 +166,32 @@ def test_a_wifi_blip_rejoins_and_shows_only_what_was_missed(tmp_path):
         assert "Traceback" not in proc.output
 
 
+def test_a_wifi_blip_in_a_room_without_history_says_what_was_said_meanwhile_is_not_shown():
+    """A room without history (serve --no-history) replays nothing: back from a blip, bob read
+    'back in the room as bob (2 here)' and the chat went on, as if he had missed nothing, while
+    ann's line of the meantime was gone for him. Now the rejoin says it is not shown, and why."""
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+    try:
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        blip.cut()
+        ann.expect(r"bob lost connection")
+        ann.send("while bob was away")
+        ann.expect(r"ann: while bob was away$")
+        mark = bob.mark()
+        blip.restore()
+        bob.expect(r"back in the room as bob \(2 here\)$", timeout=20, start=mark)
+        bob.expect(r"-!- what was said while you were away is not shown: this room keeps no history$", start=mark)
+        assert "while bob was away" not in bob.output
+    finally:
+        for proc in (ann, bob, server):
+            proc.stop()
+        blip.close()
+
+
 def test_a_server_restart_brings_everyone_back_with_nothing_twice():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
@@ -378,7 +404,7 @@ def test_waiting_after_a_shutdown_notice_is_not_the_end_of_the_chat():
     assert "press any key" not in text
     session.progress.pop("connection")
     back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
-    assert [line.text for line in back] == ["back in the room as bob (2 here)"]
+    assert [line.text for line in back] == ["back in the room as bob (2 here)", "what was said while you were away is not shown: this room keeps no history"]
 
 
 # What the server sends between the welcome and the replay (room_social.after_welcome): the
@@ -397,7 +423,7 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once(before):
     session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
     lost = session.rejoin.lost(session, 1.0)
     assert [line.text for line in lost] == ["connection lost; retrying in 1 s (/q to leave)"]
-    back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), keeps_history=True))
     assert [line.text for line in back] == ["back in the room as bob (2 here)"]
     for event in BEFORE_THE_REPLAY[before]:
         session.on_event(event)
@@ -769,7 +795,7 @@ def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it(
     now[0] = 110.0
     view.add(session.rejoin.still_lost(session, "refused", 2.0))
     now[0] = 130.0
-    view.add(session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"))))
+    view.add(session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), keeps_history=True)))
     for text, when in (("seen", 101.0), ("while away", 105.0), ("later", 120.0)):
         view.add(session.on_event(ev.Message(sender="ann", text=text, time=when, history=True)))
     view.add(session.on_event(ev.HistoryEnd(shown=3, more=False, before=1)))
