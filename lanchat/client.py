@@ -74,6 +74,7 @@ LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 GIVE_UP_SECONDS = 600.0
 REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
+OFFERS_SETTLE_CEILING = 30.0  # from a server answering no ping: a rejoin's offers are taken to have come by then, however busy the room
 MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
 # A rejoin that is lost again within this long did not hold (a server that welcomes and then
 # shuts down or drops at once, over and over): the waits go on growing from where they were,
@@ -724,11 +725,20 @@ STOP_REJOINING = frozenset(
 
 def rejoin_settled(loop: ClientLoop) -> None:
     """REPLAY_SETTLE_SECONDS after a rejoin's welcome (Reconnect.tick): the session's rejoin is
-    over; from a server that answers no ping (welcomed), its replay and offers have come by
-    now, and a download promised to go on once back whose file was not offered again is said
-    not to (client_files.not_back_on_offer). One that answers pings has it said by its pong."""
+    over; from a server that answers no ping (welcomed), its replay and offers have come once
+    the room has been quiet that long (else the settle is looked at again then, up to
+    OFFERS_SETTLE_CEILING after the welcome: over a slow link the replay alone takes longer), and a
+    download promised to go on once back whose file was not offered again is said not to
+    (client_files.not_back_on_offer). One that answers pings has it said by its pong."""
     loop.session.rejoin.settled()
-    if not loop.transfers.offers_awaited and (gone := not_back_on_offer(loop.transfers)):
+    if loop.transfers.offers_awaited or not loop.transfers.resume_on_offer:
+        return
+    reconnect, now = loop.reconnect, loop.liveness.clock()  # (time.monotonic, as Reconnect's)
+    if reconnect is not None and reconnect.rejoined is not None and now < (ceiling := reconnect.rejoined[0] + OFFERS_SETTLE_CEILING):
+        if (quiet_at := loop.liveness.heard_at + REPLAY_SETTLE_SECONDS) > now:  # bytes came in the last 2 s: offers may still be on their way
+            reconnect.settle_at = min(quiet_at, ceiling)
+            return
+    if gone := not_back_on_offer(loop.transfers):
         loop.frontend.show(gone)
 
 

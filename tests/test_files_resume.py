@@ -513,6 +513,58 @@ def test_a_rejoins_welcome_pings_only_while_a_download_waits_and_counts_it_again
         assert bucket.tokens == pytest.approx(bucket.capacity - 1 if asked else bucket.capacity, abs=0.01), number
 
 
+def test_from_a_server_answering_no_ping_the_settle_waits_for_a_quiet_room_before_saying_what_was_not_offered(tmp_path, data):
+    """A server that answers no ping (an older lanchat; PROTOCOL.md, Liveness): the rejoin's
+    offers were taken to have come 2 s after the welcome, however slow the link, so a replay still
+    coming then (8 KB/s: 3.5 s for 50 lines) had 'the download of dataset.bin (#7) does not go on:
+    it is not on offer now' said of a file offered just after. The settle now waits until the room
+    has been quiet for 2 s, up to 30 s after the welcome; a quiet room is settled at 2 s as before."""
+    from types import SimpleNamespace
+
+    from lanchat import client
+    from lanchat.liveness import Liveness
+
+    now = [1000.0]
+    transfers, _half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    shown: list[str] = []
+    liveness = Liveness(lambda: now[0])
+    reconnect = SimpleNamespace(settle_at=now[0] + client.REPLAY_SETTLE_SECONDS, rejoined=(now[0], now[0] - 60.0))
+    loop = SimpleNamespace(session=SimpleNamespace(rejoin=SimpleNamespace(settled=lambda: None)), transfers=transfers, liveness=liveness,
+                           reconnect=reconnect, frontend=SimpleNamespace(show=lambda lines: shown.extend(line.text for line in lines)))
+    liveness.welcomed(False)  # the welcome: no ping answered here
+    for at in (1.0, 2.5, 3.4):  # the replay trickles in
+        now[0] = 1000.0 + at
+        liveness.heard()
+    now[0] = 1002.0  # the first settle: bytes came 0.6 s ago
+    client.rejoin_settled(loop)  # type: ignore[arg-type]
+    assert shown == [] and reconnect.settle_at == pytest.approx(1005.4)
+    transfers.on_event(offered(data))  # the offer comes at last: asked for again
+    assert "7" in transfers.wanted and transfers.resume_on_offer == {}
+    now[0] = 1005.4
+    client.rejoin_settled(loop)  # type: ignore[arg-type]
+    assert shown == []  # nothing said gone
+    # one that never comes back: said once the room is quiet, or at the ceiling in a busy room
+    for busy in (False, True):
+        (tmp_path / f"busy{busy}").mkdir()
+        transfers, _half = half_fetched(tmp_path / f"busy{busy}", data)
+        cut_off(transfers)
+        loop.transfers = transfers
+        reconnect.rejoined, reconnect.settle_at = (now[0], now[0] - 60.0), now[0] + client.REPLAY_SETTLE_SECONDS
+        liveness.welcomed(False)
+        start = now[0]
+        while not shown and now[0] < start + 40:
+            now[0] += 1.0
+            if busy:
+                liveness.heard()  # live lines every second
+            if now[0] >= reconnect.settle_at:
+                client.rejoin_settled(loop)  # type: ignore[arg-type]
+        assert shown == ["the download of dataset.bin (#7) does not go on: it is not on offer now; kept 1.1 MiB of it: "
+                         "a /get of it goes on from there when it is offered again (/files)"], busy
+        assert now[0] - start == pytest.approx(client.OFFERS_SETTLE_CEILING if busy else client.REPLAY_SETTLE_SECONDS), busy
+        shown.clear()
+
+
 def test_a_rejoins_ping_refused_as_a_flood_says_what_was_not_offered_again_at_once(tmp_path, data):
     """The room's flood limit refused the ping a rejoin's welcome sent (client.welcomed: another
     session of ours, or a class behind one address, spent the allowance): the refusal comes where
