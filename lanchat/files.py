@@ -311,6 +311,13 @@ class Progress:
             return f"{self.direction} {named} {self.percent}% stalled {int(quiet)} s"
         return f"{self.direction} {named} {self.percent}% {speed_text(self.done - self.resumed_from, self.seconds)}"
 
+    def short(self) -> str:
+        """``text`` where a narrow status line has no room for it: ``get #3 45%`` (``stalled`` added
+        once it is), the file's name and speed left out; a download was shown not at all there."""
+        named = f"#{self.file_id}" if self.file_id else ""
+        stalled = " stalled" if self.quiet_for() >= STALLED_AFTER_SECONDS and not (self.direction == "get" and self.total and self.done >= self.total) else ""
+        return " ".join(part for part in (self.direction, named, f"{self.percent}%{stalled}") if part)
+
     def redraw_in(self) -> float | None:
         """Seconds until ``text`` changes by itself, no byte having moved (it says "stalled", then
         counts the seconds): when a status line must be drawn again while nothing else wakes the

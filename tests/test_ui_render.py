@@ -414,6 +414,28 @@ def test_a_stopped_servers_status_on_a_narrow_screen_is_short_not_cut():
     assert rd.status_text(view).startswith(" bob │ server stopped: waiting for it to come back; /q leaves │ host")
 
 
+def test_a_download_on_a_narrow_screen_shows_its_short_form_not_nothing():
+    """A student at a 60-column split screen, named bobby_the_student, fetching the teacher's
+    chapter3_exercises.pdf: the status line's progress ('get #1 chapter3_exercises.pdf 7% 460.9
+    KiB/s') did not fit whole, so it was left out, and nothing at all said the download was
+    under way (the full screen prints no 'receiving' line: the status line has it) until 'saved'.
+    Where the whole does not fit, its short form: 'get #1 7%'; where it does, the whole as ever."""
+    from lanchat.files import Progress
+
+    now = [10.0]
+    view = View(Session(name="bobby_the_student", role="client", where="127.0.0.1:3580", mode="duplex", members=["ann", "bobby_the_student"]))
+    progress = Progress(direction="get", label="chapter3_exercises.pdf", total=4_000_000, started=10.0, file_id="1", clock=lambda: now[0])
+    progress.advance(280_000, 10.6)
+    now[0] = 10.6
+    view.session.progress = {"get:1": progress}  # type: ignore[attr-defined]
+    assert rd.status_text(view, 60) == " bobby_the_student │ client │ duplex │ 2 here │ get #1 7% "
+    assert rd.status_text(view, 100).endswith(" │ get #1 chapter3_exercises.pdf 7% 455.7 KiB/s ")
+    assert "get #1 7%" not in rd.status_text(view)  # (no width: the whole only)
+    now[0] = 13.0  # no byte for 2.4 s: stalled, in the short form too
+    assert rd.status_text(view, 60).endswith(" │ get #1 7% stalled ")
+    assert rd.status_text(view, 40) == " bobby_the_student │ get #1 7% stalled "
+
+
 def test_offline_the_status_line_has_no_head_count_and_the_roster_is_who_was_here():
     """Reconnecting, the status line still said "3 here" and the pane "Here (3)", as if all were
     connected: both were only true before the connection went down."""

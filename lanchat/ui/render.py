@@ -789,8 +789,13 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         parts.append((_LIVE, f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026"))
     if getattr(session, "topic", ""):
         parts.append((_TOPIC, "topic: " + visible(session.topic)))
-    # file transfers under way (projector mode: a file offered to one person without its name)
-    parts += [(_LIVE, _progress_text(projector.shown_progress(transfer, session))) for transfer in progress.values()]
+    # file transfers under way (projector mode: a file offered to one person without its name), each
+    # with its short form where the whole does not fit (a 60-column window showed no download at all)
+    for transfer in progress.values():
+        if whole := _progress_text(shown := projector.shown_progress(transfer, session)):
+            parts.append((_LIVE, whole))
+            if short := _progress_text(shown, "short"):
+                parts.append((_NOW_SHORT, short))
     return [(rank, text) for rank, text in parts if text]
 
 
@@ -846,9 +851,10 @@ def status_text(view: View, width: int | None = None) -> str:
     return _joined([part for index, part in enumerate(parts) if index in kept])
 
 
-def _progress_text(progress: object) -> str:
+def _progress_text(progress: object, form: str = "text") -> str:
+    """``progress``'s text for the status line (``form``: "short", its short form; "" if it has none)."""
     try:
-        return visible(progress.text())  # type: ignore[attr-defined]
+        return visible(getattr(progress, form)()) if form == "text" or hasattr(progress, form) else ""
     except Exception:  # noqa: BLE001 - a status line must never stop the drawing
         return ""
 
