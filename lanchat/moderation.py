@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 from . import events as ev
 from .actions import KeepSeenKey
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
-from .limits import AddressGroups, group_matches
+from .limits import AddressGroups, TokenBucket, group_matches
 from .protocol import encode
 from .wire import MAX_FRAME_BYTES
 
@@ -49,6 +49,17 @@ DEPARTED_USERS = 1024
 # seconds, so a restart forgets no classmate: behind one NAT most keys own no name.
 SEEN_KEYS = 4096
 SEEN_KEY_REFRESH = 3600.0
+# A script making fresh keys (each join one more) pushed a class's keys out of those SEEN_KEYS, so
+# a later ban at their NAT turned classmates away, and made every one of its keys known to that ban
+# (a way back in). So a place (an address group) holds at most SEEN_KEYS_PER_PLACE of them, its
+# own oldest going first (a script at one address pushes out no other address's keys), and adds
+# NEW_KEYS_PER_PLACE keys new to the room an hour at most (four times what an address may hold at
+# once, MAX_PER_ADDRESS, or serve --max-per-address: a class, a second machine each, a second class
+# that hour); the keys past that are not remembered (nor written), so a flood at the
+# class's own address pushes nobody out within a lesson, and a script has at most that many of its
+# keys known to a later ban there an hour, less the class's own.
+SEEN_KEYS_PER_PLACE = SEEN_KEYS // 8
+NEW_KEYS_PER_PLACE = 64
 # A newcomer turned away by a ban at a shared place (Ban.newcomers) with a key of their own: an
 # operator's ``/admit NAME`` lets that key in within this many seconds of the try (the tries of
 # the ADMIT_KEYS newest keys under a name are kept, for the DEPARTED_USERS newest names).
@@ -167,38 +178,95 @@ class Mute:
 
 class SeenKeys:
     """The identity keys (key_id) that passed the bans at a join, the SEEN_KEYS newest, in an
-    earlier run too (``remember``): a ban at a shared place counts them known (Moderation.known_keys)."""
+    earlier run too (``remember``): a ban at a shared place counts them known (Moderation.known_keys).
+    Each place (address group) holds SEEN_KEYS_PER_PLACE of them at most, its own oldest going
+    first, and adds NEW_KEYS_PER_PLACE keys new to the room an hour at most (``seen``)."""
 
     def __init__(self) -> None:
         self.told: OrderedDict[str, float | None] = OrderedDict()  # key -> when the history was last told (None: not this run)
+        self.places: dict[str, OrderedDict[str, None]] = {}  # place -> its keys this run, oldest first
+        self.place_of: dict[str, str] = {}  # key -> the place it last joined from this run
+        # place -> (its allowance of keys new to the room, when the log last said it ran out)
+        self.new_keys: OrderedDict[str, tuple[TokenBucket, list[float]]] = OrderedDict()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.told)
 
-    def seen(self, key: str | None, place: str, now: float) -> list[Action]:
+    def seen(self, key: str | None, place: str, now: float, new_an_hour: int = 0) -> list[Action]:
         """A join with identity ``key`` from ``place`` passed the bans: the room has seen that key
         (SEEN_KEYS), and the history keeps it at its first join this run, then once in
-        SEEN_KEY_REFRESH at most (a class rejoining after a blip writes nothing)."""
+        SEEN_KEY_REFRESH at most (a class rejoining after a blip writes nothing). A key new to
+        the room past ``place``'s ``new_an_hour`` (at least NEW_KEYS_PER_PLACE) is not kept (said
+        in the log)."""
         if key is None:
             return []
         seen = self.told
+        if key not in seen and not self._may_add(place, now, max(new_an_hour, NEW_KEYS_PER_PLACE)):
+            return self._over(place, now)
         told = seen.get(key)
         due = told is None or now - told >= SEEN_KEY_REFRESH
         seen[key] = now if due else told
         seen.move_to_end(key)
-        if len(seen) > SEEN_KEYS:
-            seen.popitem(last=False)
+        self._placed(key, place)
+        while len(seen) > SEEN_KEYS:
+            self._drop(next(iter(seen)))
         return [KeepSeenKey(key=key, place=place, time=now)] if due else []
+
+    def _may_add(self, place: str, now: float, most: int) -> bool:
+        """May ``place`` add a key new to the room now (``most`` an hour)? The places asked last
+        are kept, SEEN_KEYS_PER_PLACE of them (bounded memory)."""
+        budget = self.new_keys.pop(place, None) or (TokenBucket(most, most / 3600.0, now), [-math.inf])
+        self.new_keys[place] = budget
+        while len(self.new_keys) > SEEN_KEYS_PER_PLACE:
+            self.new_keys.popitem(last=False)
+        return budget[0].take(now)
+
+    def _over(self, place: str, now: float) -> list[Action]:
+        """A key new to the room past ``place``'s hour's allowance: not kept; the log says so,
+        once an hour at most (a script's storm is one line, not one a minute as it refills)."""
+        bucket, said = self.new_keys[place]
+        if now - said[0] < 3600.0:
+            return []
+        said[0] = now
+        return [_room.Log(text=(
+            f"joins from {place}: more than {int(bucket.capacity)} identity keys new to the room within an hour (a script "
+            f"making keys?); the room does not remember the next ones there as classmates, so a ban at {place} holds "
+            f"them as newcomers (/admit NAME lets one in)"))]  # fmt: skip
+
+    def _placed(self, key: str, place: str) -> None:
+        """``key`` joined from ``place``: the newest of its keys; past SEEN_KEYS_PER_PLACE its oldest go."""
+        before = self.place_of.get(key)
+        if before is not None and before != place:
+            self._unplace(key, before)
+        self.place_of[key] = place
+        keys = self.places.setdefault(place, OrderedDict())
+        keys[key] = None
+        keys.move_to_end(key)
+        while len(keys) > SEEN_KEYS_PER_PLACE:
+            self._drop(next(iter(keys)))
+
+    def _drop(self, key: str) -> None:
+        """``key`` is remembered no more."""
+        self.told.pop(key, None)
+        place = self.place_of.pop(key, None)
+        if place is not None:
+            self._unplace(key, place)
+
+    def _unplace(self, key: str, place: str) -> None:
+        keys = self.places[place]
+        keys.pop(key, None)
+        if not keys:
+            del self.places[place]
 
     def remember(self, keys: Iterable[str]) -> None:
         """The keys the history kept from earlier runs (HistoryStore.seen_keys), oldest first:
         seen, for a ban at a shared place, as if they had joined this run (not written again
-        until they do)."""
+        until they do; counted in a place's share once they do)."""
         for key in keys:
             self.told[key] = None
             self.told.move_to_end(key)
         while len(self.told) > SEEN_KEYS:
-            self.told.popitem(last=False)
+            self._drop(next(iter(self.told)))
 
 
 class Moderation:
@@ -1088,7 +1156,9 @@ def seen_on_join(room: Room, member: Member) -> list[Action]:
     if member.cid == room.host_cid or member.cid in room.service_cids:
         return []
     mod = room.moderation
-    return mod.seen_keys.seen(mod.identity_of(member), mod.groups.group(member.address), room.clock())
+    # a class of N behind a NAT (serve --max-per-address N), two machines each, two classes an hour
+    new_an_hour = 4 * room.gate.names_per_address
+    return mod.seen_keys.seen(mod.identity_of(member), mod.groups.group(member.address), room.clock(), new_an_hour)
 
 
 def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -> list[Action]:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,6 +321,48 @@ def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_kno
     (ban,) = after.stored.values()
     assert ban.newcomers == NAT and "dees-key" in ban.known_keys, ban
     assert isinstance(after.take(after.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
+
+
+def _script_making_keys(room: ModDriver, address: str, count: int, *, every: float, tag: str) -> None:
+    """A script at ``address`` joins ``count`` times, a fresh key and name each time, one join
+    every ``every`` seconds (the room's clock), leaving at once: each join a key the room sees."""
+    for n in range(count):
+        room.now += every
+        cid = room.arrive(f"{tag}{n}", address=address, key=key_id(f"{tag}-key-{n}".encode()))
+        room.perform(room.room.leave(cid, "quit"))
+    room.take_all()
+
+
+def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_of_its_keys_are_known(monkeypatch: pytest.MonkeyPatch):
+    """mallory's script, behind the class's NAT, joins with a fresh key 30 times a minute (serve's
+    new connections an address may make) for over two hours, more joins than the room remembers
+    keys (SEEN_KEYS); four other addresses do the same for a day. Before, dee (seen, gone, owning no
+    name) was pushed out, and the NAT ban that followed turned her away, while the script's newest
+    keys all came back in past it. Now a place adds NEW_KEYS_PER_PLACE new keys an hour and holds
+    SEEN_KEYS_PER_PLACE: dee is let in, the script's late keys are refused as newcomers, and the
+    host's log says once per place that keys past the hour's allowance are not remembered."""
+    for name, bound in (("SEEN_KEYS", 256), ("SEEN_KEYS_PER_PLACE", 32), ("NEW_KEYS_PER_PLACE", 4)):  # as 4096, 512, 64: faster
+        monkeypatch.setattr(moderation, name, bound)
+    monkeypatch.setattr(gate, "NEW_NAMES_PER_PLACE", 1)  # (the allowance is four times it, or NEW_KEYS_PER_PLACE: 4 here)
+    room = _nat_class()
+    _script_making_keys(room, NAT, moderation.SEEN_KEYS + 10, every=2.0, tag="m")
+    for n in range(4):  # a day at another four addresses: each fills its share, and no more
+        _script_making_keys(room, f"10.9.9.{n + 1}", 144, every=600.0, tag=f"x{n}")
+    kept = {key: room.room.moderation.seen_keys.place_of.get(key) for key in room.room.moderation.seen_keys}
+    per_place = {place: sum(1 for p in kept.values() if p == place) for place in set(kept.values())}
+    assert all(per_place[f"10.9.9.{n + 1}"] == moderation.SEEN_KEYS_PER_PLACE for n in range(4)), per_place
+    hours = (moderation.SEEN_KEYS + 10) * 2.0 / 3600
+    assert per_place[NAT] <= moderation.NEW_KEYS_PER_PLACE * (1 + hours) + 5, per_place  # the class's 5, and the script's allowance
+    over = [line for line in room.logged if "identity keys new to the room within an hour" in line]
+    said = Counter(line.split(":")[0] for line in over)  # a storm at a place: one line an hour at most
+    assert said[f"joins from {NAT}"] == 1 and all(0 < said[f"joins from 10.9.9.{n + 1}"] <= 24 for n in range(4)), said
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.newcomers == NAT and "dees-key" in ban.known_keys, ban
+    room.take_all()
+    assert isinstance(room.take(room.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
+    late = key_id(f"m-key-{moderation.SEEN_KEYS + 9}".encode())  # the script's newest key, past the allowance
+    assert room.only_error(room.arrive("m9", address=NAT, key=late)).code == ev.E_BANNED
 
 
 def test_a_nat_makes_as_many_names_its_own_an_hour_as_serve_lets_it_hold_at_once():
