@@ -162,6 +162,8 @@ CREATE TABLE IF NOT EXISTS operators (
 # knew then in columns of their own, added to a file of any age (_add_ban_columns); a lanchat
 # without them reads such a ban as one by name and key, as it would have made it.
 _BAN_COLUMNS = {"newcomers": "TEXT", "known_keys": "TEXT"}  # known_keys: fingerprints, space-separated
+# A mute at a shared place (moderation.Mute.newcomers) keeps the same two, in the mutes table; a
+# lanchat without them reads it as a mute by name and key.
 
 
 # A /me kept in the history (PROTOCOL.md, History replay) is a room row whose sender_owner holds
@@ -1595,16 +1597,17 @@ class HistoryStore(_Dropping, _NameOwners):
     # ------------------------------------------------------------------ moderation
 
     def _add_ban_columns(self) -> None:
-        """The bans table's columns for a ban at a shared place (_BAN_COLUMNS), where a file of the
-        last release lacks them: added with defaults (NULL), so that release still opens it."""
-        have = {row[1] for row in self.db.execute("PRAGMA table_info(bans)")}
-        for column, kind in _BAN_COLUMNS.items():
-            if column not in have:
-                self.db.execute(f"ALTER TABLE bans ADD COLUMN {column} {kind}")
+        """The bans and mutes tables' columns for a ban or mute at a shared place (_BAN_COLUMNS),
+        where a file of an older release lacks them: added with defaults (NULL), so it still opens it."""
+        for table in ("bans", "mutes"):
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in _BAN_COLUMNS.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
-    def _has_ban_columns(self) -> bool:
-        """Does the bans table have _BAN_COLUMNS (no: a read-only file of an older lanchat)?"""
-        have = {row[1] for row in self.db.execute("PRAGMA table_info(bans)")}
+    def _has_ban_columns(self, table: str = "bans") -> bool:
+        """Does ``table`` have _BAN_COLUMNS (no: a read-only file of an older lanchat)?"""
+        have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
         return all(column in have for column in _BAN_COLUMNS)
 
     def add_ban(self, ban: Ban) -> None:
@@ -1661,10 +1664,11 @@ class HistoryStore(_Dropping, _NameOwners):
         try:
             self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
             self.db.execute(
-                "INSERT OR REPLACE INTO mutes (id, name, name_key, key, address, until, by_name, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason),
-            )
+                "INSERT OR REPLACE INTO mutes (id, name, name_key, key, address, until, by_name, reason, newcomers, known_keys) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason, mute.newcomers,
+                 " ".join(sorted(mute.known_keys)) if mute.newcomers else None),
+            )  # fmt: skip
             self._numbered("next_mute_id", mute.id + 1)
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
@@ -1685,16 +1689,17 @@ class HistoryStore(_Dropping, _NameOwners):
             self._settle()
             self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
         try:
+            extra = ", newcomers, known_keys" if self._has_ban_columns("mutes") else ", NULL, NULL"
             rows = self._read(
-                "SELECT id, name, name_key, key, address, until, by_name, reason FROM mutes "
+                f"SELECT id, name, name_key, key, address, until, by_name, reason{extra} FROM mutes "
                 "WHERE until IS NULL OR until > ? ORDER BY id",
                 (now,),
             )
         except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
             return []
         return [
-            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7])
-            for r in self._usable(rows, rows_ok.mute_ok)
+            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7], **_at_shared_place(r[8], r[9]))
+            for r in self._usable(rows, lambda row: rows_ok.mute_ok(row[:8]))
         ]
 
     def next_file_id(self) -> int:

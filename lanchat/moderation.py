@@ -171,9 +171,19 @@ class Mute:
     reason: str
     id: int = 0  # the stored row's id (StoreMute, DropMutes)
     name: str = ""  # the name it was given under, as spelled
+    # A place shared with others (a school's NAT), as a ban holds it (Ban.newcomers): there a join
+    # with no key or a key not in ``known_keys`` is muted too, so a muted student cannot speak
+    # again under a fresh key and another name; ``spared``: the connections there with no key
+    # when the mute was made (classmates at nc), spoken for until they leave (never stored).
+    newcomers: str | None = None
+    known_keys: frozenset[str] = frozenset()
+    spared: frozenset[int] = frozenset()
 
     def matches(self, *, name_key: str, key: str | None, address: str | None) -> bool:
         return Ban.matches(self, name_key=name_key, key=key, address=address)  # type: ignore[arg-type]
+
+    def holds_newcomer(self, *, key: str | None, address: str | None) -> bool:
+        return Ban.holds_newcomer(self, key=key, address=address)  # type: ignore[arg-type]
 
 
 class SeenKeys:
@@ -326,13 +336,13 @@ class Moderation:
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self.newcomer_tries: OrderedDict[str, list[NewcomerTry]] = OrderedDict()  # name key -> keys refused as newcomers (/admit)
         self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
+        self.newcomers_muted: dict[int, tuple[float, int]] = {}  # mute id -> (last told, joins held back since)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
         # The host's connection (the room's host_cid): no mute holds against it, as no /mute may
         # name it, also when a mute by key or address matches it (mute_for)
         self.host = host
-        # cid -> is it one of the server's own bots (the room's service_cids): no mute holds
-        # against one either (one an older version stored would silence the colour bot)
+        # cid -> is it one of the server's own bots (room.service_cids): no mute holds against one (mute_for)
         self.is_service: Callable[[int], bool] = lambda cid: False
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
@@ -439,6 +449,7 @@ class Moderation:
             key = key_id(member.key)
         name_key = ev.name_key(member.name)
         user: str | None = None  # ``where``, for the mutes by user: asked once, and only if one is in force
+        newcomer: Mute | None = None  # one holding them as a newcomer at a shared place (Mute.newcomers)
         for mute in self.mutes:
             if mute.until is not None and mute.until <= now:
                 continue
@@ -447,7 +458,9 @@ class Moderation:
                 address = user = user if user is not None else self.where(member.cid)
             if mute.matches(name_key=name_key, key=key, address=address):
                 return mute
-        return None
+            if newcomer is None and mute.newcomers is not None and member.cid not in mute.spared:
+                newcomer = mute if mute.holds_newcomer(key=key, address=member.address) else None
+        return newcomer
 
     def users_ahead(self, cids: Collection[int]) -> None:
         """``mute_for`` is about to be asked of all of ``cids`` (who may take the turn): while a
@@ -744,7 +757,8 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
     mod = room.moderation
-    return _put_mute(room, member, target.name, mod.identity_of(target), mod.held_at(room, target), reason, minutes)
+    newcomers = mod.newcomers_at(room, target)
+    return _put_mute(room, member, target.name, mod.identity_of(target), mod.held_at(room, target), reason, minutes, newcomers)
 
 
 def _mute_absent(room: Room, member: Member, name: str, reason: str, minutes: int | None) -> list[Action]:
@@ -757,13 +771,19 @@ def _mute_absent(room: Room, member: Member, name: str, reason: str, minutes: in
     if refused:
         return refused
     unknown = _never_seen(room, member, name, key, ("mute", "unmute"))
-    return [*_put_mute(room, member, name, key, room.moderation.departed_at(room, name), reason, minutes), *_sent(member, unknown)]
+    mod = room.moderation
+    if key is None:  # no key owns the name (behind a NAT most own none): the one they left with
+        key = _departed_key(room, member, name, None)
+    newcomers = mod.newcomers_absent(room, name, key)
+    return [*_put_mute(room, member, name, key, mod.departed_at(room, name), reason, minutes, newcomers), *_sent(member, unknown)]
 
 
 def _put_mute(
-    room: Room, member: Member, name: str, key: str | None, address: str | None, reason: str, minutes: int | None
+    room: Room, member: Member, name: str, key: str | None, address: str | None, reason: str, minutes: int | None,
+    newcomers: str | None = None,
 ) -> list[Action]:
-    """The mute of ``name`` (its ``key`` and ``address``, as a ban would hold them), stored."""
+    """The mute of ``name`` (its ``key`` and ``address``, as a ban would hold them), stored; at
+    ``newcomers`` (a shared place) it mutes the joins with a key the room had not seen, or none."""
     now = room.clock()
     mod = room.moderation
     name_key = ev.name_key(name)
@@ -777,7 +797,9 @@ def _put_mute(
     was_until = None if not replaced else 0.0 if any(m.until is None for m in replaced) else max(m.until or 0.0 for m in replaced)
     mute = Mute(
         id=mod.new_mute_id(), name=name, name_key=name_key, key=key, address=address,
-        until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
+        until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason, newcomers=newcomers,
+        known_keys=mod.known_keys(room) - {key} if newcomers else frozenset(),
+        spared=frozenset(m.cid for m in room.members.values() if mod.identity_of(m) is None) if newcomers else frozenset(),
     )  # fmt: skip
     lifted = mod.lift_mutes(replaced) if replaced else []
     mod.mutes.append(mute)
@@ -795,11 +817,55 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
     mod = room.moderation
     key = room.moderation.identity_of(target)
     lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=mod._as_held(m, target))]
+    if not lifted and (held := mod.mute_for(target, room.clock(), key)) is not None:
+        return _unmute_newcomer(room, member, target, held, reason)
     if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
     if refused := _own_mute_refusal(room, member, lifted):
         return refused
     return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def _unmute_newcomer(room: Room, member: Member, target: Member, held: Mute, reason: str) -> list[Action]:
+    """``/unmute NAME`` of one muted as a newcomer at a shared place (Mute.newcomers), not by a
+    mute of their own: ``held`` (the mute of someone else there) stays; their key is known to it
+    from now on (stored with it: a restart keeps it), or with no key this connection is spared."""
+    if refused := _own_mute_refusal(room, member, [held]):
+        return refused
+    mod = room.moderation
+    key = mod.identity_of(target)
+    let_past = replace(held, known_keys=held.known_keys | {key}) if key is not None else replace(held, spared=held.spared | {target.cid})
+    mod.mutes = [let_past if m is held else m for m in mod.mutes]
+    stored = [_room.StoreMute(mute=let_past, now=room.clock())] if key is not None else []
+    return [*stored, *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def newcomer_muted_told(room: Room, member: Member) -> list[Action]:
+    """``member`` joined and is muted as a newcomer at a shared place (Mute.newcomers): the host
+    and the operators here are told who, held by whose mute, and that /unmute NAME lets them
+    speak; once per mute in BAN_TRIES_SECONDS at most, with a count of the others since (a
+    script's fresh keys cannot flood the teacher)."""
+    mod = room.moderation
+    if not mod.mutes or member.cid in room.service_cids or member.cid == room.host_cid:
+        return []
+    now = room.clock()
+    key = mod.identity_of(member)
+    held = mod.mute_for(member, now, key)
+    if held is None or held.newcomers is None or held.matches(name_key=ev.name_key(member.name), key=key, address=member.address):
+        return []
+    told_at, others = mod.newcomers_muted.get(held.id, (-math.inf, 0))
+    if now - told_at < BAN_TRIES_SECONDS:
+        mod.newcomers_muted[held.id] = (told_at, others + 1)
+        return []
+    mod.newcomers_muted[held.id] = (now, 0)
+    how = "with no key" if key is None else f"with a key the room had not seen before (code {key_code(key)})"
+    also = f" ({others} other newcomer{'s' if others != 1 else ''} there since the last such line)" if others else ""
+    text = (
+        f"{member.name} joined from {held.newcomers} {how} and is muted by {held.name}'s mute (#{held.id}), which mutes "
+        f"newcomers there{also}; /unmute {member.name} lets them speak"
+    )
+    to = [m.cid for m in room.members.values() if m.cid != member.cid and mod.is_operator(room, m)]
+    return [*(_room.Send(to=cid, event=ev.Notice(code=ev.E_MUTED, message=text)) for cid in to), _room.Log(text=text)]
 
 
 def _own_mute_refusal(room: Room, member: Member, lifted: list[Mute]) -> list[Action]:
@@ -1400,11 +1466,16 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
     if not mod.mutes:
         return []
     now = room.clock()
-    mute = mod.mute_for(member, now, mod.identity_of(member))
+    mute = mod.mute_for(member, now, key := mod.identity_of(member))
     if mute is None:
         return []
     whom = _operators_here(room, member, hosted="the host or an operator", headless="an operator")
-    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now)}, and /w {whom}")
+    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now, _as_newcomer(mute, member, key))}, and /w {whom}")
+
+
+def _as_newcomer(mute: Mute, member: Member, key: str | None) -> bool:
+    """Does ``mute`` (mute_for's) hold ``member`` by its rule for newcomers, not as its person?"""
+    return mute.newcomers is not None and not mute.matches(name_key=ev.name_key(member.name), key=key, address=member.address)
 
 
 def _operators_here(room: Room, member: Member, *, hosted: str, headless: str) -> str:
@@ -1425,7 +1496,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
     if not mod.mutes:
         return []
     now = room.clock()
-    mute = mod.mute_for(member, now, mod.identity_of(member))
+    mute = mod.mute_for(member, now, key := mod.identity_of(member))
     if mute is None:
         return []
     target = room.find(to)
@@ -1436,7 +1507,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
         if owner is not None and owner in mod.operator_keys:
             return []
     whom = _operators_here(room, member, hosted="the host and operators", headless="operators")
-    text = f"{mute_refusal(mute, now)}, and whisper only {whom}"
+    text = f"{mute_refusal(mute, now, _as_newcomer(mute, member, key))}, and whisper only {whom}"
     return room._error(member.cid, ev.E_MUTED, text)
 
 
@@ -1640,9 +1711,14 @@ def turn_timed_out(room: Room, seconds: float) -> list[Action]:
     return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act)), room._turn_broadcast()]
 
 
-def mute_refusal(mute: Mute, now: float) -> str:
-    """What a muted person is told when they try to speak."""
+def mute_refusal(mute: Mute, now: float, newcomer: bool = False) -> str:
+    """What a muted person is told when they try to speak; ``newcomer``: held by a mute of someone
+    else at their shared place (Mute.newcomers), not by one of their own."""
     left = "until an operator unmutes you" if mute.until is None else _minutes_left(mute.until, now)
+    if newcomer:
+        lasts = "until it is lifted" if mute.until is None else left
+        return (f"{mute.by} muted someone at your address, so joins from it with no key or a key this room had not seen "
+                f"before that mute are muted too, {lasts}: ask {mute.by} (an operator) to /unmute you; you can still read")
     why = f": {mute.reason}" if mute.reason else ""
     return f"you are muted by {mute.by} {left}{why}; you can still read"
 

@@ -53,6 +53,7 @@ from .moderation import (
     muted_refusal,
     muted_whisper_refusal,
     named_operator_joins,
+    newcomer_muted_told,
     operator_name_refusal,
     operators_on_join,
     released_key,
@@ -512,6 +513,7 @@ class Room:
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         actions += seen_on_join(self, member)  # a key the room knows from now on, kept across a restart
+        actions += newcomer_muted_told(self, member)  # muted by a mute's rule for newcomers: the operators are told
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get

@@ -365,6 +365,61 @@ def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_o
     assert room.only_error(room.arrive("m9", address=NAT, key=late)).code == ev.E_BANNED
 
 
+def _muted_line(room: ModDriver, name: str) -> ev.Error | None:
+    """``name`` says a line: the refusal if muted (nobody else got it), else None (everyone did)."""
+    room.take_all()
+    room.say(name, "hi")
+    got = room.take(name)
+    return got[0] if got and isinstance(got[0], ev.Error) else None
+
+
+def test_a_mute_behind_a_nat_mutes_the_muted_student_back_with_a_fresh_key_and_name_and_lets_classmates_speak():
+    """mallory, muted behind the class's NAT, leaves and comes back under another name with a fresh
+    key, then as a keyless guest: before, she spoke again at once (a mute held by name and key
+    only there, as the class shares the address). Now, as a ban there does, the mute holds the
+    joins with no key or a key the room had not seen before it: her welcome says muted, her line
+    is refused and says why, the teacher is told who and how to let them speak (once per mute in
+    30 s: a script's fresh keys cannot flood the teacher); classmates with known keys speak;
+    /unmute of a newcomer lets that key speak and leaves mallory's mute in force; a restart keeps it."""
+    room = _nat_class()
+    room.mod("hal", "mute", "mallory", reason="spam", minutes=10)
+    (mute,) = room.stored_mutes.values()
+    assert mute.newcomers == NAT and "dees-key" in mute.known_keys and mute.address is None, mute
+    room.leave("mallory", "quit")
+    room.take_all()
+    fresh = key_id(b"mallory's fresh key")
+    room.arrive("m4", address=NAT, key=fresh)
+    (welcome,) = [e for e in room.take("m4") if isinstance(e, ev.Welcome)]
+    assert welcome.muted == 10, welcome
+    refused = _muted_line(room, "m4")
+    assert refused is not None and refused.code == ev.E_MUTED and "muted someone at your address" in refused.message, refused
+    room.take_all()
+    room.arrive("zed", address=NAT)  # nc: no key
+    assert _muted_line(room, "zed") is not None
+    told = [e.message for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert told == [], told  # zed came within 30 s of m4: held back, counted
+    room.now += moderation.BAN_TRIES_SECONDS
+    room.arrive("m5", address=NAT, key=key_id(b"another"))
+    (told_m5,) = [e.message for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert "m5 joined from 203.0.113.7" in told_m5 and "(1 other newcomer there" in told_m5 and "/unmute m5" in told_m5, told_m5
+    # classmates: those here, dee who joined before; a fresh key from another address
+    assert _muted_line(room, "ann") is None and _muted_line(room, "cy") is None
+    room.arrive("dee", address=NAT, key="dees-key")
+    room.arrive("eve", address="10.0.0.8", key=key_id(b"eve"))
+    assert _muted_line(room, "dee") is None and _muted_line(room, "eve") is None
+    # the teacher lets m4 speak: her key only; mallory's mute holds on
+    room.mod("hal", "unmute", "m4")
+    assert _muted_line(room, "m4") is None and _muted_line(room, "m5") is not None
+    room.arrive("mallory", address="10.0.0.9", key="mallorys-key")
+    assert _muted_line(room, "mallory") is not None
+    # a restart keeps the mute's rule for newcomers and the key let past it
+    after = ModDriver(mutes=list(room.stored_mutes.values()))
+    after.arrive("hal", host=True)
+    after.arrive("m6", address=NAT, key=key_id(b"yet another"))
+    after.arrive("m4", address=NAT, key=fresh)
+    assert _muted_line(after, "m6") is not None and _muted_line(after, "m4") is None
+
+
 def test_a_nat_makes_as_many_names_its_own_an_hour_as_serve_lets_it_hold_at_once():
     """A class of 30 behind one address (serve --max-per-address 30): each makes their name their
     own; before, past the tenth the names were used unowned, open to anyone there to take. The
@@ -699,6 +754,47 @@ def test_a_real_teacher_admits_a_latecomer_behind_a_real_nat_and_a_restart_keeps
         socks = nat.connections(port, 2)
         got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, (("dee", keys["dee"]), ("d33", Ed25519PrivateKey.generate())), strict=True)]
         assert [type(e).__name__ for e in got] == ["Welcome", "Error"], got
+        teach.send("/q")
+        assert teach.wait() == 0
+
+
+def test_a_real_mute_behind_a_real_nat_holds_mallory_back_under_a_fresh_key_and_the_teacher_lets_a_classmate_speak():
+    """A real `serve --history`, the class in a network namespace (one address): teach mutes
+    mallory; she comes back as m4 with a fresh key: welcomed muted, her line refused, never
+    reaching ann; the teacher's screen names m4 and /unmute m4; after a restart a fresh key is
+    still muted, and the teacher's /unmute of a real newcomer (dee) lets her speak to ann."""
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "mallory", "m4", "dee")}
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        ann_sock, mallory_sock = nat.connections(port, 2)
+        ann, mallory = RawClient(ann_sock, "ann", key=keys["ann"]), RawClient(mallory_sock, "mallory", key=keys["mallory"])
+        teach.send("/mute mallory 10 spam")
+        teach.expect(r"muted mallory for 10 minutes")
+        mallory.close()
+        (m4_sock,) = nat.connections(port, 1)
+        m4 = RawClient(m4_sock, "m4", key=keys["m4"])
+        assert m4.welcome is not None and m4.welcome.muted == 10, m4.welcome
+        teach.expect(r"m4 joined from \S+ with a key the room had not seen before .* /unmute m4 lets them speak")
+        m4.send(ev.Say(text="spam again"))
+        refused = m4.expect(ev.Error)
+        assert refused.code == ev.E_MUTED and "muted someone at your address" in refused.message, refused  # type: ignore[attr-defined]
+        ann.send(ev.Say(text="still here"))
+        assert ann.expect(ev.Message).text == "still here"  # type: ignore[attr-defined]  (m4's line never came first)
+        m4.close()
+        teach.send("/q")
+        assert teach.wait() == 0
+        ann.close()
+        teach, port = nat.hosted()
+        ann_sock, dee_sock = nat.connections(port, 2)
+        ann, dee = RawClient(ann_sock, "ann", key=keys["ann"]), RawClient(dee_sock, "dee", key=keys["dee"])
+        assert ann.welcome is not None and ann.welcome.muted is None and dee.welcome is not None and dee.welcome.muted == 10
+        teach.expect(r"/unmute dee lets them speak")
+        teach.send("/unmute dee")
+        teach.expect(r"unmuted dee")
+        dee.send(ev.Say(text="hello class"))
+        assert ann.expect(ev.Message, sender="dee").text == "hello class"  # type: ignore[attr-defined]
+        for client in (ann, dee):
+            client.close()
         teach.send("/q")
         assert teach.wait() == 0
 
