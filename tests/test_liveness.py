@@ -471,3 +471,73 @@ def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing():
     finally:
         bob.stop()
         server.close()
+
+
+# ---------------------------------------------------------------- a class behind one NAT
+
+
+def test_a_class_behind_one_nat_pinging_together_for_an_hour_is_never_paused_or_cut():
+    """Each client pings after PING_AFTER_SECONDS of quiet, so in a quiet room a whole class's
+    pings go together (the last broadcast started every one's quiet spell), out of the flood
+    allowance their address shares (guard.py: ADDRESS_SHARE people's). Measured for an hour with
+    the server's numbers: 30 (and 64, serve --max-per-address 64) at once, and spread over half
+    a second: the first 20 are answered, the rest refused (slow-down: an answer all the same to
+    the client, liveness.refuses_a_ping), and nobody's ladder climbs to a pause or a hang-up,
+    as each ping comes long after the wait its last refusal told."""
+    import random
+
+    for size in (30, 64):
+        for spread in (0.0, 0.5):
+            flood, now = lim.FloodControl(), 1000.0
+            shared = lim.SharedBucket(flood.burst * lim.ADDRESS_SHARE, flood.rate * lim.ADDRESS_SHARE, now)
+            jitter = random.Random(size)
+            verdicts: dict[str, int] = {}
+            for _spell in range(int(3600 / liveness.PING_AFTER_SECONDS)):
+                for n in sorted(range(size), key=lambda _n: jitter.random()):
+                    verdict = flood.check(f"s{n}", now + jitter.random() * spread, 1.0, shared)
+                    verdicts[verdict.action] = verdicts.get(verdict.action, 0) + 1
+                now += liveness.PING_AFTER_SECONDS + spread
+            assert set(verdicts) <= {lim.OK, lim.SLOW_DOWN}, (size, spread, verdicts)
+            assert verdicts[lim.OK] >= 240 * lim.DEFAULT_BURST * lim.ADDRESS_SHARE, (size, spread, verdicts)
+
+
+def test_a_real_class_of_30_behind_one_nat_pinging_together_is_answered_and_nobody_is_paused_or_cut():
+    """A real `serve --max-per-address 30`, 30 students in a network namespace (one address)
+    each with a key. Three times, all 30 ping at once (as their quiet spells end together), the
+    next time once the longest wait a refusal told is over (as a client's next ping comes 15 s
+    later): every ping gets a pong or a slow-down that is not fatal, never a pause; then a line
+    from one reaches all 30 at once, and nobody left."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from test_moderation_natban import _real_nat
+
+    with _real_nat() as nat:
+        teach, port = nat.hosted("--max-per-address", "30")
+        socks = nat.connections(port, 30)
+        students = [RawClient(sock, f"s{n}", key=Ed25519PrivateKey.generate()) for n, sock in enumerate(socks)]
+        for student in students:
+            student.drain(0.0)  # the joins of those after them
+        answers: list[str] = []
+        for _spell in range(spells := 3):  # (an hour's ladder: the test above; 11 spells here took 37 s of told waits)
+            for student in students:
+                student.send(ev.Ping())
+            waits = [0.0]
+            for student in students:
+                answer = student.expect(object)
+                while isinstance(answer, ev.Joined):
+                    answer = student.expect(object)
+                assert isinstance(answer, (ev.Pong, ev.Error)), answer
+                if isinstance(answer, ev.Error):
+                    assert answer.code == ev.E_SLOW_DOWN and not answer.fatal and refuses_a_ping(answer.refused), answer
+                    waits.append(answer.retry_after or 0.0)
+                answers.append(type(answer).__name__)
+            ready = time.monotonic() + max(waits)
+            wait_for(lambda ready=ready: time.monotonic() >= ready, timeout=max(waits) + 5)  # the told wait: a client's 15 s is longer
+        assert answers.count("Pong") >= spells * lim.DEFAULT_BURST * lim.ADDRESS_SHARE, answers
+        students[0].send(ev.Say(text="still all here"))
+        for student in students:
+            assert student.expect(ev.Message, text="still all here").sender == "s0"  # type: ignore[attr-defined]
+            assert not [e for e in student.drain(0.0) if isinstance(e, (ev.Left, ev.Error))]
+        for student in students:
+            student.close()
+        teach.send("/q")
+        assert teach.wait() == 0
