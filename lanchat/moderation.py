@@ -560,6 +560,8 @@ class Moderation:
         replaced or ended). By identity, in one pass: thousands may end at once."""
         gone = {id(m) for m in lifted}
         self.mutes = [m for m in self.mutes if id(m) not in gone]
+        for mute in lifted:
+            self.newcomers_muted.pop(mute.id, None)
         return [_room.DropMutes(ids=tuple(m.id for m in lifted))]
 
 

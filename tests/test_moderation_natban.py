@@ -418,6 +418,8 @@ def test_a_mute_behind_a_nat_mutes_the_muted_student_back_with_a_fresh_key_and_n
     after.arrive("m6", address=NAT, key=key_id(b"yet another"))
     after.arrive("m4", address=NAT, key=fresh)
     assert _muted_line(after, "m6") is not None and _muted_line(after, "m4") is None
+    room.mod("hal", "unmute", "mallory")  # her mute lifted: its rule for newcomers too, and what it kept for the notices
+    assert _muted_line(room, "mallory") is None and _muted_line(room, "m5") is None and not room.room.moderation.newcomers_muted
 
 
 def test_a_nat_makes_as_many_names_its_own_an_hour_as_serve_lets_it_hold_at_once():
