@@ -60,6 +60,11 @@ SEEN_KEY_REFRESH = 3600.0
 # keys known to a later ban there an hour, less the class's own.
 SEEN_KEYS_PER_PLACE = SEEN_KEYS // 8
 NEW_KEYS_PER_PLACE = 64
+# A script at many addresses (a laptop can take many IPv6 addresses on the LAN's /64, each a place
+# of its own) could still fill SEEN_KEYS with new keys: when full, a key seen this run within this
+# long is never pushed out; the new key is then not remembered. (Keys read back from the history
+# at a restart carry no time here, and go first, as before.)
+SEEN_KEYS_KEPT_SECONDS = 7 * 86400.0
 # A newcomer turned away by a ban at a shared place (Ban.newcomers) with a key of their own: an
 # operator's ``/admit NAME`` lets that key in within this many seconds of the try (the tries of
 # the ADMIT_KEYS newest keys under a name are kept, for the DEPARTED_USERS newest names).
@@ -213,6 +218,10 @@ class SeenKeys:
         seen = self.told
         if key not in seen and not self._may_add(place, now, max(new_an_hour, NEW_KEYS_PER_PLACE)):
             return self._over(place, now)
+        if key not in seen and len(seen) >= SEEN_KEYS and len(self.places.get(place, ())) < SEEN_KEYS_PER_PLACE:
+            oldest = seen[next(iter(seen))]  # full: the oldest would go; not one seen this week (many addresses' keys)
+            if oldest is not None and now - oldest < SEEN_KEYS_KEPT_SECONDS:
+                return []
         told = seen.get(key)
         due = told is None or now - told >= SEEN_KEY_REFRESH
         seen[key] = now if due else told

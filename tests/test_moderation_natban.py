@@ -340,7 +340,8 @@ def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_o
     name) was pushed out, and the NAT ban that followed turned her away, while the script's newest
     keys all came back in past it. Now a place adds NEW_KEYS_PER_PLACE new keys an hour and holds
     SEEN_KEYS_PER_PLACE: dee is let in, the script's late keys are refused as newcomers, and the
-    host's log says once per place that keys past the hour's allowance are not remembered."""
+    host's log says once per place that keys past the hour's allowance are not remembered. Last,
+    a hundred addresses' keys together fill SEEN_KEYS: a key seen this week is not pushed out."""
     for name, bound in (("SEEN_KEYS", 256), ("SEEN_KEYS_PER_PLACE", 32), ("NEW_KEYS_PER_PLACE", 4)):  # as 4096, 512, 64: faster
         monkeypatch.setattr(moderation, name, bound)
     monkeypatch.setattr(gate, "NEW_NAMES_PER_PLACE", 1)  # (the allowance is four times it, or NEW_KEYS_PER_PLACE: 4 here)
@@ -348,6 +349,9 @@ def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_o
     _script_making_keys(room, NAT, moderation.SEEN_KEYS + 10, every=2.0, tag="m")
     for n in range(4):  # a day at another four addresses: each fills its share, and no more
         _script_making_keys(room, f"10.9.9.{n + 1}", 144, every=600.0, tag=f"x{n}")
+    for n in range(100):  # then an hour at a hundred addresses (a laptop's IPv6 addresses): past SEEN_KEYS together
+        _script_making_keys(room, f"fd00::{n + 1}", 4, every=9.0, tag=f"v{n}-")
+    assert len(list(room.room.moderation.seen_keys)) <= moderation.SEEN_KEYS
     kept = {key: room.room.moderation.seen_keys.place_of.get(key) for key in room.room.moderation.seen_keys}
     per_place = {place: sum(1 for p in kept.values() if p == place) for place in set(kept.values())}
     assert all(per_place[f"10.9.9.{n + 1}"] == moderation.SEEN_KEYS_PER_PLACE for n in range(4)), per_place
@@ -355,7 +359,7 @@ def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_o
     assert per_place[NAT] <= moderation.NEW_KEYS_PER_PLACE * (1 + hours) + 5, per_place  # the class's 5, and the script's allowance
     over = [line for line in room.logged if "identity keys new to the room within an hour" in line]
     said = Counter(line.split(":")[0] for line in over)  # a storm at a place: one line an hour at most
-    assert said[f"joins from {NAT}"] == 1 and all(0 < said[f"joins from 10.9.9.{n + 1}"] <= 24 for n in range(4)), said
+    assert said[f"joins from {NAT}"] == 1 and not said["joins from fd00::1"] and all(0 < said[f"joins from 10.9.9.{n + 1}"] <= 24 for n in range(4)), said
     room.mod("hal", "ban", "mallory", reason="spam")
     (ban,) = room.stored.values()
     assert ban.newcomers == NAT and "dees-key" in ban.known_keys, ban
