@@ -852,9 +852,10 @@ def _unmute_newcomer(room: Room, member: Member, target: Member, held: Mute, rea
 
 
 def newcomer_muted_told(room: Room, member: Member) -> list[Action]:
-    """``member`` joined and is muted as a newcomer at a shared place (Mute.newcomers): the host
-    and the operators here are told who, held by whose mute, and that /unmute NAME lets them
-    speak; once per mute in BAN_TRIES_SECONDS at most, with a count of the others since (a
+    """``member`` joined and is muted as a newcomer at a shared place (Mute.newcomers): they are
+    told why at once (their welcome says only 'muted', about a mute they never saw made); the
+    host and the operators here are told who, held by whose mute, and that /unmute NAME lets them
+    speak, once per mute in BAN_TRIES_SECONDS at most, with a count of the others since (a
     script's fresh keys cannot flood the teacher)."""
     mod = room.moderation
     if not mod.mutes or member.cid in room.service_cids or member.cid == room.host_cid:
@@ -862,12 +863,13 @@ def newcomer_muted_told(room: Room, member: Member) -> list[Action]:
     now = room.clock()
     key = mod.identity_of(member)
     held = mod.mute_for(member, now, key)
-    if held is None or held.newcomers is None or held.matches(name_key=ev.name_key(member.name), key=key, address=member.address):
+    if held is None or not _as_newcomer(held, member, key):
         return []
+    why: list[Action] = [_room.Send(to=member.cid, event=ev.Notice(code=ev.E_MUTED, message=mute_refusal(held, now, newcomer=True)))]
     told_at, others = mod.newcomers_muted.get(held.id, (-math.inf, 0))
     if now - told_at < BAN_TRIES_SECONDS:
         mod.newcomers_muted[held.id] = (told_at, others + 1)
-        return []
+        return why
     mod.newcomers_muted[held.id] = (now, 0)
     how = "with no key" if key is None else f"with a key the room had not seen before (code {key_code(key)})"
     also = f" ({others} other newcomer{'s' if others != 1 else ''} there since the last such line)" if others else ""
@@ -876,7 +878,7 @@ def newcomer_muted_told(room: Room, member: Member) -> list[Action]:
         f"newcomers there{also}; /unmute {member.name} lets them speak"
     )
     to = [m.cid for m in room.members.values() if m.cid != member.cid and mod.is_operator(room, m)]
-    return [*(_room.Send(to=cid, event=ev.Notice(code=ev.E_MUTED, message=text)) for cid in to), _room.Log(text=text)]
+    return [*why, *(_room.Send(to=cid, event=ev.Notice(code=ev.E_MUTED, message=text)) for cid in to), _room.Log(text=text)]
 
 
 def _own_mute_refusal(room: Room, member: Member, lifted: list[Mute]) -> list[Action]:

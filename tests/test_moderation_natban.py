@@ -393,8 +393,11 @@ def test_a_mute_behind_a_nat_mutes_the_muted_student_back_with_a_fresh_key_and_n
     room.take_all()
     fresh = key_id(b"mallory's fresh key")
     room.arrive("m4", address=NAT, key=fresh)
-    (welcome,) = [e for e in room.take("m4") if isinstance(e, ev.Welcome)]
+    got = room.take("m4")
+    (welcome,) = [e for e in got if isinstance(e, ev.Welcome)]
     assert welcome.muted == 10, welcome
+    (why,) = [e.message for e in got if isinstance(e, ev.Notice)]  # told at once why, not only 'muted'
+    assert why.startswith("hal muted someone at your address") and "ask hal (an operator) to /unmute you" in why, why
     refused = _muted_line(room, "m4")
     assert refused is not None and refused.code == ev.E_MUTED and "muted someone at your address" in refused.message, refused
     room.take_all()
@@ -780,6 +783,7 @@ def test_a_real_mute_behind_a_real_nat_holds_mallory_back_under_a_fresh_key_and_
         (m4_sock,) = nat.connections(port, 1)
         m4 = RawClient(m4_sock, "m4", key=keys["m4"])
         assert m4.welcome is not None and m4.welcome.muted == 10, m4.welcome
+        assert "teach muted someone at your address" in m4.expect(ev.Notice).message  # type: ignore[attr-defined]
         teach.expect(r"m4 joined from \S+ with a key the room had not seen before .* /unmute m4 lets them speak")
         m4.send(ev.Say(text="spam again"))
         refused = m4.expect(ev.Error)
