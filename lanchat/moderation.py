@@ -198,7 +198,7 @@ class SeenKeys:
     first, and adds NEW_KEYS_PER_PLACE keys new to the room an hour at most (``seen``)."""
 
     def __init__(self) -> None:
-        self.told: OrderedDict[str, float | None] = OrderedDict()  # key -> when the history was last told (None: not this run)
+        self.told: OrderedDict[str, float] = OrderedDict()  # key -> when the history was last told of it (an earlier run's last seen)
         self.places: dict[str, OrderedDict[str, None]] = {}  # place -> its keys this run, oldest first
         self.place_of: dict[str, str] = {}  # key -> the place it last joined from this run
         # place -> (its allowance of keys new to the room, when the log last said it ran out)
@@ -220,11 +220,11 @@ class SeenKeys:
             return self._over(place, now)
         if key not in seen and len(seen) >= SEEN_KEYS and len(self.places.get(place, ())) < SEEN_KEYS_PER_PLACE:
             oldest = seen[next(iter(seen))]  # full: the oldest would go; not one seen this week (many addresses' keys)
-            if oldest is not None and now - oldest < SEEN_KEYS_KEPT_SECONDS:
+            if now - oldest < SEEN_KEYS_KEPT_SECONDS:
                 return []
         told = seen.get(key)
         due = told is None or now - told >= SEEN_KEY_REFRESH
-        seen[key] = now if due else told
+        seen[key] = now if due or told is None else told
         seen.move_to_end(key)
         self._placed(key, place)
         while len(seen) > SEEN_KEYS:
@@ -277,13 +277,15 @@ class SeenKeys:
         if not keys:
             del self.places[place]
 
-    def remember(self, keys: Iterable[str]) -> None:
-        """The keys the history kept from earlier runs (HistoryStore.seen_keys), oldest first:
-        seen, for a ban at a shared place, as if they had joined this run (not written again
-        until they do; counted in a place's share once they do)."""
-        for key in keys:
-            self.told[key] = None
+    def remember(self, kept: Iterable[tuple[str, str, float]]) -> None:
+        """The keys the history kept from earlier runs (HistoryStore.seen_keys: key, place, last
+        seen), oldest first: seen, for a ban at a shared place, as when they last joined: each in
+        its place's share, and one of this week's not pushed out by many addresses' new keys (as a
+        key seen this run is not). Written again at a join once SEEN_KEY_REFRESH has passed."""
+        for key, place, when in kept:
+            self.told[key] = when
             self.told.move_to_end(key)
+            self._placed(key, place)
         while len(self.told) > SEEN_KEYS:
             self._drop(next(iter(self.told)))
 

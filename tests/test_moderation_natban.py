@@ -312,7 +312,7 @@ def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_kno
     assert mod.seen_keys.seen(None, NAT, 0.0) == []
     # a restart: the room starts with the keys the history kept
     after = ModDriver()
-    after.room.moderation.seen_keys.remember(["dees-key"])
+    after.room.moderation.seen_keys.remember([("dees-key", NAT, after.room.clock() - 86400.0)])  # seen yesterday
     after.arrive("hal", host=True)
     for name in ("ann", "mallory"):
         after.arrive(name, address=NAT, key=f"{name}s-key")
@@ -367,6 +367,37 @@ def test_a_script_making_keys_pushes_no_classmate_out_of_the_keys_seen_and_few_o
     assert isinstance(room.take(room.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
     late = key_id(f"m-key-{moderation.SEEN_KEYS + 9}".encode())  # the script's newest key, past the allowance
     assert room.only_error(room.arrive("m9", address=NAT, key=late)).code == ev.E_BANNED
+
+
+def test_keys_kept_from_an_earlier_run_hold_their_place_and_this_weeks_are_not_pushed_out_by_many_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A restart: the room starts with the keys the history kept (key, place, last seen). Before,
+    they came back with neither place nor time: counted in no place's share, and the first to go
+    when a hundred addresses' new keys filled SEEN_KEYS, so dee, seen yesterday behind the class's
+    NAT, was pushed out and the NAT ban that followed turned her away. Now each is placed as when
+    it last joined (a place past its share keeps its newest) and one of this week's stays."""
+    for name, bound in (("SEEN_KEYS", 256), ("SEEN_KEYS_PER_PLACE", 32), ("NEW_KEYS_PER_PLACE", 4)):  # as 4096, 512, 64: faster
+        monkeypatch.setattr(moderation, name, bound)
+    room = ModDriver()
+    day = 86400.0
+    lab = [(key_id(f"lab-{n}".encode()), "10.9.9.1", room.now - 2 * day + n) for n in range(40)]  # past its place's share
+    assert key_id("dees-key") == "dees-key"
+    room.room.moderation.seen_keys.remember([*lab, ("dees-key", NAT, room.now - day)])
+    seen = room.room.moderation.seen_keys
+    assert seen.place_of["dees-key"] == NAT
+    assert [key for key, _place, _when in lab if key in set(seen)] == [key for key, _place, _when in lab[-32:]]
+    room.arrive("hal", host=True)
+    for n in range(100):  # an hour at a hundred addresses (a laptop's IPv6 addresses): past SEEN_KEYS together
+        _script_making_keys(room, f"fd00::{n + 1}", 4, every=9.0, tag=f"v{n}-")
+    assert "dees-key" in set(seen) and len(list(seen)) <= moderation.SEEN_KEYS
+    for name in ("ann", "mallory"):
+        room.arrive(name, address=NAT, key=f"{name}s-key")
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.newcomers == NAT and "dees-key" in ban.known_keys, ban
+    room.take_all()
+    assert isinstance(room.take(room.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
 
 
 def _muted_line(room: ModDriver, name: str) -> ev.Error | None:

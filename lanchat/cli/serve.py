@@ -232,7 +232,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from ..history_upkeep import DAY_SECONDS
 
         forget = started - args.keep_days * DAY_SECONDS if args.keep_days is not None else None
-        room.moderation.seen_keys.remember(key for key, _place, _time in store.seen_keys(before=forget))
+        room.moderation.seen_keys.remember(store.seen_keys(before=forget))
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(
