@@ -306,11 +306,15 @@ class ServerFiles:
             import hashlib  # see the imports at the top; out of file descriptors, an OSError
 
             path = self.folder / f"{offer.file_id}-{os.urandom(8).hex()}.upload"
-            free = shutil.disk_usage(self.folder).free
+            # the bytes still to come of the uploads under way are taken already: two of the host's
+            # videos (no cap on them) that fit the disk one at a time do not both start and fill it
+            coming = sum(u.size - u.received for u in self.uploads.values())
+            free = max(0, shutil.disk_usage(self.folder).free - coming)
             if offer.size > free:  # refused now, not after the whole file has crossed the network
                 self.book.remove(offer.file_id)
-                self.log(f"refused {offer.name} ({human_size(offer.size)}): {human_size(free)} free in {self.folder}")
-                return refuse(f"refused: the server has room for {human_size(free)}, and the file is {human_size(offer.size)}")
+                besides = f" besides the {human_size(coming)} still on their way to it" if coming else ""
+                self.log(f"refused {offer.name} ({human_size(offer.size)}): {human_size(free)} free in {self.folder}{besides}")
+                return refuse(f"refused: the server has room for {human_size(free)}{besides}, and the file is {human_size(offer.size)}")
             handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
         except OSError as exc:
             self.book.remove(offer.file_id)

@@ -867,7 +867,7 @@ def test_two_uploads_that_fit_alone_but_not_together_end_with_one_line_and_the_r
                 ann.send(f"/send {tmp_path / 'a.bin'}")
                 ann.send(f"/send {tmp_path / 'b.bin'}")
                 ann.expect(r"! (?:upload of \w\.bin stopped: the server could not store it \(no space left on device\)|"
-                           r".*refused: the server has room for [\d.]+ KiB, and the file is 78\.1 KiB)")  # fmt: skip
+                           r".*refused: the server has room for [\d.]+ KiB(?: besides the [\d.]+ KiB still on their way to it)?, and the file is 78\.1 KiB)")  # fmt: skip
                 ann.expect(r"your file \w\.bin \(78\.1 KiB\) is on offer to the room")
                 ann.send("still here")
                 ann.expect(r"ann: still here")
@@ -875,6 +875,28 @@ def test_two_uploads_that_fit_alone_but_not_together_end_with_one_line_and_the_r
             finally:
                 ann.stop()
         assert "Traceback" not in ann.output
+
+
+def test_the_hosts_two_files_that_fit_the_disk_one_at_a_time_do_not_both_start():
+    """The host's own files are held to the disk's room alone (no --max-file-mb), and that room
+    was read as if nothing were on its way: the teacher's two videos, each 60% of what the disk
+    had free, both started, and the second stopped half-way on a full disk (the history, on the
+    same disk, could save nothing meanwhile). The bytes still to come of the uploads under way
+    are counted as taken: the second is refused before a byte moves, in one line saying why."""
+    from test_files_abuse import offer, setting
+
+    with small_disk("1m") as disk:
+        room, files, _clock, cid = setting(disk, ("hal", "local"), ("ann", "192.168.1.10"))
+        try:
+            part = shutil.disk_usage(disk).free * 6 // 10
+            assert isinstance(offer(files, room, cid["hal"], part), ev.UploadReady)
+            refused = offer(files, room, cid["hal"], part, ref=2)
+            assert isinstance(refused, ev.FileError), refused
+            assert re.fullmatch(r"refused: the server has room for [\d.]+ KiB besides the [\d.]+ KiB still on their way to it, "
+                                r"and the file is [\d.]+ KiB", refused.message), refused.message  # fmt: skip
+            assert isinstance(offer(files, room, cid["ann"], 4096, ref=3), ev.UploadReady)  # what still fits, fits
+        finally:
+            files.close()
 
 
 def test_a_journal_of_500_rows_sqlite_cannot_take_refuses_each_message_clearly_and_recovers_at_once():
