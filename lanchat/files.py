@@ -234,6 +234,15 @@ def human_size(size: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def sizes_apart(size: int, limit: int) -> tuple[str, str]:
+    """``size`` and the ``limit`` it is over, as words that do not contradict each other: when
+    both round to one ``human_size`` ("1.0 MiB; up to 1.0 MiB") each adds its bytes."""
+    said, most = human_size(size), human_size(limit)
+    if said == most:
+        return f"{said} ({size:,} bytes)", f"{most} ({limit:,} bytes)"
+    return said, most
+
+
 def duration_text(seconds: float) -> str:
     """``0.023`` -> ``23 ms``, ``4.56`` -> ``4.6 s``: a fast transfer does not read "0.0 s"."""
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
@@ -468,9 +477,7 @@ class OfferBook:
             raise OfferRefused("a file cannot have a negative size")
         clean = safe_name(name)
         if size > self.max_file_bytes and not unlimited:
-            said, limit = human_size(size), human_size(self.max_file_bytes)
-            if said == limit:  # a byte or a few over: "1.0 MiB; up to 1.0 MiB" would contradict itself
-                said, limit = f"{said} ({size:,} bytes)", f"{limit} ({self.max_file_bytes:,} bytes)"
+            said, limit = sizes_apart(size, self.max_file_bytes)  # a byte or a few over: not "1.0 MiB; up to 1.0 MiB"
             raise OfferRefused(f"{clean} is {said}; this server takes files up to {limit}")
         theirs = self._of(owner, name=owner_name, address=address)
         if sum(not o.ready for o in theirs) >= MAX_UPLOADS_AT_ONCE:

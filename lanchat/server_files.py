@@ -40,6 +40,7 @@ from .files import (
     is_sha256,
     oserror_words,
     safe_name,
+    sizes_apart,
 )
 from .moderation import LOCAL, mute_refusal
 from .protocol import encode
@@ -314,7 +315,8 @@ class ServerFiles:
                 self.book.remove(offer.file_id)
                 besides = f" besides the {human_size(coming)} still on their way to it" if coming else ""
                 self.log(f"refused {offer.name} ({human_size(offer.size)}): {human_size(free)} free in {self.folder}{besides}")
-                return refuse(f"refused: the server has room for {human_size(free)}{besides}, and the file is {human_size(offer.size)}")
+                said, room_for = sizes_apart(offer.size, free)  # a byte or a few over: not "2.8 MiB, and the file is 2.8 MiB"
+                return refuse(f"refused: the server has room for {room_for}{besides}, and the file is {said}")
             handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
         except OSError as exc:
             self.book.remove(offer.file_id)

@@ -899,6 +899,26 @@ def test_the_hosts_two_files_that_fit_the_disk_one_at_a_time_do_not_both_start()
             files.close()
 
 
+def test_a_file_a_byte_over_the_disks_room_is_refused_in_words_that_do_not_contradict_themselves():
+    """The teacher's own video, held only to the disk's room, a few bytes over it: `! refused:
+    the server has room for 2.8 MiB, and the file is 2.8 MiB`, which reads as a fault. As the
+    size cap's refusal does, each size says its bytes when both round to the same."""
+    from test_files_abuse import offer, setting
+
+    with small_disk("1m") as disk:
+        room, files, _clock, cid = setting(disk, ("hal", "local"))
+        try:
+            free = shutil.disk_usage(disk).free
+            refused = offer(files, room, cid["hal"], free + 1)
+            assert isinstance(refused, ev.FileError), refused
+            assert refused.message == (
+                f"refused: the server has room for {human_size(free)} ({free:,} bytes), "
+                f"and the file is {human_size(free + 1)} ({free + 1:,} bytes)"
+            )
+        finally:
+            files.close()
+
+
 def test_a_journal_of_500_rows_sqlite_cannot_take_refuses_each_message_clearly_and_recovers_at_once():
     """The journal holds its MOVE_ROWS (500) messages and the disk fills up: SQLite cannot take
     them, and the journal takes no more (its bound keeps what each read reloads small), so each
