@@ -70,6 +70,10 @@ SEEN_KEYS_KEPT_SECONDS = 7 * 86400.0
 # the ADMIT_KEYS newest keys under a name are kept, for the DEPARTED_USERS newest names).
 ADMIT_SECONDS = 600.0
 ADMIT_KEYS = 4
+# A /ban or /mute of a name nobody has ("did you mean ...?", _never_seen) compares it with this
+# many names here at most: difflib takes ~75 us a name alike in length, so 4,000 look-alikes
+# (student0001...) held everyone's chat 0.3 s for each such act, which an operator may repeat
+GUESS_AMONG = 100
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -1009,7 +1013,8 @@ def _never_seen(room: Room, member: Member, name: str, key: str | None, acts: tu
         return None
     never = {member.cid, room.host_cid, *room.service_cids}  # not theirs to be muted or banned
     here = {ev.name_key(m.name): m.name for m in room.members.values() if m.cid not in never}
-    close = [here[k] for k in difflib.get_close_matches(name_key, list(here), n=3, cutoff=0.6)]
+    among = list(here) if len(here) <= GUESS_AMONG else [k for k in here if abs(len(k) - len(name_key)) <= 1][:GUESS_AMONG]
+    close = [here[k] for k in difflib.get_close_matches(name_key, among, n=3, cutoff=0.6)]
     guess = f" (did you mean {' or '.join(close)}?)" if close else ""
     return ev.Notice(
         code=ev.E_NO_SUCH_USER,

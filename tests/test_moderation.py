@@ -2210,3 +2210,30 @@ def test_a_ban_or_mute_of_someone_who_just_left_or_whose_name_a_key_owns_tells_n
     room.take_all()
     room.mod("hal", action, "kim", **fields)
     assert not [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+
+
+def test_a_ban_or_mute_of_a_name_nobody_has_compares_it_with_a_bounded_few_in_a_big_room(monkeypatch):
+    """A /mute of a name nobody has is compared with the names here for a 'did you mean': with
+    every name of a 4,000-strong room (student0001...: difflib ~75 us each, alike in length) one
+    such act held everyone's chat 0.3 s, and an operator may repeat it. In a room of more than
+    GUESS_AMONG, that many are compared: names within one letter of its length, the first to join."""
+    import difflib
+
+    from lanchat.moderation import GUESS_AMONG
+
+    room = classroom()
+    for n in range(GUESS_AMONG * 3):
+        room.arrive(f"student{n:04d}")
+    room.take_all()
+    compared: list[int] = []
+    real = difflib.get_close_matches
+
+    def counted(word, possibilities, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        compared.append(len(possibilities))
+        return real(word, possibilities, *args, **kwargs)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counted)
+    room.mod("hal", "mute", "studnet0012", minutes=5)
+    (notice,) = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert compared == [GUESS_AMONG], compared
+    assert "(did you mean student0012" in notice.message, notice.message
