@@ -747,3 +747,37 @@ def test_a_send_keeps_bytes_that_are_not_utf8_in_its_path_only():
     assert not_utf8_problem("/send notes.txt b\udce9b") is not None
     assert not_utf8_problem("it shows \ufffd here") is None  # a real U+FFFD is text
     assert not_utf8_problem("caf\udce9") is not None
+
+
+def test_a_guest_on_the_hosts_own_machine_with_the_hosts_key_is_held_to_the_cap(tmp_path):
+    """The host's exemption from --max-file-mb is its connection's (the one `serve` opens inside
+    itself), never a name, a key or an address: a second terminal on the host's machine, over
+    loopback with the host's own identity key, is held to the cap (the disk never written to);
+    a guest who asks for the host's name is not let in under it."""
+    source = tmp_path / "big.iso"
+    source.write_bytes(b"\0" * (MB + 1))
+    files_dir = tmp_path / "files"
+    teacher = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teacher", "--plain", "--no-history",
+                   "--no-announce", "--max-file-mb", "1", "--files-dir", str(files_dir))  # fmt: skip
+    guests = []
+    try:
+        port = teacher.expect(r"listening on port (\d+)").group(1)
+        twin = Proc("connect", "127.0.0.1", port, "--name", "teacher2", "--identity", same_key(teacher))
+        guests.append(twin)
+        twin.expect(r"welcome, teacher2")
+        impostor = Proc("connect", "127.0.0.1", port, "--name", "teacher", "--identity", str(tmp_path / "other.key"))
+        guests.append(impostor)
+        impostor.expect(r"the name 'teacher' is the host's; choose another")  # no way in under it
+        twin.send(f"/send {source}")
+        twin.expect(r"! refused: big\.iso is 1\.0 MiB \(1,048,577 bytes\); this server takes files up to 1\.0 MiB")
+        assert "is on offer" not in twin.output and "big.iso" not in teacher.output
+        assert not list(files_dir.glob("**/*.upload"))
+    finally:
+        for guest in guests:
+            guest.stop()
+        teacher.stop()
+
+
+def same_key(served: Proc) -> str:
+    """The identity key the serve process ``served`` runs under (its --identity)."""
+    return served.args[served.args.index("--identity") + 1]
