@@ -1,4 +1,4 @@
-"""__main__.py: the command line and the wiring. The only module that knows every other one.
+"""__main__.py: where the command line comes in, and which cli/ module runs each command.
 
 `python -m lanchat` and the `lanchat` command start at main() here: it parses the command line
 (cli/args.py) and hands the command to the module that runs it, imported only then, so

@@ -47,7 +47,7 @@ def peer_text(host: str, port: int) -> str:
 
 def _shown(text: str, most: int = 12) -> str:
     """``text`` quoted for a message, its start only when long (a port of 5,000 digits)."""
-    from .textsafe import quoted  # (as __main__ quotes what was typed: a byte not in UTF-8 as \xe9)
+    from .textsafe import quoted  # (as the command line, cli/, quotes what was typed: a byte not in UTF-8 as \xe9)
 
     return quoted(text) if len(text) <= most else f"{quoted(text[:most])}... ({len(text)} characters)"
 

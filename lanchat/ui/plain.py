@@ -211,7 +211,7 @@ def printed_as(line: Line, columns: int | None, join_lines: tuple[str, ...] = ()
 
 
 class BannerAbove:
-    """The host's: serve's start lines above the chat (``rows`` terminal rows, set by __main__;
+    """The host's: serve's start lines above the chat (``rows`` terminal rows, set by cli/chat.py;
     None: none, or asked already) and the rows printed under them since, until the first
     replay's end asks whether they are still in sight (``in_sight``)."""
 
