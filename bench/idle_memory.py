@@ -35,7 +35,7 @@ START_TIMEOUT = 15.0
 
 # What the server needs, in the order it imports it; each line's RSS step is measured in turn.
 GROUPS = [
-    ("the interpreter, site and the command line", "import lanchat.__main__"),
+    ("the interpreter, site, the command line (cli/serve.py)", "import lanchat.__main__, lanchat.cli.serve"),
     ("msgspec (JSON)", "import msgspec.json"),
     ("events, wire, protocol, room", "import lanchat.room"),
     ("sqlite3 and the history store", "import lanchat.history"),
