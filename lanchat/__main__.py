@@ -30,16 +30,16 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
              f"`{shlex.join(['python', '-m', 'lanchat', *sys.argv[1:]])}`")
 
 # Only after the check above: run as a file, these relative imports would fail with a traceback.
-from .cli.args import _one_history_file, build_compact_parser, build_parser, build_prune_parser  # noqa: E402
+from .cli.args import build_compact_parser, build_parser, build_prune_parser, one_history_file  # noqa: E402
 from .cli.start import (  # noqa: E402
     DEPENDENCIES,
     UNIX_MODULES,
-    _missing_unix_module,
-    _open_closed_streams,
-    _replace_what_the_terminal_cannot_show,
+    missing_unix_module,
     not_on_unix,
+    open_closed_streams,
+    replace_what_the_terminal_cannot_show,
 )
-from .cli.terminal import _fail, _hold_signals_for_good  # noqa: E402
+from .cli.terminal import _fail, hold_signals_for_good  # noqa: E402
 
 # Each command: the module under cli/ that runs it, and its function there.
 COMMANDS = {
@@ -57,9 +57,9 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    _open_closed_streams()
-    _replace_what_the_terminal_cannot_show()
-    missing = _missing_unix_module()
+    open_closed_streams()
+    replace_what_the_terminal_cannot_show()
+    missing = missing_unix_module()
     if missing is not None:
         return _fail(not_on_unix(missing))
     try:
@@ -92,7 +92,7 @@ def parse_command_line(argv: list[str] | None) -> argparse.Namespace | None:
             return None
         parser = parser.commands.get(args.command, parser)
     if args.command.startswith("history") or args.command == "names":
-        _one_history_file(args, parser)
+        one_history_file(args, parser)
     return args
 
 
@@ -117,7 +117,7 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:  # the process is ending: a signal now would only cut Python's shutdown (a traceback)
-        _hold_signals_for_good()
+        hold_signals_for_good()
 
 
 def command_for(command: str) -> Callable[[argparse.Namespace], int]:

@@ -42,7 +42,7 @@ def held_in_new_threads() -> Iterator[None]:
     with the stop signals blocked: a thread inherits its starter's mask, so none is ever without
     it, not even for its first instruction. A stop signal is the main thread's to take: one
     that landed in another thread after the main thread held them for good (the client's end,
-    cli/terminal.py's _hold_signals_for_good) met the default handlers Python puts back as it shuts down,
+    cli/terminal.py's hold_signals_for_good) met the default handlers Python puts back as it shuts down,
     and ended the client with 143. The starter's own mask is put back after (a stop signal that
     came meanwhile is delivered then). Off POSIX: nothing."""
     if not hasattr(signal, "pthread_sigmask"):

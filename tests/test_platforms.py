@@ -170,9 +170,9 @@ def test_the_check_for_a_unix_python_imports_nothing_on_linux():
     probe = (
         "import sys\n"
         "import lanchat.__main__\n"
-        "from lanchat.cli.start import _missing_unix_module\n"
+        "from lanchat.cli.start import missing_unix_module\n"
         "before = set(sys.modules)\n"
-        "print(_missing_unix_module(), sorted(set(sys.modules) - before))\n"
+        "print(missing_unix_module(), sorted(set(sys.modules) - before))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
     assert done.stdout.split() == ["None", "[]"]
@@ -199,12 +199,12 @@ def test_the_check_for_a_unix_python_tells_a_missing_module_from_a_broken_finder
     """Only a module no finder has (or one a finder says is not there) gets the WSL line: a finder
     failing for an unrelated reason on Linux got it too (ImportError), or was a traceback at start
     of every command, --help too (any other error)."""
-    from lanchat.cli.start import _missing_unix_module
+    from lanchat.cli.start import missing_unix_module
 
     for name in ("fcntl", "termios"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(sys, "meta_path", [_Finder(answer), *(sys.meta_path if others_too else [])])
-    assert _missing_unix_module() == missing
+    assert missing_unix_module() == missing
 
 
 def test_on_macos_a_vanished_peer_is_still_noticed_within_a_minute(monkeypatch):

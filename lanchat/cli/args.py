@@ -795,7 +795,7 @@ def _history_file_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
 
 
-def _one_history_file(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def one_history_file(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """``args.path``: the history file typed as PATH or as --history PATH, either form for every
     command that reads one (`names list FILE` too: list has no NAME); two that differ are refused."""
     import shlex

@@ -27,7 +27,7 @@ def not_on_unix(missing: str) -> str:
     )
 
 
-def _missing_unix_module() -> str | None:
+def missing_unix_module() -> str | None:
     """The first of fcntl and termios this Python has no module for, asked of the import system
     (importlib.util.find_spec: its finders, as an import would ask them) without importing either:
     nothing more is loaded at start on Linux, and --help stays as fast. A finder that fails for
@@ -46,7 +46,7 @@ def _missing_unix_module() -> str | None:
     return None
 
 
-def _open_closed_streams() -> None:
+def open_closed_streams() -> None:
     """A standard stream started closed (`lanchat connect <&-`, `serve >&- 2>&-`): Python leaves it
     None (each `sys.stdin.isatty()` was a traceback), and the next socket would take its
     descriptor. /dev/null goes there instead: a closed input reads as `< /dev/null` does (its end
@@ -68,7 +68,7 @@ def _open_closed_streams() -> None:
         setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
 
 
-def _replace_what_the_terminal_cannot_show() -> None:
+def replace_what_the_terminal_cannot_show() -> None:
     """A terminal (or PYTHONIOENCODING) in Latin-1 or ASCII: a name or a message it cannot show
     becomes '?', as on the chat screen, not a UnicodeEncodeError traceback (lanchat history)."""
     for stream in (sys.stdout, sys.stderr):

@@ -126,7 +126,7 @@ def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
     return 130 if exc.interrupted else 1
 
 
-def _hold_signals_for_good() -> None:
+def hold_signals_for_good() -> None:
     """The process is ending with everything said: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT wait (blocked) from
     now on. Python puts the default handlers back as it shuts down, and one arriving then would
     only cut that short (killed by it, or a traceback); one caught just before is dropped. Nothing

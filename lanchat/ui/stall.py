@@ -86,7 +86,7 @@ class StallWatcher:
 
     def _watch(self) -> None:
         # Signals are the main thread's: one sent to the process while the main thread holds the
-        # stop signals blocked (the end of the chat: cli/terminal.py's _hold_signals_for_good) would else
+        # stop signals blocked (the end of the chat: cli/terminal.py's hold_signals_for_good) would else
         # come here, and at the interpreter's end, its handlers reset, kill the process.
         signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         room = select.poll()
