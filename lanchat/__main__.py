@@ -10,8 +10,8 @@
                                 cli/rejoin.py   the join that retries, the rejoin after a drop
     rooms, doctor, names,       cli/rooms.py    rooms on the network, what is in the way, the names
     key, forget                                 a room keeps, this person's identity key
-    history, history prune,     cli/history.py  a room's saved history, with the server stopped
-    history compact
+    history, history prune,     cli/history_file.py
+    history compact                             a room's saved history, with the server stopped
     (every command)             cli/args.py     the parser, every option and its type function
                                 cli/terminal.py a line said outside the chat, a name or password asked
                                 cli/start.py    what main() makes sure of before any command
@@ -45,9 +45,9 @@ from .cli.terminal import _fail, hold_signals_for_good  # noqa: E402
 COMMANDS = {
     "serve": ("serve", "cmd_serve"),
     "connect": ("connect", "cmd_connect"),
-    "history": ("history", "cmd_history"),
-    "history prune": ("history", "cmd_history_prune"),
-    "history compact": ("history", "cmd_history_compact"),
+    "history": ("history_file", "cmd_history"),
+    "history prune": ("history_file", "cmd_history_prune"),
+    "history compact": ("history_file", "cmd_history_compact"),
     "rooms": ("rooms", "cmd_rooms"),
     "doctor": ("rooms", "cmd_doctor"),
     "names": ("rooms", "cmd_names"),

@@ -332,7 +332,7 @@ def test_the_rooms_kept_are_named_in_port_order_and_none_is_left_out_unsaid(tmp_
     """Rooms started with --port 0 each keep a file: the list `lanchat history --port N` gives of
     the rooms kept read '--port 33987, --port 35007, --port 3580' (the names' order, not the
     ports'), and past the tenth it stopped without a word, hiding the very room looked for."""
-    from lanchat.cli.history import _rooms_kept
+    from lanchat.cli.history_file import _rooms_kept
 
     for port in (3580, 35007, 33987, 80, *range(40000, 40010)):
         (tmp_path / f"history-{port}.sqlite3").write_bytes(b"")
@@ -946,7 +946,7 @@ def test_a_history_path_whose_name_is_too_long_is_one_line_not_a_traceback(tmp_p
 def test_the_rooms_kept_list_names_only_ports_that_port_takes(tmp_path):
     """A file named history-٣٥٨١.sqlite3 (Arabic-Indic digits: decimal to Python) was offered as
     `--port ٣٥٨١`, which --port then refuses; it is listed by its path, after the ports."""
-    from lanchat.cli.history import _rooms_kept
+    from lanchat.cli.history_file import _rooms_kept
 
     for tag in ("3580", "\u0663\u0665\u0668\u0661", "400"):
         (tmp_path / f"history-{tag}.sqlite3").write_bytes(b"")
@@ -959,7 +959,7 @@ def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path
     forms work for every command that reads a history file; two different files are refused.
     (In-process through parse_command_line: main() would block this process's stop signals.)"""
     from lanchat.__main__ import parse_command_line
-    from lanchat.cli.history import cmd_history, cmd_history_compact
+    from lanchat.cli.history_file import cmd_history, cmd_history_compact
     from lanchat.cli.rooms import cmd_names
 
     def run(*words: str) -> int:

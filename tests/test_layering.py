@@ -57,7 +57,7 @@ FORBIDDEN_MODULES = {
 }
 # lanchat's own edges: a pure module may be handed one (typing only), never import it to use it.
 EDGES = {"bots", "client", "client_files", "history", "server", "server_files", "transport", "ui.screen", "ui.plain", "__main__",
-         "cli.args", "cli.chat", "cli.connect", "cli.history", "cli.rejoin", "cli.rooms", "cli.serve", "cli.start", "cli.terminal"}
+         "cli.args", "cli.chat", "cli.connect", "cli.history_file", "cli.rejoin", "cli.rooms", "cli.serve", "cli.start", "cli.terminal"}
 FORBIDDEN_CALLS = {"print", "open", "input", "exec", "eval"}
 
 MAX_CLASS_LINES = 300

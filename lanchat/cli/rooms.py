@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..textsafe import quoted, visible
-from .history import _entries, _kept_history
+from .history_file import _entries, _kept_history
 from .terminal import PROG, PromptCancelled, _cancelled, _fail, _say, _terminal_columns, _terminal_safe, _utf8
 
 

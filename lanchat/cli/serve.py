@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..textfold import fold_line, fold_lines, shell_word
 from ..textsafe import quoted, visible
 from .chat import _run_participant
-from .history import _entries
+from .history_file import _entries
 from .rejoin import _found_at
 from .rooms import _load_identity, _room_said
 from .terminal import (

@@ -1,4 +1,4 @@
-"""history.py: `lanchat history`, `history prune` and `history compact`, with the server stopped."""
+"""history_file.py: `lanchat history`, `history prune` and `history compact`, with the server stopped."""
 
 from __future__ import annotations
 
