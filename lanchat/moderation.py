@@ -845,15 +845,26 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
 
 def _unmute_newcomer(room: Room, member: Member, target: Member, held: Mute, reason: str) -> list[Action]:
     """``/unmute NAME`` of one muted as a newcomer at a shared place (Mute.newcomers), not by a
-    mute of their own: ``held`` (the mute of someone else there) stays; their key is known to it
-    from now on (stored with it: a restart keeps it), or with no key this connection is spared."""
-    if refused := _own_mute_refusal(room, member, [held]):
-        return refused
+    mute of their own: ``held`` and any other mute holding them so (two students muted there:
+    past one alone, the teacher read 'unmuted' and they were still refused) stay; their key is
+    known to each from now on (stored with it: a restart keeps it), or with no key this
+    connection is spared."""
     mod = room.moderation
+    now = room.clock()
     key = mod.identity_of(target)
-    let_past = replace(held, known_keys=held.known_keys | {key}) if key is not None else replace(held, spared=held.spared | {target.cid})
-    mod.mutes = [let_past if m is held else m for m in mod.mutes]
-    stored = [_room.StoreMute(mute=let_past, now=room.clock())] if key is not None else []
+    holding = [held, *(
+        m for m in mod.mutes
+        if m is not held and m.newcomers is not None and (m.until is None or m.until > now) and target.cid not in m.spared
+        and m.holds_newcomer(key=key, address=target.address)
+    )]  # fmt: skip
+    if refused := _own_mute_refusal(room, member, holding):
+        return refused
+    let_past = {
+        id(m): replace(m, known_keys=m.known_keys | {key}) if key is not None else replace(m, spared=m.spared | {target.cid})
+        for m in holding
+    }
+    mod.mutes = [let_past.get(id(m), m) for m in mod.mutes]
+    stored = [_room.StoreMute(mute=m, now=now) for m in let_past.values()] if key is not None else []
     return [*stored, *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
 
 

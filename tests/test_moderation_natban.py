@@ -931,3 +931,24 @@ def test_a_ban_of_a_name_an_operator_left_under_never_holds_the_operators_own_ke
     room.perform(room.room.leave(room.cid["ann"], "quit"))
     room.take_all()
     assert isinstance(_keyed(room, "ann", anns), ev.Welcome)
+
+
+def test_unmute_of_a_latecomer_held_by_two_mutes_at_the_nat_lets_them_speak_at_once():
+    """Two students muted behind the class's NAT (mallory, then ben): each mute holds the
+    newcomers there. A late classmate (lea, a fresh key) is muted by both. Before, the teacher's
+    /unmute lea let her key past the first mute only: the teacher read 'unmuted lea', lea was
+    still refused, and had to ask again. Now /unmute lets her past every mute holding her as a
+    newcomer there; mallory and ben stay muted, and another newcomer too."""
+    room = _nat_class()
+    room.mod("hal", "mute", "mallory", reason="spam", minutes=10)
+    room.mod("hal", "mute", "ben", reason="spam", minutes=10)
+    room.take_all()
+    room.arrive("lea", address=NAT, key=key_id(b"leas fresh key"))
+    assert _muted_line(room, "lea") is not None
+    room.mod("hal", "unmute", "lea")
+    assert _muted_line(room, "lea") is None
+    assert _muted_line(room, "mallory") is not None and _muted_line(room, "ben") is not None
+    room.arrive("m4", address=NAT, key=key_id(b"mallory's fresh key"))
+    assert _muted_line(room, "m4") is not None
+    stored = list(room.stored_mutes.values())  # a restart keeps lea's key let past both
+    assert len(stored) == 2 and all(key_id(b"leas fresh key") in m.known_keys for m in stored), stored
