@@ -62,8 +62,8 @@ SEEN_KEYS_PER_PLACE = SEEN_KEYS // 8
 NEW_KEYS_PER_PLACE = 64
 # A script at many addresses (a laptop can take many IPv6 addresses on the LAN's /64, each a place
 # of its own) could still fill SEEN_KEYS with new keys: when full, a key seen this run within this
-# long is never pushed out; the new key is then not remembered. (Keys read back from the history
-# at a restart carry no time here, and go first, as before.)
+# long is never pushed out (one read back from the history at a restart too, by its last seen);
+# the new key is then not remembered, and the log says so once an hour.
 SEEN_KEYS_KEPT_SECONDS = 7 * 86400.0
 # A newcomer turned away by a ban at a shared place (Ban.newcomers) with a key of their own: an
 # operator's ``/admit NAME`` lets that key in within this many seconds of the try (the tries of
@@ -207,6 +207,7 @@ class SeenKeys:
         self.place_of: dict[str, str] = {}  # key -> the place it last joined from this run
         # place -> (its allowance of keys new to the room, when the log last said it ran out)
         self.new_keys: OrderedDict[str, tuple[TokenBucket, list[float]]] = OrderedDict()
+        self.full_said = -math.inf  # when the log last said the keys seen are all this week's (_full)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.told)
@@ -225,7 +226,7 @@ class SeenKeys:
         if key not in seen and len(seen) >= SEEN_KEYS and len(self.places.get(place, ())) < SEEN_KEYS_PER_PLACE:
             oldest = seen[next(iter(seen))]  # full: the oldest would go; not one seen this week (many addresses' keys)
             if now - oldest < SEEN_KEYS_KEPT_SECONDS:
-                return []
+                return self._full(now)
         told = seen.get(key)
         due = told is None or now - told >= SEEN_KEY_REFRESH
         seen[key] = now if due or told is None else told
@@ -255,6 +256,19 @@ class SeenKeys:
             f"joins from {place}: more than {int(bucket.capacity)} identity keys new to the room within an hour (a script "
             f"making keys?); the room does not remember the next ones there as classmates, so a ban at {place} holds "
             f"them as newcomers (/admit NAME lets one in)"))]  # fmt: skip
+
+    def _full(self, now: float) -> list[Action]:
+        """A key new to the room not kept: all SEEN_KEYS are this week's (a script at many
+        addresses?). Else silent for up to a week, a class's fresh keys unknown to a later ban
+        at their NAT; the log says so, once an hour at most."""
+        if now - self.full_said < 3600.0:
+            return []
+        self.full_said = now
+        days = int(SEEN_KEYS_KEPT_SECONDS // 86400)
+        return [_room.Log(text=(
+            f"the room's {SEEN_KEYS} keys seen all joined within {days} days (many addresses making keys?): it does not "
+            f"remember keys new to it for now, so a ban or mute at a shared address holds them as newcomers "
+            f"(/admit NAME, /unmute NAME lets one in)"))]  # fmt: skip
 
     def _placed(self, key: str, place: str) -> None:
         """``key`` joined from ``place``: the newest of its keys; past SEEN_KEYS_PER_PLACE its oldest go."""

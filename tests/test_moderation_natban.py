@@ -952,3 +952,29 @@ def test_unmute_of_a_latecomer_held_by_two_mutes_at_the_nat_lets_them_speak_at_o
     assert _muted_line(room, "m4") is not None
     stored = list(room.stored_mutes.values())  # a restart keeps lea's key let past both
     assert len(stored) == 2 and all(key_id(b"leas fresh key") in m.known_keys for m in stored), stored
+
+
+def test_a_room_full_of_this_weeks_keys_says_in_the_log_that_it_remembers_no_new_one(monkeypatch: pytest.MonkeyPatch):
+    """A script at many addresses fills the keys seen with this week's keys: from then on, for up
+    to a week, no key new to the room is remembered, at any address (the first lesson of a term:
+    a class's fresh keys are not known to a later ban or mute at their NAT once they have left).
+    Before, that was silent: the host had no way to learn why /admit was needed. Now the log
+    says so, once an hour at most."""
+    from lanchat.actions import Log
+
+    for name, bound in (("SEEN_KEYS", 64), ("SEEN_KEYS_PER_PLACE", 8), ("NEW_KEYS_PER_PLACE", 8)):
+        monkeypatch.setattr(moderation, name, bound)
+    seen = moderation.SeenKeys()
+    now = 1_000_000.0
+    for n in range(8):  # eight addresses, eight keys each: full, all seen now
+        for k in range(8):
+            seen.seen(key_id(f"s{n}-{k}".encode()), f"fd00::{n + 1}", now, 8)
+    assert len(list(seen)) == 64
+    said = seen.seen(key_id(b"anns fresh key"), NAT, now + 60, 8)
+    assert key_id(b"anns fresh key") not in set(seen)
+    (line,) = [a.text for a in said if isinstance(a, Log)]
+    assert "not remember" in line and "7 days" in line, line
+    quiet = seen.seen(key_id(b"bens fresh key"), NAT, now + 120, 8)
+    assert [a for a in quiet if isinstance(a, Log)] == []  # once an hour at most
+    again = seen.seen(key_id(b"cys fresh key"), NAT, now + 3700, 8)
+    assert [a for a in again if isinstance(a, Log)] != []
