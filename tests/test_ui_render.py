@@ -429,11 +429,12 @@ def test_a_download_on_a_narrow_screen_shows_its_short_form_not_nothing():
     now[0] = 10.6
     view.session.progress = {"get:1": progress}  # type: ignore[attr-defined]
     assert rd.status_text(view, 60) == " bobby_the_student │ client │ duplex │ 2 here │ get #1 7% "
+    assert rd.status_text(view, 40) == " bobby_the_student │ 2 here │ get #1 7% "  # (the head count first: README, The screen)
     assert rd.status_text(view, 100).endswith(" │ get #1 chapter3_exercises.pdf 7% 455.7 KiB/s ")
     assert "get #1 7%" not in rd.status_text(view)  # (no width: the whole only)
     now[0] = 13.0  # no byte for 2.4 s: stalled, in the short form too
     assert rd.status_text(view, 60).endswith(" │ get #1 7% stalled ")
-    assert rd.status_text(view, 40) == " bobby_the_student │ get #1 7% stalled "
+    assert rd.status_text(view, 48) == " bobby_the_student │ 2 here │ get #1 7% stalled "
 
 
 def test_offline_the_status_line_has_no_head_count_and_the_roster_is_who_was_here():
@@ -1014,3 +1015,23 @@ def test_the_new_lines_marker_keeps_its_alert_colour_on_a_narrow_status_line():
         status = rd.render(view, 8, cols).rows[-2]
         assert "".join(chunk for chunk, _style in status).endswith(" \u25bc 3 new "), cols
         assert {style for _chunk, style in status[-len(" \u25bc 3 new ") :]} == {rd.STATUS_ALERT}, cols
+
+
+def test_a_transfers_short_form_does_not_push_out_the_hosts_address():
+    """The teacher at a narrow projector window (40-50 columns) sending the slides: the short
+    form of the upload ('send #12 7%') was kept before the host's address, which students read
+    off the screen to connect, so the address went while the file was on its way. A transfer
+    ranks after the address (README, The screen), its short form as well."""
+    from lanchat.files import Progress
+
+    now = [10.0]
+    members = ["teacher"] + [f"s{number}" for number in range(20)]
+    view = View(Session(name="teacher", role="host", where="192.168.1.20:3580", mode="duplex", members=members))
+    progress = Progress(direction="send", label="chapter3_exercises.pdf", total=40_000_000, started=10.0, file_id="12", clock=lambda: now[0])
+    progress.advance(2_800_000, 10.6)
+    now[0] = 10.6
+    view.session.progress = {"send:12": progress}  # type: ignore[attr-defined]
+    assert rd.status_text(view, 40) == " teacher │ 192.168.1.20:3580 │ 21 here "
+    assert rd.status_text(view, 53) == " teacher │ 192.168.1.20:3580 │ 21 here │ send #12 7% "
+    assert rd.status_text(view, 64) == " teacher │ host │ 192.168.1.20:3580 │ 21 here │ send #12 7% "
+    assert rd.status_text(view, 100).endswith(" │ send #12 chapter3_exercises.pdf 7% 4.5 MiB/s ")

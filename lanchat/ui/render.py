@@ -747,6 +747,9 @@ _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OW
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
 # its place where it still fits.
 _NOW_SHORT = -1
+# A _LIVE part's short form (a transfer's, files.Progress.short), following it: kept as a _LIVE
+# part, after the host's address as its whole was; the whole then takes its place where it fits.
+_LIVE_SHORT = -3
 # The connection's state in short, following it (client.Offline.short): shown instead where the
 # whole would be cut at the row's end ("server stopped: waiting for it" at 40 columns).
 _KEEP_SHORT = -2
@@ -795,7 +798,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         if whole := _progress_text(shown := projector.shown_progress(transfer, session)):
             parts.append((_LIVE, whole))
             if short := _progress_text(shown, "short"):
-                parts.append((_NOW_SHORT, short))
+                parts.append((_LIVE_SHORT, short))
     return [(rank, text) for rank, text in parts if text]
 
 
@@ -823,7 +826,7 @@ def status_text(view: View, width: int | None = None) -> str:
     short first and shown whole only where that still fits after the host's address. The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
     if width is None:
-        return _joined([part for part in parts if part[0] not in (_NOW_SHORT, _KEEP_SHORT)])
+        return _joined([part for part in parts if part[0] not in (_NOW_SHORT, _LIVE_SHORT, _KEEP_SHORT)])
     widths = [text_width(text) + 3 for _rank, text in parts]  # each with its " | " (or the ends' spaces)
     kept = {index for index, (rank, _text) in enumerate(parts) if rank == _KEEP}
     used = sum(widths[index] for index in kept) - 1  # the joined line: each part, 3 between, 1 at each end
@@ -832,12 +835,14 @@ def status_text(view: View, width: int | None = None) -> str:
         if used > width:
             kept.symmetric_difference_update((index - 1, index))
             used += widths[index] - widths[index - 1]
-    shorts = {index for index, (rank, _text) in enumerate(parts) if rank == _NOW_SHORT}  # each after its whole part
+    shorts = {index: _NOW if rank == _NOW_SHORT else _LIVE for index, (rank, _text) in enumerate(parts) if rank in (_NOW_SHORT, _LIVE_SHORT)}  # each after its whole part
 
-    def order(index: int) -> tuple[int, int]:  # a whole part with a short form comes after the host's address,
-        if index in shorts:  # its short form among the other _NOW parts, after them (whose turn it is stays)
-            return (_NOW, index)
-        return (_HOST_ADDRESS if index + 1 in shorts else parts[index][0], index)
+    def order(index: int) -> tuple[int, int, int]:  # a short form among the other parts of its whole's rank, after them
+        if index in shorts:  # (whose turn it is stays); its whole after the host's address (a _NOW one), or after
+            return (shorts[index], 0, index)  # the other _LIVE parts (a transfer's: its short form goes first)
+        if (rank := shorts.get(index + 1)) is not None:
+            return (_HOST_ADDRESS, 0, index) if rank == _NOW else (_LIVE, 1, index)
+        return (parts[index][0], 0, index)
 
     for index in sorted(set(range(len(parts))) - kept - keep_shorts - {index - 1 for index in keep_shorts}, key=order):
         if index + 1 in kept and index + 1 in shorts:  # its short form is shown: the whole part instead, if it fits
