@@ -713,6 +713,36 @@ def test_a_rejoin_is_offered_again_the_file_it_was_fetching_however_many_newer_o
         store.close()
 
 
+def test_a_rejoin_is_offered_again_only_old_files_it_may_still_fetch(tmp_path, data):
+    """The attacker's side of offers_for's older offers (a rejoin among more than 500): bob's
+    lost connection had asked for an old file offered to dee alone (refused: not his to see) and
+    for cat's old file, and cat has left since (the offer went). Back, bob is offered again only
+    the data set he may still fetch, told cat's went, and never sent the private one. (A guard,
+    passing on 7c24ba9: the refused get is never remembered as fetched, server_files.forget.)"""
+    store, room = ServerFiles(tmp_path / "store"), Room()
+    try:
+        for cid in range(1, 15):  # 1 ann, 2 bob, 3 cat, 4 dee, 5-14 the class
+            room.moderation.arrive(cid, f"192.168.1.{cid}")
+            room.handle(cid, ev.Hello(name=f"p{cid}"))
+        dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
+        catfile = stored_offer(store, room, b"cat's", 2, "cat.txt", 3)
+        (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=3, name="marks.csv", size=5, to="p4")) if isinstance(a, Send)]
+        store.handle(room, 1, ev.UploadBytes(id=ready.id, data=b"marks"))
+        store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=hashlib.sha256(b"marks").hexdigest()))
+        for file_id in (dataset, catfile, ready.id):
+            store.handle(room, 2, ev.GetFile(id=file_id, binary=True))
+        store.forget(2, away=True)  # bob's link drops
+        store.forget(3)  # cat leaves: cat.txt goes
+        for number in range(MAX_LISTED):
+            stored_offer(store, room, b"work %d" % number, number + 4, f"work{number}.txt", 5 + number % 10)
+        told = [a.event for a in store.offers_for(15, resumed=2, name="p2") if isinstance(a, Send)]
+        offered_ids = [e.id for e in told if isinstance(e, ev.Offered)]
+        assert len(offered_ids) == MAX_LISTED + 1 and offered_ids[0] == dataset and ready.id not in offered_ids and catfile not in offered_ids
+        assert [e.id for e in told if isinstance(e, ev.FileError)] == [catfile]  # (the private one: never his, nothing said)
+    finally:
+        store.close()
+
+
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
     """A server that sent a download's first pieces before its file-start (the ordering bug of
     tests/test_class_download_order.py): the client dropped them silently and waited for ever,
