@@ -243,10 +243,16 @@ class Joined(Event):
     bot: bool = _flag()  # the newcomer is one of the server's own bots (PROTOCOL.md, The colour bot)
 
 
+# A left reason (additive): the same person joined again from another window or machine (a
+# takeover, PROTOCOL.md Rejoining); their joined follows at once. An older client shows "left".
+LEFT_MOVED = "moved"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Left(Event):
     """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow),
-    ``kicked`` or ``banned`` (by an operator), ``flooding`` (disconnected by flood control)."""
+    ``moved`` (``LEFT_MOVED``: they joined again elsewhere, a ``joined`` follows), ``kicked`` or
+    ``banned`` (by an operator), ``flooding`` (disconnected by flood control)."""
 
     type: ClassVar[str] = "left"
     sent_by: ClassVar[str] = "server"

@@ -401,13 +401,13 @@ class Room:
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
-        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
+        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``moved``, ``kicked``, ``banned``): tell the others."""
         order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
         self.moderation.forget(cid)
         member = self.members.pop(cid, None)
         if member is not None and cid not in self.service_cids:
             self.moderation.left(member)  # its account, for a ban typed after it left
-            if reason in ("lost", "dropped"):  # (dropped: too slow a reader, a laptop asleep: it rejoins)
+            if reason in ("lost", "dropped", ev.LEFT_MOVED):  # (dropped: too slow a reader, a laptop asleep: it rejoins)
                 self.lost_sessions.note(member)
         self.gate.forget(cid)
         if member is None:
@@ -482,7 +482,8 @@ class Room:
                 return refused  # the secret without the key that owns the name: the session stays
             if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
                 return name_refused(self, cid, name, key)  # owns): the secret crosses a plain room in the clear
-            return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
+            # the others read one line, "ann moved to another window", not a lost connection and a join
+            return self.leave(holder.cid, ev.LEFT_MOVED) + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         if refused := name_refused(self, cid, name, key):
             return refused
         if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):

@@ -18,7 +18,7 @@ from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
 from .members import Members
-from .wording import REMOVALS, closest_command, everyone_muted_note, nobody_holds_the_turn
+from .wording import MOVED, REMOVALS, closest_command, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +106,14 @@ COMMANDS: tuple[Command, ...] = (
 # Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
 # both name us, and the client's exit line repeats every fatal error, so we show it only there.
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
+
+
+def _moved_back(moved: set[str], name: str) -> bool:
+    """Whether ``name`` is the one whose "moved" left came just before (and forget it)."""
+    if not moved or (key := ev.name_key(name)) not in moved:
+        return False
+    moved.discard(key)
+    return True
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 # Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
 # is only one of these words is that command. Only whole one-word lines: "\w is a word
@@ -264,6 +272,7 @@ class Session:
     typing_sent: float = float("-inf")  # when we last sent a typing hint
     offers_seen: dict[str, tuple[str, str, bool, float]] = field(default_factory=dict)  # file id -> (name, from, to one person, when offered)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
+    moved: set[str] = field(default_factory=set)  # name keys that left as "moved": their joined is not news
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status
     # line; None: not muted. From the welcome's ``muted`` and the mute and unmute acts naming us.
     muted_until: float | None = None
@@ -450,8 +459,8 @@ class Session:
             self.members.add(event.name)
             if event.bot:
                 self.bots.add(ev.name_key(event.name))
-            if not self.show_joins:
-                return []
+            if not self.show_joins or _moved_back(self.moved, event.name):
+                return []  # (moved: the left just before said it in one line)
             count = len(self.members)
             presence = Presence(name=event.name, change="joined", here=count)
             return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
@@ -465,6 +474,9 @@ class Session:
                 self.bot_exchange = False
             if event.reason in ("kicked", "banned") or not self.show_joins:
                 return []  # kicked, banned: the "moderated" line just before said who did it and why
+            if event.reason == ev.LEFT_MOVED:  # their joined follows at once: one line, not two
+                self.moved.add(ev.name_key(event.name))
+                return [Line(kind="notice", time=event.time, text=f"{event.name} {MOVED}", code=JOIN_LEAVE)]
             why = {
                 "quit": "left",
                 "lost": "lost connection",

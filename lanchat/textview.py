@@ -15,7 +15,7 @@ from . import events as ev
 from .members import Members
 from .moderation import act_line
 from .textsafe import visible
-from .wording import ACTION_MARK, NOTICE_MARK, REMOVALS, everyone_muted_note, nobody_holds_the_turn
+from .wording import ACTION_MARK, MOVED, NOTICE_MARK, REMOVALS, everyone_muted_note, nobody_holds_the_turn
 
 # Every line the room says starts with wording.NOTICE_MARK ("-!- bob joined"); a /me is
 # "[12:00] * bob waves", and no name can hold the mark (wording.py says why).
@@ -37,6 +37,7 @@ class TextView:
         self.members = Members()
         self.host: str | None = None
         self.bots: set[str] = set()  # name keys of the server's own bots (welcome, joined, roster)
+        self.moved: set[str] = set()  # name keys that left as "moved": their joined is not news
 
     def describe(self, event: ev.Event) -> str | None:
         """One server event as the line this participant reads (without its line end); None for
@@ -52,10 +53,16 @@ class TextView:
         if isinstance(event, ev.Direct):
             return self._direct(event)
         if isinstance(event, ev.Joined):
+            if self.moved and ev.name_key(event.name) in self.moved:  # the "moved" line said it
+                self.moved.discard(ev.name_key(event.name))
+                return None
             return None if event.name == self.name else f"{NOTICE_MARK} {visible(event.name)} joined"
         if isinstance(event, ev.Left):
             if event.reason in ("kicked", "banned"):
                 return None  # the act just before said who removed them and why (moderated)
+            if event.reason == ev.LEFT_MOVED:  # a takeover: their joined follows, and says nothing more
+                self.moved.add(ev.name_key(event.name))
+                return f"{NOTICE_MARK} {visible(event.name)} {MOVED}"
             why = {"lost": " (connection lost)", "dropped": " (too slow)", "flooding": " (disconnected for flooding)"}
             return f"{NOTICE_MARK} {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):

@@ -21,6 +21,8 @@ SUGGEST_CUTOFF = 0.75
 # a notice of "* the server shut down: ..." (a /me by "the"), which is an action's look now.
 NOTICE_MARK = "-!-"
 ACTION_MARK = "*"
+# a left with reason "moved" (a takeover: the same person joined again): one line, no "joined" after it
+MOVED = "moved to another window"
 
 REMOVALS = frozenset({"kick", "ban"})  # moderation acts that take someone out of the room
 

@@ -421,7 +421,7 @@ def test_a_rejoin_takes_over_the_stale_session_and_replays_only_what_was_missed(
         assert [(f["code"], f["fatal"]) for f in taken if f["type"] == "error"] == [("taken-over", True)]
         _, told = bob.until("joined", name="t8ann")
         about_ann = [(f["type"], f.get("reason")) for f in told if f.get("name") == "t8ann"]
-        assert about_ann == [("left", "lost"), ("joined", None)]
+        assert about_ann == [("left", "moved"), ("joined", None)]  # Rejoining: moved, not lost
         stranger = DocClient(room)  # a wrong secret takes nothing over
         try:
             assert stranger.hello("t8ann", resume="A" * 24)["code"] == "name-taken"

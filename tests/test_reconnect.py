@@ -902,7 +902,7 @@ def test_a_rejoin_with_its_secret_takes_over_the_stale_session_at_once():
     [welcome_back] = [a.event for a in actions if isinstance(a, Send) and a.to == 3]
     assert welcome_back.name == "bob" and welcome_back.resume == "secret-bob-2" and welcome_back.members == ("ann", "bob")
     told_ann = [a.frame for a in actions if isinstance(a, Broadcast) and 1 in a.to]
-    assert b'"left"' in told_ann[0] and b'"lost"' in told_ann[0] and b'"joined"' in told_ann[1]
+    assert b'"left"' in told_ann[0] and b'"moved"' in told_ann[0] and b'"joined"' in told_ann[1]
     assert room.handle(2, ConnectionClosed()) == []  # the old connection's end changes nothing more
     assert room.name_of(3) == "bob"
 
@@ -969,7 +969,7 @@ def test_through_a_real_server_the_stale_session_is_closed_and_the_secret_cannot
         back.send(ev.Hello(name="bob", resume=secret))
         assert back.expect(ev.Welcome).name == "bob"
         stale.expect_closed()
-        ann.expect(ev.Left, name="bob", reason="lost")
+        ann.expect(ev.Left, name="bob", reason=ev.LEFT_MOVED)
         ann.expect(ev.Joined, name="bob")
         back.send(ev.Say(text="back"))
         ann.expect(ev.Message, sender="bob", text="back")
