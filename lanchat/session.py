@@ -70,7 +70,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
-    Command(name="/who", usage="/who", help="list who is here, in turn order: the host, operators, who is away and who is muted marked"),
+    Command(name="/who", usage="/who", help="list who is here, in turn order: the host, operators, whose turn it is, who is away and who is muted marked"),
     Command(name="/help", usage="/help", help="show this list"),
     Command(name="/address", usage="/address", help="how others join: the addresses and commands serve printed (a client: where it is connected)"),
     Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
@@ -557,11 +557,14 @@ class Session:
     def _marked(self, name: str, muted: dict[str, str]) -> str:
         """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
         or an operator, then away, here with the reason (``/away`` alone sends "away"), then
-        muted (``muted``: Roster.mute_notes)."""
+        muted (``muted``: Roster.mute_notes). In a turn room, whose turn it is: below 100
+        columns there is no roster pane, and the status line alone said it."""
         if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
             marked = f"{name} (host)"
         else:
             marked = f"{name} (op)" if self.is_operator(name) else name
+        if self.mode == "turn" and self.turn is not None and ev.name_key(name) == ev.name_key(self.turn):
+            marked += " (turn)"
         reason = self.away.get(ev.name_key(name))
         if reason:
             marked += " (away)" if reason == "away" else f" (away: {reason})"

@@ -37,6 +37,7 @@ class TextView:
         self.members = Members()
         self.host: str | None = None
         self.bots: set[str] = set()  # name keys of the server's own bots (welcome, joined, roster)
+        self.turn: str | None = None  # whose turn it is, in a turn room (welcome, turn): /who marks it
         self.moved: set[str] = set()  # name keys that left as "moved": their joined is not news
 
     def describe(self, event: ev.Event) -> str | None:
@@ -67,7 +68,11 @@ class TextView:
             return f"{NOTICE_MARK} {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
-            names = [visible(n) + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "") for n in event.members]
+            turn = ev.name_key(self.turn) if self.mode == "turn" and self.turn is not None else None  # as /who on lanchat's screen
+            names = [
+                visible(n) + (" (turn)" if ev.name_key(n) == turn else "") + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "")
+                for n in event.members
+            ]
             return f"{NOTICE_MARK} here: {', '.join(names)}"
         if isinstance(event, ev.Turn):
             return self._turn(event)
@@ -90,6 +95,7 @@ class TextView:
         """Who is here (and which are bots), the host, the mode: what the waiting line and "you" need."""
         if isinstance(event, ev.Welcome):
             self.name, self.mode, self.members, self.host = event.name, event.mode, Members(event.members), event.host
+            self.turn = event.turn
             self.bots = {ev.name_key(n) for n in event.bots}
         elif isinstance(event, ev.Joined):
             self.members.add(event.name)
@@ -103,8 +109,12 @@ class TextView:
             self.bots = {ev.name_key(n) for n in event.bots}
         elif isinstance(event, ev.Moderated) and event.action == "mode" and event.mode in ("turn", "duplex"):
             self.mode = event.mode
+        elif isinstance(event, ev.Turn):
+            self.turn = event.holder
         elif isinstance(event, ev.Renamed):
             old = ev.name_key(event.old)
+            if self.turn is not None and ev.name_key(self.turn) == old:
+                self.turn = event.new
             self.members.renamed(lambda m: ev.name_key(m) == old, event.new)
             if self.host is not None and ev.name_key(self.host) == old:
                 self.host = event.new

@@ -47,3 +47,31 @@ def test_a_students_second_window_reads_as_one_line_not_a_lost_connection_and_a_
     finally:
         cat.stop()
 
+
+@pytest.mark.parametrize(("rows", "cols"), SIZES)
+def test_who_in_a_turn_room_marks_whose_turn_it_is(terms, rows, cols):
+    """/who in a turn room listed the class in turn order but not whose turn it was: below 100
+    columns (no roster pane) only the status line said it. Now /who marks the holder, on the
+    screen, in --plain, and for a text participant (nc); the roster pane keeps its ▸."""
+    teacher, port = host(terms, "--mode", "turn", name="teach", rows=rows, cols=cols)
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain")
+    try:
+        bob.expect(r"welcome, bob")
+        teacher.expect(r"bob \(2 here\)|bob joined")
+        status = teacher.wait_screen(lambda screen: re.search(r"your turn|waiting for", screen[-2]) and screen[-2], what="the turn in the status line")
+        holder = "teach" if "your turn" in status else "bob"
+        teacher.send("/who\r")
+        line = teacher.expect(r"here \(2\): [^\n]*")
+        shown = line.group(0)
+        marked = "teach (host) (turn)" if holder == "teach" else "bob (turn)"
+        assert marked in shown, shown
+        assert shown.count("(turn)") == 1, shown
+        mark = bob.mark()
+        bob.send("/who")
+        said = bob.expect(r"here \(2\): .*", start=mark).group(0)
+        assert marked in said and said.count("(turn)") == 1, said
+        if cols >= 100:  # the roster pane: its ▸ before the holder
+            teacher.expect(rf"\u25b8{holder}")
+    finally:
+        bob.stop()
+

@@ -297,6 +297,26 @@ def test_turn_mode_applies_to_a_text_participant():
             ann.close()
 
 
+def test_a_text_participants_who_in_a_turn_room_marks_whose_turn_it_is():
+    """/who typed in nc in a turn room marks the holder, as lanchat's /who does; after the turn
+    moves on, the new holder (polish: the list alone never said whose turn it was)."""
+    with running_server("turn") as (_server, endpoint):
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"turn-based, the turn is yours")
+            bob = RawClient(endpoint, "bob")
+            ann.line("/who")
+            ann.expect(r"-!- here: ann \(turn\), bob\r\n")
+            ann.line("over to you")
+            ann.expect(r"-!- bob's turn\r\n")
+            ann.line("/who")
+            ann.expect(r"-!- here: ann, bob \(turn\)\r\n")
+            bob.close()
+        finally:
+            ann.close()
+
+
 def test_a_text_participant_holding_the_turn_gives_it_up_with_pass():
     """nc had no /pass: a student there holding the turn held up the room until an operator
     passed it."""
