@@ -395,6 +395,35 @@ def fetching_words(fetching: list[tuple[str, str, int | None, bool, str | None]]
     return f"{_and_more(said, '')} are still downloading {whose_files}" if said else ""
 
 
+SENDING_CHECK_SECONDS = 1.0  # the host's screen asks this often who fetches its files, while it offers one
+
+
+def sending_now(session: Session) -> str:
+    """The host's status line while others download the host's own files (ServerFiles.fetching_but,
+    waiting or under way): "sending notes.pdf to 5", "sending 2 files to 6"; "" for none, and for
+    anyone but the host. A teacher reads there when /q would cut nobody off. Projector mode: a
+    file offered to one person unnamed."""
+    if session.role != "host" or not callable(session.fetching_here):
+        return ""
+    files: dict[str, set[str]] = {}
+    for who, name, _percent, to_one, whose in session.fetching_here():
+        if whose is None:  # the host's own (others' files pass through the server, not from here)
+            files.setdefault("a file" if session.projector and to_one else name, set()).add(ev.name_key(who))
+    if len(files) == 1:
+        [(name, people)] = files.items()
+        return f"sending {name} to {len(people)}"
+    return f"sending {len(files)} files to {len(set().union(*files.values()))}" if files else ""
+
+
+def sending_check_due(session: Session) -> bool:
+    """Whether the host's screen should look again in ``SENDING_CHECK_SECONDS``: while the host has
+    a file on offer (a download starts with no event the host's screen sees). An idle chat sleeps."""
+    if session.role != "host" or not callable(session.fetching_here):
+        return False
+    me = ev.name_key(session.name)
+    return any(ev.name_key(sender) == me for _name, sender, _to_one, _when in session.offers_seen.values())
+
+
 def _few(items: list[str]) -> list[str]:
     """Up to three of ``items``; more: the first two and "N more"."""
     return items if len(items) <= 3 else [*items[:2], f"{len(items) - 2} more"]

@@ -4,12 +4,18 @@ whose turn it is in /who, and the host's own file going out."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import sys
 
 import pytest
-from helpers import Proc
+from helpers import Proc, RawClient, TermProc, wait_for
 from test_ui_pty import host, join
+
+from lanchat import events as ev
+from lanchat.files import MB
+from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -75,3 +81,46 @@ def test_who_in_a_turn_room_marks_whose_turn_it_is(terms, rows, cols):
     finally:
         bob.stop()
 
+
+@pytest.mark.parametrize(("rows", "cols"), SIZES)
+def test_the_hosts_status_line_says_while_students_fetch_the_hosts_file(terms, tmp_path, rows, cols):
+    """The teacher's /send went out, and nothing on the host's screen said students were still
+    fetching it (only /files, "fetched by N"): when was /q safe? The status line now says
+    "sending notes.pdf to 2" while downloads of the host's file are under way (or "sending to 2"
+    where the whole does not fit), and the mark goes when they end; /q's question names them."""
+    source = tmp_path / "notes.pdf"
+    source.write_bytes(os.urandom(8 * MB))
+    teacher = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teach", "--no-history",
+                       "--files-dir", str(tmp_path / "server-files"), rows=rows, cols=cols)  # fmt: skip
+    terms.append(teacher)
+    students: list[RawClient] = []
+    try:
+        port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(teacher.raw)), what="the port").group(1))  # type: ignore[union-attr]
+        teacher.expect(r"teach │ host")
+        students += [RawClient(Endpoint(host="127.0.0.1", port=port), name) for name in ("bob", "cy", "dan")]
+        teacher.expect(r"\(4 here\)")
+        teacher.send(f'/send "{source}"\r')
+        offered = students[0].expect(ev.Offered)
+        status = lambda screen: screen[-2]  # noqa: E731 - the status line, above the input line
+        assert "sending" not in teacher.text
+        for student in students[:2]:  # bob and cy fetch it and stall, slow readers; dan does not
+            student.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            student.send(ev.GetFile(id=offered.id, binary=True))  # type: ignore[attr-defined]
+            student.expect(ev.FileStart)
+            student.expect(ev.FileBytes)  # and then reads no more
+        whole = "sending notes.pdf to 2"
+        shown = teacher.wait_screen(lambda screen: ("sending to 2" in status(screen) or whole in status(screen)) and status(screen),
+                                    what="the sending mark in the status line")  # fmt: skip
+        assert whole in shown or cols < 80, shown  # a big font's 60 columns: the short form where the whole would be cut
+        assert "127.0.0.1:" in shown, shown  # the address students read stays
+        teacher.send("/q\r")
+        teacher.expect(r"/q closes the chat for everyone")
+        teacher.expect(r"still downloading")
+        teacher.send("not yet\r")
+        teacher.expect(r"teach: not yet")
+        for student in students[:2]:
+            student.close()
+        teacher.wait_screen(lambda screen: "sending" not in status(screen), what="the sending mark to go")
+    finally:
+        for student in students:
+            student.close()

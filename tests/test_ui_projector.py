@@ -431,3 +431,24 @@ def test_a_pasted_run_of_commands_is_kept_off_the_projector_if_any_line_of_it_is
     assert editor.text == "open page 12"
     editor.key("up")
     assert editor.text == "open page 12"
+
+
+def test_the_hosts_sending_mark_counts_people_and_files_and_hides_a_private_files_name():
+    """session_social.sending_now: the host's status line while others fetch the host's files
+    (the pty test: test_polish_pty); another's file passing through is not the host's sending."""
+    from lanchat.session_social import sending_now
+
+    fetching = [("bob", "notes.pdf", 40, False, None), ("cy", "notes.pdf", None, False, None), ("BOB", "notes.pdf", 10, False, None),
+                ("dan", "film.mp4", 5, False, "ann")]  # fmt: skip
+    session = teacher(fetching_here=lambda: fetching)
+    assert sending_now(session) == "sending notes.pdf to 2"
+    fetching.append(("dan", "marks.csv", 1, True, None))
+    assert sending_now(session) == "sending 2 files to 3"
+    fetching[:] = [("dan", "marks.csv", 1, True, None)]
+    assert sending_now(session) == "sending marks.csv to 1"
+    session.projector = True
+    assert sending_now(session) == "sending a file to 1"
+    fetching.clear()
+    assert sending_now(session) == ""
+    student = Session(name="bob", role="client", fetching_here=lambda: [("cy", "x", 1, False, None)])
+    assert sending_now(student) == ""

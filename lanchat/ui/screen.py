@@ -1187,6 +1187,8 @@ class CursesFrontend:
         mute_ends = self.session.mute_ends_at()
         if mute_ends is not None:  # so does "muted until 10:42"
             waits.append(mute_ends - self._now() + 0.05)
+        if social.sending_check_due(self.session):  # "sending notes.pdf to 5" comes and goes by itself
+            waits.append(social.SENDING_CHECK_SECONDS)
         for transfer in self.session.progress.values():  # a transfer no byte moves for says "stalled 4 s", counting
             if isinstance(transfer, Progress) and (redraw_in := transfer.redraw_in()) is not None:
                 waits.append(redraw_in)
