@@ -1035,3 +1035,16 @@ def test_a_transfers_short_form_does_not_push_out_the_hosts_address():
     assert rd.status_text(view, 53) == " teacher │ 192.168.1.20:3580 │ 21 here │ send #12 7% "
     assert rd.status_text(view, 64) == " teacher │ host │ 192.168.1.20:3580 │ 21 here │ send #12 7% "
     assert rd.status_text(view, 100).endswith(" │ send #12 chapter3_exercises.pdf 7% 4.5 MiB/s ")
+
+
+def test_the_hosts_sending_mark_does_not_push_out_the_hosts_address():
+    """The teacher at a narrow projector window while students fetch the slides: 'sending
+    slides.pdf to 2' is a transfer as any other, after the head count and the address students
+    read off the screen to connect (README, The screen); where the whole does not fit, 'sending to 2'."""
+    members = ["teacher"] + [f"s{number}" for number in range(20)]
+    view = View(Session(name="teacher", role="host", where="192.168.1.20:3580", mode="duplex", members=members))
+    fetching = [("s1", "slides.pdf", 40, False, None), ("s2", "slides.pdf", None, False, None)]
+    view.session.fetching_here = lambda: fetching  # type: ignore[attr-defined]
+    assert rd.status_text(view, 40) == " teacher │ 192.168.1.20:3580 │ 21 here "
+    assert rd.status_text(view, 55) == " teacher │ 192.168.1.20:3580 │ 21 here │ sending to 2 "
+    assert rd.status_text(view, 100).endswith(" │ 21 here │ sending slides.pdf to 2 ")

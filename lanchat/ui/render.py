@@ -800,9 +800,10 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
             if short := _progress_text(shown, "short"):
                 parts.append((_LIVE_SHORT, short))
     if session.role == "host" and (sending := visible(social.sending_now(session))):
-        # others fetching the host's files: "sending notes.pdf to 5" (gone: /q cuts nobody off),
-        # kept before the address on a narrow projector, "sending to 5" where the whole is cut
-        parts += [(_NOW, sending), (_NOW_SHORT, "sending to " + sending.rsplit(" to ", 1)[-1])]
+        # others fetching the host's files: "sending notes.pdf to 5" (gone: /q cuts nobody off), a
+        # transfer as any other (after the head count and the address students read to join, as
+        # README's "The screen" orders them), "sending to 5" where the whole is cut
+        parts += [(_LIVE, sending), (_LIVE_SHORT, "sending to " + sending.rsplit(" to ", 1)[-1])]
     return [(rank, text) for rank, text in parts if text]
 
 
