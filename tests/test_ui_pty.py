@@ -240,9 +240,11 @@ def test_a_paste_over_the_length_limit_is_kept_not_sent(terms):
     bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste in the input line")
     bob.send("\r")
     bob.expect(r"message is 4100 characters; the limit is 4000: not sent \(/send FILE")  # (wraps)
-    bob.expect(r"shares a longer text\); what you typed is kept")  # what to do instead of pasting a program
+    bob.expect(r"shares a longer text\); what you typed is kept \(Ctrl-U clears it\)")  # what to do instead, and how to start again
     bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste still in the input line")
     assert "bob: zzz" not in ann.text
+    bob.send("\x15")  # Ctrl-U, as the line says
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == ">", what="the input line empty")
 
 
 def test_resize_relays_and_too_small_recovers(terms):

@@ -1064,7 +1064,8 @@ class CursesFrontend:
         is_command = _is_command(text)
         problem = None if is_command else self.session.length_problem(text)
         if problem:
-            self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept")])
+            # a long paste fills the line: how to be rid of it, for a student who wants to start again
+            self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept (Ctrl-U clears it)")])
             return []
         offline = render.offline(self.session)
         if not is_command and not self.session.my_turn and not offline:
