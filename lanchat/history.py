@@ -54,6 +54,7 @@ import contextlib
 import errno
 import functools
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -228,8 +229,8 @@ def _seen_ok(row: tuple) -> bool:
     key, place, seen = row
     return (
         isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
-        and isinstance(place, str) and len(place) <= 200 and isinstance(seen, (int, float)) and seen == seen
-    )  # fmt: skip
+        and isinstance(place, str) and len(place) <= 200 and isinstance(seen, (int, float)) and math.isfinite(seen)
+    )  # fmt: skip  (an infinite time would keep its key from ever being pushed out or written again)
 
 
 class HistoryUnusable(Exception):

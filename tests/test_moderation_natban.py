@@ -231,7 +231,11 @@ def test_the_history_keeps_the_keys_seen_newest_first_bounded_and_pruned_by_age(
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM seen_keys").fetchone() == (2,)  # d went from the file
     db.execute("INSERT INTO seen_keys VALUES ('not a key', 'x', 1)")
+    db.execute("INSERT INTO seen_keys VALUES (?, 'x', 1e999)", ("f" * 64,))  # a hand-edited or damaged time: infinite
     db.commit()
+    store = HistoryStore(path)
+    assert store.seen_keys() == [("e" * 64, NAT, 1004.0), ("b" * 64, "10.0.0.9", 2000.0)], "read: neither the bad key nor the endless time"
+    store.close()
     db.execute("DROP TABLE seen_keys")  # the last release's file, opened read-only
     db.commit()
     db.close()
