@@ -237,7 +237,9 @@ class ServerFiles:
             for offer in self.book.offers.values():
                 if offer.to == resumed:
                     offer.to, offer.to_name = cid, name or offer.to_name
-            fetching = set(self.cut_short.get(resumed, ()))
+            # a takeover (left 'moved'): the old connection is not closed yet, its downloads still live
+            live = [d.file_id for d in self.downloads.get(resumed, ())] + [w.file_id for w in self.gets_waiting.get(resumed, ())]
+            fetching = {*self.cut_short.get(resumed, ()), *live}
         visible = self.book.visible_to(cid)
         older = [offer for offer in visible[:-MAX_LISTED] if offer.file_id in fetching] if fetching else []
         offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in older + visible[-MAX_LISTED:]]

@@ -713,6 +713,27 @@ def test_a_rejoin_is_offered_again_the_file_it_was_fetching_however_many_newer_o
         store.close()
 
 
+def test_a_takeover_is_offered_again_the_file_its_old_connection_is_still_fetching(tmp_path, data):
+    """A takeover (bob's client, back after a blip the server never noticed, joins again: the old
+    connection leaves 'moved'): the hub sends the newcomer's offers while the old connection is
+    not closed yet, its download still live, not yet cut short (forget comes at its close). With
+    500 newer offers the data set was not among them, and bob's client took it for gone."""
+    store, room = ServerFiles(tmp_path / "store"), Room()
+    try:
+        for cid in range(1, 14):  # 1 ann, 2 bob, 3-13 the class, each from a machine of their own
+            room.moderation.arrive(cid, f"192.168.1.{cid}")
+            room.handle(cid, ev.Hello(name=f"p{cid}"))
+        dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
+        store.handle(room, 2, ev.GetFile(id=dataset, binary=True))
+        for number in range(MAX_LISTED):  # (at most 50 each: 11 classmates)
+            stored_offer(store, room, b"work %d" % number, number + 2, f"work{number}.txt", 3 + number % 11)
+        told = [a.event for a in store.offers_for(14, resumed=2, name="bob") if isinstance(a, Send)]
+        store.forget(2, away=True)  # the old connection closes after the newcomer's offers
+        assert [type(e) for e in told] == [ev.Offered] * (MAX_LISTED + 1) and told[0].id == dataset
+    finally:
+        store.close()
+
+
 def test_a_rejoin_is_offered_again_only_old_files_it_may_still_fetch(tmp_path, data):
     """The attacker's side of offers_for's older offers (a rejoin among more than 500): bob's
     lost connection had asked for an old file offered to dee alone (refused: not his to see) and
