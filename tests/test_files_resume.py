@@ -683,6 +683,22 @@ def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went
         assert [type(a.event) for a in store.offers_for(6) if isinstance(a, Send)] == [ev.Offered]  # not to whoever joins
 
 
+def _bob_fetching_the_data_set_behind_500_offers(store: ServerFiles, room: Room, data: bytes, *, dropped: bool) -> str:
+    """ann, bob and 11 classmates each at a machine of their own; bob fetching ann's data set (his
+    link dropped mid-download if ``dropped``), then MAX_LISTED newer offers (at most 50 each): the
+    data set's id."""
+    for cid in range(1, 14):  # 1 ann, 2 bob, 3-13 the class
+        room.moderation.arrive(cid, f"192.168.1.{cid}")
+        room.handle(cid, ev.Hello(name=f"p{cid}"))
+    dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
+    store.handle(room, 2, ev.GetFile(id=dataset, binary=True))
+    if dropped:
+        store.forget(2, away=True)  # bob's link drops mid-download
+    for number in range(MAX_LISTED):
+        stored_offer(store, room, b"work %d" % number, number + 2, f"work{number}.txt", 3 + number % 11)
+    return dataset
+
+
 def test_a_rejoin_is_offered_again_the_file_it_was_fetching_however_many_newer_offers_there_are(tmp_path, data):
     """More than 500 files offered since the data set (a class sharing its work): a rejoin's
     offers are the newest 500 (files.MAX_LISTED), so the data set bob was fetching, still on offer,
@@ -691,14 +707,7 @@ def test_a_rejoin_is_offered_again_the_file_it_was_fetching_however_many_newer_o
     offer now' and did not ask for it. The files a lost connection was fetching come too, however old."""
     store, room = ServerFiles(tmp_path / "store"), Room()
     try:
-        for cid in range(1, 14):  # 1 ann, 2 bob, 3-13 the class, each from a machine of their own
-            room.moderation.arrive(cid, f"192.168.1.{cid}")
-            room.handle(cid, ev.Hello(name=f"p{cid}"))
-        dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
-        store.handle(room, 2, ev.GetFile(id=dataset, binary=True))
-        store.forget(2, away=True)  # bob's link drops mid-download
-        for number in range(MAX_LISTED):  # (at most 50 each: 11 classmates)
-            stored_offer(store, room, b"work %d" % number, number + 2, f"work{number}.txt", 3 + number % 11)
+        dataset = _bob_fetching_the_data_set_behind_500_offers(store, room, data, dropped=True)
         told = [a.event for a in store.offers_for(14, resumed=2, name="bob") if isinstance(a, Send)]
         assert [type(e) for e in told] == [ev.Offered] * (MAX_LISTED + 1) and told[0].id == dataset
         assert told[1:] == [a.event for a in store.offers_for(15) if isinstance(a, Send)]  # whoever joins: the newest 500 only
@@ -720,13 +729,7 @@ def test_a_takeover_is_offered_again_the_file_its_old_connection_is_still_fetchi
     500 newer offers the data set was not among them, and bob's client took it for gone."""
     store, room = ServerFiles(tmp_path / "store"), Room()
     try:
-        for cid in range(1, 14):  # 1 ann, 2 bob, 3-13 the class, each from a machine of their own
-            room.moderation.arrive(cid, f"192.168.1.{cid}")
-            room.handle(cid, ev.Hello(name=f"p{cid}"))
-        dataset = stored_offer(store, room, data, 1, "dataset.bin", 1)
-        store.handle(room, 2, ev.GetFile(id=dataset, binary=True))
-        for number in range(MAX_LISTED):  # (at most 50 each: 11 classmates)
-            stored_offer(store, room, b"work %d" % number, number + 2, f"work{number}.txt", 3 + number % 11)
+        dataset = _bob_fetching_the_data_set_behind_500_offers(store, room, data, dropped=False)
         told = [a.event for a in store.offers_for(14, resumed=2, name="bob") if isinstance(a, Send)]
         store.forget(2, away=True)  # the old connection closes after the newcomer's offers
         assert [type(e) for e in told] == [ev.Offered] * (MAX_LISTED + 1) and told[0].id == dataset

@@ -167,29 +167,19 @@ def test_a_wifi_blip_rejoins_and_shows_only_what_was_missed(tmp_path):
 
 
 def test_a_wifi_blip_in_a_room_without_history_says_what_was_said_meanwhile_is_not_shown():
-    """A room without history (serve --no-history) replays nothing: back from a blip, bob read
-    'back in the room as bob (2 here)' and the chat went on, as if he had missed nothing, while
-    ann's line of the meantime was gone for him. Now the rejoin says it is not shown, and why."""
-    server, port = serve_tcp("--no-history")
-    blip = Blip(("127.0.0.1", port))
-    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
-    bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
-    try:
-        ann.expect(r"welcome, ann")
-        bob.expect(r"welcome, bob")
+    """A room without history (serve --no-history) replays nothing: back from a blip, cy read
+    'back in the room as cy (2 here)' and the chat went on, as if nothing had been missed, while
+    ann's line of the meantime was gone for cy. Now the rejoin says it is not shown, and why."""
+    with ann_and_cy_behind_a_blip() as (ann, cy, blip):
         blip.cut()
-        ann.expect(r"bob lost connection")
-        ann.send("while bob was away")
-        ann.expect(r"ann: while bob was away$")
-        mark = bob.mark()
+        ann.expect(r"cy lost connection")
+        ann.send("while cy was away")
+        ann.expect(r"ann: while cy was away$")
+        mark = cy.mark()
         blip.restore()
-        bob.expect(r"back in the room as bob \(2 here\)$", timeout=20, start=mark)
-        bob.expect(r"-!- what was said while you were away is not shown: this room keeps no history$", start=mark)
-        assert "while bob was away" not in bob.output
-    finally:
-        for proc in (ann, bob, server):
-            proc.stop()
-        blip.close()
+        cy.expect(r"back in the room as cy \(2 here\)$", timeout=20, start=mark)
+        cy.expect(r"-!- what was said while you were away is not shown: this room keeps no history$", start=mark)
+        assert "while cy was away" not in cy.output
 
 
 def test_a_server_restart_brings_everyone_back_with_nothing_twice():
