@@ -39,7 +39,7 @@ from .cli.start import (  # noqa: E402
     open_closed_streams,
     replace_what_the_terminal_cannot_show,
 )
-from .cli.terminal import _fail, hold_signals_for_good  # noqa: E402
+from .cli.terminal import fail, hold_signals_for_good  # noqa: E402
 
 # Each command: the module under cli/ that runs it, and its function there.
 COMMANDS = {
@@ -61,15 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     replace_what_the_terminal_cannot_show()
     missing = missing_unix_module()
     if missing is not None:
-        return _fail(not_on_unix(missing))
+        return fail(not_on_unix(missing))
     try:
         return _main(argv)
     except ModuleNotFoundError as exc:  # most often a second terminal where the venv is not active
         if exc.name in UNIX_MODULES:  # a Unix module the check above does not ask for
-            return _fail(not_on_unix(exc.name))
+            return fail(not_on_unix(exc.name))
         if (exc.name or "").partition(".")[0] not in DEPENDENCIES:
             raise
-        return _fail(
+        return fail(
             f"{exc.name} is not installed for this Python ({sys.executable}): activate the virtual environment "
             "lanchat was installed in (`. .venv/bin/activate` in the lanchat folder), or install it there with "
             "`pip install -r requirements.txt`"

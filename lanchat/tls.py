@@ -349,10 +349,10 @@ class KnownRooms(_LineFile):
     @staticmethod
     def _names(line: str, room: str) -> bool:
         fp, _, name = line.partition(" ")
-        return fp.startswith("SHA256:") and _room_trust_key(name) == _room_trust_key(room)
+        return fp.startswith("SHA256:") and room_trust_key(name) == room_trust_key(room)
 
 
-def _room_trust_key(name: str) -> str:
+def room_trust_key(name: str) -> str:
     """A room's name as KnownRooms compares it: as typed (discovery.room_key), look-alikes as one."""
     from .discovery import room_key
     from .names import name_key
@@ -536,7 +536,7 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
     except TlsError:  # not changed: the pin is checked all the same
         return None
     said = [place for place in places if _place_key(place) != _place_key(where)] + [
-        f"the room {quoted(name)}" for name in names if room is None or _room_trust_key(name) != _room_trust_key(room)]
+        f"the room {quoted(name)}" for name in names if room is None or room_trust_key(name) != room_trust_key(room)]
     return (f"the certificate it replaces, {', '.join(sorted(old))}, is forgotten where else it was trusted too: "
             f"{', '.join(said)}") if said else None
 

@@ -1749,7 +1749,7 @@ def test_choosing_a_room_by_a_superscript_digit_asks_again(monkeypatch, capsys):
 
     rooms = [RoomInfo(name=f"room {n}", host="h", addresses=("127.0.0.1",), port=3580 + n) for n in (1, 2)]
     answers = iter(["\u00b2", "2"])
-    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds: rooms)
+    monkeypatch.setattr(cli_connect, "find_rooms", lambda seconds: rooms)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert _choose_room() == rooms[1]
@@ -1821,14 +1821,14 @@ def test_a_headless_turn_room_that_nobody_can_pass_in_moves_a_silent_turn_on(run
 def test_lanchat_password_loses_the_line_break_a_script_leaves_at_its_end(monkeypatch):
     """LANCHAT_PASSWORD=$'pw\\n' (a `read` or a file's last line): the line break was part of the
     room's password, so nobody typing `pw` at a prompt or in nc could join. It is taken off."""
-    from lanchat.cli.terminal import _env_password
+    from lanchat.cli.terminal import env_password
 
     monkeypatch.setenv("LANCHAT_PASSWORD", "fractions 3B\r\n")
-    assert _env_password() == "fractions 3B"
+    assert env_password() == "fractions 3B"
     monkeypatch.setenv("LANCHAT_PASSWORD", "  spaced  ")
-    assert _env_password() == "  spaced  "  # only the line's end: a password's own spaces are its own
+    assert env_password() == "  spaced  "  # only the line's end: a password's own spaces are its own
     monkeypatch.delenv("LANCHAT_PASSWORD")
-    assert _env_password() is None
+    assert env_password() is None
 
 
 def test_ctrl_c_at_the_trust_prompt_after_switching_to_tls_stops_at_once(run, tmp_path):
@@ -1892,7 +1892,7 @@ def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130
     """Ctrl-D at "join ann's room? [Y/n]" or "join which room? [1-2, Enter for none]" ended the
     program without a word, exit 130 (an interruption, which it was not). It is the n, or none,
     as at "Trust it and connect? [y/N]": 'not joining'; exit 1, as Ctrl-D at the name prompt
-    (one rule: _cancelled), where it was 0 here."""
+    (one rule: cancelled), where it was 0 here."""
     import io
 
     from lanchat.cli import connect as cli_connect
@@ -1900,7 +1900,7 @@ def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130
     from lanchat.discovery import RoomInfo
 
     rooms = [RoomInfo(name=f"room {n}", host="ann.local", addresses=("192.0.2.7",), port=3580 + n) for n in range(found)]
-    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds: rooms)
+    monkeypatch.setattr(cli_connect, "find_rooms", lambda seconds: rooms)
 
     class AtTheEnd(io.StringIO):  # a terminal where Ctrl-D was pressed
         def isatty(self) -> bool:
@@ -1918,13 +1918,13 @@ def test_ctrl_c_while_rooms_are_looked_for_says_interrupted_as_the_prompts_do(mo
     ^C, where the prompts around it say "interrupted: not joining"."""
     from lanchat import discovery
     from lanchat.cli.args import build_parser
-    from lanchat.cli.rooms import _find_rooms, cmd_rooms
+    from lanchat.cli.rooms import cmd_rooms, find_rooms
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
     monkeypatch.setattr(discovery, "browse", interrupted)
-    assert _find_rooms(2.0) == 130
+    assert find_rooms(2.0) == 130
     assert capsys.readouterr().err == "lanchat: interrupted: not joining\n"
     assert cmd_rooms(build_parser().parse_args(["rooms"])) == 130
     assert capsys.readouterr().err == "lanchat: interrupted: no rooms listed\n"
@@ -1934,14 +1934,14 @@ def test_passwords_that_differed_once_then_nothing_typed_say_both(monkeypatch, c
     """serve --password: 'abc' then 'abd', then Enter alone twice, read "the two passwords
     differed 1 time; no room was started", as if one try was all there was."""
     from lanchat import askpass
-    from lanchat.cli.terminal import PasswordsDiffer, _password_from_user
+    from lanchat.cli.terminal import PasswordsDiffer, password_from_user
 
     typed = iter(["abc", "abd", "", ""])
     monkeypatch.setattr(askpass, "ask_password", lambda prompt: next(typed))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.delenv("LANCHAT_PASSWORD", raising=False)
     with pytest.raises(PasswordsDiffer) as differed:
-        _password_from_user("Room password: ", confirm=True)
+        password_from_user("Room password: ", confirm=True)
     assert str(differed.value) == "the two passwords differed once, and nothing was typed the other times; no room was started"
 
 
@@ -1968,7 +1968,7 @@ def test_a_room_name_with_a_backslash_is_said_as_typed_in_the_start_log():
     repr() doubled the backslash, so the name read off the log was not the room's. Said as typed
     now, in quotes it does not hold; one with a control character (only typed: --room refuses
     them) still shows its escape."""
-    from lanchat.cli.rooms import _room_said
+    from lanchat.cli.rooms import room_said
     from lanchat.cli.serve import _say_renamed
 
     logged: list[str] = []
@@ -1976,7 +1976,7 @@ def test_a_room_name_with_a_backslash_is_said_as_typed_in_the_start_log():
     (line,) = logged
     assert "announced as 'ann\\bob-2' on the local network: another room here is called 'ann\\bob' already" in line, line
     assert "\\\\" not in line.split(", so")[0]
-    assert _room_said("ann's room") == '"ann\'s room"' and _room_said("a\x1bb") == "'a\\x1bb'"
+    assert room_said("ann's room") == '"ann\'s room"' and room_said("a\x1bb") == "'a\\x1bb'"
 
 
 def test_doctor_takes_a_room_name_as_connect_does(monkeypatch, capsys):

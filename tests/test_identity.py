@@ -1001,7 +1001,7 @@ def held(fd, when, attrs):
 termios.tcsetattr = held
 try:
     ask_password("Room password: ")
-except KeyboardInterrupt:  # as _password_from_user takes Ctrl-C: 130, as shells report it
+except KeyboardInterrupt:  # as password_from_user takes Ctrl-C: 130, as shells report it
     sys.exit(130)
 """
 

@@ -261,7 +261,7 @@ def test_a_host_name_holding_a_byte_that_is_not_utf8_is_said_as_connect_says_it(
 def test_serve_host_naming_a_link_local_address_keeps_its_zone(monkeypatch):
     """`serve --host NAME` took the first address found without its scope id: a name for an
     fe80:: address gave an address with no interface, which no socket can listen on. The rule
-    connect's addresses follow (cli/rejoin.py's _found_at) gives it its zone."""
+    connect's addresses follow (cli/rejoin.py's found_at) gives it its zone."""
     from lanchat.cli.serve import _listen_address
 
     index, interface = socket.if_nameindex()[0]

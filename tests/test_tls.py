@@ -257,8 +257,8 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
              RoomInfo(name="safe room-2", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real),
              RoomInfo(name="chess", host="cat", addresses=("10.0.0.7",), port=3580, fingerprint=fake),
              RoomInfo(name="chess", host="dan", addresses=("10.0.0.8",), port=3580)]
-    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds, stopped="": rooms)
-    monkeypatch.setattr(cli_rooms, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_connect, "find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_rooms, "find_rooms", lambda seconds, stopped="": rooms)
     monkeypatch.delenv("COLUMNS", raising=False)  # one line each (a pipe's), whatever the runner's width
     assert cmd_rooms(parse_command_line(["rooms"])) == 0
     out = capsys.readouterr().out.splitlines()
@@ -291,7 +291,7 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     real, fake = fingerprint(b"the room's"), fingerprint(b"eve's")
     rooms = [RoomInfo(name="maths", host="eve", addresses=("10.0.0.66",), port=3580, fingerprint=fake),
              RoomInfo(name="Maths", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real)]
-    monkeypatch.setattr(cli_connect, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.setattr(cli_connect, "find_rooms", lambda seconds, stopped="": rooms)
     monkeypatch.delenv("COLUMNS", raising=False)
     assert _room_called("maths", None, "'maths' is no address") == 1  # nothing trusted: the class picks
     assert "WARNING" not in capsys.readouterr().out

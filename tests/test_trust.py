@@ -147,11 +147,11 @@ def test_a_room_trusted_by_its_name_only_is_known_at_a_new_address_not_shown_to_
 
 def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of_the_names_certificates_it_is(tmp_path, monkeypatch):
     """A room called "maths" announced twice, Ms A's and eve's, and the name trusted with Ms A's and Mr B's
-    certificates (tls.KnownRooms): connect picks Ms A's room (cli/rooms.py's _trusted_by_name), as it
+    certificates (tls.KnownRooms): connect picks Ms A's room (cli/rooms.py's trusted_by_name), as it
     picks the one room trusted under a name holding one; eve's is not it, nor is either trusted
     under another name."""
     from lanchat import tls as tls_module
-    from lanchat.cli.rooms import _trusted_by_name
+    from lanchat.cli.rooms import trusted_by_name
     from lanchat.discovery import RoomInfo
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
@@ -160,8 +160,8 @@ def test_connect_by_a_name_two_rooms_announce_picks_the_one_trusted_whichever_of
     assert known.rooms.remember("maths", a) is None and known.rooms.remember("maths", b) is None
     ms_a = RoomInfo(name="maths", host="a", addresses=(ANN,), port=3580, fingerprint=a)
     evil = RoomInfo(name="maths", host="e", addresses=(BOB,), port=3580, fingerprint=eve)
-    assert _trusted_by_name([evil, ms_a], "maths") == [ms_a]
-    assert _trusted_by_name([evil, ms_a], "physics") == []
+    assert trusted_by_name([evil, ms_a], "maths") == [ms_a]
+    assert trusted_by_name([evil, ms_a], "physics") == []
 
 
 def test_a_name_holding_two_teachers_certificates_refuses_a_third_showing_both_remembered(tmp_path):

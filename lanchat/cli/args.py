@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..textfold import cells, fold_line
 from ..textsafe import quoted
-from .terminal import PROG, _say, _terminal_columns
+from .terminal import PROG, say, terminal_columns
 
 PROJECTOR_HELP = (
     "start in projector mode (/projector toggles it): for a screen the class sees, direct messages, "
@@ -34,15 +34,15 @@ class _Parser(argparse.ArgumentParser):
         return action
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        _say(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        say(f"{self.prog}: error: {message} (see {self.prog} --help)")
         self.exit(2)
 
     def format_help(self) -> str:
         """argparse folds the options to the terminal, but the descriptions and examples are
         written for 80 columns: a narrower terminal (a split pane, a phone) cut them mid-word.
-        Each line too long is folded as _say folds (at spaces, under its own indent)."""
+        Each line too long is folded as say folds (at spaces, under its own indent)."""
         text = super().format_help()
-        columns = _terminal_columns(1)
+        columns = terminal_columns(1)
         return text if columns is None else "\n".join(row for unit in _help_units(text.split("\n")) for row in _help_rows(unit, columns))
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]  # noqa: ANN001, ANN201
@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
         if self.commands and argv and argv[0] not in (*self.commands, "-h", "--help"):
             hint = command_hint(argv, list(self.commands))
             if hint:  # else an unknown option alone: argparse's line below says it
-                _say(f"{PROG}: {hint}")
+                say(f"{PROG}: {hint}")
                 self.exit(2)
         parsed, extras = self.parse_known_args(argv, namespace)
         if extras:

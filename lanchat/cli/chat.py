@@ -8,17 +8,17 @@ from __future__ import annotations
 import sys
 
 from ..textfold import fold_lines
-from .rejoin import _join_under, _rejoiner, _Unreachable
+from .rejoin import Unreachable, join_under, rejoiner
 from .terminal import (
     PROG,
     PromptCancelled,
-    _cancelled,
-    _fail,
-    _interactive,
-    _say,
-    _silence,
-    _stream_columns,
-    _terminal_safe,
+    cancelled,
+    fail,
+    interactive,
+    say,
+    silence,
+    stream_columns,
+    terminal_safe,
 )
 
 
@@ -34,7 +34,7 @@ def _make_frontend(session, plain: bool, stops=None, banner_rows=None):  # noqa:
 
             return CursesFrontend(session, stopping=stops)
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
-            _say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
+            say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
     frontend = PlainFrontend(session)
     frontend.stops, frontend.banner.rows = stops, banner_rows
     return frontend
@@ -68,7 +68,7 @@ def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: 
             wait("the chat is over: press any key to leave")
 
 
-def _run_participant(  # noqa: ANN001
+def run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
 ) -> int:
@@ -81,31 +81,31 @@ def _run_participant(  # noqa: ANN001
     from ..stopsignals import StopSignals
 
     # Ctrl-C, SIGTERM and SIGHUP from here to the end of the process (but for a switch to TLS:
-    # _join_under): noted, and read by the loop, which says goodbye once; only the waits outside
+    # join_under): noted, and read by the loop, which says goodbye once; only the waits outside
     # it are interrupted (stopsignals.py)
     stops = StopSignals()
     stops.install()
     try:  # a hangup while joining: not in, exit 130 as Ctrl-C does
-        sock, proto, welcome, early = _join_under(
+        sock, proto, welcome, early = join_under(
             stops, sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
         )
-    except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
+    except (PromptCancelled, JoinError, KeyboardInterrupt, Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
         if isinstance(exc, PromptCancelled):
-            return _cancelled(exc)
-        if isinstance(exc, _Unreachable):
+            return cancelled(exc)
+        if isinstance(exc, Unreachable):
             return 1
-        return _fail(str(exc)) if isinstance(exc, JoinError) else 130
+        return fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
                       start_lines=tuple(start_lines), projector=projector, fetching_here=fetching, kept_topic=kept_topic)
-    frontend = _make_frontend(session, plain or not _interactive(), stops, banner_rows)
+    frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows)
     from ..ui.plain import PlainFrontend
 
     if intro:  # how to join, below the replay (the newest lines the host sees): the full screen hid what serve printed, --plain printed it above
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
-    again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
+    again = rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
                       rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop, news=news)  # the full screen waits out a shutdown notice unless final
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
@@ -122,11 +122,11 @@ def _run_participant(  # noqa: ANN001
     if crash is not None:
         if on_stop:
             on_stop()
-        return _fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
+        return fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
     if after:
         after()
     message = _ending(outcome, frontend, session, role)
-    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
+    _how_it_ended(f"{PROG}: {terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
     return outcome.code
 
 
@@ -205,6 +205,6 @@ def _last_words(text: str, stream, stops=None) -> None:  # noqa: ANN001 - sys.st
     from ..stopsignals import write_out
 
     try:
-        write_out(stream, "\n".join(fold_lines(text.split("\n"), _stream_columns(stream))) + "\n", stops)
+        write_out(stream, "\n".join(fold_lines(text.split("\n"), stream_columns(stream))) + "\n", stops)
     except OSError:  # BrokenPipeError, or EIO from a terminal that hung up
-        _silence(stream)
+        silence(stream)

@@ -11,17 +11,17 @@ import sys
 from pathlib import Path
 
 from ..textsafe import quoted
-from .chat import _run_participant
-from .rejoin import _found_at, _Remembered, _ServerUsesTls
-from .rooms import NO_ROOM_HELP, _find_rooms, _load_identity, _room_said, _room_warning, _trusted_by_name
-from .terminal import PROG, PromptCancelled, _cancelled, _fail, _interactive, _password_from_user, _resolve_name, _say
+from .chat import run_participant
+from .rejoin import Remembered, ServerUsesTls, found_at
+from .rooms import NO_ROOM_HELP, find_rooms, load_identity, room_said, room_warning, trusted_by_name
+from .terminal import PROG, PromptCancelled, cancelled, fail, interactive, password_from_user, resolve_name, say
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
     from ..transport import TransportError, connect
 
     if args.server_owner is not None and not args.unix:  # nothing would check it: a TCP port has no owner to see
-        return _fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
+        return fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
     typed = _typed_pin(args.fingerprint) if args.fingerprint is not None else None
     if isinstance(typed, int):
         return typed
@@ -33,12 +33,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if announced is not None:  # a TLS room's announced fingerprint is pinned (Finding rooms)
         pinned = pinned or announced.fingerprint
     try:
-        name = _resolve_name(args, "connect")
+        name = resolve_name(args, "connect")
     except PromptCancelled as exc:
         if sock is not None:
             sock.close()
-        return _cancelled(exc)
-    key = _load_identity(args) if name is not None else None
+        return cancelled(exc)
+    key = load_identity(args) if name is not None else None
     if name is None or key is None:
         if sock is not None:
             sock.close()
@@ -48,28 +48,28 @@ def cmd_connect(args: argparse.Namespace) -> int:
             sock = connect(endpoint)
         except TransportError as exc:
             if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
-                return _fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
+                return fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
                              f"`lanchat connect {endpoint.host} PORT`")
             if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
-                return _fail(str(exc))
+                return fail(str(exc))
             # no answer, no route: the doctor checks what stands between here and there
-            return _fail(f"{exc}\n  `lanchat doctor {endpoint.host} {endpoint.port}` says what is in the way")
+            return fail(f"{exc}\n  `lanchat doctor {endpoint.host} {endpoint.port}` says what is in the way")
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
-            _say(f"{PROG}: warning: {warning}")
+            say(f"{PROG}: warning: {warning}")
     tls = bool(args.tls or pinned is not None)
     try:
         return _join_room(args, sock, endpoint, name, key, pinned, tls=tls, found=announced)
-    except _ServerUsesTls:
+    except ServerUsesTls:
         # `lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: go on over TLS,
         # its certificate trusted only as with --tls (asked at the terminal, or remembered; a changed
         # one refused). Nothing but the plain hello (a name and a public key) went out before.
-        _say(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS")
+        say(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS")
         try:
             sock = connect(endpoint)
         except TransportError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         return _join_room(args, sock, endpoint, name, key, None, tls=True, found=announced)
 
 
@@ -81,13 +81,13 @@ def _typed_pin(text: str) -> str | int:
 
     pinned = normalise_fingerprint(text)
     if pinned is None and re.fullmatch(r"(?:[0-9a-fA-F]{4}[\s:-]?){3}[0-9a-fA-F]{4}", text.strip()):
-        return _fail(  # the board's short form (tls.short_form): for the eye, not a pin
+        return fail(  # the board's short form (tls.short_form): for the eye, not a pin
             f"--fingerprint {quoted(text)} is the short form of a fingerprint, to compare by eye: give the "
             "whole one (SHA256: and 43 characters, as the host's screen shows it), or connect without --fingerprint "
             "and compare the short form it shows with the board's", 2
         )
     if pinned is None:
-        return _fail(
+        return fail(
             f"--fingerprint {quoted(text)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
             "capitals count): check it against the one the host printed", 2
         )
@@ -97,7 +97,7 @@ def _typed_pin(text: str) -> str | int:
 def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001
     """`connect`'s chat on ``sock``: with ``tls``, or to an address whose fingerprint is
     remembered, TLS started first and its fingerprint checked (``pinned``, else known or asked);
-    without, _ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
+    without, ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
     found it, if it was (a rejoin follows it from the start)."""
     binding, remembered, intro = b"", None, None
     room = found.name if found is not None else None  # its fingerprint is remembered by name too (tls.KnownRooms)
@@ -111,19 +111,19 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
             hint = _tls_hint(args, pinned, remembered, endpoint.describe(), room)
             started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced, room=room)
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
-            return _cancelled(exc)
+            return cancelled(exc)
         if started is None:
             return 1
         from ..tls import SHORT_LABEL, channel_binding, short_form
 
         (sock, pinned, note), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
-        if SHORT_LABEL in note and not (args.plain or not _interactive()):
+        if SHORT_LABEL in note and not (args.plain or not interactive()):
             # a fingerprint to compare, said above the chat: the full screen, opening, hid it at once
             # (the short form first: a narrow screen folds the line's end, never the 16 digits)
             intro = ((), (f"TLS fingerprint in short {short_form(started[1])}: compare it with the host's screen",
                           f"(the whole one, as the room announced it: {started[1]})"))
-    password = _Remembered(lambda: _password_from_user("This room needs a password: "))
-    return _run_participant(
+    password = Remembered(lambda: password_from_user("This room needs a password: "))
+    return run_participant(
         sock,
         name,
         role="client",
@@ -158,7 +158,7 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
 
     if args.unix:
         if args.host is not None or args.port is not None or args.port_arg is not None:
-            return _fail("--unix cannot be combined with a host or port", 2)
+            return fail("--unix cannot be combined with a host or port", 2)
         return None, Endpoint(path=args.unix), None
     from ..discovery import looks_like_a_room_name
 
@@ -168,14 +168,14 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
             return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
                                 pin=args.fingerprint)
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
     try:
         found = _no_address(target.host, target.port)
     except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
         print()
-        return _cancelled(PromptCancelled(interrupted=True))
+        return cancelled(PromptCancelled(interrupted=True))
     if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
         return _room_called(target.host, target.port if target.port_given else None, found, pin=args.fingerprint)
     return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
@@ -194,9 +194,9 @@ def _no_address(host: str, port: int) -> str | tuple[str, ...]:
 
     if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
         return ()
-    found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
+    found = look_up(host, port, say=lambda text: say(f"{PROG}: {text}", sys.stdout))
     if found.outcome == FOUND:
-        return _found_at(found.addresses)
+        return found_at(found.addresses)
     if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
         return ()
     if found.outcome == UNKNOWN:
@@ -214,27 +214,27 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     from ..discovery import BROWSE_SECONDS, rooms_called
     from ..transport import Endpoint
 
-    _say(f"{PROG}: {problem}; looking for a room of that name on the local network...", sys.stdout)
-    rooms = _find_rooms(BROWSE_SECONDS)
+    say(f"{PROG}: {problem}; looking for a room of that name on the local network...", sys.stdout)
+    rooms = find_rooms(BROWSE_SECONDS)
     if isinstance(rooms, int):
         return rooms
     called = rooms_called(rooms, typed, port)
-    if len(called) > 1 and len(trusted := _trusted_by_name(called, typed, pin)) == 1:
+    if len(called) > 1 and len(trusted := trusted_by_name(called, typed, pin)) == 1:
         # anyone can announce the name too: the one holding the certificate trusted for it is the room
-        _say(f"{PROG}: {len(called) - 1} other room(s) called {_room_said(' '.join(typed.split()))} announce a TLS "
+        say(f"{PROG}: {len(called) - 1} other room(s) called {room_said(' '.join(typed.split()))} announce a TLS "
              f"fingerprint other than {'--fingerprint' if pin else 'the one you trusted for it'}: not joined "
              "(someone may be pretending to be it)", sys.stdout)
         called = trusted
     if len(called) == 1:
-        _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
+        say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
         return None, Endpoint(host=called[0].address, port=called[0].port), called[0]
     for number, room in enumerate(called or rooms, 1):
-        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
+        say(f"  {number}. {room.describe()}{room_warning(room)}", sys.stdout)
     if called:
-        return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
+        return fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
     if rooms:
-        return _fail(f"no room is called {_room_said(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
-    return _fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
+        return fail(f"no room is called {room_said(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
+    return fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
 
 
 def _connect_somewhere():  # noqa: ANN202
@@ -250,7 +250,7 @@ def _connect_somewhere():  # noqa: ANN202
     except TransportError:
         sock = None
     if sock is not None:
-        _say(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", sys.stdout)
+        say(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", sys.stdout)
         return sock, local, None
     room = _choose_room()
     if isinstance(room, int):
@@ -259,7 +259,7 @@ def _connect_somewhere():  # noqa: ANN202
     try:
         sock = connect(endpoint)
     except TransportError as exc:
-        return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
+        return fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
     return sock, endpoint, room
 
 
@@ -336,8 +336,8 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     def ask(fingerprint: str) -> bool:
         from ..askpass import ask_line
 
-        _say(f"{where} is a TLS server not seen before. Its fingerprint is\n{with_short_form(fingerprint)}", sys.stdout)
-        _say("Compare it with the one the host shows (`lanchat serve --tls`; the short form is enough).", sys.stdout)
+        say(f"{where} is a TLS server not seen before. Its fingerprint is\n{with_short_form(fingerprint)}", sys.stdout)
+        say("Compare it with the one the host shows (`lanchat serve --tls`; the short form is enough).", sys.stdout)
         try:
             return ask_line("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
         except EOFError:  # Ctrl-D: the N of [y/N]
@@ -350,7 +350,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     try:
         tls_sock, fingerprint = client_handshake(sock, where, hint=hint or NOT_TLS_HINT)
     except TlsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return None
     try:
         note = check_fingerprint(
@@ -358,18 +358,18 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
             fingerprint,
             known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
             pinned=pinned,
-            ask=ask if _interactive() else None,
+            ask=ask if interactive() else None,
             announced=announced,
             room=room,
         )
     except TlsError as exc:
         tls_sock.close()
-        _fail(str(exc))
+        fail(str(exc))
         return None
     except PromptCancelled:
         tls_sock.close()
         raise
-    _say(f"{PROG}: {note}")
+    say(f"{PROG}: {note}")
     return tls_sock, fingerprint, note
 
 
@@ -379,53 +379,53 @@ def _choose_room():  # noqa: ANN202
     Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
     from ..discovery import BROWSE_SECONDS
 
-    _say(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", sys.stdout)
-    rooms = _find_rooms(BROWSE_SECONDS)
+    say(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", sys.stdout)
+    rooms = find_rooms(BROWSE_SECONDS)
     if isinstance(rooms, int):
         return rooms
     if not rooms:
-        return _fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
+        return fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
     from ..askpass import ask_line
 
     ask = sys.stdin.isatty()
     if len(rooms) == 1:
         room = rooms[0]
         if not ask:
-            _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
+            say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
             return room
         code = 0  # n typed: what was asked for
-        if warning := _room_warning(room):
-            _say(f"  {room.describe()}{warning}", sys.stdout)
+        if warning := room_warning(room):
+            say(f"  {room.describe()}{warning}", sys.stdout)
         try:
             answer = ask_line(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
         except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
             print()
-            return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]"; 1, as at every prompt (_cancelled)
+            return cancelled(PromptCancelled(interrupted=True))
+        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]"; 1, as at every prompt (cancelled)
             print()
             answer, code = "n", 1
         if answer in ("", "y", "yes"):
             return room
-        _say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
+        say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
         return code
     print(f"{len(rooms)} rooms on the local network:")
     for number, room in enumerate(rooms, 1):
-        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
+        say(f"  {number}. {room.describe()}{room_warning(room)}", sys.stdout)
     if not ask:
-        return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
+        return fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
     while True:
         try:
             answer = ask_line(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
         except KeyboardInterrupt:
             print()
-            return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:  # Ctrl-D: none; 1, as at every prompt (_cancelled), where Enter for none is 0
+            return cancelled(PromptCancelled(interrupted=True))
+        except EOFError:  # Ctrl-D: none; 1, as at every prompt (cancelled), where Enter for none is 0
             print()
-            _say(f"{PROG}: not joining", sys.stdout)
+            say(f"{PROG}: not joining", sys.stdout)
             return 1
         if not answer or answer.lower() in ("q", "n", "none"):
-            _say(f"{PROG}: not joining", sys.stdout)
+            say(f"{PROG}: not joining", sys.stdout)
             return 0
         if answer.isdecimal() and len(answer) <= 6 and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
             return rooms[int(answer) - 1]
-        _say(f"  type a number from 1 to {len(rooms)}, or press Enter to join none", sys.stdout)
+        say(f"  type a number from 1 to {len(rooms)}, or press Enter to join none", sys.stdout)

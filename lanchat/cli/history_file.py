@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .terminal import PROG, _fail, _say, _silence, _terminal_columns, _utf8
+from .terminal import PROG, fail, say, silence, terminal_columns, writes_utf8
 
 
 def _rooms_kept(folder: Path) -> str:
@@ -24,7 +24,7 @@ def _rooms_kept(folder: Path) -> str:
     return ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
 
 
-def _entries(count: int) -> str:
+def entries(count: int) -> str:
     return f"{count} entry" if count == 1 else f"{count} entries"
 
 
@@ -39,9 +39,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.path) if args.path else default_path(**where)
     if not args.path and not path.exists() and (kept := _rooms_kept(path.parent)):
-        return _fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
+        return fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
     if _empty_file(path):
-        return _fail(_EMPTY_HISTORY.format(path=path))
+        return fail(_EMPTY_HISTORY.format(path=path))
     damage = None
     try:
         store = HistoryStore(path, create=False)
@@ -50,47 +50,47 @@ def cmd_history(args: argparse.Namespace) -> int:
         try:
             store = HistoryStore(path, create=False, check=False)
         except HistoryUnusable:
-            return _fail(damage)
+            return fail(damage)
     except HistoryUnusable as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     shown = 0
-    columns = _terminal_columns() if sys.stdout.isatty() else None  # a pipe or a file: a line each, for grep
+    columns = terminal_columns() if sys.stdout.isatty() else None  # a pipe or a file: a line each, for grep
     try:  # a damaged file: every message that can still be read, going on past each damaged part
         for record in store.export(since=args.since) if damage is None else store.salvage(since=args.since):
             shown += 1
             record = record.screened() if args.projector else record  # noqa: PLW2901 - the one shown
             if args.format == "jsonl":
-                line = json.dumps(record.to_json(), ensure_ascii=not _utf8(sys.stdout))  # \u escapes: still exact
+                line = json.dumps(record.to_json(), ensure_ascii=not writes_utf8(sys.stdout))  # \u escapes: still exact
             else:
                 line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)), columns)
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if store.skipped:  # a hand edit, another program, a damaged page (history_rows.py)
-            _say(f"lanchat: left out {_entries(store.skipped)} of {path}: not as lanchat writes them "
+            say(f"lanchat: left out {entries(store.skipped)} of {path}: not as lanchat writes them "
                  "(a wrong type, an impossible time, too long)")  # fmt: skip
         if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)
             since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
-            _say(f"no messages{since} in {path}")
+            say(f"no messages{since} in {path}")
     except BrokenPipeError:
-        _silence(sys.stdout)  # `lanchat history | head`: the reader has what it wanted; say nothing more
+        silence(sys.stdout)  # `lanchat history | head`: the reader has what it wanted; say nothing more
     except OSError as exc:  # `lanchat history > lesson.txt` on a full disk: the file ends short, said so
-        _silence(sys.stdout)
-        return _fail(f"cannot write the transcript of {path}: {(exc.strerror or str(exc)).lower()}; what was written stops short")
+        silence(sys.stdout)
+        return fail(f"cannot write the transcript of {path}: {(exc.strerror or str(exc)).lower()}; what was written stops short")
     except sqlite3.Error as exc:
         if damage is not None:
-            return _fail(f"{damage}: the transcript stops there, after {_messages(shown)} (what could be read)")
-        return _fail(f"cannot read {path}: {exc}")
+            return fail(f"{damage}: the transcript stops there, after {_messages(shown)} (what could be read)")
+        return fail(f"cannot read {path}: {exc}")
     finally:
         store.close()
     if damage is not None and store.unreadable:
-        return _fail(f"{damage}: {_unreadable(store.unreadable)} could not be read; the transcript has the "
+        return fail(f"{damage}: {_unreadable(store.unreadable)} could not be read; the transcript has the "
                      f"{_messages(shown)} that could")  # fmt: skip
     if damage is not None:  # read to its end all the same: the damage is elsewhere (an index, a free page)
-        return _fail(f"{damage}; every message could be read ({_messages(shown)})")
+        return fail(f"{damage}; every message could be read ({_messages(shown)})")
     return 0
 
 
-def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = "") -> tuple[Path, int | None]:
+def kept_history(given: str | None, args: argparse.Namespace, nothing: str = "") -> tuple[Path, int | None]:
     """The history file a command on a stopped room works on: ``given`` (PATH), or the room's on
     ``--port``/``--unix``; and the exit code, the reason said, if it is not there (``nothing``:
     what that means for this command), naming the rooms kept in that folder as `lanchat history` does."""
@@ -101,11 +101,11 @@ def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = ""
     try:
         if not path.exists():
             kept = "" if given else _rooms_kept(path.parent)
-            return path, _fail(f"{path}: no such history file{nothing}" + (f"; rooms kept in that folder: {kept}" if kept else ""))
+            return path, fail(f"{path}: no such history file{nothing}" + (f"; rooms kept in that folder: {kept}" if kept else ""))
     except OSError as exc:  # a folder on the way we may not read
-        return path, _fail(f"cannot read {path}: {exc.strerror or exc}")
+        return path, fail(f"cannot read {path}: {exc.strerror or exc}")
     if _empty_file(path):  # (SQLite would take it as a new database: prune and compact wrote one into it)
-        return path, _fail(_EMPTY_HISTORY.format(path=path))
+        return path, fail(_EMPTY_HISTORY.format(path=path))
     return path, None
 
 
@@ -135,14 +135,14 @@ def _open_stopped_history(path: Path, busy: str):  # noqa: ANN202 - (HistoryStor
     try:
         store = HistoryStore(path)
     except HistoryBusy:  # (its own message is advice for a second `serve`)
-        return None, _fail(f"a lanchat server is using {path}: stop it first (/q in its window){busy}")
+        return None, fail(f"a lanchat server is using {path}: stop it first (/q in its window){busy}")
     except HistoryDamaged as exc:
-        return None, _fail(f"{exc}\n{_damaged_advice(path)}")
+        return None, fail(f"{exc}\n{_damaged_advice(path)}")
     except HistoryUnusable as exc:
-        return None, _fail(str(exc))
+        return None, fail(str(exc))
     if not store.writable:
         store.close()
-        return None, _fail(f"cannot change {path}: {store.readonly_reason}")
+        return None, fail(f"cannot change {path}: {store.readonly_reason}")
     return store, 0
 
 
@@ -156,9 +156,9 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
 
     if args.before is not None and args.before > time.time():  # every message is from before it: a typo, surely
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(args.before))
-        return _fail(f"--before {stamp} is still to come: every message would go, with no way back; give a time "
+        return fail(f"--before {stamp} is still to come: every message would go, with no way back; give a time "
                      "that has passed (a typo in the year?), or --before 0m to drop them all", 2)  # fmt: skip
-    path, missing = _kept_history(args.path, args)
+    path, missing = kept_history(args.path, args)
     if missing is not None:
         return missing
     before = args.before if args.before is not None else time.time() - args.keep_days * DAY_SECONDS
@@ -174,20 +174,20 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
         store.seen_keys(before=before)  # the keys that joined no later go too (a NAT ban's classmates: moderation.py)
         used, count, oldest = store.holdings()
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
-        _say(f"{PROG}: dropped {dropped:,} message{'' if dropped == 1 else 's'} (room and direct) from before {stamp} in "
+        say(f"{PROG}: dropped {dropped:,} message{'' if dropped == 1 else 's'} (room and direct) from before {stamp} in "
              f"{path} (bans, mutes, owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
         holds = describe_holdings(used, count, oldest, keep_days=None, max_mb=None).split(";")[0]
         if args.no_compact:
-            _say(f"{PROG}: it holds {holds} now (the file keeps its size on disk: new messages reuse the space; "
+            say(f"{PROG}: it holds {holds} now (the file keeps its size on disk: new messages reuse the space; "
                  f"'{PROG} history compact' gives it back)", sys.stdout)  # fmt: skip
             return 0
-        _say(f"{PROG}: it holds {holds} now", sys.stdout)
+        say(f"{PROG}: it holds {holds} now", sys.stdout)
         return _compact_history(store, path, dropped=dropped)
     except HistoryWriteError as exc:
         if not exc.disk_full:
-            return _fail(f"cannot change {path}: {exc}")
+            return fail(f"cannot change {path}: {exc}")
         done = f"{dropped:,} were dropped before it stopped" if dropped else "nothing was dropped"
-        return _fail(f"cannot change {path}: the disk is full, and dropping messages needs a little room to write: "
+        return fail(f"cannot change {path}: the disk is full, and dropping messages needs a little room to write: "
                      f"free a few MB (another file on that disk) and run it again; {done}")  # fmt: skip
     finally:
         store.close()
@@ -195,7 +195,7 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
 
 def cmd_history_compact(args: argparse.Namespace) -> int:
     """Give the space of a stopped room's dropped messages back to the disk (_compact_history)."""
-    path, missing = _kept_history(args.path, args)
+    path, missing = kept_history(args.path, args)
     if missing is not None:
         return missing
     store, refused = _open_stopped_history(path, "")
@@ -222,7 +222,7 @@ def _compact_history(store, path: Path, dropped: int = 0) -> int:  # noqa: ANN00
     try:
         size, held = store.file_sizes()
         if size - held < WORTH_COMPACTING:
-            _say(f"{PROG}: {path.name}: {human_size(size)}, nothing to give back (under 1 MiB of it is unused)", sys.stdout)
+            say(f"{PROG}: {path.name}: {human_size(size)}, nothing to give back (under 1 MiB of it is unused)", sys.stdout)
             return 0
         try:
             free = shutil.disk_usage(path.parent).free
@@ -231,16 +231,16 @@ def _compact_history(store, path: Path, dropped: int = 0) -> int:  # noqa: ANN00
         refused = None if free is None else compact_refusal(path.name, held=held, free=free)
         if refused is not None:
             left = f"the drops are done, but {path.name} keeps its size ({human_size(size)})" if dropped else f"{path.name} was left as it was"
-            return _fail(f"{refused}; {left}: free some space there and run {again}")
+            return fail(f"{refused}; {left}: free some space there and run {again}")
         after = store.compact()
     except HistoryDamaged as exc:  # (found by VACUUM, past the check on opening: after prune's drops, too)
-        return _fail(f"{exc}, found while compacting it: it was not compacted\n"
+        return fail(f"{exc}, found while compacting it: it was not compacted\n"
                      f"  '{PROG} history {path} > saved.txt' saves every message that can still be read")  # fmt: skip
     except HistoryWriteError as exc:
         why, then = ("the disk filled up meanwhile", "free some space there and run") if exc.disk_full else (str(exc), "run")
         left = "the drops are done, but it keeps its size" if dropped else "it was left as it was"
-        return _fail(f"cannot compact {path}: {why}; {left} (nothing is lost): {then} {again}")
-    _say(f"{PROG}: {path.name}: {human_size(size)} -> {human_size(after)}", sys.stdout)
+        return fail(f"cannot compact {path}: {why}; {left} (nothing is lost): {then} {again}")
+    say(f"{PROG}: {path.name}: {human_size(size)} -> {human_size(after)}", sys.stdout)
     return 0
 
 

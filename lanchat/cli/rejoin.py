@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 
 from ..textsafe import quoted
-from .terminal import PASSWORD_TRIES, PROG, _env_password, _fail, _NameAsker, _say
+from .terminal import PASSWORD_TRIES, PROG, NameAsker, env_password, fail, say
 
 
-class _ServerUsesTls(Exception):
+class ServerUsesTls(Exception):
     """A plain `connect` (no --tls, no fingerprint) reached a TLS room: connect again with TLS."""
 
 
-def _found_at(addresses: list) -> tuple[str, ...]:
+def found_at(addresses: list) -> tuple[str, ...]:
     """getaddrinfo's ``addresses`` as Endpoint.addresses holds them: each once, in the resolver's
     order, a link-local one with its zone (the first connect's and a rejoin's alike)."""
     return tuple(dict.fromkeys(_with_zone(address[4]) for address in addresses))
@@ -37,7 +37,7 @@ def _with_zone(sockaddr: tuple) -> str:
     return f"{sockaddr[0]}%{zone}"
 
 
-class _Remembered:
+class Remembered:
     """The room password, asked for once: a rejoin uses what was typed, never asks again
     (the full screen is up by then: ``without_asking``)."""
 
@@ -53,7 +53,7 @@ class _Remembered:
 
     def typed(self) -> bool:
         """Was the password typed at the terminal (a typo can be typed again), not LANCHAT_PASSWORD?"""
-        return self.asked and self.value is not None and self.value != _env_password()
+        return self.asked and self.value is not None and self.value != env_password()
 
     def forget(self) -> None:
         """It was wrong: the next join asks again."""
@@ -62,7 +62,7 @@ class _Remembered:
     def without_asking(self) -> str | None:
         """For a rejoin: what was typed at the start, else LANCHAT_PASSWORD, else None (the
         client then stops retrying and says to run connect again: client.STOP_REJOINING)."""
-        return self.value if self.asked else (_env_password() or None)
+        return self.value if self.asked else (env_password() or None)
 
 
 def _reconnect(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
@@ -97,11 +97,11 @@ def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     try:
         return _reconnect(endpoint, pinned)
     except (TransportError, TlsError, JoinError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return None
 
 
-def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
+def rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
     ``where`` is (endpoint, pinned fingerprint or None, the room as discovery found it or None)."""
@@ -109,7 +109,7 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
 
 
 class _Rejoin:
-    """_rejoiner's callable. While in a room that is announced on the local network, it follows
+    """rejoiner's callable. While in a room that is announced on the local network, it follows
     the announcements (discovery.RoomWatch): when the room is announced at another address (the
     host's laptop got a new lease), ``moved()`` says so and the rejoin tries there too, over TLS
     still only to the certificate pinned; a room of another name, host or fingerprint is
@@ -258,7 +258,7 @@ class _Rejoin:
         found = look_up(endpoint.host, endpoint.port, resolve=self.resolve, say=say, say_after=self.say_after)
         if found.outcome != FOUND:
             return replace(endpoint, addresses=self.saved)
-        return replace(endpoint, addresses=_found_at(found.addresses))
+        return replace(endpoint, addresses=found_at(found.addresses))
 
     def _not_there(self, endpoint, exc: Exception, *, refuted: bool = True) -> Exception:  # noqa: ANN001
         """What to raise when the room announced at ``endpoint`` was not there; it is passed over
@@ -303,7 +303,7 @@ def _room_watch(endpoint, pinned: str | None, found=None):  # noqa: ANN001, ANN2
     return watch
 
 
-class _Unreachable(Exception):
+class Unreachable(Exception):
     """After a wrong password, the server could not be reached again (already said why)."""
 
 
@@ -311,12 +311,12 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     """client.join, and after a wrong password typed at the terminal, asked again and tried on a
     new connection to ``again_at`` (endpoint, pinned fingerprint or None), PASSWORD_TRIES in all
     as ssh and sudo do. Returns (socket, protocol, welcome, what came after); raises what join
-    raises, or _Unreachable, or with ``may_switch_to_tls`` _ServerUsesTls when the server says to
+    raises, or Unreachable, or with ``may_switch_to_tls`` ServerUsesTls when the server says to
     use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return."""
     from .. import events as ev
     from ..client import JoinError, join
 
-    ask = _NameAsker(name) if sys.stdin.isatty() else None
+    ask = NameAsker(name) if sys.stdin.isatty() else None
     tries = 1
     while True:
         try:
@@ -324,8 +324,8 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
         except JoinError as exc:
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
-                raise _ServerUsesTls from None
-            typed = isinstance(password, _Remembered) and password.typed()
+                raise ServerUsesTls from None
+            typed = isinstance(password, Remembered) and password.typed()
             if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise
             if tries >= PASSWORD_TRIES:
@@ -335,22 +335,22 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
         except BaseException:
             sock.close()
             raise
-        _say(f"{PROG}: wrong password; try again")
+        say(f"{PROG}: wrong password; try again")
         password.forget()
         tries += 1
         reopened = _connect_again(*again_at)
         if reopened is None:
-            raise _Unreachable
+            raise Unreachable
         sock = reopened
 
 
-def _join_under(stops, sock, name: str, **join):  # noqa: ANN001, ANN003, ANN202 - a StopSignals, _join_retrying's
-    """_join_retrying, a stop signal interrupting it. A switch to TLS (_ServerUsesTls) gives the
+def join_under(stops, sock, name: str, **join):  # noqa: ANN001, ANN003, ANN202 - a StopSignals, _join_retrying's
+    """_join_retrying, a stop signal interrupting it. A switch to TLS (ServerUsesTls) gives the
     signals back as they were first: cmd_connect's TLS prompt comes before the chat takes them
     again (kept, Ctrl-C at "Trust it and connect?" was only noted, and the prompt waited on)."""
     try:
         with stops.interrupting():
             return _join_retrying(sock, name, **join)
-    except _ServerUsesTls:
+    except ServerUsesTls:
         stops.uninstall()
         raise

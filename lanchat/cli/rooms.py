@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 from ..textsafe import quoted, visible
-from .history_file import _entries, _kept_history
-from .terminal import PROG, PromptCancelled, _cancelled, _fail, _say, _terminal_columns, _terminal_safe, _utf8
+from .history_file import entries, kept_history
+from .terminal import PROG, PromptCancelled, cancelled, fail, say, terminal_columns, terminal_safe, writes_utf8
 
 
-def _room_said(room: str) -> str:
+def room_said(room: str) -> str:
     """A room's name in quotes, as it was typed and is listed: repr() wrote a backslash twice
     (--room 'ann\\bob' was "announcing 'ann\\\\bob'"). A room name holds no control character
     (discovery.room_name_problem); a typed one that does is quoted with its escapes."""
@@ -30,7 +30,7 @@ NO_ROOM_HELP = """\
   hides every room)"""  # lines that fit 80 columns: the terminal cut words anywhere
 
 
-def _find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202
+def find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202
     """Rooms on the local network, or an exit code after saying why none could be looked for;
     Ctrl-C while it looks: "interrupted: ``stopped``", 130, as at the prompts that follow it
     (it ended in a bare ^C)."""
@@ -40,16 +40,16 @@ def _find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202
     try:
         return browse(seconds, local_networks())
     except DiscoveryError as exc:
-        return _fail(f"cannot look for rooms on the local network: {exc}\n{NO_ROOM_HELP}")
+        return fail(f"cannot look for rooms on the local network: {exc}\n{NO_ROOM_HELP}")
     except KeyboardInterrupt:
         print()
-        return _cancelled(PromptCancelled(interrupted=True), stopped)
+        return cancelled(PromptCancelled(interrupted=True), stopped)
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:
     import json
 
-    rooms = _find_rooms(args.wait, "no rooms listed")
+    rooms = find_rooms(args.wait, "no rooms listed")
     if isinstance(rooms, int):
         return rooms
     if args.json:
@@ -57,18 +57,18 @@ def cmd_rooms(args: argparse.Namespace) -> int:
             {"room": r.name, "host": r.host, "address": r.address, "addresses": list(r.addresses), "port": r.port,
              "mode": r.mode, "password": r.password, "fingerprint": r.fingerprint}
             for r in rooms
-        ], ensure_ascii=not _utf8(sys.stdout)), flush=True)
+        ], ensure_ascii=not writes_utf8(sys.stdout)), flush=True)
         return 0 if rooms else 1
     if not rooms:
-        return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
+        return fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
     print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
     for number, room in enumerate(rooms, 1):
         host, port = room.address, room.port
-        _say(f"  {number}. {room.describe()}{_room_warning(room)}\n       join with: lanchat connect {host} {port}", sys.stdout)
+        say(f"  {number}. {room.describe()}{room_warning(room)}\n       join with: lanchat connect {host} {port}", sys.stdout)
     return 0
 
 
-def _trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
+def trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
     """Those of ``rooms`` (all called ``typed``) announcing ``pin`` (--fingerprint, checked
     already), else the TLS fingerprints trusted for that name (tls.KnownRooms); none if none
     does, or the file cannot be read (connect says why)."""
@@ -81,7 +81,7 @@ def _trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
     return [room for room in rooms if room.fingerprint is not None and room.fingerprint in trusted]
 
 
-def _room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
+def room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
     """A line to show under a room listed, when it announces a TLS fingerprint other than the
     one trusted for its name or address (tls.announced_doubt): `connect` refuses it; else ""."""
     from ..tls import KNOWN_SERVERS_NAME, KnownServers, announced_doubt, default_folder
@@ -102,25 +102,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         target = connect_target(args.host, args.port_arg, args.port) if args.host else None
     except AddressProblem as exc:
         if not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
-            return _fail(str(exc).replace("`lanchat connect ", "`lanchat doctor "), 2)
+            return fail(str(exc).replace("`lanchat connect ", "`lanchat doctor "), 2)
         # "ann's room", as connect takes it: the server check looks for a room of that name (judge_room_name)
         try:  # its ports by connect's rules: port 0 (it said "checking port 3580"), or two that differ, refused
             ports = connect_target(None, args.port_arg, args.port)
         except AddressProblem as problem:
-            return _fail(str(problem), 2)
+            return fail(str(problem), 2)
         target = Target(" ".join(args.host.split()), ports.port if ports else DEFAULT_PORT, port_given=ports is not None)
-        room = f" and a room called {_room_said(target.host)}"
+        room = f" and a room called {room_said(target.host)}"
     if args.host is None and args.port_arg is not None:
-        return _fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)
+        return fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)
     port = target.port if target else (args.port if args.port is not None else DEFAULT_PORT)
     if port == 0:
-        return _fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
+        return fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
     checks = run_checks(port=port, target=target, browse_seconds=args.wait)
     if args.json:
-        print(json.dumps(as_json(checks), ensure_ascii=not _utf8(sys.stdout), indent=2), flush=True)
+        print(json.dumps(as_json(checks), ensure_ascii=not writes_utf8(sys.stdout), indent=2), flush=True)
     else:
-        _say(f"{PROG} doctor: checking port {port}" + (room or (f" and the server at {target}" if target else "")), sys.stdout)
-        print(_terminal_safe(as_text(checks, _terminal_columns())), flush=True)  # (it names folders: the user's bytes)
+        say(f"{PROG} doctor: checking port {port}" + (room or (f" and the server at {target}" if target else "")), sys.stdout)
+        print(terminal_safe(as_text(checks, terminal_columns())), flush=True)  # (it names folders: the user's bytes)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
@@ -130,26 +130,26 @@ def cmd_names(args: argparse.Namespace) -> int:
     from ..identity import short_fingerprint
 
     if args.action == "release" and not args.name:
-        return _fail("names release needs the NAME to release", 2)
-    path, missing = _kept_history(args.path, args, " (no names are owned there)")
+        return fail("names release needs the NAME to release", 2)
+    path, missing = kept_history(args.path, args, " (no names are owned there)")
     if missing is not None:
         return missing
     try:
         store = HistoryStore(path, create=args.action == "release")  # list never changes the file
     except HistoryBusy:  # (its own message is advice for a second `serve`)
-        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window, Ctrl-C for a --headless one), "
+        return fail(f"a lanchat server is using {path}: stop it first (/q in its window, Ctrl-C for a --headless one), "
                      f"or have its host type /release {visible(args.name)} in the chat (a --headless room has none)")
     except HistoryUnusable as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     try:
         if args.action == "list":
             for name, key in store.owner_names():
                 print(f"{visible(name)}  {short_fingerprint(key)}")
             if store.skipped:  # as `lanchat history` says it (history_rows.py)
-                _say(f"{PROG}: left out {_entries(store.skipped)} of {path}: not as lanchat writes them")
+                say(f"{PROG}: left out {entries(store.skipped)} of {path}: not as lanchat writes them")
             return 0
         if not store.writable:
-            return _fail(f"cannot change {path}: {store.readonly_reason}")
+            return fail(f"cannot change {path}: {store.readonly_reason}")
         from ..identity import owned_name_key
         from ..moderation import key_id
 
@@ -159,11 +159,11 @@ def cmd_names(args: argparse.Namespace) -> int:
             if changed and owner is not None:  # its key, maybe in other hands, runs the room no more (/release alike)
                 store.drop_operator(key_id(owner))  # type: ignore[arg-type]
         except HistoryWriteError as exc:
-            return _fail(f"cannot change {path}: {exc} (is the server still running?)")
+            return fail(f"cannot change {path}: {exc} (is the server still running?)")
         if not changed:
-            _say(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do", sys.stdout)
+            say(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do", sys.stdout)
             return 0
-        _say(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it", sys.stdout)
+        say(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it", sys.stdout)
         return 0
     finally:
         store.close()
@@ -173,12 +173,12 @@ def cmd_key(args: argparse.Namespace) -> int:
     """``lanchat key``: the fingerprint of the user's identity key, as /whois shows it."""
     from ..identity import fingerprint, public_bytes, short_fingerprint
 
-    key = _load_identity(args)
+    key = load_identity(args)
     if key is None:
         return 1
     public = public_bytes(key)
     short = short_fingerprint(public)
-    _say(f"your identity key's fingerprint: {short} (as /whois shows it)\n  in full: {fingerprint(public)}\n"
+    say(f"your identity key's fingerprint: {short} (as /whois shows it)\n  in full: {fingerprint(public)}\n"
          f"  to be the operator of a room: lanchat serve --operator {short.replace(' ', '')}", sys.stdout)
     return 0
 
@@ -202,7 +202,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
 
     def waiting() -> None:
-        _say(f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout)
+        say(f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout)
 
     where = Endpoint(host=target.host, port=target.port).describe() if target is not None else ""
     rooms: list[str] = []
@@ -225,17 +225,17 @@ def cmd_forget(args: argparse.Namespace) -> int:
     except TlsError as exc:  # one file could not be changed: what the other lost is said all the same
         _say_forgotten(known, rooms, places, target.host if target is not None else "")
         _say_forgotten(known, *held, "", also=", the same certificate")
-        return _fail(str(exc))
+        return fail(str(exc))
     if target is None and not rooms and not looks_like_a_room_name(args.host):
-        return _fail(str(problem), 2)
+        return fail(str(problem), 2)
     if not rooms and not places:
         shown = f"a room called {quoted(args.host)} in {known.rooms.path}" if target is None else (
             f"{where if target.port_given else where.rpartition(':')[0] + ' (any port)'} in {known.path}")
-        _say(f"{PROG}: no TLS fingerprint is remembered for {shown}; nothing to forget", sys.stdout)
+        say(f"{PROG}: no TLS fingerprint is remembered for {shown}; nothing to forget", sys.stdout)
     _say_forgotten(known, rooms, places, target.host if target is not None else "")
     _say_forgotten(known, *held, "", also=", the same certificate")
     if sisters:  # after what was forgotten: what was not
-        _say(f"{PROG}: still trusted by their names, with the same certificate (the same host's rooms): "
+        say(f"{PROG}: still trusted by their names, with the same certificate (the same host's rooms): "
              f"{', '.join(map(quoted, sisters))}; if their host made a new certificate, forget each too "
              f"({' '.join(forget_command(name) for name in sisters)})", sys.stdout)
     return 0
@@ -245,11 +245,11 @@ def _each_room_once(names: list[str]) -> list[str]:
     """``names`` of rooms (known_rooms' lines), each room once, as first written: a room may hold
     two of the certificates `lanchat forget` forgot, even under two spellings of its name that are
     one room to connect to and to forget ("Chess", "chess": tls.KnownRooms compares them so)."""
-    from ..tls import _room_trust_key
+    from ..tls import room_trust_key
 
     rooms: dict[str, str] = {}
     for name in names:
-        rooms.setdefault(_room_trust_key(name), name)
+        rooms.setdefault(room_trust_key(name), name)
     return list(rooms.values())
 
 
@@ -258,18 +258,18 @@ def _say_forgotten(known, rooms: list[str], places: list[str], typed: str, also:
     (``places``) taken out; ``typed``: the host typed (another one is the same machine's)."""
     for line in rooms:
         fp, _, name = line.partition(" ")
-        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for the room {quoted(name)}{also} (in "
+        say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for the room {quoted(name)}{also} (in "
              f"{known.rooms.path}); a room of that name is now joined as one never met (one without TLS, in the clear)",
              sys.stdout)
     for line in places:
         place, _, fp = line.partition(" ")
         other = typed and place.rpartition(":")[0].strip("[]").lower() != typed.lower()
-        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place}{also}"
+        say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place}{also}"
              f"{f', the same machine as {typed}' if other else ''} (in {known.path}); a room "
              "there is now joined as at an address never met (one without TLS, in the clear)", sys.stdout)
 
 
-def _load_identity(args: argparse.Namespace):  # noqa: ANN202
+def load_identity(args: argparse.Namespace):  # noqa: ANN202
     """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
     from ..identity import IdentityError, default_key_path, load_or_create_key
 
@@ -277,8 +277,8 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     try:
         key, notes = load_or_create_key(path, make_folder=not args.identity)  # a folder given is never made
     except IdentityError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return None
     for note in notes:  # a student's first line ever, on an 80-column terminal: folded, not cut
-        _say(f"{PROG}: {note}")
+        say(f"{PROG}: {note}")
     return key

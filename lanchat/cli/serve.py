@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING
 
 from ..textfold import fold_line, fold_lines, shell_word
 from ..textsafe import quoted, visible
-from .chat import _run_participant
-from .history_file import _entries
-from .rejoin import _found_at
-from .rooms import _load_identity, _room_said
+from .chat import run_participant
+from .history_file import entries
+from .rejoin import found_at
+from .rooms import load_identity, room_said
 from .terminal import (
     PROG,
     PasswordsDiffer,
     PromptCancelled,
-    _cancelled,
-    _env_password,
-    _fail,
-    _password_from_user,
-    _resolve_name,
-    _say,
-    _terminal_columns,
-    _terminal_safe,
+    cancelled,
+    env_password,
+    fail,
+    password_from_user,
+    resolve_name,
+    say,
+    terminal_columns,
+    terminal_safe,
 )
 
 if TYPE_CHECKING:  # only for annotations: --help imports neither
@@ -66,27 +66,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
 
     if args.port is not None and args.port_arg is not None and args.port != args.port_arg:
-        return _fail(f"two different ports given ({args.port_arg} and --port {args.port})", 2)
+        return fail(f"two different ports given ({args.port_arg} and --port {args.port})", 2)
     port = args.port if args.port is not None else (args.port_arg if args.port_arg is not None else DEFAULT_PORT)
     if args.unix and (args.port is not None or args.port_arg is not None or args.host):
-        return _fail("--unix cannot be combined with a TCP port or --host", 2)
+        return fail("--unix cannot be combined with a TCP port or --host", 2)
     if args.bot_seed is not None and not args.bot:
-        return _fail("--bot-seed needs --bot colour", 2)
+        return fail("--bot-seed needs --bot colour", 2)
     if args.headless and (refused := _for_the_host(args)):
-        return _fail(refused, 2)
+        return fail(refused, 2)
     if args.once and not args.headless:  # with a host there, the last person never leaves
-        return _fail("--once needs --headless: the host is always in the room, so the last person never leaves", 2)
+        return fail("--once needs --headless: the host is always in the room, so the last person never leaves", 2)
     if args.bot:
         import importlib.util
 
         if importlib.util.find_spec("faker") is None:  # checked before listening: fail with nothing to undo
-            return _fail("the colour bot needs the faker package: pip install faker")
+            return fail("the colour bot needs the faker package: pip install faker")
     if args.no_history and (refused := _with_no_history(args)):  # the teacher would think them in effect
-        return _fail(refused, 2)
+        return fail(refused, 2)
     if args.tls_dir and not args.tls:
-        return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
+        return fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
     if args.max_per_address is not None and args.no_limits:  # the teacher would think a cap in effect
-        return _fail("--max-per-address sets a connection cap that --no-limits lifts: give one or the other", 2)
+        return fail("--max-per-address sets a connection cap that --no-limits lifts: give one or the other", 2)
     typed_host = args.host
     if args.host and not args.unix:  # a name is looked up once, bounded and said (lookup.py); listen() takes its address
         address = _listen_address(args.host, port)
@@ -103,17 +103,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             listen(Endpoint(host=args.host, port=port)).close()
         except TransportError as exc:
-            return _fail(str(exc) + named)
+            return fail(str(exc) + named)
     name = None
     key = None
     if not args.headless:
         try:
-            name = _resolve_name(args, "serve")
+            name = resolve_name(args, "serve")
         except PromptCancelled as exc:
-            return _cancelled(exc, "no room was started")
+            return cancelled(exc, "no room was started")
         if name is None:
             return 2
-        key = _load_identity(args)
+        key = load_identity(args)
         if key is None:
             return 1
     room_password = None
@@ -124,20 +124,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from ..identity import SALT_BYTES, RoomPassword
 
-        password_from_env = bool(_env_password())  # (as _password_from_user reads it)
+        password_from_env = bool(env_password())  # (as password_from_user reads it)
         try:
-            password_text = _password_from_user("Room password: ", confirm=True)
+            password_text = password_from_user("Room password: ", confirm=True)
         except PasswordsDiffer as exc:
-            return _fail(str(exc), 2)
+            return fail(str(exc), 2)
         except PromptCancelled as exc:
-            return _cancelled(exc, "no room was started")
+            return cancelled(exc, "no room was started")
         if not password_text:
-            empty = "LANCHAT_PASSWORD is set but empty" if _env_password() == "" else None
+            empty = "LANCHAT_PASSWORD is set but empty" if env_password() == "" else None
             if sys.stdin.isatty():
                 asked = f"type one when asked ({empty})" if empty else "type one when asked, or set LANCHAT_PASSWORD"
             else:
                 asked = f"input is not a terminal, so none could be asked for; {empty or 'set LANCHAT_PASSWORD'}"
-            return _fail(f"--password needs a password: {asked}", 2)
+            return fail(f"--password needs a password: {asked}", 2)
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
         room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None
@@ -154,12 +154,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             try:
                 listener = listen(Endpoint(host=args.host, port=0))
             except TransportError as exc:
-                return _fail(str(exc) + named)
+                return fail(str(exc) + named)
             port = listener.getsockname()[1]
         history_at = {"unix": args.unix} if args.unix else {"port": port}
         history_path = Path(args.history) if args.history else default_path(**history_at)
         if args.history and (missing := _no_folder_for(history_path, "the history file")):
-            return _fail(f"{missing}\n  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history")
+            return fail(f"{missing}\n  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history")
         try:
             store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
@@ -167,12 +167,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 try:  # name the port, where another --history would only lead to "port in use"
                     listen(Endpoint(host=args.host, port=port)).close()
                 except TransportError as taken:
-                    return _fail(str(taken) + named)
-            return _fail(str(exc))
+                    return fail(str(taken) + named)
+            return fail(str(exc))
         except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
-            return _fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
+            return fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
         except HistoryUnusable as exc:
-            return _fail(f"{exc}\n  {_history_advice(history_path)}")
+            return fail(f"{exc}\n  {_history_advice(history_path)}")
     tls_context = tls_fingerprint = None
     binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
     if args.tls:
@@ -183,21 +183,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             made_private = make_key_private(cert_key)
             tls_context, tls_fingerprint = server_context(cert, cert_key)
         except TlsError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         if made_private:
-            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: {made_private}")], _terminal_columns())))
+            _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made_private}")], terminal_columns())))
         from ..tls import channel_binding
 
         binding = channel_binding(tls_fingerprint)
         if made:
             # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
-            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: {made}")], _terminal_columns())))
+            _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made}")], terminal_columns())))
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     turn_timeout, timeout_lines = _turn_timeout(args)
     try:
         listener = listener or listen(Endpoint(host=args.host, port=port, path=args.unix))
     except TransportError as exc:
-        return _fail(str(exc) + named)
+        return fail(str(exc) + named)
 
     import os
 
@@ -264,7 +264,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
         banner.append("  the password is the one in LANCHAT_PASSWORD (so it was not asked for); unset it to be asked")
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
-        banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
+        banner.append(f"  history: left out {entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     host_news = None if args.headless else _HostNews()  # the host's screen: new addresses, a renamed room
@@ -293,8 +293,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "new ones are not saved"
             )
     # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
-    columns = _terminal_columns()
-    shown = "\n".join(fold_lines([_terminal_safe(line) for line in banner], columns))
+    columns = terminal_columns()
+    shown = "\n".join(fold_lines([terminal_safe(line) for line in banner], columns))
     if args.headless:  # the log's first day line after it (_headless_log)
         from ..log_output import LOG
 
@@ -340,7 +340,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..ui.plain import rows_on_screen
 
     try:
-        return _run_participant(
+        return run_participant(
             host_end,
             name,
             role="host",
@@ -378,14 +378,14 @@ def _listen_address(host: str, port: int) -> str | int:
     if host == "*" or is_address(host):  # ("*": every interface, as "" is: transport.listen_tcp)
         return host
     try:
-        found = look_up(host, port, passive=True, say=lambda text: _say(f"{PROG}: {text}"))
+        found = look_up(host, port, passive=True, say=lambda text: say(f"{PROG}: {text}"))
     except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
         print()
-        return _cancelled(PromptCancelled(interrupted=True), "no room was started")
+        return cancelled(PromptCancelled(interrupted=True), "no room was started")
     if not found.addresses:
-        return _fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
+        return fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
                      "(`lanchat doctor` lists them), or leave --host out to listen on every one")  # fmt: skip
-    return _found_at(found.addresses)[0]  # (a link-local one with its zone, as connect takes it)
+    return found_at(found.addresses)[0]  # (a link-local one with its zone, as connect takes it)
 
 
 # serve's options for the host, the person at the terminal, and what to use in a --headless room,
@@ -512,7 +512,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         if problem:
             log(f"could not announce the room on the local network ({problem}); people join with the address")
         else:
-            log(f"announced as {_room_said(announced_as or room)} on the local network")
+            log(f"announced as {room_said(announced_as or room)} on the local network")
 
     announcer = Announcer(
         room=room,
@@ -526,9 +526,9 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         on_clone=_clone_said(args.tls_dir, log, news) if fingerprint else None,
     )
     if not addresses:
-        return announcer, (f"  this machine has no network address yet: {_room_said(room)} is announced on the local network once "
+        return announcer, (f"  this machine has no network address yet: {room_said(room)} is announced on the local network once "
                            "it has one (--no-announce to stay quiet)")
-    return announcer, f"  announcing {_room_said(room)} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+    return announcer, f"  announcing {room_said(room)} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
 def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _announcer's
@@ -543,7 +543,7 @@ def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _
         from ..tls import default_folder
 
         said.append(other.where)
-        warning = (f"warning: another machine announces a room with this room's TLS certificate: {_room_said(other.name)} "
+        warning = (f"warning: another machine announces a room with this room's TLS certificate: {room_said(other.name)} "
                    f"at {other.where} (host {other.host or '?'}); a cloned school image, or a copied tls-key.pem? Either can "
                    f"pass for the other's room. On one of them, move tls-cert.pem and tls-key.pem aside (in "
                    f"{tls_dir or default_folder()}) and start again: a new certificate is made; give the class its new short form")
@@ -560,11 +560,11 @@ def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: A
     the host's screen (``renamed``), with the name students type to join it by name."""
     join = f"`lanchat connect {shell_word(announced_as)}`"
     if log is not None:
-        log(f"announced as {_room_said(announced_as)} on the local network: another room here is called {_room_said(room)} "
+        log(f"announced as {room_said(announced_as)} on the local network: another room here is called {room_said(room)} "
             f"already, so {join} joins this one by name (choose another name with --room NAME)")
     elif renamed is not None:
-        renamed(room, announced_as, f"another room on this network is called {_room_said(room)} already: this one is "
-                f"announced as {_room_said(announced_as)}; {join} joins it by name (or choose another name with --room NAME)")
+        renamed(room, announced_as, f"another room on this network is called {room_said(room)} already: this one is "
+                f"announced as {room_said(announced_as)}; {join} joins it by name (or choose another name with --room NAME)")
 
 
 class _HostNews:
@@ -933,7 +933,7 @@ def _headless_log(text: str) -> None:
     weeks, and a ban at ``[10:02:11]`` was said on no day in particular."""
     from ..log_output import LOG
 
-    columns = _terminal_columns()
+    columns = terminal_columns()
 
     def stamped(now: _time.struct_time) -> str:
         line = f"[{_time.strftime('%H:%M:%S', now)}] {visible(text)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from .terminal import _utf8
+from .terminal import writes_utf8
 
 # What `pip install -e .` brings (pyproject.toml), by the name each is imported under.
 DEPENDENCIES = frozenset({"wcwidth", "platformdirs", "psutil", "cryptography", "msgspec", "zeroconf", "confusable_homoglyphs"})
@@ -72,5 +72,5 @@ def replace_what_the_terminal_cannot_show() -> None:
     """A terminal (or PYTHONIOENCODING) in Latin-1 or ASCII: a name or a message it cannot show
     becomes '?', as on the chat screen, not a UnicodeEncodeError traceback (lanchat history)."""
     for stream in (sys.stdout, sys.stderr):
-        if not _utf8(stream) and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        if not writes_utf8(stream) and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")

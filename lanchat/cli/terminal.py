@@ -18,29 +18,29 @@ from ..textsafe import visible
 PROG = "lanchat"
 
 
-def _fail(message: str, code: int = 1) -> int:
-    _say(f"{PROG}: {message}")
+def fail(message: str, code: int = 1) -> int:
+    say(f"{PROG}: {message}")
     return code
 
 
-def _say(message: str, stream=None) -> None:  # noqa: ANN001 - sys.stderr (the default) or sys.stdout
+def say(message: str, stream=None) -> None:  # noqa: ANN001 - sys.stderr (the default) or sys.stdout
     """A line (or a few) printed outside the chat screen: an error, a notice, a question's
-    preamble. Made harmless (_terminal_safe), then folded at spaces to the width of the terminal
+    preamble. Made harmless (terminal_safe), then folded at spaces to the width of the terminal
     it goes to, with commands and fingerprints kept whole (textfold.py): a terminal cuts a long
     line mid-word, back at column 0, on the very projector a class reads it from."""
     out = sys.stderr if stream is None else stream
-    lines = fold_lines(_terminal_safe(message).split("\n"), _stream_columns(out))
+    lines = fold_lines(terminal_safe(message).split("\n"), stream_columns(out))
     print("\n".join(lines), file=out, flush=True)
 
 
-def _terminal_safe(message: str) -> str:
+def terminal_safe(message: str) -> str:
     """Every message printed outside the chat view passes here: it may quote a server or a
     file, and no byte from those may drive the terminal (an OSC retitles it, a DSR request
     makes it type into the shell). Line breaks stay; everything else is made visible."""
     return "\n".join(visible(line) for line in message.split("\n"))
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
@@ -70,7 +70,7 @@ def login_name() -> str | None:
     return name if name and name_problem(name) is None else None
 
 
-class _NameAsker:
+class NameAsker:
     """join()'s ask_name: another name after a refusal, never offering the one just refused."""
 
     def __init__(self, first: str) -> None:
@@ -93,12 +93,12 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
     if default and refused and name_key(default) == name_key(refused):
         default = None
     if reason:
-        _say(reason, sys.stdout)  # the server's words: shown, never obeyed
+        say(reason, sys.stdout)  # the server's words: shown, never obeyed
     label = "Another name" if reason else "Your name"
     prompt = f"{label} (Enter: {default}): " if default else f"{label}: "
     while True:
         try:
-            name = ask_line(_terminal_safe(prompt)).strip()
+            name = ask_line(terminal_safe(prompt)).strip()
         except (EOFError, KeyboardInterrupt) as exc:
             print()
             raise PromptCancelled(isinstance(exc, KeyboardInterrupt)) from None
@@ -107,22 +107,22 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
         problem = name_problem(name)
         if problem is None:
             return name
-        _say(f"  {problem}; try again.", sys.stdout)
+        say(f"  {problem}; try again.", sys.stdout)
 
 
-def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
+def resolve_name(args: argparse.Namespace, role: str) -> str | None:
     if args.name:
         return args.name
     if sys.stdin.isatty():
         return _ask_name()
-    _say(f"{PROG} {role}: error: --name NAME is required when input is not a terminal")
+    say(f"{PROG} {role}: error: --name NAME is required when input is not a terminal")
     return None
 
 
-def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
+def cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
     """Leaving at a prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D (the rule for every
     prompt before the chat: a name, a room to join, a fingerprint to trust)."""
-    _say(f"{PROG}: {exc}: {outcome}")
+    say(f"{PROG}: {exc}: {outcome}")
     return 130 if exc.interrupted else 1
 
 
@@ -143,7 +143,7 @@ def hold_signals_for_good() -> None:
             pass
 
 
-def _silence(stream) -> None:  # noqa: ANN001
+def silence(stream) -> None:  # noqa: ANN001
     """``stream``'s reader is gone: what is written to it from now on, and what is still buffered
     (it would fail again as Python exits: "Exception ignored"), goes nowhere."""
     import contextlib
@@ -153,7 +153,7 @@ def _silence(stream) -> None:  # noqa: ANN001
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
-def _terminal_columns(fd: int = 1) -> int | None:
+def terminal_columns(fd: int = 1) -> int | None:
     """The width to fold messages to: COLUMNS when it is set (as argparse folds --help to it),
     else the width of the terminal ``fd`` (standard output) is, or None for a pipe, a file or a
     terminal that does not say (a pseudo-terminal nobody sized reads 0)."""
@@ -168,10 +168,10 @@ def _terminal_columns(fd: int = 1) -> int | None:
         return None
 
 
-def _stream_columns(stream) -> int | None:  # noqa: ANN001 - sys.stdout, sys.stderr or a test's stand-in
-    """_terminal_columns of the file a stream writes to (None for one that has no file)."""
+def stream_columns(stream) -> int | None:  # noqa: ANN001 - sys.stdout, sys.stderr or a test's stand-in
+    """terminal_columns of the file a stream writes to (None for one that has no file)."""
     try:
-        return _terminal_columns(stream.fileno())
+        return terminal_columns(stream.fileno())
     except (AttributeError, ValueError, OSError):
         return None
 
@@ -179,7 +179,7 @@ def _stream_columns(stream) -> int | None:  # noqa: ANN001 - sys.stdout, sys.std
 PASSWORD_TRIES = 3  # a room password typed at the terminal: as many tries (the server locks a person after 3)
 
 
-def _env_password() -> str | None:
+def env_password() -> str | None:
     """LANCHAT_PASSWORD, without the line break a `$(cat file)`-less script or `read` can leave at
     its end: kept, it was part of the room's password, which nobody typing could then match."""
     import os
@@ -188,13 +188,13 @@ def _env_password() -> str | None:
     return text.rstrip("\r\n") if text is not None else None
 
 
-def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
+def password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     """LANCHAT_PASSWORD, else typed at the terminal without echo (what was typed before the prompt
     appeared is kept: askpass.py); None when neither is possible or Ctrl-D was pressed on an empty
     line. Ctrl-C raises PromptCancelled: the user chose to stop, which no "needs a password" fits."""
     from ..askpass import ask_password
 
-    text = _env_password()
+    text = env_password()
     if text:
         return text
     if not sys.stdin.isatty():
@@ -204,12 +204,12 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
         for _ in range(PASSWORD_TRIES):
             text = ask_password(prompt)
             if not text:  # Enter alone, before typing it: asked again (it was asked: no guess spent)
-                _say("  nothing was typed; type the password (Ctrl-C stops)", sys.stdout)
+                say("  nothing was typed; type the password (Ctrl-C stops)", sys.stdout)
             elif not confirm or ask_password("Again, to be sure: ") == text:
                 return text
             else:
                 differed += 1
-                _say("  the two passwords differ; type it again", sys.stdout)
+                say("  the two passwords differ; type it again", sys.stdout)
     except EOFError:  # (ask_password ended the line)
         return None
     except KeyboardInterrupt:
@@ -222,5 +222,5 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     raise PasswordsDiffer(f"the two passwords differed {times}{rest}; no room was started")
 
 
-def _utf8(stream) -> bool:  # noqa: ANN001 - sys.stdout or sys.stderr
+def writes_utf8(stream) -> bool:  # noqa: ANN001 - sys.stdout or sys.stderr
     return (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
