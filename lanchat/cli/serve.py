@@ -10,6 +10,7 @@ import argparse
 import sys
 import time as _time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,9 +34,15 @@ from .terminal import (
     terminal_safe,
 )
 
-if TYPE_CHECKING:  # only for annotations: --help imports neither
+if TYPE_CHECKING:  # only for annotations: --help imports none of them
+    import socket
+    import ssl
+
+    from ..history import HistoryStore
+    from ..identity import RoomPassword
     from ..limits import ConnectionLimits
     from ..room import Room
+    from ..server import Server
 
 
 def _connection_limits(max_per_address: int | None, room: Room) -> ConnectionLimits | None:
@@ -60,14 +67,55 @@ def _install_signals(handler) -> None:  # noqa: ANN001
     signal.signal(signal.SIGHUP, lambda *_: handler())
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from ..gate import Gate
-    from ..room import Room
-    from ..transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
+@dataclass
+class _Start:
+    """What `serve` has gathered so far, step by step (cmd_serve): each step reads it, adds to it,
+    and returns None to go on or the exit status to end with (its refusal already said)."""
 
+    args: argparse.Namespace
+    port: int = 0
+    named: str = ""  # what a refusal to listen adds: ('printer' is 192.0.2.99)
+    name: str | None = None  # the host's, on its own screen (None: --headless)
+    key: object = None  # the host's identity key (rooms.load_identity)
+    room_password: RoomPassword | None = None  # with --password
+    password_text: str | None = None
+    password_from_env: bool = False
+    store: HistoryStore | None = None  # None: --no-history
+    listener: socket.socket | None = None  # listening already (--port 0 names the history file by its port)
+    tls_context: ssl.SSLContext | None = None
+    tls_fingerprint: str | None = None
+    binding: bytes = b""  # with TLS: what every signature must cover (identity.sign_challenge)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`lanchat serve`: the steps below in order, each able to refuse with nothing to undo (the
+    port is listened on for real only once all are through), then the room, its server, the
+    start lines, and the host's own chat or the --headless log."""
+    start = _Start(args)
+    for step in (_check_options, _check_port, _host_identity, _ask_password, _open_history, _set_up_tls):
+        if (status := step(start)) is not None:
+            return status
+    from ..transport import Endpoint, TransportError, listen
+
+    args.mode, mode_lines = _room_mode(args.mode, start.store)  # (the announcer reads args.mode too)
+    turn_timeout, timeout_lines = _turn_timeout(args)
+    try:
+        start.listener = listener = start.listener or listen(Endpoint(host=args.host, port=start.port, path=args.unix))
+    except TransportError as exc:
+        return fail(str(exc) + start.named)
+    room, kept = _make_room(start, turn_timeout)
+    server = _make_server(start, listener, room)
+    banner, marks, announcer, news = _start_lines(start, listener, room, kept, mode_lines + timeout_lines)
+    if args.headless:
+        return _run_headless(start, server, announcer, marks)
+    return _run_host(start, server, room, banner, marks, announcer, news)
+
+
+def _check_options(start: _Start) -> int | None:
+    """Options that cannot go together, or that need what is missing: refused before anything."""
+    args = start.args
     if args.port is not None and args.port_arg is not None and args.port != args.port_arg:
         return fail(f"two different ports given ({args.port_arg} and --port {args.port})", 2)
-    port = args.port if args.port is not None else (args.port_arg if args.port_arg is not None else DEFAULT_PORT)
     if args.unix and (args.port is not None or args.port_arg is not None or args.host):
         return fail("--unix cannot be combined with a TCP port or --host", 2)
     if args.bot_seed is not None and not args.bot:
@@ -87,6 +135,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
     if args.max_per_address is not None and args.no_limits:  # the teacher would think a cap in effect
         return fail("--max-per-address sets a connection cap that --no-limits lifts: give one or the other", 2)
+    return None
+
+
+def _check_port(start: _Start) -> int | None:
+    """The port (and --host's address, looked up once): free, or refused now."""
+    from ..transport import DEFAULT_PORT, Endpoint, TransportError, listen
+
+    args = start.args
+    start.port = port = args.port if args.port is not None else (args.port_arg if args.port_arg is not None else DEFAULT_PORT)
     typed_host = args.host
     if args.host and not args.unix:  # a name is looked up once, bounded and said (lookup.py); listen() takes its address
         address = _listen_address(args.host, port)
@@ -94,7 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return address
         args.host = address
     # what a refusal to listen adds, whichever port: ('printer' is 192.0.2.99)
-    named = f" ({quoted(typed_host)} is {args.host})" if typed_host != args.host else ""
+    start.named = f" ({quoted(typed_host)} is {args.host})" if typed_host != args.host else ""
     if not args.unix and port != 0:
         # The port first, before anything is asked or made: a port in use (the room already
         # running in another window) was said only after a name and the password typed twice,
@@ -103,111 +160,131 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             listen(Endpoint(host=args.host, port=port)).close()
         except TransportError as exc:
-            return fail(str(exc) + named)
-    name = None
-    key = None
-    if not args.headless:
-        try:
-            name = resolve_name(args, "serve")
-        except PromptCancelled as exc:
-            return cancelled(exc, "no room was started")
-        if name is None:
-            return 2
-        key = load_identity(args)
-        if key is None:
-            return 1
-    room_password = None
-    password_text: str | None = None
-    password_from_env = False
-    if args.password:
-        import os
+            return fail(str(exc) + start.named)
+    return None
 
-        from ..identity import SALT_BYTES, RoomPassword
 
-        password_from_env = bool(env_password())  # (as password_from_user reads it)
-        try:
-            password_text = password_from_user("Room password: ", confirm=True)
-        except PasswordsDiffer as exc:
-            return fail(str(exc), 2)
-        except PromptCancelled as exc:
-            return cancelled(exc, "no room was started")
-        if not password_text:
-            empty = "LANCHAT_PASSWORD is set but empty" if env_password() == "" else None
-            if sys.stdin.isatty():
-                asked = f"type one when asked ({empty})" if empty else "type one when asked, or set LANCHAT_PASSWORD"
-            else:
-                asked = f"input is not a terminal, so none could be asked for; {empty or 'set LANCHAT_PASSWORD'}"
-            return fail(f"--password needs a password: {asked}", 2)
-        # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
-        room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
-    store = None
-    listener = None
-    if not args.no_history:
-        # Opened before listening: a damaged file is refused with nothing to undo, and it is
-        # never replaced by a new, empty one (PROTOCOL.md, History replay).
-        from ..history import HistoryBusy, HistoryDiskFull, HistoryStore, HistoryUnusable, default_path
-
-        if port == 0 and not args.unix and not args.history:
-            # `--port 0`: the file is named by the port the system picks, the one the banner
-            # prints and a restart on it finds; not one history-0 file that every such room
-            # shares (a second one at once refused, a later one replaying another's lesson)
-            try:
-                listener = listen(Endpoint(host=args.host, port=0))
-            except TransportError as exc:
-                return fail(str(exc) + named)
-            port = listener.getsockname()[1]
-        history_at = {"unix": args.unix} if args.unix else {"port": port}
-        history_path = Path(args.history) if args.history else default_path(**history_at)
-        if args.history and (missing := _no_folder_for(history_path, "the history file")):
-            return fail(f"{missing}\n  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history")
-        try:
-            store = HistoryStore(history_path)
-        except HistoryBusy as exc:  # another server on this file: it says what to do instead
-            if not args.unix and listener is None:  # a second `serve` on the same port (the default file is per port):
-                try:  # name the port, where another --history would only lead to "port in use"
-                    listen(Endpoint(host=args.host, port=port)).close()
-                except TransportError as taken:
-                    return fail(str(taken) + named)
-            return fail(str(exc))
-        except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
-            return fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
-        except HistoryUnusable as exc:
-            return fail(f"{exc}\n  {_history_advice(history_path)}")
-    tls_context = tls_fingerprint = None
-    binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
-    if args.tls:
-        from ..tls import TlsError, default_folder, ensure_certificate, make_key_private, server_context
-
-        try:
-            cert, cert_key, made = ensure_certificate(Path(args.tls_dir) if args.tls_dir else default_folder())
-            made_private = make_key_private(cert_key)
-            tls_context, tls_fingerprint = server_context(cert, cert_key)
-        except TlsError as exc:
-            return fail(str(exc))
-        if made_private:
-            _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made_private}")], terminal_columns())))
-        from ..tls import channel_binding
-
-        binding = channel_binding(tls_fingerprint)
-        if made:
-            # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
-            _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made}")], terminal_columns())))
-    args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
-    turn_timeout, timeout_lines = _turn_timeout(args)
+def _host_identity(start: _Start) -> int | None:
+    """The host's name and identity key (none for --headless)."""
+    if start.args.headless:
+        return None
     try:
-        listener = listener or listen(Endpoint(host=args.host, port=port, path=args.unix))
-    except TransportError as exc:
-        return fail(str(exc) + named)
+        start.name = resolve_name(start.args, "serve")
+    except PromptCancelled as exc:
+        return cancelled(exc, "no room was started")
+    if start.name is None:
+        return 2
+    start.key = load_identity(start.args)
+    return 1 if start.key is None else None
 
+
+def _ask_password(start: _Start) -> int | None:
+    """--password: typed twice (or LANCHAT_PASSWORD), and its slow KDF run once, here."""
+    if not start.args.password:
+        return None
     import os
 
-    from ..room import resume_token
-    from ..server import Server
+    from ..identity import SALT_BYTES, RoomPassword
 
+    start.password_from_env = bool(env_password())  # (as password_from_user reads it)
+    try:
+        start.password_text = password_text = password_from_user("Room password: ", confirm=True)
+    except PasswordsDiffer as exc:
+        return fail(str(exc), 2)
+    except PromptCancelled as exc:
+        return cancelled(exc, "no room was started")
+    if not password_text:
+        empty = "LANCHAT_PASSWORD is set but empty" if env_password() == "" else None
+        if sys.stdin.isatty():
+            asked = f"type one when asked ({empty})" if empty else "type one when asked, or set LANCHAT_PASSWORD"
+        else:
+            asked = f"input is not a terminal, so none could be asked for; {empty or 'set LANCHAT_PASSWORD'}"
+        return fail(f"--password needs a password: {asked}", 2)
+    # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
+    start.room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
+    return None
+
+
+def _open_history(start: _Start) -> int | None:
+    """The history file, opened before listening: a damaged file is refused with nothing to
+    undo, and it is never replaced by a new, empty one (PROTOCOL.md, History replay)."""
+    args = start.args
+    if args.no_history:
+        return None
+    from ..history import HistoryBusy, HistoryDiskFull, HistoryStore, HistoryUnusable, default_path
+    from ..transport import Endpoint, TransportError, listen
+
+    if start.port == 0 and not args.unix and not args.history:
+        # `--port 0`: the file is named by the port the system picks, the one the banner
+        # prints and a restart on it finds; not one history-0 file that every such room
+        # shares (a second one at once refused, a later one replaying another's lesson)
+        try:
+            start.listener = listen(Endpoint(host=args.host, port=0))
+        except TransportError as exc:
+            return fail(str(exc) + start.named)
+        start.port = start.listener.getsockname()[1]
+    history_at = {"unix": args.unix} if args.unix else {"port": start.port}
+    history_path = Path(args.history) if args.history else default_path(**history_at)
+    if args.history and (missing := _no_folder_for(history_path, "the history file")):
+        return fail(f"{missing}\n  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history")
+    try:
+        start.store = HistoryStore(history_path)
+    except HistoryBusy as exc:  # another server on this file: it says what to do instead
+        if not args.unix and start.listener is None:  # a second `serve` on the same port (the default file is per port):
+            try:  # name the port, where another --history would only lead to "port in use"
+                listen(Endpoint(host=args.host, port=start.port)).close()
+            except TransportError as taken:
+                return fail(str(taken) + start.named)
+        return fail(str(exc))
+    except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
+        return fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
+    except HistoryUnusable as exc:
+        return fail(f"{exc}\n  {_history_advice(history_path)}")
+    return None
+
+
+def _set_up_tls(start: _Start) -> int | None:
+    """--tls: the room's certificate (made on first use, its key kept private) and its context."""
+    if not start.args.tls:
+        return None
+    from ..tls import TlsError, channel_binding, default_folder, ensure_certificate, make_key_private, server_context
+
+    try:
+        cert, cert_key, made = ensure_certificate(Path(start.args.tls_dir) if start.args.tls_dir else default_folder())
+        made_private = make_key_private(cert_key)
+        start.tls_context, start.tls_fingerprint = server_context(cert, cert_key)
+    except TlsError as exc:
+        return fail(str(exc))
+    if made_private:
+        _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made_private}")], terminal_columns())))
+    start.binding = channel_binding(start.tls_fingerprint)
+    if made:
+        # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
+        _log_out("\n".join(fold_lines([terminal_safe(f"{PROG}: {made}")], terminal_columns())))
+    return None
+
+
+@dataclass
+class _Kept:
+    """What the history brought back for the start lines: operators, bans, mutes, and when."""
+
+    operators: list = field(default_factory=list)
+    bans: list = field(default_factory=list)
+    mutes: list = field(default_factory=list)
+    started: float = 0.0
+
+
+def _make_room(start: _Start, turn_timeout: float | None) -> tuple[Room, _Kept]:
+    """The room, with what the history keeps of earlier runs."""
+    import os
+
+    from ..gate import Gate
+    from ..room import Room, resume_token
+
+    args, store = start.args, start.store
     owners, owner_names = store.owners_and_names() if store else (None, [])
-    kept_operators = store.operator_keys() if store else []
-    started = _time.time()
-    bans, mutes = (store.bans(), store.mutes(started)) if store else ([], [])
+    kept = _Kept(operators=store.operator_keys() if store else [], started=_time.time())
+    kept.bans, kept.mutes = (store.bans(), store.mutes(kept.started)) if store else ([], [])
     room = Room(
         resume_tokens=resume_token,
         operators=args.operator,
@@ -216,12 +293,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
-        bans=bans,  # bans survive a restart (PROTOCOL.md, Moderation)
-        mutes=mutes,  # and so do mutes, less the time the server was down
-        operator_keys=[key for key, _name in kept_operators],  # and operators given with /op (by key), and the topic
+        bans=kept.bans,  # bans survive a restart (PROTOCOL.md, Moderation)
+        mutes=kept.mutes,  # and so do mutes, less the time the server was down
+        operator_keys=[key for key, _name in kept.operators],  # and operators given with /op (by key), and the topic
         topic=store.room_topic() if store else None,
         turn_timeout=turn_timeout,
-        gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=room_password, binding=binding),
+        gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=start.room_password, binding=start.binding),
         address_groups=_address_groups(),
         own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
@@ -231,12 +308,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if store is not None:  # keys seen in earlier runs: a ban behind a NAT lets those classmates in (moderation.py)
         from ..history_upkeep import DAY_SECONDS
 
-        forget = started - args.keep_days * DAY_SECONDS if args.keep_days is not None else None
+        forget = kept.started - args.keep_days * DAY_SECONDS if args.keep_days is not None else None
         room.moderation.seen_keys.remember(store.seen_keys(before=forget))
+    return room, kept
+
+
+def _make_server(start: _Start, listener: socket.socket, room: Room) -> Server:
+    """The server around the room (and the colour bot, with --bot)."""
+    args, store = start.args, start.store
+    from ..server import Server
+
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(
-        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=start.tls_context,
         limits=not args.no_limits, keep_history=(args.keep_days, args.max_history_mb),
         connection_limits=_connection_limits(args.max_per_address, room),
     )  # fmt: skip
@@ -244,24 +329,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from ..bots import start_colour_bot
 
         start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
+    return server
+
+
+@dataclass
+class _Marks:
+    """Where the start lines were printed for, and which of them say how to join."""
+
+    where: list[str]  # the addresses others reach the room at (transport.reachable_addresses)
+    mode_text: str
+    pin: str  # ' --fingerprint SHA256:...' with TLS, for the join lines
+    joins: int  # the banner's lines that name addresses (a new one rewrites them: _tell_the_host)
+    how_to_join: int  # the lines /address says again; the rest are said at start only
+    shown: str  # the banner as printed, folded to the terminal
+    columns: int | None  # (None: not a terminal)
+
+
+def _start_lines(start: _Start, listener: socket.socket, room: Room, kept: _Kept, room_lines: list[str]):  # noqa: ANN202 - (banner, _Marks, announcer, _HostNews)
+    """The start lines (how to join, TLS, password, the room's kept state, the history), printed
+    (or logged, --headless), with the room's announcement on the local network made ready."""
+    from ..moderation import bans_serve_operator_lifts
+    from ..transport import reachable_addresses
+
+    args, store = start.args, start.store
     where = reachable_addresses(listener)
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
-    pin = f" --fingerprint {tls_fingerprint}" if tls_fingerprint else ""
+    pin = f" --fingerprint {start.tls_fingerprint}" if start.tls_fingerprint else ""
+    password = start.room_password is not None
     if args.unix:
         banner = _unix_banner(args.unix, mode_text, pin)
     else:
-        banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=room_password is not None)
-    joins = len(banner)  # the banner's lines that name addresses (a new one rewrites them: _tell_the_host)
-    if tls_fingerprint:
-        from ..tls import short_form
-
-        banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
-        banner.append(f"  in short, for the board: {short_form(tls_fingerprint)} (a student's first join shows it to compare)")
-    if room_password is not None:
-        banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
-    how_to_join = len(banner)  # the lines /address says again; the rest are said at start only
-    banner += mode_lines + timeout_lines
-    if password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
+        banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=password)
+    joins = len(banner)
+    banner += _tls_and_password_lines(start.tls_fingerprint, password)
+    how_to_join = len(banner)
+    banner += room_lines
+    if start.password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
         banner.append("  the password is the one in LANCHAT_PASSWORD (so it was not asked for); unset it to be asked")
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
         banner.append(f"  history: left out {entries(store.skipped)} of {store.path}: not as lanchat writes them")
@@ -269,29 +372,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     host_news = None if args.headless else _HostNews()  # the host's screen: new addresses, a renamed room
     announcer, announce_line = _announcer(
-        args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint,
+        args, listener, start.name, _headless_log if args.headless else None, password=password, fingerprint=start.tls_fingerprint,
         renamed=host_news.renamed if host_news is not None else None, news=host_news.say if host_news is not None else None,
-    )
+    )  # fmt: skip
     if announce_line:
         banner.insert(how_to_join, announce_line)
         how_to_join += 1
     banner += _operator_lines(
-        args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
+        args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else start.name, host_key=start.key
     )
-    from ..moderation import bans_serve_operator_lifts
-
     lifted = bans_serve_operator_lifts(room)
-    banner += _kept_lines(kept_operators, room.topic) + _kept_moderation_lines(bans, mutes, started, lifted)
-    if store is None:
-        banner.append("  history: off (--no-history): nothing is saved")
-    else:
-        banner.append(f"  history: {store.path} (the last {args.replay} messages are replayed on joining)")
-        banner += _holdings_line(store, args)
-        if not store.writable:
-            banner.append(
-                f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
-                "new ones are not saved"
-            )
+    banner += _kept_lines(kept.operators, room.topic) + _kept_moderation_lines(kept.bans, kept.mutes, kept.started, lifted)
+    banner += _history_lines(store, args)
     # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
     columns = terminal_columns()
     shown = "\n".join(fold_lines([terminal_safe(line) for line in banner], columns))
@@ -301,48 +393,81 @@ def cmd_serve(args: argparse.Namespace) -> int:
         LOG.write_dated(lambda now: shown, day_after=True)
     else:
         _log_out(shown)
+    return banner, _Marks(where, mode_text, pin, joins, how_to_join, shown, columns), announcer, host_news
 
-    if args.headless:
-        _install_signals(lambda: server.request_shutdown("the server was stopped"))
-        import signal
 
-        for stop in (signal.SIGINT, getattr(signal, "SIGQUIT", signal.SIGINT)):  # Ctrl-C and Ctrl-\ alike
-            signal.signal(stop, lambda *_: server.request_shutdown("the server was stopped"))
+def _tls_and_password_lines(fingerprint: str | None, password: bool) -> list[str]:
+    """The start lines a student needs besides the address: TLS's fingerprint, and the password."""
+    lines = []
+    if fingerprint:
+        from ..tls import short_form
+
+        lines.append(f"  TLS: every connection is encrypted; the server's fingerprint is {fingerprint}")
+        lines.append(f"  in short, for the board: {short_form(fingerprint)} (a student's first join shows it to compare)")
+    if password:
+        lines.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
+    return lines
+
+
+def _history_lines(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN001 - a HistoryStore or None
+    """The start lines about the history: off, or where it is kept and what it replays."""
+    if store is None:
+        return ["  history: off (--no-history): nothing is saved"]
+    lines = [f"  history: {store.path} (the last {args.replay} messages are replayed on joining)"]
+    lines += _holdings_line(store, args)
+    if not store.writable:
+        lines.append(
+            f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
+            "new ones are not saved"
+        )
+    return lines
+
+
+def _run_headless(start: _Start, server: Server, announcer, marks: _Marks) -> int:  # noqa: ANN001
+    """--headless: the server alone, its log on standard output, until a stop signal (or --once)."""
+    import signal
+
+    _install_signals(lambda: server.request_shutdown("the server was stopped"))
+    for stop in (signal.SIGINT, getattr(signal, "SIGQUIT", signal.SIGINT)):  # Ctrl-C and Ctrl-\ alike
+        signal.signal(stop, lambda *_: server.request_shutdown("the server was stopped"))
+    if announcer is not None:
+        announcer.start()
+    _follow_addresses(start.listener, marks.where, server.stopped, announcer=announcer, log=_headless_log, pin=marks.pin)
+    try:
+        server.serve_forever()
+    finally:
         if announcer is not None:
-            announcer.start()
-        _follow_addresses(listener, where, server.stopped, announcer=announcer, log=log, pin=pin)
-        try:
-            server.serve_forever()
-        finally:
-            if announcer is not None:
-                announcer.close()
-        if store is not None:
-            store.close()
-        _log_out(f"{PROG}: server stopped")
-        return 0
+            announcer.close()
+    if start.store is not None:
+        start.store.close()
+    _log_out(f"{PROG}: server stopped")
+    return 0
 
+
+def _run_host(start: _Start, server: Server, room: Room, banner: list[str], marks: _Marks, announcer, host_news) -> int:  # noqa: ANN001
+    """The host's own chat, joined over a socketpair, with the server on a thread of its own."""
+    from ..stopsignals import start_thread
     from ..transport import local_pair
+    from ..ui.plain import rows_on_screen
 
+    args, store = start.args, start.store
     host_end, server_end = local_pair()
     host_cid = server.add_local(server_end, host=True)
-    from ..stopsignals import start_thread
-
     start_thread(server.serve_forever, "lanchat-server")  # stop signals are the host's screen's (main thread)
-    where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
-    intro = [line for line in banner[how_to_join:] if not line.lstrip().startswith("history:")]
-    address_lines = banner[:how_to_join]  # (/address: how others join, for the projector)
+    where_text = (args.unix or (marks.where[0] if marks.where else f"port {start.port}")) + (" (TLS)" if start.tls_context is not None else "")
+    intro = [line for line in banner[marks.how_to_join:] if not line.lstrip().startswith("history:")]
+    address_lines = banner[: marks.how_to_join]  # (/address: how others join, for the projector)
     news = host_news or _HostNews()  # the host's screen is told when this machine's addresses change
     news.shown(where_text, address_lines)
     if announcer is not None:
         announcer.start()
-    moved = _tell_the_host(news, address_lines[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
-    _follow_addresses(listener, where, server.stopped, announcer=announcer, moved=moved)
-    from ..ui.plain import rows_on_screen
-
+    password = start.room_password is not None
+    moved = _tell_the_host(news, address_lines[marks.joins:], marks.mode_text, marks.pin, tls=start.tls_context is not None, password=password)
+    _follow_addresses(start.listener, marks.where, server.stopped, announcer=announcer, moved=moved)
     try:
         return run_participant(
             host_end,
-            name,
+            start.name,
             role="host",
             where=where_text,
             plain=args.plain,
@@ -352,12 +477,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             on_quit=lambda: server.request_shutdown("the host closed the chat", final=True),
             on_stop=lambda: server.request_shutdown("the server was stopped"),
             fetching=lambda: server.hub.files.fetching_but(host_cid),  # /q's question: who is downloading what
-            key=key,
-            password=(lambda: password_text),
-            binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
+            key=start.key,
+            password=(lambda: start.password_text),
+            binding=start.binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=(address_lines, intro),
-            banner_rows=rows_on_screen(shown + "\n", columns) if store is not None else None,  # (--plain: in sight below the replay? none without history)
+            banner_rows=rows_on_screen(marks.shown + "\n", marks.columns) if store is not None else None,  # (--plain: in sight below the replay? none without history)
             kept_topic=room.topic.text if room.topic is not None else "",  # said in the start lines (_kept_lines)
             no_typing=args.no_typing,
             projector=args.projector,
@@ -367,6 +492,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         news.close()
         if announcer is not None:
             announcer.close()
+
 
 
 def _listen_address(host: str, port: int) -> str | int:
