@@ -64,10 +64,15 @@ def test_a_refusal_at_the_rooms_other_address_during_a_restart_does_not_keep_the
 
 def test_an_announced_address_where_nothing_answers_at_all_is_still_dropped(monkeypatch):
     """What the refusal's exception does not cover: the other address timing out (a false
-    announcement of an address nobody has costs a 3 s wait a try) is dropped as before."""
+    announcement of an address nobody has costs a 3 s wait a try) is dropped as before, for
+    REFUTED_SECONDS, not passed over only the REFUSED_SECONDS a refusal is: tries made after
+    the latter has run out still go to the old address alone."""
     from lanchat.cli import rejoin as cli_rejoin
+    from lanchat.discovery import REFUSED_SECONDS, REFUTED_SECONDS, RoomWatch
 
-    rejoin, watch, tried = _refused_rejoin(monkeypatch)
+    rejoin, _, tried = _refused_rejoin(monkeypatch)
+    now = [1000.0]
+    rejoin.watch = watch = RoomWatch(address=ANN, port=3580, fingerprint=None, clock=lambda: now[0])  # type: ignore[attr-defined]
     watch.heard(HOME, announced_at(ANN, OTHER))  # type: ignore[attr-defined]
 
     def dial(endpoint, pinned):  # noqa: ANN001, ANN202
@@ -76,7 +81,13 @@ def test_an_announced_address_where_nothing_answers_at_all_is_still_dropped(monk
 
     monkeypatch.setattr(cli_rejoin, "_reconnect", dial)
     rejoin.session = SimpleNamespace(name="ann", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
-    for _ in range(2):
+    with pytest.raises(TransportError):
+        rejoin()  # type: ignore[operator]
+    assert tried == [ANN, OTHER]
+    assert REFUSED_SECONDS + 1.0 < REFUTED_SECONDS
+    for _ in range(3):  # past a refusal's few seconds, within the minute a timeout drops it for
+        now[0] += REFUSED_SECONDS + 1.0
+        watch.heard(HOME, announced_at(ANN, OTHER))  # type: ignore[attr-defined]  # still announced there
         with pytest.raises(TransportError):
             rejoin()  # type: ignore[operator]
-    assert tried == [ANN, OTHER, ANN]  # the other address once, then passed over
+    assert tried == [ANN, OTHER, ANN, ANN, ANN]  # the other address once, then passed over
