@@ -578,9 +578,10 @@ def _write_error(exc: BaseException, text: str | None = None) -> HistoryWriteErr
     return error
 
 
-class _NameOwners:
-    """The names' owners (PROTOCOL.md, Identity): which Ed25519 key owns which name here.
-    Part of HistoryStore (the same file), kept apart so each reads in one screen."""
+class _Rows:
+    """What every part of HistoryStore reads and writes with: the connection, reads that survive
+    a row that is not UTF-8, rows lanchat cannot use left out and counted, and a write's errors
+    said as HistoryWriteError."""
 
     db: sqlite3.Connection
     skipped = 0  # rows read and left out since opening: not as lanchat writes them (history_rows.py)
@@ -590,58 +591,15 @@ class _NameOwners:
     def _transaction(self) -> contextlib.AbstractContextManager[None]:  # HistoryStore's
         raise NotImplementedError
 
-    def _add_owners(self) -> None:
-        """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
-        missing = [name for name in _OWNER_COLUMNS if name not in columns]
-        with self._transaction():
-            for name in missing:
-                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} BLOB")
-            self.db.execute(_OWNERS_TABLE)
-
-    def owners(self) -> dict[str, bytes]:
-        """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
-        self._settle()
-        if not self._has_owners():
-            return {}
-        rows = self._read("SELECT key, public_key FROM owners ORDER BY since")  # oldest first: Gate.claim
-        return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
-
-    def owner_names(self) -> list[tuple[str, bytes]]:
-        """(name as claimed, public key) for every owned name, by name; rows left out are counted."""
-        if not self._has_owners():
-            return []
-        rows = self._read("SELECT name, public_key FROM owners ORDER BY name")
-        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
-
-    def owners_and_names(self) -> tuple[dict[str, bytes], list[str]]:
-        """``owners()`` and the owned names as claimed, by name (Gate(owner_names=...)), from one
-        read of the table (serve's start); a row left out is counted once, as ``owners`` counts."""
-        self._settle()
-        if not self._has_owners():
-            return {}, []
-        rows = self._read("SELECT key, public_key, name FROM owners ORDER BY since")  # oldest first: Gate.claim
-        owned = {row[0]: row[1] for row in self._usable(rows, lambda row: rows_ok.owner_ok(row[:2]))}
-        return owned, sorted(row[2] for row in rows if rows_ok.owner_ok((row[2], row[1])))
-
-    def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
-        """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
-        from .identity import owned_name_key
-
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write of the room's: the rows kept earlier go in first (their ids are the order things
+        happened in), and SQLite's error (a full disk, a read-only file) comes out as HistoryWriteError."""
         self._settle()
         try:
-            if owner is None:
-                cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
-            else:
-                cursor = self.db.execute(
-                    "INSERT INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET name = excluded.name, public_key = excluded.public_key, "
-                    "since = excluded.since",
-                    (owned_name_key(name), name, owner, time),
-                )
+            yield
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
-        return cursor.rowcount > 0
 
     def _read(self, sql: str, parameters: tuple = ()) -> list[tuple]:
         """Every row ``sql`` selects. Text that is not UTF-8 (a damaged page, another program's
@@ -691,12 +649,67 @@ class _NameOwners:
         self.skipped += len(rows) - len(kept)
         return kept
 
+
+class _NameOwners(_Rows):
+    """The names' owners (PROTOCOL.md, Identity): which Ed25519 key owns which name here.
+    Part of HistoryStore (the same file), kept apart so each reads in one screen."""
+
+    def _add_owners(self) -> None:
+        """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
+        missing = [name for name in _OWNER_COLUMNS if name not in columns]
+        with self._transaction():
+            for name in missing:
+                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} BLOB")
+            self.db.execute(_OWNERS_TABLE)
+
+    def owners(self) -> dict[str, bytes]:
+        """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
+        self._settle()
+        if not self._has_owners():
+            return {}
+        rows = self._read("SELECT key, public_key FROM owners ORDER BY since")  # oldest first: Gate.claim
+        return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
+
+    def owner_names(self) -> list[tuple[str, bytes]]:
+        """(name as claimed, public key) for every owned name, by name; rows left out are counted."""
+        if not self._has_owners():
+            return []
+        rows = self._read("SELECT name, public_key FROM owners ORDER BY name")
+        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
+
+    def owners_and_names(self) -> tuple[dict[str, bytes], list[str]]:
+        """``owners()`` and the owned names as claimed, by name (Gate(owner_names=...)), from one
+        read of the table (serve's start); a row left out is counted once, as ``owners`` counts."""
+        self._settle()
+        if not self._has_owners():
+            return {}, []
+        rows = self._read("SELECT key, public_key, name FROM owners ORDER BY since")  # oldest first: Gate.claim
+        owned = {row[0]: row[1] for row in self._usable(rows, lambda row: rows_ok.owner_ok(row[:2]))}
+        return owned, sorted(row[2] for row in rows if rows_ok.owner_ok((row[2], row[1])))
+
+    def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
+        """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
+        from .identity import owned_name_key
+
+        with self._writing():
+            if owner is None:
+                cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
+            else:
+                cursor = self.db.execute(
+                    "INSERT INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET name = excluded.name, public_key = excluded.public_key, "
+                    "since = excluded.since",
+                    (owned_name_key(name), name, owner, time),
+                )
+        return cursor.rowcount > 0
+
     def _has_owners(self) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'").fetchone() is not None
 
 
 
-class _Dropping:
+class _Dropping(_Rows):
     """Dropping the oldest messages, by age (serve --keep-days, lanchat history prune) or by size
     (serve --max-history-mb): history_upkeep.py decides when and how many; this is the SQL.
     With the room stopped, ``compact`` gives the space back to the disk (the server never does:
@@ -713,15 +726,12 @@ class _Dropping:
     ``rows`` rows past the last one dropped (a clock set back can keep a few older messages a
     while; never a newer one gone)."""
 
-    db: sqlite3.Connection
     path: Path
     # Below these ids every message, every room message, every direct message is gone already:
     # a batch starts there (a store's own: another process may have dropped more meanwhile)
     _drop_from = 0
     _room_drop_from = 0
     _direct_drop_from = 0
-
-    def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
 
     def drop_oldest(self, *, before: float | None, rows: int, keep_newest: int = 0) -> tuple[int, bool]:
         """Drop up to ``rows`` of the oldest messages: every kind older than ``before`` (seconds
@@ -853,7 +863,400 @@ class _Dropping:
         return self.used_bytes(), int(count), oldest if rows_ok.is_time(oldest) else None
 
 
-class HistoryStore(_Dropping, _NameOwners):
+class _RoomState(_Rows):
+    """What a room keeps besides its messages, so a restart resumes it: the identity keys seen
+    (a ban behind a NAT lets those classmates in), bans, mutes and their numbers, the acts for
+    the record, operators given with /op, the mode, the topic and the next file id. Part of
+    HistoryStore (the same file), kept apart so each reads in one screen."""
+
+    writable: bool
+
+    def _add_seen_keys(self) -> None:
+        """The seen_keys table (SEEN_KEYS_TABLE), in a file of any age that lacks it."""
+        with self._transaction():
+            self.db.execute(SEEN_KEYS_TABLE)
+
+    _seen_rows = 0  # rows written since the table was last cut to SEEN_KEYS (keep_seen_key)
+
+    def keep_seen_key(self, key: str, place: str, time: float) -> None:
+        """Keep that identity ``key`` passed the bans at a join from ``place`` at ``time``
+        (actions.KeepSeenKey). Every SEEN_KEYS rows written, all but the newest SEEN_KEYS go (the
+        file holds twice that at most): a script making keys cannot grow it without end."""
+        with self._writing():
+            self.db.execute(
+                "INSERT INTO seen_keys (key, place, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET place = excluded.place, last_seen = excluded.last_seen",
+                (key, place, time),
+            )
+            self._seen_rows += 1
+            if self._seen_rows > SEEN_KEYS:
+                self._cut_seen_keys(None)
+
+    def _cut_seen_keys(self, before: float | None) -> None:
+        """Drop the seen keys last seen before ``before`` (None: none by age) and all but the
+        newest SEEN_KEYS."""
+        if before is not None:
+            self.db.execute("DELETE FROM seen_keys WHERE last_seen < ?", (before,))
+        self.db.execute(
+            "DELETE FROM seen_keys WHERE key NOT IN (SELECT key FROM seen_keys ORDER BY last_seen DESC LIMIT ?)", (SEEN_KEYS,)
+        )
+        self._seen_rows = 0
+
+    def seen_keys(self, *, before: float | None = None) -> list[tuple[str, str, float]]:
+        """(key, place, last seen) of the keys seen in earlier runs, the newest SEEN_KEYS, oldest
+        first: what the room starts with (Moderation.remember_seen). Those last seen before
+        ``before`` (serve --keep-days) are dropped from the file first (a read-only file keeps
+        them, and they are not read). None in a file without the table."""
+        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
+            self._settle()
+            if self.writable:
+                self._cut_seen_keys(before)
+        try:
+            rows = self._read(
+                "SELECT key, place, last_seen FROM (SELECT key, place, last_seen FROM seen_keys WHERE last_seen >= ? "
+                "ORDER BY last_seen DESC LIMIT ?) ORDER BY last_seen",
+                (before if before is not None else float("-inf"), SEEN_KEYS),
+            )
+        except sqlite3.OperationalError:  # no such table: a file of an older lanchat, read-only
+            return []
+        return [(r[0], r[1], float(r[2])) for r in self._usable(rows, _seen_ok)]
+
+    # ------------------------------------------------------------------ moderation
+
+    def _add_ban_columns(self) -> None:
+        """The bans and mutes tables' columns for a ban or mute at a shared place (_BAN_COLUMNS),
+        where a file of an older release lacks them: added with defaults (NULL), so it still opens it."""
+        for table in ("bans", "mutes"):
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in _BAN_COLUMNS.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    def _has_ban_columns(self, table: str = "bans") -> bool:
+        """Does ``table`` have _BAN_COLUMNS (no: a read-only file of an older lanchat)?"""
+        have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+        return all(column in have for column in _BAN_COLUMNS)
+
+    def add_ban(self, ban: Ban) -> None:
+        """Store a ban (room.StoreBan), so it holds after a restart."""
+        with self._writing():
+            self.db.execute(
+                "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time, newcomers, known_keys) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time, ban.newcomers,
+                 " ".join(sorted(ban.known_keys)) if ban.newcomers else None),
+            )  # fmt: skip
+            self._numbered("next_ban_id", ban.id + 1)
+
+    def _numbered(self, setting: str, following: int) -> None:
+        """Keep the number after the highest ban or mute number ever given (``setting``), so a
+        restart never gives a lifted one's number again: a /bans screen of before the restart
+        naming #3 would lift someone else's ban (next_moderation_ids)."""
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+            "CASE WHEN CAST(value AS INTEGER) >= CAST(excluded.value AS INTEGER) THEN value ELSE excluded.value END",
+            (setting, str(following)),
+        )
+
+    def next_moderation_ids(self) -> tuple[int, int]:
+        """The numbers the next ban and the next mute may take at least (the room also starts
+        above those in force): none lifted before a restart is given again. 1 when none was kept
+        (a file of an older version, read-only or not; a value not a number, hand edited)."""
+        try:
+            rows = dict(self.db.execute("SELECT key, value FROM settings WHERE key IN ('next_ban_id', 'next_mute_id')").fetchall())
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return 1, 1
+
+        def number(value: object) -> int:
+            text = str(value)
+            return int(text) if text.isdecimal() and len(text) <= 18 else 1
+
+        return number(rows.get("next_ban_id", 1)), number(rows.get("next_mute_id", 1))
+
+    def drop_bans(self, ids: tuple[int, ...]) -> None:
+        """Lift stored bans (room.DropBans)."""
+        with self._writing():
+            self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
+
+    def add_mute(self, mute: Mute, now: float) -> None:
+        """Store a mute (room.StoreMute), so a restart does not lift it. The mutes over by
+        ``now`` go too (the room drops each as it ends, DropMutes; this is a second sweep)."""
+        with self._writing():
+            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO mutes (id, name, name_key, key, address, until, by_name, reason, newcomers, known_keys) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason, mute.newcomers,
+                 " ".join(sorted(mute.known_keys)) if mute.newcomers else None),
+            )  # fmt: skip
+            self._numbered("next_mute_id", mute.id + 1)
+
+    def drop_mutes(self, ids: tuple[int, ...]) -> None:
+        """Lift stored mutes (room.DropMutes)."""
+        with self._writing():
+            self.db.executemany("DELETE FROM mutes WHERE id = ?", [(i,) for i in ids])
+
+    def mutes(self, now: float) -> list[Mute]:
+        """The mutes still in force at ``now`` (wall-clock time), oldest first: what the room
+        starts with. One that ended while the server was down is over, as if it had run, and
+        leaves the file, which holds only mutes in force (a read-only file keeps it)."""
+        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
+            self._settle()
+            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
+        try:
+            extra = ", newcomers, known_keys" if self._has_ban_columns("mutes") else ", NULL, NULL"
+            rows = self._read(
+                f"SELECT id, name, name_key, key, address, until, by_name, reason{extra} FROM mutes "
+                "WHERE until IS NULL OR until > ? ORDER BY id",
+                (now,),
+            )
+        except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
+            return []
+        return [
+            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7], **_at_shared_place(r[8], r[9]))
+            for r in self._usable(rows, lambda row: rows_ok.mute_ok(row[:8]))
+        ]
+
+    def next_file_id(self) -> int:
+        """The id the next file offered gets (server_files.py): ids go on from the last run."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'next_file_id'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return 1
+        from .files import id_number  # garbage (a hand edit, another program) starts again at 1
+
+        return (id_number(str(row[0])) if row is not None else None) or 1
+
+    def set_next_file_id(self, value: int) -> None:
+        """Keep the next file id (actions.NextFileId), so an id is never given to two files."""
+        with self._writing():
+            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('next_file_id', ?)", (str(value),))
+
+    def room_mode(self) -> str | None:
+        """The mode the room was last in (actions.KeepMode), or None if none was kept."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'mode'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return None
+        return str(row[0]) if row is not None and row[0] in ("duplex", "turn") else None  # garbage: none
+
+    def set_room_mode(self, mode: str) -> None:
+        """Keep the room's mode (actions.KeepMode), so a restart resumes it."""
+        with self._writing():
+            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
+
+    def room_topic(self) -> ev.Topic | None:
+        """The topic /topic last left (actions.KeepTopic), or None: none kept, or not as lanchat writes it."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'topic'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return None
+        return rows_ok.topic_from(row[0]) if row is not None else None
+
+    def set_room_topic(self, topic: ev.Topic | None) -> None:
+        """Keep the room's topic (actions.KeepTopic; None: cleared), so a restart still has it."""
+        with self._writing():
+            if topic is None:
+                self.db.execute("DELETE FROM settings WHERE key = 'topic'")
+            else:
+                value = json.dumps({"text": topic.text, "by": topic.by, "time": topic.time}, ensure_ascii=False)
+                self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('topic', ?)", (value,))
+
+    def operator_keys(self) -> list[tuple[str, str]]:
+        """(key fingerprint, name) of each identity key given operator status with /op and not
+        taken back (actions.StoreOperator): what the room starts with."""
+        try:
+            rows = self._read("SELECT key, name FROM operators ORDER BY rowid")
+        except sqlite3.OperationalError:  # a read-only file from before operators were kept: none
+            return []
+        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.operator_ok)]
+
+    def add_operator(self, key: str, name: str) -> None:
+        """Keep operator status given to ``key`` (actions.StoreOperator)."""
+        with self._writing():
+            self.db.execute("INSERT OR REPLACE INTO operators (key, name) VALUES (?, ?)", (key, name))
+
+    def drop_operator(self, key: str) -> None:
+        """Operator status taken from ``key`` (actions.DropOperator)."""
+        with self._writing():
+            self.db.execute("DELETE FROM operators WHERE key = ?", (key,))
+
+    def bans(self) -> list[Ban]:
+        """The bans in force, oldest first: what the room starts with."""
+        try:
+            extra = ", newcomers, known_keys" if self._has_ban_columns() else ", NULL, NULL"
+            rows = self._read(f"SELECT id, name, name_key, key, address, by_name, reason, time{extra} FROM bans ORDER BY id")
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
+            return []
+        return [
+            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7], **_at_shared_place(r[8], r[9]))
+            for r in self._usable(rows, lambda row: rows_ok.ban_ok(row[:8]))
+        ]
+
+    def keep_act(self, act: ev.Moderated) -> None:
+        """Keep a moderation act for the record (room.Record)."""
+        with self._writing():
+            self.db.execute(
+                "INSERT INTO acts (time, action, by_name, name, reason, minutes, mode) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode),
+            )
+
+    def acts(self) -> list[ev.Moderated]:
+        """Every moderation act kept, oldest first."""
+        try:
+            rows = self._read("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id")
+        except sqlite3.OperationalError:
+            return []
+        return [
+            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6])
+            for r in self._usable(rows, rows_ok.act_ok)
+        ]
+
+
+class _Reading(_Rows):
+    """The reads a room and `lanchat history` make: the names seen, the newest messages, a
+    person's direct messages, what a join replays, and the whole file for an export (or what
+    can be saved of a damaged one). Part of HistoryStore (the same file), kept apart so each
+    reads in one screen."""
+
+    journal: Journal | None  # HistoryStore's (the server's; salvage reads a reader's journal file)
+    journal_path: Path
+    unreadable: list[tuple[int, int | None]]  # salvage's: the (first, last) id of each part that could not be read
+
+    @functools.cached_property
+    def _columns(self) -> str:
+        """What reads of messages select: _COLUMNS, then whether the row is a /me (ACTION). A
+        file from before names had owners, read without adding the column (a reader, an archive),
+        has no /me in it: 0."""
+        try:
+            names = {row[1] for row in self.db.execute("PRAGMA main.table_info(messages)")}
+        except sqlite3.DatabaseError:  # a damaged file's reader: as lanchat writes it
+            names = set()
+        return f"{_COLUMNS}, {_ACTION_COLUMN if 'sender_owner' in names or not names else '0'}"
+
+    @functools.cached_property
+    def _replay(self) -> str:
+        """replay_for's statement (_REPLAY) with the store's ``_columns``."""
+        return _REPLAY.format(columns=self._columns)
+
+    def known_names(self) -> list[str]:
+        """Everyone who has ever been in the room, as last spelled, the most recently seen last
+        (room.RecentNames keeps the newest when there are too many)."""
+        self._settle()
+        rows = self._read("SELECT name, last_seen FROM names ORDER BY last_seen, name")
+        return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
+
+    def last_seen(self, name: str) -> int | None:
+        self._settle()
+        row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
+        return row[0] if row is not None and rows_ok.is_id(row[0]) else None
+
+    def count(self) -> int:
+        self._settle()
+        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    def recent(self, n: int, *, before: int | None = None) -> list[Record]:
+        """The last ``n`` room messages (older than id ``before``), oldest first."""
+        self._settle()
+        rows = self._read(
+            f"SELECT {self._columns} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
+            (before if before is not None else 2**62, max(n, 0)),
+        )
+        return [_record(row) for row in reversed(self._usable(rows, rows_ok.message_ok))]
+
+    def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
+        """Direct messages sent to ``name`` while ``owner``'s key owned it, with an id above
+        ``since``, oldest first. No owner (a keyless guest): none."""
+        self._settle()
+        if owner is None:
+            return []
+        rows = self._read(
+            f"SELECT {self._columns} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
+            (ev.name_key(name), owner, since, limit),
+        )
+        return [_record(row) for row in self._usable(rows, rows_ok.message_ok)]
+
+    def replay_for(
+        self,
+        name: str,
+        limit: int,
+        *,
+        owner: bytes | None,
+        before: int | None = None,
+        away_since: int | None = None,
+        max_bytes: int | None = None,
+    ) -> tuple[list[Record], bool]:
+        """What ``name``, holding key ``owner``, may see: the last ``limit`` entries among room
+        messages and their own direct messages (sent or received under that key), older than id
+        ``before``; with ``away_since`` (on joining) also every direct message sent to them after
+        that id, however old the window. Oldest first, plus whether older entries remain.
+        ``max_bytes``: the newest are read only until their texts hold more than that (the
+        replay's frame budget): then fewer come back, with older ones remaining.
+
+        A direct message is theirs only if this key owned the name when it was sent: never
+        another's, never one sent to the name's earlier owner, none to a keyless guest.
+        """
+        self._settle()
+        key = ev.name_key(name)
+        upper = before if before is not None else 2**62
+        rows, cut = self._read_newest(self._replay, (upper, key, owner, max(limit, 0) + 1), max_bytes)
+        more = len(rows) > limit or cut
+        window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
+        if away_since is not None:
+            oldest = window[0].id if window else upper
+            missed = [r for r in self.directs_for(name, owner, since=away_since) if r.id < oldest]
+            window = missed + window
+        return window, more
+
+    def export(self, *, since: float | None = None) -> Iterator[Record]:
+        """Every message in order (from time ``since`` on), for a transcript. Text that is not
+        UTF-8 is read with U+FFFD (_read): a walk of the whole file cannot be tried again."""
+        self._settle()
+        self.db.text_factory = _text
+        try:
+            cursor = self.db.execute(
+                f"SELECT {self._columns} FROM messages WHERE time >= ? ORDER BY id",
+                (since if since is not None else float("-inf"),),
+            )
+            for row in cursor:
+                if rows_ok.message_ok(row):
+                    yield _record(row)
+                else:
+                    self.skipped += 1
+        finally:
+            self.db.text_factory = str
+
+    def salvage(self, *, since: float | None = None) -> Iterator[Record]:
+        """``export`` for a damaged file (opened with check=False): every message that can still
+        be read, in order, going on past each damaged part, then the journal's newer rows;
+        ``unreadable`` holds the (first, last) id of each part that could not be read (last
+        None: from there on, as far as anything says). For ``lanchat history``."""
+        self.unreadable = []
+        self.db.text_factory = _text
+        try:
+            journal = read_rows(self.journal_path) if self.journal is None else []
+        except (JournalDamaged, OSError):
+            journal = []
+        newest = 0
+        try:
+            beyond = journal[0][0] - 1 if journal else None
+            for row in _readable_rows(self.db, since, self.unreadable, beyond=beyond, columns=self._columns):
+                newest = row[0]
+                yield from self._checked([row])
+        finally:
+            self.db.text_factory = str
+        later = [(*row[:5], row[3] is None and row[5] == ACTION) for row in journal if row[0] > newest]
+        yield from self._checked([row for row in later if since is None or (isinstance(row[1], (int, float)) and row[1] >= since)])
+
+    def _checked(self, rows: list[tuple]) -> Iterator[Record]:
+        for row in rows:
+            if rows_ok.message_ok(row):
+                yield _record(row)
+            else:
+                self.skipped += 1
+
+
+class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
     """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
 
     ``writable`` is False when the file can be read but not written (a read-only file or
@@ -923,22 +1326,6 @@ class HistoryStore(_Dropping, _NameOwners):
             if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
                 raise full from None
             raise
-
-    @functools.cached_property
-    def _columns(self) -> str:
-        """What reads of messages select: _COLUMNS, then whether the row is a /me (ACTION). A
-        file from before names had owners, read without adding the column (a reader, an archive),
-        has no /me in it: 0."""
-        try:
-            names = {row[1] for row in self.db.execute("PRAGMA main.table_info(messages)")}
-        except sqlite3.DatabaseError:  # a damaged file's reader: as lanchat writes it
-            names = set()
-        return f"{_COLUMNS}, {_ACTION_COLUMN if 'sender_owner' in names or not names else '0'}"
-
-    @functools.cached_property
-    def _replay(self) -> str:
-        """replay_for's statement (_REPLAY) with the store's ``_columns``."""
-        return _REPLAY.format(columns=self._columns)
 
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and
@@ -1511,16 +1898,13 @@ class HistoryStore(_Dropping, _NameOwners):
         """``name`` is here (joining) or was until now (leaving): direct messages up to the
         newest id are theirs already, so only later ones count as sent while away (and those
         dropped meanwhile were told on joining, or were theirs live: held_dropped starts again)."""
-        self._settle()
-        try:
+        with self._writing():
             self.db.execute(
                 "INSERT INTO names (key, name, last_seen) VALUES (?, ?, (SELECT IFNULL(MAX(id), 0) FROM messages)) "
                 "ON CONFLICT(key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
                 (ev.name_key(name), name),
             )
             self.db.execute("DELETE FROM dropped_held WHERE key = ?", (ev.name_key(name),))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
 
     def _add_dropped_held(self) -> None:
         """The dropped_held table (DROPPED_HELD_TABLE), in a file of any age that lacks it."""
@@ -1539,400 +1923,6 @@ class HistoryStore(_Dropping, _NameOwners):
         except sqlite3.OperationalError:  # no such table
             return 0
         return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
-
-    # ------------------------------------------------------------------ keys seen
-
-    def _add_seen_keys(self) -> None:
-        """The seen_keys table (SEEN_KEYS_TABLE), in a file of any age that lacks it."""
-        with self._transaction():
-            self.db.execute(SEEN_KEYS_TABLE)
-
-    _seen_rows = 0  # rows written since the table was last cut to SEEN_KEYS (keep_seen_key)
-
-    def keep_seen_key(self, key: str, place: str, time: float) -> None:
-        """Keep that identity ``key`` passed the bans at a join from ``place`` at ``time``
-        (actions.KeepSeenKey). Every SEEN_KEYS rows written, all but the newest SEEN_KEYS go (the
-        file holds twice that at most): a script making keys cannot grow it without end."""
-        self._settle()
-        try:
-            self.db.execute(
-                "INSERT INTO seen_keys (key, place, last_seen) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET place = excluded.place, last_seen = excluded.last_seen",
-                (key, place, time),
-            )
-            self._seen_rows += 1
-            if self._seen_rows > SEEN_KEYS:
-                self._cut_seen_keys(None)
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def _cut_seen_keys(self, before: float | None) -> None:
-        """Drop the seen keys last seen before ``before`` (None: none by age) and all but the
-        newest SEEN_KEYS."""
-        if before is not None:
-            self.db.execute("DELETE FROM seen_keys WHERE last_seen < ?", (before,))
-        self.db.execute(
-            "DELETE FROM seen_keys WHERE key NOT IN (SELECT key FROM seen_keys ORDER BY last_seen DESC LIMIT ?)", (SEEN_KEYS,)
-        )
-        self._seen_rows = 0
-
-    def seen_keys(self, *, before: float | None = None) -> list[tuple[str, str, float]]:
-        """(key, place, last seen) of the keys seen in earlier runs, the newest SEEN_KEYS, oldest
-        first: what the room starts with (Moderation.remember_seen). Those last seen before
-        ``before`` (serve --keep-days) are dropped from the file first (a read-only file keeps
-        them, and they are not read). None in a file without the table."""
-        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
-            self._settle()
-            if self.writable:
-                self._cut_seen_keys(before)
-        try:
-            rows = self._read(
-                "SELECT key, place, last_seen FROM (SELECT key, place, last_seen FROM seen_keys WHERE last_seen >= ? "
-                "ORDER BY last_seen DESC LIMIT ?) ORDER BY last_seen",
-                (before if before is not None else float("-inf"), SEEN_KEYS),
-            )
-        except sqlite3.OperationalError:  # no such table: a file of an older lanchat, read-only
-            return []
-        return [(r[0], r[1], float(r[2])) for r in self._usable(rows, _seen_ok)]
-
-    # ------------------------------------------------------------------ moderation
-
-    def _add_ban_columns(self) -> None:
-        """The bans and mutes tables' columns for a ban or mute at a shared place (_BAN_COLUMNS),
-        where a file of an older release lacks them: added with defaults (NULL), so it still opens it."""
-        for table in ("bans", "mutes"):
-            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            for column, kind in _BAN_COLUMNS.items():
-                if column not in have:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-    def _has_ban_columns(self, table: str = "bans") -> bool:
-        """Does ``table`` have _BAN_COLUMNS (no: a read-only file of an older lanchat)?"""
-        have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-        return all(column in have for column in _BAN_COLUMNS)
-
-    def add_ban(self, ban: Ban) -> None:
-        """Store a ban (room.StoreBan), so it holds after a restart."""
-        self._settle()
-        try:
-            self.db.execute(
-                "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time, newcomers, known_keys) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time, ban.newcomers,
-                 " ".join(sorted(ban.known_keys)) if ban.newcomers else None),
-            )  # fmt: skip
-            self._numbered("next_ban_id", ban.id + 1)
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def _numbered(self, setting: str, following: int) -> None:
-        """Keep the number after the highest ban or mute number ever given (``setting``), so a
-        restart never gives a lifted one's number again: a /bans screen of before the restart
-        naming #3 would lift someone else's ban (next_moderation_ids)."""
-        self.db.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-            "CASE WHEN CAST(value AS INTEGER) >= CAST(excluded.value AS INTEGER) THEN value ELSE excluded.value END",
-            (setting, str(following)),
-        )
-
-    def next_moderation_ids(self) -> tuple[int, int]:
-        """The numbers the next ban and the next mute may take at least (the room also starts
-        above those in force): none lifted before a restart is given again. 1 when none was kept
-        (a file of an older version, read-only or not; a value not a number, hand edited)."""
-        try:
-            rows = dict(self.db.execute("SELECT key, value FROM settings WHERE key IN ('next_ban_id', 'next_mute_id')").fetchall())
-        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
-            return 1, 1
-
-        def number(value: object) -> int:
-            text = str(value)
-            return int(text) if text.isdecimal() and len(text) <= 18 else 1
-
-        return number(rows.get("next_ban_id", 1)), number(rows.get("next_mute_id", 1))
-
-    def drop_bans(self, ids: tuple[int, ...]) -> None:
-        """Lift stored bans (room.DropBans)."""
-        self._settle()
-        try:
-            self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def add_mute(self, mute: Mute, now: float) -> None:
-        """Store a mute (room.StoreMute), so a restart does not lift it. The mutes over by
-        ``now`` go too (the room drops each as it ends, DropMutes; this is a second sweep)."""
-        self._settle()
-        try:
-            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
-            self.db.execute(
-                "INSERT OR REPLACE INTO mutes (id, name, name_key, key, address, until, by_name, reason, newcomers, known_keys) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason, mute.newcomers,
-                 " ".join(sorted(mute.known_keys)) if mute.newcomers else None),
-            )  # fmt: skip
-            self._numbered("next_mute_id", mute.id + 1)
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def drop_mutes(self, ids: tuple[int, ...]) -> None:
-        """Lift stored mutes (room.DropMutes)."""
-        self._settle()
-        try:
-            self.db.executemany("DELETE FROM mutes WHERE id = ?", [(i,) for i in ids])
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def mutes(self, now: float) -> list[Mute]:
-        """The mutes still in force at ``now`` (wall-clock time), oldest first: what the room
-        starts with. One that ended while the server was down is over, as if it had run, and
-        leaves the file, which holds only mutes in force (a read-only file keeps it)."""
-        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
-            self._settle()
-            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
-        try:
-            extra = ", newcomers, known_keys" if self._has_ban_columns("mutes") else ", NULL, NULL"
-            rows = self._read(
-                f"SELECT id, name, name_key, key, address, until, by_name, reason{extra} FROM mutes "
-                "WHERE until IS NULL OR until > ? ORDER BY id",
-                (now,),
-            )
-        except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
-            return []
-        return [
-            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7], **_at_shared_place(r[8], r[9]))
-            for r in self._usable(rows, lambda row: rows_ok.mute_ok(row[:8]))
-        ]
-
-    def next_file_id(self) -> int:
-        """The id the next file offered gets (server_files.py): ids go on from the last run."""
-        try:
-            row = self.db.execute("SELECT value FROM settings WHERE key = 'next_file_id'").fetchone()
-        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
-            return 1
-        from .files import id_number  # garbage (a hand edit, another program) starts again at 1
-
-        return (id_number(str(row[0])) if row is not None else None) or 1
-
-    def set_next_file_id(self, value: int) -> None:
-        """Keep the next file id (actions.NextFileId), so an id is never given to two files."""
-        self._settle()
-        try:
-            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('next_file_id', ?)", (str(value),))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def room_mode(self) -> str | None:
-        """The mode the room was last in (actions.KeepMode), or None if none was kept."""
-        try:
-            row = self.db.execute("SELECT value FROM settings WHERE key = 'mode'").fetchone()
-        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
-            return None
-        return str(row[0]) if row is not None and row[0] in ("duplex", "turn") else None  # garbage: none
-
-    def set_room_mode(self, mode: str) -> None:
-        """Keep the room's mode (actions.KeepMode), so a restart resumes it."""
-        self._settle()
-        try:
-            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def room_topic(self) -> ev.Topic | None:
-        """The topic /topic last left (actions.KeepTopic), or None: none kept, or not as lanchat writes it."""
-        try:
-            row = self.db.execute("SELECT value FROM settings WHERE key = 'topic'").fetchone()
-        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
-            return None
-        return rows_ok.topic_from(row[0]) if row is not None else None
-
-    def set_room_topic(self, topic: ev.Topic | None) -> None:
-        """Keep the room's topic (actions.KeepTopic; None: cleared), so a restart still has it."""
-        self._settle()
-        try:
-            if topic is None:
-                self.db.execute("DELETE FROM settings WHERE key = 'topic'")
-            else:
-                value = json.dumps({"text": topic.text, "by": topic.by, "time": topic.time}, ensure_ascii=False)
-                self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('topic', ?)", (value,))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def operator_keys(self) -> list[tuple[str, str]]:
-        """(key fingerprint, name) of each identity key given operator status with /op and not
-        taken back (actions.StoreOperator): what the room starts with."""
-        try:
-            rows = self._read("SELECT key, name FROM operators ORDER BY rowid")
-        except sqlite3.OperationalError:  # a read-only file from before operators were kept: none
-            return []
-        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.operator_ok)]
-
-    def add_operator(self, key: str, name: str) -> None:
-        """Keep operator status given to ``key`` (actions.StoreOperator)."""
-        self._settle()
-        try:
-            self.db.execute("INSERT OR REPLACE INTO operators (key, name) VALUES (?, ?)", (key, name))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def drop_operator(self, key: str) -> None:
-        """Operator status taken from ``key`` (actions.DropOperator)."""
-        self._settle()
-        try:
-            self.db.execute("DELETE FROM operators WHERE key = ?", (key,))
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def bans(self) -> list[Ban]:
-        """The bans in force, oldest first: what the room starts with."""
-        try:
-            extra = ", newcomers, known_keys" if self._has_ban_columns() else ", NULL, NULL"
-            rows = self._read(f"SELECT id, name, name_key, key, address, by_name, reason, time{extra} FROM bans ORDER BY id")
-        except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
-            return []
-        return [
-            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7], **_at_shared_place(r[8], r[9]))
-            for r in self._usable(rows, lambda row: rows_ok.ban_ok(row[:8]))
-        ]
-
-    def keep_act(self, act: ev.Moderated) -> None:
-        """Keep a moderation act for the record (room.Record)."""
-        self._settle()
-        try:
-            self.db.execute(
-                "INSERT INTO acts (time, action, by_name, name, reason, minutes, mode) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode),
-            )
-        except sqlite3.Error as exc:
-            raise _write_error(exc) from None
-
-    def acts(self) -> list[ev.Moderated]:
-        """Every moderation act kept, oldest first."""
-        try:
-            rows = self._read("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id")
-        except sqlite3.OperationalError:
-            return []
-        return [
-            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6])
-            for r in self._usable(rows, rows_ok.act_ok)
-        ]
-
-    # ------------------------------------------------------------------ reading
-
-    def known_names(self) -> list[str]:
-        """Everyone who has ever been in the room, as last spelled, the most recently seen last
-        (room.RecentNames keeps the newest when there are too many)."""
-        self._settle()
-        rows = self._read("SELECT name, last_seen FROM names ORDER BY last_seen, name")
-        return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
-
-    def last_seen(self, name: str) -> int | None:
-        self._settle()
-        row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
-        return row[0] if row is not None and rows_ok.is_id(row[0]) else None
-
-    def count(self) -> int:
-        self._settle()
-        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
-
-    def recent(self, n: int, *, before: int | None = None) -> list[Record]:
-        """The last ``n`` room messages (older than id ``before``), oldest first."""
-        self._settle()
-        rows = self._read(
-            f"SELECT {self._columns} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
-            (before if before is not None else 2**62, max(n, 0)),
-        )
-        return [_record(row) for row in reversed(self._usable(rows, rows_ok.message_ok))]
-
-    def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
-        """Direct messages sent to ``name`` while ``owner``'s key owned it, with an id above
-        ``since``, oldest first. No owner (a keyless guest): none."""
-        self._settle()
-        if owner is None:
-            return []
-        rows = self._read(
-            f"SELECT {self._columns} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
-            (ev.name_key(name), owner, since, limit),
-        )
-        return [_record(row) for row in self._usable(rows, rows_ok.message_ok)]
-
-    def replay_for(
-        self,
-        name: str,
-        limit: int,
-        *,
-        owner: bytes | None,
-        before: int | None = None,
-        away_since: int | None = None,
-        max_bytes: int | None = None,
-    ) -> tuple[list[Record], bool]:
-        """What ``name``, holding key ``owner``, may see: the last ``limit`` entries among room
-        messages and their own direct messages (sent or received under that key), older than id
-        ``before``; with ``away_since`` (on joining) also every direct message sent to them after
-        that id, however old the window. Oldest first, plus whether older entries remain.
-        ``max_bytes``: the newest are read only until their texts hold more than that (the
-        replay's frame budget): then fewer come back, with older ones remaining.
-
-        A direct message is theirs only if this key owned the name when it was sent: never
-        another's, never one sent to the name's earlier owner, none to a keyless guest.
-        """
-        self._settle()
-        key = ev.name_key(name)
-        upper = before if before is not None else 2**62
-        rows, cut = self._read_newest(self._replay, (upper, key, owner, max(limit, 0) + 1), max_bytes)
-        more = len(rows) > limit or cut
-        window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
-        if away_since is not None:
-            oldest = window[0].id if window else upper
-            missed = [r for r in self.directs_for(name, owner, since=away_since) if r.id < oldest]
-            window = missed + window
-        return window, more
-
-    def export(self, *, since: float | None = None) -> Iterator[Record]:
-        """Every message in order (from time ``since`` on), for a transcript. Text that is not
-        UTF-8 is read with U+FFFD (_read): a walk of the whole file cannot be tried again."""
-        self._settle()
-        self.db.text_factory = _text
-        try:
-            cursor = self.db.execute(
-                f"SELECT {self._columns} FROM messages WHERE time >= ? ORDER BY id",
-                (since if since is not None else float("-inf"),),
-            )
-            for row in cursor:
-                if rows_ok.message_ok(row):
-                    yield _record(row)
-                else:
-                    self.skipped += 1
-        finally:
-            self.db.text_factory = str
-
-    def salvage(self, *, since: float | None = None) -> Iterator[Record]:
-        """``export`` for a damaged file (opened with check=False): every message that can still
-        be read, in order, going on past each damaged part, then the journal's newer rows;
-        ``unreadable`` holds the (first, last) id of each part that could not be read (last
-        None: from there on, as far as anything says). For ``lanchat history``."""
-        self.unreadable = []
-        self.db.text_factory = _text
-        try:
-            journal = read_rows(self.journal_path) if self.journal is None else []
-        except (JournalDamaged, OSError):
-            journal = []
-        newest = 0
-        try:
-            beyond = journal[0][0] - 1 if journal else None
-            for row in _readable_rows(self.db, since, self.unreadable, beyond=beyond, columns=self._columns):
-                newest = row[0]
-                yield from self._checked([row])
-        finally:
-            self.db.text_factory = str
-        later = [(*row[:5], row[3] is None and row[5] == ACTION) for row in journal if row[0] > newest]
-        yield from self._checked([row for row in later if since is None or (isinstance(row[1], (int, float)) and row[1] >= since)])
-
-    def _checked(self, rows: list[tuple]) -> Iterator[Record]:
-        for row in rows:
-            if rows_ok.message_ok(row):
-                yield _record(row)
-            else:
-                self.skipped += 1
 
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file."""
