@@ -845,41 +845,43 @@ def _put_mute(
 
 
 def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
-    mod = room.moderation
-    key = room.moderation.identity_of(target)
-    lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=mod._as_held(m, target))]
-    if not lifted and (held := mod.mute_for(target, room.clock(), key)) is not None:
-        return _unmute_newcomer(room, member, target, held, reason)
-    if not lifted:
-        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
-    if refused := _own_mute_refusal(room, member, lifted):
-        return refused
-    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
-
-
-def _unmute_newcomer(room: Room, member: Member, target: Member, held: Mute, reason: str) -> list[Action]:
-    """``/unmute NAME`` of one muted as a newcomer at a shared place (Mute.newcomers), not by a
-    mute of their own: ``held`` and any other mute holding them so (two students muted there:
-    past one alone, the teacher read 'unmuted' and they were still refused) stay; their key is
-    known to each from now on (stored with it: a restart keeps it), or with no key this
-    connection is spared."""
+    """``/unmute NAME`` of someone here lets them speak: the mutes of their own (by name, key or
+    place) are lifted, and they are let past every other mute holding them as a newcomer at a
+    shared place (Mute.newcomers: a classmate's mute there, which stays in force for that
+    classmate). Past only one of those, the teacher read 'unmuted carol' and carol, muted by a
+    mute of her own and as a newcomer by another's, or by two others', was still refused."""
     mod = room.moderation
     now = room.clock()
     key = mod.identity_of(target)
-    holding = [held, *(
+    lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=mod._as_held(m, target))]
+    gone = {id(m) for m in lifted}
+    holding = [] if target.cid in (room.host_cid, *room.service_cids) else [
         m for m in mod.mutes
-        if m is not held and m.newcomers is not None and (m.until is None or m.until > now) and target.cid not in m.spared
+        if id(m) not in gone and m.newcomers is not None and (m.until is None or m.until > now) and target.cid not in m.spared
         and m.holds_newcomer(key=key, address=target.address)
-    )]  # fmt: skip
-    if refused := _own_mute_refusal(room, member, holding):
+    ]  # fmt: skip
+    if not lifted and not holding:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
+    if refused := _own_mute_refusal(room, member, lifted + holding):
         return refused
+    lifts = mod.lift_mutes(lifted) if lifted else []
+    return [*lifts, *_let_past(room, target, key, holding, now), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def _let_past(room: Room, target: Member, key: str | None, holding: list[Mute], now: float) -> list[Action]:
+    """``target`` speaks past each of ``holding`` (mutes holding them as a newcomer at a shared
+    place; each stays in force for its own person): their key is known to each from now on
+    (stored with it: a restart keeps it), or with no key their session is spared (Mute.spared:
+    it follows the session to a second window or a rejoin, session_taken_back)."""
+    if not holding:
+        return []
+    mod = room.moderation
     let_past = {
         id(m): replace(m, known_keys=m.known_keys | {key}) if key is not None else replace(m, spared=m.spared | {target.cid})
         for m in holding
     }
     mod.mutes = [let_past.get(id(m), m) for m in mod.mutes]
-    stored = [_room.StoreMute(mute=m, now=now) for m in let_past.values()] if key is not None else []
-    return [*stored, *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+    return [_room.StoreMute(mute=m, now=now) for m in let_past.values()] if key is not None else []
 
 
 def newcomer_muted_told(room: Room, member: Member) -> list[Action]:

@@ -982,3 +982,39 @@ def test_a_room_full_of_this_weeks_keys_says_in_the_log_that_it_remembers_no_new
     assert [a for a in quiet if isinstance(a, Log)] == []  # once an hour at most
     again = seen.seen(key_id(b"cys fresh key"), NAT, now + 3700, 8)
     assert [a for a in again if isinstance(a, Log)] != []
+
+
+def test_a_real_unmute_lets_carol_speak_past_her_own_mute_and_a_classmates_mute_at_the_nat():
+    """carol, a keyless guest behind the class's NAT, is muted, drops, and comes back after the
+    teacher muted dave there too: held by her own mute and, as a newcomer, by dave's. /unmute
+    carol lifted hers only: every screen read 'teach unmuted carol' and her next line was still
+    refused. Now /unmute lets her speak; dave stays muted, and so does another keyless join there."""
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "dave")}
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        ann_sock, dave_sock, carol_sock = nat.connections(port, 3)
+        ann, dave = RawClient(ann_sock, "ann", key=keys["ann"]), RawClient(dave_sock, "dave", key=keys["dave"])
+        carol = RawClient(carol_sock, "carol")
+        teach.send("/mute carol 10 rude")
+        teach.expect(r"muted carol for 10 minutes")
+        carol.close()
+        ann.expect(ev.Left, name="carol")
+        teach.send("/mute dave 10 spam")
+        teach.expect(r"muted dave for 10 minutes")
+        carol_sock, zed_sock = nat.connections(port, 2)
+        carol = RawClient(carol_sock, "carol")
+        assert carol.welcome is not None and carol.welcome.muted == 10, carol.welcome
+        teach.send("/unmute carol")
+        teach.expect(r"teach unmuted carol")
+        carol.expect(ev.Moderated, action="unmute", name="carol")
+        carol.send(ev.Say(text="thank you"))
+        assert ann.expect(ev.Message, sender="carol").text == "thank you"  # type: ignore[attr-defined]
+        dave.send(ev.Say(text="spam"))
+        assert dave.expect(ev.Error).code == ev.E_MUTED  # type: ignore[attr-defined]
+        zed = RawClient(zed_sock, "zed")
+        assert zed.welcome is not None and zed.welcome.muted == 10, zed.welcome
+        for client in (ann, dave, carol, zed):
+            client.close()
+        teach.send("/q")
+        assert teach.wait() == 0
+
