@@ -183,7 +183,8 @@ class Mute:
     # A place shared with others (a school's NAT), as a ban holds it (Ban.newcomers): there a join
     # with no key or a key not in ``known_keys`` is muted too, so a muted student cannot speak
     # again under a fresh key and another name; ``spared``: the connections there with no key
-    # when the mute was made (classmates at nc), spoken for until they leave (never stored).
+    # when the mute was made (classmates at nc), and those /unmute let speak there, spoken for until
+    # they leave, their session's second window or rejoin included (session_taken_back; never stored).
     newcomers: str | None = None
     known_keys: frozenset[str] = frozenset()
     spared: frozenset[int] = frozenset()
@@ -882,6 +883,19 @@ def _let_past(room: Room, target: Member, key: str | None, holding: list[Mute], 
     }
     mod.mutes = [let_past.get(id(m), m) for m in mod.mutes]
     return [_room.StoreMute(mute=m, now=now) for m in let_past.values()] if key is not None else []
+
+
+def session_taken_back(room: Room, old: int | None, new: int) -> None:
+    """Connection ``new`` took back the session of ``old`` (a second window, or a rejoin after a
+    drop: room.LostSessions.came_back, which the session's key or its welcome's secret proves):
+    a mute that spared ``old`` (a keyless guest /unmute let speak, or one here when it was made)
+    spares ``new`` instead. Before, the spare held for that connection only, and the student was
+    muted again in their second window. Never anyone else: another keyless join at that place
+    proves no session, and stays muted."""
+    mod = room.moderation
+    if old is None or not any(old in m.spared for m in mod.mutes):
+        return
+    mod.mutes = [replace(m, spared=(m.spared - {old}) | {new}) if old in m.spared else m for m in mod.mutes]
 
 
 def newcomer_muted_told(room: Room, member: Member) -> list[Action]:

@@ -59,6 +59,7 @@ from .moderation import (
     released_key,
     roster,
     seen_on_join,
+    session_taken_back,
     welcome_muted,
 )
 from .names import look_key
@@ -141,7 +142,8 @@ LOST_PER_NAME_AT_ALL = 64  # however many address groups
 
 
 class LostSessions:
-    """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``): a rejoin
+    """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``), or
+    taken over (``moved``: a rejoin or a second window while the old connection was open): a rejoin
     proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
     and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
     files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, the
@@ -505,6 +507,7 @@ class Room:
         if cid not in self.service_cids:
             self.ever_joined += 1
             self.gate.joined(cid)  # its account, if the kernel says it at once (a lab server's class)
+            session_taken_back(self, resumed := self.lost_sessions.came_back(name, admit), cid)  # before the mute rules ask
         turn_changed = self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid in self.may_hold_turn()
         if turn_changed:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
@@ -523,7 +526,7 @@ class Room:
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
         if cid not in self.service_cids:  # below the replay: what a latecomer may /get (and a rejoin's own, back)
-            actions.append(ShowOffers(to=cid, resumed=(resumed := self.lost_sessions.came_back(member.name, admit))))
+            actions.append(ShowOffers(to=cid, resumed=resumed))
             room_social.taken_back(member, self.lost_sessions.member(resumed), self.clock())
         if others:
             joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)

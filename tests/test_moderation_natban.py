@@ -1018,3 +1018,53 @@ def test_a_real_unmute_lets_carol_speak_past_her_own_mute_and_a_classmates_mute_
         teach.send("/q")
         assert teach.wait() == 0
 
+
+def _rejoins(sock: socket.socket, name: str, secret: str | None) -> RawClient:
+    """A keyless join as ``name`` with a welcome's session secret (a second window, or a rejoin
+    after a drop), as lanchat's client sends it (PROTOCOL.md, Rejoining)."""
+    client = RawClient(sock)
+    client.send(ev.Hello(name=name, resume=secret))
+    client.welcome = client.expect(ev.Welcome)  # type: ignore[assignment]
+    return client
+
+
+def test_a_real_keyless_guest_let_speak_past_a_nat_mute_keeps_it_in_a_second_window_and_a_rejoin_and_nobody_else_gets_it():
+    """zed, a keyless guest behind the NAT, is muted as a newcomer by mallory's mute; the teacher's
+    /unmute zed lets him speak. He opened a second window (his session's secret): that session
+    was muted again, the spare held by his first connection only. Now it follows his session,
+    to the second window and to a rejoin after his link drops; from the attacker's side, another
+    keyless join at the NAT (eve) is still muted, and mallory too."""
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "mallory")}
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        ann_sock, mallory_sock, zed_sock = nat.connections(port, 3)
+        ann, mallory = RawClient(ann_sock, "ann", key=keys["ann"]), RawClient(mallory_sock, "mallory", key=keys["mallory"])
+        teach.send("/mute mallory 10 spam")
+        teach.expect(r"muted mallory for 10 minutes")
+        zed = RawClient(zed_sock, "zed")
+        assert zed.welcome is not None and zed.welcome.muted == 10 and zed.welcome.resume, zed.welcome
+        teach.send("/unmute zed")
+        teach.expect(r"teach unmuted zed")
+        zed.expect(ev.Moderated, action="unmute", name="zed")
+        window_sock, eve_sock = nat.connections(port, 2)
+        window = _rejoins(window_sock, "zed", zed.welcome.resume)
+        assert zed.expect(ev.Error).code == ev.E_TAKEN_OVER  # type: ignore[attr-defined]
+        assert window.welcome is not None and window.welcome.muted is None, window.welcome
+        window.send(ev.Say(text="from my second window"))
+        assert ann.expect(ev.Message, sender="zed").text == "from my second window"  # type: ignore[attr-defined]
+        window.close()  # his link drops
+        ann.expect(ev.Left, name="zed")
+        (back_sock,) = nat.connections(port, 1)
+        back = _rejoins(back_sock, "zed", window.welcome.resume)
+        assert back.welcome is not None and back.welcome.muted is None, back.welcome
+        back.send(ev.Say(text="back again"))
+        assert ann.expect(ev.Message, sender="zed").text == "back again"  # type: ignore[attr-defined]
+        eve = RawClient(eve_sock, "eve")  # nc at the NAT: no session of zed's to prove
+        assert eve.welcome is not None and eve.welcome.muted == 10, eve.welcome
+        for client in (eve, mallory):
+            client.send(ev.Say(text="me too"))
+            assert client.expect(ev.Error).code == ev.E_MUTED  # type: ignore[attr-defined]
+        for client in (ann, mallory, back, eve):
+            client.close()
+        teach.send("/q")
+        assert teach.wait() == 0
