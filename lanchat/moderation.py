@@ -629,7 +629,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return _unban(room, member, command.name)
     if action == "admit":
         return _admit(room, member, command.name, reason)
-    target = room.find(command.name)
+    target = room.find(command.name) or (_renamed(room, member, command.name) if action in ("ban", "mute", "unmute") else None)
     if action in ("op", "kick", "ban", "mute") and _a_bot(room, command.name, target):
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{command.name[:40]} is the server's own bot: /{action} does not reach it; "
                            "it whispers only to whoever talks to it (serve without --bot leaves it out)")
@@ -660,6 +660,22 @@ def _a_bot(room: Room, name: str, target: Member | None) -> bool:
     if target is not None:
         return target.cid in room.service_cids
     return _room.is_bot_name(name)
+
+
+def _renamed(room: Room, member: Member, name: str) -> Member | None:
+    """Who ``name``, a name nobody here has, belongs to here under another (``/nick ann anna``):
+    the first here with the key that owns it (gate.py), never ``member``'s own or the host's
+    (_absent_key refuses those). A ban or a mute of the name held them by that key, as one of
+    ``name`` absent, while every screen read 'teacher muted ann': now the act is the person's,
+    as if typed with the name they have now ('teacher muted anna'), its record too, one rule
+    for /ban, /mute and /unmute, decided by the key, never by the names' look."""
+    if ev.name_problem(name) is not None or (key := key_id(room.gate.owner_of(name))) is None:
+        return None
+    mod = room.moderation
+    never = {room.host_cid, *room.service_cids}
+    if key == mod.identity_of(member) or any(mod.identity_of(room.members[c]) == key for c in never if c in room.members):
+        return None
+    return next((m for m in room.members.values() if m.cid not in never and mod.identity_of(m) == key), None)
 
 
 def who_can(room: Room) -> str:

@@ -927,3 +927,30 @@ def test_a_mute_with_a_typo_in_the_name_tells_the_teacher_at_the_projector_whom_
         teacher.expect(r"dan: am I muted\?")
     finally:
         teacher.stop()
+
+
+def test_a_mute_or_ban_of_the_name_a_student_left_by_nick_is_said_under_the_name_she_has_now(run):  # noqa: F811
+    """ann (her key owns the name) typed /nick anna; hal, who knew her as ann, typed /mute ann:
+    anna was muted (by the key that owns ann) but every screen read 'hal muted ann', and hers
+    not 'you'. Now /mute, /unmute and /ban of the name follow her key to the name she has now,
+    as if typed with it: everyone reads 'anna', she reads 'you'."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.expect(r"bob joined")
+    ann.send("/nick anna")
+    bob.expect(r"ann is now known as anna")
+    hal.send("/mute ann 5 calm down")
+    for person in (hal, bob):
+        person.expect(STAMP + r"-!- hal muted anna for 5 minutes: calm down$")
+    ann.expect(r"hal muted you for 5 minutes: calm down")
+    bob.send("/who")
+    bob.expect(r"anna \(muted")
+    hal.send("/unmute ann")
+    bob.expect(STAMP + r"-!- hal unmuted anna$")
+    ann.expect(r"hal unmuted you")
+    hal.send("/ban ann spam")
+    bob.expect(STAMP + r"-!- hal banned anna: spam$")
+    assert ann.wait() == 1
+    bob.send("still here")
+    hal.expect(STAMP + r"bob: still here$")
