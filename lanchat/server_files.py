@@ -144,6 +144,10 @@ class ServerFiles:
         # hears which of them went meanwhile (offers_for), as lanchat's client said it would ask
         # again for them "if still on offer" (the newest CUT_SHORT_REMEMBERED connections)
         self.cut_short: dict[int, list[str]] = {}
+        # A connection whose session was taken over while it still fetched (left 'moved'): its
+        # downloads were offered again to the session's new connection (offers_for), so its close
+        # (forget) writes no cut_short entry that nothing could ever take back
+        self.taken_over: set[int] = set()
 
     # ------------------------------------------------------------ queries
 
@@ -240,6 +244,8 @@ class ServerFiles:
             # a takeover (left 'moved'): the old connection is not closed yet, its downloads still live
             live = [d.file_id for d in self.downloads.get(resumed, ())] + [w.file_id for w in self.gets_waiting.get(resumed, ())]
             fetching = {*self.cut_short.get(resumed, ()), *live}
+            if live:
+                self.taken_over.add(resumed)
         visible = self.book.visible_to(cid)
         older = [offer for offer in visible[:-MAX_LISTED] if offer.file_id in fetching] if fetching else []
         offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in older + visible[-MAX_LISTED:]]
@@ -583,10 +589,11 @@ class ServerFiles:
         for upload in [u for u in self.uploads.values() if u.owner == cid]:
             self._drop_upload(upload)
         fetching = [d.file_id for d in self.downloads.get(cid, ())] + [w.file_id for w in self.gets_waiting.get(cid, ())]
-        if away and fetching:
+        if away and fetching and cid not in self.taken_over:
             self.cut_short[cid] = list(dict.fromkeys(fetching))
             if len(self.cut_short) > CUT_SHORT_REMEMBERED:
                 del self.cut_short[next(iter(self.cut_short))]
+        self.taken_over.discard(cid)
         for download in self.downloads.pop(cid, ()):
             with contextlib.suppress(OSError):
                 download.handle.close()
