@@ -128,8 +128,11 @@ class Ban:
         return f"#{self.id} {self.name} (by {' and '.join(how)}{also}; banned by {self.by}{why})"
 
 
-# What a ban holds at a shared place (Ban.newcomers), as /bans, the refusal and the host read it
+# What a ban holds at a shared place (Ban.newcomers), as /bans and the host read it
 NEWCOMER_TEXT = "with no key or a key this room had not seen before the ban"
+# ... and as the student it holds reads it, with a mute's too: plainly (at 60 columns the
+# operator's words, 'NAT', 'key', took 5 to 7 lines); who and which key is the operators' detail
+NEW_ARRIVALS = "new arrivals from your network"
 
 
 def _place_text(address: str) -> str:
@@ -928,7 +931,7 @@ def newcomer_muted_told(room: Room, member: Member) -> list[Action]:
     held = mod.mute_for(member, now, key)
     if held is None or not _as_newcomer(held, member, key):
         return []
-    why: list[Action] = [_room.Send(to=member.cid, event=ev.Notice(code=ev.E_MUTED, message=mute_refusal(held, now, newcomer=True)))]
+    why: list[Action] = [_room.Send(to=member.cid, event=ev.Notice(code=ev.E_MUTED, message=mute_refusal(held, now, member.name)))]
     told_at, others = mod.newcomers_muted.get(held.id, (-math.inf, 0))
     if now - told_at < BAN_TRIES_SECONDS:
         mod.newcomers_muted[held.id] = (told_at, others + 1)
@@ -1330,14 +1333,11 @@ def _told_newcomer(room: Room, cid: int, ban: Ban, name: str, key: str | None) -
     never joined before: told what holds them and how to be let in, not that they are banned.
     With a key: an operator's ``/admit NAME`` lets it in (its code to compare); with none
     (nc, a script), nothing can let that in but lanchat's key."""
-    head = (
-        f"{ban.by} banned someone at your address, so joins from it {NEWCOMER_TEXT} are refused; "
-        f"classmates who joined before with their own key still come in: "
-    )
+    head = f"{ban.by} has closed this room to {NEW_ARRIVALS}: "  # plainly: the detail is the operators' (Refused.holds)
     if key is None:
-        how = f"join with lanchat (it has a key of yours), then ask {ban.by} (an operator) to let you in"
+        how = f"join with lanchat connect, then ask {ban.by} to let you in"
     else:
-        how = f"ask {ban.by} (an operator) to type /admit {name[:40]}, then join again (your key's code: {key_code(key)})"
+        how = f"ask {ban.by} to let you in (/admit {name[:40]}), then join again; your code, if asked: {key_code(key)}"
     return room._error(cid, ev.E_BANNED, head + how, fatal=True)
 
 
@@ -1539,15 +1539,23 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
     """A muted person's ``say``: refused with who, for how long and why, and that they may still
     whisper the host and the operators (muted_whisper_refusal), to ask why: README and the guide
     promise it, and the refusal is where a muted student looks."""
+    if (words := muted_words(room, member)) is None:
+        return []
+    whom = _operators_here(room, member, hosted="the host or an operator", headless="an operator")
+    return room._error(member.cid, ev.E_MUTED, f"{words}, and /w {whom}")
+
+
+def muted_words(room: Room, member: Member) -> str | None:
+    """Why ``member`` may not speak now (mute_refusal's words: plain for one held as a newcomer at
+    their shared place), or None: not muted. Every refusal of a muted person starts with them."""
     mod = room.moderation
     if not mod.mutes:
-        return []
+        return None
     now = room.clock()
     mute = mod.mute_for(member, now, key := mod.identity_of(member))
     if mute is None:
-        return []
-    whom = _operators_here(room, member, hosted="the host or an operator", headless="an operator")
-    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now, _as_newcomer(mute, member, key))}, and /w {whom}")
+        return None
+    return mute_refusal(mute, now, member.name if _as_newcomer(mute, member, key) else None)
 
 
 def _as_newcomer(mute: Mute, member: Member, key: str | None) -> bool:
@@ -1570,11 +1578,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
     them what the room may not read. An operator not here is reached by the key /op gave it
     (kept for them, as any whisper to someone away). Flood control counts it as ever (guard.py)."""
     mod = room.moderation
-    if not mod.mutes:
-        return []
-    now = room.clock()
-    mute = mod.mute_for(member, now, key := mod.identity_of(member))
-    if mute is None:
+    if (words := muted_words(room, member)) is None:
         return []
     target = room.find(to)
     if target is not None and target.cid not in room.service_cids and mod.is_operator(room, target):
@@ -1584,7 +1588,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
         if owner is not None and owner in mod.operator_keys:
             return []
     whom = _operators_here(room, member, hosted="the host and operators", headless="operators")
-    text = f"{mute_refusal(mute, now, _as_newcomer(mute, member, key))}, and whisper only {whom}"
+    text = f"{words}, and whisper only {whom}"
     return room._error(member.cid, ev.E_MUTED, text)
 
 
@@ -1788,14 +1792,15 @@ def turn_timed_out(room: Room, seconds: float) -> list[Action]:
     return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act)), room._turn_broadcast()]
 
 
-def mute_refusal(mute: Mute, now: float, newcomer: bool = False) -> str:
-    """What a muted person is told when they try to speak; ``newcomer``: held by a mute of someone
-    else at their shared place (Mute.newcomers), not by one of their own."""
+def mute_refusal(mute: Mute, now: float, newcomer: str | None = None) -> str:
+    """What a muted person is told when they try to speak; ``newcomer``: their name, when held by a
+    mute of someone else at their shared place (Mute.newcomers), not by one of their own: said
+    plainly, for a student (whose mute, and why newcomers, is in the operators' notice:
+    newcomer_muted_told), with what the teacher types to let them speak."""
     left = "until an operator unmutes you" if mute.until is None else _minutes_left(mute.until, now)
-    if newcomer:
-        lasts = "until it is lifted" if mute.until is None else left
-        return (f"{mute.by} muted someone at your address, so joins from it with no key or a key this room had not seen "
-                f"before that mute are muted too, {lasts}: ask {mute.by} (an operator) to /unmute you; you can still read")
+    if newcomer is not None:
+        lasts = "until further notice" if mute.until is None else left
+        return f"{mute.by} has muted {NEW_ARRIVALS} {lasts}: ask {mute.by} to let you speak (/unmute {newcomer[:40]}); you can still read"
     why = f": {mute.reason}" if mute.reason else ""
     return f"you are muted by {mute.by} {left}{why}; you can still read"
 

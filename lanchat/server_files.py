@@ -42,7 +42,7 @@ from .files import (
     safe_name,
     sizes_apart,
 )
-from .moderation import LOCAL, mute_refusal
+from .moderation import LOCAL, muted_words
 from .protocol import encode
 from .room import REJOIN_SECONDS, Member, Room
 from .room_social import addresses_the_class
@@ -685,8 +685,7 @@ def _quota_holder(room: Room, member: Member | None) -> tuple[str | None, str | 
 def _muted(room: Room, cid: int) -> str | None:
     """Why ``cid`` may not offer a file now (a mute holds against them), or None."""
     member = room.members.get(cid)
-    mute = None if member is None else room.moderation.mute_for(member, room.clock(), room.moderation.identity_of(member))
-    return None if mute is None else mute_refusal(mute, room.clock())
+    return None if member is None else muted_words(room, member)
 
 
 def _lock_path(folder: Path) -> Path:

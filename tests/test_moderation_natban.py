@@ -29,6 +29,7 @@ from lanchat import events as ev
 from lanchat import gate, identity, moderation
 from lanchat.history import HistoryStore
 from lanchat.moderation import NEWCOMER_TEXT, Ban, key_id
+from lanchat.textfold import fold_line
 
 NAT = "203.0.113.7"
 
@@ -57,8 +58,8 @@ def test_a_ban_behind_a_nat_refuses_the_banned_student_back_with_a_fresh_key_or_
     # mallory comes back under a new name with a fresh key, then as a keyless guest (nc)
     for name, key in (("m4", "fresh-key"), ("zed", None)):
         refused = room.only_error(room.arrive(name, address=NAT, key=key))
-        assert refused.code == ev.E_BANNED and refused.fatal and NEWCOMER_TEXT in refused.message, refused
-        assert "ask hal" in refused.message
+        assert refused.code == ev.E_BANNED and refused.fatal and moderation.NEW_ARRIVALS in refused.message, refused
+        assert "ask hal to let you in" in refused.message
     told = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
     assert told and told[0].of == "mallory" and f"address {NAT}" in (told[0].holds or ""), told
     # her own key anywhere, her name anywhere: banned as before
@@ -432,9 +433,9 @@ def test_a_mute_behind_a_nat_mutes_the_muted_student_back_with_a_fresh_key_and_n
     (welcome,) = [e for e in got if isinstance(e, ev.Welcome)]
     assert welcome.muted == 10, welcome
     (why,) = [e.message for e in got if isinstance(e, ev.Notice)]  # told at once why, not only 'muted'
-    assert why.startswith("hal muted someone at your address") and "ask hal (an operator) to /unmute you" in why, why
+    assert why == "hal has muted new arrivals from your network for 10 more minutes: ask hal to let you speak (/unmute m4); you can still read", why
     refused = _muted_line(room, "m4")
-    assert refused is not None and refused.code == ev.E_MUTED and "muted someone at your address" in refused.message, refused
+    assert refused is not None and refused.code == ev.E_MUTED and refused.message.startswith(why), refused
     room.take_all()
     room.arrive("zed", address=NAT)  # nc: no key
     assert _muted_line(room, "zed") is not None
@@ -582,7 +583,7 @@ def test_a_ban_behind_a_real_nat_holds_across_a_restart_and_lets_the_class_back_
         got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
         assert [type(e).__name__ for e in got] == ["Error", "Error", "Error", "Welcome", "Welcome"], got
         assert all(e.code == ev.E_BANNED for e in got[:3]), got  # type: ignore[attr-defined]
-        assert NEWCOMER_TEXT in got[0].message and NEWCOMER_TEXT in got[1].message, got  # type: ignore[attr-defined]
+        assert moderation.NEW_ARRIVALS in got[0].message and moderation.NEW_ARRIVALS in got[1].message, got  # type: ignore[attr-defined]
         teach.send("/bans")
         teach.expect(rf"#1 mallory \(by name and key, and at address {re.escape(nat.their_address)} any join with no key")
         teach.send("/q")
@@ -680,7 +681,7 @@ def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no
         tries = [("cy", keys["cy"]), ("zed", None), ("m4llory", Ed25519PrivateKey.generate())]
         got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
         assert [type(e).__name__ for e in got] == ["Welcome", "Error", "Error"], got
-        assert all(NEWCOMER_TEXT in e.message for e in got[1:]), got  # type: ignore[attr-defined]
+        assert all(moderation.NEW_ARRIVALS in e.message for e in got[1:]), got  # type: ignore[attr-defined]
         teach.send("/q")
         assert teach.wait() == 0
 
@@ -699,7 +700,8 @@ def test_a_latecomer_a_nat_ban_turns_away_is_let_in_by_admit_and_kept_so_across_
     room.take_all()
     dees = key_id(b"dee's fresh key")
     refused = room.only_error(room.arrive("dee", address=NAT, key=dees))
-    assert f"ask hal (an operator) to type /admit dee, then join again (your key's code: {moderation.key_code(dees)})" in refused.message
+    assert refused.message == (f"hal has closed this room to new arrivals from your network: ask hal to let you in (/admit dee), "
+                               f"then join again; your code, if asked: {moderation.key_code(dees)}")
     (told,) = _refused_told(room)
     assert told.admit == "dee" and told.holds is not None and told.holds.startswith("mallory's key and joins at"), told
     assert told.admit_code == moderation.key_code(dees), told  # the teacher compares it with dee's screen first
@@ -707,7 +709,7 @@ def test_a_latecomer_a_nat_ban_turns_away_is_let_in_by_admit_and_kept_so_across_
     assert text.endswith(f"/unban mallory lifts it) tried to join and was turned away; /admit dee lets them in (its key's "
                          f"code: {moderation.key_code(dees)}: compare it with theirs first)"), text  # fmt: skip
     keyless = room.only_error(room.arrive("zed", address=NAT))
-    assert "join with lanchat (it has a key of yours)" in keyless.message and "/admit" not in keyless.message
+    assert keyless.message.endswith(": join with lanchat connect, then ask hal to let you in"), keyless
     room.take_all()
     room.mod("ann", "admit", "dee")  # not an operator
     assert room.only_error("ann").code == ev.E_NOT_OPERATOR
@@ -785,7 +787,8 @@ def test_a_real_teacher_admits_a_latecomer_behind_a_real_nat_and_a_restart_keeps
         teach.expect(r"banned mallory")
         refused = _joins(dee_sock, "dee", keys["dee"])
         code = identity.short_fingerprint(keys["dee"].public_key().public_bytes_raw())
-        assert isinstance(refused, ev.Error) and f"/admit dee, then join again (your key's code: {code})" in refused.message, refused
+        assert isinstance(refused, ev.Error) and f"(/admit dee), then join again; your code, if asked: {code}" in refused.message, refused
+        assert len(fold_line(f"[12:00:00] ! {refused.message}", 60)) == 3, refused  # a student at 60 columns: was 6 lines
         teach.expect(r"dee \(mallory's ban by teach: spam, which holds mallory's key and joins at")
         teach.expect(r"/admit dee lets them in")
         teach.send("/admit dee")
@@ -818,11 +821,13 @@ def test_a_real_mute_behind_a_real_nat_holds_mallory_back_under_a_fresh_key_and_
         (m4_sock,) = nat.connections(port, 1)
         m4 = RawClient(m4_sock, "m4", key=keys["m4"])
         assert m4.welcome is not None and m4.welcome.muted == 10, m4.welcome
-        assert "teach muted someone at your address" in m4.expect(ev.Notice).message  # type: ignore[attr-defined]
+        why = m4.expect(ev.Notice).message  # type: ignore[attr-defined]
+        assert why == "teach has muted new arrivals from your network for 10 more minutes: ask teach to let you speak (/unmute m4); you can still read"
+        assert len(fold_line(f"[12:00:00] -!- {why}", 60)) == 3, why  # a student at 60 columns: was 5 lines
         teach.expect(r"m4 joined from \S+ with a key the room had not seen before .* /unmute m4 lets them speak")
         m4.send(ev.Say(text="spam again"))
         refused = m4.expect(ev.Error)
-        assert refused.code == ev.E_MUTED and "muted someone at your address" in refused.message, refused  # type: ignore[attr-defined]
+        assert refused.code == ev.E_MUTED and refused.message.startswith(why), refused  # type: ignore[attr-defined]
         ann.send(ev.Say(text="still here"))
         assert ann.expect(ev.Message).text == "still here"  # type: ignore[attr-defined]  (m4's line never came first)
         m4.close()

@@ -1206,7 +1206,7 @@ def test_a_ban_behind_a_shared_address_turns_a_new_key_away_with_its_code_until_
             assert mal.rest()[-1]["code"] == "banned"
             refused = dee.hello("t24dee", keys["t24dee"])
             assert (refused["code"], refused["fatal"]) == ("banned", True)
-            assert f"/admit t24dee, then join again (your key's code: {_code_of(keys['t24dee'])})" in str(refused["message"])
+            assert f"(/admit t24dee), then join again; your code, if asked: {_code_of(keys['t24dee'])}" in str(refused["message"])
             told = op.until("refused")[0]
             assert (told["name"], told["of"], told["admit"], told["admit_code"]) == ("t24dee", "t24mal", "t24dee", _code_of(keys["t24dee"]))
             assert "address" in str(told["holds"])
