@@ -667,18 +667,21 @@ def _a_bot(room: Room, name: str, target: Member | None) -> bool:
 
 def _renamed(room: Room, member: Member, name: str) -> Member | None:
     """Who ``name``, a name nobody here has, belongs to here under another (``/nick ann anna``):
-    the first here with the key that owns it (gate.py), never ``member``'s own or the host's
+    the one here with the key that owns it (gate.py), never ``member``'s own or the host's
     (_absent_key refuses those). A ban or a mute of the name held them by that key, as one of
     ``name`` absent, while every screen read 'teacher muted ann': now the act is the person's,
     as if typed with the name they have now ('teacher muted anna'), its record too, one rule
-    for /ban, /mute and /unmute, decided by the key, never by the names' look."""
+    for /ban, /mute and /unmute, decided by the key, never by the names' look. None when several
+    here have that key (two terminals of one login share it: which one is meant, nobody knows):
+    then the act is the name's, as before."""
     if ev.name_problem(name) is not None or (key := key_id(room.gate.owner_of(name))) is None:
         return None
     mod = room.moderation
     never = {room.host_cid, *room.service_cids}
     if key == mod.identity_of(member) or any(mod.identity_of(room.members[c]) == key for c in never if c in room.members):
         return None
-    return next((m for m in room.members.values() if m.cid not in never and mod.identity_of(m) == key), None)
+    here = [m for m in room.members.values() if m.cid not in never and mod.identity_of(m) == key]
+    return here[0] if len(here) == 1 else None
 
 
 def who_can(room: Room) -> str:

@@ -2237,3 +2237,23 @@ def test_a_ban_or_mute_of_a_name_nobody_has_compares_it_with_a_bounded_few_in_a_
     (notice,) = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
     assert compared == [GUESS_AMONG], compared
     assert "(did you mean student0012" in notice.message, notice.message
+
+
+def test_a_mute_of_a_name_whose_key_two_sessions_here_share_stays_the_names():
+    """/mute ann, whose key owns ann, follows the key to the one person here who has it under
+    another name (test_moderation_cli: 'hal muted anna'). Two terminals of one login share the
+    key under two names: which is meant, nobody knows, so the act is the name's, as before."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    cid = room.arrive("ann", key=b"\x02" * 32)
+    room.room.gate.claim("ann", b"\x02" * 32)  # as joining with that key does (gate.py)
+    room.perform(room.room.handle(cid, ev.Nick(name="anna")))
+    room.take_all()
+    room.mod("hal", "mute", "ann", minutes=5)
+    assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "anna")]
+    room.mod("hal", "unmute", "ann")
+    assert [(e.action, e.name) for e in room.told("hal")] == [("unmute", "anna")]
+    room.arrive("a2", key=b"\x02" * 32)  # her second terminal, under another name
+    room.take_all()
+    room.mod("hal", "mute", "ann", minutes=5)
+    assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "ann")]
