@@ -134,12 +134,14 @@ class Liveness:
         return math.floor(silent) + 1 - silent if counting else None
 
     def text(self) -> str:
-        """The status line's part while the room is silent."""
-        return f"no answer from the room for {self._seconds()} s"
+        """The status line's part while the room is silent. The seconds are since its last sign
+        (unanswered_for), most of them perhaps a quiet room's: 'no answer for 21 s' read as 21 s
+        of outage where the ping had gone unanswered for 5."""
+        return f"no answer from the room; last heard {self._seconds()} s ago"
 
     def short(self) -> str:
         """The same where the whole would be cut."""
-        return f"no answer {self._seconds()} s"
+        return f"no answer; {self._seconds()} s quiet"
 
     def _seconds(self) -> int:
         return int(self.unanswered_for() or 0.0)
@@ -147,13 +149,14 @@ class Liveness:
 
 def silent_line(seconds: float) -> str:
     """The line --plain prints when the room stops answering (the full screen's status line counts instead)."""
-    return (f"the room has not answered for {seconds:.0f} s: its host may be busy, stopped or asleep, or the link down; "
+    return (f"the room does not answer (last heard {seconds:.0f} s ago): its host may be busy, stopped or asleep, or the link down; "
             "the chat goes on when it answers (/q leaves)")  # on this connection, or (a dead link) after a rejoin
 
 
 def answers_again_line(seconds: float) -> str:
-    """The line said when bytes come again after the silence was said."""
-    return f"the room answers again, after {seconds:.0f} s without an answer"
+    """The line said when bytes come again after the silence was said: ``seconds`` since its
+    last sign before, of which only the last few waited for an answer (not 'without an answer')."""
+    return f"the room answers again, after {seconds:.0f} s of silence"
 
 
 def refuses_a_ping(quoted: str | None) -> bool:

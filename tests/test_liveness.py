@@ -73,8 +73,8 @@ def test_no_answer_in_time_is_said_once_counted_and_its_end_said_with_its_length
     assert not watch.newly_silent()  # once
     assert watch.due(counting=False) is None  # --plain said it in its line: no wake-up a second
     clock.now += 7.25
-    assert watch.text() == "no answer from the room for 27 s"  # since its last byte (PING_AFTER_SECONDS + 12.25)
-    assert watch.short() == "no answer 27 s"
+    assert watch.text() == "no answer from the room; last heard 27 s ago"  # since its last byte (PING_AFTER_SECONDS + 12.25)
+    assert watch.short() == "no answer; 27 s quiet"
     assert watch.due(counting=True) == pytest.approx(0.75)  # the status line's next second
     assert watch.unanswered_for() == pytest.approx(27.25)
     clock.now += 30
@@ -97,12 +97,31 @@ def test_the_silence_is_counted_from_the_rooms_last_byte_as_a_downloads_stall_is
     clock.now += liveness.ANSWER_SECONDS
     assert watch.newly_silent()
     assert watch.unanswered_for() == pytest.approx(20.0)
-    assert liveness.silent_line(watch.unanswered_for() or 0.0).startswith("the room has not answered for 20 s")
-    assert watch.text() == "no answer from the room for 20 s"
+    assert liveness.silent_line(watch.unanswered_for() or 0.0).startswith("the room does not answer (last heard 20 s ago)")
+    assert watch.text() == "no answer from the room; last heard 20 s ago"
     clock.now += 4.6
     assert watch.due(counting=True) == pytest.approx(0.4)  # the count's next second, from the last byte
     clock.now += 0.4
-    assert liveness.answers_again_line(watch.heard() or 0.0) == "the room answers again, after 25 s without an answer"
+    assert liveness.answers_again_line(watch.heard() or 0.0) == "the room answers again, after 25 s of silence"
+
+
+def test_a_quiet_room_is_said_last_heard_so_long_ago_not_unanswered_so_long():
+    """A room only quiet for 15 s (nobody talking), then a ping unanswered for 6: the status line
+    read 'no answer from the room for 21 s' and --plain 'the room has not answered for 21 s', as
+    if it had been out for 21 s. The 21 s are since it was last heard; every form says that."""
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS  # quiet: nothing was asked yet
+    assert watch.ping_due()
+    clock.now += 6.0
+    assert watch.newly_silent()
+    seconds = watch.unanswered_for() or 0.0
+    said = [watch.text(), watch.short(), liveness.silent_line(seconds), liveness.answers_again_line(watch.heard() or 0.0)]
+    assert said[:3] == ["no answer from the room; last heard 21 s ago", "no answer; 21 s quiet", liveness.silent_line(seconds)]
+    assert said[2].startswith("the room does not answer (last heard 21 s ago): "), said[2]
+    assert said[3] == "the room answers again, after 21 s of silence"
+    assert not [text for text in said if " for 21 s" in text or "without an answer" in text], said
 
 
 def test_a_line_typed_starts_the_wait_for_an_answer_at_once_as_a_ping_does():
@@ -219,7 +238,7 @@ def test_the_silent_line_names_a_busy_host_and_promises_nothing_a_dead_link_brea
     within seconds (the silence puts it in doubt) and the client rejoins: the line said the
     connection was kept, and a 'connection lost; retrying' came 3 s after it."""
     line = liveness.silent_line(5.2)
-    assert line.startswith("the room has not answered for 5 s: its host may be busy, "), line
+    assert line.startswith("the room does not answer (last heard 5 s ago): its host may be busy, "), line
     assert "kept" not in line, line
     assert line.endswith("the chat goes on when it answers (/q leaves)"), line
 
@@ -348,12 +367,12 @@ def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said():
     bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(0.5, 1.0))
     try:
         bob.expect(r"welcome, bob")
-        bob.expect(r"the room has not answered for \d+ s: .*the chat goes on when it answers", timeout=10)
+        bob.expect(r"the room does not answer \(last heard \d+ s ago\): .*the chat goes on when it answers", timeout=10)
         pings = sum(isinstance(event, ev.Ping) for event in server.heard)
         assert pings == 1, server.heard  # one ping per quiet spell, not one a pass
         answered["now"] = True  # from now on each ping is answered: the next quiet spell's, and the one after it
         server.send(ev.Message(sender="ann", text="back", time=time.time()))
-        bob.expect(r"the room answers again, after \d+ s without an answer")
+        bob.expect(r"the room answers again, after \d+ s of silence")
         bob.expect(r"ann: back$")
         wait_for(lambda: sum(isinstance(event, ev.Ping) for event in server.heard) >= 3, what="a ping after an answered one")
         assert sum("has not answered" in line for line in bob.lines) == 1, bob.output
@@ -442,10 +461,10 @@ def test_the_status_line_keeps_the_silence_first_and_short_on_a_narrow_screen():
                         topic="fractions and decimals, then the homework for Monday"))  # fmt: skip
     view.session.progress = {"silent": watch}
     wide = render.status_text(view, 120)
-    assert wide.startswith(" bob │ no answer from the room for 27 s │ "), wide  # since its last byte
+    assert wide.startswith(" bob │ no answer from the room; last heard 27 s ago │ "), wide  # since its last byte
     assert "waiting for ann" in wide  # the rest as usual
     narrow = render.status_text(view, 30)
-    assert narrow.startswith(" bob │ no answer 27 s"), narrow
+    assert narrow.startswith(" bob │ no answer; 27 s quiet"), narrow
 
 
 def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing():
