@@ -65,6 +65,7 @@ from .moderation import (
 from .names import look_key
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
+from .wording import WHISPER_TO_ONESELF
 
 DUPLEX = "duplex"
 TURN = "turn"
@@ -636,6 +637,8 @@ class Room:
         if refused:
             return refused
         target = self.find(whisper.to)
+        if target is member:  # (the room's rule for names: any case, any look-alike spelling)
+            return self._error(member.cid, ev.E_BAD_MESSAGE, WHISPER_TO_ONESELF)
         if target is None:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
@@ -643,12 +646,14 @@ class Room:
             owner = self.gate.owner_of(absent)
             if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
+            if owner == _owner(member):  # their own name before a /nick: kept for their own key
+                return self._error(member.cid, ev.E_BAD_MESSAGE, WHISPER_TO_ONESELF)
             # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
             return [Keep(event=kept, sender_owner=_owner(member), recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
-        recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
+        recipients = (target.cid, member.cid)
         actions: list[Action] = [Keep(event=direct, sender_owner=_owner(member), recipient_owner=_owner(target))] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions + room_social.away_answer(member, target, direct.time)

@@ -18,7 +18,7 @@ from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
 from .members import Members
-from .wording import MOVED, REMOVALS, closest_command, everyone_muted_note, nobody_holds_the_turn
+from .wording import MOVED, REMOVALS, WHISPER_TO_ONESELF, closest_command, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -706,6 +706,8 @@ class Session:
             target, _, message = rest.partition(" ")
             if not target or not message.strip():
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
+            if ev.name_key(target) == ev.name_key(self.name):  # given back: the name to mend, the text kept
+                return Local((replace(self._notice(WHISPER_TO_ONESELF, kind="error"), give_back=text),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
             return social.to_colourbot(self, word, rest)

@@ -1405,9 +1405,9 @@ def test_unknown_fields_types_and_frames_out_of_order(open_room):
         assert _answer_raw(ann, _raw(b"\x00\x41" + b"x" * 65 + b"data"))["code"] == "bad-message"  # n = 65
         assert _answer_raw(ann, _raw(b"\x00\x02\xff\xfedata"))["code"] == "bad-message"  # id not UTF-8
         assert _answer(ann, type="cancel", id="424242")["type"] == "(nothing)"  # never answered
-        ann.send(type="whisper", to="H4ANN", text="to myself")
-        _, seen = ann.until("direct")
-        assert [f for f in ann.quiet() if f["type"] == "direct"] == [] and len(seen) == 1  # one frame
+        refused = _answer(ann, type="whisper", to="H4ANN", text="to myself")  # 3.1.3: to oneself, any case
+        assert (refused["code"], refused["message"]) == ("bad-message", "that is you: a whisper goes to someone else")
+        assert [f for f in ann.quiet() if f["type"] == "direct"] == []
     finally:
         ann.close()
 

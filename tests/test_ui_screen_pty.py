@@ -249,13 +249,15 @@ def test_send_lines_pasted_on_the_full_screen_go_as_the_commands_they_are(terms,
     sheets = [tmp_path / f"sheet{n}.txt" for n in (1, 2, 3)]
     for sheet in sheets:
         sheet.write_text(sheet.name)
-    ann, _ = host(terms, cols=120)
+    ann, port = host(terms, cols=120)
     ann.send("\x1b[200~" + "\n".join(f"/send {sheet}" for sheet in sheets) + "\n\x1b[201~\r")
     for sheet in sheets:
         ann.expect(rf"your file {sheet.name} \(\d+ bytes\) is on offer to the room as #\d")
     assert "usage" not in ann.text
-    ann.send("\x1b[200~/w ann one\ntwo\x1b[201~\r")  # a /w (to herself) of two lines: one whisper
-    ann.expect(r"\[direct\] ann → ann: one\s*│[^\n]*\n\s+two\s")
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")  # (a /w to herself says 'that is you')
+    ann.send("\x1b[200~/w bob one\ntwo\x1b[201~\r")  # a /w of two lines: one whisper
+    ann.expect(r"\[direct\] ann → bob: one\s*│[^\n]*\n\s+two\s")
+    bob.close()
 
 
 def test_a_real_replacement_character_pasted_from_a_web_page_is_sent_as_text_from_both_screens(terms):
