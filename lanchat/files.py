@@ -262,6 +262,9 @@ MIN_SPEED_BYTES = 256 * 1024
 # instead of its speed so far: through a stalled Wi-Fi that speed stayed on the screen, frozen,
 # for as long as the stall lasted, as if bytes were still coming.
 STALLED_AFTER_SECONDS = 2.0
+# --plain says where a transfer is (Progress.advance) only once it has run this long: a 3 MB
+# download over a LAN takes 50 ms, and printed three quarter lines just before "saved".
+SAY_PROGRESS_AFTER_SECONDS = 1.0
 
 
 def speed_clause(byte_count: int, seconds: float) -> str:
@@ -340,6 +343,8 @@ class Progress:
 
     def advance(self, done: int, now: float) -> str | None:
         """Record progress; return a notice at each quarter (25, 50, 75%) or every 5 s, else None.
+        Quarters passed in the first SAY_PROGRESS_AFTER_SECONDS go unsaid (a quick transfer's
+        only word is its end; a slow one's next quarter is said).
 
         Completion is announced by the edge after the checksum, not here.
         """
@@ -352,6 +357,8 @@ class Progress:
             return None
         while self._next_step <= self.percent:
             self._next_step += 25
+        if now - self.started < SAY_PROGRESS_AFTER_SECONDS:
+            return None
         self._last_said = now
         return self.notice()
 

@@ -286,13 +286,26 @@ def test_offers_expire_when_their_owner_or_only_recipient_leaves():
 
 def test_progress_speaks_at_each_quarter_and_gives_a_status_text():
     progress = Progress(direction="get", label="a.bin", total=1000, started=10.0)
-    said = [progress.advance(done, 10.0 + done / 1000) for done in range(100, 1000, 100)]
+    said = [progress.advance(done, 10.0 + done / 250) for done in range(100, 1000, 100)]  # 4 s
     spoken = [text for text in said if text]
     assert len(spoken) == 3
     assert spoken[0].startswith("receiving a.bin: 30%")
     assert spoken[0].endswith("bytes/s)")
     assert progress.text().startswith("get a.bin 90% ")
     assert progress.advance(1000, 11.0) is None  # completion is the edge's to announce
+
+
+def test_a_transfer_over_within_a_second_says_no_quarter_only_a_slower_ones_after_it():
+    """--plain printed 'receiving big.bin: 25%', 50% and 75% for a 3 MB download that took 52 ms,
+    just before its 'saved' line. Quarters are said once a transfer has run a second."""
+    quick = Progress(direction="get", label="big.bin", total=3_000_000, started=10.0)
+    assert [quick.advance(done, 10.0 + done / 3_000_000 * 0.052) for done in range(60_000, 3_000_001, 60_000)] == [None] * 50
+    slow = Progress(direction="get", label="big.bin", total=3_000_000, started=10.0)  # 1.5 s
+    said = [slow.advance(done, 10.0 + done / 2_000_000) for done in range(60_000, 3_000_001, 60_000)]
+    assert [text.split(" (")[0] for text in said if text] == ["receiving big.bin: 76%"]  # 25 and 50% came before 1 s: unsaid
+    resumed = Progress(direction="get", label="big.bin", total=3_000_000, started=10.0, done=1_500_000)
+    assert resumed.advance(1_500_000, 10.0) is None  # (client_files: the kept half's quarters)
+    assert resumed.advance(2_280_000, 11.5) == resumed.notice() and resumed.percent == 76
 
 
 def test_progress_speaks_every_few_seconds_on_a_slow_transfer():

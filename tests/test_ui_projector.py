@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import time
 
@@ -139,7 +140,8 @@ def test_the_download_of_a_file_offered_to_one_person_shows_no_name_in_the_statu
 
 def test_the_lines_about_a_private_download_name_it_only_with_projector_mode_off(tmp_path):
     """"saved", "cannot save", the plain front end's "receiving ...: 25%", "stopped receiving"."""
-    transfers = ClientTransfers(tmp_path)
+    ticks = itertools.count(0.0, 1.0)  # a second a look: a download's quarters are said after its first
+    transfers = ClientTransfers(tmp_path, clock=lambda: next(ticks))
     *_said, saved = _download(transfers, _offered("7", "grades_ann.pdf", to="teacher"), b"marks")
     *_said, room_saved = _download(transfers, _offered("8", "slides.pdf"), b"slides")
     huge = ev.FileStart(id="9", name="grades_bob.pdf", size=2**63, sha256="0" * 64)
@@ -163,7 +165,8 @@ def test_a_file_the_host_sends_to_one_person_shows_no_name_while_it_goes_up(tmp_
     """``/send grades_ann.pdf ann``: its offer line hid the name already; its upload does too, in
     the status line and in the lines about it (--plain's "sending ... as #8", "sent", a drop)."""
     session = teacher(projector=True)
-    transfers = ClientTransfers(tmp_path)
+    ticks = itertools.count(0.0, 1.0)  # a second a look: an upload's quarters are said after its first
+    transfers = ClientTransfers(tmp_path, clock=lambda: next(ticks))
     transfers.progress = session.progress
     for name, to in (("grades_ann.pdf", "ann"), ("slides.pdf", None), ("grades_bob.pdf", "bob")):
         (tmp_path / name).write_bytes(b"x" * 100_000)
