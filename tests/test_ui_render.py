@@ -550,10 +550,11 @@ def test_a_narrow_status_line_keeps_what_matters_most_and_gives_parts_back_when_
     a long topic the host lost "host" first, then the topic itself went too, and "host" stayed
     gone with room for it (at 40 columns even the head count went, for the host's address). It
     now chooses afresh at each width, what matters most first: the connection's state, whose
-    turn it is, the head count, then the host's address and role; the topic goes before them."""
+    turn it is, the head count, then the host's address and role; the topic goes before them, cut
+    short where it does not fit whole, and ahead of the mode (whose turn it is says it already)."""
     topic = "fractions and decimals, then the homework for Monday"
     view = make_view(mode="turn", turn="bob", members=["ann", "bob", "cy"], topic=topic)
-    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " ann │ host │ 127.0.0.1:3580 │ turn │ waiting for bob │ 3 here"
+    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " ann │ host │ 127.0.0.1:3580 │ waiting for bob │ 3 here │ topic: fractions and…"
     assert row_texts(rd.render(view, 8, 40))[-2].rstrip() == " ann │ host │ waiting for bob │ 3 here"
     assert row_texts(rd.render(view, 8, 140))[-2] == rd.status_text(view).ljust(140)  # wide enough: everything, back
     assert rd.status_text(view) == f" ann │ host │ 127.0.0.1:3580 │ turn │ waiting for bob │ 3 here │ topic: {topic} "
@@ -564,7 +565,27 @@ def test_a_narrow_status_line_keeps_what_matters_most_and_gives_parts_back_when_
     view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
     assert row_texts(rd.render(view, 8, 40))[-2].rstrip() == " ann │ offline: reconnecting… │ host"
     view.session.progress = {}
-    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " ann │ host │ 127.0.0.1:3580 │ turn │ your turn │ 3 here"
+    assert row_texts(rd.render(view, 8, 80))[-2] == " ann │ host │ 127.0.0.1:3580 │ your turn │ 3 here │ topic: fractions and decim… "
+
+
+def test_a_long_topic_is_cut_short_rather_than_dropped_for_the_mode_and_a_clients_own_parts():
+    """A student with a long name at 60 columns: the topic did not fit whole, so it went, and
+    the line showed 'client' and 'duplex' (which a student knows) in its room. It is cut to the
+    room left at its turn, ahead of them; a wide character is never cut in two; with less than
+    a few letters' room it goes, and the parts after it take the room as before."""
+    name = "Alexandra-Konstantinopoulou"
+    session = Session(name=name, role="client", where="192.168.1.20:3580", members=["teacher", name, "bob"],
+                      topic="fractions and decimals, then the homework for Monday")  # fmt: skip
+    view = View(session)
+    assert rd.status_text(view, 60) == f" {name} │ 3 here │ topic: fractions a… "
+    assert rd.status_text(view, 80) == f" {name} │ 3 here │ topic: fractions and decimals, then th… "
+    assert rd.status_text(view, 200) == f" {name} │ client │ 192.168.1.20:3580 │ duplex │ 3 here │ topic: {session.topic} "
+    assert rd.status_text(view, 50) == f" {name} │ duplex │ 3 here "  # 10 columns left: no "topic: f…"
+    session.topic = "分数と小数、それから月曜日の宿題"
+    assert rd.status_text(view, 60) == f" {name} │ 3 here │ topic: 分数と小数… "  # 59 columns: no half character
+    session.topic = "fractions"  # short enough: whole, and the rest as before
+    assert rd.status_text(view, 60) == f" {name} │ 3 here │ topic: fractions "
+    assert rd.status_text(view, 70) == f" {name} │ duplex │ 3 here │ topic: fractions "
 
 
 def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():

@@ -462,6 +462,18 @@ def test_me_nick_away_topic_and_typing_between_two_screens(terms):
     ann.wait_screen(lambda rows: "typing" not in rows[-2], timeout=15, what="the typing hint to run out")
 
 
+def test_a_students_60_column_status_line_keeps_the_topic_cut_short_beside_a_long_name(terms):
+    """A student with a long name in a 60-column window: the teacher's topic, too long to fit
+    whole, was never shown (the line kept 'client' and the mode instead). It is cut short."""
+    teacher, port = host(terms, name="teacher", cols=100)
+    name = "Alexandra-Konstantinopoulou"
+    student = join(terms, port, name, cols=60)
+    teacher.send("/topic fractions and decimals, then the homework for Monday\r")
+    student.expect(r"-!- topic: fractions and decimals")  # in the transcript, whole
+    status = student.wait_screen(lambda rows: "topic: fractions" in rows[-2] and rows[-2], what="the topic on a 60-column status line")
+    assert status == f" {name} │ 2 here │ topic: fractions a… ", status
+
+
 def test_a_line_typed_and_sent_at_once_leaves_no_typing_hint_behind(terms):
     """Keys and Enter that arrive together (a fast typist, tmux send-keys, a line typed while
     the client was busy): the message ends the typing, so the others' status lines must not

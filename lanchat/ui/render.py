@@ -740,7 +740,7 @@ def chat_over(session: Session) -> bool:
 # matters. Your name and the connection's state always stay; then whose turn it is (and unread
 # direct messages), the head count, the host's address (students read it off the screen), what
 # is under way (who is typing, a transfer), the host's role (which window is the server's), the
-# topic, the mode (in a turn room whose turn it is says it already), and last a client's own
+# topic (cut short where it does not fit whole: SHORT_TOPIC_COLUMNS), the mode (in a turn room whose turn it is says it already), and last a client's own
 # role and address (it typed `lanchat connect ADDRESS`).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
 # A _NOW part's short form, following it: kept as a _NOW part (before the host's address, which
@@ -754,6 +754,9 @@ _LIVE_SHORT = -3
 # whole would be cut at the row's end ("server stopped: waiting for it" at 40 columns).
 _KEEP_SHORT = -2
 SHORT_HOLDER_COLUMNS = 12  # the turn holder's name in the status line's short form, "…" included
+# A topic too long for the room left at its turn is cut to that room ("topic: fractions and…"),
+# ahead of the mode and a client's own parts, if at least this much is left for it.
+SHORT_TOPIC_COLUMNS = len("topic: ") + 6
 
 
 def _status_parts(view: View) -> list[tuple[int, str]]:
@@ -828,7 +831,9 @@ def status_text(view: View, width: int | None = None) -> str:
     one that matters most first: each is kept if it still fits beside those kept already, so a
     long topic left out leaves its room to shorter parts (the host's role), and all come back
     when the terminal widens. A part with a short form (the unread direct messages) is kept
-    short first and shown whole only where that still fits after the host's address. The name and the connection's state always stay (fit() cuts them at the edge)."""
+    short first and shown whole only where that still fits after the host's address. The topic,
+    cut to the room left at its turn, goes ahead of the mode and a client's own parts (a long
+    student's name at 60 columns showed their role and the mode, and no topic at all). The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
     if width is None:
         return _joined([part for part in parts if part[0] not in (_NOW_SHORT, _LIVE_SHORT, _KEEP_SHORT)])
@@ -858,7 +863,16 @@ def status_text(view: View, width: int | None = None) -> str:
         elif used + widths[index] <= width:
             kept.add(index)
             used += widths[index]
+        elif parts[index][0] == _TOPIC and width - used - 3 >= SHORT_TOPIC_COLUMNS:
+            parts[index] = (_TOPIC, shortened(parts[index][1], width - used - 3))
+            kept.add(index)
+            used += text_width(parts[index][1]) + 3
     return _joined([part for index, part in enumerate(parts) if index in kept])
+
+
+def shortened(text: str, columns: int) -> str:
+    """``text`` cut to ``columns`` at most, "…" included (a wide character is not cut in two)."""
+    return "".join(c for c, _s in fit(cells(text, PLAIN), columns - 1)).rstrip() + "\u2026"
 
 
 def _progress_text(progress: object, form: str = "text") -> str:
