@@ -286,14 +286,16 @@ def test_the_hosts_status_line_keeps_host_beside_a_long_topic_and_gives_the_topi
     """At 80 columns a topic too long for the line took "host" with it and never gave it back:
     the least useful part went first (the role), then the topic, leaving room "host" never got.
     Each drawing now keeps what matters most that fits: at 80 and 40 columns the role and the
-    head count stay, the topic goes; at 160 it is back."""
+    head count stay; at 80 the topic is cut short (ahead of the mode), at 40 it goes; at 160 it
+    is back whole."""
     topic = "fractions and decimals: bring the worksheet from Monday, page four"
     ann, port = host(terms, rows=24, cols=80)
     join(terms, port, "bob", rows=24, cols=80)
     ann.expect(r"bob joined")
     ann.send(f"/topic {topic}\r")
     ann.expect(r"topic")
-    ann.wait_screen(lambda rows: re.fullmatch(rf" ann │ host │ 127\.0\.0\.1:{port} │ duplex │ 2 here\s*", rows[-2]), what="80 columns")
+    ann.wait_screen(lambda rows: re.fullmatch(rf" ann │ host │ 127\.0\.0\.1:{port} │ 2 here │ topic: fractions and decimals: b[^│]*…\s*", rows[-2]),
+                    what="80 columns")  # fmt: skip
     ann.resize(24, 40)
     ann.wait_screen(lambda rows: len(rows[-2]) == 40 and re.fullmatch(rf" ann │ host │ 127\.0\.0\.1:{port} │ 2 here\s*", rows[-2]), what="40 columns")
     ann.resize(24, 160)

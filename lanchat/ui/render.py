@@ -740,8 +740,9 @@ def chat_over(session: Session) -> bool:
 # matters. Your name and the connection's state always stay; then whose turn it is (and unread
 # direct messages), the head count, the host's address (students read it off the screen), what
 # is under way (who is typing, a transfer), the host's role (which window is the server's), the
-# topic (cut short where it does not fit whole: SHORT_TOPIC_COLUMNS), the mode (in a turn room whose turn it is says it already), and last a client's own
-# role and address (it typed `lanchat connect ADDRESS`).
+# topic (cut short where it does not fit whole: SHORT_TOPIC_COLUMNS), the mode (in a turn room
+# whose turn it is says it already), and last a client's own role and address (it typed
+# `lanchat connect ADDRESS`).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
 # A _NOW part's short form, following it: kept as a _NOW part (before the host's address, which
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
