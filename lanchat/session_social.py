@@ -14,7 +14,7 @@ from . import events as ev
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell
 
 if TYPE_CHECKING:
-    from .session import InputResult, Line, Session
+    from .session import InputResult, Line, Local, Session
 
 SINCE_SHOWN_SECONDS = 60.0  # a topic or an away the room tells after a welcome says when, once older than this
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not %b: the locale's
@@ -319,11 +319,26 @@ def _projector(session: Session, rest: str) -> InputResult:
     return _local(session, "projector mode off: direct messages are shown")
 
 
-def _quit(session: Session) -> InputResult:
+def ctrl_c_question(session: Session) -> Local | None:
+    """Ctrl-C pressed on the host's full screen: with others here it closes the chat for all of
+    them, as /q does, so it asks /q's question, worded for the key (its answer: Ctrl-C again, or
+    /q: ``quit_armed``); None: leave now (a student's screen, the host alone, a script's pipe).
+    The front end says which key is pressed next (ui/screen.py)."""
+    if session.role != "host" or not session.confirm_quit or not others(session):
+        return None
+    from .session import Local
+
+    session.quit_armed = False  # asked anew: a /q question asked before is answered by this one
+    asked = _quit(session, key="Ctrl-C")
+    return asked if isinstance(asked, Local) else None
+
+
+def _quit(session: Session, key: str = "/q") -> InputResult:
     """/q. The host's /q closes the chat for everyone, and so stops whatever others are downloading
     (the host's files or anyone's), and anyone's /q stops the files they are sending or receiving: a person
     at the screen is asked first, told of each (a script's pipe never is). A file offered to one
-    person is not named in the form projector mode shows (``Line.private``)."""
+    person is not named in the form projector mode shows (``Line.private``). ``key``: what was
+    pressed, "/q" or "Ctrl-C" (ctrl_c_question)."""
     from dataclasses import replace
 
     from .session import Local, Quit
@@ -342,6 +357,8 @@ def _quit(session: Session) -> InputResult:
             return f"/q stops {moving}: type /q again to leave (/q! leaves without asking)"
         still = f" while {fetched}" if (fetched := fetching_words(fetching, hide=hide)) else ""
         also = f" and stops {moving}" if moving else ""
+        if key == "Ctrl-C":  # the next key answers it: Ctrl-C closes, any other goes on (a /q typed closes too)
+            return f"Ctrl-C closes the chat for everyone ({who}){still}{also}: press Ctrl-C again to close it; any other key goes on"
         return f"/q closes the chat for everyone ({who}){still}{also}: type /q again to close it (/q! closes without asking)"
 
     line = _line(question(hide=False), _now(session))

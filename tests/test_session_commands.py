@@ -94,6 +94,27 @@ def test_the_hosts_q_asks_first_when_others_are_here():
     assert isinstance(scripted.parse_input("/q"), Quit)
 
 
+def test_the_hosts_ctrl_c_asks_the_same_question_and_a_q_after_it_closes():
+    """Ctrl-C on the host's full screen (ui/screen.py asks social.ctrl_c_question): the /q question
+    worded for the key, and a /q typed after it is its confirmation; nobody else here, a student's
+    screen or a script's pipe: None, it leaves at once."""
+    from lanchat import session_social as social
+
+    host = room("ann", "host", "bob", "colourbot")
+    host.confirm_quit = True
+    asked = social.ctrl_c_question(host)
+    assert isinstance(asked, Local)
+    assert asked.lines[0].text == "Ctrl-C closes the chat for everyone (bob): press Ctrl-C again to close it; any other key goes on"
+    assert isinstance(host.parse_input("/q"), Quit)
+    host.parse_input("/q")  # the /q question, then Ctrl-C: asked anew (its answer is the very next key)
+    assert isinstance(social.ctrl_c_question(host), Local) and host.quit_armed
+    alone, student = room("ann", "host", "colourbot"), room("bob", "client", "ann", "cy")
+    alone.confirm_quit = student.confirm_quit = True
+    scripted = room("ann", "host", "bob")  # a script's pipe: never asked
+    for leaves_at_once in (alone, student, scripted):
+        assert social.ctrl_c_question(leaves_at_once) is None
+
+
 def test_a_rename_reaches_every_place_a_name_is_kept():
     ann = room("ann", "client", "bob", "cat")
     ann.turn, ann.host = "bob", "bob"

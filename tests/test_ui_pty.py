@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, StandInServer, TermProc, noon_tz, wait_for
+from helpers import RawClient, StandInServer, TermProc, identity_args, noon_tz, wait_for
 from wcwidth import wcswidth
 
 from lanchat import events as ev
@@ -407,6 +407,8 @@ def test_the_host_ending_the_chat_ends_the_students_screen_without_waiting_for_a
         ann.send("/q\r")
     else:
         ann.send("\x03")
+        ann.expect(r"Ctrl-C closes the chat for everyone \(bob\): press Ctrl-C again")
+        ann.send("\x03")
     assert ann.wait() == 0
     assert "the chat is closed" in ann.text
     bob.expect(r"the server shut down: the host closed the chat")  # still on the screen,
@@ -418,6 +420,54 @@ def test_the_host_ending_the_chat_ends_the_students_screen_without_waiting_for_a
     stty = assert_sane_terminal_after_exit(bob)
     assert "exit=0" in stty
     assert "lanchat: disconnected: the server shut down: the host closed the chat" in bob.text
+
+
+def host_in_a_shell(terms, name: str = "ann") -> tuple[TermProc, int]:
+    """``lanchat serve`` as ``name`` at 24x100, run by a shell that reports, after it, the exit
+    status and the terminal's settings (assert_sane_terminal_after_exit)."""
+    command = f'"{sys.executable}" -m lanchat serve --port 0 --host 127.0.0.1 --name {name} {" ".join(identity_args(name))}'
+    term = TermProc(argv=["sh", "-c", f'trap : INT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'], rows=24, cols=100)
+    terms.append(term)
+    match = wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(term.raw)), what="the port")
+    term.expect(rf"{name} │ host")
+    return term, int(match.group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("answer", ["Ctrl-C", "/q"])
+def test_the_hosts_ctrl_c_with_students_here_asks_first_as_q_does(terms, answer):
+    """Ctrl-C on the teacher's full screen closed the lesson for the whole class at once (a slip
+    of the hand, or a habit from the shell), where /q asks first. Now it asks /q's question; any
+    other key goes on (a Ctrl-C after it asks again); the very next Ctrl-C, or the /q typed as its
+    confirmation, closes the chat, and the terminal is given back."""
+    ann, port = host_in_a_shell(terms)
+    bob = join(terms, port, "bob")
+    ann.expect(r"bob joined")
+    question = r"Ctrl-C closes the chat for everyone \(bob\): press Ctrl-C again to"  # (folded after it)
+    ann.send("\x03")
+    ann.expect(question)
+    ann.expect(r"close it; any other key goes on")
+    ann.send("x")  # another key: the chat goes on
+    ann.wait_screen(lambda rows: rows[-1].startswith("> x"), what="x in the input line")
+    ann.send("\x03")  # not the very next key: asked again, not closed
+    ann.wait_screen(lambda rows: len(re.findall(question, "\n".join(rows))) == 2, what="the question asked again")
+    ann.send("\x7fstill here\r")
+    bob.expect(r"ann: still here")
+    assert "closed" not in bob.text and ann.proc.isalive()
+    ann.send("\x03")
+    ann.wait_screen(lambda rows: len(re.findall(question, "\n".join(rows))) == 3, what="the question a third time")
+    ann.send("\x03" if answer == "Ctrl-C" else "/q\r")
+    bob.expect(r"the server shut down: the host closed the chat")
+    stty = assert_sane_terminal_after_exit(ann)
+    assert "exit=0" in stty
+
+
+def test_the_hosts_ctrl_c_alone_in_the_room_closes_at_once(terms):
+    """With nobody else here there is nobody to ask for: the host's Ctrl-C closes at once, as a
+    student's does (test_ctrl_c_restores_the_terminal)."""
+    ann, _port = host_in_a_shell(terms)
+    ann.send("\x03")
+    stty = assert_sane_terminal_after_exit(ann)
+    assert "exit=0" in stty and "closes the chat for everyone" not in ann.text
 
 
 def test_with_no_reconnect_the_host_closing_stays_on_the_screen_until_a_key(terms):

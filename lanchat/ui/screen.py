@@ -67,7 +67,7 @@ KEYS = (
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home too when the input line is empty; End when the cursor is at its end)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
-    ("Ctrl-C, Ctrl-\\, /q", "leave"),
+    ("Ctrl-C, Ctrl-\\, /q", "leave (the host's Ctrl-C and /q ask first while others are here)"),
     ("Ctrl-Z", "stop for the shell (fg: back)"),
 )
 
@@ -476,6 +476,8 @@ class KeyDecoder:
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
+    _ctrl_c_asked = False  # Ctrl-C asked the host first (_stop_key): until any other key, the next Ctrl-C closes
+
     def __init__(self, session: Session, *, fd: int | None = None, stopping: Signals | None = None) -> None:
         self.session = session
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
@@ -841,6 +843,7 @@ class CursesFrontend:
         if not self.marks_pastes:
             last_typed, last_on_a_line = _last_where(keys, _typed), _last_where(keys, _on_the_line)
         while index < len(keys):
+            self._ctrl_c_asked = self._ctrl_c_asked and keys[index] in ("\x03", *_UNTYPED_KEYS)  # any other key: goes on
             if self.paste:
                 index = self._paste_keys(keys, index)
                 continue
@@ -911,11 +914,18 @@ class CursesFrontend:
 
     def _stop_key(self, name: str) -> bool:
         """Ctrl-C or Ctrl-\\ typed: the signal the terminal sent for it, raised (stopsignals.py:
-        the loop says goodbye), so it does what it always did; True. Ctrl-Z: stopped, as its
-        SIGTSTP did (_suspend), and the keys after it go on after fg."""
+        the loop says goodbye), so it does what it always did; True. But the host's Ctrl-C with
+        others here would close the lesson for all of them at a slip of the hand: it asks first,
+        as /q does (social.ctrl_c_question), and only a second Ctrl-C, the very next key, raises
+        it. Ctrl-Z: stopped, as its SIGTSTP did (_suspend), and the keys after it go on after fg."""
         if name == "suspend":
             self._suspend()
             self._resize()
+            return False
+        if name == "interrupt" and not self._ctrl_c_asked and (asked := social.ctrl_c_question(self.session)):
+            self._ctrl_c_asked = True
+            self.show(list(asked.lines))
+            self.view.to_bottom()  # (scrolled back, the question would be below the screen)
             return False
         signal.raise_signal(signal.SIGINT if name == "interrupt" else signal.SIGQUIT)
         return True
