@@ -200,6 +200,12 @@ class ServerFiles:
                 add(asked.who, offer, None)
         return fetching
 
+    def offers_of(self, owner: int) -> int:
+        """How many files connection ``owner`` has on offer now (whole and checked): the host's
+        screen looks who fetches them while any is (session_social.sending_check_due). Asked
+        from the host's thread, as fetching_but is: it reads a copy made in one call."""
+        return sum(offer.owner == owner and offer.ready for offer in self.book.offers.copy().values())
+
     # ----------------------------------------------------------- handling
 
     def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:

@@ -255,6 +255,10 @@ class Session:
     # person, whose: None for ours)], asked of the server this process runs (cli/serve.py: ServerFiles.fetching_but) for /q's
     # question; None: not known here.
     fetching_here: object = None
+    # The host's: how many of its own files are on offer now, by its connection, not its name (a
+    # /nick changes the name they were offered under), asked of that server (ServerFiles.offers_of);
+    # while any is, its screen looks each second who fetches them (session_social.sending_check_due).
+    offering_here: object = None
     # Our /send files not on offer and not on their way now, [(name, to one person, "checking" or
     # "waiting")]: all sent and still checked by the server, offered and not yet accepted, or waiting
     # their turn (client_files.unsent, set by ClientTransfers.share_with) for /q's question;

@@ -433,12 +433,16 @@ def sending_now(session: Session) -> str:
 
 
 def sending_check_due(session: Session) -> bool:
-    """Whether the host's screen should look again in ``SENDING_CHECK_SECONDS``: while the host has
-    a file on offer (a download starts with no event the host's screen sees). An idle chat sleeps."""
+    """Whether the host's screen should look again in ``SENDING_CHECK_SECONDS``: while a file of
+    the host's is on offer (a download starts with no event the host's screen sees), or one is
+    still being fetched. Asked of the server by the host's connection (offering_here, fetching_here),
+    never by name: after the host's /nick its earlier offers still count, and one that went (a
+    private offer whose one recipient left) no longer does. An idle chat sleeps."""
     if session.role != "host" or not callable(session.fetching_here):
         return False
-    me = ev.name_key(session.name)
-    return any(ev.name_key(sender) == me for _name, sender, _to_one, _when in session.offers_seen.values())
+    if callable(session.offering_here) and session.offering_here():
+        return True
+    return any(whose is None for *_, whose in session.fetching_here())
 
 
 def _few(items: list[str]) -> list[str]:

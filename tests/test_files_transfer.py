@@ -199,6 +199,41 @@ def test_the_server_says_who_is_fetching_what_and_how_far(store, tmp_path):
         bob.close()
 
 
+def test_the_hosts_screen_looks_who_fetches_its_files_by_its_connection_not_its_name(store, tmp_path):
+    """The host's screen wakes each second to redraw "sending notes.pdf to 2" while a file of the
+    host's is on offer (session_social.sending_check_due). It matched offers by the name they were
+    offered under, from every offer ever seen: a private offer whose one recipient left kept it
+    waking for the rest of the lesson, and after the host's /nick its offers no longer counted
+    (the mark never came). Now it asks the server, by the host's connection (ServerFiles.offers_of)."""
+    import socket
+
+    from lanchat.session import Session
+    from lanchat.session_social import sending_check_due
+
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        host_cid = server.add_local(server_end, host=True)
+        teach = RawClient(host_end, "teach")  # type: ignore[arg-type]
+        bob = RawClient(endpoint, "bob")
+        session = Session(name="teach", role="host", fetching_here=lambda: server.hub.files.fetching_but(host_cid),
+                          offering_here=lambda: server.hub.files.offers_of(host_cid))  # as cli/serve.py wires them  # fmt: skip
+        session.on_event(ev.Welcome(name="teach", mode="duplex", members=("teach", "bob")))
+        assert not sending_check_due(session)  # nothing on offer: an idle chat sleeps
+        marks = upload(teach, b"m" * 1000, name="marks.csv", to="bob")
+        session.on_event(teach.expect(ev.Offered, id=marks))
+        assert sending_check_due(session)
+        bob.close()  # the one it was for left: it went
+        wait_for(lambda: server.hub.files.offers_of(host_cid) == 0, what="the private offer to go with bob")
+        assert not sending_check_due(session)
+        notes = upload(teach, b"n" * 1000, name="notes.pdf", ref=2)
+        session.on_event(teach.expect(ev.Offered, id=notes))
+        teach.send(ev.Nick(name="teacher"))
+        session.on_event(teach.expect(ev.Renamed, new="teacher"))
+        assert session.name == "teacher"
+        assert sending_check_due(session)  # offered as teach, still the host's
+        teach.close()
+
+
 def test_a_download_asked_for_and_not_begun_counts_as_fetching_not_begun(store):
     """bob's get waits behind his other downloads (MAX_DOWNLOADS_AT_ONCE): it is one the host's /q
     stops too, said as not begun (None), not as 0% read."""

@@ -124,3 +124,33 @@ def test_the_hosts_status_line_says_while_students_fetch_the_hosts_file(terms, t
     finally:
         for student in students:
             student.close()
+
+
+def test_the_hosts_sending_mark_comes_after_the_host_renamed(terms, tmp_path):
+    """The teacher offered notes.pdf, then took another name (/nick): the screen matched the
+    offers it looks after by the name they were offered under, so it stopped looking who fetches
+    them, and "sending notes.pdf to 1" never came while bob downloaded it. Now the server is asked
+    by the host's connection (ServerFiles.offers_of)."""
+    source = tmp_path / "notes.pdf"
+    source.write_bytes(os.urandom(8 * MB))
+    teacher = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teach", "--no-history",
+                       "--files-dir", str(tmp_path / "server-files"), rows=24, cols=80)  # fmt: skip
+    terms.append(teacher)
+    port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(teacher.raw)), what="the port").group(1))  # type: ignore[union-attr]
+    teacher.expect(r"teach │ host")
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    try:
+        teacher.expect(r"\(2 here\)")
+        teacher.send(f'/send "{source}"\r')
+        offered = bob.expect(ev.Offered)
+        teacher.send("/nick teacher\r")
+        bob.expect(ev.Renamed, new="teacher")
+        teacher.expect(r"teacher │ host")
+        bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        bob.send(ev.GetFile(id=offered.id, binary=True))  # type: ignore[attr-defined]
+        bob.expect(ev.FileStart)
+        bob.expect(ev.FileBytes)  # and then reads no more: a download under way
+        teacher.wait_screen(lambda screen: "sending notes.pdf to 1" in screen[-2], what="the sending mark in the status line")
+    finally:
+        bob.close()
+

@@ -69,11 +69,11 @@ def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: 
 
 
 def run_participant(  # noqa: ANN001
-    sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None,
+    sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None, offering=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
-    ``fetching``, ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
+    ``fetching``, ``offering`` (Session's fetching_here, offering_here), ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
     (the terminal rows serve's start lines took: --plain says how to join again below a replay only once they are out of sight); others: _join_retrying."""
     from ..client import ClientLoop, JoinError
     from ..client_files import ClientTransfers
@@ -98,8 +98,8 @@ def run_participant(  # noqa: ANN001
             return 1
         return fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
-    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
-                      start_lines=tuple(start_lines), projector=projector, fetching_here=fetching, kept_topic=kept_topic)
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining), start_lines=tuple(start_lines),
+                      projector=projector, fetching_here=fetching, offering_here=offering, kept_topic=kept_topic)
     frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows)
     from ..ui.plain import PlainFrontend
 

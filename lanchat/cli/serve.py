@@ -477,6 +477,7 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
             on_quit=lambda: server.request_shutdown("the host closed the chat", final=True),
             on_stop=lambda: server.request_shutdown("the server was stopped"),
             fetching=lambda: server.hub.files.fetching_but(host_cid),  # /q's question: who is downloading what
+            offering=lambda: server.hub.files.offers_of(host_cid),  # the host's own files on offer, by connection
             key=start.key,
             password=(lambda: start.password_text),
             binding=start.binding,  # the host's socketpair has no TLS, but the room expects its certificate
