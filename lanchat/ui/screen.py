@@ -96,6 +96,7 @@ CONTROL_KEYS = {
     "\x1a": "suspend",
 }
 STOP_NAMES = ("interrupt", "quit", "suspend")
+ROSTER_TOO_NARROW = "roster-too-narrow"  # the code of F2's line on a narrow screen (a local one: never on the wire)
 
 CURSES_KEYS = {
     curses.KEY_LEFT: "left",
@@ -1045,11 +1046,14 @@ class CursesFrontend:
                 editor.last_matches = []
 
     def _toggle_roster(self) -> None:
-        """F2: show or hide who is here. Too narrow for the pane, say so rather than do nothing."""
+        """F2: show or hide who is here. Too narrow for the pane, say so rather than do nothing;
+        once: pressed again while that is still the newest line, it is not said again (each press
+        added another, and a few presses filled the transcript)."""
         _rows, cols = self.screen.getmaxyx()
         if cols < ROSTER_MIN_COLS:
-            text = f"the list of who is here needs at least {ROSTER_MIN_COLS} columns; /who lists them"
-            self.view.add([Line(kind="system", time=self._now(), text=text)])
+            if not (self.view.lines and self.view.lines[-1].code == ROSTER_TOO_NARROW):
+                text = f"the list of who is here needs at least {ROSTER_MIN_COLS} columns; /who lists them"
+                self.view.add([Line(kind="system", time=self._now(), text=text, code=ROSTER_TOO_NARROW)])
             return
         self.view.toggle_roster()
 
