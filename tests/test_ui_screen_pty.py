@@ -88,14 +88,26 @@ def test_save_to_a_path_typed_on_a_latin1_terminal_writes_a_file_of_that_name(te
     assert not_utf8_problem("/saved caf\udce9") is not None  # no command: a line to send
 
 
-def test_save_counts_lines_in_words_a_person_reads(terms, tmp_path):
-    """After /clear, one message saved said 'saved 1 lines to'; it says 'saved 1 line to'."""
+def test_save_after_clear_writes_the_whole_session_and_says_so(terms, tmp_path):
+    """The teacher cleared the projector's screen mid-lesson (/clear), then at the end typed
+    /save lesson.txt: it wrote only the lines since the /clear ("saved 1 line"), and nothing said
+    the rest of the lesson was left out. /clear takes lines off the screen only: /save writes the
+    whole session's transcript, says how many of its lines /clear had taken off the screen, and
+    counts in words a person reads ("1 line", "2 lines")."""
     ann, _port = host(terms, rows=30, cols=120)
+    say(ann, "before the clear", "ann")
     ann.send("/clear\r")
+    ann.expect_gone(r"ann: before the clear")
     say(ann, "only this", "ann")
-    ann.send(f"/save {tmp_path / 'one.txt'}\r")
-    ann.expect(r"saved 1 line to ")
-    assert (tmp_path / "one.txt").read_text(encoding="utf-8").count("\n") == 1
+    ann.send(f"/save {tmp_path / 'lesson.txt'}\r")
+    count = int(ann.expect(r"saved (\d+) lines to ").group(1))
+    ann.expect(r"cleared off the screen by /clear\)")  # (folded: the path comes between)
+    cleared = int(ann.expect(r"\((\d+) of them").group(1))
+    saved = (tmp_path / "lesson.txt").read_text(encoding="utf-8")
+    assert "ann: before the clear" in saved and "ann: only this" in saved, saved
+    assert saved.index("before the clear") < saved.index("only this")  # in the order said
+    assert saved.count("\n") == count and 0 < cleared < count, (count, cleared)
+    assert "welcome, ann" in saved  # the lesson's start too
 
 
 def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms):

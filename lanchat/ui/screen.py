@@ -44,10 +44,10 @@ from .stall import Signals, StallWatcher
 from .view import ROSTER_MIN_COLS, View
 
 UI_COMMANDS = (
-    Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on)"),
+    Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on; /save still writes it)"),
     Command(name="/mouse", usage="/mouse on|off", help="the mouse wheel scrolls the transcript (on), or the terminal keeps the mouse (off)"),
     Command(name="/find", usage="/find TEXT", help="find TEXT in the transcript (Ctrl-F: the next older match; Esc: done)"),
-    Command(name="/save", usage="/save FILE", help="write the transcript to a text file"),
+    Command(name="/save", usage="/save FILE", help="write the transcript to a text file (all of it: what /clear took off the screen too)"),
 )
 
 KEYS = (
@@ -1290,7 +1290,8 @@ class CursesFrontend:
         path = Path(argument).expanduser().absolute()
         if not path.name or path.is_dir():  # ".", "/", "~", a folder: no file name to write to
             return Line(kind="error", time=now, text=f"{argument} is a folder; give a file name: /save {path / 'chat.txt'}")
-        text = "".join(format_plain(line, keep_lines=True) + "\n" for line in self.view.lines)
+        lines = [*self.view.cleared, *self.view.lines]  # the whole session's, what /clear took off the screen too
+        text = "".join(format_plain(line, keep_lines=True) + "\n" for line in lines)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
             temporary.write_text(text, encoding="utf-8")
@@ -1301,9 +1302,11 @@ class CursesFrontend:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         kept = f" ({path.name} was already there: kept)" if saved != path else ""
-        if self.session.projector and any(projector.hides(line) for line in self.view.lines):
+        if self.session.projector and any(projector.hides(line) for line in lines):
             kept += " (the direct messages in full: the file is not on the projector)"
-        count = len(self.view.lines)
+        if self.view.cleared:  # said: a /save after /clear wrote what was no longer on the screen
+            kept += f" ({len(self.view.cleared)} of them cleared off the screen by /clear)"
+        count = len(lines)
         return Line(kind="notice", time=now, text=f"saved {count} line{'' if count == 1 else 's'} to {saved}{kept}")
 
     # ------------------------------------------------------------------ paint

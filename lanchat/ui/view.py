@@ -71,6 +71,7 @@ class View:
     session: Session
     scrollback: int = SCROLLBACK_LINES
     lines: deque[Line] = field(init=False)
+    cleared: deque[Line] = field(init=False)  # what /clear took off the screen, oldest first: /save writes it too
     editor: LineEditor = field(default_factory=LineEditor)
     scroll: int = 0  # rows scrolled up from the bottom; 0 follows new messages
     top: int | None = None  # after Home: rows scrolled down from the oldest line instead
@@ -89,6 +90,7 @@ class View:
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
+        self.cleared = deque(maxlen=self.scrollback)  # (bounded as the scrollback is)
 
     # -------------------------------------------------------------- transcript
 
@@ -251,7 +253,9 @@ class View:
         return seq if not full else seq - 1
 
     def clear(self) -> None:
-        """/clear: forget the transcript on screen (the chat itself goes on)."""
+        """/clear: take the transcript off the screen (the chat itself goes on). Its lines are
+        kept for /save (``cleared``): the session's transcript is still the whole session's."""
+        self.cleared.extend(self.lines)
         self.lines.clear()
         self.finding, self.found_seq, self.found_count = None, None, 0
         self.page_seq = None
