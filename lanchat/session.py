@@ -990,6 +990,7 @@ class Rejoining:
         self.operators_before = tuple(dict.fromkeys((*self.operators_before, *session.operators)))  # (dropped again before the room said)
         self.back_at = session._now()
         session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
+        session.moved = set()  # a "moved" whose joined the drop took: this welcome says who is here, a later joined is news
         session.away_asked = None  # the new session is not away: "back" needs no asking
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))

@@ -2300,3 +2300,50 @@ def test_a_slow_look_up_on_rejoining_is_said_on_the_status_line_and_once_as_a_li
         assert [said.text for said in shown] == [line]
     finally:
         reconnect.close()
+
+
+def test_a_move_whose_joined_a_drop_took_does_not_hide_a_later_join():
+    """ann moved to another window ("ann moved to another window": the "joined" that follows is
+    not news, so it is not shown), and bob's connection dropped before that joined came. Back in
+    the room, the move was still remembered (Session.moved), and the next time ann really joined,
+    bob's screen said nothing. A rejoin's welcome says who is here: what came before is forgotten."""
+    import time
+
+    from helpers import SerialServer, TermProc
+
+    from lanchat.protocol import Connection, Role
+
+    class MovedThenDropped(SerialServer):
+        """First connection: welcome bob with ann here, say ann left "moved", hang up. Second: welcome
+        bob back without ann; ann joins, then says a line (bob's screen shows it after the join)."""
+
+        def answer(self, conn: socket.socket) -> None:
+            proto = Connection(Role.SERVER)
+            hello = None
+            while hello is None and (data := conn.recv(65536)):
+                proto.receive_data(data)
+                hello = next((event for event in proto.events() if isinstance(event, ev.Hello)), None)
+            assert hello is not None
+            now = time.time()
+            if self.taken == 1:
+                events: tuple[ev.Event, ...] = (ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann")),
+                                                ev.Left(name="ann", reason=ev.LEFT_MOVED, time=now))  # fmt: skip
+            else:
+                events = (ev.Welcome(name=hello.name, mode="duplex", members=(hello.name,)), ev.Joined(name="ann", time=now),
+                          ev.Message(sender="ann", text="here again", time=now))  # fmt: skip
+            conn.sendall(b"".join(proto.send(event) for event in events))
+            if self.taken == 1:
+                conn.shutdown(socket.SHUT_WR)  # the drop: everything sent arrives, then the end
+            while conn.recv(65536):  # until bob closes (the first: on the drop; the second: at the test's end)
+                pass
+
+    server = MovedThenDropped()
+    bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=100)
+    try:
+        bob.expect(r"ann moved to another window")
+        bob.expect(r"back in the room as bob")
+        bob.expect(r"ann: here again")
+        assert re.search(r"ann joined \(2 here\)", bob.text), bob.text
+    finally:
+        bob.stop()
+        server.close()
