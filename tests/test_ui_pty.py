@@ -247,6 +247,25 @@ def test_a_paste_over_the_length_limit_is_kept_not_sent(terms):
     bob.wait_screen(lambda rows: rows[-1].rstrip() == ">", what="the input line empty")
 
 
+def test_the_over_long_paste_hint_is_true_with_the_cursor_moved_left(terms):
+    """The hint said "(Ctrl-U clears it)" wherever the cursor was: Ctrl-U clears from the cursor
+    back, so with the cursor moved left first (to mend the paste), Ctrl-U left the rest of it in
+    the line. With the cursor not at the end the hint now says what clears it all."""
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.send("\x1b[200~" + "z" * 4100 + "\x1b[201~x")  # (x: once it shows, the whole paste is in)
+    bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzx"), what="the paste in the input line")
+    bob.send("\x1b[D" * 3)  # Left three times
+    wait_for(lambda: bob.cursor[1] < len(bob.lines[-1].rstrip()), what="the cursor moved left")
+    bob.send("\r")
+    bob.expect(r"what you typed is kept \(End, then Ctrl-U clears")  # (folded: "it)" below)
+    bob.send("\x1b[F")  # End (screen-256color's)
+    wait_for(lambda: bob.cursor[1] >= len(bob.lines[-1].rstrip()), what="the cursor at the end")
+    bob.send("\x15")  # Ctrl-U, as the line says
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == ">", what="the input line empty")
+    assert "bob: zzz" not in ann.text
+
+
 def test_resize_relays_and_too_small_recovers(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", rows=24, cols=80)

@@ -1079,7 +1079,9 @@ class CursesFrontend:
         problem = None if is_command else self.session.length_problem(text)
         if problem:
             # a long paste fills the line: how to be rid of it, for a student who wants to start again
-            self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept (Ctrl-U clears it)")])
+            # (Ctrl-U clears from the cursor back: with the cursor moved left, End goes first)
+            clears = "Ctrl-U clears it" if editor.cursor >= len(text) else "End, then Ctrl-U clears it"
+            self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept ({clears})")])
             return []
         offline = render.offline(self.session)
         if not is_command and not self.session.my_turn and not offline:
