@@ -108,6 +108,19 @@ def test_clear_and_seen():
     assert len(view.lines) == 0 and view.following
 
 
+def test_clear_keeps_its_lines_for_save_bounded_as_the_scrollback():
+    """/clear takes lines off the screen, not out of the session: /save writes them (ui/screen.py
+    save), oldest first; what is kept stays bounded as the scrollback is."""
+    view = make_view(scrollback=3)
+    view.add([line(1), line(2)])
+    view.clear()
+    view.add([line(3)])
+    assert [entry.text for entry in [*view.cleared, *view.lines]] == [line(1).text, line(2).text, line(3).text]
+    view.add([line(4), line(5)])
+    view.clear()
+    assert len(view.cleared) == 3 and view.cleared[-1].text == line(5).text  # the newest kept
+
+
 def test_roster_pane_needs_room_and_can_be_toggled():
     view = make_view()
     assert view.roster_visible(ROSTER_MIN_COLS)
