@@ -638,7 +638,9 @@ class Room:
             return refused
         target = self.find(whisper.to)
         if target is member:  # (the room's rule for names: any case, any look-alike spelling)
-            return self._error(member.cid, ev.E_BAD_MESSAGE, WHISPER_TO_ONESELF)
+            # no-such-user, a whisper's refusal: a client waiting for its answer takes it as one
+            # (unconfirmed.py); bad-message answers no typed line, and the whisper stayed "sending"
+            return self._error(member.cid, ev.E_NO_SUCH_USER, WHISPER_TO_ONESELF)
         if target is None:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
@@ -647,7 +649,7 @@ class Room:
             if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
             if owner == _owner(member):  # their own name before a /nick: kept for their own key
-                return self._error(member.cid, ev.E_BAD_MESSAGE, WHISPER_TO_ONESELF)
+                return self._error(member.cid, ev.E_NO_SUCH_USER, WHISPER_TO_ONESELF)
             # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)

@@ -25,7 +25,7 @@ ACTION_MARK = "*"
 MOVED = "moved to another window"
 
 # A whisper to one's own name: refused by the client before it goes, and by the server (code
-# bad-message, PROTOCOL.md 3.1.3) for any other client; it used to come back as a direct to oneself.
+# no-such-user, PROTOCOL.md 3.1.3: a whisper's own refusal) for any other client; it used to come back as a direct to oneself.
 WHISPER_TO_ONESELF = "that is you: a whisper goes to someone else"
 
 REMOVALS = frozenset({"kick", "ban"})  # moderation acts that take someone out of the room

@@ -1406,7 +1406,7 @@ def test_unknown_fields_types_and_frames_out_of_order(open_room):
         assert _answer_raw(ann, _raw(b"\x00\x02\xff\xfedata"))["code"] == "bad-message"  # id not UTF-8
         assert _answer(ann, type="cancel", id="424242")["type"] == "(nothing)"  # never answered
         refused = _answer(ann, type="whisper", to="H4ANN", text="to myself")  # 3.1.3: to oneself, any case
-        assert (refused["code"], refused["message"]) == ("bad-message", "that is you: a whisper goes to someone else")
+        assert (refused["code"], refused["message"]) == ("no-such-user", "that is you: a whisper goes to someone else")
         assert [f for f in ann.quiet() if f["type"] == "direct"] == []
     finally:
         ann.close()
