@@ -110,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
         # and Ctrl-\ (SIGQUIT) at a prompt before the chat (a name, a fingerprint to trust, a
         # room to pick; serve's name) likewise, where it ended the process with "Quit (core
         # dumped)"; in the chat it is a stop signal like Ctrl-C (stopsignals.py), and a
-        # --headless room shuts down on it as on Ctrl-C (cmd_serve)
+        # --headless room shuts down on it as on Ctrl-C (cli/serve.py, _run_headless)
         signal.signal(signal.SIGQUIT, signal.default_int_handler)
     try:
         return command_for(args.command)(args)

@@ -2,7 +2,7 @@
 
 A room run for a whole term on a laptop must not fill its disk: at the flood limit one person
 adds about 45 MB of history an hour (4,000-character messages), sixteen connections from one
-machine about 2.9 GB; whispers, even to oneself, about 170 MB an hour each (no one else sees
+machine about 2.9 GB; whispers, even to a name kept for when its owner is back, about 170 MB an hour each (no one else sees
 them, so no one notices). So the server drops old messages (PROTOCOL.md, History replay, "Keeping"):
 
 * by age (``serve --keep-days N``): room and direct messages older than N days, at start and then

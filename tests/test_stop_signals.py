@@ -468,7 +468,7 @@ def test_every_thread_lanchat_starts_has_the_stop_signals_blocked(monkeypatch):
         started = threading.Thread(target=lambda: masks.note("library"), daemon=True)
         started.start()
     # the colour bot's thread, and the serve's address watch (the host's screen's server thread
-    # starts as these do: stopsignals.start_thread in cli/serve.py's cmd_serve)
+    # starts as these do: stopsignals.start_thread in cli/serve.py's _run_host)
     from lanchat.bots import BotRunner
     from lanchat.cli.serve import _follow_addresses
     from lanchat.colourbot import ColourBot

@@ -495,7 +495,6 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
             announcer.close()
 
 
-
 def _listen_address(host: str, port: int) -> str | int:
     """serve --host NAME: the address it names, looked up once (lookup.look_up: said after a
     second, given up after ten, where the resolver alone waited 20 s and more without a word), or
