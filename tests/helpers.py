@@ -357,7 +357,7 @@ def running_server(
         except BaseException as exc:  # noqa: BLE001 - reported to the test below, not lost in a thread
             crashed.append(exc)
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=serve, daemon=True, name=f"server {id(server):x}")  # (server_cpu_seconds finds it)
     thread.start()
     already_open = list(RawClient._open)
     try:
@@ -522,6 +522,14 @@ class TermProc:
             self.proc.delayafterclose = 0  # its pause lets a live child notice the closed pty; this one has exited
         with contextlib.suppress(OSError):
             self.proc.close(force=True)
+
+
+def server_cpu_seconds(server: Server) -> float:
+    """The CPU time ``running_server``'s thread has used so far: what reading a frame costs the
+    server's one loop, untouched by how long the thread waited for a CPU on a loaded machine."""
+    thread = next(thread for thread in threading.enumerate() if thread.name == f"server {id(server):x}")
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
 def local_host(server: Server, name: str = "host", **how: object) -> RawClient:
