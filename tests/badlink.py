@@ -13,7 +13,9 @@ it runs, as a student's link is:
 * ``cut(reset=True)``: every connection through it is ended at once, with a reset both ways as
   ``ss -K`` gives, or (``reset=False``) with a FIN.
 
-``down_bytes`` and ``up_bytes`` count what was forwarded from the server and from the client.
+``down_bytes`` and ``up_bytes`` count what was forwarded from the server and from the client;
+``down_read`` what was read from the server. ``mark(b"...")`` notes where those bytes first come
+from the server (``marked_at``: the bytes read from it before them), to count what was ahead.
 Small socket buffers on the proxy's side (``buffer_bytes``) make a stall bite after little
 data, as on a real link, instead of after the megabytes loopback takes by default.
 """
@@ -66,6 +68,10 @@ class BadLink:
         self.buffer_bytes = buffer_bytes
         self.down_bytes = 0
         self.up_bytes = 0
+        self.down_read = 0
+        self._marker = b""
+        self._seen = b""  # the last bytes read from the server, for a marker cut across two reads
+        self.marked_at: int | None = None
         self.connections = 0  # made through it so far
         self._stalled_until: float | None = None
         self._lock = threading.Lock()
@@ -91,6 +97,11 @@ class BadLink:
         with self._lock:
             self._stalled_until = None
         self._wake()
+
+    def mark(self, marker: bytes) -> None:
+        """Note where ``marker`` next comes from the server: ``marked_at``, the bytes read from it before."""
+        with self._lock:
+            self._marker, self.marked_at = marker, None
 
     @property
     def stalled(self) -> bool:
@@ -207,6 +218,19 @@ class BadLink:
             return
         way.chunks.append((time.monotonic() + self.delay, data))
         way.held += len(data)
+        if way.down:
+            self._look_for_marker(data)
+            self.down_read += len(data)
+
+    def _look_for_marker(self, data: bytes) -> None:
+        with self._lock:
+            marker = self._marker
+        if not marker or self.marked_at is not None:
+            return
+        seen = self._seen[-(len(marker) - 1) :] + data if len(marker) > 1 else data
+        if (at := seen.find(marker)) >= 0:
+            self.marked_at = self.down_read - (len(seen) - len(data)) + at
+        self._seen = seen
 
     def _write(self, way: _Way) -> None:
         now = time.monotonic()
