@@ -36,7 +36,9 @@ def test_a_loop_that_never_ends_fails_in_time_with_a_sentence() -> None:
     started = time.monotonic()
     with pytest.raises(AssertionError, match=r"spin\(\) was still running after 0.3 s"):
         selfcheck.attempt("spin()", spin_forever, seconds=0.3)
-    assert time.monotonic() - started < 2
+    # stopped by its deadline (the sentence says so), not left to run: a spin never ends on its
+    # own (pytest-timeout's 120 s would end it), so the bound only has to be far from both
+    assert time.monotonic() - started < 15
 
 
 def test_an_outer_timer_is_put_back_with_what_is_left_of_it() -> None:
@@ -60,7 +62,7 @@ def test_a_recv_without_timeout_is_interrupted() -> None:
         started = time.monotonic()
         with pytest.raises(selfcheck.TookTooLong, match="without a timeout"):
             selfcheck.attempt("recv", reader.recv, 10, seconds=0.3)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 15  # as above: a recv with nothing to read never returns
 
 
 def test_the_deadline_is_removed_afterwards() -> None:
