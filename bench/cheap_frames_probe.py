@@ -66,6 +66,10 @@ KINDS: dict[str, bytes] = {
     "hello-again": encode(ev.Hello(name="mallory2")),
     "auth-again": _json({"type": "auth", "signature": "AAAA"}),
     "typing-bytewise": encode(ev.Typing()),  # a byte a send (TCP_NODELAY): a read per byte, at most
+    # typing hints padded, in a field nobody reads, to cost far more to read than their size says
+    # (tests/test_attack_frames.py decides by counts and CPU; the room's pace is measured here)
+    "typing-huge-numbers": _json({"type": "typing", "pad": [1e300] * 8000}),  # 56 KiB: msgspec's slowest numbers
+    "typing-nested-64k": _json({"type": "typing", "pad": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]] * 2000}),  # the plain path
 }
 BYTEWISE = {"typing-bytewise"}
 
@@ -135,7 +139,8 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
         heard["closed"] = True
 
     threading.Thread(target=drain, daemon=True).start()
-    batch = KINDS[kind] * BATCH
+    at_once = BATCH if len(KINDS[kind]) < 4096 else 1  # (a padded hint: one a send, counted one by one)
+    batch = KINDS[kind] * at_once
     if kind in BYTEWISE:
         mallory.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sent = 0
@@ -153,7 +158,7 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
             ended = f"closed ({type(exc).__name__})"
             break
         if not pending:
-            sent += BATCH
+            sent += at_once
             pending = batch
     if batch and not heard["closed"]:
         time.sleep(0.3)  # what the server says last
