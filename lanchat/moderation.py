@@ -885,10 +885,27 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
     ]  # fmt: skip
     if not lifted and not holding:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
-    if refused := _own_mute_refusal(room, member, lifted + holding):
+    if refused := _own_mute_refusal(room, member, lifted + holding) or _anothers_mute_refusal(room, member, target, key, lifted):
         return refused
     lifts = mod.lift_mutes(lifted) if lifted else []
     return [*lifts, *_let_past(room, target, key, holding, now), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def _anothers_mute_refusal(room: Room, member: Member, target: Member, key: str | None, lifted: list[Mute]) -> list[Action]:
+    """``target`` is held by a mute of someone else's through their address (or account) alone:
+    a second terminal on mallory's machine under another name, with no key or another. /unmute
+    of it lifted mallory's mute, while every screen read 'hal unmuted zed' and mallory spoke on:
+    as _put_mute has it, a mute that holds someone by address alone is someone else's. Refused,
+    saying whose, so the teacher decides knowingly (/unmute mallory lifts it, for both)."""
+    name_key = ev.name_key(target.name)
+    theirs = next((m for m in lifted if m.name_key != name_key and (m.key is None or m.key != key)), None)
+    if theirs is None:
+        return []
+    whose = theirs.name or theirs.name_key
+    where = "account" if theirs.address is not None and theirs.address.startswith(USER) else "address"
+    return room._error(member.cid, ev.E_BAD_MESSAGE, (
+        f"{target.name} is muted by {theirs.by}'s mute of {whose}, which holds their {where} too: "
+        f"/unmute {whose[:40]} lifts it, for both"))  # fmt: skip
 
 
 def _let_past(room: Room, target: Member, key: str | None, holding: list[Mute], now: float) -> list[Action]:

@@ -2257,3 +2257,30 @@ def test_a_mute_of_a_name_whose_key_two_sessions_here_share_stays_the_names():
     room.take_all()
     room.mod("hal", "mute", "ann", minutes=5)
     assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "ann")]
+
+
+def test_unmute_of_a_second_terminal_on_a_muted_students_machine_does_not_lift_her_mute_unsaid():
+    """mallory, muted (alone at her address, so the mute holds it), opened a second window as zed
+    with no key and asked to be let speak: hal typed /unmute zed, every screen read 'hal unmuted
+    zed', and mallory's own mute was gone: she spoke on. A mute that holds someone by address
+    alone is someone else's (_put_mute): /unmute zed is refused, saying whose, and mallory stays
+    muted until hal lifts hers by her name."""
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=30)
+    (mute,) = room.room.moderation.mutes
+    assert mute.address == LAN["mallory"]
+    room.arrive("zed", address=LAN["mallory"])  # her second window, no key
+    room.take_all()
+    room.mod("hal", "unmute", "zed")
+    refused = room.only_error("hal")
+    assert refused.code == ev.E_BAD_MESSAGE, refused
+    assert refused.message == (
+        "zed is muted by hal's mute of mallory, which holds their address too: /unmute mallory lifts it, for both"
+    )
+    assert room.room.moderation.mutes == [mute] and not room.records[1:]
+    room.say("mallory", "free again")
+    assert room.only_error("mallory").code == ev.E_MUTED
+    assert all(not isinstance(e, ev.Message) for e in room.take("ann"))
+    room.mod("hal", "unmute", "mallory")  # by her name: lifted, for both
+    assert [(e.action, e.name) for e in room.told("ann")] == [("unmute", "mallory")]
+    room.still_serves("zed", "ann", "mallory")

@@ -1073,3 +1073,33 @@ def test_a_real_keyless_guest_let_speak_past_a_nat_mute_keeps_it_in_a_second_win
             client.close()
         teach.send("/q")
         assert teach.wait() == 0
+
+
+def test_a_real_unmute_of_a_second_window_on_a_muted_students_machine_leaves_her_muted_and_says_whose():
+    """From the muted student's side: mallory, alone at her address (the mute holds it), opens a
+    second window as zed with no key (a raw socket) and asks to be let speak. The teacher's
+    /unmute zed lifted her own mute (it matched zed by address), while every screen read
+    'teach unmuted zed'. Now it is refused, naming mallory's mute; she stays muted until the
+    teacher lifts hers by her name."""
+    key = Ed25519PrivateKey.generate()
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        (mallory_sock,) = nat.connections(port, 1)
+        mallory = RawClient(mallory_sock, "mallory", key=key)
+        teach.send("/mute mallory 10 spam")
+        teach.expect(r"muted mallory for 10 minutes")
+        (zed_sock,) = nat.connections(port, 1)
+        zed = RawClient(zed_sock, "zed")
+        assert zed.welcome is not None and zed.welcome.muted == 10, zed.welcome
+        teach.send("/unmute zed")
+        teach.expect(r"zed is muted by teach's mute of mallory, which holds their address too: /unmute mallory lifts it, for both")
+        mallory.send(ev.Say(text="free again"))
+        assert mallory.expect(ev.Error).code == ev.E_MUTED  # type: ignore[attr-defined]
+        teach.send("/unmute mallory")
+        assert zed.expect(ev.Moderated, action="unmute").name == "mallory"  # type: ignore[attr-defined]
+        zed.send(ev.Say(text="hello"))
+        assert mallory.expect(ev.Message, sender="zed").text == "hello"  # type: ignore[attr-defined]
+        for client in (mallory, zed):
+            client.close()
+        teach.send("/q")
+        assert teach.wait() == 0
