@@ -19,7 +19,7 @@ import functools
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -1108,6 +1108,7 @@ def _sent(member: Member, notice: ev.Notice | None) -> list[Action]:
 
 
 _Kept = TypeVar("_Kept")
+_Held = TypeVar("_Held", Ban, Mute)
 
 
 def _keep_newest(kept: OrderedDict[str, _Kept], name_key: str, value: _Kept) -> None:
@@ -1168,7 +1169,7 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
     if name.startswith("#") and number.isdecimal() and len(number) <= 18:
         gone = [b for b in mod.bans if b.id == int(number)]
     if not gone:
-        gone = [b for b in mod.bans if b.name_key == ev.name_key(name)]
+        gone = [b for b in mod.bans if b.name_key == ev.name_key(name)] or _by_owner(room, name, mod.bans)
     if not gone:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")
     mod.bans = [b for b in mod.bans if b not in gone]
@@ -1245,12 +1246,21 @@ def _ago(seconds: float) -> str:
 def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
     mod = room.moderation
     key = ev.name_key(name)
-    lifted = [m for m in mod.mutes if m.name_key == key]
+    lifted = [m for m in mod.mutes if m.name_key == key] or _by_owner(room, name, mod.mutes)
     if not lifted:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is muted")
     if refused := _own_mute_refusal(room, member, lifted):
         return refused
-    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", name, "")]
+    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", lifted[0].name or name, "")]
+
+
+def _by_owner(room: Room, name: str, held: Sequence[_Held]) -> list[_Held]:
+    """Of ``held`` (bans or mutes), none under ``name``: those of the key that owns it, made
+    under the name its person had then (/mute ann of anna, who left by /nick: _renamed, 'hal
+    muted anna'). The teacher who typed /mute ann, then /unmute ann once she had gone, read
+    'nobody called ann is muted', and /unban ann alike."""
+    owner = key_id(room.gate.owner_of(name)) if ev.name_problem(name) is None else None
+    return [] if owner is None else [h for h in held if h.key == owner]
 
 
 def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:

@@ -2284,3 +2284,36 @@ def test_unmute_of_a_second_terminal_on_a_muted_students_machine_does_not_lift_h
     room.mod("hal", "unmute", "mallory")  # by her name: lifted, for both
     assert [(e.action, e.name) for e in room.told("ann")] == [("unmute", "mallory")]
     room.still_serves("zed", "ann", "mallory")
+
+
+def test_unmute_and_unban_of_a_name_left_by_nick_reach_its_key_after_she_has_gone():
+    """hal typed /mute ann of ann, now anna (her key owns ann): 'hal muted anna'. Once she had
+    gone, /unmute ann read 'nobody called ann is muted' and her mute stayed (it was made under
+    anna); /ban ann then /unban ann alike ('no ban matches'). Now both reach the mute or ban of
+    the key that owns the name, and say the name it was made under."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("bob", key=b"\x03" * 32)
+    cid = room.arrive("ann", key=b"\x02" * 32)
+    room.room.gate.claim("ann", b"\x02" * 32)  # as joining with that key does (gate.py)
+    room.perform(room.room.handle(cid, ev.Nick(name="anna")))
+    room.take_all()
+    room.mod("hal", "mute", "ann", minutes=5)
+    assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "anna")]
+    room.perform(room.room.leave(cid, "quit"))
+    room.take_all()
+    room.mod("hal", "unmute", "ann")
+    assert [(e.action, e.name) for e in room.told("bob")] == [("unmute", "anna")]
+    assert not room.room.moderation.mutes and not room.stored_mutes
+    cid = room.arrive("anna", key=b"\x02" * 32)
+    room.take_all()
+    room.mod("hal", "ban", "ann")
+    assert [(e.action, e.name) for e in room.told("hal")] == [("ban", "anna")]
+    assert room.room.name_of(cid) is None  # put out
+    room.take_all()
+    room.mod("hal", "unban", "ann")
+    assert [(e.action, e.name) for e in room.told("bob")] == [("unban", "anna")]
+    assert not room.room.moderation.bans and not room.stored
+    room.take_all()
+    room.mod("hal", "unmute", "ann")  # nothing of hers left: said so, as before
+    assert room.only_error("hal").message == "nobody called 'ann' is muted"
