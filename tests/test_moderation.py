@@ -2239,18 +2239,26 @@ def test_a_ban_or_mute_of_a_name_nobody_has_compares_it_with_a_bounded_few_in_a_
     assert "(did you mean student0012" in notice.message, notice.message
 
 
-def test_a_mute_of_a_name_whose_key_two_sessions_here_share_stays_the_names():
-    """/mute ann, whose key owns ann, follows the key to the one person here who has it under
-    another name (test_moderation_cli: 'hal muted anna'). Two terminals of one login share the
-    key under two names: which is meant, nobody knows, so the act is the name's, as before."""
+def _ann_now_anna_muted_as_ann() -> tuple[ModDriver, int]:
+    """hal hosts, bob is here; ann, whose key owns ann, typed /nick anna; hal typed /mute ann,
+    which followed her key: 'hal muted anna'. The room and anna's connection."""
     room = ModDriver()
     room.arrive("hal", host=True)
+    room.arrive("bob", key=b"\x03" * 32)
     cid = room.arrive("ann", key=b"\x02" * 32)
     room.room.gate.claim("ann", b"\x02" * 32)  # as joining with that key does (gate.py)
     room.perform(room.room.handle(cid, ev.Nick(name="anna")))
     room.take_all()
     room.mod("hal", "mute", "ann", minutes=5)
     assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "anna")]
+    return room, cid
+
+
+def test_a_mute_of_a_name_whose_key_two_sessions_here_share_stays_the_names():
+    """/mute ann, whose key owns ann, follows the key to the one person here who has it under
+    another name (test_moderation_cli: 'hal muted anna'). Two terminals of one login share the
+    key under two names: which is meant, nobody knows, so the act is the name's, as before."""
+    room, _cid = _ann_now_anna_muted_as_ann()
     room.mod("hal", "unmute", "ann")
     assert [(e.action, e.name) for e in room.told("hal")] == [("unmute", "anna")]
     room.arrive("a2", key=b"\x02" * 32)  # her second terminal, under another name
@@ -2291,15 +2299,7 @@ def test_unmute_and_unban_of_a_name_left_by_nick_reach_its_key_after_she_has_gon
     gone, /unmute ann read 'nobody called ann is muted' and her mute stayed (it was made under
     anna); /ban ann then /unban ann alike ('no ban matches'). Now both reach the mute or ban of
     the key that owns the name, and say the name it was made under."""
-    room = ModDriver()
-    room.arrive("hal", host=True)
-    room.arrive("bob", key=b"\x03" * 32)
-    cid = room.arrive("ann", key=b"\x02" * 32)
-    room.room.gate.claim("ann", b"\x02" * 32)  # as joining with that key does (gate.py)
-    room.perform(room.room.handle(cid, ev.Nick(name="anna")))
-    room.take_all()
-    room.mod("hal", "mute", "ann", minutes=5)
-    assert [(e.action, e.name) for e in room.told("hal")] == [("mute", "anna")]
+    room, cid = _ann_now_anna_muted_as_ann()
     room.perform(room.room.leave(cid, "quit"))
     room.take_all()
     room.mod("hal", "unmute", "ann")
