@@ -333,6 +333,36 @@ def ctrl_c_question(session: Session) -> Local | None:
     return asked if isinstance(asked, Local) else None
 
 
+class CtrlCAnswer:
+    """Which Ctrl-C answers the host's Ctrl-C question (ctrl_c_question), one rule for both front
+    ends (ui/screen.py, ui/plain.py), which tell it of each read of the keyboard and each key: the
+    very next key, if it is Ctrl-C, closes; any other goes on (and does what it does). A Ctrl-C
+    in the same read as the one that asked was pressed before the question was on the screen
+    (a bounce, two presses a busy screen read at once, a paste without markers): it is dropped,
+    and the question still waits for its answer."""
+
+    def __init__(self) -> None:
+        self.asked = False  # the question is out: the next key answers it
+        self._in_this_read = False  # and it was asked in the read being handled
+
+    def read(self) -> None:
+        """A new read of the keyboard: what is in it was pressed after what came before."""
+        self._in_this_read = False
+
+    def other_key(self) -> None:
+        """A key that is not Ctrl-C (a resize or a mouse report is no key): the chat goes on."""
+        self.asked = self._in_this_read = False
+
+    def ctrl_c(self, session: Session) -> Local | bool:
+        """Ctrl-C pressed: the question to show; True: leave now (its signal is raised); False:
+        dropped (asked in this same read)."""
+        if self.asked:
+            return not self._in_this_read
+        asked = ctrl_c_question(session)
+        self.asked = self._in_this_read = asked is not None
+        return True if asked is None else asked
+
+
 def _quit(session: Session, key: str = "/q") -> InputResult:
     """/q. The host's /q closes the chat for everyone, and so stops whatever others are downloading
     (the host's files or anyone's), and anyone's /q stops the files they are sending or receiving: a person

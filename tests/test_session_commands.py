@@ -115,6 +115,27 @@ def test_the_hosts_ctrl_c_asks_the_same_question_and_a_q_after_it_closes():
         assert social.ctrl_c_question(leaves_at_once) is None
 
 
+def test_the_ctrl_c_question_is_answered_by_the_next_key_read_after_it():
+    """social.CtrlCAnswer, both front ends' rule: a Ctrl-C in the read that asked is dropped (it
+    was pressed before the question showed); the next read's closes; any other key goes on."""
+    from lanchat.session_social import CtrlCAnswer
+
+    host = room("ann", "host", "bob")
+    host.confirm_quit = True
+    answer = CtrlCAnswer()
+    answer.read()
+    assert isinstance(answer.ctrl_c(host), Local)
+    assert answer.ctrl_c(host) is False  # the same read: dropped, still asked
+    answer.read()
+    answer.other_key()
+    assert isinstance(answer.ctrl_c(host), Local)  # another key went on: asked again
+    answer.read()
+    assert answer.ctrl_c(host) is True
+    alone = room("ann", "host")
+    alone.confirm_quit = True
+    assert CtrlCAnswer().ctrl_c(alone) is True
+
+
 def test_a_rename_reaches_every_place_a_name_is_kept():
     ann = room("ann", "client", "bob", "cat")
     ann.turn, ann.host = "bob", "bob"

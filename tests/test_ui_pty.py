@@ -480,6 +480,26 @@ def test_the_hosts_ctrl_c_with_students_here_asks_first_as_q_does(terms, answer)
     assert "exit=0" in stty
 
 
+def test_a_second_ctrl_c_in_the_read_that_asked_does_not_answer_the_question(terms):
+    """Two Ctrl-Cs the screen read at once (a bounce, a busy screen over a slow link, a paste
+    without markers) closed the lesson: the second answered a question that was not yet on the
+    screen. It is dropped; the question still waits for the very next key."""
+    ann, port = host_in_a_shell(terms)
+    bob = join(terms, port, "bob")
+    ann.expect(r"bob joined")
+    question = r"Ctrl-C closes the chat for everyone \(bob\)"
+    ann.send("\x03\x03")  # one write: one read
+    ann.expect(question)
+    ann.send("x")  # the keys are read in order: once x is in the input line, both Ctrl-Cs were read
+    ann.wait_screen(lambda rows: rows[-1].startswith("> x"), what="x in the input line")
+    assert ann.proc.isalive() and "closed" not in bob.text and len(re.findall(question, ann.text)) == 1, ann.text
+    ann.send("\x7f\x03")
+    ann.wait_screen(lambda rows: len(re.findall(question, "\n".join(rows))) == 2, what="the question asked again")
+    ann.send("\x03")  # the next read's Ctrl-C answers it
+    bob.expect(r"the server shut down: the host closed the chat")
+    assert "exit=0" in assert_sane_terminal_after_exit(ann)
+
+
 def test_the_hosts_ctrl_c_alone_in_the_room_closes_at_once(terms):
     """With nobody else here there is nobody to ask for: the host's Ctrl-C closes at once, as a
     student's does (test_ctrl_c_restores_the_terminal)."""

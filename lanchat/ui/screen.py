@@ -477,11 +477,10 @@ class KeyDecoder:
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
-    _ctrl_c_asked = False  # Ctrl-C asked the host first (_stop_key): until any other key, the next Ctrl-C closes
-
     def __init__(self, session: Session, *, fd: int | None = None, stopping: Signals | None = None) -> None:
         self.session = session
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
+        self._ctrl_c = social.CtrlCAnswer()  # the host's Ctrl-C asks first (_stop_key): which press answers
         if hasattr(session, "ui_keys"):
             session.ui_keys = KEYS  # type: ignore[attr-defined]
         session.confirm_quit = True  # a person is at this screen: the host's /q asks first
@@ -490,8 +489,7 @@ class CursesFrontend:
         self.view.editor.keeps_off_screen = lambda text: session.projector and projector.typed_privately(text)
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.out_fd = sys.stdout.fileno()
-        self.dirty = True
-        self.alert = False
+        self.dirty, self.alert = True, False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
         self._pasted = PastedText()  # what the paste holds is text only, never keys (paste.py)
         self._after_cr = False  # the last key read was a CR outside a paste: a LF first in the next read is its line end
@@ -844,7 +842,8 @@ class CursesFrontend:
         if not self.marks_pastes:
             last_typed, last_on_a_line = _last_where(keys, _typed), _last_where(keys, _on_the_line)
         while index < len(keys):
-            self._ctrl_c_asked = self._ctrl_c_asked and keys[index] in ("\x03", *_UNTYPED_KEYS)  # any other key: goes on
+            if keys[index] not in ("\x03", *_UNTYPED_KEYS):
+                self._ctrl_c.other_key()  # Ctrl-C's question (if asked) is answered: the chat goes on
             if self.paste:
                 index = self._paste_keys(keys, index)
                 continue
@@ -896,7 +895,9 @@ class CursesFrontend:
         ESC of a paste's start marker the last one ended in alone, and where it starts: after a LF
         that ends the CR the last batch ended in (a pasted CR LF split between two reads, without
         paste markers, was two line breaks). A paste whose end never came is over when a person
-        presses Ctrl-C alone (paste.py)."""
+        presses Ctrl-C alone (paste.py). A Ctrl-C after the one that asked (social.CtrlCAnswer) is a
+        new read's."""
+        self._ctrl_c.read()
         if self._held.text:
             head = "".join(itertools.takewhile(lambda key: isinstance(key, str), keys[: len(PASTE_ON) + 1]))  # type: ignore[arg-type]
             held = self._held.text
@@ -918,15 +919,15 @@ class CursesFrontend:
         the loop says goodbye), so it does what it always did; True. But the host's Ctrl-C with
         others here would close the lesson for all of them at a slip of the hand: it asks first,
         as /q does (social.ctrl_c_question), and only a second Ctrl-C, the very next key, raises
-        it. Ctrl-Z: stopped, as its SIGTSTP did (_suspend), and the keys after it go on after fg."""
+        it, read after the question (social.CtrlCAnswer). Ctrl-Z: stopped, as its SIGTSTP did (_suspend), and the keys after it go on after fg."""
         if name == "suspend":
             self._suspend()
             self._resize()
             return False
-        if name == "interrupt" and not self._ctrl_c_asked and (asked := social.ctrl_c_question(self.session)):
-            self._ctrl_c_asked = True
-            self.show(list(asked.lines))
-            self.view.to_bottom()  # (scrolled back, the question would be below the screen)
+        if name == "interrupt" and (asked := self._ctrl_c.ctrl_c(self.session)) is not True:
+            if asked:  # (False: a second Ctrl-C in the read that asked, dropped: social.CtrlCAnswer)
+                self.show(list(asked.lines))
+                self.view.to_bottom()  # (scrolled back, the question would be below the screen)
             return False
         signal.raise_signal(signal.SIGINT if name == "interrupt" else signal.SIGQUIT)
         return True
