@@ -14,6 +14,8 @@ from . import events as ev
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from .session import InputResult, Line, Local, Session
 
 SINCE_SHOWN_SECONDS = 60.0  # a topic or an away the room tells after a welcome says when, once older than this
@@ -349,9 +351,11 @@ class CtrlCAnswer:
         """A new read of the keyboard: what is in it was pressed after what came before."""
         self._in_this_read = False
 
-    def other_key(self) -> None:
-        """A key that is not Ctrl-C (a resize or a mouse report is no key): the chat goes on."""
-        self.asked = self._in_this_read = False
+    def key(self, key: object, untyped: Collection[object] = ()) -> None:
+        """A key read: one that is not Ctrl-C (nor in ``untyped``: a resize, a mouse report, which
+        nobody types) answers the question: the chat goes on."""
+        if key != "\x03" and key not in untyped:
+            self.asked = self._in_this_read = False
 
     def ctrl_c(self, session: Session) -> Local | bool:
         """Ctrl-C pressed: the question to show; True: leave now (its signal is raised); False:

@@ -59,7 +59,7 @@ PLAIN_KEYS = (
     ("Backspace", "delete the last character"),
     ("Ctrl-U, Ctrl-W", "delete the line, the last word"),
     ("Ctrl-D", "on an empty line: leave"),
-    ("Ctrl-C, Ctrl-\\, /q", "leave"),
+    ("Ctrl-C, Ctrl-\\, /q", "leave (the host's Ctrl-C and /q ask first while others are here)"),
     ("Ctrl-Z", "stop for the shell (fg: back)"),
     ("Up/Down, Tab, PgUp", "none here: the full screen has them"),
 )
@@ -348,6 +348,23 @@ def back_over(typing: str, columns: int | None) -> str:
     return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
 
+def rubbed_out(typing: str, gone: str, columns: int | None, *, continues: bool) -> str:
+    """What rubs out ``gone``, the end of ``typing`` (which still has it), echoed as it was at a
+    terminal of ``columns`` (``continues``: after other typed text, so a mark at its start sat on
+    the character before, with no dotted circle: textsafe.visible)."""
+    width = max(0, wcswidth(visible(gone, continues=continues)))
+    shown = visible(typing)
+    if columns and wcswidth(shown) >= columns:
+        # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
+        # the edge where the cursor waits to wrap: the rest is written again, over the line
+        # where the terminal moves up, else on a fresh row (TERM=dumb) unless what goes is
+        # on the cursor's own row, away from the edge (a backspace then rubs it out)
+        # (the cursor's column is read only where it decides: it goes over the whole line)
+        if moves_up(os.environ) or not width <= cursor_at(shown, columns)[1] < columns:
+            return back_over(typing, columns) + visible(typing[: len(typing) - len(gone)])
+    return "\b" * width + " " * width + "\b" * width
+
+
 def _typed(key: str) -> bool:
     """A character that is text, at a terminal (tabs become spaces; editor.typed_character)."""
     return key == "\t" or typed_character(key)
@@ -568,6 +585,7 @@ class PlainFrontend:
         self.marks_pastes = False  # we asked the terminal to bracket pastes, and give that back at the end
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
+        self._ctrl_c = social.CtrlCAnswer()  # the host's Ctrl-C asks first (_stop_key): which press answers
         self.hidden = HiddenWhileProjecting()  # direct messages printed as placeholders (projector mode)
         self.stalls = StalledDownloads(session, self.show)  # after each pass (update), and the loop's wait for it
         self.update, self.next_update_due = self.stalls.update, self.stalls.due
@@ -651,6 +669,7 @@ class PlainFrontend:
         colour code was a key here too, and emptied the line or left its letters in it."""
         submitted: list[str] = []
         now = time.monotonic()
+        self._ctrl_c.read()
         if self._paste is not None and self._paste.given_up(text, now):
             self._paste = None  # its end never came, and a person presses Ctrl-C (paste.py)
         text = self._held.join(text, now) if self._paste is None else text
@@ -681,8 +700,8 @@ class PlainFrontend:
         submitted: list[str] = []
         index = 0
         while index < len(text):
-            key = text[index]
-            index += 1
+            key, index = text[index], index + 1
+            self._ctrl_c.key(key)  # Ctrl-C's question (if asked): another key goes on
             after_cr, self._after_cr = self._after_cr, key == "\r"
             if key == "\n" and after_cr:
                 continue  # CR LF (a paste of Windows line ends, maybe split between two reads): one Enter
@@ -696,11 +715,11 @@ class PlainFrontend:
             elif key in "\x7f\x08":
                 if self.typing:
                     start = grapheme_boundary_before(self.typing, len(self.typing))
-                    self._erase(self.typing[start:], continues=start > 0)
+                    self._echo(rubbed_out(self.typing, self.typing[start:], self._columns(), continues=start > 0))
                     self.typing = self.typing[:start]
             elif key in "\x15\x17":
                 keep = "" if key == "\x15" else kill_word_back(len(self.typing), self.typing)[1]
-                self._erase(self.typing[len(keep) :], continues=bool(keep))
+                self._echo(rubbed_out(self.typing, self.typing[len(keep) :], self._columns(), continues=bool(keep)))
                 self.typing = keep
             elif key == "\x04":
                 if not self.typing and not self._skipping:
@@ -738,31 +757,18 @@ class PlainFrontend:
 
     def _stop_key(self, key: str) -> bool:
         """Ctrl-C, Ctrl-\\: the signal the terminal sent for it, raised (the loop says goodbye); True.
+        But the host's Ctrl-C with others here asks first, as on the full screen (social.CtrlCAnswer).
         Ctrl-Z: stopped, as its SIGTSTP did."""
         if key == "\x1a":
             if self.terminal is not None:
                 self._suspend(self.terminal)
             return False
+        if key == "\x03" and (asked := self._ctrl_c.ctrl_c(self.session)) is not True:
+            if asked:  # (False: a second Ctrl-C in the read that asked, dropped)
+                self.show(list(asked.lines))
+            return False
         signal.raise_signal(signal.SIGINT if key == "\x03" else signal.SIGQUIT)
         return True
-
-    def _erase(self, gone: str, *, continues: bool) -> None:
-        """Rub out ``gone``, the end of what is typed, echoed as it was (``self.typing`` still has
-        it; ``continues``: after other typed text, so a mark at its start sat on the character
-        before, with no dotted circle: textsafe.visible)."""
-        columns = self._columns()
-        width = max(0, wcswidth(visible(gone, continues=continues)))
-        shown = visible(self.typing)
-        if columns and wcswidth(shown) >= columns:
-            # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
-            # the edge where the cursor waits to wrap: the rest is written again, over the line
-            # where the terminal moves up, else on a fresh row (TERM=dumb) unless what goes is
-            # on the cursor's own row, away from the edge (a backspace then rubs it out)
-            # (the cursor's column is read only where it decides: it goes over the whole line)
-            if moves_up(os.environ) or not width <= cursor_at(shown, columns)[1] < columns:
-                self._echo(back_over(self.typing, columns) + visible(self.typing[: len(self.typing) - len(gone)]))
-                return
-        self._echo("\b" * width + " " * width + "\b" * width)
 
     def read_input(self) -> list[str] | None:
         return not_commands_together(self._read_lines(), self.session)

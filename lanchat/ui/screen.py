@@ -842,8 +842,7 @@ class CursesFrontend:
         if not self.marks_pastes:
             last_typed, last_on_a_line = _last_where(keys, _typed), _last_where(keys, _on_the_line)
         while index < len(keys):
-            if keys[index] not in ("\x03", *_UNTYPED_KEYS):
-                self._ctrl_c.other_key()  # Ctrl-C's question (if asked) is answered: the chat goes on
+            self._ctrl_c.key(keys[index], _UNTYPED_KEYS)  # Ctrl-C's question (if asked): another key goes on
             if self.paste:
                 index = self._paste_keys(keys, index)
                 continue
