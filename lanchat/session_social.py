@@ -321,17 +321,17 @@ def _projector(session: Session, rest: str) -> InputResult:
     return _local(session, "projector mode off: direct messages are shown")
 
 
-def ctrl_c_question(session: Session) -> Local | None:
-    """Ctrl-C pressed on the host's full screen: with others here it closes the chat for all of
-    them, as /q does, so it asks /q's question, worded for the key (its answer: Ctrl-C again, or
-    /q: ``quit_armed``); None: leave now (a student's screen, the host alone, a script's pipe).
-    The front end says which key is pressed next (ui/screen.py)."""
+def ctrl_c_question(session: Session, key: str = "Ctrl-C") -> Local | None:
+    """Ctrl-C pressed at the host's terminal (or ``key``: --plain's Ctrl-D on an empty line): with
+    others here it closes the chat for all of them, as /q does, so it asks /q's question, worded
+    for the key (its answer: the key again, or /q: ``quit_armed``); None: leave now (a student's
+    screen, the host alone, a script's pipe). The front end says which key is pressed next (CtrlCAnswer)."""
     if session.role != "host" or not session.confirm_quit or not others(session):
         return None
     from .session import Local
 
     session.quit_armed = False  # asked anew: a /q question asked before is answered by this one
-    asked = _quit(session, key="Ctrl-C")
+    asked = _quit(session, key=key)
     return asked if isinstance(asked, Local) else None
 
 
@@ -344,7 +344,7 @@ class CtrlCAnswer:
     and the question still waits for its answer."""
 
     def __init__(self) -> None:
-        self.asked = False  # the question is out: the next key answers it
+        self.asked = ""  # the key whose question is out ("\x03"; --plain's Ctrl-D: "\x04"): the next key answers it
         self._in_this_read = False  # and it was asked in the read being handled
 
     def read(self) -> None:
@@ -354,16 +354,16 @@ class CtrlCAnswer:
     def key(self, key: object, untyped: Collection[object] = ()) -> None:
         """A key read: one that is not Ctrl-C (nor in ``untyped``: a resize, a mouse report, which
         nobody types) answers the question: the chat goes on."""
-        if key != "\x03" and key not in untyped:
-            self.asked = self._in_this_read = False
+        if key != self.asked and key not in untyped:
+            self.asked, self._in_this_read = "", False
 
-    def ctrl_c(self, session: Session) -> Local | bool:
-        """Ctrl-C pressed: the question to show; True: leave now (its signal is raised); False:
-        dropped (asked in this same read)."""
-        if self.asked:
+    def ctrl_c(self, session: Session, key: str = "\x03") -> Local | bool:
+        """Ctrl-C pressed (``key``: or --plain's Ctrl-D on an empty line): the question to show;
+        True: leave now (its signal is raised); False: dropped (asked in this same read)."""
+        if self.asked == key:
             return not self._in_this_read
-        asked = ctrl_c_question(session)
-        self.asked = self._in_this_read = asked is not None
+        asked = ctrl_c_question(session, "Ctrl-C" if key == "\x03" else "Ctrl-D")
+        self.asked, self._in_this_read = (key, True) if asked is not None else ("", False)
         return True if asked is None else asked
 
 
@@ -372,7 +372,7 @@ def _quit(session: Session, key: str = "/q") -> InputResult:
     (the host's files or anyone's), and anyone's /q stops the files they are sending or receiving: a person
     at the screen is asked first, told of each (a script's pipe never is). A file offered to one
     person is not named in the form projector mode shows (``Line.private``). ``key``: what was
-    pressed, "/q" or "Ctrl-C" (ctrl_c_question)."""
+    pressed, "/q", "Ctrl-C" or "Ctrl-D" (ctrl_c_question)."""
     from dataclasses import replace
 
     from .session import Local, Quit
@@ -391,8 +391,8 @@ def _quit(session: Session, key: str = "/q") -> InputResult:
             return f"/q stops {moving}: type /q again to leave (/q! leaves without asking)"
         still = f" while {fetched}" if (fetched := fetching_words(fetching, hide=hide)) else ""
         also = f" and stops {moving}" if moving else ""
-        if key == "Ctrl-C":  # the next key answers it: Ctrl-C closes, any other goes on (a /q typed closes too)
-            return f"Ctrl-C closes the chat for everyone ({who}){still}{also}: press Ctrl-C again to close it; any other key goes on"
+        if key != "/q":  # the next key answers it: the same key closes, any other goes on (a /q typed closes too)
+            return f"{key} closes the chat for everyone ({who}){still}{also}: press {key} again to close it; any other key goes on"
         return f"/q closes the chat for everyone ({who}){still}{also}: type /q again to close it (/q! closes without asking)"
 
     line = _line(question(hide=False), _now(session))

@@ -500,25 +500,26 @@ def test_a_second_ctrl_c_in_the_read_that_asked_does_not_answer_the_question(ter
     assert "exit=0" in assert_sane_terminal_after_exit(ann)
 
 
-def test_a_plain_hosts_ctrl_c_with_students_here_asks_first_too(terms):
-    """serve --plain at a terminal asks before /q closes the lesson, but its Ctrl-C closed it at
-    once, for everyone. It asks the same question as the full screen, answered the same way
-    (social.CtrlCAnswer): another key goes on, the very next Ctrl-C closes."""
+@pytest.mark.parametrize(("key", "name"), [("\x03", "Ctrl-C"), ("\x04", "Ctrl-D")])
+def test_a_plain_hosts_ctrl_c_with_students_here_asks_first_too(terms, key, name):
+    """serve --plain at a terminal asks before /q closes the lesson, but its Ctrl-C, and Ctrl-D on
+    an empty line, closed it at once, for everyone. Each asks the full screen's question, answered
+    the same way (social.CtrlCAnswer): another key goes on, the very next press of it closes."""
     command = f'"{sys.executable}" -m lanchat serve --plain --port 0 --host 127.0.0.1 --name ann {" ".join(identity_args("ann"))}'
     ann = TermProc(argv=["sh", "-c", f'trap : INT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'], rows=40, cols=100)
     terms.append(ann)
     port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(ann.raw)), what="the port").group(1))  # type: ignore[union-attr]
     bob = join(terms, port, "bob")
     ann.expect(r"bob joined")
-    question = r"Ctrl-C closes the chat for everyone \(bob\): press Ctrl-C again"
-    ann.send("\x03")
+    question = rf"{name} closes the chat for everyone \(bob\): press {name} again"
+    ann.send(key)
     ann.expect(question)
     ann.send("x")  # another key: the chat goes on
     ann.wait_screen(lambda rows: any(row.rstrip() == "x" for row in rows), what="x echoed")
-    ann.send("\x7f\x03")  # not the very next key: asked again
+    ann.send("\x7f" + key)  # not the very next key: asked again
     ann.wait_screen(lambda rows: len(re.findall(question, "\n".join(rows))) == 2, what="the question asked again")
     assert ann.proc.isalive() and "closed" not in bob.text
-    ann.send("\x03")
+    ann.send(key)
     bob.expect(r"the server shut down: the host closed the chat")
     ann.expect("STTY-DONE")
     stty = ann.text[ann.text.rfind("exit=") :]

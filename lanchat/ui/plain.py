@@ -58,7 +58,7 @@ PLAIN_KEYS = (
     ("Enter", "send the line"),
     ("Backspace", "delete the last character"),
     ("Ctrl-U, Ctrl-W", "delete the line, the last word"),
-    ("Ctrl-D", "on an empty line: leave"),
+    ("Ctrl-D", "on an empty line: leave (the host's asks first while others are here)"),
     ("Ctrl-C, Ctrl-\\, /q", "leave (the host's Ctrl-C and /q ask first while others are here)"),
     ("Ctrl-Z", "stop for the shell (fg: back)"),
     ("Up/Down, Tab, PgUp", "none here: the full screen has them"),
@@ -722,9 +722,8 @@ class PlainFrontend:
                 self._echo(rubbed_out(self.typing, self.typing[len(keep) :], self._columns(), continues=bool(keep)))
                 self.typing = keep
             elif key == "\x04":
-                if not self.typing and not self._skipping:
-                    self.ended = True
-                    return submitted, None
+                if not self.typing and not self._skipping and self._stop_key(key):
+                    return submitted, None  # the input ended (self.ended)
             elif key in STOP_KEYS:
                 if self._stop_key(key):
                     return submitted, None  # leaving: what was typed after it is dropped, as ISIG did
@@ -757,16 +756,20 @@ class PlainFrontend:
 
     def _stop_key(self, key: str) -> bool:
         """Ctrl-C, Ctrl-\\: the signal the terminal sent for it, raised (the loop says goodbye); True.
-        But the host's Ctrl-C with others here asks first, as on the full screen (social.CtrlCAnswer).
+        Ctrl-D on an empty line: the input ends; True. But the host's Ctrl-C, and Ctrl-D, with others
+        here ask first, as the full screen's Ctrl-C does (social.CtrlCAnswer).
         Ctrl-Z: stopped, as its SIGTSTP did."""
         if key == "\x1a":
             if self.terminal is not None:
                 self._suspend(self.terminal)
             return False
-        if key == "\x03" and (asked := self._ctrl_c.ctrl_c(self.session)) is not True:
+        if key in "\x03\x04" and (asked := self._ctrl_c.ctrl_c(self.session, key)) is not True:
             if asked:  # (False: a second Ctrl-C in the read that asked, dropped)
                 self.show(list(asked.lines))
             return False
+        if key == "\x04":  # Ctrl-D on an empty line: the input ends
+            self.ended = True
+            return True
         signal.raise_signal(signal.SIGINT if key == "\x03" else signal.SIGQUIT)
         return True
 
