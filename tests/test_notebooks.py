@@ -516,7 +516,8 @@ def test_a_cell_run_again_works_again_or_says_why(name: str, executed: dict[str,
         text = cell_text(cell)
         errors = [out.ename for out in cell.get("outputs", []) if out.output_type == "error"]
         assert shown in text and errors == ([error] if error else []), f"run again, a cell showed {text!r}:\n{cell.source}"
-        assert cell_seconds(cell) < 5, f"run again, a cell took {cell_seconds(cell):.1f} s:\n{cell.source}"
+        # (the fault this catches waits out a notebook's 10 s TIMEOUT; a right cell took 6 s once at load 15)
+        assert cell_seconds(cell) < 8, f"run again, a cell took {cell_seconds(cell):.1f} s:\n{cell.source}"
 
 
 def test_notebook_07_names_every_state_of_the_protocol() -> None:
