@@ -29,15 +29,26 @@ FLOOR = "pyrelay"  # bench/pyrelay.py, the CPython floor: the light workload onl
 
 
 def run_bench(script: str, *args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
-    """``python bench/SCRIPT ARGS`` as a user runs it; it must succeed without a traceback."""
-    done = subprocess.run(
+    """``python bench/SCRIPT ARGS`` as a user runs it; it must succeed without a traceback. In a
+    session of its own: past ``timeout`` the whole group is ended, the servers it started too (a
+    timed-out callgrind run left its server under valgrind running for an hour, after the suite)."""
+    with subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / script), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         cwd=ROOT,
         env=child_env(),
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group our own setsid made: the bench and what it started
+            proc.communicate()
+            raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     return done
