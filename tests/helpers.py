@@ -481,6 +481,15 @@ class TermProc:
                     raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}; screen:\n{shown}")
                 self._changed.wait(min(remaining, 0.2))
 
+    def wait_finished(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the program has ended and all it wrote is on the screen: the reader has met
+        the terminal's end. A process already seen dead (isalive) may still have output in the
+        terminal, unread: a test that read the screen then found the last entries missing."""
+        self._reader.join(timeout)
+        if self._reader.is_alive():
+            shown = "\n".join(f"|{row}|" for row in self.lines)
+            raise AssertionError(f"the program did not end within {timeout}s; screen:\n{shown}")
+
     def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
         regex = re.compile(pattern)
         return self.wait_screen(lambda rows: regex.search("\n".join(rows)), timeout, what=repr(pattern))  # type: ignore[return-value]

@@ -665,7 +665,7 @@ def test_history_at_an_80_column_terminal_folds_long_lines_at_spaces_under_the_t
     store.close()
     term = TermProc("history", str(db), rows=24, cols=80)
     try:
-        term.wait_screen(lambda rows: not term.proc.isalive(), what="lanchat history to finish")
+        term.wait_finished()  # (not only the process gone: its last rows could still be unread)
         rows = [row.rstrip() for row in term.lines if row.strip()]
         head = re.match(r"\[[^]]*\] teacher: ", rows[0]).group(0)  # type: ignore[union-attr]
         assert all(len(row) <= 80 for row in rows), rows
