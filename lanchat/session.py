@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from . import session_social as social
-from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
+from .colourbot import BOT_NAME, START_COMMAND
 from .members import Members
-from .wording import MOVED, REMOVALS, WHISPER_TO_ONESELF, closest_command, everyone_muted_note, nobody_holds_the_turn
+from .wording import WHISPER_TO_ONESELF, closest_command, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +58,9 @@ TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen sh
 UNKNOWN_COMMAND = "unknown-command"  # Line.code of "unknown command ...": --plain adds how to send such a line as text
 HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
 HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view
+JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
+OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
+HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,17 +106,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="turn mode: give up your turn; operators: move it on from someone who went quiet"),
 )
-# Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
-# both name us, and the client's exit line repeats every fatal error, so we show it only there.
-JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 
 
-def _moved_back(moved: set[str], name: str) -> bool:
-    """Whether ``name`` is the one whose "moved" left came just before (and forget it)."""
-    if not moved or (key := ev.name_key(name)) not in moved:
-        return False
-    moved.discard(key)
-    return True
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 # Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
 # is only one of these words is that command. Only whole one-word lines: "\w is a word
@@ -345,19 +339,7 @@ class Session:
     def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
         return Line(kind=kind, time=self._now() if when is None else when, text=text)
 
-    def _join_lines_now(self, *, replayed: bool = True) -> list[Line]:
-        """How others join, once, below the replay that ended (``join_lines_when``)."""
-        when, self.join_lines_when = self.join_lines_when, ""
-        if when == "welcome" or (when == "replay" and replayed):
-            return [self._notice(text.strip(), kind="system") for text in (*self.join_lines, *self.start_lines)]
-        return []
 
-    def _history_place(self) -> str:
-        """Where the room's history file is, as the one reading it would say: a headless room
-        (serve --headless) has no host, only the machine it runs on (PROTOCOL.md, History replay)."""
-        if self.role == "host":
-            return "this machine"
-        return "the host's machine" if self.host else "the server's machine"
 
     def machine_moved(self, news: MachineMoved) -> list[Line]:
         """The host's machine has other addresses now: the status line and /address say the
@@ -377,174 +359,15 @@ class Session:
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
+        from .session_events import lines_for  # here: session_events imports this module
+
         if (problem := too_long(event)) is not None:
             return [self._notice(f"a message from the server was not shown: {problem}", kind="error", when=self._now())]
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
             return rejoined
         if social.hidden(self, event):
             return []
-        if isinstance(event, ev.Welcome):
-            self.name = event.name
-            self.mode = event.mode
-            self.members = Members(event.members)
-            self.turn = event.turn
-            self.host = event.host
-            self.once = event.once
-            self.bots = {ev.name_key(n) for n in event.bots}
-            self.muted_until = self._welcome_mute_end(event)[0]
-            others = [m for m in self.members if m != self.name]
-            here = ", ".join(others) if others else "nobody else yet"
-            lines = [replace(self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands"), composed=True)]
-            if self.mode == "turn":
-                lines.append(self._notice(f"turn-based: {self.turn_text()}"))
-            lines += muted_on_joining(self, event)
-            lines += self.rejoin.keep_secret(self, event)
-            if event.keeps_history:
-                lines.append(self._notice(f"this room keeps history on {self._history_place()}"))
-            elif self.join_lines_when == "welcome":  # no replay comes: how to join goes here
-                lines += self._join_lines_now()
-            return lines
-        if isinstance(event, ev.WhoIsReply):
-            where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
-            if event.fingerprint is None:
-                return [self._notice(f"{event.name}{where}: no key owns this name")]
-            return [self._notice(f"{event.name}{where}: key {event.fingerprint}")]
-        if isinstance(event, ev.Released):
-            if event.owned:
-                return [self._notice(f"released {event.name}: the next key to join with it owns it")]
-            return [self._notice(f"nobody owned {event.name}")]
-        if isinstance(event, (ev.Message, ev.Direct)) and event.history:
-            # Replayed from the server's history: marked [History], never a fresh mention.
-            to = event.to if isinstance(event, ev.Direct) else None
-            page = HISTORY_PAGE if self.history_asked else None
-            acted = isinstance(event, ev.Message) and event.action  # a /me (PROTOCOL.md, History replay)
-            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page, action=acted)]
-        if isinstance(event, ev.HistoryEnd):
-            self.history_before = event.before
-            asked, self.history_asked = self.history_asked, False
-            shown, self.rejoin.skipped = event.shown - self.rejoin.skipped, 0  # less those on screen already
-            if not event.shown:  # a first visit to an empty room stays quiet
-                return [self._notice("no earlier history")] if asked else self._join_lines_now(replayed=False)
-            earlier = "; /history shows earlier ones" if event.more else ""
-            end = self._notice(f"end of history ({shown} shown{earlier})")
-            return [replace(end, code=HISTORY_PAGE_END)] if asked else [end, *self._join_lines_now()]
-        if isinstance(event, ev.Message):
-            mine = ev.name_key(event.sender) == ev.name_key(self.name)
-            if mine:  # the room took a line of ours: not muted now (a rejoin's minutes are rounded up)
-                self.muted_until = None
-            return [
-                Line(
-                    kind="own" if mine else "message",
-                    time=event.time,
-                    sender=event.sender,
-                    text=event.text,
-                    mentions_me=not mine and self.mentions_me(event.text),
-                )
-            ]
-        if isinstance(event, ev.Direct) and event.held:
-            # Our own copy of a direct message the server keeps for someone who is away.
-            return [
-                Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text),
-                self._notice(f"{event.to} is not here now; they will see it when they come back"),
-            ]
-        if isinstance(event, ev.Direct):
-            to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            lines = [self._direct_line(event, to_me)]
-            if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
-                # Seed 000: the client closes its socket once the user is happy with the colour,
-                # and a --once server then shuts down, whether or not they began with /mood.
-                # Elsewhere a Y only ends the exchange.
-                self.bot_exchange = False
-                self.leave_requested = True
-                return [*lines, self._notice("happy with the colour: leaving, as seed 000's client does")]
-            exchange = social.bot_direct(self, event, lines[0]) if to_me else None
-            return lines if exchange is None else exchange
-        if isinstance(event, ev.Joined):
-            self.members.add(event.name)
-            if event.bot:
-                self.bots.add(ev.name_key(event.name))
-            if not self.show_joins or _moved_back(self.moved, event.name):
-                return []  # (moved: the left just before said it in one line)
-            count = len(self.members)
-            presence = Presence(name=event.name, change="joined", here=count)
-            return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
-        if isinstance(event, ev.Left):
-            self.members.discard(event.name)
-            self.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
-            self.typing.pop(event.name, None)  # nor typing: the status line said so for seconds after they left
-            self.bots.discard(ev.name_key(event.name))
-            self.operators.discard(event.name)
-            if ev.name_key(event.name) == ev.name_key(BOT_NAME):
-                self.bot_exchange = False
-            if event.reason in ("kicked", "banned") or not self.show_joins:
-                return []  # kicked, banned: the "moderated" line just before said who did it and why
-            if event.reason == ev.LEFT_MOVED:  # their joined follows at once: one line, not two
-                self.moved.add(ev.name_key(event.name))
-                return [Line(kind="notice", time=event.time, text=f"{event.name} {MOVED}", code=JOIN_LEAVE)]
-            why = {
-                "quit": "left",
-                "lost": "lost connection",
-                "dropped": "was dropped (not reading fast enough)",
-                "flooding": "was disconnected for flooding",
-            }
-            text = f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)"
-            presence = Presence(name=event.name, change=event.reason, here=len(self.members))
-            return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
-        if isinstance(event, ev.Roster):
-            self.members = Members(event.members)
-            self.bots = {ev.name_key(n) for n in event.bots}
-            muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
-            who = f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}"
-            return [replace(self._notice(who), composed=True)]
-        if isinstance(event, ev.Moderated):
-            if event.action == "mode" and event.mode in ("turn", "duplex"):
-                self.mode = event.mode  # the turn event that follows says whose turn it is
-            if event.action in ("mute", "unmute") and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
-                self.muted_until = self._mute_ends(event.minutes or 0) if event.action == "mute" else None
-            if event.action in REMOVALS and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
-                return []  # us, kicked or banned: the fatal error right after says it, once (below)
-            if event.action == "op" and event.name is not None and self.rejoin.was_operator(event.name, self._now()):
-                return []  # made an operator again by the room we rejoined: no news (Rejoining.operators_before)
-            return [self._notice(self._act_text(event), when=event.time)]
-        if isinstance(event, ev.Operators):
-            self.operators = Members(event.names)
-            return []
-        if isinstance(event, ev.BanList):
-            if not event.bans:
-                return [self._notice("nobody is banned")]
-            return [self._notice(f"bans ({len(event.bans)}):")] + [self._notice(f"  {line}") for line in event.bans]
-        if isinstance(event, ev.Turn):
-            self.turn = event.holder
-            if self.mode != "turn":  # after /mode duplex: nobody's turn, and the act said so
-                return []
-            return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
-        if isinstance(event, ev.Error):
-            if event.fatal:
-                # the chat ends here, and its last line (client.py's exit: "disconnected by the
-                # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
-                return []
-            social.refused(self, event.code)
-            return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
-        if isinstance(event, ev.Notice):  # news for us alone, refusing nothing: shown as a notice, not an error
-            return [Line(kind="notice", time=self._now(), text=event.message, code=event.code)]
-        if isinstance(event, ev.SCREEN_SERVER_EVENTS):
-            return social.on_event(self, event)
-        if isinstance(event, ev.Refused):  # to the host (a ban: and operators): someone was turned away
-            return [Line(kind="notice", time=event.time, text=self._refused_text(event), code=event.code)]
-        if isinstance(event, ev.Offered):
-            if not event.listing and shown_before(self, event):  # told again on rejoining: said once
-                return []
-            return [*renumbered_offer(self, event), offered_line(self, event)]
-        if isinstance(event, ev.FileList):
-            text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
-            if event.unlisted:  # the server lists the newest only
-                text = f"files on offer ({event.count + event.unlisted:,}; the newest {event.count} listed):"
-            return [self._notice(text)]
-        if isinstance(event, ev.Shutdown):
-            self.closed_reason = f"the server shut down: {event.reason}"
-            self.closed_for_good = event.final
-            return [self._notice(self.closed_reason)]
-        return []
+        return lines_for(self, event)
 
     def is_operator(self, name: str) -> bool:
         key = ev.name_key(name)
@@ -558,51 +381,11 @@ class Session:
         key = ev.name_key(name)
         return self.is_operator(name) or any(ev.name_key(op) == key for op in self.rejoin.operators_before)
 
-    def _marked(self, name: str, muted: dict[str, str]) -> str:
-        """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
-        or an operator, then away, here with the reason (``/away`` alone sends "away"), then
-        muted (``muted``: Roster.mute_notes). In a turn room, whose turn it is: below 100
-        columns there is no roster pane, and the status line alone said it."""
-        if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
-            marked = f"{name} (host)"
-        else:
-            marked = f"{name} (op)" if self.is_operator(name) else name
-        if self.mode == "turn" and self.turn is not None and ev.name_key(name) == ev.name_key(self.turn):
-            marked += " (turn)"
-        reason = self.away.get(ev.name_key(name))
-        if reason:
-            marked += " (away)" if reason == "away" else f" (away: {reason})"
-        note = muted.get(ev.name_key(name))
-        return f"{marked} ({note})" if note else marked
-
-    def _refused_text(self, event: ev.Refused) -> str:
-        """Who was turned away and why: a full room, or a banned person trying again."""
-        if event.code == ev.E_BANNED and event.by is not None:
-            from .moderation import ban_try_text  # here, as in _act_text
-
-            return ban_try_text(event)
-        full = "the room is full (serve --max-clients counts people besides you)"
-        why = full if event.code == ev.E_ROOM_FULL else event.code
-        if event.count is not None and event.count > 1:  # the tries of 30 s, as one line (PROTOCOL.md, Refusals told to the host)
-            return f"{event.count} more tries to join were turned away, the last as {event.name}: {why}"
-        return f"{event.name} was turned away: {why}"
-
-    def _act_text(self, act: ev.Moderated) -> str:
-        """One moderation act as one line: who did what to whom, and why."""
-        from .moderation import act_line  # here: it brings room.py, which a client needs only now
-
-        return act_line(act, mine=act.name is not None and ev.name_key(act.name) == ev.name_key(self.name))
-
-
     # -------------------------------------- /me, /nick, /away, /topic, typing hints
 
     def take_pending(self) -> list[ev.Event]:
         pending, self.pending = self.pending, []
         return pending
-
-    def _direct_line(self, event: ev.Direct, to_me: bool) -> Line:
-        mentions_me = to_me and event.sender != self.name
-        return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
 
     def mentions_me(self, text: str) -> bool:
         return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
@@ -1083,64 +866,13 @@ def mute_minutes(text: str) -> tuple[int | None, str]:
     return minutes, text[found.end():].strip()
 
 
-OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with
 
 
-def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
-    """Ids never repeat within a server's run (nor across runs with history), so an id seen
-    before for another file means the server restarted without its history: said once, so a
-    ``/get`` meant for the old file is not taken for the new one (PROTOCOL.md, File transfer)."""
-    from .files import safe_name
-
-    now = (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
-    seen = session.offers_seen
-    earlier = seen.pop(offered.id, None)
-    seen[offered.id] = now  # the newest last: a server flooding offers holds at most OFFERS_REMEMBERED
-    if len(seen) > OFFERS_REMEMBERED:
-        del seen[next(iter(seen))]
-    if earlier is None or earlier[:2] == now[:2]:
-        return []
-    (name, sender, private, _when), before = earlier, "had that number before the server restarted"
-    line = session._notice(f"#{offered.id} is a new file: {name} from {sender} {before}")
-    # the earlier file was offered to one person: projector mode shows the notice without its name
-    return [replace(line, private=f"#{offered.id} is a new file: a file {HIDDEN_FILE} from {sender} {before}") if private else line]
 
 
-def shown_before(session: Session, offered: ev.Offered) -> bool:
-    """This very offer was on the screen already: the server tells whoever joins what is on
-    offer (PROTOCOL.md, File transfer), and a rejoin after a drop shows it only if it is new. The
-    time it was offered tells it from the same file offered again under its old number (a
-    restart without history numbers from 1 again)."""
-    from .files import safe_name
-
-    return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
 
 
-def offered_line(session: Session, offered: ev.Offered) -> Line:
-    """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
-    from .files import human_size, safe_name
-
-    name = safe_name(offered.name)
-    size = human_size(offered.size)
-    mine = ev.name_key(offered.sender) == ev.name_key(session.name)
-    if offered.listing:
-        whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
-        if offered.fetched is not None:  # the offerer's listing: how many have it ("fetched by 28")
-            whom += f", fetched by {offered.fetched}"
-        line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
-        return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
-    if mine:
-        whom = f"to {offered.to}" if offered.to else "to the room"
-        line = session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
-        return _private_offer(line, offered, f"your file (hidden) is on offer {whom} as #{offered.id}")
-    whom = "offers you" if offered.to else "offers"
-    line = session._notice(f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time)
-    return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")
 
 
-HIDDEN_FILE = "(name hidden: /projector to show)"
 
 
-def _private_offer(line: Line, offered: ev.Offered, private: str) -> Line:
-    """A file offered to one person names it only on their screen: projector mode shows ``private``."""
-    return replace(line, private=private) if offered.to else line

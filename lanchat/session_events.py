@@ -1,0 +1,364 @@
+"""session_events.py: what one participant's screen shows for each server event, and what the
+session learns from it (who is here, the mode, whose turn). Pure functions of a Session; never
+does I/O.
+
+``Session.on_event`` first leaves out what must not be shown (a name longer than a server sends,
+a replay line seen before a drop, an ignored person's message), then calls ``lines_for``: one
+small function per event type, found in ``SHOWN`` at the end of this module. Moderation's events
+are worded in session_moderation.py, /me, /nick, /away, /topic and typing hints in
+session_social.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from . import events as ev
+from . import session_moderation as moderation
+from . import session_social as social
+from .colourbot import BOT_NAME, is_farewell, suggestion_colour
+from .members import Members
+from .session import (
+    HIDDEN_FILE,
+    HISTORY_PAGE,
+    HISTORY_PAGE_END,
+    JOIN_LEAVE,
+    OFFERS_REMEMBERED,
+    TURN_CHANGED,
+    Line,
+    Presence,
+    Session,
+    muted_on_joining,
+)
+from .wording import MOVED
+
+
+def lines_for(session: Session, event: object) -> list[Line]:
+    """The lines ``event`` shows, after updating ``session``; an event this client does not
+    show (or does not know) shows nothing. Events are never subclassed: the exact type decides."""
+    shown = SHOWN.get(type(event))
+    return [] if shown is None else shown(session, event)
+
+
+# ------------------------------------------------------------- joining the room
+
+
+def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
+    session.name = event.name
+    session.mode = event.mode
+    session.members = Members(event.members)
+    session.turn = event.turn
+    session.host = event.host
+    session.once = event.once
+    session.bots = {ev.name_key(n) for n in event.bots}
+    session.muted_until = session._welcome_mute_end(event)[0]
+    others = [m for m in session.members if m != session.name]
+    here = ", ".join(others) if others else "nobody else yet"
+    lines = [replace(session._notice(f"welcome, {session.name}: {session.mode} mode; here: {here}. /help lists commands"), composed=True)]
+    if session.mode == "turn":
+        lines.append(session._notice(f"turn-based: {session.turn_text()}"))
+    lines += muted_on_joining(session, event)
+    lines += session.rejoin.keep_secret(session, event)
+    if event.keeps_history:
+        lines.append(session._notice(f"this room keeps history on {_history_place(session)}"))
+    elif session.join_lines_when == "welcome":  # no replay comes: how to join goes here
+        lines += _join_lines_now(session)
+    return lines
+
+
+def _history_place(session: Session) -> str:
+    """Where the room's history file is, as the one reading it would say: a headless room
+    (serve --headless) has no host, only the machine it runs on (PROTOCOL.md, History replay)."""
+    if session.role == "host":
+        return "this machine"
+    return "the host's machine" if session.host else "the server's machine"
+
+
+def _join_lines_now(session: Session, *, replayed: bool = True) -> list[Line]:
+    """How others join, once, below the replay that ended (``join_lines_when``)."""
+    when, session.join_lines_when = session.join_lines_when, ""
+    if when == "welcome" or (when == "replay" and replayed):
+        return [session._notice(text.strip(), kind="system") for text in (*session.join_lines, *session.start_lines)]
+    return []
+
+
+def _whois(session: Session, event: ev.WhoIsReply) -> list[Line]:
+    where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
+    if event.fingerprint is None:
+        return [session._notice(f"{event.name}{where}: no key owns this name")]
+    return [session._notice(f"{event.name}{where}: key {event.fingerprint}")]
+
+
+def _released(session: Session, event: ev.Released) -> list[Line]:
+    if event.owned:
+        return [session._notice(f"released {event.name}: the next key to join with it owns it")]
+    return [session._notice(f"nobody owned {event.name}")]
+
+
+# ---------------------------------------------------------- messages and history
+
+
+def _replayed(session: Session, event: ev.Message | ev.Direct) -> list[Line]:
+    # Replayed from the server's history: marked [History], never a fresh mention.
+    to = event.to if isinstance(event, ev.Direct) else None
+    page = HISTORY_PAGE if session.history_asked else None
+    acted = isinstance(event, ev.Message) and event.action  # a /me (PROTOCOL.md, History replay)
+    return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page, action=acted)]
+
+
+def _history_end(session: Session, event: ev.HistoryEnd) -> list[Line]:
+    session.history_before = event.before
+    asked, session.history_asked = session.history_asked, False
+    shown, session.rejoin.skipped = event.shown - session.rejoin.skipped, 0  # less those on screen already
+    if not event.shown:  # a first visit to an empty room stays quiet
+        return [session._notice("no earlier history")] if asked else _join_lines_now(session, replayed=False)
+    earlier = "; /history shows earlier ones" if event.more else ""
+    end = session._notice(f"end of history ({shown} shown{earlier})")
+    return [replace(end, code=HISTORY_PAGE_END)] if asked else [end, *_join_lines_now(session)]
+
+
+def _message(session: Session, event: ev.Message) -> list[Line]:
+    if event.history:
+        return _replayed(session, event)
+    mine = ev.name_key(event.sender) == ev.name_key(session.name)
+    if mine:  # the room took a line of ours: not muted now (a rejoin's minutes are rounded up)
+        session.muted_until = None
+    return [
+        Line(
+            kind="own" if mine else "message",
+            time=event.time,
+            sender=event.sender,
+            text=event.text,
+            mentions_me=not mine and session.mentions_me(event.text),
+        )
+    ]
+
+
+def _direct(session: Session, event: ev.Direct) -> list[Line]:
+    if event.history:
+        return _replayed(session, event)
+    if event.held:
+        # Our own copy of a direct message the server keeps for someone who is away.
+        return [
+            Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text),
+            session._notice(f"{event.to} is not here now; they will see it when they come back"),
+        ]
+    to_me = ev.name_key(event.to) == ev.name_key(session.name)
+    lines = [_direct_line(session, event, to_me)]
+    if session.once and to_me and session.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
+        # Seed 000: the client closes its socket once the user is happy with the colour,
+        # and a --once server then shuts down, whether or not they began with /mood.
+        # Elsewhere a Y only ends the exchange.
+        session.bot_exchange = False
+        session.leave_requested = True
+        return [*lines, session._notice("happy with the colour: leaving, as seed 000's client does")]
+    exchange = social.bot_direct(session, event, lines[0]) if to_me else None
+    return lines if exchange is None else exchange
+
+
+def _direct_line(session: Session, event: ev.Direct, to_me: bool) -> Line:
+    mentions_me = to_me and event.sender != session.name
+    return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
+
+
+# ------------------------------------------------------------- who is here
+
+
+def _joined(session: Session, event: ev.Joined) -> list[Line]:
+    session.members.add(event.name)
+    if event.bot:
+        session.bots.add(ev.name_key(event.name))
+    if not session.show_joins or _moved_back(session.moved, event.name):
+        return []  # (moved: the left just before said it in one line)
+    count = len(session.members)
+    presence = Presence(name=event.name, change="joined", here=count)
+    return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
+
+
+def _moved_back(moved: set[str], name: str) -> bool:
+    """Whether ``name`` is the one whose "moved" left came just before (and forget it)."""
+    if not moved or (key := ev.name_key(name)) not in moved:
+        return False
+    moved.discard(key)
+    return True
+
+
+def _left(session: Session, event: ev.Left) -> list[Line]:
+    session.members.discard(event.name)
+    session.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
+    session.typing.pop(event.name, None)  # nor typing: the status line said so for seconds after they left
+    session.bots.discard(ev.name_key(event.name))
+    session.operators.discard(event.name)
+    if ev.name_key(event.name) == ev.name_key(BOT_NAME):
+        session.bot_exchange = False
+    if event.reason in ("kicked", "banned") or not session.show_joins:
+        return []  # kicked, banned: the "moderated" line just before said who did it and why
+    if event.reason == ev.LEFT_MOVED:  # their joined follows at once: one line, not two
+        session.moved.add(ev.name_key(event.name))
+        return [Line(kind="notice", time=event.time, text=f"{event.name} {MOVED}", code=JOIN_LEAVE)]
+    why = {
+        "quit": "left",
+        "lost": "lost connection",
+        "dropped": "was dropped (not reading fast enough)",
+        "flooding": "was disconnected for flooding",
+    }
+    text = f"{event.name} {why.get(event.reason, 'left')} ({len(session.members)} here)"
+    presence = Presence(name=event.name, change=event.reason, here=len(session.members))
+    return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
+
+
+def _roster(session: Session, event: ev.Roster) -> list[Line]:
+    session.members = Members(event.members)
+    session.bots = {ev.name_key(n) for n in event.bots}
+    muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
+    who = f"here ({len(session.members)}): {', '.join(_marked(session, m, muted) for m in session.members)}"
+    return [replace(session._notice(who), composed=True)]
+
+
+def _marked(session: Session, name: str, muted: dict[str, str]) -> str:
+    """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
+    or an operator, then away, here with the reason (``/away`` alone sends "away"), then
+    muted (``muted``: Roster.mute_notes). In a turn room, whose turn it is: below 100
+    columns there is no roster pane, and the status line alone said it."""
+    if session.host is not None and ev.name_key(name) == ev.name_key(session.host):
+        marked = f"{name} (host)"
+    else:
+        marked = f"{name} (op)" if session.is_operator(name) else name
+    if session.mode == "turn" and session.turn is not None and ev.name_key(name) == ev.name_key(session.turn):
+        marked += " (turn)"
+    reason = session.away.get(ev.name_key(name))
+    if reason:
+        marked += " (away)" if reason == "away" else f" (away: {reason})"
+    note = muted.get(ev.name_key(name))
+    return f"{marked} ({note})" if note else marked
+
+
+def _turn(session: Session, event: ev.Turn) -> list[Line]:
+    session.turn = event.holder
+    if session.mode != "turn":  # after /mode duplex: nobody's turn, and the act said so
+        return []
+    return [Line(kind="notice", time=session._now(), text=f"turn: {session.turn_text()}", code=TURN_CHANGED)]
+
+
+# ------------------------------------------------------- errors and notices
+
+
+def _error(session: Session, event: ev.Error) -> list[Line]:
+    if event.fatal:
+        # the chat ends here, and its last line (client.py's exit: "disconnected by the
+        # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
+        return []
+    social.refused(session, event.code)
+    return [Line(kind="error", time=session._now(), text=event.message, code=event.code)]
+
+
+def _server_notice(session: Session, event: ev.Notice) -> list[Line]:
+    # news for us alone, refusing nothing: shown as a notice, not an error
+    return [Line(kind="notice", time=session._now(), text=event.message, code=event.code)]
+
+
+def _shutdown(session: Session, event: ev.Shutdown) -> list[Line]:
+    session.closed_reason = f"the server shut down: {event.reason}"
+    session.closed_for_good = event.final
+    return [session._notice(session.closed_reason)]
+
+
+# ---------------------------------------------------------------- file sharing
+
+
+def _offered(session: Session, event: ev.Offered) -> list[Line]:
+    if not event.listing and shown_before(session, event):  # told again on rejoining: said once
+        return []
+    return [*renumbered_offer(session, event), offered_line(session, event)]
+
+
+def _file_list(session: Session, event: ev.FileList) -> list[Line]:
+    text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
+    if event.unlisted:  # the server lists the newest only
+        text = f"files on offer ({event.count + event.unlisted:,}; the newest {event.count} listed):"
+    return [session._notice(text)]
+
+
+def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
+    """Ids never repeat within a server's run (nor across runs with history), so an id seen
+    before for another file means the server restarted without its history: said once, so a
+    ``/get`` meant for the old file is not taken for the new one (PROTOCOL.md, File transfer)."""
+    from .files import safe_name
+
+    now = (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
+    seen = session.offers_seen
+    earlier = seen.pop(offered.id, None)
+    seen[offered.id] = now  # the newest last: a server flooding offers holds at most OFFERS_REMEMBERED
+    if len(seen) > OFFERS_REMEMBERED:
+        del seen[next(iter(seen))]
+    if earlier is None or earlier[:2] == now[:2]:
+        return []
+    (name, sender, private, _when), before = earlier, "had that number before the server restarted"
+    line = session._notice(f"#{offered.id} is a new file: {name} from {sender} {before}")
+    # the earlier file was offered to one person: projector mode shows the notice without its name
+    return [replace(line, private=f"#{offered.id} is a new file: a file {HIDDEN_FILE} from {sender} {before}") if private else line]
+
+
+def shown_before(session: Session, offered: ev.Offered) -> bool:
+    """This very offer was on the screen already: the server tells whoever joins what is on
+    offer (PROTOCOL.md, File transfer), and a rejoin after a drop shows it only if it is new. The
+    time it was offered tells it from the same file offered again under its old number (a
+    restart without history numbers from 1 again)."""
+    from .files import safe_name
+
+    return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
+
+
+def offered_line(session: Session, offered: ev.Offered) -> Line:
+    """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
+    from .files import human_size, safe_name
+
+    name = safe_name(offered.name)
+    size = human_size(offered.size)
+    mine = ev.name_key(offered.sender) == ev.name_key(session.name)
+    if offered.listing:
+        whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
+        if offered.fetched is not None:  # the offerer's listing: how many have it ("fetched by 28")
+            whom += f", fetched by {offered.fetched}"
+        line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+        return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
+    if mine:
+        whom = f"to {offered.to}" if offered.to else "to the room"
+        line = session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+        return _private_offer(line, offered, f"your file (hidden) is on offer {whom} as #{offered.id}")
+    whom = "offers you" if offered.to else "offers"
+    line = session._notice(f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time)
+    return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")
+
+
+def _private_offer(line: Line, offered: ev.Offered, private: str) -> Line:
+    """A file offered to one person names it only on their screen: projector mode shows ``private``."""
+    return replace(line, private=private) if offered.to else line
+
+
+# What the screen shows for each server event type (lines_for). Events are never subclassed, so
+# each finds exactly one function here, and the order of the rows decides nothing.
+SHOWN: dict[type, Callable[[Session, Any], list[Line]]] = {
+    ev.Welcome: _welcome,
+    ev.WhoIsReply: _whois,
+    ev.Released: _released,
+    ev.HistoryEnd: _history_end,
+    ev.Message: _message,  # a replayed one (history) as such
+    ev.Direct: _direct,  # a replayed one (history) as such
+    ev.Joined: _joined,
+    ev.Left: _left,
+    ev.Roster: _roster,
+    ev.Moderated: moderation.moderated,
+    ev.Operators: moderation.operators,
+    ev.BanList: moderation.ban_list,
+    ev.Turn: _turn,
+    ev.Error: _error,
+    ev.Notice: _server_notice,
+    **dict.fromkeys(ev.SCREEN_SERVER_EVENTS, social.on_event),  # /me, /nick, /away, /topic, typing
+    ev.Refused: moderation.refused,
+    ev.Offered: _offered,
+    ev.FileList: _file_list,
+    ev.Shutdown: _shutdown,
+}
