@@ -4,6 +4,12 @@
 track of who is here, the mode and whose turn it is. ``Session.parse_input(text)`` turns
 what the user typed into an ``Outgoing`` event, a ``Quit``, local lines, or a ``UiCommand``
 for the front end (``/clear``, ``/save``).
+
+Session keeps the state (its fields) and answers questions about it; the rules live in pure
+functions of a Session, each module named for what it covers: session_events.py (what each
+server event shows), session_input.py (what a typed line does), session_moderation.py (the
+moderation commands and acts) and session_social.py (/me, /nick, /away, /topic, typing hints,
+/r, /ignore, the host's /q). Rejoining, below, is what a session keeps across a lost connection.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND
 from .members import Members
-from .wording import WHISPER_TO_ONESELF, closest_command, everyone_muted_note, nobody_holds_the_turn
+from .wording import everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -339,8 +345,6 @@ class Session:
     def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
         return Line(kind=kind, time=self._now() if when is None else when, text=text)
 
-
-
     def machine_moved(self, news: MachineMoved) -> list[Line]:
         """The host's machine has other addresses now: the status line and /address say the
         new ones; the notice says how others join, for the students who come late."""
@@ -404,29 +408,9 @@ class Session:
     def help_lines(self, asked: str = "") -> list[Line]:
         """/help: every command and key; ``asked`` (``/help send``, ``/help keys``): that one's row,
         as /help shows it, or the keys."""
-        rows = [*COMMANDS, *self.ui_commands]
-        width = max(len(c.usage) for c in rows)
-        lines = [self._notice("commands:", kind="system")]
-        lines += [replace(self._notice(f"  {c.usage:<{width}}  {c.help}", kind="system"), hang=width + 4) for c in rows]
-        lines.append(self._notice("  anything else is sent to the room", kind="system"))
-        if self.ui_keys:
-            key_width = max(len(key) for key, _ in self.ui_keys)
-            lines.append(self._notice("keys:", kind="system"))
-            lines += [replace(self._notice(f"  {key:<{key_width}}  {what}", kind="system"), hang=key_width + 4) for key, what in self.ui_keys]
-        asked = (asked.split() or [""])[0]
-        if not asked:
-            return lines
-        if asked.lower() == "keys":  # a script's lines are no keys: say so, not "no command /keys"
-            return lines[len(rows) + 2 :] if self.ui_keys else [
-                self._notice("no keys here: the input is not a terminal, and each line read is one message or command", kind="system")
-            ]
-        word = "/" + asked.lstrip("/\\").lower()
-        word = ALIASES.get(word, word)
-        for index, row in enumerate(rows):
-            if word in (row.name, *row.also):
-                return [lines[index + 1]]
-        guess = closest_command(word, self.command_words())
-        return [self._notice(f"no command {word}; {f'did you mean {guess}? ' if guess else ''}/help lists them", kind="error")]
+        from .session_input import help_lines  # here: session_input imports this module
+
+        return help_lines(self, asked)
 
     def command_words(self) -> list[str]:
         """Every command /help names, and the aliases: what Tab completes at the start of a line.
@@ -436,134 +420,9 @@ class Session:
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
-        armed = self.quit_armed
-        result = self._parse_input(text)
-        if armed:
-            self.quit_armed = False  # the confirmation is for the very next line only
-        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
-            self.unread_directs = 0  # you answered: what came before has been seen
-            self.typing_sent = float("-inf")  # and the next message's first hint goes at once
-            # a hint noted while this line was typed would reach the others after it, and
-            # show "is typing" for seconds after the message: the message ends the typing
-            self.pending = [event for event in self.pending if not isinstance(event, ev.Typing)]
-        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
-            problem = self.length_problem(result.event.text)
-            if problem:  # every message, /w and /mood included, is checked here once
-                return Local((replace(self._notice(problem, kind="error"), give_back=text),))  # the full screen keeps it
-        return result
+        from .session_input import parse_input  # here: session_input imports this module
 
-    def _parse_input(self, text: str) -> InputResult:
-        stripped = text.strip()
-        if not stripped:
-            return None
-        if stripped[0] == "\\" and stripped[1:].lower() in BACKSLASH_COMMANDS:
-            stripped = "/" + stripped[1:]
-        if not stripped.startswith("/") or stripped.startswith("//"):
-            # "//text" sends "/text" literally, for the rare message that starts with a slash
-            body = text[1:] if stripped.startswith("//") else text
-            if social.answers_go_to_bot(self):
-                return Outgoing(ev.Whisper(to=BOT_NAME, text=body.strip()))
-            return Outgoing(ev.Say(text=body.rstrip("\r\n")))
-        word, _, rest = stripped.partition(" ")
-        word = ALIASES.get(word.lower(), word.lower())
-        rest = rest.strip()
-        done = social.parse(self, word, rest)
-        if done is not social.NOT_SOCIAL:
-            return done  # type: ignore[return-value]
-        if word == "/who":  # "/who ann" listed everyone, the name unread: /whois is the one about a person
-            return Outgoing(ev.Who()) if not rest else self._usage("/who (everyone here); /whois NAME tells who one person is")
-        if word == "/unsend":
-            return Unsend() if not rest else Local((self._notice("usage: /unsend", kind="error"),))
-        if word == "/help":
-            return Local(tuple(self.help_lines(rest)))
-        if word == "/address":
-            if rest:  # "/address ann" printed ours as if it answered for ann
-                return self._usage("/address (how others join this room)")
-            lines = self.join_lines or (f"connected to {self.where or '?'}",)
-            return Local(tuple(self._notice(line.strip(), kind="system") for line in lines))
-        if word == "/history":
-            return self._history_request(rest)
-        if word in ("/whois", "/release"):
-            if not rest or " " in rest:
-                return Local((self._notice(f"usage: {word} NAME", kind="error"),))
-            return Outgoing(ev.WhoIs(name=rest) if word == "/whois" else ev.Release(name=rest))
-        if word in ("/send", "/get", "/files", "/cancel"):
-            return self._file_command(word, rest)
-        if word == "/w":
-            target, _, message = rest.partition(" ")
-            if not target or not message.strip():
-                return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
-            if ev.name_key(target) == ev.name_key(self.name):  # given back: the name to mend, the text kept
-                return Local((replace(self._notice(WHISPER_TO_ONESELF, kind="error"), give_back=text),))
-            return Outgoing(ev.Whisper(to=target, text=message.strip()))
-        if word in (START_COMMAND, "/y", "/n"):
-            return social.to_colourbot(self, word, rest)
-        if word[1:] in ev.MOD_ACTIONS:
-            return self._moderate(word[1:], rest)
-        for command in self.ui_commands:
-            if word == command.name:
-                return UiCommand(name=word, argument=rest)
-        # given back, as a line too long is: a mistyped command to mend, or a paste of lines that
-        # start with '/' and are not all commands (paths, a poem), whole (the full screen keeps it)
-        return Local((replace(self._notice(self._unknown(word), kind="error"), give_back=text, code=UNKNOWN_COMMAND),))
-
-    def _unknown(self, word: str) -> str:
-        """What a mistyped command is told: the closest real one, when one is close. A paste's
-        first word runs to its first space, over line breaks: the first of its words that is no
-        command is named, not all of them."""
-        known = set(self.command_words())
-        word = next((part for part in word.split() if ALIASES.get(part, part) not in known), word.split()[0])
-        guess = closest_command(word, self.command_words())
-        return f"unknown command {word}; {f'did you mean {guess}? ' if guess else ''}/help lists them"
-
-    def _history_request(self, rest: str) -> InputResult:
-        """/history [N]: the N entries before the oldest one shown so far."""
-        if rest and (not rest.isdecimal() or len(rest) > 6 or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
-            return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
-        self.history_asked = True
-        return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
-
-    def _moderate(self, action: str, rest: str) -> InputResult:
-        """/kick NAME [WHY], /mute NAME [TIME] [WHY], /mode turn|duplex... -> a ``moderate``.
-        Whether this person may is the server's business (it says so if not)."""
-        usage = next((c.usage for c in COMMANDS if c.name == f"/{action}"), None)
-        if action in ("bans",):
-            return Outgoing(ev.Moderate(action=action)) if not rest else self._usage("/bans")
-        if action == "pass":
-            return self._pass(rest)
-        if action == "mode":
-            if rest.lower() not in ("turn", "duplex"):  # "/mode" alone: which it is now, too
-                now = {"turn": "turn-based", "duplex": "full-duplex"}.get(self.mode)
-                return self._usage("/mode turn|duplex" + (f" (the room is {now} now)" if now else ""))
-            return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
-        name, _, why = rest.partition(" ")
-        if not name:
-            return self._usage(usage or ("/unban NAME|#ID (/bans lists them)" if action == "unban" else f"/{action} NAME"))
-        why = why.strip()
-        if action == "mute" and why[:1].isdecimal():  # not isdigit(): "²" is a digit int() refuses
-            minutes, after = mute_minutes(why)
-            if minutes is None:
-                word = why.split()[0]
-                shown = word if len(word) <= 12 else f"{word[:12]}..."
-                return self._usage(f"/mute NAME [TIME] [WHY]: '{shown}' is not a time; say 10 or 10m (minutes), 2h or 1h30m")
-            return Outgoing(ev.Moderate(action=action, name=name, minutes=minutes, reason=after or None))
-        if action in ("kick", "ban", "mute", "admit"):  # (admit: the CODE that picks one key, sent as the reason)
-            return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))
-        if why:
-            return self._usage(f"/{action} NAME")
-        return Outgoing(ev.Moderate(action=action, name=name))
-
-    def _pass(self, rest: str) -> InputResult:
-        """/pass [NAME] [WHY]: a first word naming us, the turn's holder or (not holding the turn
-        ourselves: an operator's pass) anyone here says whose turn moves on (the server refuses
-        if that is not the holder: the turn moved on since); anything else is the reason. Sent
-        as a reason, a stale name passed the turn of whoever held it now."""
-        first, _, why = rest.partition(" ")
-        here = () if self.my_turn else (ev.name_key(name) for name in self.members)  # ours: "/pass ann knows" is a reason
-        holders = {ev.name_key(self.name), *here} | ({ev.name_key(self.turn)} if self.turn else set())
-        if first and ev.name_key(first) in holders:
-            return Outgoing(ev.Moderate(action="pass", name=first, reason=why.strip() or None))
-        return Outgoing(ev.Moderate(action="pass", reason=rest or None))
+        return parse_input(self, text)
 
     def _usage(self, usage: str) -> InputResult:
         return Local((self._notice(f"usage: {usage}", kind="error"),))
@@ -579,30 +438,6 @@ class Session:
         return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
 
     # ----------------------------------------------------------- file sharing
-
-    def _file_command(self, word: str, rest: str) -> InputResult:
-        """/send PATH [NAME], /get ID, /files. Paths with spaces go in quotes."""
-        if word == "/files":
-            return Outgoing(ev.ListFiles())
-        if word == "/cancel":
-            file_id = rest.strip().lstrip("#")
-            if " " in file_id:
-                return Local((self._notice("usage: /cancel [ID] (without ID: every transfer of yours)", kind="error"),))
-            return FileCommand(name="cancel", file_id=file_id)
-        if word == "/get":
-            file_id = rest.lstrip("#")
-            if not file_id or " " in file_id:
-                return Local((self._notice("usage: /get ID (/files lists what is on offer)", kind="error"),))
-            return FileCommand(name="get", file_id=file_id)
-        import shlex
-
-        try:
-            words = shlex.split(rest)
-        except ValueError:
-            words = [rest] if rest else []
-        if not words or len(words) > 2 or not all(words):  # '/send ""': no path, not the current folder
-            return Local((self._notice('usage: /send PATH [NAME]  (put a path with spaces in quotes: /send "my file.txt")', kind="error"),))
-        return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)
 
 
 # The room sends the topic and who is away in the same pass as the welcome; in a room without
@@ -847,32 +682,5 @@ def muted_on_joining(session: Session, welcome: ev.Welcome) -> list[Line]:
     if welcome.muted is None:
         return []
     return [session._notice(f"you are {ev.mute_note(welcome.muted)} (you can still read)", kind="error")]
-
-
-_HOW_LONG = re.compile(
-    r"(?:(?P<hours>\d{1,4})\s*(?:h|hrs?|hours?)(?=\s|\d|$))?\s*(?:(?P<minutes>\d{1,6})\s*(?:m|mins?|minutes?)?)?(?=\s|$)",
-    re.IGNORECASE,
-)
-
-
-def mute_minutes(text: str) -> tuple[int | None, str]:
-    """How long a /mute is for, read from the start of ``text``, and the rest (its reason):
-    ``10`` and ``10m`` are minutes, ``2h`` hours, ``1h30m`` and ``1 hour 30 min`` both; None
-    when the first word is not a time a teacher would write ("3rd warning", "30s", "1.5h")."""
-    found = _HOW_LONG.match(text)
-    if found is None or (found["hours"] is None and found["minutes"] is None):
-        return None, text
-    minutes = int(found["hours"] or 0) * 60 + int(found["minutes"] or 0)
-    return minutes, text[found.end():].strip()
-
-
-
-
-
-
-
-
-
-
 
 

@@ -1,15 +1,81 @@
 """session_moderation.py: moderation as one participant meets it (PROTOCOL.md, Moderation): the
-acts, the operators and the bans the room tells, and the refusals the host reads. Pure functions
-of a Session; never does I/O. Who may do what is the room's rule (moderation.py), never this
-module's.
+/kick, /ban, /mute, /op, /mode and /pass typed, and the acts, the operators and the bans the room
+tells, and the refusals the host reads. Pure functions of a Session; never does I/O. Who may do
+what is the room's rule (moderation.py), never this module's.
 """
 
 from __future__ import annotations
 
+import re
+
 from . import events as ev
 from .members import Members
-from .session import Line, Session
+from .session import COMMANDS, InputResult, Line, Outgoing, Session
 from .wording import REMOVALS
+
+# ------------------------------------------------------------------ commands typed
+
+
+def parse_moderation(session: Session, action: str, rest: str) -> InputResult:
+    """/kick NAME [WHY], /mute NAME [TIME] [WHY], /mode turn|duplex... -> a ``moderate``.
+    Whether this person may is the server's business (it says so if not)."""
+    usage = next((c.usage for c in COMMANDS if c.name == f"/{action}"), None)
+    if action in ("bans",):
+        return Outgoing(ev.Moderate(action=action)) if not rest else session._usage("/bans")
+    if action == "pass":
+        return _pass(session, rest)
+    if action == "mode":
+        if rest.lower() not in ("turn", "duplex"):  # "/mode" alone: which it is now, too
+            now = {"turn": "turn-based", "duplex": "full-duplex"}.get(session.mode)
+            return session._usage("/mode turn|duplex" + (f" (the room is {now} now)" if now else ""))
+        return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
+    name, _, why = rest.partition(" ")
+    if not name:
+        return session._usage(usage or ("/unban NAME|#ID (/bans lists them)" if action == "unban" else f"/{action} NAME"))
+    why = why.strip()
+    if action == "mute" and why[:1].isdecimal():  # not isdigit(): "²" is a digit int() refuses
+        minutes, after = mute_minutes(why)
+        if minutes is None:
+            word = why.split()[0]
+            shown = word if len(word) <= 12 else f"{word[:12]}..."
+            return session._usage(f"/mute NAME [TIME] [WHY]: '{shown}' is not a time; say 10 or 10m (minutes), 2h or 1h30m")
+        return Outgoing(ev.Moderate(action=action, name=name, minutes=minutes, reason=after or None))
+    if action in ("kick", "ban", "mute", "admit"):  # (admit: the CODE that picks one key, sent as the reason)
+        return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))
+    if why:
+        return session._usage(f"/{action} NAME")
+    return Outgoing(ev.Moderate(action=action, name=name))
+
+
+def _pass(session: Session, rest: str) -> InputResult:
+    """/pass [NAME] [WHY]: a first word naming us, the turn's holder or (not holding the turn
+    ourselves: an operator's pass) anyone here says whose turn moves on (the server refuses
+    if that is not the holder: the turn moved on since); anything else is the reason. Sent
+    as a reason, a stale name passed the turn of whoever held it now."""
+    first, _, why = rest.partition(" ")
+    here = () if session.my_turn else (ev.name_key(name) for name in session.members)  # ours: "/pass ann knows" is a reason
+    holders = {ev.name_key(session.name), *here} | ({ev.name_key(session.turn)} if session.turn else set())
+    if first and ev.name_key(first) in holders:
+        return Outgoing(ev.Moderate(action="pass", name=first, reason=why.strip() or None))
+    return Outgoing(ev.Moderate(action="pass", reason=rest or None))
+
+
+_HOW_LONG = re.compile(
+    r"(?:(?P<hours>\d{1,4})\s*(?:h|hrs?|hours?)(?=\s|\d|$))?\s*(?:(?P<minutes>\d{1,6})\s*(?:m|mins?|minutes?)?)?(?=\s|$)",
+    re.IGNORECASE,
+)
+
+
+def mute_minutes(text: str) -> tuple[int | None, str]:
+    """How long a /mute is for, read from the start of ``text``, and the rest (its reason):
+    ``10`` and ``10m`` are minutes, ``2h`` hours, ``1h30m`` and ``1 hour 30 min`` both; None
+    when the first word is not a time a teacher would write ("3rd warning", "30s", "1.5h")."""
+    found = _HOW_LONG.match(text)
+    if found is None or (found["hours"] is None and found["minutes"] is None):
+        return None, text
+    minutes = int(found["hours"] or 0) * 60 + int(found["minutes"] or 0)
+    return minutes, text[found.end():].strip()
+
 
 # ------------------------------------------------------------------ server events
 
