@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from . import session_social as social
-from .colourbot import BOT_NAME, START_COMMAND
 from .members import Members
 from .wording import everyone_muted_note, nobody_holds_the_turn
 
@@ -426,18 +425,6 @@ class Session:
 
     def _usage(self, usage: str) -> InputResult:
         return Local((self._notice(f"usage: {usage}", kind="error"),))
-
-    def _to_colourbot(self, word: str, rest: str) -> InputResult:
-        """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
-        if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in self.members):
-            return Local((self._notice(f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", kind="error"),))
-        if word == START_COMMAND:
-            text = f"{START_COMMAND} {rest}".strip()
-        else:
-            text = word[1:].upper()  # "/y" -> "Y", the seed's answer
-        return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
-
-    # ----------------------------------------------------------- file sharing
 
 
 # The room sends the topic and who is away in the same pass as the welcome; in a room without
