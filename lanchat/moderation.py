@@ -995,7 +995,7 @@ _MODE_WORDS = {"turn": "turn-based", "duplex": "full-duplex"}  # a switch, and a
 
 def act_text(act: ev.Moderated, whom: str) -> str:
     """One act as one line, who did what to ``whom`` (the name, or "you") and why: as the room
-    reads it (session.py) and as a headless server's log records it."""
+    reads it (session_moderation.py) and as a headless server's log records it."""
     why = f": {act.reason}" if act.reason else ""
     if act.action == "mute":
         how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
@@ -1019,7 +1019,7 @@ def act_text(act: ev.Moderated, whom: str) -> str:
 
 def act_line(act: ev.Moderated, *, mine: bool) -> str:
     """One act as a participant reads it: ``mine`` when it is about them ("hal muted you ...
-    (you can still read)"). lanchat's screen (session.py) and a text participant (textview.py)
+    (you can still read)"). lanchat's screen (session_moderation.py) and a text participant (textview.py)
     say the same facts in the same words."""
     text = act_text(act, "you" if mine else (act.name or "?"))
     return text + (" (you can still read)" if mine and act.action == "mute" else "")
@@ -1485,7 +1485,7 @@ def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, 
 
 
 def ban_try_text(refused: ev.Refused) -> str:
-    """A banned person's tries as one line: as the host reads it (session.py) and as the log
+    """A banned person's tries as one line: as the host reads it (session_moderation.py) and as the log
     records it."""
     why = f": {refused.reason}" if refused.reason else ""
     tried = f"tried to join {refused.count} more times and was turned away each time" if refused.count else (

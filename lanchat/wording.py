@@ -68,7 +68,7 @@ OTHER_NAMES = {"share": "send", "offer": "send", "upload": "send", "download": "
 def closest_command(word: str, commands: Iterable[str]) -> str | None:
     """The real command a mistyped ``word`` (``/hlep``) most likely meant (``/help``), or what
     another chat's word (``/share``) is here (``/send``), or None when none is close. Compared
-    without the slash, which every command shares. Said alike on lanchat's screen (session.py)
+    without the slash, which every command shares. Said alike on lanchat's screen (session_input.py)
     and to a person at nc (textline.py), where only the commands it has are offered."""
     import difflib  # only once someone mistypes: an idle server need not load it
 

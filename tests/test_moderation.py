@@ -1527,7 +1527,7 @@ def test_a_room_without_moderation_events_behaves_as_before():
     assert room.moderation.bans == [] and tick(room) == []
 
 
-# ------------------------------------------------- what a person types and sees (session.py)
+# ------------------------------------- what a person types and sees (session_moderation.py)
 
 
 @pytest.mark.parametrize(
