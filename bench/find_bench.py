@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from lanchat.session import Line, Session  # noqa: E402
 from lanchat.ui import render  # noqa: E402
-from lanchat.ui.screen import line_matches  # noqa: E402
+from lanchat.ui.commands import line_matches  # noqa: E402
 from lanchat.ui.view import View  # noqa: E402
 
 ROWS, COLS = 50, 200

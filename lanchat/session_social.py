@@ -337,7 +337,7 @@ def ctrl_c_question(session: Session, key: str = "Ctrl-C") -> Local | None:
 
 class CtrlCAnswer:
     """Which Ctrl-C answers the host's Ctrl-C question (ctrl_c_question), one rule for both front
-    ends (ui/screen.py, ui/plain.py), which tell it of each read of the keyboard and each key: the
+    ends (ui/keys.py for the full screen, ui/plain.py), which tell it of each read of the keyboard and each key: the
     very next key, if it is Ctrl-C, closes; any other goes on (and does what it does). A Ctrl-C
     in the same read as the one that asked was pressed before the question was on the screen
     (a bounce, two presses a busy screen read at once, a paste without markers): it is dropped,

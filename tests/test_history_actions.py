@@ -209,7 +209,7 @@ def test_sigkill_loses_no_me_anyone_received_and_the_next_run_replays_them(tmp_p
 
 def test_find_finds_a_me_as_the_transcript_shows_it_live_or_replayed():
     """/find matches the text as the transcript shows it, names included: "* ann waves", not "ann: waves"."""
-    from lanchat.ui.screen import line_matches
+    from lanchat.ui.commands import line_matches
 
     session = Session(name="bob", clock=lambda: T0)
     (replay,) = session.on_event(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True))

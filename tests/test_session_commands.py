@@ -270,7 +270,8 @@ def test_seed_004s_backslash_commands_are_the_slash_ones_and_only_as_a_whole_lin
 
 def test_every_command_help_lists_completes_with_tab_and_is_known():
     from lanchat.ui import editor as ed
-    from lanchat.ui.screen import KEYS, UI_COMMANDS
+    from lanchat.ui.commands import UI_COMMANDS
+    from lanchat.ui.keys import KEYS
 
     ann = room("ann", "client", "bob")
     ann.ui_commands, ann.ui_keys = UI_COMMANDS, KEYS
@@ -293,7 +294,7 @@ def test_readmes_command_table_and_help_list_the_same_commands():
     from pathlib import Path
 
     from lanchat.session import ALIASES, COMMANDS
-    from lanchat.ui.screen import UI_COMMANDS
+    from lanchat.ui.commands import UI_COMMANDS
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme.split("| you type | what happens |", 1)[1].split("\n\n", 1)[0]
@@ -318,7 +319,7 @@ def test_readmes_key_table_and_help_name_the_same_keys():
     /help did not (it leaves on both front ends: test_ui_pty)."""
     from pathlib import Path
 
-    from lanchat.ui.screen import KEYS
+    from lanchat.ui.keys import KEYS
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme.split("| key | what it does |", 1)[1].split("\n\n", 1)[0]
@@ -545,7 +546,7 @@ def test_where_the_history_is_kept_is_said_truly_in_each_role():
 
 
 def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
-    from lanchat.ui.screen import UI_COMMANDS
+    from lanchat.ui.commands import UI_COMMANDS
 
     ann = room("ann", "client", "bob")
     ann.ui_commands = UI_COMMANDS
@@ -569,7 +570,8 @@ def test_help_with_a_command_shows_that_command_not_the_whole_list():
     /help, the one asked for scrolled among them: it shows that command's row now, as irssi's and
     weechat's /help NAME do; `/help keys` the keys; a word that is no command says so, with the
     closest one."""
-    from lanchat.ui.screen import KEYS, UI_COMMANDS
+    from lanchat.ui.commands import UI_COMMANDS
+    from lanchat.ui.keys import KEYS
 
     ann = room("ann", "client", "bob")
     ann.ui_commands, ann.ui_keys = UI_COMMANDS, KEYS

@@ -10,9 +10,9 @@ import pytest
 from lanchat import events as ev
 from lanchat.session import Line, Session
 from lanchat.ui import fold, render
+from lanchat.ui.commands import line_matches
 from lanchat.ui.fold import BURST_SECONDS, Burst
 from lanchat.ui.plain import format_plain
-from lanchat.ui.screen import line_matches
 from lanchat.ui.view import View
 
 T0 = 1_700_000_000.0

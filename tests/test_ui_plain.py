@@ -128,8 +128,8 @@ def test_help_keys_in_plain_mode_lists_the_keys_it_reads_or_says_a_script_has_no
     screen that could not start, it listed the full screen's (F2, PgUp, Ctrl-L...). At a terminal
     --plain lists the keys it reads (each row checked here against what the key does), and /help
     ends with them, as on the full screen; a script's /help keys says it has none, never "no command"."""
+    from lanchat.ui.keys import KEYS
     from lanchat.ui.plain import PLAIN_KEYS
-    from lanchat.ui.screen import KEYS
 
     master, slave = os.openpty()
     left = Session(name="ann")

@@ -58,7 +58,7 @@ def test_save_takes_the_quotes_off_a_quoted_path_as_send_does(terms, tmp_path):
     """`/save "my chat.txt"` (quoted, as the README says for /send) wrote a file named
     `"my chat.txt"`, quotes and all. One pair of quotes around the path is taken off; nothing else
     is read as shell syntax (a backslash, a lone apostrophe stay as typed)."""
-    from lanchat.ui.screen import save_path_text
+    from lanchat.ui.commands import save_path_text
 
     ann, _port = host(terms, rows=30, cols=120)
     say(ann, "kept", "ann")
@@ -341,7 +341,7 @@ def test_the_refusal_naming_a_whisper_recipient_is_found_however_the_server_quot
     """The server writes the name in a refusal as Python quotes it ({name[:40]!r}): a name with
     an apostrophe reads "nobody called \"o'brein\" is here", which the screen did not read as
     naming o'brein, so the refused /w o'brein ... was lost, not given back."""
-    from lanchat.ui.screen import _names
+    from lanchat.ui.sending import _names
 
     for refusal in (f"nobody called {name[:40]!r} is here", f"nobody called {name[:40]!r} is muted"):
         assert _names(refusal, name), refusal
@@ -359,7 +359,7 @@ def test_a_hostile_refusal_full_of_quotes_and_backslashes_is_read_at_once():
     this thread, so a loaded machine slows both alike."""
     import time
 
-    from lanchat.ui.screen import _names
+    from lanchat.ui.sending import _names
 
     def cpu_cost(text: str, runs: int) -> float:
         best = float("inf")
@@ -381,7 +381,7 @@ def test_a_refusal_quoting_an_invalid_escape_is_read_without_a_warning_on_the_sc
     printed goes onto the curses screen. Read quietly now, and still not taken for a name."""
     import warnings
 
-    from lanchat.ui.screen import _names
+    from lanchat.ui.sending import _names
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

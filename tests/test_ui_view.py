@@ -130,7 +130,7 @@ def test_roster_pane_needs_room_and_can_be_toggled():
 
 
 def test_find_steps_to_older_matches_and_wraps_to_the_newest():
-    from lanchat.ui.screen import line_matches
+    from lanchat.ui.commands import line_matches
 
     view = View(Session(name="ann"), page_rows=2)
     view.add([Line(kind="message", time=0.0, sender="bob", text=text) for text in ["tea?", "no", "TEA please", "ok", "tea!"]])
@@ -163,7 +163,7 @@ def test_find_walks_a_long_transcript_once_without_looking_lines_up_one_by_one()
     measures it). Now they walk the deque from its end, and land where they did: matches in a
     trimmed scrollback, newest first, round again past the oldest, the found line's rows below
     it counted for the scroll."""
-    from lanchat.ui.screen import line_matches
+    from lanchat.ui.commands import line_matches
 
     view = make_view(scrollback=1_000, page_rows=10)
     view.add(line(n, "needle" if n in (600, 1_200, 1_499) else "") for n in range(1_500))
