@@ -259,6 +259,8 @@ class Left(Event):
     name: str
     reason: str
     time: float
+    # with ``moved``: the session came back by its own rejoin (its resume secret), not a new window
+    rejoined: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -120,10 +120,16 @@ def same_session(holder: Member, admit: Admit) -> bool:
     of its welcome (compared in constant time). A rejoin after a lost connection the server has
     not noticed yet then takes over at once (PROTOCOL.md, Rejoining); Room._admit lets the
     secret alone take over only a keyless session."""
+    return (holder.key is not None and admit.key == holder.key) or brought_its_secret(holder, admit)
+
+
+def brought_its_secret(holder: Member, admit: Admit) -> bool:
+    """Whether ``admit`` brings the secret of ``holder``'s welcome: that session's own rejoin (a
+    Wi-Fi blip the server had not noticed), not the same person in a new window, which has none.
+    A takeover is one line for the others, not a lost connection and a join: "ann moved to another
+    window", or with this "ann reconnected" (left's ``rejoined``)."""
     import hmac
 
-    if holder.key is not None and admit.key == holder.key:
-        return True
     resume = admit.hello.resume if admit.hello is not None else None
     return bool(resume and holder.resume) and hmac.compare_digest(
         resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
@@ -403,8 +409,9 @@ class Room:
             return room_social.handle(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
-    def leave(self, cid: int, reason: str) -> list[Action]:
-        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``moved``, ``kicked``, ``banned``): tell the others."""
+    def leave(self, cid: int, reason: str, *, rejoined: bool = False) -> list[Action]:
+        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``moved``, ``kicked``, ``banned``): tell the others
+        (``rejoined``: moved by its own rejoin)."""
         order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
         self.moderation.forget(cid)
         member = self.members.pop(cid, None)
@@ -423,7 +430,7 @@ class Room:
         if self.history and cid not in self.service_cids:
             actions.append(Seen(name=member.name))
         if self._everyone:
-            left = ev.Left(name=member.name, reason=reason, time=self.clock())
+            left = ev.Left(name=member.name, reason=reason, time=self.clock(), rejoined=rejoined)
             actions.append(Broadcast(to=self._everyone, frame=encode(left), notice=True))
         if self.mode == TURN:
             holder = self.turn_holder
@@ -485,8 +492,8 @@ class Room:
                 return refused  # the secret without the key that owns the name: the session stays
             if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
                 return name_refused(self, cid, name, key)  # owns): the secret crosses a plain room in the clear
-            # the others read one line, "ann moved to another window", not a lost connection and a join
-            return self.leave(holder.cid, ev.LEFT_MOVED) + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
+            gone = self.leave(holder.cid, ev.LEFT_MOVED, rejoined=brought_its_secret(holder, admit))  # one line, not two
+            return gone + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         if refused := name_refused(self, cid, name, key):
             return refused
         if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):

@@ -32,7 +32,7 @@ from .session import (
     Session,
     muted_on_joining,
 )
-from .wording import MOVED
+from .wording import moved_words
 
 
 def lines_for(session: Session, event: object) -> list[Line]:
@@ -197,7 +197,7 @@ def _left(session: Session, event: ev.Left) -> list[Line]:
         return []  # kicked, banned: the "moderated" line just before said who did it and why
     if event.reason == ev.LEFT_MOVED:  # their joined follows at once: one line, not two
         session.moved.add(ev.name_key(event.name))
-        return [Line(kind="notice", time=event.time, text=f"{event.name} {MOVED}", code=JOIN_LEAVE)]
+        return [Line(kind="notice", time=event.time, text=f"{event.name} {moved_words(event)}", code=JOIN_LEAVE)]
     why = {
         "quit": "left",
         "lost": "lost connection",

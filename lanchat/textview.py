@@ -15,7 +15,7 @@ from . import events as ev
 from .members import Members
 from .moderation import act_line
 from .textsafe import visible
-from .wording import ACTION_MARK, MOVED, NOTICE_MARK, REMOVALS, everyone_muted_note, nobody_holds_the_turn
+from .wording import ACTION_MARK, NOTICE_MARK, REMOVALS, everyone_muted_note, moved_words, nobody_holds_the_turn
 
 # Every line the room says starts with wording.NOTICE_MARK ("-!- bob joined"); a /me is
 # "[12:00] * bob waves", and no name can hold the mark (wording.py says why).
@@ -63,7 +63,7 @@ class TextView:
                 return None  # the act just before said who removed them and why (moderated)
             if event.reason == ev.LEFT_MOVED:  # a takeover: their joined follows, and says nothing more
                 self.moved.add(ev.name_key(event.name))
-                return f"{NOTICE_MARK} {visible(event.name)} {MOVED}"
+                return f"{NOTICE_MARK} {visible(event.name)} {moved_words(event)}"
             why = {"lost": " (connection lost)", "dropped": " (too slow)", "flooding": " (disconnected for flooding)"}
             return f"{NOTICE_MARK} {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):

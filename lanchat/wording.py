@@ -23,6 +23,14 @@ NOTICE_MARK = "-!-"
 ACTION_MARK = "*"
 # a left with reason "moved" (a takeover: the same person joined again): one line, no "joined" after it
 MOVED = "moved to another window"
+# ... and when it was their own connection coming back (a Wi-Fi blip, a laptop woken up): the
+# server had not yet noticed the old one was gone (left's ``rejoined``, PROTOCOL.md Rejoining)
+RECONNECTED = "reconnected"
+
+
+def moved_words(left: ev.Left) -> str:
+    """What a ``moved`` left says after the name: a rejoin of the same session is no new window."""
+    return RECONNECTED if left.rejoined else MOVED
 
 # A whisper to one's own name: refused by the client before it goes, and by the server (code
 # no-such-user, PROTOCOL.md 3.1.3: a whisper's own refusal) for any other client; it used to come back as a direct to oneself.

@@ -154,3 +154,41 @@ def test_the_hosts_sending_mark_comes_after_the_host_renamed(terms, tmp_path):
     finally:
         bob.close()
 
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(20, 60), (24, 80)])
+def test_a_friends_wifi_coming_back_reads_as_reconnected_not_as_another_window(terms, rows, cols):
+    """Four friends on one LAN (session 44, network namespaces): bob's link was cut for 15 s and his
+    laptop rejoined before the server noticed the old connection was gone. The host's screen read
+    "bob moved to another window", as if he had opened a second one. A rejoin brings the secret of
+    its session's welcome (PROTOCOL.md, Rejoining), which a new window never has: now the room
+    reads "bob reconnected", on the screen and in --plain; a new window still reads as one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    hal, port = host(terms, name="hal", rows=rows, cols=cols)
+    cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    key = Ed25519PrivateKey.generate()
+    try:
+        cat.expect(r"welcome, cat")
+        first = RawClient(endpoint, "bob", key=key)
+        assert first.welcome is not None and first.welcome.resume
+        hal.expect(r"bob \(3 here\)|bob joined")
+        mark = cat.mark()
+        back = RawClient(endpoint, key=key)  # what lanchat's client sends when it rejoins by itself
+        back.send(ev.Hello(name="bob", key=identity.b64(identity.public_bytes(key)), resume=first.welcome.resume))
+        back.send(back.answer(back.expect(ev.Challenge)))  # type: ignore[arg-type]
+        back.expect(ev.Welcome)
+        first.expect(ev.Error, code=ev.E_TAKEN_OVER)
+        hal.expect(r"bob reconnected")
+        cat.expect(r"-!- bob reconnected$", start=mark)
+        assert "another window" not in hal.text and "another window" not in cat.output
+        window = RawClient(endpoint, "bob", key=key)  # bob opens a second window: no secret
+        hal.expect(r"bob moved to another window")
+        cat.expect(r"-!- bob moved to another window$", start=mark)
+        for raw in (first, back, window):
+            raw.close()
+    finally:
+        cat.stop()

@@ -893,6 +893,7 @@ def test_a_rejoin_with_its_secret_takes_over_the_stale_session_at_once():
     assert welcome_back.name == "bob" and welcome_back.resume == "secret-bob-2" and welcome_back.members == ("ann", "bob")
     told_ann = [a.frame for a in actions if isinstance(a, Broadcast) and 1 in a.to]
     assert b'"left"' in told_ann[0] and b'"moved"' in told_ann[0] and b'"joined"' in told_ann[1]
+    assert b'"rejoined":true' in told_ann[0]  # its own session coming back: "bob reconnected"
     assert room.handle(2, ConnectionClosed()) == []  # the old connection's end changes nothing more
     assert room.name_of(3) == "bob"
 
