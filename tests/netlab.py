@@ -47,7 +47,8 @@ class Lab:
     """Namespaces, links between them, and the lanchat processes run inside them."""
 
     def __init__(self) -> None:
-        self.tag = f"lc{os.getpid()}x{next(_COUNTER)}"
+        # LANCHAT_NETNS_PREFIX: the runs of several people on one machine tell theirs apart
+        self.tag = f"{os.environ.get('LANCHAT_NETNS_PREFIX', 'lc')}{os.getpid()}x{next(_COUNTER)}"
         self.namespaces: list[str] = []
         self.procs: list[Proc | TermProc] = []
 

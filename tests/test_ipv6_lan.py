@@ -10,10 +10,11 @@ student's socket is bound to an address of its own, as each laptop has one.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
-from helpers import Proc, identity_args
+from helpers import Proc, identity_args, wait_for
 from netlab import Lab
 
 from lanchat.limits import MAX_PER_ADDRESS
@@ -269,3 +270,37 @@ def test_on_a_link_local_only_lan_the_room_is_found_and_joined(lab):
     assert checks["addresses"]["status"] == "info", checks["addresses"]
     assert "fe80::b:2%lan0" in checks["addresses"]["summary"]
     assert checks["discovery"]["status"] == "ok" and report["ok"], report
+
+
+def test_a_host_on_a_cable_is_told_that_127_0_0_1_is_its_own_address(lab):
+    """Two friends' laptops on a cable (session 44): no DHCP, so only IPv6 link-local addresses,
+    which nobody types. The host's screen said "join with: python -m lanchat connect 127.0.0.1
+    3580" and nothing else, and a friend typing that joins their own machine. Now the screen says
+    127.0.0.1 is the host's own machine, above the line saying `lanchat connect` finds the room;
+    once the laptop has an address others can type, the line is gone from /address."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.ip(ann, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", bob)
+    for ns in (ann, bob):
+        lab.ip(ns, "link", "set", "lan0", "addrgenmode", "none")
+        lab.ip(ns, "link", "set", "lan0", "up")
+    lab.ip(ann, "addr", "add", "fe80::a:1/64", "dev", "lan0", "nodad")
+    lab.ip(bob, "addr", "add", "fe80::b:2/64", "dev", "lan0", "nodad")
+    own = r"127\.0\.0\.1 is this machine itself: another machine cannot join with it"
+    host = lab.term(ann, "serve", "--port", "0", "--no-history", "--room", "cable room", "--name", "ann", rows=24, cols=80)
+    host.expect(own)
+    host.expect(r"announcing 'cable room' on the local network: `lanchat connect` finds it")
+    def announced() -> bool:
+        done = lab.run_command(bob, sys.executable, "-m", "lanchat", "rooms", "--json")
+        return "cable room" in done.stdout
+
+    wait_for(announced, timeout=20, what="the room announced on the cable")
+    friend = lab.term(bob, "connect", "cable room", "--name", "bob", rows=20, cols=60)
+    friend.expect(r"welcome, bob", timeout=20)
+    host.expect(r"bob joined")
+    lab.ip(ann, "addr", "add", "198.18.7.1/24", "dev", "lan0")  # a friend's phone hotspot comes up
+    host.expect(r"this machine's address changed: others join with `lanchat connect\s+198\.18\.7\.1 \d+`", timeout=15)
+    host.send("/clear\r")
+    host.expect_gone(own)
+    host.send("/address\r")
+    host.expect(r"connect 198\.18\.7\.1 \d+")
+    assert not re.search(own, host.text), host.text

@@ -359,7 +359,8 @@ def _start_lines(start: _Start, listener: socket.socket, room: Room, kept: _Kept
     if args.unix:
         banner = _unix_banner(args.unix, mode_text, pin)
     else:
-        banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=password)
+        everywhere = listener.getsockname()[0] in ("::", "0.0.0.0")
+        banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=password, everywhere=everywhere)
     joins = len(banner)
     banner += _tls_and_password_lines(start.tls_fingerprint, password)
     how_to_join = len(banner)
@@ -774,9 +775,11 @@ def _unix_banner(path: str, mode_text: str, pin: str) -> list[str]:
     return [f"lanchat: {mode_text} chat on {path}; join with:", f"  python -m lanchat connect --unix {shlex.quote(path)}{pin}"]
 
 
-def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:
+def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool, everywhere: bool = True) -> list[str]:
     """`serve`'s first lines for a TCP room: how to join it at each address of ``where``
-    (transport.reachable_addresses), and with nc (a text participant, PROTOCOL.md; nc cannot speak TLS)."""
+    (transport.reachable_addresses), and with nc (a text participant, PROTOCOL.md; nc cannot speak TLS).
+    A room on every address (``everywhere``, not --host) of a machine that has none but loopback to
+    offer (two laptops on a cable: link-local only, which nobody types) says that one is its own."""
     from ..addresses import split_host_port
 
     lines = [f"lanchat: {mode_text} chat listening on port {port}; join with:"]
@@ -787,6 +790,8 @@ def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, passw
         host, port_of = split_host_port(where[0])
         then = "your name and the password, which nc sends unencrypted" if password else "your name"
         lines.append(f"  or type in any terminal: nc {host} {port_of} (then Enter, and {then})")
+    if everywhere and where and not _others_reach(where):
+        lines.append(f"  ({split_host_port(where[0])[0]} is this machine itself: another machine cannot join with it)")
     return lines
 
 
