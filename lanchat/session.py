@@ -618,6 +618,8 @@ class Rejoining:
         if self.last_seen is not None and event.time <= self.last_seen:
             return []  # seen before the connection dropped: no duplicate
         self.last_seen = event.time
+        if isinstance(event, ev.Message) and not event.action and ev.name_key(event.sender) == ev.name_key(session.name):
+            return [Line(kind="own", time=event.time, sender=event.sender, text=event.text)]  # ours, its echo lost: not missed
         self.missed = (self.missed or 0) + 1
         to = event.to if isinstance(event, ev.Direct) else None
         # stamped with the first missed message's time: the screen puts a replayed line older

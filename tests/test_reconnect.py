@@ -2348,3 +2348,73 @@ def test_a_move_whose_joined_a_drop_took_does_not_hide_a_later_join():
     finally:
         bob.stop()
         server.close()
+
+
+def test_a_line_whose_echo_the_drop_took_is_not_shown_as_missed():
+    """Four friends on one LAN (session 44): bob's link was cut for 5 s just as he sent a line.
+    The room got it; its echo was lost with the link. Back in the room, his screen put his own
+    line under "missed while you were away:" as "[History] bob: typed while cut", as if he had
+    missed what he said himself. The replay answers it (it is not sent again), and now it shows
+    as his own line; only ann's counts as missed."""
+    import time
+
+    from helpers import SerialServer, TermProc
+
+    from lanchat.protocol import Connection, Role
+
+    class EchoLost(SerialServer):
+        """First connection: welcome bob, take his line, drop without echoing it. Second: welcome
+        him back and replay his line and ann's; then note every line he sends."""
+
+        def __init__(self) -> None:
+            self.said: list[str] = []
+            self.again: list[str] = []
+            super().__init__()
+
+        def answer(self, conn: socket.socket) -> None:
+            proto = Connection(Role.SERVER)
+            first = self.taken == 1
+
+            def read(kind: type) -> ev.Event | None:
+                while data := conn.recv(65536):
+                    proto.receive_data(data)
+                    for event in proto.events():
+                        if isinstance(event, ev.Say):
+                            (self.said if first else self.again).append(event.text)
+                        if isinstance(event, kind):
+                            return event
+                return None
+
+            hello = read(ev.Hello)
+            assert hello is not None
+            welcome = ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann"), keeps_history=True, resume="r" * 24)
+            conn.sendall(proto.send(welcome))
+            if first:
+                read(ev.Say)  # bob's line: taken, and the link dies before its echo
+                conn.shutdown(socket.SHUT_WR)
+                return
+            now = time.time()
+            replay = (ev.Message(sender="bob", text=self.said[0], time=now - 2, history=True),
+                      ev.Message(sender="ann", text="are you there?", time=now - 1, history=True),
+                      ev.HistoryEnd(shown=2, more=False))  # fmt: skip
+            conn.sendall(b"".join(proto.send(event) for event in replay))
+            while read(ev.Say) is not None:  # until bob closes
+                pass
+
+    server = EchoLost()
+    bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"welcome, bob")
+        bob.send("typed while cut\r")
+        bob.expect(r"back in the room as bob", timeout=15)
+        bob.expect(r"end of what you missed \(1 message\)")
+        bob.send("after\r")
+        wait_for(lambda: "after" in server.again, what="bob's next line at the server")
+        assert server.again == ["after"], server.again  # the replay answered his line: not sent twice
+        screen = bob.text
+        assert "[History] bob" not in screen, screen
+        assert re.search(r"\d\d:\d\d bob: typed while cut", screen), screen
+        assert screen.index("bob: typed while cut") < screen.index("missed while you were away") < screen.index("ann: are you there?")
+    finally:
+        bob.stop()
+        server.close()
