@@ -241,6 +241,7 @@ class Joined(Event):
     name: str
     time: float
     bot: bool = _flag()  # the newcomer is one of the server's own bots (PROTOCOL.md, The colour bot)
+    rejoined: bool = _flag()  # their session's own rejoin, back after the server noticed the drop (PROTOCOL.md, Rejoining)
 
 
 # A left reason (additive): the same person joined again from another window or machine (a

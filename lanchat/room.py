@@ -528,8 +528,7 @@ class Room:
         actions += newcomer_muted_told(self, member)  # muted by a mute's rule for newcomers: the operators are told
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
-            # Straight after the welcome, so history comes before any live traffic. Bots get
-            # none: they would answer old messages as if they were new.
+            # Straight after the welcome, so history comes before any live traffic. Bots get none: they would answer old ones as new.
             self.known[ev.name_key(member.name)] = member.name
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
@@ -537,7 +536,8 @@ class Room:
             actions.append(ShowOffers(to=cid, resumed=resumed))
             room_social.taken_back(member, self.lost_sessions.member(resumed), self.clock())
         if others:
-            joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)
+            joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids,
+                               rejoined=cid not in self.service_cids and resumed is not None)  # its lost session back: "reconnected"
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))

@@ -32,7 +32,7 @@ from .session import (
     Session,
     muted_on_joining,
 )
-from .wording import moved_words
+from .wording import joined_words, moved_words
 
 
 def lines_for(session: Session, event: object) -> list[Line]:
@@ -173,8 +173,8 @@ def _joined(session: Session, event: ev.Joined) -> list[Line]:
     if not session.show_joins or _moved_back(session.moved, event.name):
         return []  # (moved: the left just before said it in one line)
     count = len(session.members)
-    presence = Presence(name=event.name, change="joined", here=count)
-    return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
+    presence = Presence(name=event.name, change=joined_words(event), here=count)  # (reconnected: never folded)
+    return [Line(kind="notice", time=event.time, text=f"{event.name} {presence.change} ({count} here)", code=JOIN_LEAVE, presence=presence)]
 
 
 def _moved_back(moved: set[str], name: str) -> bool:

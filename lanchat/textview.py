@@ -15,7 +15,15 @@ from . import events as ev
 from .members import Members
 from .moderation import act_line
 from .textsafe import visible
-from .wording import ACTION_MARK, NOTICE_MARK, REMOVALS, everyone_muted_note, moved_words, nobody_holds_the_turn
+from .wording import (
+    ACTION_MARK,
+    NOTICE_MARK,
+    REMOVALS,
+    everyone_muted_note,
+    joined_words,
+    moved_words,
+    nobody_holds_the_turn,
+)
 
 # Every line the room says starts with wording.NOTICE_MARK ("-!- bob joined"); a /me is
 # "[12:00] * bob waves", and no name can hold the mark (wording.py says why).
@@ -57,7 +65,7 @@ class TextView:
             if self.moved and ev.name_key(event.name) in self.moved:  # the "moved" line said it
                 self.moved.discard(ev.name_key(event.name))
                 return None
-            return None if event.name == self.name else f"{NOTICE_MARK} {visible(event.name)} joined"
+            return None if event.name == self.name else f"{NOTICE_MARK} {visible(event.name)} {joined_words(event)}"
         if isinstance(event, ev.Left):
             if event.reason in ("kicked", "banned"):
                 return None  # the act just before said who removed them and why (moderated)

@@ -32,6 +32,11 @@ def moved_words(left: ev.Left) -> str:
     """What a ``moved`` left says after the name: a rejoin of the same session is no new window."""
     return RECONNECTED if left.rejoined else MOVED
 
+
+def joined_words(joined: ev.Joined) -> str:
+    """What a joined says after the name: the session's own rejoin, after "lost connection", is no newcomer."""
+    return RECONNECTED if joined.rejoined else "joined"
+
 # A whisper to one's own name: refused by the client before it goes, and by the server (code
 # no-such-user, PROTOCOL.md 3.1.3: a whisper's own refusal) for any other client; it used to come back as a direct to oneself.
 WHISPER_TO_ONESELF = "that is you: a whisper goes to someone else"

@@ -192,3 +192,41 @@ def test_a_friends_wifi_coming_back_reads_as_reconnected_not_as_another_window(t
             raw.close()
     finally:
         cat.stop()
+
+
+def test_a_friend_back_after_the_server_noticed_the_drop_reads_as_reconnected(terms):
+    """bob's laptop slept a minute (session 44, the link cut in a network namespace): the server
+    noticed ("bob lost connection"), then his laptop rejoined and took his session back, and the
+    room read "bob joined (3 here)", as if a newcomer. Now "bob reconnected (3 here)"; someone
+    new still joins, and the host's screen and --plain read the same."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    hal, port = host(terms, name="hal", rows=24, cols=80)
+    cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    key = Ed25519PrivateKey.generate()
+    try:
+        cat.expect(r"welcome, cat")
+        first = RawClient(endpoint, "bob", key=key)
+        assert first.welcome is not None and first.welcome.resume
+        hal.expect(r"bob \(3 here\)|bob joined")
+        mark = cat.mark()
+        first.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        first.close()  # a reset: the server notices at once, as it does a minute into a dead link
+        hal.expect(r"bob lost connection \(2 here\)")
+        back = RawClient(endpoint, key=key)  # lanchat's client rejoining by itself: its session's secret
+        back.send(ev.Hello(name="bob", key=identity.b64(identity.public_bytes(key)), resume=first.welcome.resume))
+        back.send(back.answer(back.expect(ev.Challenge)))  # type: ignore[arg-type]
+        back.expect(ev.Welcome)
+        hal.expect(r"bob reconnected \(3 here\)")
+        cat.expect(r"-!- bob reconnected \(3 here\)$", start=mark)
+        dan = RawClient(endpoint, "dan")
+        hal.expect(r"dan joined \(4 here\)")
+        cat.expect(r"-!- dan joined \(4 here\)$", start=mark)
+        assert "bob joined" not in "\n".join(cat.lines[mark:])
+        for raw in (back, dan):
+            raw.close()
+    finally:
+        cat.stop()

@@ -615,7 +615,7 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         cy.expect(r"you are away: lunch")
         mark = ann.mark()
         cut_and_back(cy, blip)
-        ann.expect(r"cy joined", start=mark)
+        ann.expect(r"cy reconnected \(2 here\)", start=mark)  # her session back, not a newcomer
         ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
         ann.send("/who")
         ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
