@@ -703,7 +703,8 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     yields (namespace, our address, their address, their link). Removed afterwards.
     Needs root and iproute2; raises OSError when the system will not allow it."""
     tag = f"{os.getpid() % 10000}{threading.get_ident() % 97}"
-    name, ours, theirs = f"lc-ns-{tag}", f"lc{tag}a"[:15], f"lc{tag}b"[:15]
+    prefix = os.environ.get("LANCHAT_NETNS_PREFIX", "lc")  # as netlab.Lab's: one person's runs told apart
+    name, ours, theirs = f"{prefix}-ns-{tag}", f"{prefix}{tag}a"[:15], f"{prefix}{tag}b"[:15]
 
     def ip(*args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)

@@ -35,7 +35,7 @@ def unavailable() -> str | None:
         return "needs root to create network namespaces (CI runs these as root)"
     if shutil.which("ip") is None:
         return "needs the `ip` command (iproute2) to create network namespaces"
-    probe = f"lcprobe{os.getpid()}"
+    probe = f"{os.environ.get('LANCHAT_NETNS_PREFIX', 'lc')}probe{os.getpid()}"
     made = _ip("netns", "add", probe)
     if made.returncode != 0:
         return f"cannot create a network namespace here: {made.stderr.strip()}"
