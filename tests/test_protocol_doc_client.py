@@ -420,8 +420,8 @@ def test_a_rejoin_takes_over_the_stale_session_and_replays_only_what_was_missed(
         taken = ann.rest()
         assert [(f["code"], f["fatal"]) for f in taken if f["type"] == "error"] == [("taken-over", True)]
         _, told = bob.until("joined", name="t8ann")
-        about_ann = [(f["type"], f.get("reason")) for f in told if f.get("name") == "t8ann"]
-        assert about_ann == [("left", "moved"), ("joined", None)]  # Rejoining: moved, not lost
+        about_ann = [(f["type"], f.get("reason"), f.get("rejoined")) for f in told if f.get("name") == "t8ann"]
+        assert about_ann == [("left", "moved", True), ("joined", None, True)]  # Rejoining: moved, not lost; its own rejoin (the secret)
         stranger = DocClient(room)  # a wrong secret takes nothing over
         try:
             assert stranger.hello("t8ann", resume="A" * 24)["code"] == "name-taken"
