@@ -11,7 +11,10 @@
 3) render: the pure render() of a full 10,000-line scrollback at 200x50: following the bottom,
    after Home (anchored at the top: only the lines on screen are laid out), and scrolled up to
    the oldest line from the bottom with cold caches, as after a resize (every line's height
-   counted, only the lines on screen laid out; 1.8 s when every line was laid out).
+   counted, only the lines on screen laid out; 1.8 s when every line was laid out);
+4) keys: the per-keystroke path in a real pseudo-terminal, a key at a time: the CPU time of the
+   keys' handling (keys.py through the full screen) and of the draw after each, as a person
+   typing gets them (every 60th key a Ctrl-U, so the input line stays short).
 Results print as a table and go to bench/results/ui.json.
 """
 
@@ -128,6 +131,50 @@ def bench_render(lines: int) -> dict[str, float]:
     }
 
 
+# The full screen alone in a pty: N keys handled one at a time, each followed by its draw.
+KEYSTROKES = """
+import json, sys, time
+from lanchat.session import Session
+from lanchat.ui.screen import CursesFrontend
+
+count = int(sys.argv[1])
+screen = CursesFrontend(Session(name="bob"))
+screen.update()
+keys = ["\\x15" if n % 60 == 59 else "abcdefghij klmnopqrst"[n % 21] for n in range(count)]
+started = time.process_time()  # CPU time: the draws' waits on the terminal's reader are not the screen's cost
+for key in keys:
+    screen.keys.handle([key])
+handled = time.process_time() - started
+started = time.process_time()
+for key in keys:
+    screen.keys.handle([key])
+    screen.dirty = True
+    screen.update()
+drawn = time.process_time() - started
+screen.close()
+with open(sys.argv[2], "w") as out:
+    json.dump({"handled": handled, "drawn": drawn}, out)
+"""
+
+
+def bench_keystrokes(count: int) -> dict[str, float]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "keys.json"
+        term = TermProc(argv=[sys.executable, "-c", KEYSTROKES, str(count), str(out)], rows=40, cols=120)
+        try:
+            assert term.wait(timeout=120) == 0, bytes(term.raw[-2000:])
+        finally:
+            term.stop()
+        times = json.loads(out.read_text())
+    return {
+        "keystrokes": count,
+        "key_handled_cpu_us": round(times["handled"] / count * 1e6, 1),
+        "key_handled_and_drawn_cpu_us": round(times["drawn"] / count * 1e6, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter idle time, smaller burst")
@@ -135,6 +182,7 @@ def main() -> int:
     results = {}
     results.update(bench_idle_and_burst(idle_seconds=2 if args.quick else 10, burst=1000 if args.quick else 5000))
     results.update(bench_render(10_000))
+    results.update(bench_keystrokes(500 if args.quick else 3000))
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")

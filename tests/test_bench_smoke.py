@@ -391,6 +391,13 @@ def test_the_screen_benchmark_sees_its_talker_join_and_its_burst_on_the_hosts_sc
     assert figures["burst_messages"] == 10 and figures["burst_bytes_drawn"] > 0
 
 
+def test_the_screen_benchmark_times_keys_handled_one_at_a_time_on_the_full_screen(monkeypatch):
+    """bench/ui_bench.py's keystroke part at its smallest: the full screen in a pty, its keys
+    handled (keys.py) and drawn one at a time; a renamed piece of the screen must change it too."""
+    figures = _bench_run(monkeypatch, "ui_bench.py").bench_keystrokes(20)
+    assert figures["keystrokes"] == 20 and figures["key_handled_cpu_us"] > 0 and figures["key_handled_and_drawn_cpu_us"] > 0
+
+
 def test_run_py_measures_the_storing_relay_at_light_load(monkeypatch):
     """`--servers ...,pyrelay-store`: run.py starts bench/pyrelay.py --store with its journal in
     the step's temporary folder, and the load generator counts every stamped line."""
