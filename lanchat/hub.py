@@ -19,7 +19,8 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   than FILE_LOW_WATER_BYTES waiting;
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
   (both per connection and per frame, never pushed back by a dripped byte), a closing connection
-  that never reads its last frames; the host admitted before anyone else; who joined and left;
+  that never reads its last frames; the host, then the room's bots, admitted before anyone else;
+  who joined and left;
 * abuse limits (limits.py decides, guard.py acts through the hub): a flooder is told to slow
   down, then no longer read for a while (``set_reading``: back-pressure through the kernel), then
   disconnected; connections per address are capped; and when a reader's queue grows, the senders
@@ -470,7 +471,7 @@ class Hub:
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}
         self._ids = itertools.count(1)  # connection ids, never reused
-        self._host_pending: int | None = None  # the host's connection, until the host has joined
+        self._first: list[int] = []  # the host, then the room's own bots, until in or gone: others wait (receive_data)
         self.shutting_down = False
         # Before this (on ``clock``) expire() has nothing to do: next_deadline() sets it each pass
         self.expire_from = -math.inf
@@ -501,9 +502,12 @@ class Hub:
         self.peers[cid] = Peer(cid, address)
         self.outbox.open(cid)
         if host:
-            self.room.host_cid = self._host_pending = cid
+            self.room.host_cid = cid
+            self._first.insert(0, cid)
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
+            if not handshake and not self.room.members:  # one of the room's own, there from the start
+                self._first.append(cid)
         peer = self.peers[cid]
         self.room.moderation.arrive(cid, peer.ip)
         if handshake:
@@ -526,8 +530,9 @@ class Hub:
     def receive_data(self, cid: int, data: bytes) -> None:
         """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
 
-        Until the host has joined, what others say waits (``Peer.held``): the host is admitted
-        before anyone else, so every welcome names the host (PROTOCOL.md 5)."""
+        Until the host, then each bot there from the start, has joined, what others say waits
+        (``Peer.held``): they are admitted before anyone else, so every welcome names the host
+        and the room's bots (PROTOCOL.md 4)."""
         peer = self.peers.get(cid)
         if peer is None:
             return
@@ -536,7 +541,7 @@ class Hub:
             if not data or peer.ignored_bytes > CLOSING_READ_BYTES:
                 self.close(cid)
             return
-        if self._host_pending is not None and cid != self._host_pending:
+        if self._first and cid != self._first[0]:
             if not data:
                 self.close(cid)  # gone before the chat opened: nobody to tell
             elif peer.hold(data):
@@ -596,8 +601,8 @@ class Hub:
         if before is None and cid in members:
             self.log(f"{members[cid].name} joined from {peer.address}")
             self.guard.settled(peer)  # its account's unfinished connections are one fewer
-            if cid == self._host_pending:
-                self._host_joined()
+            if self._first and cid == self._first[0]:
+                self._first_joined()
         elif before is not None and cid not in members:
             self.log(f"{before.name} {'lost connection' if isinstance(event, ConnectionClosed) else 'left'}")
             self.perform(self._files_forget(cid))  # their offers expire as they leave (bye)
@@ -639,9 +644,10 @@ class Hub:
             at += 1
             member = room.members.get(peer.cid)  # the room may have acted on them meanwhile
 
-    def _host_joined(self) -> None:
-        """The host is in: what the others said meanwhile is handled now, in arrival order."""
-        self._host_pending = None
+    def _first_joined(self) -> None:
+        """The host (or a bot there from the start) is in: what the others said meanwhile is
+        handled now, in arrival order (the next bot's first, while one is still to come)."""
+        self._first.pop(0)
         for peer in list(self.peers.values()):
             held, peer.held = peer.held, []
             peer.held_bytes = 0
@@ -670,8 +676,11 @@ class Hub:
         self.pacer.forget(cid)
         self.guard.forget(peer)
         self.release(cid)
-        if cid == self._host_pending:
-            self._host_joined()  # the host never made it in: the others go ahead
+        if cid in self._first:  # the host or a bot never made it in: the others go ahead
+            if cid == self._first[0]:
+                self._first_joined()
+            else:
+                self._first.remove(cid)
         if cid in self.room.members and not self.shutting_down:
             name = self.who(cid)
             self._leave(cid, "lost")

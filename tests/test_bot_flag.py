@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 
-from helpers import RawClient, local_host, running_server
+from helpers import RawClient, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.session import Session
@@ -40,6 +40,30 @@ def test_a_bot_is_flagged_to_everyone_and_the_hosts_screen_waits_for_someone_to_
         finally:
             helper.close()
             hal.close()
+
+
+def test_a_student_whose_hello_comes_before_the_bots_waits_for_the_bot_and_is_welcomed_with_it():
+    """`serve --bot` adopts the bot's socket before anyone connects, but the bot's thread says
+    hello on the loop's first passes: a student in the first instant was welcomed without the
+    bot ('here: ann'), then read 'colourbot joined'. Here the bot's hello comes after ann's."""
+    with running_server() as (server, endpoint):
+        bot_end, server_end = socket.socketpair()
+        server.add_local(server_end, service=True)  # as serve --bot, before anyone joined
+        ann = RawClient(endpoint)
+        ann.hello("ann")
+
+        def read() -> bool:  # held for the bot (the fix), or welcomed without it (the race)
+            return any(peer.held for peer in list(server.hub.peers.values())) or bool(server.room.members)
+
+        wait_for(read, what="ann's hello read by the server")
+        helper = RawClient(bot_end, "colourbot")
+        try:
+            welcome = ann.expect(ev.Welcome)
+            assert welcome.members == ("colourbot", "ann") and welcome.bots == ("colourbot",)  # type: ignore[attr-defined]
+            assert not [e for e in ann.drain() if isinstance(e, ev.Joined)]  # no 'colourbot joined' after it
+        finally:
+            helper.close()
+            ann.close()
 
 
 def test_without_the_flag_the_colour_bots_name_still_counts_and_no_other_name_does():

@@ -7,8 +7,9 @@ import os
 import re
 import socket
 
+import pytest
 from faker import Faker
-from helpers import Proc, RawClient, start_server
+from helpers import Proc, RawClient, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.colourbot import BOT_NAME, colour_link, suggest_colour
@@ -172,6 +173,38 @@ def test_the_host_meets_the_bot_and_mood_needs_a_bot(tmp_path):
     finally:
         host.stop()
         plain.stop()
+
+
+@pytest.mark.parametrize("host", [("--headless",), ("--name", "hana", "--plain")], ids=["headless", "host"])
+def test_a_student_who_joins_in_the_servers_first_instant_finds_the_bot_already_there(tmp_path, host):
+    """The bot joins on the loop's first passes while the socket already accepts: a student whose
+    hello came first was welcomed without it, then read 'colourbot joined'. Here the student
+    connects the moment the socket file exists, with the hello at once."""
+    path = str(tmp_path / "first.sock")
+    server = Proc("serve", "--unix", path, "--bot", "colour", *host)
+    first: socket.socket | None = None
+    try:
+
+        def connected() -> socket.socket | None:
+            attempt = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                attempt.connect(path)
+            except OSError:  # not listening yet
+                attempt.close()
+                return None
+            return attempt
+
+        first = wait_for(connected, what="the socket file")
+        ann = RawClient(first, "ann")
+        assert ann.welcome is not None
+        assert BOT_NAME in ann.welcome.members and ann.welcome.bots == (BOT_NAME,), ann.welcome
+        assert ann.expect(ev.Direct, sender=BOT_NAME).text.startswith("Hi ann, I am colourbot")  # type: ignore[attr-defined]
+        ann.close()
+    finally:
+        if first is not None:
+            first.close()
+        server.stop()
+    assert "Traceback" not in server.output
 
 
 def test_bot_options_are_checked():

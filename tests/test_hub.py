@@ -831,6 +831,61 @@ def test_a_newcomer_who_leaves_before_the_host_is_in_is_let_go_at_once():
     assert lab.released == [bob.cid]
 
 
+def test_a_newcomer_waits_for_the_host_and_then_the_rooms_bot_and_is_welcomed_with_both():
+    """serve --bot: the bot's socket is adopted first, but its hello can come after a student's
+    (its thread joins on the loop's first passes): the student was welcomed without the bot,
+    then read 'colourbot joined'. Now the host goes in first, then the bot, then the others."""
+    lab = Lab()
+    bot = Person(lab, lab.hub.open("local", service=True, handshake=False), Connection(Role.CLIENT))
+    host = Person(lab, lab.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
+    for local in (bot, host):
+        lab.writers[local.cid] = Socket(lab, local.cid)
+    bob = lab.connect()
+    bob.says(ev.Hello(name="bob"))  # first of all
+    host.says(ev.Hello(name="ann"))
+    assert isinstance(host.hears()[0], ev.Welcome)
+    assert bob.hears() == []  # the bot is not in yet
+    bot.says(ev.Hello(name="colourbot"))
+    assert isinstance(bot.hears()[0], ev.Welcome)
+    welcome = bob.hears()[0]
+    assert isinstance(welcome, ev.Welcome) and welcome.members == ("ann", "colourbot", "bob") and welcome.bots == ("colourbot",)
+    lab2 = Lab()
+    bot_cid = lab2.hub.open("local", service=True, handshake=False)
+    host2 = Person(lab2, lab2.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
+    lab2.writers[bot_cid], lab2.writers[host2.cid] = Socket(lab2, bot_cid), Socket(lab2, host2.cid)
+    lab2.hub.receive_data(bot_cid, encode(ev.Hello(name="colourbot")))  # before the host: waits for it
+    host2.says(ev.Hello(name="ann"))
+    welcome = host2.hears()[0]
+    assert isinstance(welcome, ev.Welcome) and welcome.members == ("ann",)  # the host first, as ever
+
+
+def test_with_no_host_a_newcomer_waits_for_the_bot_and_goes_ahead_if_it_never_comes():
+    lab = Lab()
+    bot = Person(lab, lab.hub.open("local", service=True, handshake=False), Connection(Role.CLIENT))
+    lab.writers[bot.cid] = Socket(lab, bot.cid)
+    bob = lab.connect()
+    bob.says(ev.Hello(name="bob"))
+    assert bob.hears() == []  # held until the bot is in
+    bot.says(ev.Hello(name="colourbot"))
+    welcome = bob.hears()[0]
+    assert isinstance(welcome, ev.Welcome) and welcome.members == ("colourbot", "bob")
+    lab2 = Lab()
+    gone = lab2.hub.open("local", service=True, handshake=False)
+    cy = lab2.connect()
+    cy.says(ev.Hello(name="cy"))
+    lab2.hub.receive_data(gone, b"")  # the bot's thread failed before its hello
+    welcome = cy.hears()[0]
+    assert isinstance(welcome, ev.Welcome) and welcome.members == ("cy",)
+
+
+def test_a_bot_added_to_a_room_with_people_holds_nobody_up():
+    lab = Lab()
+    ann = lab.join("ann")
+    lab.hub.open("local", service=True, handshake=False)  # its hello not come yet
+    ann.says(ev.Say(text="still here"))
+    assert [e.text for e in ann.hears() if isinstance(e, ev.Message)] == ["still here"]
+
+
 def test_a_message_of_the_pass_in_which_the_server_shuts_down_comes_before_the_notice():
     lab = Lab(history=True)
     ann, bob = lab.join("ann"), lab.join("bob")

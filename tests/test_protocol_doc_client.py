@@ -1012,7 +1012,7 @@ def test_the_colour_bot_is_flagged_talks_in_whispers_and_a_once_server_ends_with
     plain line is the mood and the answers are whispers with a Computer Hope link; Y ends it and
     the --once server shuts down when the last person leaves."""
     server, port, _ = serve("--bot", "colour", "--bot-seed", "7", "--once")
-    server.expect(r"colourbot joined")  # it joins on the loop's first passes: a join before it is welcomed without it
+    server.expect(r"colourbot joined")  # (a join before it waits for it: test_bot_flag)
     ann = DocClient(port)
     try:
         welcome = ann.join("t21ann")

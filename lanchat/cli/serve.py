@@ -328,7 +328,7 @@ def _make_server(start: _Start, listener: socket.socket, room: Room) -> Server:
     if args.bot:
         from ..bots import start_colour_bot
 
-        start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
+        start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins on the loop's first passes; anyone else waits for it (hub.py)
     return server
 
 
