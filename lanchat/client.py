@@ -64,6 +64,9 @@ from .unconfirmed import (
 )
 
 READ_BYTES = 256 * 1024
+# A lanchat server answers a hello at once: silent this long, the port is likelier another
+# program's (a web server, Jupyter: they wait for a request line that never comes) than lanchat's
+SILENT_SERVER_SECONDS = 3.0
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
 # A download caps this socket's receive buffer, so that at most this much file data sits in
 # the kernel ahead of a chat line (hub.FILE_SEND_BUFFER_BYTES caps the other end).
@@ -801,6 +804,7 @@ def join(
     password: Callable[[], str | None] | None = None,
     binding: bytes = b"",
     resume: str | None = None, since: float | None = None,
+    silent: Callable[[], None] | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
@@ -809,7 +813,8 @@ def join(
     ``password()`` (asked once, however many names are tried); ``binding`` is the SHA-256 of
     the server's TLS certificate (identity.sign_challenge), empty without TLS; ``resume`` and
     ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
-    ``ask_name(reason)`` may offer another, else JoinError. Returns (protocol, welcome, what came after)."""
+    ``ask_name(reason)`` may offer another, else JoinError. ``silent()`` is called once if no byte
+    came SILENT_SERVER_SECONDS after the hello. Returns (protocol, welcome, what came after)."""
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
@@ -820,7 +825,8 @@ def join(
     # challenged every answer again held the client in the handshake for ever.
     challenged = False
     while True:
-        events = _handshake_events(sock, proto, deadline)
+        events = _handshake_events(sock, proto, deadline, silent)
+        silent = None  # the server answered: nothing more to note
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
                 return proto, event, events[index + 1 :]
@@ -845,23 +851,30 @@ def join(
                 deadline = time.monotonic() + timeout
 
 
-def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -> list[object]:
+def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None) -> list[object]:
     """What the server says next during the handshake (blocking, until ``deadline``); JoinError
-    with one clear line when it says nothing, goes away, or is not a lanchat server."""
+    with one clear line when it says nothing, goes away, or is not a lanchat server. ``silent``:
+    called once, if nothing came within SILENT_SERVER_SECONDS (join)."""
+    silent_at = time.monotonic() + SILENT_SERVER_SECONDS
     while True:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        if silent is not None and now >= silent_at:
+            silent()
+            silent = None
+        remaining = deadline - now
         if remaining <= 0:  # connected, so something is there: a stalled link as likely as another program
             if proto.partial_frame_bytes:
                 raise JoinError("the server's answer began but stopped arriving: the network seems stalled (a weak Wi-Fi?)")
             raise JoinError("connected, but the server said nothing in time: the network may be stalled or its machine "
                             "asleep (or it is not a lanchat server)")
-        sock.settimeout(remaining)
+        sock.settimeout(min(remaining, silent_at - now) if silent is not None else remaining)
         try:
             data = sock.recv(READ_BYTES)
         except TimeoutError:
             continue
         except OSError as exc:
             raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
+        silent = None  # something came: the server is not silent
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:

@@ -1489,6 +1489,27 @@ def test_connecting_to_something_that_is_not_lanchat_fails_clearly(run):
     assert line == "lanchat: that is not a lanchat server: another program answered 'SSH-2.0-OpenSSH_9.6'"
 
 
+def test_a_web_server_on_the_port_is_named_a_suspect_within_seconds_not_after_15(run):
+    """A student given the wrong port lands on a web server (python -m http.server, Jupyter): it
+    waits for a request line and answers nothing. connect sat silent for 15 s, then blamed a
+    stalled network first; now it says within a few seconds that a lanchat server would have
+    answered, and asks whether that is the port `serve` printed."""
+    import http.server
+    import threading
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        port = web.server_address[1]
+        proc = run("connect", "127.0.0.1", str(port), "--name", "ann")
+        proc.expect(rf"^lanchat: connected to 127\.0\.0\.1:{port}, but no answer yet, and a lanchat server answers at once: "
+                    rf"is {port} the port `lanchat serve` printed\? \(still waiting\)$", timeout=10)  # fmt: skip
+        assert proc.popen.poll() is None  # said while it still waits, not as its last word
+    finally:
+        web.shutdown()
+        web.server_close()
+
+
 def test_a_binary_impostor_is_described_without_its_bytes(run):
     line = _joined_to_an_impostor(run, b"\x7f\x1b[2J\x00\x00garbage")
     assert line.startswith("lanchat: that is not a lanchat server (frame header announces"), line

@@ -7,6 +7,7 @@ while the room restarts, and the rejoin that follows the room to a new address.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from ..textsafe import quoted
 from .terminal import PASSWORD_TRIES, PROG, NameAsker, env_password, fail, say
@@ -320,7 +321,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     tries = 1
     while True:
         try:
-            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding))
+            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding, silent=_silent_note(sock)))
         except JoinError as exc:
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
@@ -342,6 +343,23 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
         if reopened is None:
             raise Unreachable
         sock = reopened
+
+
+def _silent_note(sock) -> Callable[[], None]:  # noqa: ANN001 - a socket, or TLS's
+    """What connect says when the server has not answered the hello within a few seconds
+    (client.SILENT_SERVER_SECONDS): another program on that port (a web server, Jupyter) answers
+    nothing and a student waited 15 s for a line that blamed the network first."""
+    from ..addresses import peer_text
+
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = None
+    if isinstance(peer, tuple):
+        where, what = peer_text(peer[0], peer[1]), f"is {peer[1]} the port `lanchat serve` printed?"
+    else:
+        where, what = (peer or "the server"), "is it the path `lanchat serve --unix` printed?"
+    return lambda: say(f"{PROG}: connected to {where}, but no answer yet, and a lanchat server answers at once: {what} (still waiting)")
 
 
 def join_under(stops, sock, name: str, **join):  # noqa: ANN001, ANN003, ANN202 - a StopSignals, _join_retrying's
