@@ -515,6 +515,8 @@ def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
         info = os.lstat(path)
     except FileNotFoundError:
         info = None
+    except PermissionError:
+        raise TransportError(_listen_denied(path)) from None
     except OSError as exc:
         raise TransportError(f"cannot use {path}: {exc.strerror}") from None
     if info is not None:
@@ -537,6 +539,8 @@ def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
         sock.close()
         if exc.errno == errno.ENOENT:
             raise TransportError(f"cannot create {path}: its folder does not exist") from None
+        if exc.errno == errno.EACCES:
+            raise TransportError(_listen_denied(path)) from None
         raise TransportError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     finally:
         os.umask(old_umask)
@@ -603,6 +607,9 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         except ConnectionRefusedError:
             sock.close()
             raise TransportError(f"no lanchat server is listening on {endpoint.path}{_not_a_socket(endpoint.path)}") from None
+        except PermissionError:
+            sock.close()
+            raise TransportError(f"cannot connect to {endpoint.path}: permission denied{_why_denied(endpoint.path)}") from None
         except OSError as exc:
             sock.close()
             raise TransportError(f"cannot connect to {endpoint.path}: {exc.strerror or exc}") from None
@@ -637,6 +644,49 @@ def _not_a_socket(path: str) -> str:
     kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a pipe"))
     what = next((name for test, name in kinds if test(mode)), "a device")
     return f": it is {what}, not the socket file `lanchat serve --unix` made; give the path it printed"
+
+
+def _closed_folder(path: str) -> str | None:
+    """The first folder on the way to ``path`` that we may not pass through, or None."""
+    walked = "/"
+    for part in os.path.dirname(os.path.abspath(path)).split(os.sep)[1:]:
+        walked = os.path.join(walked, part)
+        if not os.access(walked, os.X_OK):
+            return walked
+    return None
+
+
+def _listen_denied(path: str) -> str:
+    """serve --unix PATH not permitted (EACCES): which folder is in the way, and what to do."""
+    if (closed := _closed_folder(path)) is not None:
+        why = f"the folder {closed} is not open to you"
+    else:
+        why = f"you may not make files in its folder {os.path.dirname(os.path.abspath(path))}"
+    return f"cannot listen on {path}: permission denied: {why}; choose a path in a folder of your own, such as /tmp/chat.sock"
+
+
+def _why_denied(path: str) -> str:
+    """What to add when connecting to ``path`` was not permitted (EACCES), which said only
+    "Permission denied": a folder on the way closed to us, a file that is not a socket anyway,
+    or another user's server, whose socket file lanchat makes theirs alone (0600)."""
+    if (closed := _closed_folder(path)) is not None:
+        return f": the folder {closed} is not open to you (its permissions); ask the host to serve where you can reach it"
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISSOCK(info.st_mode):
+        return _not_a_socket(path)
+    if info.st_uid != os.getuid():
+        import pwd
+
+        try:
+            owner = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            owner = f"uid {info.st_uid}"
+        return (f": it is the socket file of {owner}'s server, which lanchat makes private to them (mode 0600); "
+                "to let others on this machine join, the host serves over TCP (--host 127.0.0.1)")
+    return ""
 
 
 def _unknown_zone(host: str) -> str | None:

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -591,6 +592,70 @@ def test_a_socket_path_too_long_is_refused_in_the_same_words_by_serve_and_connec
         said.append(str(refused.value))
     assert said[0] == said[1]
     assert said[0].startswith("socket path is too long (") and "use a shorter one, such as /tmp/chat.sock" in said[0]
+
+
+STUDENT_UID = 65534  # nobody: a second account on a shared lab machine
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder every account may enter (pytest's own are root's alone, 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="lanchat-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_socket_path_out_of_a_students_reach_says_why_not_just_permission_denied(open_tmp):
+    """A student (another account) given a socket path they may not reach read only 'cannot
+    connect to PATH: Permission denied' (serve: 'cannot use PATH' or 'cannot listen on PATH'), and
+    could not tell a closed folder from the teacher's private socket or a file that is no socket."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("acting as a second account needs root and setpriv")
+    from lanchat import transport
+
+    room = open_tmp / "room"
+    room.mkdir(mode=0o755)
+    (room / "locked").mkdir(mode=0o700)
+    (room / "shut").mkdir(mode=0o755)  # root's: the student may enter, not make files
+    (room / "notes.txt").write_text("not a socket")
+    (room / "notes.txt").chmod(0o644)
+    home = room / "home"
+    home.mkdir()
+    os.chown(home, STUDENT_UID, STUDENT_UID)
+    env = child_env(XDG_DATA_HOME=str(home), XDG_STATE_HOME=str(home), XDG_CONFIG_HOME=str(home), HOME=str(home))
+    student = ["setpriv", f"--reuid={STUDENT_UID}", f"--regid={STUDENT_UID}", "--clear-groups", "--", sys.executable, "-m", "lanchat"]
+    teachers = transport.listen_unix(str(room / "teacher.sock"))  # root's server: 0600, as serve makes it
+    said = {}
+    try:
+        for key, args in {
+            "connect locked": ("connect", "--unix", str(room / "locked" / "chat.sock"), "--name", "ann"),
+            "serve locked": ("serve", "--headless", "--unix", str(room / "locked" / "chat.sock")),
+            "serve shut": ("serve", "--headless", "--unix", str(room / "shut" / "chat.sock")),
+            "connect file": ("connect", "--unix", str(room / "notes.txt"), "--name", "ann"),
+            "connect teacher's": ("connect", "--unix", str(room / "teacher.sock"), "--name", "ann"),
+        }.items():
+            proc = Proc(*args, stdin=False, env=env, program=student)
+            try:
+                wait_for(lambda: proc.popen.poll() is not None, what=f"{key}: {proc.output}")  # noqa: B023 - called at once
+                assert proc.popen.returncode == 1, proc.output
+                said[key] = only_line(proc)
+            finally:
+                proc.stop()
+    finally:
+        teachers.close()
+    closed = f"the folder {room / 'locked'} is not open to you"
+    assert said["connect locked"] == f"lanchat: cannot connect to {room}/locked/chat.sock: permission denied: {closed} (its permissions); ask the host to serve where you can reach it"
+    mine = "choose a path in a folder of your own, such as /tmp/chat.sock"
+    assert said["serve locked"] == f"lanchat: cannot listen on {room}/locked/chat.sock: permission denied: {closed}; {mine}"
+    assert said["serve shut"] == f"lanchat: cannot listen on {room}/shut/chat.sock: permission denied: you may not make files in its folder {room}/shut; {mine}"
+    assert said["connect file"].endswith("permission denied: it is a regular file, not the socket file `lanchat serve --unix` made; give the path it printed")
+    assert said["connect teacher's"].endswith(
+        "permission denied: it is the socket file of root's server, which lanchat makes private to them (mode 0600); "
+        "to let others on this machine join, the host serves over TCP (--host 127.0.0.1)"
+    )
 
 
 def test_connecting_to_a_missing_socket_path_fails_clearly(run, sock_dir):
