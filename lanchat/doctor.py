@@ -92,9 +92,9 @@ def judge_port(port: int, bind_errno: int | None, holders: list) -> Check:
         return Check("port", "fail", f"cannot listen on port {port}: {os.strerror(bind_errno)}",
                      "check the network settings; `lanchat serve --port 0` picks any free port")
     names = [visible(h.describe()) for h in holders]
-    if any("lanchat" in (h.command or "") for h in holders):
+    if any(h.is_lanchat for h in holders):
         # a TLS room refuses a plain connect: the command offered must be one that joins
-        tls = " --tls" if any("--tls" in (h.command or "").split() for h in holders) else ""
+        tls = " --tls" if any(h.tls for h in holders) else ""
         return Check("port", "info", f"port {port} is used by a lanchat server here ({', '.join(names)})",
                      f"join it with `lanchat connect 127.0.0.1 {port}{tls}`, or serve another room with --port {port + 1}",
                      tuple(names))

@@ -102,6 +102,16 @@ class PortHolder:
         what = self.name or "a program"
         return f"{what} (pid {self.pid})"
 
+    @property
+    def is_lanchat(self) -> bool:
+        """A lanchat server (by its command line): a room already running, most likely."""
+        return "lanchat" in (self.command or "")
+
+    @property
+    def tls(self) -> bool:
+        """A lanchat server started with --tls: joining it takes `connect --tls`."""
+        return "--tls" in (self.command or "").split()
+
 
 def port_holders(port: int) -> list[PortHolder]:
     """Who listens on TCP ``port`` here; pid None when the system does not tell us."""

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .limits import PEER_GONE
-from .textsafe import quoted
+from .textsafe import quoted, visible
 
 DEFAULT_PORT = 3580  # seed 001
 LISTEN_BACKLOG = 512
@@ -462,14 +462,28 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
         raise TransportError(f"cannot listen on {quoted(host)}: no such host or address") from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise TransportError(
-                f"port {port} is already in use (another lanchat server?); choose another with --port"
-            ) from None
+            raise TransportError(_port_in_use(port)) from None
         if exc.errno == errno.EACCES:
             raise TransportError(f"not allowed to listen on port {port}; ports below 1024 need root") from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise TransportError(f"{host} is not an address of this machine") from None
         raise TransportError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
+
+
+def _port_in_use(port: int) -> str:
+    """Why `serve` cannot have ``port``, naming who holds it where the system says (a student's
+    Jupyter on 8888 was 'another lanchat server?'); a room already running is offered to join."""
+    from .netinfo import port_holders
+
+    holders = [holder for holder in port_holders(port) if holder.pid is not None]
+    if not holders:
+        return f"port {port} is already in use (another lanchat server?); choose another with --port"
+    room = next((holder for holder in holders if holder.is_lanchat), None)
+    if room is not None:
+        return (f"port {port} is already in use by a lanchat server here (pid {room.pid}): join it with "
+                f"`lanchat connect 127.0.0.1 {port}{' --tls' if room.tls else ''}`, or choose another port with --port")
+    who = ", ".join(visible(holder.describe()) for holder in holders)
+    return f"port {port} is already in use by {who}; choose another with --port"
 
 
 def _unix_path_is_live(path: str) -> bool:
