@@ -1343,6 +1343,8 @@ def test_a_path_in_the_home_folder_is_expanded_and_a_tilde_after_dot_slash_is_a_
         (["--tls", "connect", "10.0.0.5"], "lanchat: the command comes first: `lanchat connect --tls 10.0.0.5`"),
         (["conect", "127.0.0.1"], "lanchat: 'conect' is not a command; did you mean `lanchat connect 127.0.0.1`?"),
         (["Serve"], "lanchat: 'Serve' is not a command; did you mean `lanchat serve`?"),
+        (["join", "10.0.0.5"], "lanchat: 'join' is not a command; did you mean `lanchat connect 10.0.0.5`?"),
+        (["host", "--name", "ann"], "lanchat: 'host' is not a command; did you mean `lanchat serve --name ann`?"),
         (["help"], "lanchat: for help: `lanchat --help`, or `lanchat COMMAND --help` for one command's options"),
         (["connect", "--tsl"], "lanchat connect: error: unrecognized arguments: --tsl; did you mean --tls? (see lanchat connect --help)"),
         (["serve", "--hedless"], "lanchat serve: error: unrecognized arguments: --hedless; did you mean --headless? (see lanchat serve --help)"),

@@ -108,6 +108,11 @@ def _help_rows(unit: list[str], columns: int) -> list[str]:
     return fold_line(indent + line, columns, hang=None if indent else "")
 
 
+# What a newcomer types for the two commands, from the words of other chats and of sockets:
+# `lanchat join 10.0.0.5` was told only the list of commands.
+NEWCOMERS_WORDS = {"join": "connect", "client": "connect", "chat": "connect", "host": "serve", "start": "serve", "listen": "serve"}
+
+
 def command_hint(argv: list[str], commands: list[str]) -> str | None:
     """What to say when ``argv`` does not start with a command: the command typed after its
     address or an option (``lanchat 127.0.0.1 connect``), a misspelt one (``conect``), none at
@@ -124,7 +129,8 @@ def command_hint(argv: list[str], commands: list[str]) -> str | None:
         return None
     if first.casefold() == "help":
         return f"for help: `{PROG} --help`, or `{PROG} COMMAND --help` for one command's options"
-    close = difflib.get_close_matches(first.casefold(), commands, n=1, cutoff=0.6)
+    meant = NEWCOMERS_WORDS.get(first.casefold())
+    close = [meant] if meant in commands else difflib.get_close_matches(first.casefold(), commands, n=1, cutoff=0.6)
     if close:
         return f"{quoted(first)} is not a command; did you mean `{shlex.join([PROG, close[0], *argv[1:]])}`?"
     return f"{quoted(first)} is not a command: choose {', '.join(commands[:-1])} or {commands[-1]} (see {PROG} --help)"
