@@ -335,6 +335,19 @@ def ctrl_c_question(session: Session, key: str = "Ctrl-C") -> Local | None:
     return asked if isinstance(asked, Local) else None
 
 
+def ctrl_z_question(session: Session) -> Local | None:
+    """Ctrl-Z pressed at the host's full screen with others here: the server runs in this very
+    program, so stopping it stops the room for all of them (their lines go nowhere until fg, and
+    their screens say the room does not answer). Asked first, as Ctrl-C is (CtrlCAnswer); None: stop now."""
+    if session.role != "host" or not session.confirm_quit or not (people := others(session)):
+        return None
+    from .session import Local
+
+    who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
+    text = f"Ctrl-Z stops the room too ({who}): no line goes through until you type fg; press Ctrl-Z again to stop anyway; any other key goes on"
+    return Local((_line(text, _now(session)),))
+
+
 class CtrlCAnswer:
     """Which Ctrl-C answers the host's Ctrl-C question (ctrl_c_question), one rule for both front
     ends (ui/keys.py for the full screen, ui/plain.py), which tell it of each read of the keyboard and each key: the
@@ -358,11 +371,12 @@ class CtrlCAnswer:
             self.asked, self._in_this_read = "", False
 
     def ctrl_c(self, session: Session, key: str = "\x03") -> Local | bool:
-        """Ctrl-C pressed (``key``: or --plain's Ctrl-D on an empty line): the question to show;
-        True: leave now (its signal is raised); False: dropped (asked in this same read)."""
+        """Ctrl-C pressed (``key``: or --plain's Ctrl-D on an empty line; the full screen's Ctrl-Z,
+        ctrl_z_question): the question to show; True: go ahead (leave, or stop); False: dropped
+        (asked in this same read)."""
         if self.asked == key:
             return not self._in_this_read
-        asked = ctrl_c_question(session, "Ctrl-C" if key == "\x03" else "Ctrl-D")
+        asked = ctrl_z_question(session) if key == "\x1a" else ctrl_c_question(session, "Ctrl-C" if key == "\x03" else "Ctrl-D")
         self.asked, self._in_this_read = (key, True) if asked is not None else ("", False)
         return True if asked is None else asked
 

@@ -115,6 +115,29 @@ def test_the_hosts_ctrl_c_asks_the_same_question_and_a_q_after_it_closes():
         assert social.ctrl_c_question(leaves_at_once) is None
 
 
+def test_the_hosts_ctrl_z_with_others_here_is_asked_about_first_and_the_next_ctrl_z_stops():
+    """The host's Ctrl-Z stops the room with the program (social.ctrl_z_question): asked with
+    people here, answered by the next read's Ctrl-Z (CtrlCAnswer); the host alone with the bot, a
+    student, a script: stopped at once."""
+    from lanchat import session_social as social
+
+    host = room("ann", "host", "bob", "colourbot")
+    host.confirm_quit = True
+    answer = social.CtrlCAnswer()
+    answer.read()
+    asked = answer.ctrl_c(host, "\x1a")
+    assert isinstance(asked, Local)
+    assert asked.lines[0].text == ("Ctrl-Z stops the room too (bob): no line goes through until you type fg; "
+                                   "press Ctrl-Z again to stop anyway; any other key goes on")  # fmt: skip
+    assert not host.quit_armed  # nothing closes: a /q after it is asked as ever
+    answer.read()
+    assert answer.ctrl_c(host, "\x1a") is True
+    alone, student = room("ann", "host", "colourbot"), room("bob", "client", "ann", "cy")
+    alone.confirm_quit = student.confirm_quit = True
+    for stops_at_once in (alone, student, room("ann", "host", "bob")):
+        assert social.ctrl_z_question(stops_at_once) is None
+
+
 def test_the_ctrl_c_question_is_answered_by_the_next_key_read_after_it():
     """social.CtrlCAnswer, both front ends' rule: a Ctrl-C in the read that asked is dropped (it
     was pressed before the question showed); the next read's closes; any other key goes on."""

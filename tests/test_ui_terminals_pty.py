@@ -30,6 +30,7 @@ from wcwidth import wcswidth
 
 from lanchat import events as ev
 from lanchat.identity import RoomPassword
+from lanchat.transport import Endpoint
 from lanchat.ui.paste import QUIET_SECONDS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -869,3 +870,37 @@ def test_ctrl_z_is_never_ignored_while_the_screen_draws():
                 ignored += bool(int(fields["SigIgn"], 16) & tstp)
                 samples += 1
         assert ignored == 0, f"SIGTSTP ignored in {ignored} of {samples} samples"
+
+
+def test_the_hosts_ctrl_z_with_students_here_asks_first_for_it_stops_the_room_too():
+    """The server runs inside the host's `serve`: a teacher's Ctrl-Z (a vim habit) stopped the room
+    for the whole class at once, their lines going nowhere until fg. With others here it now asks
+    first, as the host's Ctrl-C does; the room goes on meanwhile, and a second Ctrl-Z stops it."""
+    if not shutil.which("bash"):
+        pytest.skip("no bash here")
+    term = TermProc("serve", argv=["bash", "--norc", "--noprofile", "-i"], rows=24, cols=100, env={"PS1": "$ ", "ENV": "/dev/null"})
+    host = None
+    try:
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send(f'"{sys.executable}" -m lanchat serve --host 127.0.0.1 --port 0 --name teach --no-history --no-announce\r')
+        host = wait_for(lambda: next(iter(psutil.Process(term.proc.pid).children()), None), what="the shell's child: serve")
+        port = int(term.expect(r"connect 127\.0\.0\.1 (\d+)").group(1))
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        term.expect(r"ann joined")
+        term.send("\x1a")  # Ctrl-Z
+        term.expect(r"Ctrl-Z stops the room too \(ann\): no line goes through until you type")  # (folded after it)
+        ann.send(ev.Say(text="still here?"))
+        ann.expect(ev.Message, sender="ann", text="still here?")  # the room went on
+        term.expect(r"ann: still here\?")
+        term.send("\x1a")  # again: stopped, as asked
+        term.expect(r"Stopped")
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send("fg\r")
+        term.expect(r"teach │ host")
+        ann.close()
+    finally:
+        if host is not None:
+            with contextlib.suppress(psutil.Error):
+                host.kill()  # (psutil checks it is still the process it found)
+                host.wait(5)
+        term.stop()

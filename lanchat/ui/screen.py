@@ -854,15 +854,16 @@ class CursesFrontend:
         the loop says goodbye), so it does what it always did; True. But the host's Ctrl-C with
         others here would close the lesson for all of them at a slip of the hand: it asks first,
         as /q does (social.ctrl_c_question), and only a second Ctrl-C, the very next key, raises
-        it, read after the question (social.CtrlCAnswer). Ctrl-Z: stopped, as its SIGTSTP did (Terminal.suspend), and the keys after it go on after fg."""
-        if name == "suspend":
-            self.terminal.suspend()
-            self._resize()
-            return False
-        if name == "interrupt" and (asked := self.keys.ctrl_c.ctrl_c(self.session)) is not True:
+        it, read after the question (social.CtrlCAnswer). Ctrl-Z: stopped, as its SIGTSTP did (Terminal.suspend), and the keys after it go on after fg;
+        the host's with others here stops the room too: asked first, alike."""
+        if name != "quit" and (asked := self.keys.ctrl_c.ctrl_c(self.session, "\x1a" if name == "suspend" else "\x03")) is not True:
             if asked:  # (False: a second Ctrl-C in the read that asked, dropped: social.CtrlCAnswer)
                 self.show(list(asked.lines))
                 self.view.to_bottom()  # (scrolled back, the question would be below the screen)
+            return False
+        if name == "suspend":  # (the host's, with others here, asked first: social.ctrl_z_question)
+            self.terminal.suspend()
+            self._resize()
             return False
         signal.raise_signal(signal.SIGINT if name == "interrupt" else signal.SIGQUIT)
         return True
