@@ -280,11 +280,28 @@ def test_resize_relays_and_too_small_recovers(terms):
     ann.expect("bob: after the resize")
 
 
+def test_a_student_in_a_20x6_terminal_chats_on_the_full_screen(terms):
+    """A 20x6 terminal (a small tmux pane, a phone's ssh app) showed only "window too small, need
+    24x5": nothing of the chat, and lines typed blind were still sent. 20 columns hold the
+    status line and the chat, folded (the renderer is checked at every width from 0)."""
+    ann, port = host(terms)
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", rows=6, cols=20)
+    terms.append(bob)
+    bob.expect(r"bob │ 2 here")  # the status line, shortened to fit
+    assert "too small" not in bob.text
+    bob.send("hi from a small one")
+    bob.send("\r")
+    ann.expect("bob: hi from a small one")
+    bob.expect(r"bob: hi from a")  # folded in bob's own transcript, in sight
+    ann.send("welcome bob\r")
+    bob.expect(r"ann: welcome")
+
+
 def test_too_small_fits_any_width_and_1x1_or_2x2_never_crash(terms):
     """Below 16 columns "window too small" was cut off; at 1x1 and 2x2 nothing may crash."""
     ann, port = host(terms)
     bob = join(terms, port, "bob", rows=24, cols=80)
-    for rows, cols, shown in ((4, 12, ["too small", "need 24x5", "now 12x4"]), (3, 6, ["small", "24x5", "6x3"]), (2, 2, ["!"])):
+    for rows, cols, shown in ((4, 12, ["too small", "need 20x5", "now 12x4"]), (3, 6, ["small", "20x5", "6x3"]), (2, 2, ["!"])):
         bob.resize(rows, cols)
         bob.wait_screen(lambda screen, shown=shown: [row.strip() for row in screen if row.strip()] == shown, what=f"{shown} at {cols}x{rows}")
         assert bob.proc.isalive()

@@ -347,10 +347,10 @@ def test_too_small_fits_whatever_width_there_is_and_never_cuts_a_word():
             assert all(len(text) <= cols for text in shown)
             if rows and cols:
                 assert shown, (rows, cols)  # something is always said
-    assert [text.rstrip() for text in row_texts(rd.render(view, 4, 12))] == [" too small", " need 24x5", "  now 12x4", ""]
+    assert [text.rstrip() for text in row_texts(rd.render(view, 4, 12))] == [" too small", " need 20x5", "  now 12x4", ""]
     assert rd.too_small_lines(3, 16)[0] == "window too small"
     assert rd.too_small_lines(1, 1) == rd.too_small_lines(2, 2) == ["!"]
-    assert rd.too_small_lines(1, 80) == ["window too small: need 24x5, now 80x1"]
+    assert rd.too_small_lines(1, 80) == ["window too small: need 20x5, now 80x1"]
 
 
 def test_input_line_scrolls_to_keep_the_cursor_in_sight():

@@ -30,7 +30,7 @@ from .fold import Burst, found_first, shown_text
 from .view import MARKER_ROWS, View
 
 MIN_ROWS = 5
-MIN_COLS = 24
+MIN_COLS = 20  # a small tmux pane, a phone's ssh app: the status line shortens, the chat folds
 
 
 @dataclass(frozen=True)
