@@ -109,8 +109,8 @@ def test_clear_and_seen():
 
 
 def test_clear_keeps_its_lines_for_save_bounded_as_the_scrollback():
-    """/clear takes lines off the screen, not out of the session: /save writes them (ui/screen.py
-    save), oldest first; what is kept stays bounded as the scrollback is."""
+    """/clear takes lines off the screen, not out of the session: /save writes them (ui/commands.py
+    ScreenCommands.save), oldest first; what is kept stays bounded as the scrollback is."""
     view = make_view(scrollback=3)
     view.add([line(1), line(2)])
     view.clear()

@@ -85,7 +85,7 @@ class Sending:
         it is is not known: the message goes to the client, which sends it on our turn once back.
         Lines that are each a known command (six /send lines pasted) go one by one, as --plain takes
         them; one command with more lines (a /w of two) stays one, and so do lines starting with a
-        slash that are not all commands (paths): an unknown command, given back (Session._unknown)."""
+        slash that are not all commands (paths): an unknown command, given back (session_input._unknown)."""
         editor = self.view.editor
         editor.accept_search()
         text = editor.text
