@@ -45,7 +45,7 @@ MAX_LINE_CHARS = 1_000_000
 # print once the mode is turned off; at most this many, the newest (a printed line cannot change).
 HIDDEN_KEPT = 1000
 
-# The full screen's own commands (screen.UI_COMMANDS, README "In the chat"; seed 004's \clear is
+# The full screen's own commands (commands.UI_COMMANDS, README "In the chat"; seed 004's \clear is
 # one): typed in line mode, each is answered with what to do here instead of "unknown command".
 SCREEN_ONLY = (
     Command(name="/clear", usage="/clear", help="(full screen only) in --plain, the terminal's own clear does it"),
