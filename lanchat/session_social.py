@@ -375,7 +375,10 @@ class CtrlCAnswer:
         ctrl_z_question): the question to show; True: go ahead (leave, or stop); False: dropped
         (asked in this same read)."""
         if self.asked == key:
-            return not self._in_this_read
+            if self._in_this_read:
+                return False
+            self.asked = ""  # answered: a Ctrl-Z after fg is asked about again
+            return True
         asked = ctrl_z_question(session) if key == "\x1a" else ctrl_c_question(session, "Ctrl-C" if key == "\x03" else "Ctrl-D")
         self.asked, self._in_this_read = (key, True) if asked is not None else ("", False)
         return True if asked is None else asked

@@ -138,6 +138,22 @@ def test_the_hosts_ctrl_z_with_others_here_is_asked_about_first_and_the_next_ctr
         assert social.ctrl_z_question(stops_at_once) is None
 
 
+def test_after_fg_the_hosts_next_ctrl_z_is_asked_about_again():
+    """The second Ctrl-Z stopped the room; after fg, the host's next Ctrl-Z (no other key between:
+    a teacher who only watched) stopped it again at once, the question being still 'out'."""
+    from lanchat import session_social as social
+
+    host = room("ann", "host", "bob")
+    host.confirm_quit = True
+    answer = social.CtrlCAnswer()
+    answer.read()
+    assert isinstance(answer.ctrl_c(host, "\x1a"), Local)
+    answer.read()
+    assert answer.ctrl_c(host, "\x1a") is True  # stopped; then fg
+    answer.read()
+    assert isinstance(answer.ctrl_c(host, "\x1a"), Local)  # asked again, not stopped at once
+
+
 def test_the_ctrl_c_question_is_answered_by_the_next_key_read_after_it():
     """social.CtrlCAnswer, both front ends' rule: a Ctrl-C in the read that asked is dropped (it
     was pressed before the question showed); the next read's closes; any other key goes on."""

@@ -897,6 +897,10 @@ def test_the_hosts_ctrl_z_with_students_here_asks_first_for_it_stops_the_room_to
         term.wait_screen(at_the_prompt, what="the shell's prompt")
         term.send("fg\r")
         term.expect(r"teach │ host")
+        term.send("\x1a")  # after fg, with no key between: asked again, not stopped at once
+        ann.send(ev.Say(text="after fg"))
+        ann.expect(ev.Message, sender="ann", text="after fg")
+        term.expect(r"ann: after fg")  # (stopped, the screen would be the shell's)
         ann.close()
     finally:
         if host is not None:
