@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 
@@ -88,6 +89,9 @@ def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
+_LANCHAT_PROGRAMS = frozenset({"lanchat", "lanchat.exe", "lanchat-script.py"})  # its console script
+
+
 @dataclass(frozen=True)
 class PortHolder:
     """A process listening on a TCP port, as far as we may see it."""
@@ -104,8 +108,20 @@ class PortHolder:
 
     @property
     def is_lanchat(self) -> bool:
-        """A lanchat server (by its command line): a room already running, most likely."""
-        return "lanchat" in (self.command or "")
+        """A lanchat server (by its command line): a room already running, most likely. The
+        program run must be lanchat (``lanchat ...``, ``python -m lanchat ...``), not any command
+        that mentions it: a Jupyter started in a lanchat checkout (for its notebooks/) is no room."""
+        words = (self.command or "").split()
+        if not words or os.path.basename(words[0]) in _LANCHAT_PROGRAMS:
+            return bool(words)
+        if not os.path.basename(words[0]).startswith("python"):
+            return False
+        for at, word in enumerate(words[1:], 1):  # the interpreter's options, then what it runs
+            if word == "-m":
+                return at + 1 < len(words) and words[at + 1].split(".")[0] == "lanchat"
+            if not word.startswith("-"):
+                return os.path.basename(word) in _LANCHAT_PROGRAMS  # the console script
+        return False
 
     @property
     def tls(self) -> bool:

@@ -724,6 +724,25 @@ def test_a_port_in_use_is_one_clear_line(run):
     assert re.fullmatch(rf"lanchat: port {port} is already in use by \S+ \(pid {os.getpid()}\); choose another with --port", line), line
 
 
+def test_a_web_server_run_in_a_lanchat_folder_is_not_named_a_lanchat_server(run, tmp_path):
+    """A student's Jupyter (or http.server) started in their lanchat checkout, for its notebooks/,
+    has 'lanchat' in its command line: serve on its port said "in use by a lanchat server here:
+    join it with `lanchat connect ...`", which then sat before a web server. Only a program that
+    is lanchat (``lanchat ...``, ``python -m lanchat ...``) is called one."""
+    folder = tmp_path / "lanchat" / "notebooks"
+    folder.mkdir(parents=True)
+    web = Proc("0", "--bind", "127.0.0.1", "--directory", str(folder), program=[sys.executable, "-u", "-m", "http.server"])
+    try:
+        port = web.expect(r"port (\d+)").group(1)
+        proc = run("serve", "--headless", "--host", "127.0.0.1", "--port", port)
+        assert proc.wait() == 1
+        line = only_line(proc)
+    finally:
+        web.popen.kill()
+        web.popen.wait(DEFAULT_TIMEOUT)
+    assert re.fullmatch(rf"lanchat: port {port} is already in use by \S+ \(pid {web.popen.pid}\); choose another with --port", line), line
+
+
 def test_a_port_in_use_is_said_before_the_name_and_password_are_asked_and_leaves_no_history_file(tmp_path):
     """A teacher typing `serve --password` while the room already ran in another window was asked
     a name, then the password twice, and only then told the port was in use; and the failed start
