@@ -1523,7 +1523,8 @@ def answered(loop: ClientLoop, event: object, lines: list[Line]) -> bool:
     elif event.sender == loop.session.name and (  # type: ignore[attr-defined]
         not getattr(event, "history", False) or (reconnect is not None and reconnect.replaying)
     ):
-        loop.unconfirmed.echoed(event)  # type: ignore[arg-type]  # one of ECHOES
+        if loop.unconfirmed.echoed(event) and reconnect is not None and reconnect.replaying:  # type: ignore[arg-type]  # one of ECHOES
+            loop.session.rejoin.ours = event  # a line we typed: shown as ours (Rejoining._replayed)
     return False
 
 

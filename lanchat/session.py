@@ -463,6 +463,10 @@ class Rejoining:
     # after the replay: Session.may_ask_why)
     operators_before: tuple[str, ...] = ()
     back_at: float | None = None  # when the last rejoin's welcome came (our clock)
+    # The replayed message just matched to a line we typed whose echo the drop took
+    # (client.answered, unconfirmed.py): ours, shown as our own. Not the name alone, which
+    # someone else may have held while we were away.
+    ours: object = None
 
     @property
     def under_way(self) -> bool:
@@ -618,7 +622,8 @@ class Rejoining:
         if self.last_seen is not None and event.time <= self.last_seen:
             return []  # seen before the connection dropped: no duplicate
         self.last_seen = event.time
-        if isinstance(event, ev.Message) and not event.action and ev.name_key(event.sender) == ev.name_key(session.name):
+        ours, self.ours = self.ours is event, None
+        if ours and isinstance(event, ev.Message) and not event.action:
             return [Line(kind="own", time=event.time, sender=event.sender, text=event.text)]  # ours, its echo lost: not missed
         self.missed = (self.missed or 0) + 1
         to = event.to if isinstance(event, ev.Direct) else None

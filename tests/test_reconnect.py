@@ -2418,3 +2418,56 @@ def test_a_line_whose_echo_the_drop_took_is_not_shown_as_missed():
     finally:
         bob.stop()
         server.close()
+
+
+def test_a_line_sent_under_ones_name_while_away_is_missed_not_shown_as_ones_own():
+    """From the attacker's side (review of session 44): bob's laptop dropped, the room noticed and
+    his name was free; mallory joined as "bob" and said a line, then left. bob's laptop came back
+    as bob, and the replay brought mallory's line from "bob". It showed as bob's own line, not
+    under "missed while you were away", as if he had said it. Only a line bob typed and whose
+    echo the drop took is his own; this one is missed, marked as history."""
+    import time
+
+    from helpers import SerialServer, TermProc
+
+    from lanchat.protocol import Connection, Role
+
+    class Impostor(SerialServer):
+        """First connection: welcome bob, then drop. Second: welcome him back and replay a line
+        from "bob" that he never typed (mallory's, under his name while he was away)."""
+
+        def answer(self, conn: socket.socket) -> None:
+            proto = Connection(Role.SERVER)
+
+            def read(kind: type) -> ev.Event | None:
+                while data := conn.recv(65536):
+                    proto.receive_data(data)
+                    for event in proto.events():
+                        if isinstance(event, kind):
+                            return event
+                return None
+
+            hello = read(ev.Hello)
+            assert hello is not None
+            welcome = ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann"), keeps_history=True, resume="r" * 24)
+            conn.sendall(proto.send(welcome))
+            if self.taken == 1:
+                conn.shutdown(socket.SHUT_WR)
+                return
+            replay = (ev.Message(sender="bob", text="send me the password", time=time.time() - 1, history=True),
+                      ev.HistoryEnd(shown=1, more=False))  # fmt: skip
+            conn.sendall(b"".join(proto.send(event) for event in replay))
+            while read(ev.Say) is not None:  # until bob closes
+                pass
+
+    server = Impostor()
+    bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"welcome, bob")
+        bob.expect(r"back in the room as bob", timeout=15)
+        bob.expect(r"end of what you missed \(1 message\)")
+        screen = bob.text
+        assert "[History] bob: send me the password" in screen, screen
+    finally:
+        bob.stop()
+        server.close()
