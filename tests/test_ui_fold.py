@@ -223,3 +223,17 @@ def test_a_burst_names_at_most_a_hundred_and_the_next_newcomer_begins_another_li
     assert isinstance(first, Burst) and first.names == tuple(names[: fold.MAX_BURST_NAMES])
     assert isinstance(second, Burst) and second.names == tuple(names[fold.MAX_BURST_NAMES :])
     assert second.text.endswith(f"({len(names) + 1} here)")
+
+
+def test_who_came_back_by_a_rejoin_is_marked_in_the_lost_burst_not_a_line_each():
+    """The room's Wi-Fi went and came back (review of session 44): a server that marks a lost
+    session taken back (joined's ``rejoined``) made each return a line of its own, "bob
+    reconnected (2 here)", 26 lines after the one folded "26 lost connection"; a join marked them
+    "(back)" in it. A rejoin marks them so too, and still never folds into a burst of joins."""
+    session, view = teacher()
+    feed(session, view, *joins(CLASS[:5]), ev.Message(sender="hal", text="slide 1", time=T0 + 30))
+    feed(session, view, *[ev.Left(name=name, reason="lost", time=T0 + 40 + n / 10) for n, name in enumerate(CLASS[:5])])
+    feed(session, view, ev.Joined(name="bob", time=T0 + 45, rejoined=True), ev.Joined(name="cat", time=T0 + 46, rejoined=True))
+    assert texts(view)[-1] == "5 lost connection: ann, bob (back), cat (back), dan and eve (3 here)"
+    feed(session, view, ev.Joined(name="zed", time=T0 + 47), ev.Joined(name="dan", time=T0 + 48, rejoined=True))
+    assert texts(view)[-2:] == ["zed joined (4 here)", "dan reconnected (5 here)"]  # not "2 joined: zed and dan"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from ..events import name_key
 from ..session import Line
+from ..wording import RECONNECTED
 
 BURST_SECONDS = 10.0  # a join this soon after the burst's last one joins the burst
 # A burst names at most this many; the next newcomer starts a line of its own. Each fold rebuilds
@@ -33,6 +34,15 @@ VERBS = {"joined": "joined", "quit": "left", "lost": "lost connection"}
 # connections, one who came back "(back)". OPPOSITE: the change that makes that mark.
 MARKS = {"joined": "left", "left": "back", "lost connection": "back"}
 OPPOSITE = {"joined": "left", "left": "joined", "lost connection": "joined"}
+# A lost session taken back (joined's ``rejoined``, "bob reconnected") comes back as a join does:
+# "(back)" in a burst of leaves or lost connections; never folded into a burst of joins.
+
+
+def _verb(change: str, burst: Burst) -> str | None:
+    """The burst verb ``change`` counts as against ``burst``; None: a line of its own."""
+    if change == RECONNECTED:
+        return None if burst.verb == "joined" else "joined"
+    return VERBS.get(change)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,20 +108,21 @@ def fold(last: Line, line: Line) -> Burst | None:
     "bob joined", then "bob left"; in a burst of several, "bob (left)" keeps it one line."""
     presence = line.presence
     burst = _as_burst(last)
-    if presence is None or presence.change not in VERBS or burst is None:
+    verb = None if presence is None or burst is None else _verb(presence.change, burst)
+    if presence is None or burst is None or verb is None:
         return None
     if abs(line.time - burst.last) > BURST_SECONDS:
         return None
     key = name_key(presence.name)
     keys, names, marked = burst.keys, burst.names, burst.marked
-    if VERBS[presence.change] == burst.verb:
+    if verb == burst.verb:
         if key in keys:
             marked = marked - {key}  # came (or went) again: the mark goes
         elif len(names) >= MAX_BURST_NAMES:
             return None  # a full burst: this one begins the next
         else:
             names, keys = (*names, presence.name), keys | {key}
-    elif VERBS[presence.change] == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
+    elif verb == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
         marked = marked | {key}  # joined and left within a class's burst: "bob (left)"
     else:
         return None  # someone else going the other way: a line of its own
