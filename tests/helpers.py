@@ -704,7 +704,8 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     Needs root and iproute2; raises OSError when the system will not allow it."""
     tag = f"{os.getpid() % 10000}{threading.get_ident() % 97}"
     prefix = os.environ.get("LANCHAT_NETNS_PREFIX", "lc")  # as netlab.Lab's: one person's runs told apart
-    name, ours, theirs = f"{prefix}-ns-{tag}", f"{prefix}{tag}a"[:15], f"{prefix}{tag}b"[:15]
+    end = f"{prefix}{tag}"[:14]  # a veth end's name: at most 15 bytes (IFNAMSIZ), the two told apart by their last
+    name, ours, theirs = f"{prefix}-ns-{tag}", f"{end}a", f"{end}b"
 
     def ip(*args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)

@@ -49,6 +49,8 @@ class Lab:
     def __init__(self) -> None:
         # LANCHAT_NETNS_PREFIX: the runs of several people on one machine tell theirs apart
         self.tag = f"{os.environ.get('LANCHAT_NETNS_PREFIX', 'lc')}{os.getpid()}x{next(_COUNTER)}"
+        # a veth end's name: at most 15 bytes (IFNAMSIZ), made in its namespace and renamed at once
+        self.end = f"lc{os.getpid()}x{self.tag.rpartition('x')[2]}"[:14]
         self.namespaces: list[str] = []
         self.procs: list[Proc | TermProc] = []
 
@@ -68,8 +70,8 @@ class Lab:
     def link(self, a: str, a_address: str, b: str, b_address: str, *, name: str = "lan0") -> None:
         """A veth pair from namespace ``a`` to ``b`` (both ends named ``name``), up, with
         addresses like "198.18.0.1/24" and a multicast route so mDNS leaves by this link."""
-        self._check("link", "add", f"{self.tag}a", "netns", a, "type", "veth", "peer", "name", f"{self.tag}b", "netns", b)
-        for ns, end, address in ((a, f"{self.tag}a", a_address), (b, f"{self.tag}b", b_address)):
+        self._check("link", "add", f"{self.end}a", "netns", a, "type", "veth", "peer", "name", f"{self.end}b", "netns", b)
+        for ns, end, address in ((a, f"{self.end}a", a_address), (b, f"{self.end}b", b_address)):
             self._check("-n", ns, "link", "set", end, "name", name)
             nodad = ["nodad"] if ":" in address else []  # our own LAN has no duplicates: usable at once
             self._check("-n", ns, "addr", "add", address, "dev", name, *nodad)
@@ -84,10 +86,10 @@ class Lab:
         self._check("-n", box, "link", "set", "br0", "up")
         for number, (ns, address) in enumerate(machines):
             port = f"port{number}"
-            self._check("link", "add", f"{self.tag}a", "netns", ns, "type", "veth", "peer", "name", port, "netns", box)
+            self._check("link", "add", f"{self.end}a", "netns", ns, "type", "veth", "peer", "name", port, "netns", box)
             self._check("-n", box, "link", "set", port, "master", "br0")
             self._check("-n", box, "link", "set", port, "up")
-            self._check("-n", ns, "link", "set", f"{self.tag}a", "name", "lan0")
+            self._check("-n", ns, "link", "set", f"{self.end}a", "name", "lan0")
             self._check("-n", ns, "addr", "add", address, "dev", "lan0")
             self._check("-n", ns, "link", "set", "lan0", "up")
             self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lan0")
