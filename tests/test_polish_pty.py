@@ -163,24 +163,10 @@ def test_a_friends_wifi_coming_back_reads_as_reconnected_not_as_another_window(t
     "bob moved to another window", as if he had opened a second one. A rejoin brings the secret of
     its session's welcome (PROTOCOL.md, Rejoining), which a new window never has: now the room
     reads "bob reconnected", on the screen and in --plain; a new window still reads as one."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from lanchat import identity
-
-    hal, port = host(terms, name="hal", rows=rows, cols=cols)
-    cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
-    endpoint = Endpoint(host="127.0.0.1", port=port)
-    key = Ed25519PrivateKey.generate()
+    hal, cat, endpoint, key, first = bob_in_a_room(terms, rows, cols)
     try:
-        cat.expect(r"welcome, cat")
-        first = RawClient(endpoint, "bob", key=key)
-        assert first.welcome is not None and first.welcome.resume
-        hal.expect(r"bob \(3 here\)|bob joined")
         mark = cat.mark()
-        back = RawClient(endpoint, key=key)  # what lanchat's client sends when it rejoins by itself
-        back.send(ev.Hello(name="bob", key=identity.b64(identity.public_bytes(key)), resume=first.welcome.resume))
-        back.send(back.answer(back.expect(ev.Challenge)))  # type: ignore[arg-type]
-        back.expect(ev.Welcome)
+        back = rejoin_with_secret(endpoint, key, first)  # what lanchat's client sends when it rejoins by itself
         first.expect(ev.Error, code=ev.E_TAKEN_OVER)
         hal.expect(r"bob reconnected")
         cat.expect(r"-!- bob reconnected$", start=mark)
@@ -199,27 +185,13 @@ def test_a_friend_back_after_the_server_noticed_the_drop_reads_as_reconnected(te
     noticed ("bob lost connection"), then his laptop rejoined and took his session back, and the
     room read "bob joined (3 here)", as if a newcomer. Now "bob reconnected (3 here)"; someone
     new still joins, and the host's screen and --plain read the same."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from lanchat import identity
-
-    hal, port = host(terms, name="hal", rows=24, cols=80)
-    cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
-    endpoint = Endpoint(host="127.0.0.1", port=port)
-    key = Ed25519PrivateKey.generate()
+    hal, cat, endpoint, key, first = bob_in_a_room(terms, 24, 80)
     try:
-        cat.expect(r"welcome, cat")
-        first = RawClient(endpoint, "bob", key=key)
-        assert first.welcome is not None and first.welcome.resume
-        hal.expect(r"bob \(3 here\)|bob joined")
         mark = cat.mark()
         first.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         first.close()  # a reset: the server notices at once, as it does a minute into a dead link
         hal.expect(r"bob lost connection \(2 here\)")
-        back = RawClient(endpoint, key=key)  # lanchat's client rejoining by itself: its session's secret
-        back.send(ev.Hello(name="bob", key=identity.b64(identity.public_bytes(key)), resume=first.welcome.resume))
-        back.send(back.answer(back.expect(ev.Challenge)))  # type: ignore[arg-type]
-        back.expect(ev.Welcome)
+        back = rejoin_with_secret(endpoint, key, first)  # lanchat's client rejoining by itself: its session's secret
         hal.expect(r"bob reconnected \(3 here\)")
         cat.expect(r"-!- bob reconnected \(3 here\)$", start=mark)
         dan = RawClient(endpoint, "dan")
@@ -230,3 +202,37 @@ def test_a_friend_back_after_the_server_noticed_the_drop_reads_as_reconnected(te
             raw.close()
     finally:
         cat.stop()
+
+
+def bob_in_a_room(terms, rows: int, cols: int):  # noqa: ANN001, ANN201
+    """The host hal's full screen at ``rows`` x ``cols``, cat in --plain, and bob joined raw with a
+    key: (hal, cat, endpoint, key, bob's RawClient, whose welcome has its resume secret)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    hal, port = host(terms, name="hal", rows=rows, cols=cols)
+    cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    key = Ed25519PrivateKey.generate()
+    try:
+        cat.expect(r"welcome, cat")
+        first = RawClient(endpoint, "bob", key=key)
+        assert first.welcome is not None and first.welcome.resume
+        hal.expect(r"bob \(3 here\)|bob joined")
+        cat.expect(r"-!- bob joined \(3 here\)$")  # (a mark taken before cat said it counted it as later news)
+    except BaseException:
+        cat.stop()
+        raise
+    return hal, cat, endpoint, key, first
+
+
+def rejoin_with_secret(endpoint: Endpoint, key: object, first: RawClient) -> RawClient:
+    """bob back on a new connection as lanchat's client rejoins by itself: his key and the resume
+    secret of ``first``'s welcome; welcomed."""
+    from lanchat import identity
+
+    assert first.welcome is not None
+    back = RawClient(endpoint, key=key)
+    back.send(ev.Hello(name="bob", key=identity.b64(identity.public_bytes(key)), resume=first.welcome.resume))  # type: ignore[arg-type]
+    back.send(back.answer(back.expect(ev.Challenge)))  # type: ignore[arg-type]
+    back.expect(ev.Welcome)
+    return back
