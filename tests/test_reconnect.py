@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import helpers
 import pytest
 from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
@@ -2350,6 +2351,51 @@ def test_a_move_whose_joined_a_drop_took_does_not_hide_a_later_join():
         server.close()
 
 
+class Replaying(helpers.SerialServer):
+    """A stand-in server for a rejoin: welcomes whoever says hello (members: them and ann; a
+    history kept), lets ``first`` handle the first connection, and on the second sends
+    ``replay()``'s events, then notes every line said (``again``) until the client closes."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.again: list[str] = []
+        super().__init__()
+
+    def first(self, read) -> None:  # noqa: ANN001 - the first connection, after its welcome: dropped at once
+        pass
+
+    def replay(self) -> tuple[ev.Event, ...]:
+        return (ev.HistoryEnd(shown=0, more=False),)
+
+    def answer(self, conn: socket.socket) -> None:
+        from lanchat.protocol import Connection, Role
+
+        proto = Connection(Role.SERVER)
+        first = self.taken == 1
+
+        def read(kind: type) -> ev.Event | None:
+            while data := conn.recv(65536):
+                proto.receive_data(data)
+                for event in proto.events():
+                    if isinstance(event, ev.Say):
+                        (self.said if first else self.again).append(event.text)
+                    if isinstance(event, kind):
+                        return event
+            return None
+
+        hello = read(ev.Hello)
+        assert hello is not None
+        welcome = ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann"), keeps_history=True, resume="r" * 24)
+        conn.sendall(proto.send(welcome))
+        if first:
+            self.first(read)
+            conn.shutdown(socket.SHUT_WR)
+            return
+        conn.sendall(b"".join(proto.send(event) for event in self.replay()))
+        while read(ev.Say) is not None:  # until the client closes
+            pass
+
+
 def test_a_line_whose_echo_the_drop_took_is_not_shown_as_missed():
     """Four friends on one LAN (session 44): bob's link was cut for 5 s just as he sent a line.
     The room got it; its echo was lost with the link. Back in the room, his screen put his own
@@ -2358,48 +2404,20 @@ def test_a_line_whose_echo_the_drop_took_is_not_shown_as_missed():
     as his own line; only ann's counts as missed."""
     import time
 
-    from helpers import SerialServer, TermProc
+    from helpers import TermProc
 
-    from lanchat.protocol import Connection, Role
-
-    class EchoLost(SerialServer):
+    class EchoLost(Replaying):
         """First connection: welcome bob, take his line, drop without echoing it. Second: welcome
         him back and replay his line and ann's; then note every line he sends."""
 
-        def __init__(self) -> None:
-            self.said: list[str] = []
-            self.again: list[str] = []
-            super().__init__()
+        def first(self, read) -> None:  # noqa: ANN001
+            read(ev.Say)  # bob's line: taken, and the link dies before its echo
 
-        def answer(self, conn: socket.socket) -> None:
-            proto = Connection(Role.SERVER)
-            first = self.taken == 1
-
-            def read(kind: type) -> ev.Event | None:
-                while data := conn.recv(65536):
-                    proto.receive_data(data)
-                    for event in proto.events():
-                        if isinstance(event, ev.Say):
-                            (self.said if first else self.again).append(event.text)
-                        if isinstance(event, kind):
-                            return event
-                return None
-
-            hello = read(ev.Hello)
-            assert hello is not None
-            welcome = ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann"), keeps_history=True, resume="r" * 24)
-            conn.sendall(proto.send(welcome))
-            if first:
-                read(ev.Say)  # bob's line: taken, and the link dies before its echo
-                conn.shutdown(socket.SHUT_WR)
-                return
+        def replay(self) -> tuple[ev.Event, ...]:
             now = time.time()
-            replay = (ev.Message(sender="bob", text=self.said[0], time=now - 2, history=True),
-                      ev.Message(sender="ann", text="are you there?", time=now - 1, history=True),
-                      ev.HistoryEnd(shown=2, more=False))  # fmt: skip
-            conn.sendall(b"".join(proto.send(event) for event in replay))
-            while read(ev.Say) is not None:  # until bob closes
-                pass
+            return (ev.Message(sender="bob", text=self.said[0], time=now - 2, history=True),
+                    ev.Message(sender="ann", text="are you there?", time=now - 1, history=True),
+                    ev.HistoryEnd(shown=2, more=False))  # fmt: skip
 
     server = EchoLost()
     bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=80)
@@ -2428,37 +2446,15 @@ def test_a_line_sent_under_ones_name_while_away_is_missed_not_shown_as_ones_own(
     echo the drop took is his own; this one is missed, marked as history."""
     import time
 
-    from helpers import SerialServer, TermProc
+    from helpers import TermProc
 
-    from lanchat.protocol import Connection, Role
-
-    class Impostor(SerialServer):
+    class Impostor(Replaying):
         """First connection: welcome bob, then drop. Second: welcome him back and replay a line
         from "bob" that he never typed (mallory's, under his name while he was away)."""
 
-        def answer(self, conn: socket.socket) -> None:
-            proto = Connection(Role.SERVER)
-
-            def read(kind: type) -> ev.Event | None:
-                while data := conn.recv(65536):
-                    proto.receive_data(data)
-                    for event in proto.events():
-                        if isinstance(event, kind):
-                            return event
-                return None
-
-            hello = read(ev.Hello)
-            assert hello is not None
-            welcome = ev.Welcome(name=hello.name, mode="duplex", members=(hello.name, "ann"), keeps_history=True, resume="r" * 24)
-            conn.sendall(proto.send(welcome))
-            if self.taken == 1:
-                conn.shutdown(socket.SHUT_WR)
-                return
-            replay = (ev.Message(sender="bob", text="send me the password", time=time.time() - 1, history=True),
-                      ev.HistoryEnd(shown=1, more=False))  # fmt: skip
-            conn.sendall(b"".join(proto.send(event) for event in replay))
-            while read(ev.Say) is not None:  # until bob closes
-                pass
+        def replay(self) -> tuple[ev.Event, ...]:
+            return (ev.Message(sender="bob", text="send me the password", time=time.time() - 1, history=True),
+                    ev.HistoryEnd(shown=1, more=False))  # fmt: skip
 
     server = Impostor()
     bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=80)
