@@ -240,6 +240,7 @@ def scene_file_sharing(out: Path) -> Path:
         say(bob, "/files", r"#1 week3-sockets\.pdf")
         say(bob, "/get 1", r"SHA-256 checked")
         say(bob, "got them, thanks! checked and saved", r"bob: got them")
+        ann.expect(r"bob: got them")  # the host's screen too, before it is drawn
         path = out / "file_sharing.png"
         side_by_side([draw_terminal(ann, "ann: /send FILE"), draw_terminal(bob, "bob: /files, /get ID")]).save(path)
     return path
