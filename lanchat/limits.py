@@ -60,6 +60,11 @@ LIGHT_LINES = 10.0  # a person's burst: a paste of 9 lines (the client's first g
 LIGHT_SHARE = 0.5
 BUSIEST_SHARE = 0.8  # among equal senders taking turns, each is the busiest, give or take
 SHARED_DEBT = 20.0
+# Once a light sender's line waits (past SHARED_DEBT), their lines that come before its
+# retry_after wait too, so that none overtakes it when their client sends it again: as many as
+# a client may have sent before it read that refusal (a person's burst). More is a script pushing:
+# each goes to the shared bucket as usual.
+BEHIND_MOST = 10
 RESCALE_SECONDS = 200.0  # SharedBucket's counts are brought back to small numbers this often (exp(20): ~5e8)
 MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
 SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
@@ -266,7 +271,7 @@ def _heavy(lines: float, heaviest: float, weight: float) -> bool:
 
 
 class _Sender:
-    __slots__ = ("bucket", "refusals", "pauses", "retry_at")
+    __slots__ = ("bucket", "refusals", "pauses", "retry_at", "behind_until", "behind")
 
     def __init__(self, bucket: TokenBucket) -> None:
         self.bucket = bucket
@@ -275,6 +280,11 @@ class _Sender:
         # when the last refusal (since the last accepted request) said to try again (its
         # retry_after): a request refused from then on obeyed it, and is no step of the ladder
         self.retry_at = -math.inf
+        # until when their lines wait behind one the shared bucket made wait (a light sender's,
+        # SharedBucket.admit None), and how many were refused so: those sent before the client
+        # read that refusal must not overtake the one it sends again (check)
+        self.behind_until = -math.inf
+        self.behind = 0
 
 
 class FloodControl:
@@ -336,6 +346,12 @@ class FloodControl:
             self._senders.move_to_end(key)
         own = sender.bucket
         if own.take(now, cost):
+            if shared is not None and sender.behind_until > now + RETRY_GRACE and sender.behind < BEHIND_MOST:
+                # an earlier line of theirs was made to wait: this one waits too (they will send
+                # both again, in order), neither counted nor a step of their ladder
+                own.tokens = min(own.capacity, own.tokens + cost)
+                sender.behind += 1
+                return Verdict(SLOW_DOWN, retry_after=rounded_wait(sender.behind_until - now), shared=True)
             if shared is None or (admitted := shared.admit(key, now)):
                 sender.refusals = 0
                 if sender.retry_at != -math.inf:  # a refusal's wait is over: the next one's counts afresh
@@ -345,6 +361,7 @@ class FloodControl:
             if admitted is None:  # not a heavy sender's: told to wait, but no step of their ladder
                 wait = rounded_wait(shared.bucket.seconds_until(now, cost))
                 sender.retry_at = max(sender.retry_at, now + wait)
+                sender.behind_until, sender.behind = now + wait, 0
                 return Verdict(SLOW_DOWN, retry_after=wait, shared=True)
             return self._refused(sender, shared.bucket, now, cost * shared.heavy_senders(now), shared=True)
         return self._refused(sender, own, now, cost)

@@ -571,6 +571,36 @@ def test_light_senders_with_the_real_client_behind_a_shaped_script_are_never_pau
     assert script[0].cid not in lab.room.members  # type: ignore[attr-defined]  # the decoy: put out
 
 
+def test_a_light_senders_lines_sent_before_a_refusal_came_back_still_arrive_in_order():
+    # Eve pastes two lines behind a school NAT whose shared bucket is owed all it may lend (a
+    # heavy script, two classmates' bursts). The first waits (refused, retry_after); the second
+    # left her client before that refusal came back and reached the server once a little of the
+    # debt was paid. Before, it went through, and her client sent the first again after it.
+    lab = Lab(limits=True)
+    mallory = join_from(lab, "mallory", LAPTOP % 1)
+    pals = [join_from(lab, f"pal{'abcdefghij'[i]}", LAPTOP % (2 + i)) for i in range(10)]
+    eve = PacedClient(lab, "eve", LAPTOP % 99)
+    obs = join_from(lab, "obs", "192.168.1.77:40000")
+    for _ in range(lim.DEFAULT_BURST):
+        mallory.says(ev.Say(text="spam"))  # type: ignore[attr-defined]  # the busiest there
+    for pal in pals:
+        for n in range(3):
+            pal.says(ev.Say(text=f"{n}"))  # type: ignore[attr-defined]  # the bucket's 20, then light: its debt
+    assert lab.hub.peers[mallory.cid].shared.bucket.tokens == -lim.SHARED_DEBT  # type: ignore[attr-defined, union-attr]
+    eve.types("eve 0")
+    eve.person.says(*eve.out)  # sent; its refusal is on its way back
+    eve.out.clear()
+    lab.clock.now += 0.2  # more than a token of the shared bucket's paid back
+    eve.types("eve 1")
+    eve.tick()  # sent before reading the refusal, which it reads now (the line waits again)
+    for _ in range(100):
+        lab.clock.now += 0.1
+        lab.hub.expire()
+        eve.tick()
+    assert eve.refusals >= 1 and eve.pauses == 0
+    assert [t for t in texts(obs.hears()) if t.startswith("eve")] == ["eve 0", "eve 1"]  # type: ignore[attr-defined]
+
+
 def test_typing_hints_padded_to_a_kib_pay_for_their_slow_bytes_from_the_first():
     # The free first KiB of a frame read the slow way covered typing hints too (uncounted, 1,024
     # at once): ~1 KiB of nested lists in each cost one token but 61-98 us to read, so 1,000 of

@@ -536,6 +536,48 @@ def test_an_empty_shared_bucket_refuses_only_heavy_senders_and_its_debt_is_bound
     assert shared.admit("mal2", 2.0) is False
 
 
+def _in_debt(flood: lim.FloodControl, now: float) -> lim.SharedBucket:
+    """A shared bucket a heavy sender emptied and light ones borrowed from up to SHARED_DEBT."""
+    shared = lim.SharedBucket(20, 6.0, now)
+    assert all(shared.admit("mallory", now) for _ in range(20))
+    for n in range(int(lim.SHARED_DEBT)):
+        assert flood.check(f"light{n}", now, 1.0, shared).allowed
+    assert shared.bucket.tokens == 1.0 - 1.0 - lim.SHARED_DEBT
+    return shared
+
+
+def test_a_light_senders_line_sent_behind_one_that_waits_waits_too_so_none_overtakes_it():
+    # Eve pastes two lines behind a busy school NAT: the first meets the debt's end and waits
+    # (retry_after); the second was already on its way and came a moment later, when the debt
+    # was a little paid back. Before, it went through, and the client sent the first again
+    # after it: her lines arrived out of order ('s8 line 2' before 's8 line 0').
+    flood = lim.FloodControl()
+    shared = _in_debt(flood, T0)
+    first = flood.check("eve", T0, 1.0, shared)
+    assert first.action == lim.SLOW_DOWN and first.shared and first.retry_after > 0.2
+    second = flood.check("eve", T0 + 0.2, 1.0, shared)  # 1.2 tokens paid back by then
+    assert second.action == lim.SLOW_DOWN and second.shared
+    assert T0 + 0.2 + second.retry_after == pytest.approx(T0 + first.retry_after, abs=1e-3)  # both at once
+    assert flood.check("bob", T0 + 0.2, 1.0, shared).allowed  # a classmate with no line waiting borrows
+    again = T0 + first.retry_after  # her client sends both again, in order, once told
+    assert flood.check("eve", again, 1.0, shared).allowed and flood.check("eve", again, 1.0, shared).allowed
+    assert flood.tokens_left("eve", again) == lim.DEFAULT_BURST - 2  # each spent once, the waits not at all
+
+
+def test_lines_sent_behind_a_waiting_one_past_a_burst_go_to_the_shared_bucket_as_any_line():
+    # The rule is for what a client sent before it read the refusal (its burst at most): a
+    # script pushing more behind it is not refused for nothing, uncounted, for ever.
+    flood = lim.FloodControl(burst=1000, rate=1000.0)  # their own limit out of the way
+    shared = _in_debt(flood, T0)
+    assert flood.check("eve", T0, 1.0, shared).action == lim.SLOW_DOWN
+    used = shared.use["eve"]
+    for _ in range(lim.BEHIND_MOST):
+        assert flood.check("eve", T0 + 0.2, 1.0, shared).action == lim.SLOW_DOWN
+    assert shared.use["eve"] == used  # none of those counted
+    assert flood.check("eve", T0 + 0.2, 1.0, shared).allowed  # the next: to the shared bucket (debt paid a little)
+    assert shared.use["eve"] > used
+
+
 def test_a_waiting_line_is_not_counted_when_it_is_the_one_that_makes_the_bucket_forget():
     # The line that takes the count past MAX_SHARING people makes it forget the faded ones (a
     # new dict): that line, if it waits (None), was still taken off the old one, so it counted.
