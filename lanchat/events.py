@@ -528,6 +528,21 @@ class FileBytes(Event):
     data: bytes
 
 
+@dataclass(frozen=True, kw_only=True)
+class Fetched(Event):
+    """To a file's offerer alone: one more person was sent the whole file (PROTOCOL.md, File
+    transfer, "Who fetched it"). ``by`` is who, ``count`` how many people have been sent it whole
+    so far, each counted once, the offerer not. Told once a person; an older client ignores the
+    type (PROTOCOL.md 3). Not a file-sharing event to the client's transfers: only its screen shows it."""
+
+    type: ClassVar[str] = "fetched"
+    sent_by: ClassVar[str] = "server"
+    id: str
+    name: str  # the file's, as offered
+    by: str
+    count: int
+
+
 FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (
     OfferFile,
     UploadChunk,
@@ -539,6 +554,7 @@ FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (
 FILE_SERVER_EVENTS: tuple[type[Event], ...] = (UploadReady, Offered, FileList, FileStart, FileData, FileError)
 CLIENT_EVENTS.update({cls.type: cls for cls in FILE_CLIENT_EVENTS})
 SERVER_EVENTS.update({cls.type: cls for cls in FILE_SERVER_EVENTS})
+SERVER_EVENTS[Fetched.type] = Fetched  # the offerer's news (not in FILE_SERVER_EVENTS: no transfer of theirs moves)
 BINARY_EVENTS: dict[str, type[Event]] = {"client": UploadBytes, "server": FileBytes}  # by sender
 # Everything file sharing sends, JSON or binary: what the hub hands to server_files.py, and the client to client_files.py.
 FILE_CLIENT_ALL: tuple[type[Event], ...] = (*FILE_CLIENT_EVENTS, UploadBytes)

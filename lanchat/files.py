@@ -394,12 +394,15 @@ class Offer:
     def visible_to(self, cid: int) -> bool:
         return self.ready and (self.to is None or cid in (self.owner, self.to))
 
-    def fetched(self, name: str, cid: int) -> None:
+    def fetched(self, name: str, cid: int) -> bool:
         """``name`` (connection ``cid``) was sent the whole file: counted once a person, however
         often they fetch it; the offerer's own copy is not one (what /files tells the offerer:
-        ``fetched_count``)."""
-        if cid != self.owner:
-            self.fetched_by.add(name_key(name))
+        ``fetched_count``). True when that made one more (the offerer is told: ``fetched``)."""
+        key = name_key(name)
+        if cid == self.owner or key in self.fetched_by:
+            return False
+        self.fetched_by.add(key)
+        return True
 
     def fetched_count(self, cid: int) -> int | None:
         """How many people were sent the whole file, for connection ``cid`` if it offered it (the

@@ -395,7 +395,17 @@ class DownloadPacer:
                 send(peer, piece)
                 if peer.closed or peer.closing:
                     break
+            if self.files.news:  # that was someone's last piece: its offerer hears of a new fetch
+                self._tell_offerers()
         return buffers
+
+    def _tell_offerers(self) -> None:
+        """Each offerer told of one more person who has a file of theirs (ServerFiles.news), after
+        the pieces queued so far (PROTOCOL.md, Who fetched it)."""
+        for news in self.files.take_news():
+            owner = self.peers.get(news.to)
+            if owner is not None and not owner.closing:
+                self.send(owner, news.event)
 
     def _forget_paces(self, downloading: list[int]) -> None:
         """The paces of connections no longer downloading go: the next download is measured afresh

@@ -148,6 +148,9 @@ class ServerFiles:
         # downloads were offered again to the session's new connection (offers_for), so its close
         # (forget) writes no cut_short entry that nothing could ever take back
         self.taken_over: set[int] = set()
+        # Told to an offerer, who has one more person with the whole of a file of theirs (ev.Fetched):
+        # next_chunk counts it as it hands out a download's last piece; the hub's pacer sends it
+        self.news: list[Send] = []
 
     # ------------------------------------------------------------ queries
 
@@ -506,8 +509,7 @@ class ServerFiles:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
-                if (offer := self.book.offers.get(download.file_id)) is not None:
-                    offer.fetched(download.who, cid)  # (its file-start went: they have all of it)
+                self._fetched_whole(download, cid)  # (its file-start went: they have all of it)
                 if self.gets_waiting.get(cid):  # its place is free: the next asked for starts now, or,
                     return self._start_next(cid)  # the queue emptied with no download left, never (server.py)
                 continue
@@ -530,13 +532,26 @@ class ServerFiles:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
-                if (offer := self.book.offers.get(download.file_id)) is not None:
-                    offer.fetched(download.who, cid)  # its last piece goes now: fetched whole
+                self._fetched_whole(download, cid)  # its last piece goes now: fetched whole
             if download.binary:
                 return ev.FileBytes(id=download.file_id, data=data)
             return ev.FileData(id=download.file_id, data=encode_chunk(data))
         self.downloads.pop(cid, None)
         return None
+
+    def _fetched_whole(self, download: _Download, cid: int) -> None:
+        """``cid`` was handed the last of ``download``: counted once a person, and the offerer,
+        while on offer (its connection is here), told of each new one (PROTOCOL.md, Who fetched it).
+        Nobody else: who fetched what is the offerer's to know."""
+        offer = self.book.offers.get(download.file_id)
+        if offer is not None and offer.fetched(download.who, cid):
+            told = ev.Fetched(id=offer.file_id, name=offer.name, by=download.who, count=len(offer.fetched_by))
+            self.news.append(Send(to=offer.owner, event=told))
+
+    def take_news(self) -> list[Send]:
+        """What offerers are to be told (``news``), once."""
+        news, self.news = self.news, []
+        return news
 
     def _cancel(self, cid: int, file_id: str, req: int | None = None) -> list[Action]:
         """Stop ``cid``'s upload or download of ``file_id``; with ``req``, only a download its get

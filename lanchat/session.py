@@ -47,6 +47,10 @@ class Line:
     # screen keeps it all, over several lines when long, where a server's text is cut (ui/view.py).
     composed: bool = False
     action: bool = False  # a replayed /me (kind "history"): "* ann waves", as the room showed it
+    # The file id whose news of who fetched it this line is (ours, offered: PROTOCOL.md, Who fetched
+    # it): each such line says all so far, so the screen updates the last one (ui/view.py) and
+    # --plain prints at most one every few seconds a file (ui/plain.py), never a line a fetch
+    fetched: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,9 @@ class Session:
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
     typing_sent: float = float("-inf")  # when we last sent a typing hint
     offers_seen: dict[str, tuple[str, str, bool, float]] = field(default_factory=dict)  # file id -> (name, from, to one person, when offered)
+    # Our files' ids -> who fetched each (the newest first, a few: the line names them), from the
+    # fetched news (session_events._fetched); the newest OFFERS_REMEMBERED files
+    fetched_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
     moved: set[str] = field(default_factory=set)  # name keys that left as "moved": their joined is not news
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status

@@ -333,6 +333,43 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")
 
 
+# A line of who fetched a file of ours names the newest few, then counts the rest: "bob, ann and
+# 10 others (12)". Kept per file: this many names (the line's whole, once a fourth comes)
+FETCHED_NAMED = 3
+
+
+def _fetched(session: Session, event: ev.Fetched) -> list[Line]:
+    """One more person has all of a file of ours (PROTOCOL.md, Who fetched it): a line that says
+    everyone so far, marked with the file's id so the screen puts it in the place of the last one
+    (``Line.fetched``): a class of 30 fetching the slides is one line that grows."""
+    from .files import safe_name
+
+    if len(event.by) > ev.MAX_NAME_CHARS:  # as too_long says of any other name (its "name" is a file's)
+        return [session._notice(f'a message from the server was not shown: "by" is {len(event.by)} characters long; a server sends at most {ev.MAX_NAME_CHARS}', kind="error")]
+    key = ev.name_key(event.by)
+    seen = session.fetched_by
+    names = (event.by, *(n for n in seen.pop(event.id, ()) if ev.name_key(n) != key))[:FETCHED_NAMED]
+    seen[event.id] = names  # the newest last: a server telling of thousands of files holds OFFERS_REMEMBERED
+    if len(seen) > OFFERS_REMEMBERED:
+        del seen[next(iter(seen))]
+    count = max(event.count, len(names))
+    line = replace(session._notice(fetched_words(safe_name(event.name), event.id, names, count)), fetched=event.id)
+    offered = session.offers_seen.get(event.id)
+    if offered is not None and offered[2]:  # offered to one person: projector mode hides its name
+        return [replace(line, private=fetched_words(HIDDEN_FILE, event.id, names, count))]
+    return [line]
+
+
+def fetched_words(name: str, file_id: str, names: tuple[str, ...], count: int) -> str:
+    """``your file notes.pdf (#7): fetched by bob, ann and 10 others (12)``: the newest first;
+    three named while three have it, else two and the rest counted."""
+    shown = list(names[: FETCHED_NAMED if count <= FETCHED_NAMED else FETCHED_NAMED - 1])
+    if count > len(shown):
+        shown.append(f"{count - len(shown)} other" + ("s" if count - len(shown) > 1 else ""))
+    who = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    return f"your file {name} (#{file_id}): fetched by {who}" + (f" ({count})" if count > 1 else "")
+
+
 def _private_offer(line: Line, offered: ev.Offered, private: str) -> Line:
     """A file offered to one person names it only on their screen: projector mode shows ``private``."""
     return replace(line, private=private) if offered.to else line
@@ -360,5 +397,6 @@ SHOWN: dict[type, Callable[[Session, Any], list[Line]]] = {
     ev.Refused: moderation.refused,
     ev.Offered: _offered,
     ev.FileList: _file_list,
+    ev.Fetched: _fetched,
     ev.Shutdown: _shutdown,
 }

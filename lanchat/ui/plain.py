@@ -27,7 +27,7 @@ from wcwidth import grapheme_boundary_before, iter_graphemes, wcswidth
 from .. import events as ev
 from .. import session_social as social
 from ..files import STALLED_AFTER_SECONDS, Progress
-from ..session import ALIASES, UNKNOWN_COMMAND, Command, Line, Session, UiCommand
+from ..session import ALIASES, OFFERS_REMEMBERED, UNKNOWN_COMMAND, Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
@@ -560,6 +560,63 @@ class StalledDownloads:
         return max(0.0, min(waits)) if waits else None
 
 
+# --plain prints news of who fetched a file of ours at most once in this many seconds a file
+# (HeldFetches): a printed line cannot change, and 30 students fetching the slides in a minute
+# would be 30 lines; a script still reads each fetch's name in the line that follows it.
+FETCHED_EVERY_SECONDS = 30.0
+
+
+class HeldFetches:
+    """--plain's news of who fetched a file of ours (``Line.fetched``; each says all so far): the
+    first of a file prints at once, what comes within FETCHED_EVERY_SECONDS of that file's last
+    line printed waits, and its newest prints once they have passed (the full screen updates one
+    line instead: ui/view.py). Runs, after each pass of the loop, the stalled-download lines too
+    (``also``)."""
+
+    def __init__(self, show: Callable[[list[Line]], None], also: StalledDownloads, clock: Callable[[], float] = time.monotonic) -> None:
+        self.show = show
+        self.also = also
+        self.clock = clock
+        self.printed: dict[str, float] = {}  # file id -> when its last news was printed (the last FETCHED_EVERY_SECONDS')
+        self.held: dict[str, Line] = {}  # file id -> its newest news, not printed yet
+
+    def sort(self, lines: list[Line]) -> list[Line]:
+        """``lines`` less the news that waits now."""
+        if not (self.printed or any(line.fetched is not None for line in lines)):
+            return lines
+        now, shown = self.clock(), []
+        for file_id in [f for f, when in self.printed.items() if now - when >= FETCHED_EVERY_SECONDS and f not in self.held]:
+            del self.printed[file_id]  # (what it holds stays a few files at most)
+        for line in lines:
+            if line.fetched is not None and line.fetched in self.printed:
+                self.held[line.fetched] = line  # said within the last FETCHED_EVERY_SECONDS: it waits
+                continue
+            if line.fetched is not None:
+                self.held.pop(line.fetched, None)
+                if len(self.printed) < OFFERS_REMEMBERED:  # a server telling of a million files: each printed, none kept
+                    self.printed[line.fetched] = now
+            shown.append(line)
+        return shown
+
+    def update(self) -> None:
+        """After each pass of the loop: the news whose wait is over is printed."""
+        self.also.update()
+        now = self.clock()
+        due = [file_id for file_id in self.held if now - self.printed[file_id] >= FETCHED_EVERY_SECONDS]
+        for file_id in due:
+            del self.printed[file_id]
+        if due:
+            self.show([self.held.pop(file_id) for file_id in due])
+
+    def due(self) -> float | None:
+        """Seconds until the loop must come back (news waiting, a download to call stalled)."""
+        now = self.clock()
+        waits = [max(0.0, self.printed[f] + FETCHED_EVERY_SECONDS - now) for f in self.held]
+        if (stalled := self.also.due()) is not None:
+            waits.append(stalled)
+        return min(waits) if waits else None
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -588,7 +645,8 @@ class PlainFrontend:
         self._ctrl_c = social.CtrlCAnswer()  # the host's Ctrl-C asks first (_stop_key): which press answers
         self.hidden = HiddenWhileProjecting()  # direct messages printed as placeholders (projector mode)
         self.stalls = StalledDownloads(session, self.show)  # after each pass (update), and the loop's wait for it
-        self.update, self.next_update_due = self.stalls.update, self.stalls.due
+        self.fetches = HeldFetches(self.show, also=self.stalls)  # who fetched our files: a line every 30 s a file at most
+        self.update, self.next_update_due = self.fetches.update, self.fetches.due
         self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self.banner = BannerAbove(self.out, self._columns, session)  # the host's: serve's start lines, in sight? (client.said_above)
@@ -812,6 +870,8 @@ class PlainFrontend:
         return [line.rstrip("\r") for line in complete]
 
     def show(self, lines: list[Line]) -> None:
+        if not (lines := self.fetches.sort(lines)):
+            return
         lines = [not_a_command(line) if line.code == UNKNOWN_COMMAND else line for line in lines]
         lines = self.hidden.projected(lines, self.session)
         if self.unwritten:  # the output failed before: where it takes lines again, the gap is marked

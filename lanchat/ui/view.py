@@ -103,6 +103,9 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in chain.from_iterable(map(_kept, new_lines)):
+            if line.fetched is not None and self.lines and fetched_again(self, line):
+                added += 1
+                continue
             if line.presence is not None and self.lines and self._fold_into_last(line):
                 added += 1
                 continue
@@ -359,6 +362,27 @@ class View:
 
     def roster_visible(self, cols: int) -> bool:
         return self.show_roster and cols >= ROSTER_MIN_COLS
+
+
+def fetched_again(view: View, line: Line) -> bool:
+    """News of who fetched a file of ours (``Line.fetched``) takes the place of that file's last
+    such line while it is on the page, lines between or not: 30 students fetching the slides
+    while the class chats is one line that grows, where it is. Off the page (or, scrolled up, a
+    line read already) it is a new line, which says all so far too."""
+    index = next((i for i in range(len(view.lines) - 1, max(-1, len(view.lines) - 1 - view.page_rows), -1)
+                  if view.lines[i].fetched == line.fetched), None)  # fmt: skip
+    if index is None:
+        return False
+    earlier = view.lines[index]
+    if view.following:
+        if view._rows_to(index, view.page_rows) > view.page_rows:
+            return False  # scrolled off the top of the page: nobody would see it change
+    elif view.marker_seq is None or view.first_seq + index < view.marker_seq:
+        return False
+    elif view.top is None:  # below the page: the rows it gains (or loses) move the count
+        view.scroll = max(0, view.scroll + view.measure(line) - view.measure(earlier))
+    view.lines[index] = replace(line, time=earlier.time)  # in its place, it keeps its time (the first fetch's)
+    return True
 
 
 def _from_the_newest(view: View) -> Iterator[tuple[int, Line, int]]:

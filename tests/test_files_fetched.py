@@ -1,0 +1,229 @@
+"""Who fetched it: the offerer of a file is told when one more person has all of it, and nobody
+else is (PROTOCOL.md, File transfer, "Who fetched it").
+
+The server's side over real sockets (an in-process server, protocol-level clients, real files);
+the offerer's screen folds the news into one line per file (ui/view.py) and --plain holds it to
+a line every few seconds per file (ui/plain.py), both checked here without a terminal, and in a
+real pseudo-terminal in tests/test_files_fetched_cli.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from helpers import RawClient, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat.files import MB, decode_chunk
+from lanchat.server_files import ServerFiles
+from lanchat.session import Line, Session
+from lanchat.ui.view import View
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def store(tmp_path):
+    files = ServerFiles(tmp_path / "server-files", max_file_bytes=8 * MB, quota_bytes=16 * MB)
+    yield files
+    files.close()
+
+
+def _upload(client: RawClient, data: bytes, name: str) -> str:
+    client.send(ev.OfferFile(ref=1, name=name, size=len(data)))
+    ready = client.expect(ev.UploadReady, ref=1)
+    client.send(ev.UploadBytes(id=ready.id, data=data[: 60 * 1024]))
+    for offset in range(60 * 1024, len(data), 60 * 1024):
+        client.send(ev.UploadBytes(id=ready.id, data=data[offset : offset + 60 * 1024]))
+    client.send(ev.UploadDone(id=ready.id, sha256=hashlib.sha256(data).hexdigest()))
+    client.expect(ev.Offered, id=ready.id)
+    return ready.id
+
+
+def _fetch(client: RawClient, file_id: str) -> bytes:
+    client.send(ev.GetFile(id=file_id, binary=True))
+    start = client.expect(ev.FileStart, id=file_id)
+    got = bytearray()
+    while len(got) < start.size:
+        got += client.expect(ev.FileBytes, id=file_id).data
+    return bytes(got)
+
+
+def _news(client: RawClient, said_by: RawClient, marker: str = "marker") -> list[ev.Fetched]:
+    """What ``client`` was told of fetches, up to a chat line ``said_by`` says now (the server
+    sends in order, so the line says every earlier news has come)."""
+    said_by.send(ev.Say(text=marker))
+    heard = []
+    while True:
+        event = client.expect(object)
+        if isinstance(event, ev.Fetched):
+            heard.append(event)
+        elif isinstance(event, ev.Message) and event.text == marker:
+            return heard
+
+
+def test_only_the_offerer_is_told_once_a_person_who_fetched_all_of_her_file(store, tmp_path):
+    """The teacher could not learn who had her slides but by asking /files now and then. She is
+    now told as each student gets the last byte: once a person however often they fetch it, not
+    for a download cancelled or cut off midway, not for her own copy; and only she is told."""
+    data = os.urandom(3 * MB)
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+        ann, bob, cat, dan = (RawClient(endpoint, name) for name in ("ann", "bob", "cat", "dan"))
+        file_id = _upload(ann, data, "slides.pdf")
+        for student in (bob, cat, dan):
+            student.expect(ev.Offered, id=file_id)
+        assert _fetch(bob, file_id) == data
+        assert _fetch(bob, file_id) == data  # twice: one person
+        assert _news(ann, ann, "one") == [ev.Fetched(id=file_id, name="slides.pdf", by="bob", count=1)]
+        # cat stops midway; dan's link goes midway (the server sends only as they read)
+        cat.send(ev.GetFile(id=file_id, binary=True))
+        cat.expect(ev.FileBytes, id=file_id)
+        cat.send(ev.CancelFile(id=file_id))
+        dan.send(ev.GetFile(id=file_id, binary=True))
+        dan.expect(ev.FileBytes, id=file_id)
+        dan_cid = max(server.clients)
+        dan.close()
+        ann.expect(ev.Left, name="dan")
+        wait_for(lambda: dan_cid not in store.downloads, what="dan's download to be dropped")
+        assert _fetch(ann, file_id) == data  # her own copy is not a fetch
+        assert _fetch(cat, file_id) == data  # cat, whole this time
+        assert _news(ann, ann, "two") == [ev.Fetched(id=file_id, name="slides.pdf", by="cat", count=2)]
+        for student in (bob, cat):  # who fetched what is the offerer's to know
+            assert _news(student, student) == []
+        ann.send(ev.ListFiles())  # /files says the same count
+        assert ann.expect(ev.Offered, id=file_id, listing=True).fetched == 2
+
+
+def test_an_empty_file_and_a_resume_from_its_end_are_fetches_too(store, tmp_path):
+    """A download with nothing to send (an empty file; a client that held it all) ends with its
+    file-start: it is counted, and told, there."""
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (_, endpoint):
+        ann, bob, cat = RawClient(endpoint, "ann"), RawClient(endpoint, "bob"), RawClient(endpoint, "cat")
+        empty = _upload(ann, b"", "empty.txt")
+        ann.send(ev.OfferFile(ref=2, name="tiny.txt", size=3))
+        tiny = ann.expect(ev.UploadReady, ref=2).id
+        ann.send(ev.UploadBytes(id=tiny, data=b"abc"))
+        ann.send(ev.UploadDone(id=tiny, sha256=hashlib.sha256(b"abc").hexdigest()))
+        ann.expect(ev.Offered, id=tiny)
+        bob.expect(ev.Offered, id=tiny)
+        assert _fetch(bob, empty) == b""
+        cat.send(ev.GetFile(id=tiny, offset=3, sha256=hashlib.sha256(b"abc").hexdigest()))
+        assert cat.expect(ev.FileStart, id=tiny).offset == 3
+        assert [(n.id, n.by, n.count) for n in _news(ann, ann)] == [(empty, "bob", 1), (tiny, "cat", 1)]
+
+
+def test_a_download_in_base64_frames_is_counted_at_its_last_piece(store, tmp_path):
+    data = os.urandom(100_000)
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = _upload(ann, data, "notes.bin")
+        bob.expect(ev.Offered, id=file_id)
+        bob.send(ev.GetFile(id=file_id))
+        start = bob.expect(ev.FileStart, id=file_id)
+        got = bytearray()
+        while len(got) < start.size:
+            got += decode_chunk(bob.expect(ev.FileData, id=file_id).data)
+        assert bytes(got) == data
+        assert ann.expect(ev.Fetched, id=file_id) == ev.Fetched(id=file_id, name="notes.bin", by="bob", count=1)
+
+
+# ------------------------------------------------------------- the offerer's screen, without a terminal
+
+
+def _offered(session: Session, file_id: str = "7", name: str = "slides.pdf", to: str | None = None) -> None:
+    session.on_event(ev.Offered(id=file_id, name=name, size=10, sha256="0" * 64, sender="ann", to=to, time=1.0))
+
+
+def _class_fetches(session: Session, view: View, count: int, *, chat: bool = True) -> None:
+    """``count`` students fetch file #7 one after another, each saying something after."""
+    for n in range(count):
+        view.add(session.on_event(ev.Fetched(id="7", name="slides.pdf", by=f"s{n}", count=n + 1)))
+        if chat:
+            view.add(session.on_event(ev.Message(sender=f"s{n}", text="got it", time=2.0 + n)))
+
+
+def test_a_class_fetching_the_slides_while_chatting_is_one_line_on_the_offerers_screen():
+    """30 students fetched the teacher's slides in a minute, each saying 'got it': her screen
+    shows one line about it, where the first fetch put it, naming the newest and counting all."""
+    session = Session(name="ann")
+    view = View(session, page_rows=80)
+    _offered(session)
+    _class_fetches(session, view, 30)
+    news = [line for line in view.lines if line.fetched == "7"]
+    assert [line.text for line in news] == ["your file slides.pdf (#7): fetched by s29, s28 and 28 others (30)"]
+    assert sum(line.text == "got it" for line in view.lines) == 30
+    assert view.lines[0] is news[0]  # in the first fetch's place, above the chat that came since
+
+
+def test_the_fetched_line_names_up_to_three_then_counts():
+    session = Session(name="ann")
+    view = View(session)
+    texts = []
+    for n, name in enumerate(("bob", "cy", "dee", "eve"), 1):
+        view.add(session.on_event(ev.Fetched(id="7", name="slides.pdf", by=name, count=n)))
+        texts.append(view.lines[-1].text)
+    assert texts == [
+        "your file slides.pdf (#7): fetched by bob",
+        "your file slides.pdf (#7): fetched by cy and bob (2)",
+        "your file slides.pdf (#7): fetched by dee, cy and bob (3)",
+        "your file slides.pdf (#7): fetched by eve, dee and 2 others (4)",
+    ]
+    assert len(view.lines) == 1
+
+
+def test_a_fetched_line_off_the_page_is_not_changed_unseen_a_new_one_says_all():
+    """The last line about the file went off the top of the page (a lesson's chat since): the
+    next fetch is a new line at the bottom, with the whole count, where the teacher looks."""
+    session = Session(name="ann")
+    view = View(session, page_rows=10)
+    _class_fetches(session, view, 2, chat=False)
+    for n in range(12):
+        view.add(session.on_event(ev.Message(sender="bob", text=f"line {n}", time=3.0 + n)))
+    view.add(session.on_event(ev.Fetched(id="7", name="slides.pdf", by="cy", count=3)))
+    news = [line.text for line in view.lines if line.fetched == "7"]
+    assert news == ["your file slides.pdf (#7): fetched by s1 and s0 (2)", "your file slides.pdf (#7): fetched by cy, s1 and s0 (3)"]
+
+
+def test_two_files_fold_apart_and_a_file_offered_to_one_person_hides_its_name_on_the_projector():
+    session = Session(name="ann")
+    view = View(session)
+    _offered(session, "8", "answers.pdf", to="bob")
+    view.add(session.on_event(ev.Fetched(id="7", name="slides.pdf", by="bob", count=1)))
+    view.add(session.on_event(ev.Fetched(id="8", name="answers.pdf", by="bob", count=1)))
+    view.add(session.on_event(ev.Fetched(id="7", name="slides.pdf", by="cy", count=2)))
+    news = [line for line in view.lines if line.fetched is not None]
+    assert [line.text for line in news] == ["your file slides.pdf (#7): fetched by cy and bob (2)", "your file answers.pdf (#8): fetched by bob"]
+    assert news[0].private is None
+    assert news[1].private == "your file (name hidden: /projector to show) (#8): fetched by bob"
+
+
+def test_a_fetch_told_by_a_hostile_server_with_an_overlong_name_is_left_out_said_so():
+    session = Session(name="ann")
+    lines = session.on_event(ev.Fetched(id="7", name="x", by="b" * 5000, count=1))
+    assert [line.kind for line in lines] == ["error"] and "5000 characters long" in lines[0].text
+    assert session.fetched_by == {}
+
+
+def test_plain_prints_a_fetch_at_once_and_folds_the_next_30_seconds_into_one_line():
+    """--plain cannot change a printed line: the first fetch of a file prints at once, those in
+    the next 30 s wait and print as one line (the newest, which says all) when the 30 s are up."""
+    from lanchat.ui.plain import FETCHED_EVERY_SECONDS, HeldFetches, StalledDownloads
+
+    now = [100.0]
+    printed: list[list[Line]] = []
+    session = Session(name="ann")
+    fetches = HeldFetches(printed.append, StalledDownloads(session, printed.append), clock=lambda: now[0])
+    shown = []
+    for n in range(30):  # one a second
+        now[0] = 100.0 + n
+        shown += fetches.sort(session.on_event(ev.Fetched(id="7", name="slides.pdf", by=f"s{n}", count=n + 1)))
+        shown += fetches.sort([Line(kind="message", time=now[0], text="got it", sender=f"s{n}")])
+        fetches.update()
+    assert [line.text for line in shown if line.fetched] == ["your file slides.pdf (#7): fetched by s0"]
+    assert printed == [] and fetches.due() == pytest.approx(FETCHED_EVERY_SECONDS - 29)
+    now[0] = 100.0 + FETCHED_EVERY_SECONDS
+    fetches.update()
+    assert [[line.text for line in batch] for batch in printed] == [["your file slides.pdf (#7): fetched by s29, s28 and 28 others (30)"]]
+    assert fetches.due() is None
