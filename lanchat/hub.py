@@ -361,6 +361,9 @@ class DownloadPacer:
         self.started: set[int] = set()  # connections the loop was told about
         self.clock = clock
         self.paces: dict[int, DownloadPace] = {}  # each downloader's link, measured (wrote)
+        # A connection -> its downloads whose last piece is queued: [bytes queued up to its end, the
+        # file id, to whom], counted as fetched once those are written (wrote)
+        self.finishing: dict[int, list[list]] = {}
         # a connection's round-trip seconds, or None (the server reads its socket: transport.round_trip_seconds)
         self.round_trip: Callable[[int], float | None] = lambda cid: None
 
@@ -389,19 +392,34 @@ class DownloadPacer:
             low_water = min(pace.low_water, self.low_water)
             while queue.out_bytes < low_water:
                 piece = self.files.next_chunk(cid)
+                if piece is not None:
+                    send(peer, piece)
+                if self.files.handed:  # a download's last piece is queued: fetched once written (wrote)
+                    self._finishing(cid, queue)
                 if piece is None:  # its downloads are over (and the loop may not ask again: server.py)
                     self.paces.pop(cid, None)
                     break
-                send(peer, piece)
                 if peer.closed or peer.closing:
                     break
-            if self.files.news:  # that was someone's last piece: its offerer hears of a new fetch
-                self._tell_offerers()
         return buffers
+
+    def _finishing(self, cid: int, queue: Queue) -> None:
+        """The downloads whose last piece was just queued to ``cid`` are fetched once the bytes
+        now queued there are written: a reader cut off or gone before is not counted (PROTOCOL.md,
+        Who fetched it). One with nothing left to send (its file-start was all) waits for what is
+        queued too, and with nothing queued is fetched now."""
+        for _cid, file_id, who in self.files.handed:  # (next_chunk(cid) hands out cid's only)
+            if queue.out_bytes:
+                self.finishing.setdefault(cid, []).append([queue.out_bytes, file_id, who])
+            else:
+                self.files.fetched_whole(cid, file_id, who)
+        self.files.handed.clear()
+        if self.files.news:
+            self._tell_offerers()
 
     def _tell_offerers(self) -> None:
         """Each offerer told of one more person who has a file of theirs (ServerFiles.news), after
-        the pieces queued so far (PROTOCOL.md, Who fetched it)."""
+        what is queued to them (PROTOCOL.md, Who fetched it)."""
         for news in self.files.take_news():
             owner = self.peers.get(news.to)
             if owner is not None and not owner.closing:
@@ -416,14 +434,28 @@ class DownloadPacer:
             del self.paces[cid]
 
     def wrote(self, cid: int, sent: int) -> None:
-        """The flush wrote ``sent`` bytes to ``cid`` (its pace: DownloadPace)."""
+        """The flush wrote ``sent`` bytes to ``cid`` (its pace: DownloadPace), the bytes queued
+        before them first: a download whose last piece is now out is fetched (_finishing)."""
         pace = self.paces.get(cid)
         if pace is not None:
             pace.sent += sent
+        finishing = self.finishing.get(cid)
+        if finishing is not None:
+            for waiting in finishing:
+                waiting[0] -= sent
+            for _left, file_id, who in [waiting for waiting in finishing if waiting[0] <= 0]:
+                self.files.fetched_whole(cid, file_id, who)
+            if finishing := [waiting for waiting in finishing if waiting[0] > 0]:
+                self.finishing[cid] = finishing
+            else:
+                del self.finishing[cid]
+            if self.files.news:
+                self._tell_offerers()
 
     def forget(self, cid: int) -> None:
         self.started.discard(cid)
         self.paces.pop(cid, None)
+        self.finishing.pop(cid, None)  # gone before its last piece was out: not fetched
 
 
 class Hub:
@@ -894,6 +926,7 @@ class Hub:
         write = outbox.flush
         peers = self.peers
         downloads = self.files.downloads  # empty: nobody downloads, no need to ask per connection
+        finishing = self.pacer.finishing  # (nor, empty, whether a download's last piece went out)
         wants_to_send = self.files.wants_to_send
         while outbox.dirty:
             for queue in outbox.take_dirty():
@@ -907,7 +940,7 @@ class Hub:
                         self.backlog_unchecked = True
                         if sent:
                             self.guard.moved(cid)  # a backlog that drains (the not-reading rule)
-                    if downloads:  # its link's pace (DownloadPace)
+                    if downloads or finishing:  # its link's pace (DownloadPace); a download's last piece out
                         self.pacer.wrote(cid, sent)
                 except OSError:
                     self.close(cid)

@@ -148,8 +148,11 @@ class ServerFiles:
         # downloads were offered again to the session's new connection (offers_for), so its close
         # (forget) writes no cut_short entry that nothing could ever take back
         self.taken_over: set[int] = set()
-        # Told to an offerer, who has one more person with the whole of a file of theirs (ev.Fetched):
-        # next_chunk counts it as it hands out a download's last piece; the hub's pacer sends it
+        # Downloads whose last piece next_chunk handed out, as (connection, file id, to whom): the
+        # hub's pacer counts each as fetched once that piece is written to its socket (fetched_whole)
+        self.handed: list[tuple[int, str, str]] = []
+        # Told to an offerer, who has one more person with the whole of a file of theirs (ev.Fetched),
+        # for the hub's pacer to send
         self.news: list[Send] = []
 
     # ------------------------------------------------------------ queries
@@ -509,7 +512,7 @@ class ServerFiles:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
-                self._fetched_whole(download, cid)  # (its file-start went: they have all of it)
+                self.handed.append((cid, download.file_id, download.who))  # (its file-start went: that was all)
                 if self.gets_waiting.get(cid):  # its place is free: the next asked for starts now, or,
                     return self._start_next(cid)  # the queue emptied with no download left, never (server.py)
                 continue
@@ -532,20 +535,20 @@ class ServerFiles:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
-                self._fetched_whole(download, cid)  # its last piece goes now: fetched whole
+                self.handed.append((cid, download.file_id, download.who))  # its last piece goes now
             if download.binary:
                 return ev.FileBytes(id=download.file_id, data=data)
             return ev.FileData(id=download.file_id, data=encode_chunk(data))
         self.downloads.pop(cid, None)
         return None
 
-    def _fetched_whole(self, download: _Download, cid: int) -> None:
-        """``cid`` was handed the last of ``download``: counted once a person, and the offerer,
-        while on offer (its connection is here), told of each new one (PROTOCOL.md, Who fetched it).
-        Nobody else: who fetched what is the offerer's to know."""
-        offer = self.book.offers.get(download.file_id)
-        if offer is not None and offer.fetched(download.who, cid):
-            told = ev.Fetched(id=offer.file_id, name=offer.name, by=download.who, count=len(offer.fetched_by))
+    def fetched_whole(self, cid: int, file_id: str, who: str) -> None:
+        """The last of ``cid``'s download of ``file_id`` (``handed``) was written to its socket:
+        counted once a person, and the offerer, while on offer (its connection is here), told of
+        each new one (PROTOCOL.md, Who fetched it). Nobody else: who fetched what is the offerer's."""
+        offer = self.book.offers.get(file_id)
+        if offer is not None and offer.fetched(who, cid):
+            told = ev.Fetched(id=offer.file_id, name=offer.name, by=who, count=len(offer.fetched_by))
             self.news.append(Send(to=offer.owner, event=told))
 
     def take_news(self) -> list[Send]:

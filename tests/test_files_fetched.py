@@ -227,3 +227,39 @@ def test_plain_prints_a_fetch_at_once_and_folds_the_next_30_seconds_into_one_lin
     fetches.update()
     assert [[line.text for line in batch] for batch in printed] == [["your file slides.pdf (#7): fetched by s29, s28 and 28 others (30)"]]
     assert fetches.due() is None
+
+
+def test_a_download_counts_once_its_last_byte_is_written_not_when_it_is_queued(tmp_path):
+    """The server queues a download's last pieces ahead of the socket (up to a quarter second of
+    the link): a student whose link went with the end of the slides still queued was counted as
+    having them. The hub's loop, with sockets that take what a test says (tests/test_hub.py's Lab):
+    a download counts once the bytes up to its last piece are written, not before, and never for
+    a connection gone first."""
+    from test_hub import Lab
+
+    lab = Lab(files=ServerFiles(tmp_path / "files"))
+    ann, bob, cy = lab.join("ann"), lab.join("bob"), lab.join("cy")
+    data = os.urandom(150_000)
+    ann.says(ev.OfferFile(ref=1, name="slides.pdf", size=len(data)))
+    file_id = ann.hears_one(ev.UploadReady).id
+    pieces = [ev.UploadBytes(id=file_id, data=data[at : at + 60_000]) for at in range(0, len(data), 60_000)]
+    ann.says(*pieces, ev.UploadDone(id=file_id, sha256=hashlib.sha256(data).hexdigest()))
+    ann.hears()
+    for student in (bob, cy):
+        student.hears()
+        lab.writers[student.cid].reading = False  # their kernel buffers are full: nothing is written
+        student.says(ev.GetFile(id=file_id, binary=True))
+    for _ in range(3):
+        lab.flush()
+    assert not lab.hub.files.downloads and set(lab.hub.pacer.finishing) == {bob.cid, cy.cid}  # all queued, none written
+    assert not [event for event in ann.hears() if isinstance(event, ev.Fetched)]
+    lab.hub.close(bob.cid)  # bob's link goes with the end of the file still queued
+    socket = lab.writers[cy.cid]
+    socket.reading, socket.take = True, 40_000  # cy's link takes part of it (a write a pass)
+    lab.flush()
+    assert not [event for event in ann.hears() if isinstance(event, ev.Fetched)]  # (a second pass)
+    assert 0 < lab.hub.pacer.finishing[cy.cid][0][0] <= lab.hub.outbox.queues[cy.cid].out_bytes  # (bob's leaving behind it)
+    socket.take = None
+    lab.flush()
+    assert [event for event in ann.hears() if isinstance(event, ev.Fetched)] == [ev.Fetched(id=file_id, name="slides.pdf", by="cy", count=1)]
+    assert lab.hub.files.book.offers[file_id].fetched_count(ann.cid) == 1 and not lab.hub.pacer.finishing

@@ -114,6 +114,7 @@ class EndlessFiles:
         self.uploads: dict = {}  # no uploads: nothing ever stalls (ServerFiles.drop_stalled)
         self.timed = False  # nor waits for a lost recipient
         self.clock = time.time
+        self.handed: list = []  # an endless download never hands out its last piece
 
     def next_stall_check(self) -> float | None:
         return None
