@@ -225,7 +225,8 @@ def scene_direct_messages(out: Path) -> Path:
 
 
 def scene_file_sharing(out: Path) -> Path:
-    """Seed 002's file sharing: an offer with the command to fetch it, /files, a checked download."""
+    """Seed 002's file sharing: an offer with the command to fetch it, /files, a checked download,
+    and the offerer told who fetched it."""
     with tempfile.TemporaryDirectory(prefix="lanchat-shots-") as folder, Scene() as scene:
         slides = Path(folder) / "week3-sockets.pdf"
         slides.write_bytes(os.urandom(3 * 1024 * 1024 + 123_456))
@@ -241,6 +242,7 @@ def scene_file_sharing(out: Path) -> Path:
         say(bob, "/get 1", r"SHA-256 checked")
         say(bob, "got them, thanks! checked and saved", r"bob: got them")
         ann.expect(r"bob: got them")  # the host's screen too, before it is drawn
+        ann.expect(r"week3-sockets\.pdf \(#1\): fetched by bob")  # she is told who has her file (written before his thanks)
         path = out / "file_sharing.png"
         side_by_side([draw_terminal(ann, "ann: /send FILE"), draw_terminal(bob, "bob: /files, /get ID")]).save(path)
     return path
