@@ -253,6 +253,7 @@ ROOM_SAYS: list[ev.Event] = [
     ev.Away(name="rob", reason="", time=T0),
     ev.Error(code=ev.E_NOT_OPERATOR, message="only an operator can use /kick"),
     ev.Notice(code=ev.E_HISTORY, message="saved now: the ban on bob holds after a restart too"),
+    ev.Fetched(id="7", name="slides.pdf", by="bob", count=3),  # to the offerer alone: who has her file
     ev.Shutdown(reason="class is over"),
 ]
 

@@ -263,3 +263,18 @@ def test_a_download_counts_once_its_last_byte_is_written_not_when_it_is_queued(t
     lab.flush()
     assert [event for event in ann.hears() if isinstance(event, ev.Fetched)] == [ev.Fetched(id=file_id, name="slides.pdf", by="cy", count=1)]
     assert lab.hub.files.book.offers[file_id].fetched_count(ann.cid) == 1 and not lab.hub.pacer.finishing
+
+
+def test_a_hostile_servers_fetched_news_cannot_drive_the_terminal():
+    """Names and a file name full of escapes, from a server that is not lanchat: printed as
+    visible characters in --plain and on the screen, never as bytes the terminal obeys."""
+    from lanchat.textsafe import visible
+    from lanchat.ui import render as rd
+    from lanchat.ui.plain import format_plain
+
+    session = Session(name="ann")
+    (line,) = session.on_event(ev.Fetched(id="7\x1b[2J", name="\x1b]0;owned\x07x.pdf", by="b\x1b[31mob", count=2))
+    prefix, suffix, _style = rd.line_parts(line)
+    screen = "".join(text for text, _ in prefix) + visible(line.text) + "".join(text for text, _ in suffix)  # as render draws it
+    for shown in (format_plain(line), screen):
+        assert "\x1b" not in shown and "\x07" not in shown and "fetched by b" in shown
