@@ -80,14 +80,15 @@ def test_the_offerers_screen_shows_a_class_fetching_her_file_as_one_line_that_gr
 
 def test_a_client_older_than_the_fetched_news_shares_files_as_before(room, tmp_path):
     """An older lanchat offering a file hears of each fetch in a type it does not know: it shows
-    nothing of it, no error, and chats on; the newer --plain offerer prints its first fetch at once."""
+    nothing of it, no error, and chats on. The newer --plain offerer prints its first fetch at
+    once; the next, within 30 s, waits, and is printed as the chat ends, not lost."""
     notes = tmp_path / "notes.txt"
     notes.write_bytes(b"n" * 5000)
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(os.urandom(9000))
     old = room("old", program=_OLDER_CLIENT)
     new = room("new")
-    bob = room("bob")
+    bob, cy = room("bob"), room("cy")
     old.send(f'/send "{notes}"')
     old.expect(r"your file notes\.txt .* on offer to the room as #1")
     new.send(f'/send "{photo}"')
@@ -102,3 +103,10 @@ def test_a_client_older_than_the_fetched_news_shares_files_as_before(room, tmp_p
     assert not [line for line in old.lines if re.match(r"\S+ ! ", line)], old.output  # no error line
     old.send("and I am here")
     bob.expect(r"old: and I am here")
+    _fetch(cy, "2", "photo")
+    cy.send("thanks")
+    new.expect(r"cy: thanks")
+    assert "fetched by cy" not in new.output  # within 30 s of bob's: it waits
+    new.send("/q")
+    assert new.wait() == 0
+    new.expect(r"-!- your file photo\.jpg \(#2\): fetched by cy and bob \(2\)$")

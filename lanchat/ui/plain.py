@@ -608,6 +608,13 @@ class HeldFetches:
         if due:
             self.show([self.held.pop(file_id) for file_id in due])
 
+    def last(self) -> list[Line]:
+        """At the chat's end: the news still waiting, to print now (the wait would never end)."""
+        held = list(self.held.values())
+        self.held.clear()
+        self.printed.clear()
+        return held
+
     def due(self) -> float | None:
         """Seconds until the loop must come back (news waiting, a download to call stalled)."""
         now = self.clock()
@@ -696,7 +703,10 @@ class PlainFrontend:
 
     def close(self) -> None:
         """Give the terminal its own line editing and echo back. What is typed and not sent
-        stays on its line, and the last words go on the next (not glued to its end)."""
+        stays on its line, and the last words go on the next (not glued to its end). News of who
+        fetched our files still waiting (HeldFetches) is printed first."""
+        if held := self.fetches.last():
+            self.show(held)
         if self.terminal is None:
             return
         if self.typing:
