@@ -16,7 +16,8 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   a message the commit could not store is refused to its sender, never delivered), replays
   within a byte budget, and a token bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
-  than FILE_LOW_WATER_BYTES waiting;
+  than FILE_LOW_WATER_BYTES waiting; and a download counts as fetched, its offerer told, once
+  its last byte is written (DownloadPacer.wrote; PROTOCOL.md, Who fetched it);
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
   (both per connection and per frame, never pushed back by a dripped byte), a closing connection
   that never reads its last frames; the host, then the room's bots, admitted before anyone else;
