@@ -932,6 +932,23 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
 
 
 @pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["connect", "127.0.0.1", "70000", "--name", "ann"], "lanchat connect: error: argument PORT: port 70000 is out of range (1-65535)"),
+        (["connect", "127.0.0.1", "--port", "70000", "--name", "ann"], "argument --port: port 70000 is out of range (1-65535)"),
+        (["doctor", "127.0.0.1", "70000"], "argument PORT: port 70000 is out of range (1-65535)"),
+        (["serve", "--port", "70000"], "argument --port: port 70000 is out of range (0-65535; 0 picks a free one)"),
+    ],
+)
+def test_a_port_out_of_range_names_the_range_the_command_takes(run, args, said):
+    """`connect 127.0.0.1 70000` said "(0-65535)", the range of serve's ports, where 0 picks a free
+    one; but no room is on port 0 (connect refuses it): a room's port is 1-65535."""
+    proc = run(*args, stdin=False)
+    assert proc.wait() == 2
+    assert said in only_line(proc)
+
+
+@pytest.mark.parametrize(
     ("given", "said"),
     [
         (["--name", "ann"], "--name is the host's name in the chat, and a --headless room has no host: leave it out "

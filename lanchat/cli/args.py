@@ -149,8 +149,20 @@ def unrecognized(extras: list[str], option_names: list[str]) -> str:
 
 
 def _port(text: str) -> int:
-    """A port: ASCII digits only, 0-65535 (addresses.port_digits; each command says what 0 means).
-    The value is quoted (textsafe.quoted): a control character in it is shown escaped, never sent raw."""
+    """A port to listen on (serve): 0-65535, 0 asking for any free port."""
+    return _port_number(text, "0-65535; 0 picks a free one")
+
+
+def _room_port(text: str) -> int:
+    """A room's port, to join or check: 1-65535, as no room is ever on port 0. A 0 is let
+    through, so that the command says why it cannot be joined (addresses._port_number)."""
+    return _port_number(text, "1-65535")
+
+
+def _port_number(text: str, allowed: str) -> int:
+    """A port: ASCII digits only (addresses.port_digits), at most 65535; ``allowed`` is the
+    range the refusal names. The value is quoted (textsafe.quoted): a control character in it
+    is shown escaped, never sent raw."""
     from ..addresses import port_digits, port_text_problem
 
     if not port_digits(text):
@@ -158,7 +170,7 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{quoted(text)} is not a port number{hint}")
     if len(text) > 5 or int(text) > 65535:
         shown = text if len(text) <= 12 else f"{text[:12]}... ({len(text)} digits)"
-        raise argparse.ArgumentTypeError(f"port {shown} is out of range (0-65535)")
+        raise argparse.ArgumentTypeError(f"port {shown} is out of range ({allowed})")
     return int(text)
 
 
@@ -627,8 +639,8 @@ def build_parser() -> _Parser:
         help="the server's address: HOST, HOST:PORT or [IPV6]:PORT, or the name of a room announced on the local "
         "network (default: this machine, else a room found on the local network)",
     )
-    connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
-    connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
+    connect.add_argument("port_arg", nargs="?", type=_room_port, metavar="PORT", help="the server's port (default 3580)")
+    connect.add_argument("--port", type=_room_port, default=None, help="the server's port (default 3580)")
     connect.add_argument("--unix", metavar="PATH", type=_socket_path, help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument(
         "--server-owner",
@@ -703,8 +715,8 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT, or a room's name as `lanchat rooms` lists it")
-    doctor.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default 3580)")
-    doctor.add_argument("--port", type=_port, default=None, help="the port to check (default 3580)")
+    doctor.add_argument("port_arg", nargs="?", type=_room_port, metavar="PORT", help="its port (default 3580)")
+    doctor.add_argument("--port", type=_room_port, default=None, help="the port to check (default 3580)")
     doctor.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to look for rooms (default 2; 0 skips)")
     doctor.add_argument("--json", action="store_true", help="the findings as one JSON object, for scripts")
     names = commands.add_parser(
@@ -722,7 +734,7 @@ def build_parser() -> _Parser:
     names.add_argument("path", nargs="?", type=_file_path, metavar="PATH",
                        help="the history file, as `lanchat history PATH` takes it (the same as --history PATH)")
     names.add_argument("--history", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
-    names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
+    names.add_argument("--port", type=_room_port, default=3580, help="the room's port, to find its default history (default 3580)")
     names.add_argument("--unix", metavar="PATH", type=_socket_path, help="the room's AF_UNIX socket, to find its default history")
     key = commands.add_parser(
         "key",
@@ -746,7 +758,7 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT; or a room's name")
-    forget.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default: every port)")
+    forget.add_argument("port_arg", nargs="?", type=_room_port, metavar="PORT", help="its port (default: every port)")
     return parser
 
 
@@ -797,7 +809,7 @@ def _history_file_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", type=_file_path, metavar="PATH",
                         help="the history file (default: the one 'serve' uses; --history PATH says the same)")
     parser.add_argument("--history", type=_file_path, metavar="PATH", help="the history file, as serve and names take it (the same as PATH)")
-    parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    parser.add_argument("--port", type=_room_port, default=3580, help="the default history of the room on this port (default 3580)")
     parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
 
 
