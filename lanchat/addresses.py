@@ -14,7 +14,16 @@ DEFAULT_PORT = 3580  # seed 001; transport.DEFAULT_PORT is this same number
 
 
 class AddressProblem(ValueError):
-    """What the person typed is not an address we can connect to; the message says why in one line."""
+    """What the person typed is not an address we can connect to; the message says why in one line.
+
+    ``meant``: the place the words were likely meant for, when that is plain (a host and its port
+    joined by a comma, ``ann@`` before the host, a web address), and ``name``: the chat name typed
+    before an ``@``. The command line says them back as a command to run (cli/connect.py)."""
+
+    def __init__(self, text: str, *, meant: Target | None = None, name: str | None = None) -> None:
+        super().__init__(text)
+        self.meant = meant
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,14 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     if not text:
         raise AddressProblem("the address is empty")
     if "://" in text:
-        raise AddressProblem(f"{text!r} looks like a web address; give only the host, e.g. 192.168.1.20 3580")
+        raise AddressProblem(f"{text!r} is a link: give only the host and the port, as two words",
+                             **_meant_at(text.partition("://")[2].partition("/")[0]))
+    if "@" in text:  # ssh's user@host: lanchat's name is an option
+        user, _, place = text.rpartition("@")
+        from .names import name_problem
+
+        if name_problem(user) is None:
+            raise AddressProblem(f"{text!r} is no address: your name in the chat goes in --name", **_meant_at(place, user))
     if any(char.isspace() for char in text):  # the port (or a whole nc line) pasted into one quoted word
         words = text.split()
         like = f"{words[-2]} {words[-1]}" if len(words) >= 2 and words[-1].isdecimal() else "192.168.1.20 3580"
@@ -147,7 +163,11 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         head, _, tail = text.rpartition(":")
         if tail.isdigit() and _is_ipv6(head):
             raise AddressProblem(f"{text!r}: an IPv6 address with a port goes in brackets: [{head}]:{tail}")
-        raise AddressProblem(f"{text!r} is neither HOST:PORT nor an IPv6 address")
+        raise AddressProblem(f"{text!r} is neither HOST:PORT nor an IPv6 address", **_meant_at(":".join(text.split(":")[:2])))
+    for comma in ",;":  # 127.0.0.1,4000: a host and its port joined by the wrong mark
+        head, _, tail = text.rpartition(comma)
+        if port_digits(tail) and plain_host(head):
+            raise AddressProblem(f"{text!r} is no address: the host and the port are two words", **_meant_at(f"{head}:{tail}"))
     if ":" in text:
         host, _, port_text = text.partition(":")
         if not host:
@@ -156,6 +176,25 @@ def split_host_port(text: str) -> tuple[str, int | None]:
             raise AddressProblem(f"{text!r} ends with ':' but no port")
         return host, _port_number(port_text, f"after {host!r}")
     return text, None
+
+
+def plain_host(text: str) -> bool:
+    """An IPv4 or IPv6 literal, or a host name: letters, digits, '-' and '.' only."""
+    if _is_ipv6(text):
+        return True
+    return bool(text) and text[0] not in "-." and all(char.isascii() and (char.isalnum() or char in "-.") for char in text)
+
+
+def _meant_at(place: str, name: str | None = None) -> dict:
+    """AddressProblem's ``meant`` (and ``name``): ``place`` (``HOST``, ``HOST:PORT``...) when it
+    is a plain address, else nothing is guessed."""
+    try:
+        host, port = split_host_port(place)
+    except AddressProblem as problem:  # http://ann@10.0.0.5:3580: the name as well
+        return {"meant": problem.meant, "name": problem.name}
+    if not plain_host(host):
+        return {}
+    return {"meant": Target(host, port or DEFAULT_PORT, port_given=port is not None), "name": name}
 
 
 def connect_target(host: str | None, port_arg: str | int | None, port_option: int | None) -> Target | None:
@@ -174,7 +213,12 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
         ports.insert(0, _port_number(host, "(the port)"))
         host = "127.0.0.1"
     elif host is not None:
-        host, inline_port = split_host_port(host)
+        try:
+            host, inline_port = split_host_port(host)
+        except AddressProblem as problem:  # the port given besides goes in what was meant
+            if problem.meant is not None and not problem.meant.port_given and ports:
+                problem.meant = Target(problem.meant.host, ports[0])
+            raise
         if inline_port is not None:
             ports.insert(0, inline_port)
     if len(set(ports)) > 1:
@@ -187,6 +231,23 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
     if host is None and not ports:
         return None
     return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT, port_given=bool(ports))
+
+
+def meant_command(problem: AddressProblem, command: str, name: str | None = None) -> str | None:
+    """The command line the mistyped address was likely meant as (``python -m lanchat connect
+    127.0.0.1 4000 --name ann``, as serve prints it), or None when nothing plain was meant.
+    ``name``: the --name given, else the one typed before an ``@``; None for a command with no
+    --name (doctor)."""
+    import shlex
+
+    if problem.meant is None:
+        return None
+    words = ["python", "-m", "lanchat", command, problem.meant.host]
+    if problem.meant.port_given:
+        words.append(str(problem.meant.port))
+    if name is not None:
+        words += ["--name", name]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 # ----------------------------------------------------- which address to offer first

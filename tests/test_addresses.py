@@ -17,6 +17,7 @@ from lanchat.addresses import (
     connect_target,
     default_route_interfaces,
     interface_network,
+    meant_command,
     peer_text,
     rank_addresses,
     split_host_port,
@@ -64,7 +65,7 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("[::1]3580", None, None, "after ']' comes ':PORT'"),
         ("[::1]:3580", "4000", None, "two different ports given (3580 and 4000)"),
         ("192.168.1.20:3580", None, 4000, "two different ports given"),
-        ("http://192.168.1.20:3580", None, None, "looks like a web address"),
+        ("http://192.168.1.20:3580", None, None, "is a link: give only the host and the port, as two words"),
         ("  ", None, None, "the address is empty"),
         ("/", None, None, "is a path, not a host"),  # the browser-bar rule made it empty: 127.0.0.1 silently
         ("//", None, None, "is a path, not a host"),
@@ -98,6 +99,41 @@ def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option,
     with pytest.raises(AddressProblem) as refused:
         connect_target(typed, port_arg, port_option)
     assert complaint in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "port_arg", "name", "command"),
+    [
+        ("127.0.0.1,4000", None, None, "python -m lanchat connect 127.0.0.1 4000"),
+        ("pc12.lab;4000", None, None, "python -m lanchat connect pc12.lab 4000"),
+        ("ann@127.0.0.1", None, None, "python -m lanchat connect 127.0.0.1 --name ann"),
+        ("ann@127.0.0.1:4000", None, None, "python -m lanchat connect 127.0.0.1 4000 --name ann"),
+        ("ann@127.0.0.1", "4000", None, "python -m lanchat connect 127.0.0.1 4000 --name ann"),
+        ("ann@127.0.0.1", None, "bob", "python -m lanchat connect 127.0.0.1 --name bob"),  # --name given: it is kept
+        ("ann@[::1]:3580", None, None, "python -m lanchat connect ::1 3580 --name ann"),
+        ("127.0.0.1:3580:x", None, None, "python -m lanchat connect 127.0.0.1 3580"),
+        ("http://127.0.0.1:3580", None, None, "python -m lanchat connect 127.0.0.1 3580"),
+        ("http://127.0.0.1:3580/chat", None, None, "python -m lanchat connect 127.0.0.1 3580"),
+        ("lanchat://[fe80::1%eth0]:3580/", None, None, "python -m lanchat connect fe80::1%eth0 3580"),
+        ("http://ann@10.0.0.5", None, None, "python -m lanchat connect 10.0.0.5 --name ann"),
+        ("lanchat://10.0.0.5", "4000", None, "python -m lanchat connect 10.0.0.5 4000"),
+        # nothing plain was meant: the reason alone
+        ("http://", None, None, None),
+        ("a b@10.0.0.5", None, None, None),
+        ("127.0.0.1:x:3580", None, None, None),
+    ],
+)
+def test_a_mistyped_address_says_the_command_it_was_likely_meant_as(typed, port_arg, name, command):
+    """`connect 127.0.0.1,4000`, `ann@127.0.0.1`, a link: "cannot find host" before, nothing on
+    what to type instead."""
+    with pytest.raises(AddressProblem) as refused:
+        connect_target(typed, port_arg, None)
+    assert meant_command(refused.value, "connect", name or refused.value.name) == command
+
+
+@pytest.mark.parametrize("typed", ["::1", "[::1]:3580", "fe80::1%eth0", "127.0.0.1:3580", "annlaptop.local", "ann-laptop"])
+def test_the_forms_that_join_are_no_mistake(typed):
+    assert connect_target(typed, None, None) is not None
 
 
 def test_the_printed_form_is_accepted_back():
@@ -233,6 +269,34 @@ def test_connect_takes_the_forms_lanchat_prints_and_the_log_shows_the_peer_so(se
     finally:
         bob.stop()
     assert "Traceback" not in bob.output
+
+
+@pytest.mark.parametrize(
+    ("form", "name", "meant"),
+    [
+        ("127.0.0.1,{port}", ["--name", "bob"], "127.0.0.1 {port} --name bob"),
+        ("bob@127.0.0.1:{port}", [], "127.0.0.1 {port} --name bob"),
+        ("127.0.0.1:{port}:x", ["--name", "bob"], "127.0.0.1 {port} --name bob"),
+        ("http://127.0.0.1:{port}/", ["--name", "bob"], "127.0.0.1 {port} --name bob"),
+        ("lanchat://127.0.0.1:{port}", ["--name", "bob"], "127.0.0.1 {port} --name bob"),
+    ],
+)
+def test_connect_to_a_mistyped_address_says_what_to_type_and_connects_nowhere(form, name, meant):
+    """A student who typed the teacher's address the way another tool takes it was told only
+    "cannot find host": now the command to type, and no connection is made."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        proc = Proc("connect", form.format(port=port), *name, stdin=False)
+        try:
+            assert proc.wait() == 2
+        finally:
+            proc.stop()
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    lines = [line for line in proc.lines if "a new identity key was made" not in line]
+    assert lines[-1] == f"  did you mean: python -m lanchat connect {meant.format(port=port)}", proc.output
+    assert len(lines) == 2 and "cannot find host" not in proc.output and "Traceback" not in proc.output
 
 
 @pytest.mark.parametrize("args", [["127.0.0.1", "0"], ["127.0.0.1:0"], ["--port", "0"], ["[::1]:0"]])

@@ -153,7 +153,7 @@ def _port_given(args: argparse.Namespace) -> bool:
 def _where_to(args: argparse.Namespace):  # noqa: ANN202
     """Where `connect` goes: (a socket already open there or None, the endpoint, the room as
     discovery found it (its TLS fingerprint pinned) or None), or an exit code after saying why not."""
-    from ..addresses import AddressProblem, connect_target
+    from ..addresses import AddressProblem, connect_target, meant_command
     from ..transport import Endpoint
 
     if args.unix:
@@ -168,7 +168,8 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
             return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
                                 pin=args.fingerprint)
-        return fail(str(exc), 2)
+        meant = meant_command(exc, "connect", args.name or exc.name)
+        return fail(f"{exc}\n  did you mean: {meant}" if meant else str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
     try:

@@ -93,7 +93,7 @@ def room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from ..addresses import DEFAULT_PORT, AddressProblem, Target, connect_target
+    from ..addresses import DEFAULT_PORT, AddressProblem, Target, connect_target, meant_command
     from ..discovery import looks_like_a_room_name
     from ..doctor import as_json, as_text, run_checks
 
@@ -102,7 +102,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         target = connect_target(args.host, args.port_arg, args.port) if args.host else None
     except AddressProblem as exc:
         if not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
-            return fail(str(exc).replace("`lanchat connect ", "`lanchat doctor "), 2)
+            meant = meant_command(exc, "doctor")
+            return fail(str(exc).replace("`lanchat connect ", "`lanchat doctor ") + (f"\n  did you mean: {meant}" if meant else ""), 2)
         # "ann's room", as connect takes it: the server check looks for a room of that name (judge_room_name)
         try:  # its ports by connect's rules: port 0 (it said "checking port 3580"), or two that differ, refused
             ports = connect_target(None, args.port_arg, args.port)
