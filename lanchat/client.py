@@ -824,9 +824,10 @@ def join(
     # deadline (a password takes its time to type) and a new salt costs a scrypt: a server that
     # challenged every answer again held the client in the handshake for ever.
     challenged = False
+    heard = False  # has the server said anything yet (a challenge, an error)?
     while True:
-        events = _handshake_events(sock, proto, deadline, silent)
-        silent = None  # the server answered: nothing more to note
+        events = _handshake_events(sock, proto, deadline, silent, heard=heard)
+        silent, heard = None, True  # the server answered: nothing more to note
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
                 return proto, event, events[index + 1 :]
@@ -851,20 +852,28 @@ def join(
                 deadline = time.monotonic() + timeout
 
 
-def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None) -> list[object]:
+def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None,
+                      *, heard: bool = True) -> list[object]:
     """What the server says next during the handshake (blocking, until ``deadline``); JoinError
     with one clear line when it says nothing, goes away, or is not a lanchat server. ``silent``:
-    called once, if nothing came within SILENT_SERVER_SECONDS (join)."""
-    silent_at = time.monotonic() + SILENT_SERVER_SECONDS
+    called once, if nothing came within SILENT_SERVER_SECONDS (join). ``heard``: the server
+    said something before on this connection (a challenge)."""
+    started = time.monotonic()
+    silent_at = started + SILENT_SERVER_SECONDS
     while True:
         now = time.monotonic()
         if silent is not None and now >= silent_at:
             silent()
             silent = None
         remaining = deadline - now
-        if remaining <= 0:  # connected, so something is there: a stalled link as likely as another program
+        if remaining <= 0:
             if proto.partial_frame_bytes:
                 raise JoinError("the server's answer began but stopped arriving: the network seems stalled (a weak Wi-Fi?)")
+            if not heard:  # not a byte since the connection was made: the network did its part
+                where, question = silent_peer(sock)
+                raise JoinError(f"connected to {where}, but nothing answered there in {deadline - started:.0f} s, and a "
+                                f"lanchat server answers at once: another program is there, or a server that is "
+                                f"stopped or stuck; {question}")
             raise JoinError("connected, but the server said nothing in time: the network may be stalled or its machine "
                             "asleep (or it is not a lanchat server)")
         sock.settimeout(min(remaining, silent_at - now) if silent is not None else remaining)
@@ -874,7 +883,7 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, s
             continue
         except OSError as exc:
             raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
-        silent = None  # something came: the server is not silent
+        silent, heard = None, True  # something came: the server is not silent
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
@@ -887,6 +896,21 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, s
         events = proto.events()
         if events:
             return events
+
+
+def silent_peer(sock: socket.socket) -> tuple[str, str]:
+    """Where ``sock`` is connected, as lanchat shows it, and what to ask someone whose server
+    there has not answered (the note at SILENT_SERVER_SECONDS and the handshake's last word):
+    another program on that port (a web server, Jupyter) answers nothing."""
+    from .addresses import peer_text
+
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = None
+    if isinstance(peer, tuple):
+        return peer_text(peer[0], peer[1]), f"is {peer[1]} the port `lanchat serve` printed?"
+    return (peer or "the server"), "is it the path `lanchat serve --unix` printed?"
 
 
 def _answer(

@@ -1598,7 +1598,7 @@ def test_a_web_server_on_the_port_is_named_a_suspect_within_seconds_not_after_15
     """A student given the wrong port lands on a web server (python -m http.server, Jupyter): it
     waits for a request line and answers nothing. connect sat silent for 15 s, then blamed a
     stalled network first; now it says within a few seconds that a lanchat server would have
-    answered, and asks whether that is the port `serve` printed."""
+    answered, and asks whether that is the port `serve` printed; its last word at 15 s too."""
     import http.server
     import threading
 
@@ -1610,6 +1610,12 @@ def test_a_web_server_on_the_port_is_named_a_suspect_within_seconds_not_after_15
         proc.expect(rf"^lanchat: connected to 127\.0\.0\.1:{port}, but no answer yet, and a lanchat server answers at once: "
                     rf"is {port} the port `lanchat serve` printed\? \(still waiting\)$", timeout=10)  # fmt: skip
         assert proc.popen.poll() is None  # said while it still waits, not as its last word
+        # and its last word says the same, not that the network may be stalled (it was, until session 45)
+        proc.expect(rf"^lanchat: connected to 127\.0\.0\.1:{port}, but nothing answered there in 15 s, and a lanchat server "
+                    rf"answers at once: another program is there, or a server that is stopped or stuck; "
+                    rf"is {port} the port `lanchat serve` printed\?$", timeout=25)  # fmt: skip
+        assert proc.wait() == 1
+        assert "stalled" not in proc.output
     finally:
         web.shutdown()
         web.server_close()

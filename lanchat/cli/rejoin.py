@@ -349,16 +349,9 @@ def _silent_note(sock) -> Callable[[], None]:  # noqa: ANN001 - a socket, or TLS
     """What connect says when the server has not answered the hello within a few seconds
     (client.SILENT_SERVER_SECONDS): another program on that port (a web server, Jupyter) answers
     nothing and a student waited 15 s for a line that blamed the network first."""
-    from ..addresses import peer_text
+    from ..client import silent_peer
 
-    try:
-        peer = sock.getpeername()
-    except OSError:
-        peer = None
-    if isinstance(peer, tuple):
-        where, what = peer_text(peer[0], peer[1]), f"is {peer[1]} the port `lanchat serve` printed?"
-    else:
-        where, what = (peer or "the server"), "is it the path `lanchat serve --unix` printed?"
+    where, what = silent_peer(sock)
     return lambda: say(f"{PROG}: connected to {where}, but no answer yet, and a lanchat server answers at once: {what} (still waiting)")
 
 
