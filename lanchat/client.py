@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import events as ev
 from . import identity
 from .client_files import ClientTransfers, cut_off, hash_kept, hashing, not_back_on_offer, offers_came, stalled
+from .limits import HELLO_SECONDS
 from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
@@ -64,6 +65,10 @@ from .unconfirmed import (
 )
 
 READ_BYTES = 256 * 1024
+# Held while the room starts (PROTOCOL.md): the server answers within its hello deadline, the
+# welcome or its error; waited a little longer than that, so its word comes first
+HELD_WAIT_SECONDS = HELLO_SECONDS + 5.0
+HELD, ANSWERED = "held", "answered"  # what the server has said in a handshake (join)
 # A lanchat server answers a hello at once: silent this long, the port is likelier another
 # program's (a web server, Jupyter: they wait for a request line that never comes) than lanchat's
 SILENT_SERVER_SECONDS = 3.0
@@ -805,6 +810,7 @@ def join(
     binding: bytes = b"",
     resume: str | None = None, since: float | None = None,
     silent: Callable[[], None] | None = None,
+    held: Callable[[], None] | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
@@ -814,27 +820,30 @@ def join(
     the server's TLS certificate (identity.sign_challenge), empty without TLS; ``resume`` and
     ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
     ``ask_name(reason)`` may offer another, else JoinError. ``silent()`` is called once if no byte
-    came SILENT_SERVER_SECONDS after the hello. Returns (protocol, welcome, what came after)."""
+    came SILENT_SERVER_SECONDS after the hello; ``held()`` instead, then, if the server said the
+    room is starting (``held``: it waits longer). Returns (protocol, welcome, what came after)."""
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
-    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since)))
+    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True)))
     # A server challenges a hello once (PROTOCOL.md, Identity). Each challenge restarts the
     # deadline (a password takes its time to type) and a new salt costs a scrypt: a server that
     # challenged every answer again held the client in the handshake for ever.
     challenged = False
-    heard = False  # has the server said anything yet (a challenge, an error)?
+    said = ""  # what the server has said yet: nothing, HELD (the room is starting), or ANSWERED
     while True:
-        events = _handshake_events(sock, proto, deadline, silent, heard=heard)
-        silent, heard = None, True  # the server answered: nothing more to note
+        events = _handshake_events(sock, proto, deadline, silent, said=said)
+        silent, said = None, said or ANSWERED  # the server answered: nothing more to note
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
                 return proto, event, events[index + 1 :]
-            if isinstance(event, ConnectionClosed):
-                raise JoinError("the server closed the connection during the handshake")
-            if isinstance(event, ev.Shutdown):
-                raise JoinError(f"the server is shutting down: {visible(event.reason)}")
+            if isinstance(event, ev.Held):  # the room is starting (PROTOCOL.md, Held while...): the note, if due, says so
+                silent, said, deadline = held, HELD, max(deadline, time.monotonic() + HELD_WAIT_SECONDS)
+                continue
+            if isinstance(event, (ConnectionClosed, ev.Shutdown)):
+                raise JoinError(f"the server is shutting down: {visible(event.reason)}" if isinstance(event, ev.Shutdown)
+                                else "the server closed the connection during the handshake")
             if isinstance(event, ev.Challenge):
                 if challenged:
                     raise JoinError("the server asked to prove our key twice for one hello; that is not a lanchat server we can talk to")
@@ -853,13 +862,14 @@ def join(
 
 
 def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None,
-                      *, heard: bool = True) -> list[object]:
+                      *, said: str = "") -> list[object]:
     """What the server says next during the handshake (blocking, until ``deadline``); JoinError
     with one clear line when it says nothing, goes away, or is not a lanchat server. ``silent``:
-    called once, if nothing came within SILENT_SERVER_SECONDS (join). ``heard``: the server
-    said something before on this connection (a challenge)."""
+    called once, if nothing came within SILENT_SERVER_SECONDS (join). ``said``: what the server
+    said before on this connection (join)."""
     started = time.monotonic()
     silent_at = started + SILENT_SERVER_SECONDS
+    heard = False  # a byte came in this call
     while True:
         now = time.monotonic()
         if silent is not None and now >= silent_at:
@@ -869,7 +879,10 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, s
         if remaining <= 0:
             if proto.partial_frame_bytes:
                 raise JoinError("the server's answer began but stopped arriving: the network seems stalled (a weak Wi-Fi?)")
-            if not heard:  # not a byte since the connection was made: the network did its part
+            if said == HELD:
+                raise JoinError("the room did not open in time: it said it was starting, and its host has not come in; "
+                                "try again in a moment")
+            if not said and not heard:  # not a byte since the connection was made: the network did its part
                 where, question = silent_peer(sock)
                 raise JoinError(f"connected to {where}, but nothing answered there in {deadline - started:.0f} s, and a "
                                 f"lanchat server answers at once: another program is there, or a server that is "

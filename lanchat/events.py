@@ -123,6 +123,9 @@ class Hello(Event):
     # Version 2: the client's Ed25519 public key, base64 (PROTOCOL.md, Identity). Absent: a
     # keyless guest, who owns no name and is given no stored direct messages.
     key: str | None = field(default=None, metadata={"omit_default": True})
+    # The client reads ``held`` (PROTOCOL.md, Held while the room starts): the server may say
+    # at once that this hello waits for the room's host. Left out while false.
+    hold_notice: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1082,6 +1085,23 @@ class Pong(Event):
 
 CLIENT_EVENTS[Ping.type] = Ping
 SERVER_EVENTS[Pong.type] = Pong
+
+
+@dataclass(frozen=True, kw_only=True)
+class Held(Event):
+    """The newcomer's hello waits: the room is starting (its host, then its own bots, are let in
+    first: PROTOCOL.md 4). Its welcome, or an error, follows once they are in. Sent once, in the
+    handshake, at once, so that a client does not take the wait for a program that never answers;
+    only to a hello with ``hold_notice`` (a client written before it may take any answer for the
+    welcome). ``reason``: why (``starting``, the one so far)."""
+
+    type: ClassVar[str] = "held"
+    sent_by: ClassVar[str] = "server"
+    reason: str = "starting"
+
+
+HELD_STARTING = "starting"  # Held.reason: the host, or a bot of the room's own, is not in yet
+SERVER_EVENTS[Held.type] = Held
 
 
 SCREEN_CLIENT_EVENTS: tuple[type[Event], ...] = (Me, Nick, SetAway, SetTopic, Typing)

@@ -132,6 +132,7 @@ class Peer:
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
         "ignored_bytes", "said_bye", "history_person", "frames_before_welcome", "budget", "pending_account", "shared",
+        "told_held",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -143,6 +144,7 @@ class Peer:
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
         self.held_bytes = 0  # their total, kept as they come (a dripped byte a read stays cheap)
+        self.told_held = False  # sent the held event (once: a room whose bot comes after its host holds twice)
         self.admitted = False  # counted by the connection limits (released on close)
         self.group = ""  # the address group it was counted under (limits.AddressGroups)
         self.pending_account: int | None = None  # the Unix account it is unfinished for, until welcomed (guard.settled)
@@ -161,6 +163,27 @@ class Peer:
         self.held.append(data)
         self.held_bytes += len(data)
         return self.held_bytes > HELD_BYTES_LIMIT
+
+
+HOLD_NOTICE_HELLO_BYTES = 4096  # a hello asking for held comes whole within this (a name, a key, a resume secret)
+
+
+def asks_hold_notice(peer: Peer) -> bool | None:
+    """Does a held connection's first frame, a hello, ask to be told it is held (``hold_notice``)?
+    None until that frame is whole; False for anything else (HTTP, TLS, a person at nc, a frame
+    that is not such a hello, or one not whole within HOLD_NOTICE_HELLO_BYTES). Read with a
+    Connection of its own: the peer's own reads the held bytes, from the start, once let in."""
+    if peer.held_bytes > HOLD_NOTICE_HELLO_BYTES or peer.held[0][0] != 0:  # (a frame starts with 0: never HTTP, TLS, text)
+        return False
+    reader = Connection(Role.SERVER)
+    try:
+        reader.receive_data(b"".join(peer.held))
+    except RemoteProtocolError:
+        return False
+    first = reader.next_event()
+    if first is None:
+        return None if reader.partial_frame_bytes else False  # (under 4 bytes: a part of the header)
+    return isinstance(first, ev.Hello) and first.hold_notice
 
 
 def _earliest(due: float | None, other: float | None) -> float | None:
@@ -590,6 +613,10 @@ class Hub:
             elif peer.hold(data):
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
+            elif not peer.told_held and (asks := asks_hold_notice(peer)) is not None:
+                peer.told_held = True  # decided once: told at once why no welcome comes yet, if it asked (PROTOCOL.md, Held while the room starts)
+                if asks:
+                    self.perform([Send(to=cid, event=ev.Held(reason=ev.HELD_STARTING))])
             return
         proto = peer.proto
         broken: RemoteProtocolError | None = None

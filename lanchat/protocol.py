@@ -104,7 +104,7 @@ class ConnectionClosed:
 
 # The welcome comes once, in the handshake; after it everything the server sends keeps
 # the connection open, but shutdown (PROTOCOL.md 4).
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name not in ("welcome", "challenge")} | {
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name not in ("welcome", "challenge", "held")} | {
     ev.FileBytes.type: State.OPEN,  # a binary frame (file-data, raw)
     "shutdown": State.CLOSED,
 }
@@ -130,6 +130,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         "welcome": State.OPEN,
         "challenge": State.HANDSHAKE,  # a hello with a key: sign this first
         "error": State.HANDSHAKE,  # a refused name: the client may try another
+        "held": State.HANDSHAKE,  # the room is starting: the welcome comes once its host is in
         "shutdown": State.CLOSED,
     },
     (Role.SERVER, State.OPEN): _SERVER_OPEN,

@@ -793,12 +793,47 @@ def test_others_wait_for_the_host_and_then_go_in_in_order():
     host = Person(lab, lab.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
     lab.writers[host.cid] = Socket(lab, host.cid)
     bob = lab.connect()
-    lab.hub.receive_data(bob.cid, encode(ev.Hello(name="bob")) + encode(ev.Say(text="am I in?")))  # pipelined
-    assert bob.hears() == []  # held until the host is in
+    lab.hub.receive_data(bob.cid, encode(ev.Hello(name="bob", hold_notice=True)) + encode(ev.Say(text="am I in?")))  # pipelined
+    assert bob.hears() == [ev.Held(reason="starting")]  # held until the host is in, and told so at once
     host.says(ev.Hello(name="ann"))
     heard = bob.hears()
     assert isinstance(heard[0], ev.Welcome) and heard[0].host == "ann"
     assert [e.text for e in heard if isinstance(e, ev.Message)] == ["am I in?"]
+
+
+@pytest.mark.parametrize(
+    ("opening", "told"),
+    [
+        (encode(ev.Hello(name="bob", hold_notice=True)), True),
+        (encode(ev.Hello(name="bob")), False),  # a client written before `held` (PROTOCOL.md 10's): as before
+        (encode(ev.Say(text="hi")), False),  # not a hello
+    ],
+)
+def test_a_held_newcomer_is_told_at_once_only_if_its_hello_asks(opening, told):
+    """And only once it is whole, however it drips in."""
+    lab = Lab()
+    lab.hub.open("local", host=True, handshake=False)
+    bob = lab.connect()
+    for byte in range(len(opening) - 1):
+        lab.hub.receive_data(bob.cid, opening[byte : byte + 1])
+        assert bob.hears() == [], byte
+    lab.hub.receive_data(bob.cid, opening[-1:])
+    assert bob.hears() == ([ev.Held(reason="starting")] if told else [])
+
+
+def test_a_held_web_browser_is_not_sent_a_frame_before_its_page():
+    """`held` goes to a connection whose first bytes start a lanchat frame only: a browser on the
+    port gets its HTTP page once the host is in, with no frame before it."""
+    lab = Lab()
+    host = Person(lab, lab.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
+    lab.writers[host.cid] = Socket(lab, host.cid)
+    browser = lab.connect()
+    lab.hub.receive_data(browser.cid, b"GET / HTTP/1.1\r\nHost: 10.0.0.5:3580\r\n\r\n")
+    lab.flush()
+    assert bytes(lab.wire.get(browser.cid, b"")) == b""
+    host.says(ev.Hello(name="ann"))
+    lab.flush()
+    assert bytes(lab.wire[browser.cid]).startswith(b"HTTP/1.0 400 Bad Request")
 
 
 @pytest.mark.parametrize("first", ["host", "bot"])
@@ -806,8 +841,8 @@ def test_if_the_host_or_the_rooms_bot_never_makes_it_in_the_others_go_ahead(firs
     lab = Lab()
     cid = lab.hub.open("local", host=first == "host", service=first == "bot", handshake=False)
     bob = lab.connect()
-    bob.says(ev.Hello(name="bob"))
-    assert bob.hears() == []  # held until the host (or the bot) is in
+    bob.says(ev.Hello(name="bob", hold_notice=True))
+    assert bob.hears() == [ev.Held(reason="starting")]  # held until the host (or the bot) is in
     lab.hub.receive_data(cid, b"")  # its side closed before its hello (the bot's thread failed)
     welcome = bob.hears()[0]
     assert isinstance(welcome, ev.Welcome) and welcome.members == ("bob",)
@@ -844,10 +879,10 @@ def test_a_newcomer_waits_for_the_host_and_then_the_rooms_bot_and_is_welcomed_wi
     for local in (bot, host):
         lab.writers[local.cid] = Socket(lab, local.cid)
     bob = lab.connect()
-    bob.says(ev.Hello(name="bob"))  # first of all
+    bob.says(ev.Hello(name="bob", hold_notice=True))  # first of all
     host.says(ev.Hello(name="ann"))
     assert isinstance(host.hears()[0], ev.Welcome)
-    assert bob.hears() == []  # the bot is not in yet
+    assert bob.hears() == [ev.Held(reason="starting")]  # the bot is not in yet: told once, not again as the host goes in
     bot.says(ev.Hello(name="colourbot"))
     assert isinstance(bot.hears()[0], ev.Welcome)
     welcome = bob.hears()[0]
@@ -867,8 +902,8 @@ def test_with_no_host_a_newcomer_waits_for_the_bot():
     bot = Person(lab, lab.hub.open("local", service=True, handshake=False), Connection(Role.CLIENT))
     lab.writers[bot.cid] = Socket(lab, bot.cid)
     bob = lab.connect()
-    bob.says(ev.Hello(name="bob"))
-    assert bob.hears() == []  # held until the bot is in
+    bob.says(ev.Hello(name="bob", hold_notice=True))
+    assert bob.hears() == [ev.Held(reason="starting")]  # held until the bot is in
     bot.says(ev.Hello(name="colourbot"))
     welcome = bob.hears()[0]
     assert isinstance(welcome, ev.Welcome) and welcome.members == ("colourbot", "bob")

@@ -190,12 +190,15 @@ class DocClient:
         ``proof_binding`` False leave the TLS channel binding out, as a relayed answer would.
         ``behind``: frames sent in the same write as the decisive ``hello`` or ``auth`` (section 4:
         pipelining)."""
-        fields: dict[str, object] = {"name": name, "version": 2, **extra}
+        fields: dict[str, object] = {"name": name, "version": 2, "hold_notice": True, **extra}  # it reads held (below)
         if key is not None:
             public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
             fields["key"] = base64.b64encode(public).decode("ascii")
         self.send_raw(frame({"type": "hello", **fields}) + (b"" if key is not None else behind))
         reply = self.recv()
+        while reply["type"] == "held":  # Held while the room starts: its host is not in yet; the answer follows
+            assert reply["reason"] == "starting", reply
+            reply = self.recv()
         if reply["type"] == "challenge":
             assert key is not None
             nonce = base64.b64decode(str(reply["nonce"]))

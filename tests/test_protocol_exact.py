@@ -66,12 +66,50 @@ def test_the_host_is_admitted_before_anyone_else():
     with server_with_a_host() as (_, endpoint, host):
         bob = RawClient(endpoint)
         bob.send(ev.Hello(name="bob"))  # before the host's hello
-        assert bob.drain(0.3) == []  # bob waits for the host
+        assert bob.drain(0.3) == []  # bob waits for the host (his hello asks for no held: told nothing, as before)
         host.send(ev.Hello(name="ann"))
         assert host.expect(ev.Welcome).members == ("ann",)
         welcome = bob.expect(ev.Welcome)
         assert (welcome.host, welcome.members) == ("ann", ("ann", "bob"))
         bob.close()
+
+
+def test_a_student_held_behind_a_slow_host_start_is_told_the_room_is_starting_not_asked_for_the_port():
+    """A student who connected while the host's screen was still starting was held (PROTOCOL.md 4)
+    and, after 3 s of silence, asked "is PORT the port `lanchat serve` printed?": the right port,
+    so they quit and tried others. The server now says `held` at once; the real client says the
+    room is starting, then joins when the host is in."""
+    from helpers import Proc
+
+    with server_with_a_host() as (_, endpoint, host):
+        bob = Proc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", "--plain")
+        try:
+            bob.expect(r"^lanchat: connected; the room is still starting: you are let in as soon as it opens \(still waiting\)$")
+            host.send(ev.Hello(name="ann"))
+            bob.expect(r"welcome, bob")
+            assert "the port `lanchat serve` printed" not in bob.output
+            bob.send("/q")
+            assert bob.wait() == 0
+        finally:
+            bob.stop()
+        assert "Traceback" not in bob.output
+
+
+def test_an_older_client_ignores_held_and_joins_as_before():
+    """`held` goes only to a hello that asks (hold_notice); were one sent to a client that does not
+    know the type (the table of an older lanchat), it reads it as one to ignore, stays in the
+    handshake, and takes the welcome that follows (PROTOCOL.md 3)."""
+    from lanchat.protocol import Connection, Invalid, Role, State
+
+    older = Connection(Role.CLIENT)
+    older._table = {name: cls for name, cls in ev.SERVER_EVENTS.items() if name != ev.Held.type}  # noqa: SLF001 - an older lanchat's table
+    older.send(ev.Hello(name="bob"))
+    older.receive_data(encode(ev.Held(reason="starting")))
+    (ignored,) = older.events()
+    assert isinstance(ignored, Invalid) and ignored.code == ev.E_UNKNOWN_TYPE and older.state is State.HANDSHAKE
+    older.receive_data(encode(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), turn=None, host="ann")))
+    (welcome,) = older.events()
+    assert isinstance(welcome, ev.Welcome) and older.state is State.OPEN
 
 
 def test_a_replay_on_joining_ends_with_history_end_even_when_empty(tmp_path):

@@ -321,7 +321,8 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     tries = 1
     while True:
         try:
-            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding, silent=_silent_note(sock)))
+            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding, silent=_silent_note(sock),
+                                 held=_held_note))
         except JoinError as exc:
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
@@ -353,6 +354,12 @@ def _silent_note(sock) -> Callable[[], None]:  # noqa: ANN001 - a socket, or TLS
 
     where, what = silent_peer(sock)
     return lambda: say(f"{PROG}: connected to {where}, but no answer yet, and a lanchat server answers at once: {what} (still waiting)")
+
+
+def _held_note() -> None:
+    """What connect says when the server, not answering yet, said the room is starting (its host
+    not in yet, PROTOCOL.md, Held while the room starts): not a wrong port, just a short wait."""
+    say(f"{PROG}: connected; the room is still starting: you are let in as soon as it opens (still waiting)")
 
 
 def join_under(stops, sock, name: str, **join):  # noqa: ANN001, ANN003, ANN202 - a StopSignals, _join_retrying's
