@@ -306,6 +306,16 @@ def _host_label(port: int, addresses: list[str]) -> str:
     return f"{base[:32]}-lanchat-{port}-{digest}.local."
 
 
+def name_taken_by(label: str, taken: Iterable[str]) -> str | None:
+    """The name in ``taken`` that ``label`` clashes with, as that room spells it ("Friends" for
+    "friends": capitals ignored, as free_label ignores them), or None when it is free."""
+    for name in taken:
+        other = name.removesuffix("." + SERVICE_TYPE)
+        if other.lower() == label.lower():
+            return other
+    return None
+
+
 class Announcer:
     """Announces one room while a server runs. ``start()`` returns at once; ``close()`` says goodbye.
 
@@ -344,6 +354,7 @@ class Announcer:
         self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
         self.announced_as: str | None = None
         self.renamed = False  # announced under another name than ``room``: another room had it
+        self.taken_by: str | None = None  # that room's name as it spells it ("Friends"), when the listen heard it
 
     def start(self) -> None:
         """Announce the room; with no address yet, nothing until ``move`` gives it one."""
@@ -365,7 +376,9 @@ class Announcer:
                 return ServiceInfo(SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=self.port, properties=self.properties,
                                    server=_host_label(self.port, self.addresses), parsed_addresses=self.addresses)
 
-            info = service(free_label(_dns_label(self.room), _names_announced(zeroconf, LISTEN_FIRST_SECONDS)))
+            taken = _names_announced(zeroconf, LISTEN_FIRST_SECONDS)
+            info = service(free_label(_dns_label(self.room), taken))
+            self.taken_by = name_taken_by(_dns_label(self.room), taken)
             # The listen above leaves a name taken, ignoring capitals as browsers do, for "-2";
             # zeroconf's own probe (about a second more) is kept: on a loaded machine or a busy
             # Wi-Fi an answer can miss the listen's second, and the probe still finds the room

@@ -19,7 +19,15 @@ from helpers import SerialServer
 from netlab import Lab
 
 from lanchat.client_files import ClientTransfers
-from lanchat.discovery import SERVICE_TYPE, RoomInfo, free_label, pick_address, room_from_record, txt_record
+from lanchat.discovery import (
+    SERVICE_TYPE,
+    RoomInfo,
+    free_label,
+    name_taken_by,
+    pick_address,
+    room_from_record,
+    txt_record,
+)
 from lanchat.unconfirmed import Unconfirmed
 
 ANN = "198.18.0.1"
@@ -243,7 +251,8 @@ def test_two_rooms_whose_names_differ_only_in_capitals_are_both_listed(lab):
     first, first_port = serve_room(lab, ann, "--room", "Maths 3B")
     second, second_port = serve_room(lab, cat, "--room", "maths 3B")
     first.expect(r"announced as 'Maths 3B' on the local network")
-    second.expect(r"announced as 'maths 3B-2' on the local network: another room here is called")
+    # the other room named as it spells itself: it read "another room here is called 'maths 3B'"
+    second.expect(r"announced as 'maths 3B-2' on the local network: another room here is called 'Maths 3B' already")
     rooms = rooms_seen(lab, bob)
     assert sorted((r["room"], r["address"], r["port"]) for r in rooms) == [
         ("Maths 3B", ANN, first_port), ("maths 3B-2", "198.18.0.3", second_port)], rooms
@@ -263,6 +272,16 @@ def test_two_rooms_whose_names_differ_only_in_capitals_are_both_listed(lab):
 ])
 def test_an_announced_name_is_free_ignoring_capitals_and_stays_one_dns_label(label, taken, free):
     assert free_label(label, taken) == free
+
+
+@pytest.mark.parametrize(("label", "taken", "other"), [
+    ("friends", [], None),
+    ("friends", [f"Friends.{SERVICE_TYPE}"], "Friends"),
+    ("friends", [f"other.{SERVICE_TYPE}", f"FRIENDS.{SERVICE_TYPE}"], "FRIENDS"),
+    ("friends", [f"friends-2.{SERVICE_TYPE}"], None),
+])
+def test_the_room_that_took_a_name_is_named_as_it_spells_itself(label, taken, other):
+    assert name_taken_by(label, taken) == other
 
 
 def test_a_laptop_on_two_networks_each_with_a_lab_room_lists_both(lab):
@@ -449,6 +468,19 @@ def test_the_hosts_screen_says_when_its_room_is_announced_under_another_name(lab
                 r"`lanchat connect \"lab room-2\"` joins it by name", timeout=15)
     host.send("/address\r")
     host.expect(r"announcing 'lab room-2' on the local network")
+    host.send("/q\r")
+    assert host.wait() == 0
+
+
+def test_the_hosts_screen_names_the_other_room_as_it_is_spelt(lab):
+    """A renamed host's screen said "another room on this network is called 'friends' already"
+    when the other was 'Friends' (names clash ignoring capitals): the host looked for a room of
+    her own spelling, and found none."""
+    ann, _bob = classroom(lab)
+    serve_room(lab, ann, "--room", "Friends")
+    host = lab.term(ann, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "friends", cols=200)
+    host.expect(r"-!- another room on this network is called 'Friends' already: this one is announced as 'friends-2'; ",
+                timeout=15)
     host.send("/q\r")
     assert host.wait() == 0
 

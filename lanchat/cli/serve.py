@@ -632,7 +632,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         # students typing the name from the board joined the other room. Said, with the name to type.
         if announced_as is not None and announcer.renamed and announced_as not in said:
             said.add(announced_as)
-            _say_renamed(room, announced_as, log, renamed)
+            _say_renamed(room, announced_as, log, renamed, other=announcer.taken_by or room)
             return
         if log is None:
             return  # the host's full screen is up by now; the banner said what to expect
@@ -682,15 +682,17 @@ def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _
     return clone
 
 
-def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: ANN001 - _announcer's
+def _say_renamed(room: str, announced_as: str, log, renamed, *, other: str | None = None) -> None:  # noqa: ANN001 - _announcer's
     """The room is announced as ``announced_as``, not ``room``: said in the headless log, or on
-    the host's screen (``renamed``), with the name students type to join it by name."""
+    the host's screen (``renamed``), with the name students type to join it by name. ``other``:
+    the other room's name as it spells it ("Friends" beside "friends"), else taken as ``room``'s."""
     join = f"`lanchat connect {shell_word(announced_as)}`"
+    other = other or room
     if log is not None:
-        log(f"announced as {room_said(announced_as)} on the local network: another room here is called {room_said(room)} "
+        log(f"announced as {room_said(announced_as)} on the local network: another room here is called {room_said(other)} "
             f"already, so {join} joins this one by name (choose another name with --room NAME)")
     elif renamed is not None:
-        renamed(room, announced_as, f"another room on this network is called {room_said(room)} already: this one is "
+        renamed(room, announced_as, f"another room on this network is called {room_said(other)} already: this one is "
                 f"announced as {room_said(announced_as)}; {join} joins it by name (or choose another name with --room NAME)")
 
 
