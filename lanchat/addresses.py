@@ -126,15 +126,7 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     text = text.strip()
     if not text:
         raise AddressProblem("the address is empty")
-    if "://" in text:
-        raise AddressProblem(f"{text!r} is a link: give only the host and the port, as two words",
-                             **_meant_at(text.partition("://")[2].partition("/")[0]))
-    if "@" in text:  # ssh's user@host: lanchat's name is an option
-        user, _, place = text.rpartition("@")
-        from .names import name_problem
-
-        if name_problem(user) is None:
-            raise AddressProblem(f"{text!r} is no address: your name in the chat goes in --name", **_meant_at(place, user))
+    _written_otherwise(text)
     if any(char.isspace() for char in text):  # the port (or a whole nc line) pasted into one quoted word
         words = text.split()
         like = f"{words[-2]} {words[-1]}" if len(words) >= 2 and words[-1].isdecimal() else "192.168.1.20 3580"
@@ -164,10 +156,6 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         if tail.isdigit() and _is_ipv6(head):
             raise AddressProblem(f"{text!r}: an IPv6 address with a port goes in brackets: [{head}]:{tail}")
         raise AddressProblem(f"{text!r} is neither HOST:PORT nor an IPv6 address", **_meant_at(":".join(text.split(":")[:2])))
-    for comma in ",;":  # 127.0.0.1,4000: a host and its port joined by the wrong mark
-        head, _, tail = text.rpartition(comma)
-        if port_digits(tail) and plain_host(head):
-            raise AddressProblem(f"{text!r} is no address: the host and the port are two words", **_meant_at(f"{head}:{tail}"))
     if ":" in text:
         host, _, port_text = text.partition(":")
         if not host:
@@ -176,6 +164,35 @@ def split_host_port(text: str) -> tuple[str, int | None]:
             raise AddressProblem(f"{text!r} ends with ':' but no port")
         return host, _port_number(port_text, f"after {host!r}")
     return text, None
+
+
+def _written_otherwise(text: str) -> None:
+    """AddressProblem, with the place likely meant, for an address written as another tool
+    takes it: a link (``http://HOST:PORT/``), ``NAME@HOST``, ``HOST,PORT``, commas for dots
+    (``192,168,1,20``), ``HOST:PORT/path`` (a trailing ``/`` alone is taken: split_host_port).
+    Nothing for anything else."""
+    if "://" in text:
+        raise AddressProblem(f"{text!r} is a link: give only the host and the port, as two words",
+                             **_meant_at(text.partition("://")[2].partition("/")[0]))
+    if "@" in text:  # ssh's user@host: lanchat's name is an option
+        user, _, place = text.rpartition("@")
+        from .names import name_problem
+
+        if name_problem(user) is None:
+            raise AddressProblem(f"{text!r} is no address: your name in the chat goes in --name", **_meant_at(place, user))
+    for comma in ",;":  # 127.0.0.1,4000: a host and its port joined by the wrong mark
+        head, _, tail = text.rpartition(comma)
+        bracketed = f"[{head}]" if ":" in head and not head.startswith("[") else head  # ::1,4000
+        if port_digits(tail) and (meant := _meant_at(f"{bracketed}:{tail}")).get("meant"):
+            raise AddressProblem(f"{text!r} is no address: the host and the port are two words", **meant)
+    parts = text.split(",")
+    for dotted in (".".join(parts), ".".join(parts[:-1]) + ":" + parts[-1]) if len(parts) in (4, 5) else ():
+        meant = _meant_at(dotted)
+        if meant.get("meant") and looks_like_ipv4(meant["meant"].host) and meant["meant"].host.count(".") == 3:
+            raise AddressProblem(f"{text!r} is no address: an address is written with dots, not commas", **meant)
+    head, slash, path = text.partition("/")
+    if path.strip("/") and ":" in head and (meant := _meant_at(head)).get("meant") and meant["meant"].port_given:  # a link without its http://
+        raise AddressProblem(f"{text!r} is no address: give only the host and the port, as two words", **meant)
 
 
 def plain_host(text: str) -> bool:

@@ -117,6 +117,14 @@ def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option,
         ("lanchat://[fe80::1%eth0]:3580/", None, None, "python -m lanchat connect fe80::1%eth0 3580"),
         ("http://ann@10.0.0.5", None, None, "python -m lanchat connect 10.0.0.5 --name ann"),
         ("lanchat://10.0.0.5", "4000", None, "python -m lanchat connect 10.0.0.5 4000"),
+        # commas for dots, a bare IPv6 address or one in brackets with a comma, a link without http://
+        ("192,168,1,20", None, None, "python -m lanchat connect 192.168.1.20"),
+        ("192,168,1,20:4000", None, None, "python -m lanchat connect 192.168.1.20 4000"),
+        ("192,168,1,20,4000", None, None, "python -m lanchat connect 192.168.1.20 4000"),
+        ("::1,4000", None, None, "python -m lanchat connect ::1 4000"),
+        ("[::1],4000", None, None, "python -m lanchat connect ::1 4000"),
+        ("fe80::1%eth0,4000", None, None, "python -m lanchat connect fe80::1%eth0 4000"),
+        ("127.0.0.1:3580/chat", None, None, "python -m lanchat connect 127.0.0.1 3580"),
         # nothing plain was meant: the reason alone
         ("http://", None, None, None),
         ("a b@10.0.0.5", None, None, None),
@@ -131,7 +139,8 @@ def test_a_mistyped_address_says_the_command_it_was_likely_meant_as(typed, port_
     assert meant_command(refused.value, "connect", name or refused.value.name) == command
 
 
-@pytest.mark.parametrize("typed", ["::1", "[::1]:3580", "fe80::1%eth0", "127.0.0.1:3580", "annlaptop.local", "ann-laptop"])
+@pytest.mark.parametrize("typed", ["::1", "[::1]:3580", "fe80::1%eth0", "127.0.0.1:3580", "annlaptop.local", "ann-laptop",
+                                   "192.168.1.20:3580/", "[::1]:4000/", "pc,lab,school,x"])
 def test_the_forms_that_join_are_no_mistake(typed):
     assert connect_target(typed, None, None) is not None
 
