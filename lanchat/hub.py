@@ -1173,6 +1173,7 @@ class Hub:
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
+            was_held = bool(peer.held)  # its hello came, and waited for the room to open
             peer.held.clear()  # whatever waited for the host is not read now
             peer.held_bytes = 0
             if cid in self.room.members:  # a member who started a frame and never finished it (a long stall)
@@ -1180,6 +1181,10 @@ class Hub:
                 self.log(f"{self.who(cid)}: {why}; disconnecting")
                 self._leave(cid, "lost")
                 self._refuse(peer, ev.E_DEADLINE, why)
+            elif kind == lim.HELLO and was_held:  # not the newcomer's fault: "no hello" would blame it
+                self.log(f"{peer.address}: held {seconds:g} s while the room was starting; disconnecting")
+                self._refuse(peer, ev.E_HELLO_FIRST, f"the room did not open within {seconds:g} s (its host is not in yet): "
+                                                     "try again in a moment")
             elif kind == lim.HELLO:  # (a prompted one, unanswered, is a deadline: PROTOCOL.md 4)
                 self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
                 self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {seconds:g} s")

@@ -639,6 +639,21 @@ def test_a_connection_that_never_says_hello_is_told_and_closed():
     assert "10.0.0.9:5555: no hello within 5 s; disconnecting" in lab.log
 
 
+def test_a_newcomer_held_past_the_hello_deadline_is_not_told_it_never_said_hello():
+    """Held while the room started (its host slow to come in), bob's hello waited unread; at the
+    hello deadline he was told 'no hello within 5 s', though his hello had come at once."""
+    lab = Lab(handshake_seconds=5.0)
+    lab.hub.open("local", host=True, handshake=False)  # and the host never says hello
+    bob = lab.connect("10.0.0.9:5555")
+    bob.says(ev.Hello(name="bob"))
+    lab.clock.now += 5.1
+    lab.hub.expire()
+    error = bob.hears_one(ev.Error)
+    assert (error.code, error.fatal) == (ev.E_HELLO_FIRST, True)
+    assert error.message == "the room did not open within 5 s (its host is not in yet): try again in a moment"
+    assert "10.0.0.9:5555: held 5 s while the room was starting; disconnecting" in lab.log
+
+
 def test_a_connection_that_never_joins_leaves_nothing_behind_in_the_room():
     """A port probe timed out and released by its linger deadline: the room forgets where it
     came from, or every such connection would cost the server memory for good."""
