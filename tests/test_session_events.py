@@ -15,8 +15,9 @@ from lanchat.session import Session
 from lanchat.session_events import SHOWN, lines_for
 
 # Server events the chat's session never words: a transfer's own (client_files.py, which hands the
-# session Offered and FileList only), a ping's answer (client.py), the key challenge (before the chat).
-NOT_THE_SESSIONS = {*ev.FILE_SERVER_ALL, ev.Pong, ev.Challenge} - {ev.Offered, ev.FileList}
+# session Offered and FileList only), a ping's answer (client.py), the key challenge and the
+# room-starting notice (both before the chat: client.py's handshake).
+NOT_THE_SESSIONS = {*ev.FILE_SERVER_ALL, ev.Pong, ev.Challenge, ev.Held} - {ev.Offered, ev.FileList}
 
 
 def _every_module_loaded() -> None:
