@@ -63,7 +63,8 @@ SHARED_DEBT = 20.0
 # Once a light sender's line waits (past SHARED_DEBT), their lines that come before its
 # retry_after wait too, so that none overtakes it when their client sends it again: as many as
 # a client may have sent before it read that refusal (a person's burst). More is a script pushing:
-# each goes to the shared bucket as usual.
+# each goes to the shared bucket as usual, and one of those it makes wait starts no new batch
+# (a fresh one only for a line sent once the wait is up), or a script refused free for ever.
 BEHIND_MOST = 10
 RESCALE_SECONDS = 200.0  # SharedBucket's counts are brought back to small numbers this often (exp(20): ~5e8)
 MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
@@ -361,7 +362,8 @@ class FloodControl:
             if admitted is None:  # not a heavy sender's: told to wait, but no step of their ladder
                 wait = rounded_wait(shared.bucket.seconds_until(now, cost))
                 sender.retry_at = max(sender.retry_at, now + wait)
-                sender.behind_until, sender.behind = now + wait, 0
+                if sender.behind_until <= now + RETRY_GRACE:  # one sent within the last one's wait, past
+                    sender.behind_until, sender.behind = now + wait, 0  # BEHIND_MOST, is pushing: no fresh batch
                 return Verdict(SLOW_DOWN, retry_after=wait, shared=True)
             return self._refused(sender, shared.bucket, now, cost * shared.heavy_senders(now), shared=True)
         return self._refused(sender, own, now, cost)

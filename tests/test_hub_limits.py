@@ -601,6 +601,32 @@ def test_a_light_senders_lines_sent_before_a_refusal_came_back_still_arrive_in_o
     assert [t for t in texts(obs.hears()) if t.startswith("eve")] == ["eve 0", "eve 1"]  # type: ignore[attr-defined]
 
 
+def test_a_script_pushing_behind_its_own_waiting_lines_is_still_put_out_and_eve_unharmed():
+    # 12 guests of a script on one address, each pushing 40 lines a second into a shared bucket
+    # at the end of its debt. Each guest's line the bucket made wait let ten more be refused free
+    # (the rule that keeps a pasting student's lines in order), and a line among the next that
+    # waited too let ten more: never counted, never heavy, no step of any ladder. 7 of the 12
+    # were still in after a minute, each refusal still read and answered. Eve, with the real
+    # client on the same address, still gets every line through, in order, never paused.
+    lab = Lab(limits=True)
+    script = [join_from(lab, f"g{i:02d}", LAPTOP % i) for i in range(12)]
+    eve = PacedClient(lab, "eve", LAPTOP % 99)
+    obs = join_from(lab, "obs", "192.168.1.77:40000")
+    for tick in range(2400):  # 60 s
+        lab.clock.now += 0.025
+        lab.hub.expire()
+        for guest in script:
+            if guest.cid in lab.room.members and guest.cid not in lab.hub.guard.paused:  # type: ignore[attr-defined]
+                guest.says(ev.Say(text="spam"))  # type: ignore[attr-defined]
+            guest.hears()  # type: ignore[attr-defined]
+        if tick % 200 == 100:
+            eve.types(f"eve {tick // 200}")
+        eve.tick()
+    assert [i for i, guest in enumerate(script) if guest.cid in lab.room.members] == []  # type: ignore[attr-defined]
+    assert eve.pauses == 0 and eve.person.cid in lab.room.members
+    assert [t for t in texts(obs.hears()) if t.startswith("eve")] == [f"eve {n}" for n in range(12)]  # type: ignore[attr-defined]
+
+
 def test_typing_hints_padded_to_a_kib_pay_for_their_slow_bytes_from_the_first():
     # The free first KiB of a frame read the slow way covered typing hints too (uncounted, 1,024
     # at once): ~1 KiB of nested lists in each cost one token but 61-98 us to read, so 1,000 of

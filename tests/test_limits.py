@@ -578,6 +578,22 @@ def test_lines_sent_behind_a_waiting_one_past_a_burst_go_to_the_shared_bucket_as
     assert shared.use["eve"] > used
 
 
+def test_a_line_pushed_past_the_burst_that_waits_too_gives_no_fresh_batch_of_free_refusals():
+    # A script's guest pushing within the wait: its eleventh line went to the shared bucket, was
+    # made to wait too (the debt still at its end), and that started ten more refused for
+    # nothing, uncounted, and so on: never counted, never heavy, never put out (12 guests of one
+    # address at 40 lines a second: 7 still in after a minute, where all went before 1f3707e).
+    flood = lim.FloodControl(burst=1000, rate=1000.0)  # their own limit out of the way
+    shared = _in_debt(flood, T0)
+    assert flood.check("eve", T0, 1.0, shared).action == lim.SLOW_DOWN
+    for _ in range(lim.BEHIND_MOST):
+        assert flood.check("eve", T0 + 0.01, 1.0, shared).action == lim.SLOW_DOWN
+    assert flood.check("eve", T0 + 0.02, 1.0, shared).action == lim.SLOW_DOWN  # the shared bucket's wait: still at its end
+    used = shared.use["eve"]
+    assert flood.check("eve", T0 + 0.2, 1.0, shared).allowed  # the next goes to the shared bucket, which lends now
+    assert shared.use["eve"] > used  # and counts it
+
+
 def test_a_waiting_line_is_not_counted_when_it_is_the_one_that_makes_the_bucket_forget():
     # The line that takes the count past MAX_SHARING people makes it forget the faded ones (a
     # new dict): that line, if it waits (None), was still taken off the old one, so it counted.
