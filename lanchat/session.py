@@ -193,16 +193,20 @@ _LIMITS = (
       {"sender": "from", "to": "to", "name": "name", "by": "by", "old": "old", "new": "new"}.items()),
     ("reason", "reason", ev.MAX_REASON_CHARS),
 )  # fmt: skip
-_TOPIC_LIMITS = (*_LIMITS, ("text", "text", ev.MAX_TOPIC_CHARS))
+# The events whose fields differ: a topic's text; a fetched's "name" is a file's, its "by" a person's
+_LIMITS_OF: dict[type, tuple[tuple[str, str, int], ...]] = {
+    ev.Topic: (*_LIMITS, ("text", "text", ev.MAX_TOPIC_CHARS)),
+    ev.Fetched: (("by", "by", ev.MAX_NAME_CHARS),),
+}
 _CHECKED_EVENTS = (ev.Message, ev.Direct, ev.Emote, ev.Joined, ev.Left, ev.Away, ev.TypingHint, ev.Renamed, ev.Topic,
-                   ev.Moderated, ev.Refused)  # fmt: skip
+                   ev.Moderated, ev.Refused, ev.Fetched)  # fmt: skip
 
 
 def too_long(event: object) -> str | None:
     """Why ``event`` holds a name, reason or topic longer than a server sends; None if it does not."""
     if not isinstance(event, _CHECKED_EVENTS):
         return None
-    for attribute, key, most in _TOPIC_LIMITS if isinstance(event, ev.Topic) else _LIMITS:
+    for attribute, key, most in _LIMITS_OF.get(type(event), _LIMITS):
         value = getattr(event, attribute, None)
         if isinstance(value, str) and len(value) > most:
             return f'"{key}" is {len(value)} characters long; a server sends at most {most}'

@@ -344,8 +344,6 @@ def _fetched(session: Session, event: ev.Fetched) -> list[Line]:
     (``Line.fetched``): a class of 30 fetching the slides is one line that grows."""
     from .files import safe_name
 
-    if len(event.by) > ev.MAX_NAME_CHARS:  # as too_long says of any other name (its "name" is a file's)
-        return [session._notice(f'a message from the server was not shown: "by" is {len(event.by)} characters long; a server sends at most {ev.MAX_NAME_CHARS}', kind="error")]
     key = ev.name_key(event.by)
     seen = session.fetched_by
     names = (event.by, *(n for n in seen.pop(event.id, ()) if ev.name_key(n) != key))[:FETCHED_NAMED]

@@ -18,7 +18,7 @@ from helpers import RawClient, running_server, wait_for
 from lanchat import events as ev
 from lanchat.files import MB, decode_chunk
 from lanchat.server_files import ServerFiles
-from lanchat.session import Line, Session
+from lanchat.session import Line, Session, too_long
 from lanchat.ui.view import View
 
 pytestmark = pytest.mark.timeout(60)
@@ -204,6 +204,10 @@ def test_a_fetch_told_by_a_hostile_server_with_an_overlong_name_is_left_out_said
     lines = session.on_event(ev.Fetched(id="7", name="x", by="b" * 5000, count=1))
     assert [line.kind for line in lines] == ["error"] and "5000 characters long" in lines[0].text
     assert session.fetched_by == {}
+    # one rule, in one place (session.too_long, as for any other name); a file's name is no person's
+    assert too_long(ev.Fetched(id="7", name="x", by="b" * 5000, count=1)) == lines[0].text.split(": ", 1)[1]
+    assert too_long(ev.Fetched(id="7", name="n" * 200 + ".pdf", by="bob", count=1)) is None
+    assert session.on_event(ev.Fetched(id="7", name="n" * 200 + ".pdf", by="bob", count=1))[0].kind == "notice"
 
 
 def test_plain_prints_a_fetch_at_once_and_folds_the_next_30_seconds_into_one_line():
