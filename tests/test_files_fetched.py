@@ -186,6 +186,40 @@ def test_a_fetched_line_off_the_page_is_not_changed_unseen_a_new_one_says_all():
     assert news == ["your file slides.pdf (#7): fetched by s1 and s0 (2)", "your file slides.pdf (#7): fetched by cy, s1 and s0 (3)"]
 
 
+def test_scrolled_up_a_fetched_line_that_grows_on_the_page_does_not_move_the_page():
+    """The teacher scrolled up, then down until the news (unread) is on the page, two lines below
+    its bottom: a fetch makes that line a row longer. The page stays where she put it (its bottom
+    row the same line); it moved up a row, and the line she read at the bottom went below.
+    Wholly below the page, the line's new rows still move the count (the page stays too)."""
+    session = Session(name="ann")
+
+    def rows(line: Line) -> int:
+        return 1 if len(line.text) < 45 else 2  # the second fetch's line wraps
+
+    def bottom(view: View) -> str:
+        """The line on the page's bottom row (counted from the newest, past ``scroll`` rows)."""
+        counted = 0
+        for line in reversed(view.lines):
+            counted += rows(line)
+            if counted > view.scroll:
+                return line.text
+        return ""
+
+    for scroll in (2, 5):  # the news on the page; wholly below it
+        view = View(session, page_rows=10, measure=rows)
+        for n in range(30):
+            view.add([Line(kind="message", time=1.0 + n, text=f"line {n}", sender="bob")])
+        view.scroll_by(5)
+        view.add(session.on_event(ev.Fetched(id="7", name="a.pdf", by="s0", count=1)))
+        view.add([Line(kind="message", time=40.0 + n, text=f"after {n}", sender="bob") for n in range(3)])
+        view.scroll = scroll
+        was = bottom(view)
+        view.add(session.on_event(ev.Fetched(id="7", name="a.pdf", by="somebody", count=2)))
+        assert [line.text for line in view.lines if line.fetched] == ["your file a.pdf (#7): fetched by somebody and s0 (2)"]
+        assert bottom(view) == was, scroll
+        session.fetched_by.clear()
+
+
 def test_two_files_fold_apart_and_a_file_offered_to_one_person_hides_its_name_on_the_projector():
     session = Session(name="ann")
     view = View(session)

@@ -379,7 +379,9 @@ def fetched_again(view: View, line: Line) -> bool:
             return False  # scrolled off the top of the page: nobody would see it change
     elif view.marker_seq is None or view.first_seq + index < view.marker_seq:
         return False
-    elif view.top is None:  # below the page: the rows it gains (or loses) move the count
+    elif view.top is None and view._rows_to(index, view.scroll) <= view.scroll:
+        # wholly below the page: the rows it gains (or loses) move the count (on it, the page's
+        # bottom row stays where it is, as the terminal's would)
         view.scroll = max(0, view.scroll + view.measure(line) - view.measure(earlier))
     view.lines[index] = replace(line, time=earlier.time)  # in its place, it keeps its time (the first fetch's)
     return True
