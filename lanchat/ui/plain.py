@@ -562,7 +562,8 @@ class StalledDownloads:
 
 # --plain prints news of who fetched a file of ours at most once in this many seconds a file
 # (HeldFetches): a printed line cannot change, and 30 students fetching the slides in a minute
-# would be 30 lines; a script still reads each fetch's name in the line that follows it.
+# would be 30 lines. The line printed when they are up names the newest two (three while three
+# have it) and counts the rest, as the full screen's line does: the names between are not printed.
 FETCHED_EVERY_SECONDS = 30.0
 
 
