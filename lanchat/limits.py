@@ -65,7 +65,7 @@ SHARED_DEBT = 20.0
 # a client may have sent before it read that refusal (a person's burst). More is a script pushing:
 # each goes to the shared bucket as usual, and one of those it makes wait starts no new batch
 # (a fresh one only for a line sent once the wait is up), or a script refused free for ever.
-BEHIND_MOST = 10
+BEHIND_MOST = DEFAULT_BURST  # a client paces to its own burst: never more in flight than that
 RESCALE_SECONDS = 200.0  # SharedBucket's counts are brought back to small numbers this often (exp(20): ~5e8)
 MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
 SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
