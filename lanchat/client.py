@@ -827,9 +827,8 @@ def join(
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
     sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True)))
-    # A server challenges a hello once (PROTOCOL.md, Identity). Each challenge restarts the
-    # deadline (a password takes its time to type) and a new salt costs a scrypt: a server that
-    # challenged every answer again held the client in the handshake for ever.
+    # A server challenges a hello once (PROTOCOL.md, Identity): each challenge restarts the deadline
+    # (a password takes its time) and a new salt costs a scrypt; challenged again and again, we waited for ever.
     challenged = False
     said = ""  # what the server has said yet: nothing, HELD (the room is starting), or ANSWERED
     while True:
@@ -839,7 +838,8 @@ def join(
             if isinstance(event, ev.Welcome):
                 return proto, event, events[index + 1 :]
             if isinstance(event, ev.Held):  # the room is starting (PROTOCOL.md, Held while...): the note, if due, says so
-                silent, said, deadline = held, HELD, max(deadline, time.monotonic() + HELD_WAIT_SECONDS)
+                if said != HELD:  # once: a server saying it again and again held us in the handshake for ever
+                    silent, said, deadline = held, HELD, max(deadline, time.monotonic() + HELD_WAIT_SECONDS)
                 continue
             if isinstance(event, (ConnectionClosed, ev.Shutdown)):
                 raise JoinError(f"the server is shutting down: {visible(event.reason)}" if isinstance(event, ev.Shutdown)

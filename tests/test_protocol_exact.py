@@ -112,6 +112,50 @@ def test_an_older_client_ignores_held_and_joins_as_before():
     assert isinstance(welcome, ev.Welcome) and older.state is State.OPEN
 
 
+def test_a_server_that_says_held_again_and_again_does_not_keep_the_client_waiting_for_ever(monkeypatch):
+    """Each `held` pushed the handshake's deadline on (HELD_WAIT_SECONDS from it): a server (or
+    anything on the port) repeating it kept connect in the handshake for as long as it went on.
+    The first extends the wait, once; the client gives up while the helds still come. Real loopback
+    sockets; the wait made short (1 s) so that the test is."""
+    import socket
+
+    import pytest
+
+    from lanchat import client
+    from lanchat.client import JoinError, join
+
+    monkeypatch.setattr(client, "HELD_WAIT_SECONDS", 1.0)
+    gone = threading.Event()  # the client closed its end: it gave up
+    sent = []
+
+    def say_held_again_and_again(conn: socket.socket) -> None:
+        with conn:
+            for _ in range(300):  # 30 s at most, far past the 1 s the client may wait
+                try:
+                    conn.sendall(encode(ev.Held(reason="starting")))
+                except OSError:
+                    break
+                sent.append(1)
+                if gone.wait(0.1):
+                    break
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname(), timeout=5)
+        theirs, _ = listener.accept()
+        server = threading.Thread(target=say_held_again_and_again, args=(theirs,), daemon=True)
+        server.start()
+        try:
+            with pytest.raises(JoinError) as refused:
+                join(ours, "bob", timeout=0.5)
+            still_sending = server.is_alive()
+        finally:
+            gone.set()
+            ours.close()
+            server.join(timeout=10)
+    assert still_sending, f"the client waited until the server stopped, after {len(sent)} helds"
+    assert "the room did not open in time" in str(refused.value)
+
+
 def test_a_replay_on_joining_ends_with_history_end_even_when_empty(tmp_path):
     from lanchat.history import HistoryStore
 
