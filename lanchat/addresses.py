@@ -196,9 +196,11 @@ def _written_otherwise(text: str) -> None:
 
 
 def plain_host(text: str) -> bool:
-    """An IPv4 or IPv6 literal, or a host name: letters, digits, '-' and '.' only."""
+    """An IPv4 or IPv6 literal, or a host name: letters, digits, '-' and '.' only. An IPv6 zone
+    too (``eth0``, ``wlp2s0``, ``3``, '_' allowed): "did you mean" prints it, and a zone may hold
+    anything, an escape sequence that would drive the terminal included."""
     if _is_ipv6(text):
-        return True
+        return all(char.isascii() and (char.isalnum() or char in "-._") for char in text.partition("%")[2])
     return bool(text) and text[0] not in "-." and all(char.isascii() and (char.isalnum() or char in "-.") for char in text)
 
 

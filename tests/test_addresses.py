@@ -139,6 +139,17 @@ def test_a_mistyped_address_says_the_command_it_was_likely_meant_as(typed, port_
     assert meant_command(refused.value, "connect", name or refused.value.name) == command
 
 
+@pytest.mark.parametrize("typed", ["fe80::1%\x1b[31mX,4000", "ann@[fe80::1%\x1b[2J]:4000", "http://[fe80::1%\x1b]0;x\x07]:3580",
+                                   "fe80::1%\u202eX,4000"])
+def test_a_zone_that_would_drive_the_terminal_is_never_said_back_as_a_command(typed):
+    """"did you mean" printed an IPv6 zone as typed, shell-quoted but raw: an escape sequence in it
+    reached the terminal (ESC [ 2 J cleared it). A zone is said back only when plain."""
+    try:
+        connect_target(typed, None, None)
+    except AddressProblem as problem:
+        assert meant_command(problem, "connect", problem.name) is None
+
+
 @pytest.mark.parametrize("typed", ["::1", "[::1]:3580", "fe80::1%eth0", "127.0.0.1:3580", "annlaptop.local", "ann-laptop",
                                    "192.168.1.20:3580/", "[::1]:4000/", "pc,lab,school,x"])
 def test_the_forms_that_join_are_no_mistake(typed):
