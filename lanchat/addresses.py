@@ -252,6 +252,18 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
     return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT, port_given=bool(ports))
 
 
+def may_be_a_room_name(problem: AddressProblem, typed: str) -> bool:
+    """Is ``typed``, refused as an address written another tool's way, maybe a room's one-word
+    name as well (``team@lab``, ``Room,2``: a room may be called anything, and serve prints
+    `lanchat connect team@lab-2` for one it renamed)? Only when what was meant is a host name,
+    not an address (``ann@10.0.0.5``, ``192,168,1,20``), nor a link or a path."""
+    from .discovery import room_name_problem
+
+    meant = problem.meant
+    return (meant is not None and not meant_as_an_address(meant.host) and "/" not in typed
+            and room_name_problem(typed) is None)
+
+
 def meant_command(problem: AddressProblem, command: str, name: str | None = None) -> str | None:
     """The command line the mistyped address was likely meant as (``python -m lanchat connect
     127.0.0.1 4000 --name ann``, as serve prints it), or None when nothing plain was meant.

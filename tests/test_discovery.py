@@ -181,6 +181,24 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     assert "cat joined" not in server.output
 
 
+def test_a_room_whose_one_word_name_reads_as_a_mistyped_address_is_still_joined_by_it(lab):
+    """A room may be called 'team@lab' (and serve prints `lanchat connect team@lab-2` for one it
+    renamed): `connect team@lab` looked for it and joined, until 'NAME@HOST' became a mistyped
+    address ('did you mean: ... connect lab --name team'), refused at once. Now the room of that
+    name is looked for first; the suggestion is the last word only when there is none."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "team@lab")
+    joined = lab.run(bob, "connect", "team@lab", "--name", "bob")
+    joined.expect(rf"joining team@lab on {ANN}:{port}$", timeout=15)
+    joined.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+    wrong = lab.run(bob, "connect", "cat@lab", "--name", "cat")
+    assert wrong.wait(15) == 2
+    wrong.expect(r"no room is called 'cat@lab' either; join one of those above by its name or address$")
+    wrong.expect(r"^  did you mean: python -m lanchat connect lab --name cat$")
+    assert "cat joined" not in server.output
+
+
 @pytest.mark.parametrize(
     ("typed", "port", "found"),
     [("ann's room", None, ["ann's room"]), ("ANN'S   Room", None, ["ann's room"]), ("maths 3b", 4000, ["maths 3B"]),

@@ -153,7 +153,7 @@ def _port_given(args: argparse.Namespace) -> bool:
 def _where_to(args: argparse.Namespace):  # noqa: ANN202
     """Where `connect` goes: (a socket already open there or None, the endpoint, the room as
     discovery found it (its TLS fingerprint pinned) or None), or an exit code after saying why not."""
-    from ..addresses import AddressProblem, connect_target, meant_command
+    from ..addresses import AddressProblem, connect_target, may_be_a_room_name, meant_command
     from ..transport import Endpoint
 
     if args.unix:
@@ -169,6 +169,8 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
             return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
                                 pin=args.fingerprint)
         meant = meant_command(exc, "connect", args.name or exc.name)
+        if meant and may_be_a_room_name(exc, args.host):  # "team@lab": a room may be called so (it joined, until session 45)
+            return _room_called(args.host, None, str(exc), exit_code=2, pin=args.fingerprint, hint=f"did you mean: {meant}")
         return fail(f"{exc}\n  did you mean: {meant}" if meant else str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
@@ -205,11 +207,13 @@ def _no_address(host: str, port: int) -> str | tuple[str, ...]:
     return f"{quoted(host)} {found.problem}"
 
 
-def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None):  # noqa: ANN202
+def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None,  # noqa: ANN202
+                 hint: str = ""):
     """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
     that name announced on the local network is joined, as `connect` with no address joins one
     (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
-    why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced. Of
+    why not: ``problem`` (why ``typed`` is not a machine), ``hint`` (what it was likely meant as)
+    and the rooms that are announced. Of
     several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
     for the name, is it."""
     from ..discovery import BROWSE_SECONDS, rooms_called
@@ -233,9 +237,11 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
         say(f"  {number}. {room.describe()}{room_warning(room)}", sys.stdout)
     if called:
         return fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
+    hint = f"\n  {hint}" if hint else ""
     if rooms:
-        return fail(f"no room is called {room_said(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
-    return fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
+        return fail(f"no room is called {room_said(' '.join(typed.split()))} either; join one of those above by its name or address"
+                    f"{hint}", exit_code)
+    return fail(f"{problem}, and no room is announced on the local network{hint}\n{NO_ROOM_HELP}", exit_code)
 
 
 def _connect_somewhere():  # noqa: ANN202
