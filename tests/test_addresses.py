@@ -319,6 +319,20 @@ def test_connect_to_a_mistyped_address_says_what_to_type_and_connects_nowhere(fo
     assert len(lines) == 2 and "cannot find host" not in proc.output and "Traceback" not in proc.output
 
 
+@pytest.mark.parametrize("typed", ["fe80::1%\x1b[2J", "fe80::1%\x1b[31mX,4000"])
+def test_an_escape_typed_in_a_zone_never_reaches_the_terminal(typed):
+    """`connect $'fe80::1%\\e[2J'` (a zone pasted with an escape in it): the first line quoted it,
+    but the next, "`lanchat doctor fe80::1%<ESC>[2J 3580` says what is in the way", wrote it raw,
+    and ESC [ 2 J cleared the screen. Real subprocess; no such interface, so nothing is dialled."""
+    proc = Proc("connect", typed, "--name", "bob", stdin=False)
+    try:
+        assert proc.wait() == 1
+    finally:
+        proc.stop()
+    assert "\x1b" not in proc.output and "lanchat doctor 'fe80::1%\\x1b[" in proc.output, proc.output
+    assert "Traceback" not in proc.output
+
+
 @pytest.mark.parametrize("args", [["127.0.0.1", "0"], ["127.0.0.1:0"], ["--port", "0"], ["[::1]:0"]])
 def test_connect_refuses_port_0_in_one_line(args):
     proc = Proc("connect", *args, "--name", "bob")

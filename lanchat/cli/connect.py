@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..textsafe import quoted
+from ..textsafe import quoted, visible
 from .chat import run_participant
 from .rejoin import Remembered, ServerUsesTls, found_at
 from .rooms import NO_ROOM_HELP, find_rooms, load_identity, room_said, room_warning, trusted_by_name
@@ -47,13 +47,15 @@ def cmd_connect(args: argparse.Namespace) -> int:
         try:
             sock = connect(endpoint)
         except TransportError as exc:
+            # the host as typed, in a command to copy: an escape in an IPv6 zone is quoted, never sent raw
+            host = endpoint.host if visible(endpoint.host or "") == endpoint.host else quoted(endpoint.host or "")
             if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
                 return fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
-                             f"`lanchat connect {endpoint.host} PORT`")
+                             f"`lanchat connect {host} PORT`")
             if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
                 return fail(str(exc))
             # no answer, no route: the doctor checks what stands between here and there
-            return fail(f"{exc}\n  `lanchat doctor {endpoint.host} {endpoint.port}` says what is in the way")
+            return fail(f"{exc}\n  `lanchat doctor {host} {endpoint.port}` says what is in the way")
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
