@@ -880,8 +880,8 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, s
             if proto.partial_frame_bytes:
                 raise JoinError("the server's answer began but stopped arriving: the network seems stalled (a weak Wi-Fi?)")
             if said == HELD:
-                raise JoinError("the room did not open in time: it said it was starting, and its host has not come in; "
-                                "try again in a moment")
+                raise JoinError("the room did not open in time: it said it was starting, and its host (or its bot) has not "
+                                "come in; try again in a moment")
             if not said and not heard:  # not a byte since the connection was made: the network did its part
                 where, question = silent_peer(sock)
                 raise JoinError(f"connected to {where}, but nothing answered there in {deadline - started:.0f} s, and a "

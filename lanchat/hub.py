@@ -1183,7 +1183,8 @@ class Hub:
                 self._refuse(peer, ev.E_DEADLINE, why)
             elif kind == lim.HELLO and was_held:  # not the newcomer's fault: "no hello" would blame it
                 self.log(f"{peer.address}: held {seconds:g} s while the room was starting; disconnecting")
-                self._refuse(peer, ev.E_HELLO_FIRST, f"the room did not open within {seconds:g} s (its host is not in yet): "
+                awaited = "its host" if self._first and self._first[0] == self.room.host_cid else "its own bot"
+                self._refuse(peer, ev.E_HELLO_FIRST, f"the room did not open within {seconds:g} s ({awaited} is not in yet): "
                                                      "try again in a moment")
             elif kind == lim.HELLO:  # (a prompted one, unanswered, is a deadline: PROTOCOL.md 4)
                 self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")

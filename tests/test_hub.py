@@ -654,6 +654,22 @@ def test_a_newcomer_held_past_the_hello_deadline_is_not_told_it_never_said_hello
     assert "10.0.0.9:5555: held 5 s while the room was starting; disconnecting" in lab.log
 
 
+def test_a_newcomer_held_past_the_hello_deadline_for_the_rooms_bot_is_told_it_is_the_bot():
+    """The host is in, the room's own bot (serve --bot) is not: the message said "its host is not in
+    yet", and the student asked the teacher about a screen that was up all along."""
+    lab = Lab(handshake_seconds=5.0)
+    host = Person(lab, lab.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
+    lab.writers[host.cid] = Socket(lab, host.cid)
+    lab.hub.open("local", service=True, handshake=False)  # and the bot never says hello
+    host.says(ev.Hello(name="ann"))  # the host is in
+    bob = lab.connect("10.0.0.9:5555")
+    bob.says(ev.Hello(name="bob"))
+    lab.clock.now += 5.1
+    lab.hub.expire()
+    error = bob.hears_one(ev.Error)
+    assert error.message == "the room did not open within 5 s (its own bot is not in yet): try again in a moment"
+
+
 def test_a_connection_that_never_joins_leaves_nothing_behind_in_the_room():
     """A port probe timed out and released by its linger deadline: the room forgets where it
     came from, or every such connection would cost the server memory for good."""
