@@ -267,6 +267,33 @@ def test_plain_prints_a_fetch_at_once_and_folds_the_next_30_seconds_into_one_lin
     assert fetches.due() is None
 
 
+def test_plain_stamps_a_fetched_line_that_waited_with_the_time_it_is_printed():
+    """The line that waited up to 30 s was stamped with the newest fetch's time, so in --plain it
+    printed after chat lines it claimed to be older than ([10:00:29] after [10:00:58]). It is now
+    stamped when printed: the times in the scrollback only ever go forward. At the chat's end too."""
+    from lanchat.ui.plain import FETCHED_EVERY_SECONDS, HeldFetches, StalledDownloads
+
+    now = [1000.0]
+    printed: list[Line] = []
+    session = Session(name="ann", clock=lambda: now[0])
+    fetches = HeldFetches(printed.extend, StalledDownloads(session, printed.extend), clock=lambda: now[0], wall=lambda: now[0])
+    for n, at in enumerate((0.0, 1.0, 29.0)):  # the first prints at once; the next two wait
+        now[0] = 1000.0 + at
+        printed += fetches.sort(session.on_event(ev.Fetched(id="7", name="slides.pdf", by=f"s{n}", count=n + 1)))
+    now[0] = 1000.0 + 29.5
+    printed += fetches.sort([Line(kind="message", time=now[0], text="got it", sender="s2")])
+    now[0] = 1000.0 + FETCHED_EVERY_SECONDS
+    fetches.update()
+    assert [line.text for line in printed][-1] == "your file slides.pdf (#7): fetched by s2, s1 and s0 (3)"
+    assert [line.time for line in printed] == [1000.0, 1029.5, 1000.0 + FETCHED_EVERY_SECONDS]
+    now[0] = 1031.0  # another file: its first prints at once, the next waits; the chat ends at 1040
+    assert len(fetches.sort(session.on_event(ev.Fetched(id="8", name="notes.pdf", by="s0", count=1)))) == 1
+    now[0] = 1032.0
+    assert fetches.sort(session.on_event(ev.Fetched(id="8", name="notes.pdf", by="s1", count=2))) == []
+    now[0] = 1040.0  # printed then, stamped then
+    assert [line.time for line in fetches.last()] == [1040.0]
+
+
 def test_a_download_counts_once_its_last_byte_is_written_not_when_it_is_queued(tmp_path):
     """The server queues a download's last pieces ahead of the socket (up to a quarter second of
     the link): a student whose link went with the end of the slides still queued was counted as

@@ -572,12 +572,16 @@ class HeldFetches:
     first of a file prints at once, what comes within FETCHED_EVERY_SECONDS of that file's last
     line printed waits, and its newest prints once they have passed (the full screen updates one
     line instead: ui/view.py). Runs, after each pass of the loop, the stalled-download lines too
-    (``also``)."""
+    (``also``). A line that waited is stamped with the time it is printed (``wall``), not the
+    newest fetch's: printed after the chat lines of the 30 s it waited, it would read as older
+    than they are."""
 
-    def __init__(self, show: Callable[[list[Line]], None], also: StalledDownloads, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, show: Callable[[list[Line]], None], also: StalledDownloads, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.show = show
         self.also = also
         self.clock = clock
+        self.wall = wall
         self.printed: dict[str, float] = {}  # file id -> when its last news was printed (the last FETCHED_EVERY_SECONDS')
         self.held: dict[str, Line] = {}  # file id -> its newest news, not printed yet
 
@@ -607,11 +611,11 @@ class HeldFetches:
         for file_id in due:
             del self.printed[file_id]
         if due:
-            self.show([self.held.pop(file_id) for file_id in due])
+            self.show([replace(self.held.pop(file_id), time=self.wall()) for file_id in due])
 
     def last(self) -> list[Line]:
         """At the chat's end: the news still waiting, to print now (the wait would never end)."""
-        held = list(self.held.values())
+        held = [replace(line, time=self.wall()) for line in self.held.values()]
         self.held.clear()
         self.printed.clear()
         return held
