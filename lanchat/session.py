@@ -92,7 +92,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else", also=("/n",)),
     Command(name="/say", usage="/say TEXT", help="send TEXT to the room (while colourbot waits for your answer, plain lines go to it)"),
     Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
-    Command(name="/files", usage="/files", help="list the files on offer"),
+    Command(name="/files", usage="/files", help="list the files on offer (yours: who here has fetched each, who not yet)"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
     Command(name="/unsend", usage="/unsend", help="drop the lines you typed that still wait to be sent (offline, for your turn after a rejoin, at the room's pace)"),
@@ -282,9 +282,10 @@ class Session:
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
     typing_sent: float = float("-inf")  # when we last sent a typing hint
     offers_seen: dict[str, tuple[str, str, bool, float]] = field(default_factory=dict)  # file id -> (name, from, to one person, when offered)
-    # Our files' ids -> who fetched each (the newest first, a few: the line names them), from the
-    # fetched news (session_events._fetched); the newest OFFERS_REMEMBERED files
-    fetched_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Our files' ids -> who fetched each (name key -> name as told, the newest last), from the
+    # fetched news (session_events._fetched): the growing line names the newest, /files who here
+    # has it and who not yet. Bounded: FETCHED_FILES_KEPT files, FETCHED_NAMES_KEPT names each
+    fetched_by: dict[str, dict[str, str]] = field(default_factory=dict)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
     moved: set[str] = field(default_factory=set)  # name keys that left as "moved": their joined is not news
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status

@@ -271,7 +271,7 @@ def _shutdown(session: Session, event: ev.Shutdown) -> list[Line]:
 def _offered(session: Session, event: ev.Offered) -> list[Line]:
     if not event.listing and shown_before(session, event):  # told again on rejoining: said once
         return []
-    return [*renumbered_offer(session, event), offered_line(session, event)]
+    return [*renumbered_offer(session, event), offered_line(session, event), *who_has_it(session, event)]
 
 
 def _file_list(session: Session, event: ev.FileList) -> list[Line]:
@@ -336,20 +336,31 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
 # A line of who fetched a file of ours names the newest few, then counts the rest: "bob, ann and
 # 10 others (12)". Kept per file: this many names (the line's whole, once a fourth comes)
 FETCHED_NAMED = 3
+# Who fetched each of our files is kept whole, for /files to say who here has it and who not yet
+# (who_has_it): a room's worth of names for each of the newest files. A server telling of more
+# (a hostile one) costs no more memory: the oldest are forgotten, and /files then says so.
+FETCHED_NAMES_KEPT = 1024
+FETCHED_FILES_KEPT = 64
 
 
 def _fetched(session: Session, event: ev.Fetched) -> list[Line]:
     """One more person has all of a file of ours (PROTOCOL.md, Who fetched it): a line that says
     everyone so far, marked with the file's id so the screen puts it in the place of the last one
-    (``Line.fetched``): a class of 30 fetching the slides is one line that grows."""
+    (``Line.fetched``): a class of 30 fetching the slides is one line that grows. Who it was is
+    kept (``Session.fetched_by``): an offer goes with the connection that offered it, so this
+    client was told of every fetch of it, and /files can say who in the room has not yet."""
     from .files import safe_name
 
-    key = ev.name_key(event.by)
     seen = session.fetched_by
-    names = (event.by, *(n for n in seen.pop(event.id, ()) if ev.name_key(n) != key))[:FETCHED_NAMED]
-    seen[event.id] = names  # the newest last: a server telling of thousands of files holds OFFERS_REMEMBERED
-    if len(seen) > OFFERS_REMEMBERED:
+    who = seen.pop(event.id, {})
+    who.pop(ev.name_key(event.by), None)
+    who[ev.name_key(event.by)] = event.by  # the newest last
+    if len(who) > FETCHED_NAMES_KEPT:
+        del who[next(iter(who))]
+    seen[event.id] = who  # the newest file last
+    if len(seen) > FETCHED_FILES_KEPT:
         del seen[next(iter(seen))]
+    names = tuple(reversed(list(who.values())[-FETCHED_NAMED:]))
     count = max(event.count, len(names))
     line = replace(session._notice(fetched_words(safe_name(event.name), event.id, names, count)), fetched=event.id)
     offered = session.offers_seen.get(event.id)
@@ -366,6 +377,49 @@ def fetched_words(name: str, file_id: str, names: tuple[str, ...], count: int) -
         shown.append(f"{count - len(shown)} other" + ("s" if count - len(shown) > 1 else ""))
     who = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
     return f"your file {name} (#{file_id}): fetched by {who}" + (f" ({count})" if count > 1 else "")
+
+
+# /files names at most this many of those here who have not fetched a file of ours yet; the
+# rest are counted ("not yet: dan, eve, ... and 12 others")
+NOT_YET_NAMED = 8
+
+
+def who_has_it(session: Session, offered: ev.Offered) -> list[Line]:
+    """Under a file of ours in /files (the listing says how many fetched it: ``offered.fetched``,
+    told to its offerer alone), who of those here has it and who not yet, so a teacher knows
+    whom to help: ``    28 of the 30 here have it; not yet: dan, eve``. Here: the room's
+    members less us and its bots, or the one person a private offer is for. By name, as the
+    server counts (a /nick since reads as not yet). Projector mode shows the counts only: who
+    has not fetched the slides is not for the wall. Nothing while nobody else is here."""
+    if not offered.listing or offered.fetched is None:
+        return []
+    me, kept = ev.name_key(session.name), session.fetched_by.get(offered.id, {})
+    here = [name for name in session.members if ev.name_key(name) != me and ev.name_key(name) not in session.bots]
+    if offered.to:
+        here = [name for name in here if ev.name_key(name) == ev.name_key(offered.to)]
+    if not here:
+        return []
+    if len(kept) < offered.fetched:  # told of more than were kept (or by another client of ours)
+        return [session._notice(f"    who of the {len(here)} here has it is not known: this client did not keep every name")]
+    missing = [name for name in here if ev.name_key(name) not in kept]
+    text, counts = who_has_it_words(here, missing)
+    return [replace(session._notice(text), composed=True, private=counts)]
+
+
+def who_has_it_words(here: list[str], missing: list[str]) -> tuple[str, str]:
+    """The words of ``who_has_it`` and, for the projector, the same without names:
+    ``28 of the 30 here have it; not yet: dan, eve``, the first NOT_YET_NAMED named; one person
+    here is named: ``bob has it``, ``bob has not fetched it yet``."""
+    if len(here) == 1:
+        has = "has not fetched it yet" if missing else "has it"
+        return f"    {here[0]} {has}", f"    the one here {has}"
+    if not missing:
+        return (f"    all of the {len(here)} here have it",) * 2
+    counts = f"    {len(here) - len(missing)} of the {len(here)} here have it"
+    shown = missing[:NOT_YET_NAMED]
+    rest = len(missing) - len(shown)
+    names = ", ".join(shown) + (f" and {rest} other" + ("s" if rest > 1 else "") if rest else "")
+    return f"{counts}; not yet: {names}", f"{counts}; {len(missing)} not yet"
 
 
 def _private_offer(line: Line, offered: ev.Offered, private: str) -> Line:

@@ -244,6 +244,55 @@ def test_a_fetch_told_by_a_hostile_server_with_an_overlong_name_is_left_out_said
     assert session.on_event(ev.Fetched(id="7", name="n" * 200 + ".pdf", by="bob", count=1))[0].kind == "notice"
 
 
+def _listed(session: Session, file_id: str, fetched: int | None, *, sender: str = "ann", to: str | None = None) -> list[Line]:
+    """What /files shows of one file: the listing's ``offered`` as the server sends it."""
+    offered = ev.Offered(id=file_id, name="week3.pdf", size=3000, sha256="a" * 64, sender=sender, to=to, time=1.0, listing=True, fetched=fetched)
+    return session.on_event(offered)
+
+
+def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
+    """A teacher who shared the slides knew how many had them (/files: 'fetched by 28'), not who
+    had not, to help those. /files now says, under each file of hers, how many of those here have
+    it and names who not yet (the first 8, the rest counted); the projector shows counts only;
+    the room's bot and she are not counted; a file offered to one person speaks of that person."""
+    session = Session(name="Ann", members=["Ann", "bob", "cy", "dee", "eve", "colourbot"])
+    session.bots = {"colourbot"}
+    for n, who in enumerate(("Bob", "cy", "zed")):  # zed fetched it and left; Bob is bob
+        session.on_event(ev.Fetched(id="1", name="week3.pdf", by=who, count=n + 1))
+    line, here = _listed(session, "1", 3)
+    assert line.text == "  #1 week3.pdf 2.9 KiB from ann, fetched by 3: /get 1"
+    assert (here.text, here.private) == ("    2 of the 4 here have it; not yet: dee, eve", "    2 of the 4 here have it; 2 not yet")
+    session.on_event(ev.Fetched(id="1", name="week3.pdf", by="bob", count=3))  # again: nothing changes
+    assert _listed(session, "1", 3)[1].text == "    2 of the 4 here have it; not yet: dee, eve"
+    for n, who in enumerate(("dee", "eve")):
+        session.on_event(ev.Fetched(id="1", name="week3.pdf", by=who, count=4 + n))
+    assert _listed(session, "1", 5)[1].text == "    all of the 4 here have it"
+    session.on_event(ev.Offered(id="2", name="week3.pdf", size=3000, sha256="a" * 64, sender="ann", to="dee", time=1.0))
+    assert [line.text for line in _listed(session, "2", 0, to="dee")[1:]] == ["    dee has not fetched it yet"]
+    assert [line.private for line in _listed(session, "2", 0, to="dee")[1:]] == ["    the one here has not fetched it yet"]
+    class_of_30 = Session(name="ann", members=["ann", *(f"s{n:02}" for n in range(30))])
+    class_of_30.on_event(ev.Fetched(id="1", name="week3.pdf", by="s29", count=1))
+    assert _listed(class_of_30, "1", 1)[1].text == "    1 of the 30 here have it; not yet: s00, s01, s02, s03, s04, s05, s06, s07 and 21 others"
+    assert _listed(Session(name="ann", members=["ann"]), "1", 0)[1:] == []  # nobody else here: nothing to say
+    # someone else's file, or the listing of a server that does not count: no names, as before
+    assert [line.text for line in _listed(session, "3", None, sender="bob")] == ["  #3 week3.pdf 2.9 KiB from bob: /get 3"]
+    assert len(_listed(session, "1", None)) == 1
+    # told of more fetches than this client kept (a hostile server's count): it says so, guesses no names
+    assert _listed(session, "1", 99)[1].text == "    who of the 4 here has it is not known: this client did not keep every name"
+
+
+def test_who_fetched_is_kept_bounded_against_a_server_telling_of_millions():
+    from lanchat.session_events import FETCHED_FILES_KEPT, FETCHED_NAMES_KEPT
+
+    session = Session(name="ann")
+    for n in range(FETCHED_NAMES_KEPT + 10):
+        session.on_event(ev.Fetched(id="1", name="x", by=f"p{n}", count=n + 1))
+    for n in range(FETCHED_FILES_KEPT + 10):
+        session.on_event(ev.Fetched(id=str(n + 2), name="x", by="bob", count=1))
+    assert len(session.fetched_by) == FETCHED_FILES_KEPT and "1" not in session.fetched_by
+    assert max(len(who) for who in session.fetched_by.values()) == 1
+
+
 def test_plain_prints_a_fetch_at_once_and_folds_the_next_30_seconds_into_one_line():
     """--plain cannot change a printed line: the first fetch of a file prints at once, those in
     the next 30 s wait and print as one line (the newest, which says all) when the 30 s are up."""

@@ -110,3 +110,36 @@ def test_a_client_older_than_the_fetched_news_shares_files_as_before(room, tmp_p
     new.send("/q")
     assert new.wait() == 0
     new.expect(r"-!- your file photo\.jpg \(#2\): fetched by cy and bob \(2\)$")
+
+
+def test_files_tells_the_offerer_who_in_the_room_has_not_fetched_her_file_yet(room, tmp_path):
+    """The teacher's /files said how many had her slides, not who had not, to help those. Now
+    it names who here has not fetched them yet, then says all have; a student's /files names
+    nobody (who fetched what is the offerer's to know)."""
+    slides = tmp_path / "week3.pdf"
+    slides.write_bytes(os.urandom(50_000))
+    ann = room("ann")
+    bob, cy, dee = (room(name) for name in ("bob", "cy", "dee"))
+    ann.send(f'/send "{slides}"')
+    ann.expect(r"your file week3\.pdf .* is on offer to the room as #1")
+    for student in (bob, cy, dee):
+        student.expect(r"ann offers week3\.pdf .*/get 1")
+    _fetch(bob, "1", "week3")
+    _fetch(cy, "1", "week3")
+    ann.expect(r"fetched by bob$")  # cy's, within 30 s, waits (--plain)
+    mark = ann.mark()
+    ann.send("/files")
+    ann.expect(r"#1 week3\.pdf .* from ann, fetched by 2: /get 1", start=mark)
+    ann.expect(r"2 of the 3 here have it; not yet: dee$", start=mark)
+    _fetch(dee, "1", "week3")
+    dee.send("got it")
+    ann.expect(r"dee: got it")
+    mark = ann.mark()
+    ann.send("/files")
+    ann.expect(r"all of the 3 here have it$", start=mark)
+    mark = bob.mark()
+    bob.send("/files")
+    bob.expect(r"#1 week3\.pdf .* from ann: /get 1$", start=mark)
+    bob.send("/me is done")
+    bob.expect(r"bob is done")
+    assert "here have it" not in bob.output and "not yet" not in bob.output
