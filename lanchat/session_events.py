@@ -271,6 +271,8 @@ def _shutdown(session: Session, event: ev.Shutdown) -> list[Line]:
 def _offered(session: Session, event: ev.Offered) -> list[Line]:
     if not event.listing and shown_before(session, event):  # told again on rejoining: said once
         return []
+    if not event.listing:  # a new offer: who fetched an earlier file of that number (a server restarted) is not who fetched it
+        session.fetched_by.pop(event.id, None)
     return [*renumbered_offer(session, event), offered_line(session, event), *who_has_it(session, event)]
 
 
@@ -399,7 +401,7 @@ def who_has_it(session: Session, offered: ev.Offered) -> list[Line]:
         here = [name for name in here if ev.name_key(name) == ev.name_key(offered.to)]
     if not here:
         return []
-    if len(kept) < offered.fetched:  # told of more than were kept (or by another client of ours)
+    if len(kept) != offered.fetched:  # told of more than were kept (or a server that counts otherwise): no guess
         return [session._notice(f"    who of the {len(here)} here has it is not known: this client did not keep every name")]
     missing = [name for name in here if ev.name_key(name) not in kept]
     text, counts = who_has_it_words(here, missing)

@@ -281,6 +281,21 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
     assert _listed(session, "1", 99)[1].text == "    who of the 4 here has it is not known: this client did not keep every name"
 
 
+def test_files_names_nobody_from_an_earlier_file_of_that_number_nor_escapes():
+    """A server restarted without history numbers files from 1 again: who fetched the old #1
+    does not have the new one. And names from a server that is not lanchat print as visible
+    characters, never as bytes the terminal obeys."""
+    from lanchat.ui.plain import format_plain
+
+    session = Session(name="ann", members=["ann", "bob", "c\x1b[2Jy"])
+    session.on_event(ev.Fetched(id="1", name="week3.pdf", by="bob", count=1))
+    session.on_event(ev.Offered(id="1", name="week3.pdf", size=3000, sha256="a" * 64, sender="ann", time=2.0))  # the new #1
+    here = _listed(session, "1", 0)[-1]
+    assert here.text == "    0 of the 2 here have it; not yet: bob, c\x1b[2Jy"
+    assert "\x1b" not in format_plain(here) and "not yet: bob, c" in format_plain(here)
+    assert _listed(session, "1", 1)[-1].text.endswith("is not known: this client did not keep every name")  # a count it was not told of
+
+
 def test_who_fetched_is_kept_bounded_against_a_server_telling_of_millions():
     from lanchat.session_events import FETCHED_FILES_KEPT, FETCHED_NAMES_KEPT
 
