@@ -417,7 +417,8 @@ def who_has_it_words(here: list[str], missing: list[str]) -> tuple[str, str]:
         return f"    {here[0]} {has}", f"    the one here {has}"
     if not missing:
         return (f"    all of the {len(here)} here have it",) * 2
-    counts = f"    {len(here) - len(missing)} of the {len(here)} here have it"
+    have = len(here) - len(missing)
+    counts = f"    {have} of the {len(here)} here " + ("has it" if have == 1 else "have it")
     shown = missing[:NOT_YET_NAMED]
     rest = len(missing) - len(shown)
     names = ", ".join(shown) + (f" and {rest} other" + ("s" if rest > 1 else "") if rest else "")

@@ -272,7 +272,7 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
     assert [line.private for line in _listed(session, "2", 0, to="dee")[1:]] == ["    the one here has not fetched it yet"]
     class_of_30 = Session(name="ann", members=["ann", *(f"s{n:02}" for n in range(30))])
     class_of_30.on_event(ev.Fetched(id="1", name="week3.pdf", by="s29", count=1))
-    assert _listed(class_of_30, "1", 1)[1].text == "    1 of the 30 here have it; not yet: s00, s01, s02, s03, s04, s05, s06, s07 and 21 others"
+    assert _listed(class_of_30, "1", 1)[1].text == "    1 of the 30 here has it; not yet: s00, s01, s02, s03, s04, s05, s06, s07 and 21 others"
     assert _listed(Session(name="ann", members=["ann"]), "1", 0)[1:] == []  # nobody else here: nothing to say
     # someone else's file, or the listing of a server that does not count: no names, as before
     assert [line.text for line in _listed(session, "3", None, sender="bob")] == ["  #3 week3.pdf 2.9 KiB from bob: /get 3"]
