@@ -74,6 +74,7 @@ def test_the_offerers_screen_shows_a_class_fetching_her_file_as_one_line_that_gr
     assert sum("fetched by" in row for row in ann.lines) == 1, ann.text
     ann.send("/files\r")
     ann.expect(r"#1 slides\.pdf .* from ann, fetched by 4: /get 1")
+    ann.expect(r"all of the 4 here have it")  # and who here has it, on the full screen too
     for student in students:
         assert "fetched by" not in student.output
 
