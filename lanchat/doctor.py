@@ -28,6 +28,7 @@ from .textsafe import visible
 STATUSES = ("ok", "info", "warn", "fail")
 PROBE_SECONDS = 3.0
 COMMAND_SECONDS = 3.0
+ANSWERED = ("lanchat", "lanchat-tls", "starting", "starting-tls")  # probe_server's outcomes from a lanchat server
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,14 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
 
     It sends ``who`` before ``hello``: a lanchat server answers that with a ``hello-first``
     error and keeps the connection (docs/PROTOCOL.md 4), so nobody sees a join; then ``bye``.
+    A room still starting (its host, or a bot of its own, not in yet) holds that ``who``; it
+    asks with ``hold_notice`` to be told so, and a server that says ``held`` is waited for
+    until the probe's time is up: ``starting`` if it did not open by then (PROTOCOL.md, Held
+    while the room starts; an older server says nothing, as before).
     A TLS room answers plain bytes with a fatal ``use-tls`` (``bad-frame`` from older servers;
     PROTOCOL.md, TLS: mixed ends):
     then the same question is asked again over TLS, and the detail is its fingerprint.
-    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host,
+    Outcomes: lanchat, lanchat-tls, starting, starting-tls (the detail: its fingerprint), other, refused, timeout, unreachable, host-unreachable, unknown-host,
     no-answer (the name server did not answer: the name may well be right).
     """
     from .lookup import FOUND, NO_ANSWER, NOT_A_NAME, look_up
@@ -196,8 +201,9 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     # dripping a byte a second held the doctor for as long as it dripped.
     deadline = time.monotonic() + timeout
     heard = 0
+    held = False
     try:
-        sock.sendall(encode(ev.Who()))
+        sock.sendall(encode(ev.Who(hold_notice=True)))
         while True:
             if (left := deadline - time.monotonic()) <= 0:
                 raise TimeoutError
@@ -206,6 +212,9 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
             heard += len(data)
             proto.receive_data(data)
             for event in proto.events():
+                if isinstance(event, ev.Held) and not held:  # the room is there, starting: its answer may follow
+                    held = True
+                    continue
                 if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
                     sock.sendall(encode(ev.Bye()))
                     return "lanchat", "a lanchat server answered"
@@ -217,6 +226,8 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     except RemoteProtocolError:
         return "other", "something answered, but not in lanchat's protocol"
     except TimeoutError:
+        if held:
+            return "starting", f"its room did not open within {timeout:g} s"
         if heard:
             return "other", f"something accepted the connection but did not finish an answer within {timeout:g} s"
         return "other", f"something accepted the connection but said nothing within {timeout:g} s"
@@ -236,7 +247,9 @@ def _probe_tls(target: Target, addresses: list, timeout: float) -> tuple[str, st
         return "other", "something answered, but not as a lanchat server does"
     with tls:
         outcome, detail = _ask_who(tls, timeout)
-    return ("lanchat-tls", fingerprint) if outcome == "lanchat" else (outcome, detail)
+    if outcome in ("lanchat", "starting"):  # the detail: its fingerprint
+        return f"{outcome}-tls", fingerprint
+    return outcome, detail
 
 
 def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, remembered: str | None = None) -> Check:
@@ -260,6 +273,8 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
         trusted = ", the one you trusted" if remembered == detail else ""
         return Check("server", "ok", f"a lanchat server with TLS answers at {where}: join with "
                      f"`lanchat connect {where} --tls` (its fingerprint: {detail}, in short {short_form(detail)}{trusted})")
+    if outcome in ("starting", "starting-tls"):
+        return _judge_starting(where, outcome, detail)
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
@@ -278,6 +293,21 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
         "other": "that port belongs to another program: ask the host which port `lanchat serve` printed",
     }
     return Check("server", "fail", f"no lanchat server at {where}: {detail}", fixes.get(outcome, ""))
+
+
+def _judge_starting(where: str, outcome: str, detail: str) -> Check:
+    """A lanchat server that held the probe with ``held``: its room is there but lets nobody in
+    until its host, then its own bots, are in (PROTOCOL.md 4); a join waits, it is not refused."""
+    tls = " --tls" if outcome == "starting-tls" else ""
+    known = ""
+    if tls:
+        from .tls import short_form
+
+        known = f" (its fingerprint: {detail}, in short {short_form(detail)})"
+    return Check("server", "warn", f"a lanchat server answers at {where}, but its room is still starting: "
+                 f"nobody is let in until its host, and any bot of the room's own (serve --bot), are in{known}",
+                 f"wait a moment: `lanchat connect {where}{tls}` waits for it too; if it stays so, its host "
+                 "or its bot has not come in: ask the host to look at the screen of `lanchat serve`")
 
 
 # -------------------------------------------------------------------- firewall
@@ -478,16 +508,17 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
                      "on another network, started with --no-announce, or hidden by the Wi-Fi", (isolation,))
     answers = answers or {}
     unreachable = [(room, answers[room.where]) for room in rooms
-                   if room.where in answers and answers[room.where][0] not in ("lanchat", "lanchat-tls")]
+                   if room.where in answers and answers[room.where][0] not in ANSWERED]
     doubts = fingerprint_doubts(rooms, answers, remembered or {})
     if doubts and not unreachable:
         return Check("discovery", "fail", f"{len(rooms)} room(s) seen on this network, {len(doubts)} with a TLS "
                      "certificate that is not the one expected: `lanchat connect` refuses it",
                      "someone on this network may be pretending to be the room, or its host made a new certificate: "
                      "ask the host for the fingerprint `lanchat serve --tls` printed before joining", tuple(doubts))
-    if not unreachable:
+    if not unreachable:  # (a room still starting is reached: the server check says what it waits for)
+        starting = {"starting": ": still starting", "starting-tls": ": still starting"}
         return Check("discovery", "ok", f"{len(rooms)} room(s) seen on this network", "",
-                     tuple(room.describe() for room in rooms))
+                     tuple(room.describe() + starting.get(answers.get(room.where, ("",))[0], "") for room in rooms))
     # The announcement arrived, so the room's machine is on this network: what stops the join is on
     # that machine (a firewall that drops its port), or the room is gone since it was announced.
     outcomes = {outcome for _room, (outcome, _detail) in unreachable}

@@ -153,6 +153,9 @@ class Who(Event):
 
     type: ClassVar[str] = "who"
     sent_by: ClassVar[str] = "client"
+    # Sent before hello by `lanchat doctor`'s probe, which reads ``held`` (PROTOCOL.md, Held while
+    # the room starts): a room still starting says so at once. Left out while false.
+    hold_notice: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,7 +74,16 @@ from .history_policy import HistoryPolicy, Unsaved, person_of
 from .moderation import ban_tries_due, ban_tries_due_at, mutes_end_at, mutes_ended
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
-from .protocol import Connection, ConnectionClosed, JoinPage, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
+from .protocol import (
+    Connection,
+    ConnectionClosed,
+    Invalid,
+    JoinPage,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Role,
+    fatal_reply,
+)
 from .room import Room
 from .room_social import full_tries_due, full_tries_due_at
 from .wire import BINARY_MARK, HEADER_BYTES
@@ -169,7 +178,8 @@ HOLD_NOTICE_HELLO_BYTES = 4096  # a hello asking for held comes whole within thi
 
 
 def asks_hold_notice(peer: Peer) -> bool | None:
-    """Does a held connection's first frame, a hello, ask to be told it is held (``hold_notice``)?
+    """Does a held connection's first frame, a hello (or the doctor's ``who`` before hello), ask to
+    be told it is held (``hold_notice``)?
     None until that frame is whole; False for anything else (HTTP, TLS, a person at nc, a frame
     that is not such a hello, or one not whole within HOLD_NOTICE_HELLO_BYTES). Read with a
     Connection of its own: the peer's own reads the held bytes, from the start, once let in."""
@@ -183,7 +193,9 @@ def asks_hold_notice(peer: Peer) -> bool | None:
     first = reader.next_event()
     if first is None:
         return None if reader.partial_frame_bytes else False  # (under 4 bytes: a part of the header)
-    return isinstance(first, ev.Hello) and first.hold_notice
+    if isinstance(first, Invalid) and first.code == ev.E_HELLO_FIRST:  # `lanchat doctor`'s who, before any hello
+        first = first.refused
+    return isinstance(first, (ev.Hello, ev.Who)) and first.hold_notice
 
 
 def _earliest(due: float | None, other: float | None) -> float | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import msgspec
@@ -95,6 +95,9 @@ class Invalid:
 
     code: str
     message: str
+    # the well-formed event refused for its state (hello-first: a `who` before hello), else None;
+    # left out of comparisons, so an Invalid reads as its code and message
+    refused: ev.Event | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -472,7 +475,7 @@ class Connection:
         if event.type not in allowed:
             if self.our_role is Role.SERVER:
                 if self.state is State.HANDSHAKE:
-                    return Invalid(code=ev.E_HELLO_FIRST, message='send "hello" before anything else')
+                    return Invalid(code=ev.E_HELLO_FIRST, message='send "hello" before anything else', refused=event)
                 return Invalid(code=ev.E_BAD_MESSAGE, message=f'"{event.type}" is not allowed now')
             state, self.state = self.state, State.CLOSED  # a server that breaks the order cannot be chatted with
             raise RemoteProtocolError(ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {state.value}")

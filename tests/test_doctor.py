@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import Proc
+from helpers import Proc, RawClient, running_server
 
 from lanchat.addresses import LocalAddress, Target
 from lanchat.discovery import RoomInfo
@@ -174,6 +174,32 @@ def test_a_room_whose_name_holds_another_certificate_than_its_address_is_doubted
     assert known.rooms.remember("maths", address) is None and known.rooms.trusted("maths") == [name, address]
     assert doctor.remembered_fingerprint("10.0.0.5:3580", "maths", address) == address
     assert doctor.remembered_fingerprint("10.0.0.6:3580", "maths", name) == name
+
+
+def test_a_room_still_starting_is_said_to_be_there_and_waiting_for_its_host():
+    """A server holding newcomers until its host is in (hub.Hub._first) held the doctor's `who`
+    too: 'something accepted the connection but said nothing within 3 s', 'that port belongs to
+    another program'. Its probe asks with hold_notice; the room answers `held` (PROTOCOL.md, Held
+    while the room starts). A real server whose host's end is adopted but has not said hello."""
+    with running_server() as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)  # as serve does before its screen says hello
+        try:
+            port = str(endpoint.port)
+            code, checks = doctor("127.0.0.1", port)
+            held = checks["server"]
+            assert held["status"] == "warn", held
+            assert "a lanchat server answers at 127.0.0.1:" in held["summary"] and "still starting" in held["summary"]
+            assert "its host or its bot has not come in" in held["fix"] and "another program" not in held["fix"]
+            assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
+            host = RawClient(host_end, "ann")  # the host comes in: the same doctor finds the room open
+            assert host.welcome is not None
+            _code, checks = doctor("127.0.0.1", port)
+            assert checks["server"]["status"] == "ok", checks["server"]
+            assert [member.name for member in list(server.room.members.values())] == ["ann"]  # the doctor joined neither time
+            host.close()
+        finally:
+            host_end.close()
 
 
 def test_something_that_is_not_lanchat_is_named_as_such():
@@ -392,6 +418,11 @@ def test_server_judged_for_every_outcome():
     assert "isolates devices" in judge_server(target, "timeout", "why", asked=True).fix
     assert judge_server(target, "refused", "why", asked=False).status == "info"
     assert judge_server(target, "other", "why", asked=False).status == "info"  # the port check names the holder
+    for outcome in ("starting", "starting-tls"):  # a room there, waiting for its host: asked about or not
+        for asked in (True, False):
+            check = judge_server(target, outcome, "SHA256:" + "ab" * 32, asked=asked)
+            assert check.status == "warn" and "still starting" in check.summary, (outcome, asked)
+            assert ("--tls" in check.fix) == (outcome == "starting-tls")
 
 
 def test_a_name_server_that_does_not_answer_is_not_told_to_check_the_spelling():

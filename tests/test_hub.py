@@ -838,6 +838,8 @@ def test_others_wait_for_the_host_and_then_go_in_in_order():
         (encode(ev.Hello(name="bob", hold_notice=True)), True),
         (encode(ev.Hello(name="bob")), False),  # a client written before `held` (PROTOCOL.md 10's): as before
         (encode(ev.Say(text="hi")), False),  # not a hello
+        (encode(ev.Who(hold_notice=True)), True),  # `lanchat doctor`'s probe, before any hello
+        (encode(ev.Who()), False),  # a doctor written before it: as before
     ],
 )
 def test_a_held_newcomer_is_told_at_once_only_if_its_hello_asks(opening, told):
