@@ -44,7 +44,8 @@ SAY_WAITING_SECONDS = 1.0  # `lanchat forget` says it waits for the lock after t
 HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
 # What `lanchat doctor` asks first, in plain bytes (doctor.probe_server): `who` before `hello`. A
 # plain server answers it and logs nothing; on a TLS port it is no client without TLS to log either.
-DOCTORS_QUESTION = encode(ev.Who())
+# Since session 45 it asks with hold_notice (a room still starting says `held`); a doctor before it, without.
+DOCTORS_QUESTIONS = (encode(ev.Who(hold_notice=True)), encode(ev.Who()))
 
 
 class TlsError(Exception):
@@ -1000,7 +1001,7 @@ class TlsAcceptor:
         self.text_reply = text_reply or plain_reply  # for a person at nc or telnet: a line
         self.http_reply = http_reply  # for a web browser, given its request: a page (protocol.JoinPage)
         self.problem = ""
-        self.probe = False  # a plain connection that was `lanchat doctor` asking (DOCTORS_QUESTION)
+        self.probe = False  # a plain connection that was `lanchat doctor` asking (DOCTORS_QUESTIONS)
         self.browser = False  # a plain connection that was a web browser (http://): shown the page
         self._wrapped = False
 
@@ -1052,7 +1053,7 @@ class TlsAcceptor:
                 if not (data := self.sock.recv(65536)):
                     break
                 said += data[: HTTP_REQUEST_KEPT - len(said)]
-        self.probe = said == DOCTORS_QUESTION
+        self.probe = said in DOCTORS_QUESTIONS
         if self.http_reply is not None and looks_like_http(said):  # http:// to a TLS port: a page, not a line
             reply, self.browser = self.http_reply(said), True
         with contextlib.suppress(OSError):
