@@ -17,7 +17,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .addresses import LocalAddress, Target
@@ -454,6 +454,15 @@ def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) ->
     where = ", ".join(room.where for room in called)
     return Check("server", "info", f"no machine is called {target.host!r}, but a room announced here is ({where})",
                  f"`lanchat connect {shell_word(target.host)}` joins it; the discovery check below says whether it answers")
+
+
+def judge_mistyped(checks: list[Check], hint: str) -> list[Check]:
+    """`lanchat doctor team@lab`, a one-word room's name that reads as a mistyped address (addresses.
+    may_be_a_room_name), checked as a room's name, as `connect` looks for it: unless a room of
+    that name was seen (judge_room_name), the server check's fix is ``hint``, what it was likely
+    meant as ("did you mean: python -m lanchat doctor lab"), as connect's last word is."""
+    return [replace(check, fix=hint) if check.name == "server" and check.status == "fail" else check
+            for check in checks]
 
 
 def remembered_fingerprint(where: str, room: str | None = None, presented: str | None = None) -> str | None:

@@ -26,6 +26,7 @@ from lanchat.doctor import (
     judge_discovery,
     judge_firewalld,
     judge_locale,
+    judge_mistyped,
     judge_nftables,
     judge_port,
     judge_room_name,
@@ -639,6 +640,30 @@ def test_a_rooms_name_given_to_doctor_is_said_to_be_one_with_the_connect_that_jo
     assert judge_room_name(failed, Target("friendz", 3580), "unknown-host", rooms) is failed
     refused = judge_server(target, "refused", "connection refused", asked=True)
     assert judge_room_name(refused, target, "refused", rooms) is refused  # a machine of that name: its own verdict
+
+
+def test_a_one_word_rooms_name_that_reads_as_a_mistyped_address_is_checked_as_a_room_as_connect_does():
+    """`lanchat doctor team@lab` was refused at once ('did you mean: python -m lanchat doctor lab'),
+    while `connect team@lab` looks for a room of that name first (addresses.may_be_a_room_name).
+    Now the doctor checks it as a room's name; its 'did you mean' is the server check's fix when no
+    such room is seen. An address meant (ann@10.0.0.5, 127.0.0.1,4000) is still refused at once."""
+    code, checks = doctor("team@lab", "4000")
+    assert code == 1 and checks["server"]["status"] == "fail", checks["server"]
+    assert "cannot find host 'team@lab'" in checks["server"]["summary"]
+    assert checks["server"]["fix"].endswith("did you mean: python -m lanchat doctor lab 4000"), checks["server"]["fix"]
+    for typed, meant in (("ann@10.0.0.5", "doctor 10.0.0.5"), ("127.0.0.1,4000", "doctor 127.0.0.1 4000")):
+        proc = Proc("doctor", typed, "--wait", "0", stdin=False)
+        try:
+            assert proc.wait(30) == 2, proc.output
+        finally:
+            proc.stop()
+        assert proc.lines[-1] == f"  did you mean: python -m lanchat {meant}", proc.output
+    # a room of that name seen: said so, with the connect that joins it; no 'did you mean'
+    target = Target("team@lab", 3580)
+    failed = judge_server(target, "unknown-host", "cannot find host 'team@lab'", asked=True)
+    said = judge_room_name(failed, target, "unknown-host", [RoomInfo(name="team@lab", host="vm", addresses=("198.18.5.1",), port=3580)])
+    assert judge_mistyped([said], "did you mean: python -m lanchat doctor lab") == [said]
+    assert said.status == "info" and "`lanchat connect team@lab` joins it" in said.fix
 
 
 def test_a_rooms_name_of_two_words_given_to_doctor_is_joined_by_a_command_a_shell_reads_as_one_word():

@@ -93,17 +93,20 @@ def room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from ..addresses import DEFAULT_PORT, AddressProblem, Target, connect_target, meant_command
+    from ..addresses import DEFAULT_PORT, AddressProblem, Target, connect_target, may_be_a_room_name, meant_command
     from ..discovery import looks_like_a_room_name
-    from ..doctor import as_json, as_text, run_checks
+    from ..doctor import as_json, as_text, judge_mistyped, run_checks
 
-    room = ""
+    room = hint = ""
     try:
         target = connect_target(args.host, args.port_arg, args.port) if args.host else None
     except AddressProblem as exc:
-        if not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
-            meant = meant_command(exc, "doctor")
-            return fail(str(exc).replace("`lanchat connect ", "`lanchat doctor ") + (f"\n  did you mean: {meant}" if meant else ""), 2)
+        meant = meant_command(exc, "doctor")
+        said = str(exc).replace("`lanchat connect ", "`lanchat doctor ") + (f"\n  did you mean: {meant}" if meant else "")
+        if meant and may_be_a_room_name(exc, args.host):  # "team@lab": a room's name first, as connect looks for it
+            hint = said.replace("\n ", ";")
+        elif not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
+            return fail(said, 2)
         # "ann's room", as connect takes it: the server check looks for a room of that name (judge_room_name)
         try:  # its ports by connect's rules: port 0 (it said "checking port 3580"), or two that differ, refused
             ports = connect_target(None, args.port_arg, args.port)
@@ -117,6 +120,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if port == 0:
         return fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
     checks = run_checks(port=port, target=target, browse_seconds=args.wait)
+    if hint:  # no room of that name seen: what it was likely meant as, the last word (connect's)
+        checks = judge_mistyped(checks, hint)
     if args.json:
         print(json.dumps(as_json(checks), ensure_ascii=not writes_utf8(sys.stdout), indent=2), flush=True)
     else:
