@@ -29,6 +29,9 @@ STATUSES = ("ok", "info", "warn", "fail")
 PROBE_SECONDS = 3.0
 COMMAND_SECONDS = 3.0
 ANSWERED = ("lanchat", "lanchat-tls", "starting", "starting-tls")  # probe_server's outcomes from a lanchat server
+# ... over TLS, the detail its certificate's fingerprint: checked against the one trusted or
+# announced whether its room is open or still starting (a pretender can hold as well as answer)
+TLS_ANSWERED = ("lanchat-tls", "starting-tls")
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
     where = str(target)
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
-    if outcome == "lanchat-tls" and remembered is not None and remembered != detail:  # connect refuses it
+    if outcome in TLS_ANSWERED and remembered is not None and remembered != detail:  # connect refuses it
         from .tls import forget_command, short_form
 
         return Check("server", "fail", f"a lanchat server with TLS answers at {where}, but its fingerprint is not "
@@ -491,7 +494,7 @@ def fingerprint_doubts(rooms: list, answers: dict[str, tuple[str, str]], remembe
     doubts = []
     for room in rooms:
         outcome, presented = answers.get(room.where, ("", ""))
-        if outcome != "lanchat-tls":
+        if outcome not in TLS_ANSWERED:
             continue
         trusted = remembered.get(room.where)
         if trusted is not None and trusted != presented:
@@ -637,7 +640,7 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
     target = target or Target("127.0.0.1", port)
     outcome, detail = probe_server(target)
     server_check = len(checks)
-    remembered = remembered_fingerprint(str(target)) if outcome == "lanchat-tls" else None
+    remembered = remembered_fingerprint(str(target)) if outcome in TLS_ANSWERED else None
     checks.append(judge_server(target, outcome, detail, asked=asked, remembered=remembered))
     checks.append(check_firewall(port))
     if browse_seconds > 0:
@@ -648,7 +651,7 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
             rooms = browse(browse_seconds, local_networks())
             checks[server_check] = judge_room_name(checks[server_check], target, outcome, rooms)
             answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
-            trusted = {room.where: fp for room in rooms if answers.get(room.where, ("",))[0] == "lanchat-tls"
+            trusted = {room.where: fp for room in rooms if answers.get(room.where, ("",))[0] in TLS_ANSWERED
                        and (fp := remembered_fingerprint(room.where, room.name, answers[room.where][1])) is not None}
             checks.append(judge_discovery(rooms, None, browse_seconds, answers, trusted))
         except DiscoveryError as exc:

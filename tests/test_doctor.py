@@ -203,6 +203,42 @@ def test_a_room_still_starting_is_said_to_be_there_and_waiting_for_its_host():
             host_end.close()
 
 
+def test_a_tls_room_still_starting_with_another_certificate_than_the_one_trusted_fails(tmp_path):
+    """From the pretender's side: a TLS server on the room's address, with its own certificate,
+    that holds the doctor's `who` (says `held`, as a room whose host is not in yet does) was
+    judged 'still starting, wait a moment' (a warning): the fingerprint was compared with the one
+    trusted only when the room answered. `connect` refuses it as CHANGED; so does the doctor now,
+    and discovery doubts a starting room whose certificate is not the one it announces."""
+    from helpers import child_env
+
+    from lanchat.tls import KnownServers, ensure_certificate, fingerprint, server_context, short_form
+
+    context, presented = server_context(*ensure_certificate(tmp_path / "mallory")[:2])
+    trusted = fingerprint(b"the room's own certificate, trusted before")
+    env = child_env()
+    known = KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers")  # the doctor's data folder
+    with running_server(tls=context) as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)  # its host never says hello: every newcomer is held
+        try:
+            where = f"127.0.0.1:{endpoint.port}"
+            assert known.remember(where, trusted) is None
+            proc = Proc("doctor", "--json", "127.0.0.1", str(endpoint.port), "--wait", "0", stdin=False, env=env)
+            try:
+                code = proc.wait(30)
+            finally:
+                proc.stop()
+        finally:
+            host_end.close()
+    check = {c["name"]: c for c in json.loads(proc.output)["checks"]}["server"]
+    assert (code, check["status"]) == (1, "fail"), check
+    assert "not the one you trusted there" in check["summary"], check
+    assert f"presented:  {short_form(presented)}, {presented}" in check["details"], check
+    room = RoomInfo(name="maths", host="", addresses=("198.18.0.1",), port=3580, fingerprint=trusted)
+    lying = judge_discovery([room], None, 2, {room.where: ("starting-tls", presented)})  # announces one, presents another
+    assert (lying.status, lying.details) == ("fail", (f"{room.describe()}: announces {trusted} but presents {presented}",))
+
+
 def test_something_that_is_not_lanchat_is_named_as_such():
     with socket.create_server(("127.0.0.1", 0)) as impostor:
         port = impostor.getsockname()[1]
