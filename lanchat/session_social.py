@@ -115,6 +115,10 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
     if old in session.bots:
         session.bots = (session.bots - {old}) | {ev.name_key(event.new)}
     session.typing.pop(event.old, None)
+    for file_id, fetched in session.fetched_by.items():  # who fetched our file still has it, by the new name (/files' "not yet")
+        if old in fetched:
+            new = ev.name_key(event.new)
+            session.fetched_by[file_id] = {(new if key == old else key): (event.new if key == old else name) for key, name in fetched.items()}
     if old == ev.name_key(session.name):
         session.name, session.nick_asked = event.new, None  # our /nick answered
         return _line(f"you are now known as {event.new}", event.time)

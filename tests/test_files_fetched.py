@@ -296,6 +296,17 @@ def test_files_names_nobody_from_an_earlier_file_of_that_number_nor_escapes():
     assert _listed(session, "1", 1)[-1].text.endswith("is not known: this client did not keep every name")  # a count it was not told of
 
 
+def test_someone_who_fetched_and_then_took_another_name_still_has_it():
+    """bob fetched the slides, then typed /nick robert: /files named robert among those who had
+    not fetched them yet, and the teacher went to help someone who had them."""
+    session = Session(name="ann", members=["ann", "bob", "cy"])
+    session.on_event(ev.Fetched(id="1", name="week3.pdf", by="bob", count=1))
+    session.on_event(ev.Renamed(old="bob", new="robert", time=2.0))
+    assert _listed(session, "1", 1)[-1].text == "    1 of the 2 here has it; not yet: cy"
+    session.on_event(ev.Joined(name="Bob", time=3.0))  # someone else takes the name: not one who has it
+    assert _listed(session, "1", 1)[-1].text == "    1 of the 3 here has it; not yet: cy, Bob"
+
+
 def test_who_fetched_is_kept_bounded_against_a_server_telling_of_millions():
     from lanchat.session_events import FETCHED_FILES_KEPT, FETCHED_NAMES_KEPT
 
