@@ -391,7 +391,7 @@ def who_has_it(session: Session, offered: ev.Offered) -> list[Line]:
     told to its offerer alone), who of those here has it and who not yet, so a teacher knows
     whom to help: ``    28 of the 30 here have it; not yet: dan, eve``. Here: the room's
     members less us and its bots, or the one person a private offer is for. By name, as the
-    server counts (a /nick since reads as not yet). Projector mode shows the counts only: who
+    server counts (one who fetched and then took another name still has it: session_social._renamed). Projector mode shows the counts only: who
     has not fetched the slides is not for the wall. Nothing while nobody else is here."""
     if not offered.listing or offered.fetched is None:
         return []
