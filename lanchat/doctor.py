@@ -198,6 +198,7 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     """``who`` before ``hello`` on a connected socket (plain or TLS): what answered."""
     from . import events as ev
     from .protocol import Connection, RemoteProtocolError, Role, encode
+    from .tls import DOCTORS_QUESTIONS  # the one place it is written: a TLS port knows it by its bytes
 
     proto = Connection(Role.CLIENT)
     # One deadline for the whole answer: the socket's timeout is per recv(), and a server
@@ -206,7 +207,7 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     heard = 0
     held = False
     try:
-        sock.sendall(encode(ev.Who(hold_notice=True)))
+        sock.sendall(DOCTORS_QUESTIONS[0])  # `who` with hold_notice: a room still starting says `held`
         while True:
             if (left := deadline - time.monotonic()) <= 0:
                 raise TimeoutError
