@@ -13,7 +13,7 @@
 4) immediate rejoins: a client joins, drops its socket and at once joins again under the same
    name, N times, without and with hello's ``resume`` secret: how many are refused as
    name-taken because the server has not yet seen the old connection go.
-The clients retry after 1, 2, 4, 8, then every 15 s (client.RETRY_DELAYS), so the figure is
+The clients retry after 1, 2, 4, then every 5 s (client.RETRY_DELAYS), so the figure is
 mostly that schedule: the retry that first finds the server up. Results print as a table and
 go to bench/results/reconnect.json.
 """

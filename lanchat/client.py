@@ -78,8 +78,10 @@ UPLOAD_LOW_WATER_BYTES = 256 * 1024
 DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close its side
 # Reconnecting after a lost connection: growing waits, then every RETRY_DELAYS[-1] seconds, for
-# at most GIVE_UP_SECONDS; a server restart is back within the first few.
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+# at most GIVE_UP_SECONDS; a server restart is back within the first few. The last is short: a
+# class whose teacher restarted the room, or friends whose Wi-Fi came back, waited up to 15 s
+# more for it (a try is one connection attempt on the LAN: 120 in 10 minutes cost nothing).
+RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)
 GIVE_UP_SECONDS = 600.0
 REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
 OFFERS_SETTLE_CEILING = 30.0  # from a server answering no ping: a rejoin's offers are taken to have come by then, however busy the room
@@ -118,7 +120,7 @@ class NotTheRoom(TransportError):
 
 
 def retry_delay(attempt: int) -> float:
-    """The wait before reconnect attempt ``attempt`` (0 first): 1, 2, 4, 8, then 15 s each."""
+    """The wait before reconnect attempt ``attempt`` (0 first): 1, 2, 4, then 5 s each."""
     return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
 
 
@@ -301,7 +303,7 @@ class Reconnect:
             self.resend(loop)  # no end of the replay came: what is left may have arrived or not
         if self.retry_at is not None and self.news_at is not None and now >= self.news_at:
             # the room announced at a new address while we wait (the host's laptop got another
-            # lease): try there now, not after the wait (up to 15 s) that tries elsewhere earned
+            # lease): try there now, not after the wait (up to 5 s) that tries elsewhere earned
             self.news_at = now + NEWS_CHECK_SECONDS
             if self.rejoin.news():  # type: ignore[attr-defined]
                 self.retry_at = now

@@ -513,7 +513,7 @@ class Rejoining:
             self.seen.append([])  # what comes after the rejoin is another stretch
 
     def still_lost(self, session: Session, problem: str, retry_in: float) -> list[Line]:
-        """A failed attempt, said when its reason is new: the same one every 15 s for 10 minutes
+        """A failed attempt, said when its reason is new: the same one every 5 s for 10 minutes
         filled the transcript (the status line says when the next try is)."""
         if problem == self.told_problem:
             return []
