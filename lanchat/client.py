@@ -43,7 +43,7 @@ from .protocol import (
 )
 from .session import FileCommand, InputResult, Line, Local, MachineMoved, Outgoing, Quit, Session, UiCommand, Unsend
 from .stopsignals import StopSignals, start_thread
-from .textsafe import visible
+from .textsafe import quoted, visible
 from .tls import looks_like_tls
 from .transport import (
     TransportError,
@@ -62,6 +62,7 @@ from .unconfirmed import (
     HeldForTurn,
     Unanswered,
     Unconfirmed,
+    typed_as,
 )
 
 READ_BYTES = 256 * 1024
@@ -1410,8 +1411,9 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
 def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     """What the person typed goes, or waits behind the lines held for our turn, in the order typed.
     A say or /me typed out of turn waits for our turn too (said once, here): sent, the room would
-    refuse it and it would be lost (--plain has no input line to keep it in, as the full screen
-    does; its /me went the same way). Muted, it goes: the room's refusal says why."""
+    refuse it and it would be lost. --plain says the first in full (the terminal shows each line
+    typed); the full screen, whose input line empties on Enter, says each one with its text
+    (``quotes_held_lines``). Muted, it goes: the room's refusal says why."""
     session = loop.session
     if session.mode != "turn" or type(event) not in NEEDS_THE_TURN:
         loop._send(event)
@@ -1420,8 +1422,11 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     if not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying)):
         loop._send(event)  # during a rejoin's replay it waits after those typed while away (Paced.send)
         return
+    quoting = _quotes_held_lines(loop)
     if not session.my_turn and not loop.held:  # the first said in full; the next counted (take_submitted)
-        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_until_our_turn(session))])
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_until_our_turn(session, event if quoting else None))])
+    elif quoting:  # the full screen: each line held is said, with its text (its input line is empty again)
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_too(len(loop.held) + 1, event))])
     loop.held.hold(event)
     send_held(loop)
 
@@ -1441,22 +1446,19 @@ def take_submitted(loop: ClientLoop, submitted: list[str]) -> bool:
         index += 1
         if loop.outcome is not None or loop.quitting:
             return False
-    if len(loop.held) > max(held, 1) and not loop.session.my_turn:
-        text = f"held too: {len(loop.held)} lines wait for your turn; /unsend drops them"
-        loop.frontend.show([Line(kind="notice", time=time.time(), text=text)])
+    if len(loop.held) > max(held, 1) and not loop.session.my_turn and not _quotes_held_lines(loop):
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_too(len(loop.held)))])
     return True
 
 
 def held_again(loop: ClientLoop, line: ev.Event | None, lines: list[Line]) -> bool:
     """A say or /me sent on our turn and refused as not our turn: the turn moved on its way (a
-    /pass, the turn timeout). It waits for our turn, first, said so: in --plain it was lost. The
-    full screen puts a refused say back in its input line itself (``gives_back_refused_says``)."""
+    /pass, the turn timeout). It waits for our turn, first, said so, on both screens alike (the
+    full screen put a refused say back into its input line, where the next line typed joined it)."""
     if line is None or type(line) not in NEEDS_THE_TURN:
         return False
-    if isinstance(line, ev.Say) and getattr(loop.frontend, "gives_back_refused_says", False):
-        return False
     loop.held.ahead([line])
-    lines.append(Line(kind="notice", time=time.time(), text=held_until_our_turn(loop.session)))
+    lines.append(Line(kind="notice", time=time.time(), text=held_until_our_turn(loop.session, line if _quotes_held_lines(loop) else None)))
     return True
 
 
@@ -1466,21 +1468,45 @@ def note_unsent_texts(loop: ClientLoop) -> None:
     in projector mode a direct message's without its text (the last words show on that screen)."""
     queued = loop.reconnect.queued if loop.reconnect is not None else []
     for event in [*queued, *loop.held.lines]:
-        if isinstance(event, ev.Say):  # as typed, so it can be typed again
-            loop.paced.unsent_texts.append(f"/{event.text}" if event.text.startswith("/") else event.text)
-        elif isinstance(event, ev.Me):
-            loop.paced.unsent_texts.append(f"/me {event.text}")
+        if isinstance(event, (ev.Say, ev.Me)):  # as typed, so it can be typed again
+            loop.paced.unsent_texts.append(typed_as(event))
         elif isinstance(event, ev.Whisper):
             loop.paced.unsent_texts.append(f"/w {event.to} {'(hidden: projector mode)' if loop.session.projector else event.text}")
 
 
-def held_until_our_turn(session: Session) -> str:
-    """The line said when a line typed out of turn is kept for it (send_typed). An operator's says
-    how to say it now, as the full screen's refusal does: a teacher who switched to turns before
-    asking would have her question go after the students' answers (/mode turn gives them the
-    turn first); made duplex, the room lets it go at once (HeldForTurn.due), then turns again."""
+def _quotes_held_lines(loop: ClientLoop) -> bool:
+    """Does the front end want each held line quoted? The full screen's input line empties on
+    Enter, so its notice must say which line waits; --plain's terminal shows what was typed."""
+    return bool(getattr(loop.frontend, "quotes_held_lines", False))
+
+
+def held_until_our_turn(session: Session, line: ev.Event | None = None) -> str:
+    """The line said when a line typed out of turn is kept for it (send_typed), quoting ``line``
+    on the full screen (_quotes_held_lines). An operator's says how to say it now: a teacher who
+    switched to turns before asking would have her question go after the students' answers
+    (/mode turn gives them the turn first); made duplex, the room lets it go at once
+    (HeldForTurn.due), then turns again."""
     now = "; to say it now: /mode duplex, then /mode turn" if session.is_operator(session.name) else ""
-    return f"not your turn yet ({session.turn_text()}): held until it is your turn; /unsend drops it{now}"
+    return f"not your turn yet ({session.turn_text()}): {_quoted_held(line)}held until it is your turn; /unsend drops it{now}"
+
+
+def held_too(count: int, line: ev.Event | None = None) -> str:
+    """The line said for lines held behind others (``count`` in all): once for lines typed or
+    pasted together in --plain (take_submitted), for each one with its text on the full screen."""
+    return f"{_quoted_held(line)}held too: {count} lines wait for your turn; /unsend drops them"
+
+
+# A held line quoted in its notice is cut to this many characters (the rest is in the status
+# line's count and, sent, in its echo): the notice says which line waits, not all of it again.
+HELD_QUOTED_CHARACTERS = 60
+
+
+def _quoted_held(line: ev.Event | None) -> str:
+    """``line`` as typed, quoted for a held line's notice ("'me first' "), or "" (--plain's)."""
+    if line is None:
+        return ""
+    text = typed_as(line)
+    return quoted(text if len(text) <= HELD_QUOTED_CHARACTERS else text[: HELD_QUOTED_CHARACTERS - 1] + "\u2026") + " "
 
 
 def unsend(loop: ClientLoop) -> Line:

@@ -15,7 +15,8 @@ Per line sent: one append. Per echo: one compare with the oldest entry, which it
 In a turn-based room those lines, and the ones typed while away, cannot simply go after a rejoin:
 whose turn it is was not known while away (a restarted room gives the turn afresh), and each line
 said out of turn is refused. ``HeldForTurn`` keeps the ones that need the turn until it is ours,
-and so the lines typed out of turn (--plain has no input line to keep them in).
+and so the lines typed out of turn, on both screens (kept in the full screen's input line, the
+next thing typed joined them).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def _same(line: ev.Event, echo: ev.Event) -> bool:
     if isinstance(line, ev.Whisper):  # the server writes the name as it knows it: compare as it does
         return ev.name_key(line.to) == ev.name_key(echo.to)  # type: ignore[attr-defined]
     return True
+
+
+def typed_as(line: ev.Event) -> str:
+    """A say or me as it was typed, to be typed again (the chat's last words) or recognised (a
+    held line's notice): ``/me waves``, and a say starting with a slash as ``//path``."""
+    if isinstance(line, ev.Me):
+        return f"/me {line.text}"
+    text = line.text  # type: ignore[attr-defined]
+    return f"/{text}" if text.startswith("/") else text
 
 
 class Unconfirmed:
@@ -185,6 +195,11 @@ class HeldForTurn:
         """The status line's word on them (session.progress), while any waits."""
         count = len(self.lines)
         return f"{count} line{'s' if count != 1 else ''} you typed wait{'s' if count == 1 else ''} for your turn" if count else ""
+
+    def short(self) -> str:
+        """The same where the whole does not fit (render.status_text): "1 waits for your turn"."""
+        count = len(self.lines)
+        return f"{count} wait{'s' if count == 1 else ''} for your turn" if count else ""
 
     def hold(self, line: ev.Event) -> None:
         self.lines.append(line)

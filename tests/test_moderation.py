@@ -1396,8 +1396,8 @@ def test_when_everyone_but_the_host_is_muted_the_first_unmuted_gets_the_turn():
 def test_when_the_mutes_of_everyone_but_the_host_end_by_themselves_the_turn_is_given_again():
     """Everyone but the host muted in a turn room: nobody holds the turn and every screen reads
     'waiting for someone to join'. When the mutes ended by themselves nobody was told whose turn
-    it was, so the full screen (which refuses to send unless it is your turn, ui/sending.py) kept
-    everyone, the host too, at 'not your turn yet', and /pass said 'nobody holds the turn'."""
+    it was, so every client (which holds a line typed until it is your turn, client.send_typed)
+    held everyone's lines, the host's too, at 'not your turn yet', and /pass said 'nobody holds the turn'."""
     room = classroom("turn")
     for name in ("ann", "bob", "mallory"):
         room.mod("hal", "mute", name, minutes=5)

@@ -186,8 +186,8 @@ def test_in_plain_a_line_refused_because_the_turn_moved_on_its_way_waits_for_the
 
 
 def test_on_the_full_screen_a_me_typed_out_of_turn_waits_for_the_turn():
-    """The full screen keeps a message typed out of turn in its input line, but a /me (a command
-    to it) went through, was refused and lost. It waits for the turn now, said so, as in --plain."""
+    """A /me typed out of turn on the full screen went through, was refused and lost. It waits
+    for the turn now, said so with its text, as a message does and as in --plain."""
     from helpers import RawClient, running_server
 
     from lanchat import events as ev
@@ -198,7 +198,7 @@ def test_on_the_full_screen_a_me_typed_out_of_turn_waits_for_the_turn():
         try:
             bob.expect(r"bob │ client")
             bob.send("/me waves\r")
-            bob.expect(r"not your turn yet \(waiting for ann\): held until it is your turn")
+            bob.expect(r"not your turn yet \(waiting for ann\): '/me waves' held until it is")
             ann.send(ev.Say(text="ann speaks"))
             ann.expect(ev.Emote, sender="bob", text="waves")
             bob.send("/q\r")

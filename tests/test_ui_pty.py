@@ -63,6 +63,11 @@ def say(term: TermProc, text: str, sender: str) -> None:
     term.expect(re.escape(f"{sender}: {text}"))
 
 
+def transcript_says(term: TermProc, text: str) -> None:
+    """Wait until the transcript shows ``text``, wherever it was folded (the roster pane left out)."""
+    term.wait_screen(lambda rows: text in " ".join(" ".join(row.split("│")[0] for row in rows[:-2]).split()), what=repr(text))
+
+
 def assert_sane_terminal_after_exit(term: TermProc) -> str:
     """The program left the alternate screen, turned bracketed paste off, and the shell's
     terminal is back in cooked mode with echo and its signal keys (stty shows no -icanon,
@@ -170,7 +175,9 @@ def test_enter_on_a_line_of_only_spaces_clears_it_and_sends_nothing(terms):
     assert not re.search(r"bob: *$", ann.text, re.MULTILINE)  # nothing was sent for the spaces
 
 
-def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
+def test_turn_based_a_line_typed_ahead_waits_for_your_turn(terms):
+    """Typed out of turn, a line leaves the input line and waits for the turn (said with its text,
+    counted in the status line), as --plain's does; it goes once the other has spoken."""
     ann, port = host(terms, "--mode", "turn")
     bob = join(terms, port, "bob")
     ann.expect(r"bob joined")
@@ -182,20 +189,20 @@ def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
     waiting.expect(rf"\[waiting for {first}\]")
     waiting.send("typed ahead")
     waiting.wait_screen(lambda rows: rows[-1].startswith(f"[waiting for {first}] typed ahead"))
-    waiting.send("\r")  # refused: not our turn, and nothing is lost
-    waiting.expect(r"not your turn yet")
-    assert waiting.lines[-1].startswith(f"[waiting for {first}] typed ahead")
+    waiting.send("\r")  # not sent yet: held for the turn, and the input line is free again
+    waiting.wait_screen(lambda rows: rows[-1].rstrip() == f"[waiting for {first}]" and "1 line you typed waits for your turn" in rows[-2],
+                        what="the line held, counted")
+    transcript_says(waiting, f"not your turn yet (waiting for {first}): 'typed ahead' held until it is your turn")
+    assert f"{second}: typed ahead" not in talking.text
     say(talking, "over to you", first)
-    waiting.wait_screen(lambda rows: rows[-1].startswith("> typed ahead"), what="the turn and the kept text")
-    waiting.send("\r")
     talking.expect(rf"{second}: typed ahead")
+    waiting.wait_screen(lambda rows: "for your turn" not in rows[-2], what="the count gone")
 
 
 def test_a_teacher_who_switches_to_turns_before_asking_is_told_how_to_ask_now(terms):
-    """A quiz: the teacher typed /mode turn, then her question, and read only 'not your turn yet
-    (waiting for bob); what you typed is kept': the turn goes to the students first, in join
-    order, and her question would go after the last answer. An operator's refusal now says how
-    to say it now; a student's stays as it was."""
+    """A quiz: the teacher typed /mode turn, then her question, and read only that it waits
+    (the turn goes to the students first, in join order, and her question would go after the
+    last answer). An operator's notice says how to say it now; a student's stays as it was."""
     ann, port = host(terms, cols=160)
     bob = join(terms, port, "bob", cols=120)
     cat = join(terms, port, "cat", cols=120)
@@ -205,12 +212,12 @@ def test_a_teacher_who_switches_to_turns_before_asking_is_told_how_to_ask_now(te
     ann.send("Q1: how many bytes is the header?")
     ann.wait_screen(lambda rows: "Q1: how many" in rows[-1], what="the question typed")
     ann.send("\r")
-    ann.expect(r"! not your turn yet \(waiting for bob\); what you typed is kept; to say it now: /mode duplex, then /mode turn")
+    transcript_says(ann, "'Q1: how many bytes is the header?' held until it is your turn; /unsend drops it; to say it now: /mode duplex, then /mode turn")
     cat.expect(r"\[waiting for bob\]")
     cat.send("4")
     cat.wait_screen(lambda rows: rows[-1].rstrip().endswith("] 4"), what="cat's answer typed")
     cat.send("\r")
-    cat.expect(r"! not your turn yet \(waiting for bob\); what you typed is kept")
+    transcript_says(cat, "-!- not your turn yet (waiting for bob): '4' held until it is your turn; /unsend drops it")
     assert "/mode duplex" not in cat.text and bob.proc.isalive()
 
 

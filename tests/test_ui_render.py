@@ -1069,3 +1069,21 @@ def test_the_hosts_sending_mark_does_not_push_out_the_hosts_address():
     assert rd.status_text(view, 40) == " teacher │ 192.168.1.20:3580 │ 21 here "
     assert rd.status_text(view, 55) == " teacher │ 192.168.1.20:3580 │ 21 here │ sending to 2 "
     assert rd.status_text(view, 100).endswith(" │ 21 here │ sending slides.pdf to 2 ")
+
+
+def test_a_narrow_status_line_still_counts_the_lines_held_for_the_turn():
+    """A line typed out of turn leaves the input line and waits (client.send_typed); the status
+    line counts them. On a 64-column projector the whole count did not fit and went: what bob
+    typed was then nowhere on the screen. Its short form stays."""
+    from lanchat import events as ev
+    from lanchat.unconfirmed import HeldForTurn
+
+    view = View(Session(name="bob", role="client", where="192.168.1.20:3580", mode="turn", turn="amy", members=["amy", "bob", "cy"], topic="fractions"))
+    held = HeldForTurn()
+    held.hold(ev.Say(text="me first"))
+    view.session.progress = {"held": held}  # type: ignore[attr-defined]
+    assert "1 line you typed waits for your turn" in rd.status_text(view, 80)
+    held.hold(ev.Me(text="waves"))
+    assert "2 lines you typed wait for your turn" in rd.status_text(view, 80)
+    narrow = rd.status_text(view, 64)
+    assert "2 wait for your turn" in narrow and "waiting for amy" in narrow and text_fits(narrow, 64), narrow

@@ -25,7 +25,7 @@ from .view import View
 
 # what /help keys lists (the session shows it: Session.ui_keys)
 KEYS = (
-    ("Enter", "send the line (in turn-based mode only on your turn; what you typed is kept)"),
+    ("Enter", "send the line (in turn-based mode, typed out of turn it waits for your turn; /unsend drops it)"),
     ("Left/Right, Ctrl-Left/Right", "move the cursor by a character or a word"),
     ("Home/End, Ctrl-A/Ctrl-E", "start/end of the input line"),
     ("Alt-b/Alt-f", "back/forward a word"),

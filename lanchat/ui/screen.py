@@ -738,9 +738,8 @@ class CursesFrontend:
         self.dirty, self.alert = True, False
         self.redraws = Redraws(session)  # when a status line that changes by itself is drawn
         self.sending = Sending(session, self.view)
-        # a say refused as not our turn goes back into the input line here (show), not to the
-        # client's lines held for the turn (client.held_again)
-        self.gives_back_refused_says = True
+        # a line held for our turn (client.send_typed) leaves the input line: its notice quotes it
+        self.quotes_held_lines = True
         self._projector = session.projector  # as last drawn: a change ends a /find (show)
         self.closed = False
         self._measured_width: int | None = None  # the transcript's width at the last _measure_at

@@ -1,9 +1,10 @@
 """sending.py: what the input line sends on Enter, and what comes back to it. Pure.
 
-Enter's rules (a message out of turn stays typed; pasted commands go one by one; a line too
-long is refused here) and the answers read for a line we sent: refused as not our turn, while
-muted, or a direct message to nobody here, what was typed goes back into the input line
-(``give_back``) instead of being lost. The full screen (screen.py) owns one ``Sending``.
+Enter's rules (pasted commands go one by one; a line too long is refused here; a message out of
+turn goes to the client, which holds it for our turn: client.send_typed) and the answers read for
+a line we sent: refused while muted, or a direct message to nobody here, what was typed goes back
+into the input line (``give_back``) instead of being lost. The full screen (screen.py) owns one
+``Sending``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import replace
 
 from .. import events as ev
 from ..session import ALIASES, TURN_CHANGED, Line, Session
-from . import render
 from .view import View
 
 
@@ -81,8 +81,10 @@ class Sending:
 
     def enter(self) -> list[str]:
         """Enter outside a paste: the lines it submits. In turn-based mode a message typed out of
-        turn stays in the input line (type-ahead); commands always go through. Offline, whose turn
-        it is is not known: the message goes to the client, which sends it on our turn once back.
+        turn goes too, and the client holds it for our turn (client.send_typed, as --plain's: one
+        rule, one place), saying so with its text; kept in the input line, the next thing typed
+        (/q) joined it: "me first/q". Offline, whose turn it is is not known: the client sends it
+        on our turn once back.
         Lines that are each a known command (six /send lines pasted) go one by one, as --plain takes
         them; one command with more lines (a /w of two) stays one, and so do lines starting with a
         slash that are not all commands (paths): an unknown command, given back (session_input._unknown)."""
@@ -105,13 +107,6 @@ class Sending:
             clears = "Ctrl-U clears it" if editor.cursor >= len(text) else "End, then Ctrl-U clears it"
             self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept ({clears})")])
             return []
-        offline = render.offline(self.session)
-        if not is_command and not self.session.my_turn and not offline:
-            who = self.session.waiting_for()
-            # a teacher who switched to turns before asking: her line would go after the last answer
-            now = "; to say it now: /mode duplex, then /mode turn" if self.session.is_operator(self.session.name) else ""
-            self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept{now}")])
-            return []
         self.view.seen()
         self.view.to_bottom()
         self._last_message = None if is_command else text
@@ -122,14 +117,10 @@ class Sending:
         back to the input line. Returns the lines to show."""
         shown = []
         for line in lines:
-            # The turn moved while our message was on its way and the server refused it
-            # (PROTOCOL.md, turn-based mode): put it back in the input line, nothing is lost.
+            # (A say refused because the turn moved on its way waits for our turn in the client,
+            # client.held_again, as one typed out of turn does: it never comes here.)
             if line.kind == "own" and line.text == self._last_message:
                 self._last_message = None  # it went through
-            elif line.code == ev.E_NOT_YOUR_TURN and self._last_message:
-                if not self.view.editor.text:
-                    self.view.editor.type(self._last_message)
-                self._last_message = None
             elif line.code == ev.E_MUTED and self._last_message:  # muted: to send once the mute is over
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
