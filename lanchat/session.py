@@ -63,7 +63,8 @@ class Presence:
     here: int  # how many are here after it
 
 
-TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
+TURN_CHANGED = "turn-changed"  # Line.code of "turn: waiting for ..." notices (the screen shows them in its status line only)
+TURN_OURS = "turn-ours"  # Line.code of "turn: your turn" (news on every screen)
 UNKNOWN_COMMAND = "unknown-command"  # Line.code of "unknown command ...": --plain adds how to send such a line as text
 HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
 HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view

@@ -27,6 +27,7 @@ from .session import (
     JOIN_LEAVE,
     OFFERS_REMEMBERED,
     TURN_CHANGED,
+    TURN_OURS,
     Line,
     Presence,
     Session,
@@ -239,7 +240,9 @@ def _turn(session: Session, event: ev.Turn) -> list[Line]:
     session.turn = event.holder
     if session.mode != "turn":  # after /mode duplex: nobody's turn, and the act said so
         return []
-    return [Line(kind="notice", time=session._now(), text=f"turn: {session.turn_text()}", code=TURN_CHANGED)]
+    # coded by whose it is now, not read at the screen: a batch may end on another turn (sending.py)
+    code = TURN_OURS if session.my_turn else TURN_CHANGED
+    return [Line(kind="notice", time=session._now(), text=f"turn: {session.turn_text()}", code=code)]
 
 
 # ------------------------------------------------------- errors and notices

@@ -181,3 +181,24 @@ def test_a_line_refused_because_the_turn_moved_on_its_way_waits_for_the_turn_in_
         server.close()  # first: bob then ends at once, not after waiting for a server's goodbye
         bob.stop()
     assert "not your turn: waiting for cat" not in bob.text
+
+
+def test_a_batch_that_ends_on_our_turn_does_not_show_the_turn_that_went_to_someone_else():
+    """The screen shows "turn: your turn" and leaves others' turns to its status line. A held line
+    goes the moment the turn is ours, so its echo, the turn passing to amy, amy's quick answer
+    and the turn back came in one read; the filter read whose turn it was at the end of it (ours)
+    and showed "turn: waiting for amy" in the transcript. Decided by each line's code now."""
+    from lanchat import events as ev
+    from lanchat.session import Session
+    from lanchat.ui.sending import Sending
+    from lanchat.ui.view import View
+
+    session = Session(name="bob")
+    session.on_event(ev.Welcome(name="bob", mode="turn", members=("amy", "bob"), turn="bob"))
+    sending = Sending(session, View(session))
+    lines = []
+    for event in (ev.Message(sender="bob", text="me first", time=1.0), ev.Turn(holder="amy"),
+                  ev.Message(sender="amy", text="amy two", time=2.0), ev.Turn(holder="bob")):
+        lines += session.on_event(event)
+    shown = [line.text for line in sending.answered(lines)]
+    assert shown == ["me first", "amy two", "turn: your turn"], shown

@@ -130,8 +130,8 @@ class Sending:
             if line.give_back is not None:  # kept: in the order typed, before what was typed after it
                 self._put_back_end = self.view.editor.put_back(line.give_back, self._put_back_end)
                 line = replace(line, text=f"{line.text}; what you typed is kept")
-            if line.code == TURN_CHANGED and not self.session.my_turn:
-                continue  # whose turn it is shows in the status line and the prompt
+            if line.code == TURN_CHANGED:  # another's turn (ours is TURN_OURS, shown), by the line, not by
+                continue  # whose turn it is at the batch's end: it shows in the status line and the prompt
             shown.append(line)
         return shown
 
