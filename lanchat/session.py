@@ -96,7 +96,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/files", usage="/files", help="list the files on offer (yours: who here has fetched each, who not yet)"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
-    Command(name="/unsend", usage="/unsend", help="drop the lines you typed that still wait to be sent (offline, for your turn after a rejoin, at the room's pace)"),
+    Command(name="/unsend", usage="/unsend", help="drop the lines you typed that still wait to be sent (offline, for your turn, at the room's pace)"),
     Command(name="/me", usage="/me ACTION", help="say what you do: /me waves shows as * ann waves"),
     Command(name="/nick", usage="/nick NEW", help="take another name without leaving (the name rules of joining apply)"),
     Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
