@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from helpers import SerialServer
+from helpers import Proc, SerialServer
 from netlab import Lab
 
 from lanchat.client_files import ClientTransfers
@@ -171,13 +171,54 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     wrong = lab.run(bob, "connect", "friendz", "--name", "cat")
     joined = lab.run(bob, "connect", "Friends", "--name", "bob")
     # how the name is not a machine depends on the namespace's resolver: none answering, or no such name
-    joined.expect(r"(no machine is called 'Friends'|'Friends' was not found: [^;]*); looking for a room of that name on the local network", timeout=15)
+    joined.expect(r"(no machine is called 'Friends'; looking for a room of that name|looking for a room called 'Friends') on the "
+                  r"local network", timeout=15)
     joined.expect(rf"joining friends on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
     assert wrong.wait(15) == 1
     wrong.expect(rf"1\. friends on {ANN}:{port}")
-    wrong.expect(r"no room is called 'friendz' either; join one of those above by its name or address$")
+    wrong.expect(r"(no room is called 'friendz' either|'friendz' was not found: .*, and no room is called 'friendz'); join one "
+                 r"of those above by its name or address$")
+    assert "cat joined" not in server.output
+
+
+# The system's resolver with its name server out of reach (unplugged, a dead router's): every
+# name fails at once with EAI_AGAIN, as getaddrinfo says it; an address is still no look-up.
+NAME_SERVER_UNREACHABLE = """\
+import socket, sys
+real = socket.getaddrinfo
+def unreachable(host, *args, **kwargs):
+    if host is None or host.replace(".", "").isdigit() or ":" in host:
+        return real(host, *args, **kwargs)
+    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+socket.getaddrinfo = unreachable
+from lanchat.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_first(lab):
+    """`connect Friends` with the LAN's name server out of reach said "'Friends' was not found:
+    the network's name server cannot be reached (is the network up?)" and then joined the room
+    on that very network. The room is looked for first; the name server is spoken of only when
+    no room is called so either."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "friends")
+    program = ["ip", "netns", "exec", bob, sys.executable, "-c", NAME_SERVER_UNREACHABLE]
+    joined = Proc("connect", "Friends", "--name", "bob", program=program)
+    wrong = Proc("connect", "friendz", "--name", "cat", program=program)
+    lab.procs += [joined, wrong]
+    joined.expect(r"^lanchat: looking for a room called 'Friends' on the local network\.\.\.$", timeout=15)
+    joined.expect(rf"joining friends on {ANN}:{port}$")
+    joined.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+    assert "name server" not in joined.output
+    assert wrong.wait(15) == 1
+    wrong.expect(r"^lanchat: looking for a room called 'friendz' on the local network\.\.\.$")
+    wrong.expect(rf"1\. friends on {ANN}:{port}")
+    wrong.expect(r"^lanchat: 'friendz' was not found: the network's name server cannot be reached \(is the network up\?\), "
+                 r"and no room is called 'friendz'; join one of those above by its name or address$")
     assert "cat joined" not in server.output
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..textsafe import quoted, visible
@@ -181,12 +182,25 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
     except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
         print()
         return cancelled(PromptCancelled(interrupted=True))
-    if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
-        return _room_called(target.host, target.port if target.port_given else None, found, pin=args.fingerprint)
+    if isinstance(found, NoMachine):  # `lanchat connect friends`: no machine, maybe a room
+        return _room_called(target.host, target.port if target.port_given else None, found.problem, pin=args.fingerprint,
+                            said_first=found.certain)
     return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
 
 
-def _no_address(host: str, port: int) -> str | tuple[str, ...]:
+@dataclass(frozen=True)
+class NoMachine:
+    """Why a host typed is no machine found (it may be a room's name): ``problem``; ``certain``
+    when the name server said so. When it could not say (not reached, no answer), the room of
+    that name is looked for first and the name server is spoken of only if there is none:
+    `connect Friends` on a LAN whose name server was down said "(is the network up?)" and then
+    joined the room on that very network."""
+
+    problem: str
+    certain: bool = True
+
+
+def _no_address(host: str, port: int) -> NoMachine | tuple[str, ...]:
     """Why ``host`` is no machine (it may be a room's name), or the addresses the resolver found
     it at, which `connect` connects (and switches to TLS) to without asking again (a rejoin, later,
     asks again: _Rejoin):
@@ -205,30 +219,32 @@ def _no_address(host: str, port: int) -> str | tuple[str, ...]:
     if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
         return ()
     if found.outcome == UNKNOWN:
-        return f"no machine is called {quoted(host)}"
-    return f"{quoted(host)} {found.problem}"
+        return NoMachine(f"no machine is called {quoted(host)}")
+    return NoMachine(f"{quoted(host)} {found.problem}", certain=False)
 
 
 def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None,  # noqa: ANN202
-                 hint: str = ""):
+                 hint: str = "", said_first: bool = True):
     """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
     that name announced on the local network is joined, as `connect` with no address joins one
     (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
     why not: ``problem`` (why ``typed`` is not a machine), ``hint`` (what it was likely meant as)
-    and the rooms that are announced. Of
-    several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
+    and the rooms that are announced (``problem`` said first, or, not ``said_first``, only if no
+    room is called so: NoMachine.certain). Of several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
     for the name, is it."""
     from ..discovery import BROWSE_SECONDS, rooms_called
     from ..transport import Endpoint
 
-    say(f"{PROG}: {problem}; looking for a room of that name on the local network...", sys.stdout)
+    named = room_said(" ".join(typed.split()))
+    say(f"{PROG}: {problem}; looking for a room of that name on the local network..." if said_first
+        else f"{PROG}: looking for a room called {named} on the local network...", sys.stdout)
     rooms = find_rooms(BROWSE_SECONDS)
     if isinstance(rooms, int):
         return rooms
     called = rooms_called(rooms, typed, port)
     if len(called) > 1 and len(trusted := trusted_by_name(called, typed, pin)) == 1:
         # anyone can announce the name too: the one holding the certificate trusted for it is the room
-        say(f"{PROG}: {len(called) - 1} other room(s) called {room_said(' '.join(typed.split()))} announce a TLS "
+        say(f"{PROG}: {len(called) - 1} other room(s) called {named} announce a TLS "
              f"fingerprint other than {'--fingerprint' if pin else 'the one you trusted for it'}: not joined "
              "(someone may be pretending to be it)", sys.stdout)
         called = trusted
@@ -241,8 +257,9 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
         return fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
     hint = f"\n  {hint}" if hint else ""
     if rooms:
-        return fail(f"no room is called {room_said(' '.join(typed.split()))} either; join one of those above by its name or address"
-                    f"{hint}", exit_code)
+        either = " either" if said_first else ""
+        return fail(f"{'' if said_first else problem + ', and '}no room is called {named}{either}; join one of those above "
+                    f"by its name or address{hint}", exit_code)
     return fail(f"{problem}, and no room is announced on the local network{hint}\n{NO_ROOM_HELP}", exit_code)
 
 
