@@ -179,11 +179,15 @@ def _written_otherwise(text: str) -> None:
         from .names import name_problem
 
         if name_problem(user) is None:
-            raise AddressProblem(f"{text!r} is no address: your name in the chat goes in --name", **_meant_at(place, user))
+            # (no word of --name: doctor and forget have none; connect's "did you mean" puts it there)
+            raise AddressProblem(f"{text!r} is no address: the name before '@' is no part of one", **_meant_at(place, user))
     for comma in ",;":  # 127.0.0.1,4000: a host and its port joined by the wrong mark
         head, _, tail = text.rpartition(comma)
         bracketed = f"[{head}]" if ":" in head and not head.startswith("[") else head  # ::1,4000
-        if port_digits(tail) and (meant := _meant_at(f"{bracketed}:{tail}")).get("meant"):
+        if meant_as_an_address(head) and (refused := _port_refused(f"{bracketed}:{tail}")):  # 127.0.0.1,70000
+            raise AddressProblem(f"{text!r} is no address: the host and the port are two words, and {refused}")
+        if port_digits(tail) and (meant := _meant_at(f"{bracketed}:{tail}")).get("meant") and (
+                meant_as_an_address(head) or int(tail) >= 1024):  # Room,2: a room's name, never a system port of host Room
             raise AddressProblem(f"{text!r} is no address: the host and the port are two words", **meant)
     parts = text.split(",")
     for dotted in (".".join(parts), ".".join(parts[:-1]) + ":" + parts[-1]) if len(parts) in (4, 5) else ():
@@ -191,8 +195,24 @@ def _written_otherwise(text: str) -> None:
         if meant.get("meant") and looks_like_ipv4(meant["meant"].host) and meant["meant"].host.count(".") == 3:
             raise AddressProblem(f"{text!r} is no address: an address is written with dots, not commas", **meant)
     head, slash, path = text.partition("/")
+    if path.strip("/") and ":" in head and (refused := _port_refused(head)):  # 127.0.0.1:0/chat: no socket file's path
+        raise AddressProblem(f"{text!r} is no address: give only the host and the port, as two words; {refused}")
     if path.strip("/") and ":" in head and (meant := _meant_at(head)).get("meant") and meant["meant"].port_given:  # a link without its http://
         raise AddressProblem(f"{text!r} is no address: give only the host and the port, as two words", **meant)
+
+
+def _port_refused(place: str) -> str | None:
+    """Why the port of ``place``, a plain ``HOST:PORT`` (``[IPV6]:PORT``), cannot be joined
+    (port 0, out of range), or None: for any other ``place`` too."""
+    host, colon, port = place.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not port_digits(port) or not plain_host(host) or (":" in host and not _is_ipv6(host)):
+        return None
+    try:
+        _port_number(port, "")
+    except AddressProblem as problem:
+        return str(problem)
+    return None
 
 
 def plain_host(text: str) -> bool:

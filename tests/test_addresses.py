@@ -93,6 +93,11 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         # a link-local address without its interface: the kernel said only "Invalid argument"
         ("fe80::1", None, None, "fe80::1 is a link-local address: it needs this machine's interface it is reached by, e.g. fe80::1%eth0"),
         ("[fe80::1]:3580", None, None, "e.g. fe80::1%eth0"),
+        # a host and a port that cannot be joined, written another tool's way: the port's problem, not "cannot find host"
+        ("127.0.0.1,70000", None, None, "two words, and port 70000 is out of range (1-65535)"),
+        ("::1,0", None, None, "two words, and port 0 cannot be joined"),
+        ("127.0.0.1:0/chat", None, None, "as two words; port 0 cannot be joined"),  # not "a path"
+        ("[::1]:70000/chat", None, None, "as two words; port 70000 is out of range"),
     ],
 )
 def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):
@@ -151,7 +156,8 @@ def test_a_zone_that_would_drive_the_terminal_is_never_said_back_as_a_command(ty
 
 
 @pytest.mark.parametrize("typed", ["::1", "[::1]:3580", "fe80::1%eth0", "127.0.0.1:3580", "annlaptop.local", "ann-laptop",
-                                   "192.168.1.20:3580/", "[::1]:4000/", "pc,lab,school,x"])
+                                   "192.168.1.20:3580/", "[::1]:4000/", "pc,lab,school,x",
+                                   "Room,2", "maths;10"])  # a room's name: no host name is given a system port so
 def test_the_forms_that_join_are_no_mistake(typed):
     assert connect_target(typed, None, None) is not None
 

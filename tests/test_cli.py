@@ -949,6 +949,43 @@ def test_a_port_out_of_range_names_the_range_the_command_takes(run, args, said):
 
 
 @pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        # "cannot find host '127.0.0.1,70000'" and `lanchat doctor 127.0.0.1,70000 3580`
+        (["connect", "127.0.0.1,70000", "--name", "ann"],
+         ["lanchat: '127.0.0.1,70000' is no address: the host and the port are two words, and port 70000 is out of range "
+          "(1-65535)"]),
+        # "is a path, not a host: a socket file is joined with `lanchat connect --unix 127.0.0.1:0/chat`"
+        (["connect", "127.0.0.1:0/chat", "--name", "ann"],
+         ["lanchat: '127.0.0.1:0/chat' is no address: give only the host and the port, as two words; port 0 cannot be "
+          "joined: it only asks `serve` to pick a free port; use the port `serve` printed"]),
+        # "your name in the chat goes in --name": the doctor has no --name
+        (["doctor", "ann@127.0.0.1"],
+         ["lanchat: 'ann@127.0.0.1' is no address: the name before '@' is no part of one",
+          "  did you mean: python -m lanchat doctor 127.0.0.1"]),
+        (["connect", "ann@127.0.0.1"],
+         ["lanchat: 'ann@127.0.0.1' is no address: the name before '@' is no part of one",
+          "  did you mean: python -m lanchat connect 127.0.0.1 --name ann"]),
+        # forget has no --name either, and said nothing of what to type instead
+        (["forget", "ann@10.0.0.5:4000"],
+         ["lanchat: 'ann@10.0.0.5:4000' is no address: the name before '@' is no part of one",
+          "  did you mean: python -m lanchat forget 10.0.0.5 4000"]),
+        (["forget", "ann@host"],
+         [r"lanchat: 'ann@host' is no address: the name before '@' is no part of one, and no room called 'ann@host' is "
+          r"remembered in /\S+/known_rooms",
+          "  did you mean: python -m lanchat forget host"]),
+    ],
+)
+def test_a_mistyped_place_says_what_is_wrong_with_it_and_what_the_command_takes(run, args, said):
+    proc = run(*args, stdin=False)
+    assert proc.wait() == 2
+    lines = [line for line in proc.lines if "a new identity key was made" not in line]
+    assert len(lines) == len(said), proc.output
+    for line, wanted in zip(lines, said, strict=True):
+        assert line == wanted or re.fullmatch(wanted, line), proc.output
+
+
+@pytest.mark.parametrize(
     ("given", "said"),
     [
         (["--name", "ann"], "--name is the host's name in the chat, and a --headless room has no host: leave it out "

@@ -238,6 +238,12 @@ def test_a_room_whose_one_word_name_reads_as_a_mistyped_address_is_still_joined_
     wrong.expect(r"no room is called 'cat@lab' either; join one of those above by its name or address$")
     wrong.expect(r"^  did you mean: python -m lanchat connect lab --name cat$")
     assert "cat joined" not in server.output
+    # Room,2 is a room's name, never host Room's port 2 (a system port, which `serve` takes only as
+    # root): after the search, "did you mean: python -m lanchat connect Room 2" was the last word
+    room = lab.run(bob, "connect", "Room,2", "--name", "dan")
+    assert room.wait(15) == 1
+    room.expect(r"no room is called 'Room,2'.*; join one of those above by its name or address$")
+    assert "did you mean" not in room.output and "two words" not in room.output, room.output
 
 
 @pytest.mark.parametrize(

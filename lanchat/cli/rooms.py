@@ -196,7 +196,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     a single word may be either), then every line holding a certificate so forgotten, said one by
     one; a room there, or of that name, is then joined as one never met (a plain one in the
     clear). Nothing remembered is said, and is no error."""
-    from ..addresses import AddressProblem, connect_target
+    from ..addresses import AddressProblem, connect_target, may_be_a_room_name, meant_command
     from ..discovery import looks_like_a_room_name
     from ..tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, forget_command, same_machine
     from ..transport import Endpoint
@@ -232,8 +232,12 @@ def cmd_forget(args: argparse.Namespace) -> int:
         _say_forgotten(known, rooms, places, target.host if target is not None else "")
         _say_forgotten(known, *held, "", also=", the same certificate")
         return fail(str(exc))
-    if target is None and not rooms and not looks_like_a_room_name(args.host):
-        return fail(str(problem), 2)
+    if target is None and not rooms and not looks_like_a_room_name(args.host):  # no room remembered as typed: a mistyped address
+        assert problem is not None  # (target is None)
+        meant, said = meant_command(problem, "forget"), str(problem)
+        if may_be_a_room_name(problem, args.host):  # team@lab: a room may be called so, and is looked for first
+            said += f", and no room called {room_said(args.host)} is remembered in {known.rooms.path}"
+        return fail(f"{said}\n  did you mean: {meant}" if meant else said, 2)
     if not rooms and not places:
         shown = f"a room called {quoted(args.host)} in {known.rooms.path}" if target is None else (
             f"{where if target.port_given else where.rpartition(':')[0] + ' (any port)'} in {known.path}")
