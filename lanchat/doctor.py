@@ -140,7 +140,8 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     A TLS room answers plain bytes with a fatal ``use-tls`` (``bad-frame`` from older servers;
     PROTOCOL.md, TLS: mixed ends):
     then the same question is asked again over TLS, and the detail is its fingerprint.
-    Outcomes: lanchat, lanchat-tls, starting, starting-tls (the detail: its fingerprint), other, refused, timeout, unreachable, host-unreachable, unknown-host,
+    Outcomes: lanchat, lanchat-tls, starting, starting-tls (the detail: its fingerprint), stopped-starting (held, then
+    closed: its server stopped before its room opened), other, refused, timeout, unreachable, host-unreachable, unknown-host,
     no-answer (the name server did not answer: the name may well be right).
     """
     from .lookup import FOUND, NO_ANSWER, NOT_A_NAME, look_up
@@ -224,9 +225,11 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
                     return "lanchat", "a lanchat server answered"
                 if isinstance(event, ev.Error) and event.code in (ev.E_USE_TLS, ev.E_BAD_FRAME) and event.fatal:
                     return "tls?", "a lanchat frame refused: a TLS room says use-tls to plain bytes (bad-frame before)"
+                if held and isinstance(event, ev.Shutdown):  # it was lanchat's: its room stopped before it opened
+                    return STOPPED_STARTING, f"its room was starting, then its server stopped ({visible(event.reason)})"
                 return "other", "something answered, but not as a lanchat server does"
             if not data:
-                return "other", "something accepted the connection and closed it without a word"
+                return _held_then(held, "something accepted the connection and closed it without a word")
     except RemoteProtocolError:
         return "other", "something answered, but not in lanchat's protocol"
     except TimeoutError:
@@ -236,7 +239,19 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
             return "other", f"something accepted the connection but did not finish an answer within {timeout:g} s"
         return "other", f"something accepted the connection but said nothing within {timeout:g} s"
     except OSError as exc:
-        return "other", f"the connection broke: {exc.strerror or exc}"
+        return _held_then(held, f"the connection broke: {exc.strerror or exc}")
+
+
+STOPPED_STARTING = "stopped-starting"  # held (a lanchat room, starting), then closed: its server stopped
+
+
+def _held_then(held: bool, otherwise: str) -> tuple[str, str]:
+    """The connection closed (or broke) before any answer: a server that had said ``held`` was
+    lanchat's, and stopped while its room was starting (it read "another program"); else
+    ``otherwise``, of whatever holds the port."""
+    if held:
+        return STOPPED_STARTING, "its room was starting, then its server closed the connection"
+    return "other", otherwise
 
 
 def _probe_tls(target: Target, addresses: list, timeout: float) -> tuple[str, str]:
@@ -279,6 +294,10 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
                      f"`lanchat connect {where} --tls` (its fingerprint: {detail}, in short {short_form(detail)}{trusted})")
     if outcome in ("starting", "starting-tls"):
         return _judge_starting(where, outcome, detail)
+    if outcome == STOPPED_STARTING:  # asked about or not: a room was there a moment ago
+        return Check("server", "fail", f"a lanchat server answered at {where}, but {detail}",
+                     "it was stopped, or it could not start its room: ask the host to look at the screen of "
+                     "`lanchat serve` (and start it again), then run the doctor again")
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import Proc, RawClient, running_server
+from helpers import Proc, RawClient, running_server, wait_for
 
 from lanchat.addresses import LocalAddress, Target
 from lanchat.discovery import RoomInfo
@@ -201,6 +201,36 @@ def test_a_room_still_starting_is_said_to_be_there_and_waiting_for_its_host():
             host.close()
         finally:
             host_end.close()
+
+
+def test_a_room_that_stops_while_it_is_starting_is_said_to_have_stopped_not_to_be_another_program():
+    """The doctor held by a room still starting (its probe told `held`), whose server then stopped
+    within the probe's 3 s, said 'no lanchat server at 127.0.0.1:PORT: something answered, but not
+    as a lanchat server does', 'that port belongs to another program'. A real server, its host's
+    end adopted but silent, stopped once the doctor is held."""
+    with running_server() as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)  # as serve does before its screen says hello
+        proc = Proc("doctor", "--json", "127.0.0.1", str(endpoint.port), "--wait", "0", stdin=False)
+        try:
+            wait_for(lambda: any(peer.told_held for peer in list(server.hub.peers.values())), what="the doctor held")
+            server.request_shutdown("the host stopped the room")
+            code = proc.wait(30)
+        finally:
+            proc.stop()
+            host_end.close()
+    checks = {check["name"]: check for check in json.loads(proc.output)["checks"]}
+    stopped = checks["server"]
+    assert code == 1 and stopped["status"] == "fail", stopped
+    assert stopped["summary"].startswith(f"a lanchat server answered at 127.0.0.1:{endpoint.port}, but its room was starting, "
+                                         "then its server "), stopped
+    assert "another program" not in stopped["fix"] and "`lanchat serve`" in stopped["fix"], stopped
+    # closed without a word (or broken) after held: the same; before any held: whatever holds the port
+    from lanchat.doctor import _held_then
+
+    assert _held_then(True, "something accepted the connection and closed it without a word") == (
+        "stopped-starting", "its room was starting, then its server closed the connection")
+    assert _held_then(False, "the connection broke: Connection reset by peer")[0] == "other"
 
 
 def test_a_tls_room_still_starting_with_another_certificate_than_the_one_trusted_fails(tmp_path):
