@@ -316,6 +316,15 @@ def shown_before(session: Session, offered: ev.Offered) -> bool:
     return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
 
 
+def _fetched_by_them(offered: ev.Offered) -> str:
+    """Whether the one person a file of ours is offered to has it, in our /files: the server's
+    count ("fetched by 0" read as if a room had been asked), said of them; "" from a server that
+    does not count."""
+    if offered.fetched is None:
+        return ""
+    return ", who has it" if offered.fetched else ", not fetched yet"
+
+
 def offered_line(session: Session, offered: ev.Offered) -> Line:
     """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
     from .files import human_size, safe_name
@@ -324,9 +333,10 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     size = human_size(offered.size)
     mine = ev.name_key(offered.sender) == ev.name_key(session.name)
     if offered.listing:
-        whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
-        if offered.fetched is not None:  # the offerer's listing: how many have it ("fetched by 28")
-            whom += f", fetched by {offered.fetched}"
+        whom = f" (only for {offered.to}{_fetched_by_them(offered)})" if offered.to and mine else (
+            " (only for you)" if offered.to else "")
+        if offered.fetched is not None and not offered.to:  # the offerer's listing: how many have it ("fetched by 28")
+            whom += f", fetched by {offered.fetched or 'nobody yet'}"
         line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
         return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
     if mine:
@@ -393,15 +403,14 @@ def who_has_it(session: Session, offered: ev.Offered) -> list[Line]:
     """Under a file of ours in /files (the listing says how many fetched it: ``offered.fetched``,
     told to its offerer alone), who of those here has it and who not yet, so a teacher knows
     whom to help: ``    28 of the 30 here have it; not yet: dan, eve``. Here: the room's
-    members less us and its bots, or the one person a private offer is for. By name, as the
+    members less us and its bots. By name, as the
     server counts (one who fetched and then took another name still has it: session_social._renamed). Projector mode shows the counts only: who
-    has not fetched the slides is not for the wall. Nothing while nobody else is here."""
-    if not offered.listing or offered.fetched is None:
+    has not fetched the slides is not for the wall. Nothing while nobody else is here, nor for a
+    file offered to one person (its line says whether they have it: _fetched_by_them)."""
+    if not offered.listing or offered.fetched is None or offered.to:
         return []
     me, kept = ev.name_key(session.name), session.fetched_by.get(offered.id, {})
     here = [name for name in session.members if ev.name_key(name) != me and ev.name_key(name) not in session.bots]
-    if offered.to:
-        here = [name for name in here if ev.name_key(name) == ev.name_key(offered.to)]
     if not here:
         return []
     if len(kept) != offered.fetched:  # told of more than were kept (or a server that counts otherwise): no guess

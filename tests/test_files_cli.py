@@ -213,6 +213,19 @@ def test_a_private_offer_reaches_only_its_recipient(make_room, tmp_path):
     cat.send("/files")
     cat.expect(r"no files are on offer")
     assert "secret" not in cat.output
+    # the offerer's /files said "fetched by 0" of it, as if the room had been asked: it speaks of bob
+    mark = room.ann.mark()
+    room.ann.send("/files")
+    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from ann \(only for bob, not fetched yet\): /get {file_id}$", start=mark)
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved .*secret\.txt .*SHA-256 checked")
+    room.ann.expect(r"your file secret\.txt \(#\d+\): fetched by bob$")
+    mark = room.ann.mark()
+    room.ann.send("/files")
+    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from ann \(only for bob, who has it\): /get {file_id}$", start=mark)
+    room.ann.send("/q")  # (what /files said, whole: no line under it, as a file for the room has)
+    assert room.ann.wait() == 0
+    assert "fetched by 0" not in room.ann.output and "bob has" not in room.ann.output, room.ann.output
 
 
 def test_mistakes_are_one_clear_line_and_nobody_else_notices(make_room, tmp_path):
@@ -576,7 +589,7 @@ def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, t
     file_id = offer_id(bob, "ann", "slides.pdf")
     offer_id(cat, "ann", "slides.pdf")
     room.ann.send("/files")
-    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from ann, fetched by 0: /get {file_id}$")
+    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from ann, fetched by nobody yet: /get {file_id}$")
     for n, student in enumerate((bob, cat, bob)):  # bob twice: one person
         mark = student.mark()
         student.send(f"/get {file_id}")

@@ -268,8 +268,12 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
         session.on_event(ev.Fetched(id="1", name="week3.pdf", by=who, count=4 + n))
     assert _listed(session, "1", 5)[1].text == "    all of the 4 here have it"
     session.on_event(ev.Offered(id="2", name="week3.pdf", size=3000, sha256="a" * 64, sender="ann", to="dee", time=1.0))
-    assert [line.text for line in _listed(session, "2", 0, to="dee")[1:]] == ["    dee has not fetched it yet"]
-    assert [line.private for line in _listed(session, "2", 0, to="dee")[1:]] == ["    the one here has not fetched it yet"]
+    # a file offered to one person: its line says whether they have it ("fetched by 0" read as if the room had been asked)
+    assert [line.text for line in _listed(session, "2", 0, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee, not fetched yet): /get 2"]
+    assert [line.text for line in _listed(session, "2", 1, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee, who has it): /get 2"]
+    assert _listed(session, "2", 1, to="dee")[0].private == "  #2 (name hidden: /projector to show) from ann (only for dee, who has it): /get 2"
+    assert [line.text for line in _listed(session, "2", None, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee): /get 2"]
+    assert _listed(session, "4", 0)[0].text == "  #4 week3.pdf 2.9 KiB from ann, fetched by nobody yet: /get 4"
     class_of_30 = Session(name="ann", members=["ann", *(f"s{n:02}" for n in range(30))])
     class_of_30.on_event(ev.Fetched(id="1", name="week3.pdf", by="s29", count=1))
     assert _listed(class_of_30, "1", 1)[1].text == "    1 of the 30 here has it; not yet: s00, s01, s02, s03, s04, s05, s06, s07 and 21 others"
