@@ -187,6 +187,7 @@ def _moved_back(moved: set[str], name: str) -> bool:
 
 
 def _left(session: Session, event: ev.Left) -> list[Line]:
+    here = len(session.members)  # with them: a moved session's joined follows at once
     session.members.discard(event.name)
     session.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
     session.typing.pop(event.name, None)  # nor typing: the status line said so for seconds after they left
@@ -198,7 +199,9 @@ def _left(session: Session, event: ev.Left) -> list[Line]:
         return []  # kicked, banned: the "moderated" line just before said who did it and why
     if event.reason == ev.LEFT_MOVED:  # their joined follows at once: one line, not two
         session.moved.add(ev.name_key(event.name))
-        return [Line(kind="notice", time=event.time, text=f"{event.name} {moved_words(event)}", code=JOIN_LEAVE)]
+        # back before the server noticed the cut: counted as when it had noticed ("reconnected (3 here)")
+        counted = f" ({here} here)" if event.rejoined else ""
+        return [Line(kind="notice", time=event.time, text=f"{event.name} {moved_words(event)}{counted}", code=JOIN_LEAVE)]
     why = {
         "quit": "left",
         "lost": "lost connection",

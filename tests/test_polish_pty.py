@@ -162,14 +162,16 @@ def test_a_friends_wifi_coming_back_reads_as_reconnected_not_as_another_window(t
     laptop rejoined before the server noticed the old connection was gone. The host's screen read
     "bob moved to another window", as if he had opened a second one. A rejoin brings the secret of
     its session's welcome (PROTOCOL.md, Rejoining), which a new window never has: now the room
-    reads "bob reconnected", on the screen and in --plain; a new window still reads as one."""
+    reads "bob reconnected", on the screen and in --plain; a new window still reads as one. With
+    the head count, as when the server had noticed the cut ("reconnected (3 here)"): it read
+    "bob reconnected" alone."""
     hal, cat, endpoint, key, first = bob_in_a_room(terms, rows, cols)
     try:
         mark = cat.mark()
         back = rejoin_with_secret(endpoint, key, first)  # what lanchat's client sends when it rejoins by itself
         first.expect(ev.Error, code=ev.E_TAKEN_OVER)
-        hal.expect(r"bob reconnected")
-        cat.expect(r"-!- bob reconnected$", start=mark)
+        hal.expect(r"bob reconnected \(3 here\)")
+        cat.expect(r"-!- bob reconnected \(3 here\)$", start=mark)
         assert "another window" not in hal.text and "another window" not in cat.output
         window = RawClient(endpoint, "bob", key=key)  # bob opens a second window: no secret
         hal.expect(r"bob moved to another window")
