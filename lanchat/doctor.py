@@ -466,16 +466,19 @@ def check_firewall(port: int) -> Check:
 
 
 def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) -> Check:
-    """`lanchat doctor friends`, where friends is no machine but a room `lanchat rooms` lists:
-    said so, with the `connect` that joins it, as a shell reads it (`lanchat connect "ann's room"`;
+    """`lanchat doctor friends`, where friends is no machine (or the name server cannot be
+    asked) but a room `lanchat rooms` lists: said so, with the `connect` that joins it, as a shell reads it (`lanchat connect "ann's room"`;
     ``server``, "cannot find host", is kept otherwise)."""
     from .discovery import rooms_called
 
-    called = rooms_called(rooms, target.host) if outcome == "unknown-host" else []
+    called = rooms_called(rooms, target.host) if outcome in ("unknown-host", "no-answer") else []
     if not called:
         return server
     where = ", ".join(room.where for room in called)
-    return Check("server", "info", f"no machine is called {target.host!r}, but a room announced here is ({where})",
+    # the name server out of reach (connect's NoMachine, not certain): the room is the finding, as connect joins it
+    machine = f"no machine is called {target.host!r}" if outcome == "unknown-host" else (
+        f"the network's name server cannot say whether a machine is called {target.host!r}")
+    return Check("server", "info", f"{machine}, but a room announced here is ({where})",
                  f"`lanchat connect {shell_word(target.host)}` joins it; the discovery check below says whether it answers")
 
 

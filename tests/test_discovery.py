@@ -220,6 +220,16 @@ def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_f
     wrong.expect(r"^lanchat: 'friendz' was not found: the network's name server cannot be reached \(is the network up\?\), "
                  r"and no room is called 'friendz'; join one of those above by its name or address$")
     assert "cat joined" not in server.output
+    # the doctor alike: it failed 'cannot find host', fix 'use the numeric address', the room listed below
+    doctor = Proc("doctor", "--json", "Friends", str(port), "--wait", "3", stdin=False, program=program)
+    lab.procs.append(doctor)
+    code = doctor.wait(30)
+    checks = {check["name"]: check for check in json.loads(doctor.output)["checks"]}
+    assert code == (1 if any(check["status"] == "fail" for check in checks.values()) else 0), checks
+    assert checks["server"]["status"] == "info", checks["server"]
+    assert checks["server"]["summary"] == ("the network's name server cannot say whether a machine is called 'Friends', but a "
+                                           f"room announced here is ({ANN}:{port})"), checks["server"]
+    assert "`lanchat connect Friends` joins it" in checks["server"]["fix"]
 
 
 def test_a_room_whose_one_word_name_reads_as_a_mistyped_address_is_still_joined_by_it(lab):
