@@ -225,6 +225,16 @@ def test_a_room_that_stops_while_it_is_starting_is_said_to_have_stopped_not_to_b
     assert stopped["summary"].startswith(f"a lanchat server answered at 127.0.0.1:{endpoint.port}, but its room was starting, "
                                          "then its server "), stopped
     assert "another program" not in stopped["fix"] and "`lanchat serve`" in stopped["fix"], stopped
+    # a server's reason is said as visible characters, its first 200 only (a hostile one's 60,000, an escape)
+    from lanchat import events as ev
+    from lanchat.doctor import _ask_who
+    from lanchat.protocol import encode
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(encode(ev.Held()) + encode(ev.Shutdown(reason="\x1b[2J" + "x" * 60_000)))
+        outcome, detail = _ask_who(ours, 3.0)
+    assert outcome == "stopped-starting" and "\x1b" not in detail and len(detail) < 300, (outcome, len(detail))
     # closed without a word (or broken) after held: the same; before any held: whatever holds the port
     from lanchat.doctor import _held_then
 
