@@ -640,8 +640,7 @@ class Rejoining:
             return [Line(kind="own", time=event.time, sender=event.sender, text=event.text)]  # ours, its echo lost: not missed
         self.missed = (self.missed or 0) + 1
         to = event.to if isinstance(event, ev.Direct) else None
-        # stamped with the first missed message's time: the screen puts a replayed line older
-        # than the newest one in time order, and so keeps the missed ones under this header
+        # stamped with the first missed message's time: the missed ones follow it as they came
         header = session._notice("missed while you were away:", when=event.time)
         lines = [header] if self.missed == 1 else []
         acted = isinstance(event, ev.Message) and event.action  # a /me

@@ -109,9 +109,12 @@ class View:
             if line.presence is not None and self.lines and self._fold_into_last(line):
                 added += 1
                 continue
-            if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
-                seq = self._insert_in_time(line)  # an earlier page of /history goes above, not below
-                if line.code == HISTORY_PAGE and seq is not None:
+            if line.code == HISTORY_PAGE and self.lines and self.lines[-1].time > line.time:
+                # an earlier page of /history goes above, not below. The replay on joining (and
+                # the missed lines on rejoining) follows the welcome as it came, as --plain prints
+                # it: one block closed by its "end of history", not cut around the welcome
+                seq = self._insert_in_time(line)
+                if seq is not None:
                     self.page_seq = seq if self.page_seq is None else max(self.page_seq, seq)
                 added += 1
                 continue
