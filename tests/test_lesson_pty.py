@@ -52,3 +52,26 @@ def test_a_late_student_reads_the_welcome_then_the_replay_then_its_end_on_both_s
         ann.close()
         if cy is not None:
             cy.stop()
+
+
+def test_the_hosts_ctrl_backslash_is_the_stop_now_key_and_help_says_so(terms):
+    """Ctrl-\\ on the teacher's screen stopped the room at once while Ctrl-C and /q asked, and
+    nothing said so (/help: 'the host's Ctrl-C and /q ask first'). It stays the stop-now key, as
+    by convention, and stops the room as a restart would: the class is told it may come back and
+    waits (not 'the host closed the chat'), the teacher how to carry on. /help now says it."""
+    teacher, port = _hosting(terms, "--no-history")
+    ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+    try:
+        teacher.expect(r"ann joined")
+        teacher.send("/help keys\r")
+        words = lambda rows: re.sub(r"\s+", " ", " ".join(row.split("│")[0] for row in rows))  # noqa: E731 - rows read as one text
+        teacher.wait_screen(lambda rows: "its Ctrl-\\ stops at once, and the class waits for a restart" in words(rows), what="/help's Ctrl-\\ line")
+        teacher.send("\x1c")
+        heard = ann.until_closed()
+        stops = [event for event in heard if isinstance(event, ev.Shutdown)]
+        assert len(stops) == 1 and not stops[0].final, heard
+        assert teacher.wait() == 0
+        assert b"closes the chat for everyone" not in bytes(teacher.raw)  # no question was asked
+        assert b"start the same `lanchat serve` again to carry on the lesson" in bytes(teacher.raw)
+    finally:
+        ann.close()
