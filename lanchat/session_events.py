@@ -218,7 +218,21 @@ def _roster(session: Session, event: ev.Roster) -> list[Line]:
     session.bots = {ev.name_key(n) for n in event.bots}
     muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
     who = f"here ({len(session.members)}): {', '.join(_marked(session, m, muted) for m in session.members)}"
-    return [replace(session._notice(who), composed=True)]
+    return [replace(session._notice(who), composed=True), *_still_fetching(session)]
+
+
+def _still_fetching(session: Session) -> list[Line]:
+    """Under the host's /who, who is downloading what now, in /q's words (fetching_words): the
+    full screen's status line says "sending notes.pdf to 2", and --plain has no status line, so
+    its host learnt it only from /q's question. Projector mode names no file offered to one."""
+    if session.role != "host" or not callable(session.fetching_here):
+        return []
+    fetching = session.fetching_here()
+    said = social.fetching_words(fetching)
+    if not said:
+        return []
+    hidden = social.fetching_words(fetching, hide=True)
+    return [replace(session._notice(f"    {said}"), composed=True, private=None if hidden == said else f"    {hidden}")]
 
 
 def _marked(session: Session, name: str, muted: dict[str, str]) -> str:

@@ -3,13 +3,16 @@ read wrong, in a real pseudo-terminal read by pyte, against a real `serve`."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import sys
 
 import pytest
 from helpers import Proc, RawClient, TermProc, wait_for
 
 from lanchat import events as ev
+from lanchat.files import MB
 from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -20,7 +23,7 @@ def _hosting(terms: list, *extra: str, rows: int = 24, cols: int = 80) -> tuple[
                        rows=rows, cols=cols)  # fmt: skip
     terms.append(teacher)
     port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(teacher.raw)), what="the port").group(1))  # type: ignore[union-attr]
-    teacher.expect(r"teacher │ host")
+    teacher.expect(r"welcome, teacher" if "--plain" in extra else r"teacher │ host")
     return teacher, port
 
 
@@ -75,3 +78,48 @@ def test_the_hosts_ctrl_backslash_is_the_stop_now_key_and_help_says_so(terms):
         assert b"start the same `lanchat serve` again to carry on the lesson" in bytes(teacher.raw)
     finally:
         ann.close()
+
+
+def test_a_plain_hosts_who_says_who_is_still_downloading_its_file(terms, tmp_path):
+    """The teacher at a --plain host (60 columns) sent the slides; two students were still
+    fetching them, and nothing said so before /q's question: the full screen's status line says
+    "sending slides.bin to 2", --plain has none, and /who listed the names alone. Now the host's
+    /who says, under the names, who is still downloading what, in /q's words."""
+    source = tmp_path / "slides.bin"
+    source.write_bytes(os.urandom(8 * MB))
+    teacher, port = _hosting(terms, "--plain", "--no-history", "--files-dir", str(tmp_path / "served"), rows=24, cols=60)
+    students = [RawClient(Endpoint(host="127.0.0.1", port=port), name) for name in ("bob", "cy", "dan")]
+    try:
+        teacher.expect(r"dan joined \(4 here\)")
+        teacher.send(f'/send "{source}"\r')
+        offered = students[0].expect(ev.Offered)
+        for student in students[:2]:  # bob and cy fetch it and stall, slow readers; dan does not
+            student.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            student.send(ev.GetFile(id=offered.id, binary=True))  # type: ignore[attr-defined]
+            student.expect(ev.FileStart)
+            student.expect(ev.FileBytes)  # and then reads no more
+        teacher.send("/who\r")
+        words = lambda rows: re.sub(r"\s+", " ", " ".join(rows))  # noqa: E731 - rows read as one text
+        said = teacher.wait_screen(
+            lambda rows: re.search(r"here \(4\): teacher \(host\), bob, cy, dan .{0,40}?bob \(slides\.bin, \d+%\) and cy \(slides\.bin, \d+%\) "
+                                   r"are still downloading your files", words(rows)),
+            what="who is still downloading under /who")  # fmt: skip
+        assert "dan (" not in said.group(0), said.group(0)  # type: ignore[union-attr]
+    finally:
+        for student in students:
+            student.close()
+
+
+def test_the_hosts_who_names_no_file_offered_to_one_person_at_the_projector():
+    """The downloading line under the host's /who in projector mode: a file offered to one
+    person is not named on the wall, as /q's question does; without one, nothing under /who."""
+    from lanchat.session import Session
+
+    fetching: list[tuple[str, str, int | None, bool, str | None]] = [("bob", "bobs-marks.pdf", 40, True, None)]
+    session = Session(name="teacher", role="host", fetching_here=lambda: list(fetching))
+    session.on_event(ev.Welcome(name="teacher", mode="duplex", members=("teacher", "bob"), host="teacher"))
+    who, still = session.on_event(ev.Roster(members=("teacher", "bob")))
+    assert still.text == "    bob is still downloading bobs-marks.pdf (40%)", still
+    assert still.private is not None and "bobs-marks" not in still.private, still
+    fetching.clear()
+    assert len(session.on_event(ev.Roster(members=("teacher", "bob")))) == 1
