@@ -1295,7 +1295,9 @@ def _pass(room: Room, member: Member, reason: str, name: str | None) -> list[Act
         return room._error(member.cid, ev.E_BAD_MESSAGE, "nobody holds the turn")
     held_by = room.name_of(holder)
     if name and ev.name_key(name) != ev.name_key(held_by or ""):
-        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]} does not hold the turn; it is {held_by}'s turn")
+        # a teacher's "/pass s03" reads as "give s03 the turn": say what /pass does instead
+        how = "/pass alone moves it on to the next in turn order; it cannot hand it to someone"
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]} does not hold the turn; it is {held_by}'s turn ({how})")
     next_holder = room._next_after(holder, order_before=list(room.members))
     if next_holder == holder:  # alone, or everyone else muted: saying it moved would be untrue
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"nobody else here can take the turn; it stays {held_by}'s")

@@ -123,3 +123,24 @@ def test_the_hosts_who_names_no_file_offered_to_one_person_at_the_projector():
     assert still.private is not None and "bobs-marks" not in still.private, still
     fetching.clear()
     assert len(session.on_event(ev.Roster(members=("teacher", "bob")))) == 1
+
+
+def test_a_teacher_who_passes_to_a_student_is_told_what_pass_does(terms):
+    """In turn mode the teacher at a 60-column projector typed /pass cy to give cy the turn,
+    which was ann's: the screen said only 'cy does not hold the turn; it is ann's turn', and
+    nothing said how to get on. /pass moves the holder's turn on; now the refusal says so."""
+    teacher, port = _hosting(terms, "--no-history", "--projector", rows=20, cols=60)
+    students = [RawClient(Endpoint(host="127.0.0.1", port=port), name) for name in ("ann", "bob", "cy")]
+    try:
+        teacher.expect(r"\(4 here\)")
+        teacher.send("/mode turn\r")
+        teacher.expect(r"waiting for ann")
+        teacher.send("/pass cy\r")
+        words = lambda rows: re.sub(r"\s+", " ", " ".join(row.split("│")[0] for row in rows))  # noqa: E731 - rows read as one text
+        teacher.wait_screen(lambda rows: "cy does not hold the turn; it is ann's turn (/pass alone moves it on to the next in "
+                                         "turn order; it cannot hand it to someone)" in words(rows), what="what /pass does")  # fmt: skip
+        teacher.send("/pass\r")
+        teacher.expect(r"waiting for bob")
+    finally:
+        for student in students:
+            student.close()

@@ -1313,6 +1313,9 @@ def test_an_operator_passes_the_turn_from_someone_who_went_away():
     assert room.room.turn_name == "mallory"
 
 
+PASS_HOW = "/pass alone moves it on to the next in turn order; it cannot hand it to someone"
+
+
 def test_the_student_holding_the_turn_gives_it_up_and_others_cannot():
     """Only an operator could /pass: a student holding the turn with nothing to say held up the
     whole class until the teacher passed it or --turn-timeout moved it on."""
@@ -1324,7 +1327,7 @@ def test_the_student_holding_the_turn_gives_it_up_and_others_cannot():
     assert error.message == "only the one holding the turn, or an operator, can /pass; it is ann's turn"
     room.nobody_else_got_anything("hal", "ann", "mallory")
     room.mod("ann", "pass", "bob")  # naming someone else: the turn is hers, nothing moves
-    assert room.only_error("ann").message == "bob does not hold the turn; it is ann's turn"
+    assert room.only_error("ann").message == "bob does not hold the turn; it is ann's turn (" + PASS_HOW + ")"
     assert room.room.turn_name == "ann" and room.records == []
     room.mod("ann", "pass", "Ann", reason="nothing to add")  # naming herself, any case
     for name in ("hal", "ann", "bob", "mallory"):
@@ -1485,7 +1488,7 @@ def test_an_operators_pass_naming_someone_who_no_longer_holds_the_turn_moves_not
     room.take_all()
     assert room.room.turn_name == "bob"
     room.mod("hal", "pass", name="ann")
-    assert room.only_error("hal").message == "ann does not hold the turn; it is bob's turn"
+    assert room.only_error("hal").message == "ann does not hold the turn; it is bob's turn (" + PASS_HOW + ")"
     assert room.room.turn_name == "bob"
 
 
