@@ -33,11 +33,21 @@ from .session import (
 )
 from .wording import WHISPER_TO_ONESELF, closest_command
 
+# A line that answers /q's question ("type /q again to close it") as people answer a question:
+# sent, a teacher's "y" went to the whole class and the chat went on. Yes closes, as /q again
+# would (they typed /q a moment ago); no goes on. Neither is sent. Only the very next line.
+ANSWER_YES = frozenset({"y", "yes"})
+ANSWER_NO = frozenset({"n", "no"})
+
 
 def parse_input(session: Session, text: str) -> InputResult:
     """What the user typed -> what to do. Empty input does nothing (seed 001)."""
     armed = session.quit_armed
-    result = _parse_input(session, text)
+    answer = text.strip().rstrip("!.").lower() if armed else ""
+    if answer in ANSWER_NO:
+        session.quit_armed = False
+        return Local((session._notice(f"{text.strip()!r} answered /q's question, not sent: the chat goes on"),))
+    result = _parse_input(session, "/q" if answer in ANSWER_YES else text)
     if armed:
         session.quit_armed = False  # the confirmation is for the very next line only
     if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):

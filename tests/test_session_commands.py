@@ -673,3 +673,27 @@ def test_topic_dash_with_no_topic_says_there_is_none_and_sends_nothing():
     assert isinstance(result, Local) and "no topic to clear" in result.lines[0].text
     ann.on_event(ev.Topic(text="quiz at 10", by="ann", time=T))
     assert ann.parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
+
+
+def test_a_yes_or_no_typed_after_the_hosts_q_answers_it_and_is_not_sent():
+    """The teacher typed /q, read "type /q again to close it", and answered "y": the "y" went to
+    the whole class and the lesson went on. The very next line answers the question as a person
+    does: yes closes, as /q again would; no goes on; neither is sent. Later, a "y" is a message."""
+    ann = room("ann", "host", "bob", "cy")
+    ann.confirm_quit = True
+    assert isinstance(ann.parse_input("/q"), Local)
+    for yes in ("y", "Yes", " yes! "):
+        ann.quit_armed = True
+        assert isinstance(ann.parse_input(yes), Quit)
+    assert isinstance(ann.parse_input("/q"), Local)
+    answered = ann.parse_input("no")
+    assert isinstance(answered, Local)
+    assert answered.lines[0].text == "'no' answered /q's question, not sent: the chat goes on"
+    assert not ann.quit_armed  # the question is over: the next /q asks again
+    assert isinstance(ann.parse_input("/q"), Local)
+    assert ann.parse_input("yesterday") == Outgoing(ev.Say(text="yesterday"))  # not an answer: sent, and the question is over
+    assert ann.parse_input("y") == Outgoing(ev.Say(text="y"))  # no question asked: a message like any other
+    # a student with nothing moving was never asked: their "y" is a message
+    bob = room("bob", "client", "ann")
+    bob.confirm_quit = True
+    assert bob.parse_input("y") == Outgoing(ev.Say(text="y"))

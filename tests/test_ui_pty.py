@@ -504,6 +504,28 @@ def test_the_hosts_ctrl_c_with_students_here_asks_first_as_q_does(terms, answer)
     assert "exit=0" in stty
 
 
+def test_the_teacher_answering_q_with_yes_or_no_sends_neither_to_the_class(terms):
+    """The teacher typed /q, read "type /q again to close it", and answered as people answer a
+    question: "y". It went to every student's screen and the lesson went on. Now a no right after
+    the question goes on, a yes closes, and neither reaches the class."""
+    ann, port = host_in_a_shell(terms)
+    bob = join(terms, port, "bob")
+    ann.expect(r"bob joined")
+    ann.send("/q\r")
+    ann.expect(r"/q closes the chat for everyone \(bob\): type /q again to close it")
+    ann.send("no\r")
+    ann.expect(r"'no' answered /q's question, not sent: the chat goes on")
+    ann.send("still here\r")
+    bob.expect(r"ann: still here")
+    assert "ann: no" not in bob.text and ann.proc.isalive()
+    ann.send("/q\r")
+    ann.wait_screen(lambda rows: len(re.findall(r"type /q again to close it", "\n".join(rows))) == 2, what="asked again")
+    ann.send("y\r")
+    bob.expect(r"the server shut down: the host closed the chat")
+    assert not re.search(r"ann: y$", bob.text, re.MULTILINE)
+    assert "exit=0" in assert_sane_terminal_after_exit(ann)
+
+
 def test_a_second_ctrl_c_in_the_read_that_asked_does_not_answer_the_question(terms):
     """Two Ctrl-Cs the screen read at once (a bounce, a busy screen over a slow link, a paste
     without markers) closed the lesson: the second answered a question that was not yet on the
