@@ -197,9 +197,9 @@ class HeldForTurn:
         return f"{count} line{'s' if count != 1 else ''} you typed wait{'s' if count == 1 else ''} for your turn" if count else ""
 
     def short(self) -> str:
-        """The same where the whole does not fit (render.status_text): "1 waits for your turn"."""
-        count = len(self.lines)
-        return f"{count} wait{'s' if count == 1 else ''} for your turn" if count else ""
+        """The same where the whole does not fit (render.status_text): "2 held", the word of the
+        notice that said so ("held until it is your turn"), to fit beside whose turn it is at 40 columns."""
+        return f"{len(self.lines)} held" if self.lines else ""
 
     def hold(self, line: ev.Event) -> None:
         self.lines.append(line)

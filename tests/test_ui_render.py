@@ -1074,7 +1074,7 @@ def test_the_hosts_sending_mark_does_not_push_out_the_hosts_address():
 def test_a_narrow_status_line_still_counts_the_lines_held_for_the_turn():
     """A line typed out of turn leaves the input line and waits (client.send_typed); the status
     line counts them. On a 64-column projector the whole count did not fit and went: what bob
-    typed was then nowhere on the screen. Its short form stays."""
+    typed was then nowhere on the screen. Its short form stays ("2 held")."""
     from lanchat import events as ev
     from lanchat.unconfirmed import HeldForTurn
 
@@ -1086,4 +1086,27 @@ def test_a_narrow_status_line_still_counts_the_lines_held_for_the_turn():
     held.hold(ev.Me(text="waves"))
     assert "2 lines you typed wait for your turn" in rd.status_text(view, 80)
     narrow = rd.status_text(view, 64)
-    assert "2 wait for your turn" in narrow and "waiting for amy" in narrow and text_fits(narrow, 64), narrow
+    assert "2 held" in narrow and "waiting for amy" in narrow and text_fits(narrow, 64), narrow
+
+
+@pytest.mark.parametrize("width", [40, 45, 50, 55, 60])
+def test_a_40_to_60_column_status_line_still_counts_the_lines_held_for_the_turn(width):
+    """Under 64 columns (a laptop's split window, a phone over ssh) the count went even in its
+    short form: it ranked after the head count ("4 here") and the short form ("2 wait for your
+    turn") took 23 columns, so at 40-60 columns the status line said whose turn it was and how
+    many were here, and nothing of the two lines the student had typed, whose input line is
+    empty. The count now ranks beside whose turn it is, its short form "2 held" (the notice's
+    word: "held until it is your turn")."""
+    from lanchat import events as ev
+    from lanchat.unconfirmed import HeldForTurn
+
+    session = Session(name="bobby", role="client", where="192.168.1.20:3580", mode="turn", turn="teach",
+                      members=["amy", "bobby", "cy", "teach"], topic="fractions")
+    view = View(session)
+    held = HeldForTurn()
+    held.hold(ev.Say(text="me first"))
+    held.hold(ev.Me(text="waves"))
+    session.progress = {"held": held}  # type: ignore[attr-defined]
+    shown = rd.status_text(view, width)
+    assert "waiting for teach" in shown and text_fits(shown, width), shown
+    assert "2 held" in shown or "2 lines you typed wait for your turn" in shown, shown

@@ -782,6 +782,10 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
             parts.append((_NOW_SHORT, "waiting for " + "".join(c for c, _s in fit(cells(holder, PLAIN), SHORT_HOLDER_COLUMNS - 1)) + "\u2026"))
     if connection is None and (muted := session.muted_text()):  # (offline, the mute is as it was)
         parts.append((_NOW, muted))
+    if held := progress.pop("held", None):  # lines typed out of turn (client.send_held): the input
+        # line is empty again, so this is the one place they show; ahead of the head count, as
+        # whose turn it is ("2 held" where the whole does not fit: 40 columns showed nothing of it)
+        parts += [(_NOW, _progress_text(held)), (_NOW_SHORT, _progress_text(held, "short"))]
     if connection is None:  # offline, the count is of who was here before
         parts.append((_COUNT, f"{len(session.members)} here"))
     if session.projector:  # direct messages are hidden here: why one reads "(hidden: ...)"
