@@ -21,7 +21,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -1533,7 +1533,8 @@ def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
     if not isinstance(event, ev.Moderated):
         return []
     if event.action == "mute" and event.name is not None and ev.name_key(event.name) == ev.name_key(loop.session.name):
-        return loop.paced.muted(loop)
+        held = [loop.held.in_flight, *loop.held.lines]  # (before the mute drops them)
+        return _which_went(loop, loop.paced.muted(loop), held)
     if event.action != "mode" or loop.session.mode != "turn":
         return []
     paced = loop.paced.pacer.take(lambda line: type(line) in NEEDS_THE_TURN)
@@ -1544,6 +1545,21 @@ def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
     loop.held.ahead(paced)  # typed before the lines still held, if any
     count = f"{len(paced)} line{'s' if len(paced) != 1 else ''} you typed"
     return [Line(kind="error", time=time.time(), text=f"{count} will be sent on your turn; /unsend drops them")]
+
+
+# How many of the lines a mute dropped its notice quotes (the rest counted): a few to recognise.
+MUTE_QUOTES_HELD = 3
+
+
+def _which_went(loop: ClientLoop, said: list[Line], held: list[ev.Event | None]) -> list[Line]:
+    """The full screen's input line let the held lines go (send_typed): the mute's "2 lines you
+    typed were not sent: you are muted" quotes which they were, else their text was nowhere."""
+    quoted_held = [_quoted_held(line).rstrip() for line in held if line is not None]
+    if not said or not quoted_held or not _quotes_held_lines(loop):
+        return said
+    more = len(quoted_held) - MUTE_QUOTES_HELD
+    which = ", ".join(quoted_held[:MUTE_QUOTES_HELD]) + (f" and {more} more" if more > 0 else "")
+    return [*said[:-1], replace(said[-1], text=f"{said[-1].text} ({which})")]
 
 
 def send_held(loop: ClientLoop, *, asking: bool = False) -> None:

@@ -202,3 +202,21 @@ def test_a_batch_that_ends_on_our_turn_does_not_show_the_turn_that_went_to_someo
         lines += session.on_event(event)
     shown = [line.text for line in sending.answered(lines)]
     assert shown == ["me first", "amy two", "turn: your turn"], shown
+
+
+def test_a_mute_that_drops_the_lines_held_says_which_they_were():
+    """bob's lines typed out of turn left his input line (held for his turn); the operator mutes
+    him, which drops them (client.held_lines_after: a muted member is passed over). The notice
+    counted them only ("2 lines you typed were not sent: you are muted"): their text was nowhere
+    on his screen. It quotes them now, as the notice that held them did."""
+    with turn_room("--operator", "amy") as (_server, amy, bob):
+        enter(bob, "first thought")
+        said(bob, "'first thought' held until it is your turn")
+        enter(bob, "/me waves")
+        said(bob, "'/me waves' held too")
+        amy.send("/mute bob")
+        said(bob, "2 lines you typed were not sent: you are muted ('first thought', '/me waves')")
+        bob.wait_screen(lambda rows: "held" not in rows[-2], what="the count gone")
+        bob.send("/q\r")
+        assert bob.wait() == 0
+    assert "first thought" not in amy.output, amy.output
