@@ -220,3 +220,30 @@ def test_a_mute_that_drops_the_lines_held_says_which_they_were():
         bob.send("/q\r")
         assert bob.wait() == 0
     assert "first thought" not in amy.output, amy.output
+
+
+def test_a_turn_of_ours_gone_again_within_the_same_batch_is_not_announced():
+    """The other side of the batch above: the turn came to bob and left again before the screen
+    drew (an operator's /pass pressed twice, a pass over someone). deb1af3 showed each "turn: your
+    turn" by its own code, so the transcript said "turn: your turn" while it was cy's: bob typed,
+    and his line was held, "not your turn yet". Before deb1af3 the batch's end decided and hid it.
+    A "turn: your turn" is shown unless another's turn follows it in the same batch."""
+    from lanchat import events as ev
+    from lanchat.session import Session
+    from lanchat.ui.sending import Sending
+    from lanchat.ui.view import View
+
+    session = Session(name="bob")
+    session.on_event(ev.Welcome(name="bob", mode="turn", members=("amy", "bob", "cy"), turn="amy"))
+    sending = Sending(session, View(session))
+    lines = []
+    for event in (ev.Message(sender="amy", text="amy one", time=1.0), ev.Turn(holder="bob"),
+                  ev.Message(sender="amy", text="amy again", time=2.0), ev.Turn(holder="cy")):
+        lines += session.on_event(event)
+    shown = [line.text for line in sending.answered(lines)]
+    assert shown == ["amy one", "amy again"], shown
+    lines = []
+    for event in (ev.Turn(holder="bob"), ev.Turn(holder="amy"), ev.Turn(holder="bob")):
+        lines += session.on_event(event)
+    shown = [line.text for line in sending.answered(lines)]
+    assert shown == ["turn: your turn"], shown  # ours at the end: said once

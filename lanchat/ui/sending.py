@@ -15,7 +15,7 @@ import warnings
 from dataclasses import replace
 
 from .. import events as ev
-from ..session import ALIASES, TURN_CHANGED, Line, Session
+from ..session import ALIASES, TURN_CHANGED, TURN_OURS, Line, Session
 from .view import View
 
 
@@ -115,7 +115,8 @@ class Sending:
     def answered(self, lines: list[Line]) -> list[Line]:
         """The lines the client shows, read for what answers a line we sent: a refused one comes
         back to the input line. Returns the lines to show."""
-        shown = []
+        shown: list[Line] = []
+        ours: int | None = None  # where in ``shown`` the last "turn: your turn" is: gone again in this batch, it goes
         for line in lines:
             # (A say refused because the turn moved on its way waits for our turn in the client,
             # client.held_again, as one typed out of turn does: it never comes here.)
@@ -131,7 +132,12 @@ class Sending:
                 self._put_back_end = self.view.editor.put_back(line.give_back, self._put_back_end)
                 line = replace(line, text=f"{line.text}; what you typed is kept")
             if line.code == TURN_CHANGED:  # another's turn (ours is TURN_OURS, shown), by the line, not by
-                continue  # whose turn it is at the batch's end: it shows in the status line and the prompt
+                if ours is not None:  # whose turn it is at the batch's end: it shows in the status line and
+                    del shown[ours]  # the prompt; and a turn of ours it ends before it was drawn is no news
+                    ours = None
+                continue
+            if line.code == TURN_OURS:
+                ours = len(shown)
             shown.append(line)
         return shown
 
