@@ -15,8 +15,8 @@ Per line sent: one append. Per echo: one compare with the oldest entry, which it
 In a turn-based room those lines, and the ones typed while away, cannot simply go after a rejoin:
 whose turn it is was not known while away (a restarted room gives the turn afresh), and each line
 said out of turn is refused. ``HeldForTurn`` keeps the ones that need the turn until it is ours,
-and so the lines typed out of turn, on both screens (kept in the full screen's input line, the
-next thing typed joined them).
+and so the lines typed out of turn, on both screens (the full screen once kept them in its input
+line instead, where the next thing typed joined them: "me first/q").
 """
 
 from __future__ import annotations
