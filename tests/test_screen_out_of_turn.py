@@ -189,19 +189,25 @@ def test_a_batch_that_ends_on_our_turn_does_not_show_the_turn_that_went_to_someo
     and the turn back came in one read; the filter read whose turn it was at the end of it (ours)
     and showed "turn: waiting for amy" in the transcript. Decided by each line's code now."""
     from lanchat import events as ev
+
+    shown = screen_shows(ev.Welcome(name="bob", mode="turn", members=("amy", "bob"), turn="bob"),
+                         [ev.Message(sender="bob", text="me first", time=1.0), ev.Turn(holder="amy"),
+                          ev.Message(sender="amy", text="amy two", time=2.0), ev.Turn(holder="bob")])
+    assert shown == [["me first", "amy two", "turn: your turn"]], shown
+
+
+def screen_shows(welcome: object, *batches: list[object]) -> list[list[str]]:
+    """What the full screen's transcript shows of each batch of events read together (a pure
+    Session and Sending.answered, which decides which turn notices are news)."""
     from lanchat.session import Session
     from lanchat.ui.sending import Sending
     from lanchat.ui.view import View
 
     session = Session(name="bob")
-    session.on_event(ev.Welcome(name="bob", mode="turn", members=("amy", "bob"), turn="bob"))
+    session.on_event(welcome)  # type: ignore[arg-type]
     sending = Sending(session, View(session))
-    lines = []
-    for event in (ev.Message(sender="bob", text="me first", time=1.0), ev.Turn(holder="amy"),
-                  ev.Message(sender="amy", text="amy two", time=2.0), ev.Turn(holder="bob")):
-        lines += session.on_event(event)
-    shown = [line.text for line in sending.answered(lines)]
-    assert shown == ["me first", "amy two", "turn: your turn"], shown
+    return [[line.text for line in sending.answered([line for event in batch for line in session.on_event(event)])]  # type: ignore[arg-type]
+            for batch in batches]
 
 
 def test_a_mute_that_drops_the_lines_held_says_which_they_were():
@@ -229,21 +235,9 @@ def test_a_turn_of_ours_gone_again_within_the_same_batch_is_not_announced():
     and his line was held, "not your turn yet". Before deb1af3 the batch's end decided and hid it.
     A "turn: your turn" is shown unless another's turn follows it in the same batch."""
     from lanchat import events as ev
-    from lanchat.session import Session
-    from lanchat.ui.sending import Sending
-    from lanchat.ui.view import View
 
-    session = Session(name="bob")
-    session.on_event(ev.Welcome(name="bob", mode="turn", members=("amy", "bob", "cy"), turn="amy"))
-    sending = Sending(session, View(session))
-    lines = []
-    for event in (ev.Message(sender="amy", text="amy one", time=1.0), ev.Turn(holder="bob"),
-                  ev.Message(sender="amy", text="amy again", time=2.0), ev.Turn(holder="cy")):
-        lines += session.on_event(event)
-    shown = [line.text for line in sending.answered(lines)]
-    assert shown == ["amy one", "amy again"], shown
-    lines = []
-    for event in (ev.Turn(holder="bob"), ev.Turn(holder="amy"), ev.Turn(holder="bob")):
-        lines += session.on_event(event)
-    shown = [line.text for line in sending.answered(lines)]
-    assert shown == ["turn: your turn"], shown  # ours at the end: said once
+    shown = screen_shows(ev.Welcome(name="bob", mode="turn", members=("amy", "bob", "cy"), turn="amy"),
+                         [ev.Message(sender="amy", text="amy one", time=1.0), ev.Turn(holder="bob"),
+                          ev.Message(sender="amy", text="amy again", time=2.0), ev.Turn(holder="cy")],
+                         [ev.Turn(holder="bob"), ev.Turn(holder="amy"), ev.Turn(holder="bob")])
+    assert shown == [["amy one", "amy again"], ["turn: your turn"]], shown  # ours at the end: said once
