@@ -562,6 +562,9 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
     if outcomes == {"refused"}:
         fix = ("nothing listens on the announced port any more: the server may have stopped; ask the host to start "
                "it again")
+    elif outcomes <= {"refused", STOPPED_STARTING}:  # its server answered, then stopped: no firewall (the server check)
+        fix = ("the room's server stopped while its room was starting (or nothing listens there any more): ask the host "
+               "to look at the screen of `lanchat serve` and start it again")
     else:
         fix = (f"the room's machine is on this network (its announcement arrived), but its port gets no answer: a "
                f"firewall on the host's machine most likely drops or refuses TCP port {port}; the host can run `lanchat doctor` "

@@ -561,6 +561,11 @@ def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
     refused = judge_discovery([room], None, 2, {room.where: ("refused", "connection refused")})
     assert (refused.status, refused.details) == ("fail", ("ann's room on 198.18.0.1:3580 (full-duplex): connection refused",))
     assert "nothing listens" in refused.fix
+    # a room that answered `held`, then stopped (stopped-starting): its server stopped, no firewall (it read
+    # 'a firewall on the host's machine most likely drops or refuses TCP port 3580', the server check above it 'stopped')
+    stopped = judge_discovery([room], None, 2, {room.where: ("stopped-starting", "its room was starting, then its server "
+                                                             "closed the connection")})
+    assert stopped.status == "fail" and "firewall" not in stopped.fix and "`lanchat serve`" in stopped.fix, stopped
     pin, other = "SHA256:" + "A" * 43, "SHA256:" + "B" * 43
     tls_room = RoomInfo(name="safe room", host="", addresses=("198.18.0.1",), port=3580, fingerprint=pin)
     assert judge_discovery([tls_room], None, 2, {tls_room.where: ("lanchat-tls", pin)}, {tls_room.where: pin}).status == "ok"
