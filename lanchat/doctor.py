@@ -227,7 +227,8 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
                     return "tls?", "a lanchat frame refused: a TLS room says use-tls to plain bytes (bad-frame before)"
                 if held and isinstance(event, ev.Shutdown):  # it was lanchat's: its room stopped before it opened
                     # (a reason as a room's moderation keeps one: a server's 60,000 characters are not the doctor's to print)
-                    return STOPPED_STARTING, f"its room was starting, then its server stopped ({visible(event.reason[:ev.MAX_REASON_CHARS])})"
+                    said = visible(" ".join(event.reason[:ev.MAX_REASON_CHARS].split()))  # (none: no empty "()")
+                    return STOPPED_STARTING, f"its room was starting, then its server stopped{f' ({said})' if said else ''}"
                 return "other", "something answered, but not as a lanchat server does"
             if not data:
                 return _held_then(held, "something accepted the connection and closed it without a word")

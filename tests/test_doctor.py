@@ -235,6 +235,12 @@ def test_a_room_that_stops_while_it_is_starting_is_said_to_have_stopped_not_to_b
         theirs.sendall(encode(ev.Held()) + encode(ev.Shutdown(reason="\x1b[2J" + "x" * 60_000)))
         outcome, detail = _ask_who(ours, 3.0)
     assert outcome == "stopped-starting" and "\x1b" not in detail and len(detail) < 300, (outcome, len(detail))
+    # a reason of nothing (or blanks, a line break) is no '()' after 'stopped'; one with a line break is one line
+    for reason, said in (("", ""), (" \n ", ""), ("bye\nnow", " (bye now)")):
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            theirs.sendall(encode(ev.Held()) + encode(ev.Shutdown(reason=reason)))
+            assert _ask_who(ours, 3.0) == ("stopped-starting", f"its room was starting, then its server stopped{said}"), reason
     # closed without a word (or broken) after held: the same; before any held: whatever holds the port
     from lanchat.doctor import _held_then
 
