@@ -445,11 +445,13 @@ def wake_pair() -> tuple[socket.socket, socket.socket]:
 
 
 def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
-    """Listen on ``host``:``port``; ``host`` "" means every interface (IPv4 and IPv6)."""
+    """Listen on ``host``:``port``; ``host`` "" means every interface (IPv4 and IPv6), and so
+    does "::" where one socket takes both (create_server alone makes it IPv6 only, while `serve`
+    prints and announces a room on "::" at 127.0.0.1 and the IPv4 addresses: reachable_addresses)."""
     if not 0 <= port <= 65535:
         raise TransportError(f"port {port} is out of range (0-65535)")
     try:
-        if host in ("", "*"):
+        if host in ("", "*") or (host == "::" and socket.has_dualstack_ipv6()):
             if socket.has_dualstack_ipv6():
                 return socket.create_server(
                     ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True

@@ -2186,3 +2186,22 @@ def test_doctor_given_a_room_name_takes_its_ports_as_for_an_address(monkeypatch,
     assert not asked
     assert cmd_doctor(build_parser().parse_args(["doctor", "ann's room", "4000", "--port", "4000", "--wait", "0"])) == 0
     assert (asked[0]["target"].port, asked[0]["target"].port_given, asked[0]["port"]) == (4000, True, 4000)
+
+
+def test_a_room_on_every_ipv6_address_is_joined_by_each_command_its_banner_prints(run):
+    """`serve --host ::` listened on IPv6 alone (Python's create_server sets IPV6_V6ONLY), yet
+    its banner, as for a room on every address, printed `python -m lanchat connect 127.0.0.1
+    PORT` (and the machine's IPv4 addresses, and announced them), and that, typed as printed,
+    said 'no lanchat server at 127.0.0.1:PORT (connection refused)'. Each printed command joins."""
+    if not socket.has_dualstack_ipv6():
+        pytest.skip("this system has no IPv6 socket that also takes IPv4")
+    server = run("serve", "--headless", "--host", "::", "--port", "0", "--no-announce", "--no-history")
+    server.expect(r"listening on port (\d+); join with:")
+    server.expect(r"history: off")
+    printed = re.findall(r"^  python -m lanchat connect (\S+) (\d+)$", server.output, re.M)
+    assert ("127.0.0.1", printed[0][1]) in printed, server.output
+    for number, (host, port) in enumerate(printed):
+        if host not in ("127.0.0.1", "::1"):  # this machine's own LAN addresses: not ours to dial from a test
+            continue
+        joined = run("connect", host, port, "--name", f"amy{number}", "--plain")
+        joined.expect(rf"welcome, amy{number}")
