@@ -974,6 +974,10 @@ def test_a_port_out_of_range_names_the_range_the_command_takes(run, args, said):
          [r"lanchat: 'ann@host' is no address: the name before '@' is no part of one, and no room called 'ann@host' is "
           r"remembered in /\S+/known_rooms",
           "  did you mean: python -m lanchat forget host"]),
+        # with a PORT no room is looked for (a room is forgotten by its name alone): none is said not remembered
+        (["forget", "ann@host", "4000"],
+         ["lanchat: 'ann@host' is no address: the name before '@' is no part of one",
+          "  did you mean: python -m lanchat forget host 4000"]),
     ],
 )
 def test_a_mistyped_place_says_what_is_wrong_with_it_and_what_the_command_takes(run, args, said):

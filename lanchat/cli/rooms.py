@@ -235,7 +235,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if target is None and not rooms and not looks_like_a_room_name(args.host):  # no room remembered as typed: a mistyped address
         assert problem is not None  # (target is None)
         meant, said = meant_command(problem, "forget"), str(problem)
-        if may_be_a_room_name(problem, args.host):  # team@lab: a room may be called so, and is looked for first
+        if args.port_arg is None and may_be_a_room_name(problem, args.host):  # team@lab may be a room's (with a PORT: none read)
             said += f", and no room called {room_said(args.host)} is remembered in {known.rooms.path}"
         return fail(f"{said}\n  did you mean: {meant}" if meant else said, 2)
     if not rooms and not places:
