@@ -353,6 +353,14 @@ def ctrl_z_question(session: Session) -> Local | None:
     return Local((_line(text, _now(session)),))
 
 
+# /help keys' row for leaving, on both front ends (the host's Ctrl-C and /q ask: CtrlCAnswer;
+# its Ctrl-\\ is the stop-now key, a restart's shutdown)
+LEAVE_KEYS_HELP = (
+    "Ctrl-C, Ctrl-\\, /q",
+    "leave (the host's Ctrl-C and /q ask first while others are here; its Ctrl-\\ stops at once, and the class waits for a restart)",
+)
+
+
 class CtrlCAnswer:
     """Which Ctrl-C answers the host's Ctrl-C question (ctrl_c_question), one rule for both front
     ends (ui/keys.py for the full screen, ui/plain.py), which tell it of each read of the keyboard and each key: the

@@ -41,7 +41,7 @@ KEYS = (
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home too when the input line is empty; End when the cursor is at its end)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
-    ("Ctrl-C, Ctrl-\\, /q", "leave (the host's Ctrl-C and /q ask first while others are here; its Ctrl-\\ stops at once, and the class waits for a restart)"),
+    social.LEAVE_KEYS_HELP,
     ("Ctrl-Z", "stop for the shell (fg: back)"),
 )
 

@@ -59,7 +59,7 @@ PLAIN_KEYS = (
     ("Backspace", "delete the last character"),
     ("Ctrl-U, Ctrl-W", "delete the line, the last word"),
     ("Ctrl-D", "on an empty line: leave (the host's asks first while others are here)"),
-    ("Ctrl-C, Ctrl-\\, /q", "leave (the host's Ctrl-C and /q ask first while others are here; its Ctrl-\\ stops at once, and the class waits for a restart)"),
+    social.LEAVE_KEYS_HELP,
     ("Ctrl-Z", "stop for the shell (fg: back)"),
     ("Up/Down, Tab, PgUp", "none here: the full screen has them"),
 )
