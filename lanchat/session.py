@@ -68,7 +68,6 @@ TURN_OURS = "turn-ours"  # Line.code of "turn: your turn" (news on every screen)
 UNKNOWN_COMMAND = "unknown-command"  # Line.code of "unknown command ...": --plain adds how to send such a line as text
 HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
 HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view
-JOIN_REPLAY = "join-replay"  # Line.code of the replay on joining: a /history page goes above it, under the welcome
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person

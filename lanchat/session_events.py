@@ -25,7 +25,6 @@ from .session import (
     HISTORY_PAGE,
     HISTORY_PAGE_END,
     JOIN_LEAVE,
-    JOIN_REPLAY,
     OFFERS_REMEMBERED,
     TURN_CHANGED,
     TURN_OURS,
@@ -105,7 +104,7 @@ def _released(session: Session, event: ev.Released) -> list[Line]:
 def _replayed(session: Session, event: ev.Message | ev.Direct) -> list[Line]:
     # Replayed from the server's history: marked [History], never a fresh mention.
     to = event.to if isinstance(event, ev.Direct) else None
-    page = HISTORY_PAGE if session.history_asked else JOIN_REPLAY
+    page = HISTORY_PAGE if session.history_asked else None
     acted = isinstance(event, ev.Message) and event.action  # a /me (PROTOCOL.md, History replay)
     return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page, action=acted)]
 

@@ -144,23 +144,3 @@ def test_a_teacher_who_passes_to_a_student_is_told_what_pass_does(terms):
     finally:
         for student in students:
             student.close()
-
-
-def test_a_history_page_goes_above_the_replay_under_the_welcome_not_above_the_welcome(terms, tmp_path):
-    """bob, a late student, reads the welcome, then the replay; /history then put the earlier page
-    above the welcome (in time order: the welcome is newer than any history), so the welcome stood
-    between the page and the replay, as if said in the middle of the lesson. The page joins the
-    [History] block it comes before: welcome, the page, the replay."""
-    teacher, port = _hosting(terms, "--history", str(tmp_path / "lesson.db"), "--replay", "2")
-    for text in ("first point", "second point", "third point"):
-        teacher.send(f"{text}\r")
-        teacher.expect(rf"teacher: {text}")
-    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", rows=24, cols=80)
-    terms.append(bob)
-    bob.expect(r"end of history \(2 shown; /history shows earlier ones\)")
-    bob.send("/history\r")
-    bob.expect(r"end of history \(1 shown\)")
-    order = ("welcome, bob", "[History] teacher: first point", "[History] teacher: second point", "[History] teacher: third point")
-    rows = bob.lines
-    where = [next((n for n, row in enumerate(rows) if part in row), -1) for part in order]
-    assert -1 not in where and where == sorted(where), "\n".join(rows)

@@ -411,8 +411,8 @@ def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     screen = ann.lines
     order = [next(i for i, row in enumerate(screen) if text in row) for text in wanted]
     assert order == sorted(order), screen  # the earlier page went above, in time order
-    # a day-change line between two days ago and today (and one above the page: it follows the welcome)
-    assert any(re.search(r"── \w+day \d+ \w+ ──", row) for row in screen[order[1] + 1 : order[2]]), screen
+    day_rule = next(i for i, row in enumerate(screen) if re.search(r"── \w+day \d+ \w+ ──", row))
+    assert order[1] < day_rule < order[2]  # a day-change line between two days ago and today
     moment = _time.localtime(two_days_ago)
     assert re.search(rf"{moment.tm_mday} {_time.strftime('%b', moment)} \d\d:\d\d \[History\] bob: old news 0", ann.text)
 

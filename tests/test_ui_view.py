@@ -335,19 +335,3 @@ def test_a_resize_after_home_keeps_the_page_on_the_lines_it_showed():
         view.page_down()
     _resizes_keep(view, top_message)
     assert view.top
-
-
-def test_a_history_page_goes_above_the_join_replay_under_the_welcome():
-    """The replay on joining follows the welcome; an earlier /history page joins that [History]
-    block, above it, rather than going above the welcome and leaving it between the two."""
-    from lanchat.session import JOIN_REPLAY
-
-    view = View(Session(name="bob"))
-    view.add([Line(kind="notice", time=100.0, text="welcome")])
-    view.add([Line(kind="history", time=float(t), sender="ann", text=f"replayed {t}", code=JOIN_REPLAY) for t in (50, 60)])
-    view.add([Line(kind="notice", time=100.0, text="end of history (2 shown)"), Line(kind="message", time=110.0, sender="ann", text="live")])
-    view.add([Line(kind="history", time=float(t), sender="ann", text=f"older {t}", code=HISTORY_PAGE) for t in (10, 20)])
-    view.add([Line(kind="history", time=5.0, sender="ann", text="oldest 5", code=HISTORY_PAGE)])
-    assert [line.text for line in view.lines] == [
-        "welcome", "oldest 5", "older 10", "older 20", "replayed 50", "replayed 60", "end of history (2 shown)", "live",
-    ]  # fmt: skip

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
 from ..events import MAX_TEXT_CHARS
-from ..session import HISTORY_PAGE, HISTORY_PAGE_END, JOIN_REPLAY, Line, Session
+from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
 from .editor import LineEditor
 from .fold import fold
 
@@ -32,19 +32,6 @@ MARKER_ROWS = 1  # the "── new ──" rule render draws above the first unr
 
 def _one_row(line: Line) -> int:
     return 1
-
-
-_REPLAYED = (JOIN_REPLAY, HISTORY_PAGE)  # the [History] block a /history page joins
-
-
-def _place_of_page_line(lines: deque[Line], line: Line) -> int:
-    """Where a line of a /history page goes: after the last line not newer than it, in time
-    order, but above the [History] block it comes before (the replay on joining, an earlier
-    page), not above the welcome that block follows."""
-    index = len(lines)
-    while index > 0 and lines[index - 1].time > line.time:
-        index -= 1
-    return next((at for at in range(index, len(lines)) if lines[at].code in _REPLAYED), index)
 
 
 def _no_day_rule(before: Line | None, line: Line) -> int:
@@ -242,7 +229,9 @@ class View:
     def _insert_in_time(self, line: Line) -> int | None:
         """Put a replayed line after the last line not newer than it; its number (None: not
         kept). Numbers of the lines after it move up by one, and so do the markers that point at them."""
-        index = _place_of_page_line(self.lines, line)
+        index = len(self.lines)
+        while index > 0 and self.lines[index - 1].time > line.time:
+            index -= 1
         full = len(self.lines) == self.lines.maxlen
         if full and index == 0:
             return None  # older than everything kept in a full scrollback: it would fall off at once
