@@ -68,6 +68,7 @@ TURN_OURS = "turn-ours"  # Line.code of "turn: your turn" (news on every screen)
 UNKNOWN_COMMAND = "unknown-command"  # Line.code of "unknown command ...": --plain adds how to send such a line as text
 HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
 HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view
+REPLAY_END = "replay-end"  # Line.code of the join replay's "end of history": the screen keeps it under the replay
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person
@@ -640,7 +641,8 @@ class Rejoining:
             return [Line(kind="own", time=event.time, sender=event.sender, text=event.text)]  # ours, its echo lost: not missed
         self.missed = (self.missed or 0) + 1
         to = event.to if isinstance(event, ev.Direct) else None
-        # stamped with the first missed message's time: the missed ones follow it as they came
+        # stamped with the first missed message's time: the screen puts a replayed line older
+        # than the newest one in time order, and so keeps the missed ones under this header
         header = session._notice("missed while you were away:", when=event.time)
         lines = [header] if self.missed == 1 else []
         acted = isinstance(event, ev.Message) and event.action  # a /me

@@ -26,6 +26,7 @@ from .session import (
     HISTORY_PAGE_END,
     JOIN_LEAVE,
     OFFERS_REMEMBERED,
+    REPLAY_END,
     TURN_CHANGED,
     TURN_OURS,
     Line,
@@ -117,7 +118,7 @@ def _history_end(session: Session, event: ev.HistoryEnd) -> list[Line]:
         return [session._notice("no earlier history")] if asked else _join_lines_now(session, replayed=False)
     earlier = "; /history shows earlier ones" if event.more else ""
     end = session._notice(f"end of history ({shown} shown{earlier})")
-    return [replace(end, code=HISTORY_PAGE_END)] if asked else [end, *_join_lines_now(session)]
+    return [replace(end, code=HISTORY_PAGE_END if asked else REPLAY_END), *([] if asked else _join_lines_now(session))]
 
 
 def _message(session: Session, event: ev.Message) -> list[Line]:

@@ -150,8 +150,8 @@ def refused(session: Session, code: str) -> None:
 def _since(when: float, welcomed: float | None, word: str) -> str:
     """`` at 10:02`` (``word`` "at"), `` since 5 Dec 23:10`` (another day): when a topic or an
     away told after a welcome (at ``welcomed``) was set, the line being stamped with the welcome's
-    time (session.Rejoin._after_welcome: it reads as said on joining, with the welcome; the replay
-    follows them, and a /history page goes above the replay, under them). Nothing for one
+    time (session.Rejoin._after_welcome: it reads as said on joining, with the welcome; on the full
+    screen the replay, older, and its end go above them). Nothing for one
     set within SINCE_SHOWN_SECONDS, or with no welcome: the line's own stamp says it. An older server
     stamped a newcomer's away-status with the moment it sent it: then nothing either."""
     import time

@@ -27,11 +27,13 @@ def _hosting(terms: list, *extra: str, rows: int = 24, cols: int = 80) -> tuple[
     return teacher, port
 
 
-def test_a_late_student_reads_the_welcome_then_the_replay_then_its_end_on_both_screens(terms, tmp_path):
+def test_a_late_student_reads_the_replay_closed_by_its_end_then_the_welcome(terms, tmp_path):
     """bob joins a lesson under way on the full screen: the replayed [History] lines stood above
-    his welcome (in time order) and their 'end of history' below it, cut from them by the welcome
-    and 'this room keeps history'; cy, in --plain, read the welcome first. Both now read the
-    welcome, then the replay, then its end, as the room sends them."""
+    his welcome (in time order) but their 'end of history' below it, cut from them by the welcome
+    and 'this room keeps history'. Now the replay and its end are one block above the welcome, which
+    stays at the foot of his screen with who is here (a 50-line replay at 24 rows scrolled it off
+    when the replay came under it). cy, in --plain, reads them as the room sends them: the
+    welcome, the replay, its end."""
     teacher, port = _hosting(terms, "--history", str(tmp_path / "lesson.db"))
     ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
     cy: Proc | None = None
@@ -43,13 +45,14 @@ def test_a_late_student_reads_the_welcome_then_the_replay_then_its_end_on_both_s
         bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", rows=24, cols=80)
         terms.append(bob)
         bob.expect(r"end of history \(2 shown\)")
-        order = ("welcome, bob", "[History] teacher: good morning class", "[History] ann: morning!", "end of history")
+        bob.expect(r"this room keeps history")
+        order = ("[History] teacher: good morning class", "[History] ann: morning!", "end of history", "welcome, bob", "this room keeps history")
         rows = bob.lines
         where = [next((n for n, row in enumerate(rows) if part in row), -1) for part in order]
         assert -1 not in where and where == sorted(where), "\n".join(rows)
         cy = Proc("connect", "127.0.0.1", str(port), "--plain", "--name", "cy")
         cy.expect(r"end of history")
-        printed = [next((n for n, line in enumerate(cy.lines) if part.replace("welcome, bob", "welcome, cy") in line), -1) for part in order]
+        printed = [next((n for n, line in enumerate(cy.lines) if part in line), -1) for part in ("welcome, cy", *order[:3])]
         assert -1 not in printed and printed == sorted(printed), cy.output
     finally:
         ann.close()

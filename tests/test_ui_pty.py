@@ -139,8 +139,8 @@ def test_after_a_restart_how_to_join_is_below_the_replayed_history(terms, tmp_pa
     rows = [row.split("│")[0].rstrip() for row in ann.lines[:-2]]  # the transcript, without the roster
     rows = [row for row in rows if row]
     where = lambda pattern: max(i for i, row in enumerate(rows) if re.search(pattern, row))  # noqa: E731
-    assert where(r"welcome, ann") < where(r"\[History\] bob: before the restart 2") < where(r"end of history"), rows
-    after = rows[where(r"end of history") + 1 :]  # the newest lines: how to join, and nothing else
+    assert where(r"\[History\] bob: before the restart 2") < where(r"end of history") < where(r"welcome, ann"), rows
+    after = rows[where(r"this room keeps history") + 1 :]  # the newest lines: how to join, and nothing else
     assert len(after) >= 2 and re.search(rf"listening on port {port}; join with:$", after[0]), rows
     assert re.search(joining, after[1]), rows
     assert all(re.search(r"^\d\d:\d\d   ", row) for row in after), rows  # each one a start-up line

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lanchat.session import HISTORY_PAGE, Line, Session
+from lanchat.session import Line, Session
 from lanchat.textsafe import BIDI_CONTROLS
 from lanchat.ui import render as rd
 from lanchat.ui.view import View
@@ -824,7 +824,7 @@ def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, 
     first_news = True
     for number, (text, kind) in enumerate(arriving):
         if kind == "/history":  # an earlier page: one of two days before everything shown
-            view.add([msg(text, kind="history", time=T0 - 86_400.0 * (1 + number % 2) + number, code=HISTORY_PAGE)])
+            view.add([msg(text, kind="history", time=T0 - 86_400.0 * (1 + number % 2) + number)])
             assert draw_like_the_screen(view, rows, cols) == page
             continue
         when += 86_400.0 if kind == "next day" else 0.0
@@ -857,7 +857,7 @@ def test_a_page_after_home_stays_put_when_an_earlier_history_page_arrives():
     view.page_down()
     page = draw_like_the_screen(view, 12, 80)
     assert view.top is not None and "line 9" in page[0]
-    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n, code=HISTORY_PAGE) for n in range(5))  # /history: yesterday's, above
+    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n) for n in range(5))  # /history: yesterday's, above
     assert draw_like_the_screen(view, 12, 80) == page
 
 
@@ -867,7 +867,7 @@ def test_a_page_scrolled_up_from_the_bottom_stays_put_when_an_earlier_history_pa
     draw_like_the_screen(view, 12, 80)
     view.page_up()
     page = draw_like_the_screen(view, 12, 80)
-    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n, code=HISTORY_PAGE) for n in range(5))
+    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n) for n in range(5))
     assert draw_like_the_screen(view, 12, 80) == page
 
 

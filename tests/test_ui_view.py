@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from lanchat import events as ev
-from lanchat.session import HISTORY_PAGE, Line, Session
+from lanchat.session import Line, Session
 from lanchat.ui.view import MAX_KEPT_CHARS, ROSTER_MIN_COLS, SCROLLBACK_LINES, View
 
 
@@ -186,7 +186,7 @@ def test_an_earlier_history_page_goes_above_in_time_order():
     view.add([Line(kind="history", time=10 * day + t, sender="bob", text=f"replayed {t}") for t in (5, 6)])
     view.add([Line(kind="notice", time=11 * day, text="welcome")])
     view.marker_seq = 2  # the welcome line
-    view.add([Line(kind="history", time=9 * day + t, sender="bob", text=f"older {t}", code=HISTORY_PAGE) for t in (1, 2, 3)])
+    view.add([Line(kind="history", time=9 * day + t, sender="bob", text=f"older {t}") for t in (1, 2, 3)])
     assert [line.text for line in view.lines] == ["older 1", "older 2", "older 3", "replayed 5", "replayed 6", "welcome"]
     assert view.marker_seq == 5 and view.total == 6  # the marker still points at the welcome line
 
@@ -194,8 +194,7 @@ def test_an_earlier_history_page_goes_above_in_time_order():
 def test_a_full_scrollback_takes_an_earlier_page_without_losing_its_place():
     view = View(Session(name="ann"), scrollback=3)
     view.add([Line(kind="message", time=float(t), sender="bob", text=str(t)) for t in (10, 20, 30)])
-    page = [Line(kind="history", time=float(t), sender="bob", text=str(t), code=HISTORY_PAGE) for t in (15, 1)]
-    view.add(page)
+    view.add([Line(kind="history", time=15.0, sender="bob", text="15"), Line(kind="history", time=1.0, sender="bob", text="1")])
     assert [line.text for line in view.lines] == ["15", "20", "30"]  # "1" would fall off at once
 
 
@@ -240,12 +239,12 @@ def test_a_newcomer_sees_since_when_someone_is_away_on_the_full_screen():
     assert line.text == f"ann is away: lunch (since {day.tm_mday} {time.strftime('%b', day)} {_hhmm(welcome_at)})"
 
 
-def test_the_replay_on_joining_follows_the_welcome_as_on_plain_one_block_with_its_end():
-    """A lesson's late student: the full screen put the replayed lines above the welcome (in time
-    order) and their "end of history" below it, the topic and who is away, the [History] block cut
-    from its end by four lines; --plain prints the welcome, then the replay, then its end. Both
-    now show them as the room sends them (PROTOCOL.md, History replay): one block under the
-    welcome. Only a page asked for with /history, older than all on screen, goes above."""
+def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_set_in_between():
+    """A lesson's late student, in a room whose topic was set at 10:03 and which said more after
+    it: the topic came stamped with the time it was set and closed the transcript, so the replayed
+    lines older than it went above the welcome and the newer ones below the topic, the [History]
+    block cut in two around "welcome". What the room sends right after the welcome (the topic,
+    who is away) is stamped with the welcome's time: the whole replay goes above, as without a topic."""
     session = Session(name="bob", clock=lambda: 500.0)
     view = View(session)
     for event in (
@@ -258,13 +257,13 @@ def test_the_replay_on_joining_follows_the_welcome_as_on_plain_one_block_with_it
     ):
         view.add(session.on_event(event))
     assert [line.text for line in view.lines] == [
+        "welcome everyone",
+        "a length before each message",
+        "end of history (2 shown)",  # closes the replay above the welcome, not below who is away
         "welcome, bob: duplex mode; here: teacher. /help lists commands",
         "this room keeps history on the host's machine",
         f"topic: framing (set by teacher at {_hhmm(200.0)})",
         f"teacher is away: tea (since {_hhmm(250.0)})",
-        "welcome everyone",
-        "a length before each message",
-        "end of history (2 shown)",
     ]
     # a topic set later, live, keeps the time it was set
     assert [line.time for line in session.on_event(ev.Topic(text="lab", by="teacher", time=510.0))] == [510.0]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
 from ..events import MAX_TEXT_CHARS
-from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
+from ..session import HISTORY_PAGE, HISTORY_PAGE_END, REPLAY_END, Line, Session
 from .editor import LineEditor
 from .fold import fold
 
@@ -32,6 +32,15 @@ MARKER_ROWS = 1  # the "── new ──" rule render draws above the first unr
 
 def _one_row(line: Line) -> int:
     return 1
+
+
+def _after_replay(lines: deque[Line]) -> int | None:
+    """Where the join replay's end goes: under its last [History] line, when lines newer than
+    the replay (the welcome, who is here, the topic) stand below it; None: at the foot, as any."""
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].kind == "history":
+            return index + 1 if index + 1 < len(lines) else None
+    return None
 
 
 def _no_day_rule(before: Line | None, line: Line) -> int:
@@ -103,19 +112,17 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in chain.from_iterable(map(_kept, new_lines)):
-            if line.fetched is not None and self.lines and fetched_again(self, line):
-                added += 1
+            if self.lines and ((line.fetched is not None and fetched_again(self, line)) or (line.presence is not None and self._fold_into_last(line))):
+                added += 1  # folded into a line on screen: news of a fetch, a join or leave
                 continue
-            if line.presence is not None and self.lines and self._fold_into_last(line):
-                added += 1
-                continue
-            if line.code == HISTORY_PAGE and self.lines and self.lines[-1].time > line.time:
-                # an earlier page of /history goes above, not below. The replay on joining (and
-                # the missed lines on rejoining) follows the welcome as it came, as --plain prints
-                # it: one block closed by its "end of history", not cut around the welcome
-                seq = self._insert_in_time(line)
-                if seq is not None:
+            if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
+                seq = self._insert_in_time(line)  # a replay above the welcome, a /history page above
+                if line.code == HISTORY_PAGE and seq is not None:
                     self.page_seq = seq if self.page_seq is None else max(self.page_seq, seq)
+                added += 1
+                continue
+            if line.code == REPLAY_END and (at := _after_replay(self.lines)) is not None:
+                self._insert_in_time(line, at)  # the replay's end: under it, above the welcome
                 added += 1
                 continue
             if not self.following:
@@ -226,12 +233,13 @@ class View:
             before = line
         return rows
 
-    def _insert_in_time(self, line: Line) -> int | None:
-        """Put a replayed line after the last line not newer than it; its number (None: not
-        kept). Numbers of the lines after it move up by one, and so do the markers that point at them."""
-        index = len(self.lines)
-        while index > 0 and self.lines[index - 1].time > line.time:
-            index -= 1
+    def _insert_in_time(self, line: Line, index: int | None = None) -> int | None:
+        """Put a replayed line after the last line not newer than it (or at ``index``); its number
+        (None: not kept). Numbers of the lines after it move up by one, and so do the markers that point at them."""
+        if index is None:
+            index = len(self.lines)
+            while index > 0 and self.lines[index - 1].time > line.time:
+                index -= 1
         full = len(self.lines) == self.lines.maxlen
         if full and index == 0:
             return None  # older than everything kept in a full scrollback: it would fall off at once
