@@ -475,10 +475,7 @@ class Reconnect:
         full = len(self.queued) >= MAX_QUEUED_WHILE_AWAY
         if isinstance(result, Outgoing) and not full:
             self.queued.append(result.event)
-            note = "not connected: it will be sent when the connection is back"
-            if loop.session.mode == "turn" and type(result.event) in NEEDS_THE_TURN:  # whose turn is not known till then
-                note = "not connected: it will be sent on your turn, once the connection is back"
-            loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
+            loop.frontend.show([Line(kind="error", time=time.time(), text=kept_while_away(loop, result.event))])
             return
         why = f", and {MAX_QUEUED_WHILE_AWAY} lines you typed already wait" if isinstance(result, Outgoing) else ""
         note = f"not connected{why}: try again when the connection is back"
@@ -1472,6 +1469,16 @@ def note_unsent_texts(loop: ClientLoop) -> None:
             loop.paced.unsent_texts.append(typed_as(event))
         elif isinstance(event, ev.Whisper):
             loop.paced.unsent_texts.append(f"/w {event.to} {'(hidden: projector mode)' if loop.session.projector else event.text}")
+
+
+def kept_while_away(loop: ClientLoop, event: ev.Event) -> str:
+    """The line said when a line typed while disconnected is kept (Reconnect.away): the full
+    screen, whose input line is empty again, quotes which one, as a held line's notice does; in a
+    turn-based room a say or /me waits for our turn too (whose turn is not known till then)."""
+    said = type(event) in NEEDS_THE_TURN
+    it = _quoted_held(event) if said and _quotes_held_lines(loop) else "it "
+    when = "on your turn, once" if said and loop.session.mode == "turn" else "when"
+    return f"not connected: {it}will be sent {when} the connection is back"
 
 
 def _quotes_held_lines(loop: ClientLoop) -> bool:

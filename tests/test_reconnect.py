@@ -280,8 +280,8 @@ def test_the_full_screen_waits_out_a_server_restart_and_rejoins():
             expect_waiting_for_a_restart(bob)
             bob.send("typed while the server was down")
             bob.wait_screen(lambda rows: "typed while the server was down" in rows[-1], what="the typed line")
-            bob.send("\r")
-            bob.expect(r"not connected: it will be sent when the connection is back")
+            bob.send("\r")  # the input line empties: the notice says which line waits
+            bob.expect(r"not connected: 'typed while the server was down' will be sent")  # (folded after it)
             server = Proc("serve", "--headless", "--unix", path, "--history", history)
             server.expect(r"join with")
             ann = Proc("connect", "--unix", path, "--name", "ann")
@@ -1285,7 +1285,7 @@ def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_
         bob.expect(r"typed while it hangs")  # echoed at once ...
         assert silent.still_hanging()  # ... while the attempt still waits for an answer
         bob.send("\r")
-        bob.expect(r"not connected: it will be sent when the connection is back")
+        bob.expect(r"not connected: 'typed while it hangs' will be sent")
         assert silent.still_hanging()
         silent.close()  # the wedged server goes; a real one comes back on the same port
         server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
@@ -1857,7 +1857,7 @@ def test_the_full_screen_in_a_restarted_turn_room_waits_for_the_server_then_for_
                 term.send(f"{name} typed while away")
                 term.wait_screen(lambda rows, name=name: f"{name} typed while away" in rows[-1], what="the typed line")
                 term.send("\r")
-                term.expect(r"not connected: it will be sent on your turn, once the connection is back")
+                term.expect(rf"not connected: '{name} typed while away' will be sent on your turn")
                 term.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what="the line taken")
             blip.cut()  # turned away until cat is back (the new server might even get the old port)
             server, port = serve_tcp("--mode", "turn", "--history", history)
