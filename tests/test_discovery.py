@@ -232,6 +232,71 @@ def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_f
     assert "`lanchat connect Friends` joins it" in checks["server"]["fix"]
 
 
+# A name server that never answers (a LAN party's router whose DNS forwarder has no internet to
+# ask): it reads every query and says nothing, for a bounded time. The machine's resolver is
+# pointed at it by the namespace's own resolv.conf (`ip netns exec` binds /etc/netns/NS/ over /etc/).
+SILENT_NAME_SERVER = """\
+import socket, sys, time
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 53))
+sock.settimeout(1.0)
+print("listening", flush=True)
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    try:
+        sock.recv(4096)
+    except socket.timeout:
+        pass
+"""
+
+
+@contextlib.contextmanager
+def silent_name_server(lab: Lab, ns: str) -> Iterator[None]:
+    """``ns``'s resolver asks a name server in ``ns`` that reads and never answers; removed after."""
+    import os
+    import shutil
+
+    folder = f"/etc/netns/{ns}"
+    os.makedirs(folder)
+    try:
+        with open(f"{folder}/resolv.conf", "w") as conf:
+            conf.write("nameserver 127.0.0.1\n")
+        silent = Proc("60", program=["ip", "netns", "exec", ns, sys.executable, "-c", SILENT_NAME_SERVER], stdin=False)
+        lab.procs.append(silent)  # ended by the fixture, and by itself after 60 s
+        silent.expect("listening")
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.rmdir("/etc/netns")  # only if no one else's is there
+
+
+def test_a_room_joined_by_name_is_not_kept_waiting_by_a_name_server_that_never_answers(lab):
+    """`connect Friends` on a LAN whose name server reads queries and never answers waited the
+    look-up's whole 10 s ("looking up 'Friends' (the network's name server is slow to answer;
+    Ctrl-C stops)..."), then looked for the room and joined it. The room is looked for as soon
+    as the name server is slow, and joined when found: the name server is not waited for. A
+    name no room has still waits for it, and the rooms found meanwhile are listed."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "friends")
+    with silent_name_server(lab, bob):
+        joined = lab.run(bob, "connect", "Friends", "--name", "bob")
+        wrong = lab.run(bob, "connect", "friendz", "--name", "cat")
+        joined.expect(r"^lanchat: looking up 'Friends' \(the network's name server is slow to answer; looking for a room of "
+                      r"that name on the local network meanwhile; Ctrl-C stops\)\.\.\.$", timeout=15)
+        joined.expect(rf"^lanchat: joining friends on {ANN}:{port}$", timeout=15)
+        joined.expect(r"welcome, bob")
+        server.expect(r"bob joined")
+        # the name server's 10 s were not waited out: its giving up, and the search after it, were never said
+        assert "did not answer" not in joined.output and "looking for a room called" not in joined.output, joined.output
+        assert wrong.wait(30) == 1
+    wrong.expect(rf"1\. friends on {ANN}:{port}")
+    wrong.expect(r"^lanchat: 'friendz' was not found: the network's name server did not answer in 10 s \(is the network "
+                 r"up\?\), and no room is called 'friendz'; join one of those above by its name or address$")
+    assert "looking for a room called" not in wrong.output, wrong.output  # (looked for once, while the name server was silent)
+    assert "cat joined" not in server.output
+
+
 def test_a_room_whose_one_word_name_reads_as_a_mistyped_address_is_still_joined_by_it(lab):
     """A room may be called 'team@lab' (and serve prints `lanchat connect team@lab-2` for one it
     renamed): `connect team@lab` looked for it and joined, until 'NAME@HOST' became a mistyped

@@ -67,6 +67,8 @@ import socket, sys, threading
 socket.getaddrinfo = lambda *args, **kwargs: threading.Event().wait()
 import lanchat.lookup
 lanchat.lookup.LOOKUP_SECONDS = float(sys.argv[1])
+import lanchat.discovery  # no multicast from the test's own machine: a room search that is still looking
+lanchat.discovery.browse = lambda *args, **kwargs: threading.Event().wait()
 from lanchat.__main__ import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -89,6 +91,7 @@ def test_serve_host_a_name_nobody_answers_for_says_so_and_gives_up_in_one_line()
 
 
 def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_that_name(monkeypatch, capsys):
+    from lanchat import discovery
     from lanchat.cli.connect import _no_address
 
     released = threading.Event()
@@ -100,13 +103,72 @@ def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_t
     monkeypatch.setattr(socket, "getaddrinfo", silent_name_server)
     monkeypatch.setattr(lookup, "SAY_AFTER_SECONDS", 0.05)
     monkeypatch.setattr(lookup, "LOOKUP_SECONDS", 0.3)
+    other = discovery.RoomInfo(name="maths", host="b", addresses=("192.0.2.8",), port=3580)
+    monkeypatch.setattr(discovery, "browse", lambda *args, **kwargs: [other])  # (the LAN's rooms: none called friends)
     try:
         problem = _no_address("friends", 3580)
     finally:
         released.set()
     assert problem.problem == "'friends' was not found: the network's name server did not answer in 0.3 s (is the network up?)"
     assert not problem.certain  # said only if no room is called so either
-    assert capsys.readouterr().out == "lanchat: looking up 'friends' (the network's name server is slow to answer; Ctrl-C stops)...\n"
+    assert problem.rooms == [other]  # looked for while the name server was silent: not again
+    assert capsys.readouterr().out == ("lanchat: looking up 'friends' (the network's name server is slow to answer; looking for a "
+                                       "room of that name on the local network meanwhile; Ctrl-C stops)...\n")
+
+
+def test_a_room_of_the_name_found_while_the_name_server_is_silent_ends_the_wait(monkeypatch, capsys):
+    """A LAN whose name server never answers: `connect friends` waited its whole 10 s for it,
+    though the room called so answered the search within 2 s."""
+    from lanchat import discovery
+    from lanchat.cli.connect import _no_address
+
+    released = threading.Event()
+
+    def silent_name_server(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    room = discovery.RoomInfo(name="Friends", host="a", addresses=("192.0.2.7",), port=3580)
+    monkeypatch.setattr(socket, "getaddrinfo", silent_name_server)
+    monkeypatch.setattr(discovery, "browse", lambda *args, **kwargs: [room])
+    monkeypatch.setattr(lookup, "SAY_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr(lookup, "LOOKUP_SECONDS", 20.0)
+    try:
+        problem = _no_address("friends", 3580)
+        assert not released.is_set()  # the name server had not answered, and was not waited for
+    finally:
+        released.set()
+    assert problem.rooms == [room] and not problem.certain, problem
+    assert "meanwhile" in capsys.readouterr().out
+
+
+def test_what_is_found_meanwhile_ends_the_wait_and_an_answer_in_time_starts_no_search():
+    released = threading.Event()
+
+    def silent(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    def found_at_once(done: threading.Event) -> str:
+        done.set()
+        return "looking for it elsewhere"
+
+    said: list[str] = []
+    try:
+        found = lookup.look_up("slow.example", 1, say=said.append, resolve=silent, say_after=0.05, give_up_after=20,
+                               while_slow=found_at_once)
+    finally:
+        released.set()
+    assert found.outcome == lookup.ELSEWHERE and found.addresses == [], found
+    assert said == ["looking up 'slow.example' (the network's name server is slow to answer; looking for it elsewhere; Ctrl-C stops)..."]
+
+    def answer(host, port, **kwargs):  # noqa: ANN001, ANN003, ANN202, ARG001
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", port))]
+
+    def never(done: threading.Event) -> str:
+        raise AssertionError("a search started though the name server answered in time")
+
+    assert lookup.look_up("host.example", 1, resolve=answer, say_after=5, while_slow=never).outcome == lookup.FOUND
 
 
 @pytest.mark.parametrize(("args", "said"), [

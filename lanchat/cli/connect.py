@@ -178,13 +178,13 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
     try:
-        found = _no_address(target.host, target.port)
+        found = _no_address(target.host, target.port, target.port if target.port_given else None)
     except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
         print()
         return cancelled(PromptCancelled(interrupted=True))
     if isinstance(found, NoMachine):  # `lanchat connect friends`: no machine, maybe a room
         return _room_called(target.host, target.port if target.port_given else None, found.problem, pin=args.fingerprint,
-                            said_first=found.certain)
+                            said_first=found.certain, rooms=found.rooms)
     return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
 
 
@@ -194,53 +194,67 @@ class NoMachine:
     when the name server said so. When it could not say (not reached, no answer), the room of
     that name is looked for first and the name server is spoken of only if there is none:
     `connect Friends` on a LAN whose name server was down said "(is the network up?)" and then
-    joined the room on that very network."""
+    joined the room on that very network. ``rooms``: those found on the local network while the
+    name server was slow (cli/rooms.RoomSearch), or None: none looked for yet."""
 
     problem: str
     certain: bool = True
+    rooms: list | None = None
 
 
-def _no_address(host: str, port: int) -> NoMachine | tuple[str, ...]:
+def _no_address(host: str, port: int, room_port: int | None = None) -> NoMachine | tuple[str, ...]:
     """Why ``host`` is no machine (it may be a room's name), or the addresses the resolver found
     it at, which `connect` connects (and switches to TLS) to without asking again (a rejoin, later,
     asks again: _Rejoin):
     a resolver taking 3 s made it take 6 and more. None found, ``()``, for an address (or one
     meant as one: "192.168.1.256", "192.168..1.20", which `connect` then refuses in one line).
     The look-up is bounded and said (lookup.look_up): a name server that did not answer held
-    `connect NAME` 20 s and more without a word."""
+    `connect NAME` 20 s and more without a word.
+    A name server slow to answer (after lookup.SAY_AFTER_SECONDS) has the room called ``host``
+    (on ``room_port``, if typed) looked for meanwhile: one found while the name server is still
+    silent is it (the name server, which never answers on a LAN with no internet, is not waited
+    for); a machine the name server names first is it, as before."""
     from ..addresses import meant_as_an_address
+    from ..discovery import room_name_problem
     from ..lookup import FOUND, NOT_A_NAME, UNKNOWN, look_up
+    from .rooms import RoomSearch
 
     if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
         return ()
-    found = look_up(host, port, say=lambda text: say(f"{PROG}: {text}", sys.stdout))
-    if found.outcome == FOUND:
+    search = RoomSearch(host, room_port) if room_name_problem(host) is None else None
+    found = look_up(host, port, say=lambda text: say(f"{PROG}: {text}", sys.stdout),
+                    while_slow=search.start if search is not None else None)
+    if found.outcome == FOUND:  # (a search started goes on in its thread, a few seconds at most, and ends itself)
         return found_at(found.addresses)
     if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
         return ()
+    rooms = search.rooms() if search is not None else None
     if found.outcome == UNKNOWN:
-        return NoMachine(f"no machine is called {quoted(host)}")
-    return NoMachine(f"{quoted(host)} {found.problem}", certain=False)
+        return NoMachine(f"no machine is called {quoted(host)}", rooms=rooms)
+    return NoMachine(f"{quoted(host)} {found.problem}", certain=False, rooms=rooms)  # NO_ANSWER, FAILED, ELSEWHERE
 
 
 def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None,  # noqa: ANN202
-                 hint: str = "", said_first: bool = True):
+                 hint: str = "", said_first: bool = True, rooms: list | None = None):
     """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
     that name announced on the local network is joined, as `connect` with no address joins one
     (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
     why not: ``problem`` (why ``typed`` is not a machine), ``hint`` (what it was likely meant as)
     and the rooms that are announced (``problem`` said first, or, not ``said_first``, only if no
     room is called so: NoMachine.certain). Of several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
-    for the name, is it."""
+    for the name, is it. ``rooms``: those found already (while the name server was slow), else
+    they are looked for now."""
     from ..discovery import BROWSE_SECONDS, rooms_called
     from ..transport import Endpoint
 
     named = room_said(" ".join(typed.split()))
-    say(f"{PROG}: {problem}; looking for a room of that name on the local network..." if said_first
-        else f"{PROG}: looking for a room called {named} on the local network...", sys.stdout)
-    rooms = find_rooms(BROWSE_SECONDS)
-    if isinstance(rooms, int):
-        return rooms
+    if said_first or rooms is None:  # (found already: "looking up" said it was looking for one)
+        say(f"{PROG}: {problem}; looking for a room of that name on the local network..." if said_first
+            else f"{PROG}: looking for a room called {named} on the local network...", sys.stdout)
+    if rooms is None:
+        rooms = find_rooms(BROWSE_SECONDS)
+        if isinstance(rooms, int):
+            return rooms
     called = rooms_called(rooms, typed, port)
     if len(called) > 1 and len(trusted := trusted_by_name(called, typed, pin)) == 1:
         # anyone can announce the name too: the one holding the certificate trusted for it is the room

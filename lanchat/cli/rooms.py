@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from ..textsafe import quoted, visible
@@ -44,6 +45,51 @@ def find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202
     except KeyboardInterrupt:
         print()
         return cancelled(PromptCancelled(interrupted=True), stopped)
+
+
+class RoomSearch:
+    """The rooms on the local network, looked for in a thread of its own while a name typed
+    (`connect Friends`, `doctor Friends`) is looked up and the name server is slow
+    (lookup.look_up's ``while_slow``): on a LAN whose name server never answers (a LAN party, a
+    router's DNS forwarder timing out) the room of that name, answering within 2 s, waited 10 s
+    for the name server to give up. ``found`` is set when a room is called ``typed`` (on
+    ``port``, if given). The thread is a daemon that ends by itself (browse is bounded and closes
+    its zeroconf); Ctrl-C is the main thread's."""
+
+    def __init__(self, typed: str, port: int | None = None) -> None:
+        self.typed, self.port = typed, port
+        self.finished = threading.Event()
+        self._rooms: list | None = None
+        self._started = False
+
+    def start(self, found: threading.Event) -> str:
+        from ..stopsignals import start_thread
+
+        self._started = True
+        start_thread(lambda: self._run(found), "lanchat-room-search")
+        return "looking for a room of that name on the local network meanwhile"
+
+    def _run(self, found: threading.Event) -> None:
+        from ..discovery import BROWSE_SECONDS, browse, rooms_called
+        from ..netinfo import local_networks
+
+        try:
+            self._rooms = browse(BROWSE_SECONDS, local_networks())
+        except Exception:  # noqa: BLE001 - DiscoveryError, or zeroconf's own: find_rooms, asked again, says why
+            self._rooms = None
+        finally:
+            self.finished.set()
+        if self._rooms and rooms_called(self._rooms, self.typed, self.port):
+            found.set()
+
+    def rooms(self) -> list | None:
+        """The rooms found, once the search has ended (bounded: browse's own bound and a margin);
+        None if it never started, could not look, or has not ended."""
+        from ..discovery import BROWSE_SECONDS
+
+        if not self._started or not self.finished.wait(3 * BROWSE_SECONDS + 5.0):
+            return None
+        return self._rooms
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:
