@@ -118,7 +118,9 @@ def _history_end(session: Session, event: ev.HistoryEnd) -> list[Line]:
         return [session._notice("no earlier history")] if asked else _join_lines_now(session, replayed=False)
     earlier = "; /history shows earlier ones" if event.more else ""
     end = session._notice(f"end of history ({shown} shown{earlier})")
-    return [replace(end, code=HISTORY_PAGE_END if asked else REPLAY_END), *([] if asked else _join_lines_now(session))]
+    if asked:  # a /history page's end: the screen scrolls the page into view
+        return [replace(end, code=HISTORY_PAGE_END)]
+    return [replace(end, code=REPLAY_END), *_join_lines_now(session)]  # the join replay's: kept under it
 
 
 def _message(session: Session, event: ev.Message) -> list[Line]:
