@@ -25,10 +25,12 @@ from .session import (
     HISTORY_PAGE,
     HISTORY_PAGE_END,
     JOIN_LEAVE,
+    JOIN_REPLAY,
     OFFERS_REMEMBERED,
     REPLAY_END,
     TURN_CHANGED,
     TURN_OURS,
+    WELCOME,
     Line,
     Presence,
     Session,
@@ -58,7 +60,7 @@ def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
     session.muted_until = session._welcome_mute_end(event)[0]
     others = [m for m in session.members if m != session.name]
     here = ", ".join(others) if others else "nobody else yet"
-    lines = [replace(session._notice(f"welcome, {session.name}: {session.mode} mode; here: {here}. /help lists commands"), composed=True)]
+    lines = [replace(session._notice(f"welcome, {session.name}: {session.mode} mode; here: {here}. /help lists commands"), composed=True, code=WELCOME)]
     if session.mode == "turn":
         lines.append(session._notice(f"turn-based: {session.turn_text()}"))
     lines += muted_on_joining(session, event)
@@ -105,7 +107,7 @@ def _released(session: Session, event: ev.Released) -> list[Line]:
 def _replayed(session: Session, event: ev.Message | ev.Direct) -> list[Line]:
     # Replayed from the server's history: marked [History], never a fresh mention.
     to = event.to if isinstance(event, ev.Direct) else None
-    page = HISTORY_PAGE if session.history_asked else None
+    page = HISTORY_PAGE if session.history_asked else JOIN_REPLAY
     acted = isinstance(event, ev.Message) and event.action  # a /me (PROTOCOL.md, History replay)
     return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page, action=acted)]
 

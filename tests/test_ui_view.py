@@ -334,3 +334,27 @@ def test_a_resize_after_home_keeps_the_page_on_the_lines_it_showed():
         view.page_down()
     _resizes_keep(view, top_message)
     assert view.top
+
+
+def test_the_replay_goes_above_the_welcome_from_a_laptop_whose_clock_is_behind():
+    """A student's laptop ten minutes behind the host's machine: its welcome line is stamped by
+    the laptop, the replayed lines by the server, so by the times the whole replay is newer than
+    the welcome and went below it, with its "end of history", under who is here and the topic.
+    The replay goes above the welcome in the order the room sent it, whatever the clocks say;
+    a welcome of many names kept in pieces keeps the replay above its first piece."""
+    server_now = 10_000.0
+    session = Session(name="bob", clock=lambda: server_now - 600.0)
+    view = View(session)
+    many = tuple(f"student{n:03}" for n in range(400))  # a welcome longer than a kept line
+    for event in (
+        ev.Welcome(name="bob", mode="duplex", members=("teacher", "bob", *many), host="teacher", keeps_history=True),
+        ev.Topic(text="framing", by="teacher", time=server_now - 60.0),
+        ev.Message(sender="teacher", text="first", time=server_now - 30.0, history=True),
+        ev.Message(sender="teacher", text="second", time=server_now - 20.0, history=True),
+        ev.HistoryEnd(shown=2, more=False, before=1),
+    ):
+        view.add(session.on_event(event))
+    texts = [line.text for line in view.lines]
+    assert texts[:3] == ["first", "second", "end of history (2 shown)"], texts[:4]
+    assert texts[3].startswith("welcome, bob: duplex mode; here: teacher, ") and len(texts) > 6, texts
+    assert texts[-1].startswith("topic: framing"), texts[-3:]

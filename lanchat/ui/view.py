@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
 from ..events import MAX_TEXT_CHARS
-from ..session import HISTORY_PAGE, HISTORY_PAGE_END, REPLAY_END, Line, Session
+from ..session import HISTORY_PAGE, HISTORY_PAGE_END, JOIN_REPLAY, REPLAY_END, WELCOME, Line, Session
 from .editor import LineEditor
 from .fold import fold
 
@@ -32,15 +32,6 @@ MARKER_ROWS = 1  # the "── new ──" rule render draws above the first unr
 
 def _one_row(line: Line) -> int:
     return 1
-
-
-def _after_replay(lines: deque[Line]) -> int | None:
-    """Where the join replay's end goes: under its last [History] line, when lines newer than
-    the replay (the welcome, who is here, the topic) stand below it; None: at the foot, as any."""
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index].kind == "history":
-            return index + 1 if index + 1 < len(lines) else None
-    return None
 
 
 def _no_day_rule(before: Line | None, line: Line) -> int:
@@ -96,6 +87,7 @@ class View:
     found_count: int = 0  # how many lines match, for the status line
     found_rank: int = 0  # the match shown is this many matches up from the newest (1 = newest)
     page_seq: int | None = None  # the newest line of the /history page on its way (HISTORY_PAGE)
+    welcome_seq: int | None = None  # the welcome line, while the join replay may still come above it
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
@@ -115,14 +107,15 @@ class View:
             if self.lines and ((line.fetched is not None and fetched_again(self, line)) or (line.presence is not None and self._fold_into_last(line))):
                 added += 1  # folded into a line on screen: news of a fetch, a join or leave
                 continue
+            if line.code in (JOIN_REPLAY, REPLAY_END):
+                if (at := self._replay_at(line)) is not None:
+                    self._insert_in_time(line, at)  # the join replay and its end: above the welcome
+                    added += 1
+                    continue
             if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
                 seq = self._insert_in_time(line)  # a replay above the welcome, a /history page above
                 if line.code == HISTORY_PAGE and seq is not None:
                     self.page_seq = seq if self.page_seq is None else max(self.page_seq, seq)
-                added += 1
-                continue
-            if line.code == REPLAY_END and (at := _after_replay(self.lines)) is not None:
-                self._insert_in_time(line, at)  # the replay's end: under it, above the welcome
                 added += 1
                 continue
             if not self.following:
@@ -140,11 +133,23 @@ class View:
             self.lines.append(line)
             self.total += 1
             added += 1
-            if line.code == HISTORY_PAGE:
+            if line.code == WELCOME and not (len(self.lines) > 1 and self.lines[-2].code == WELCOME):
+                self.welcome_seq = self.total - 1  # (a welcome of 150 names is kept as pieces: the first)
+            elif line.code == HISTORY_PAGE:
                 self.page_seq = self.total - 1
             elif line.code == HISTORY_PAGE_END:
                 self._show_page()
         return added
+
+    def _replay_at(self, line: Line) -> int | None:
+        """Where a line of the join replay goes: just above the welcome it follows, in the order
+        the room sent it, whatever the two machines' clocks say (a laptop minutes behind the
+        server put the replay below its welcome). Its end line closes the block. None: no welcome
+        kept to go above (the scrollback trimmed it, /clear): the replay goes by its times."""
+        at = None if self.welcome_seq is None else self.welcome_seq - self.first_seq
+        if line.code == REPLAY_END:
+            self.welcome_seq = None  # the replay is over: a later page goes by its times
+        return at if at is not None and at >= 0 else None
 
     def _fold_into_last(self, line: Line) -> bool:
         """A join or leave that continues the burst on the last line updates that line in place
@@ -189,7 +194,7 @@ class View:
         if seq is None or seq < self.first_seq:
             return
         top, self.top = self.top, None
-        rows = self._rows_to(seq - self.first_seq, 1 << 30)  # the newest line up through the page's
+        rows = _rows_to(self, seq - self.first_seq, 1 << 30)  # the newest line up through the page's
         if top is None and self.scroll == 0 and rows <= self.page_rows:
             return  # in view already: stay following
         self.scroll = rows - self.measure(self.lines[seq - self.first_seq])
@@ -208,30 +213,7 @@ class View:
         scrolled up from the newest line, above it after Home? Then rows that come or go there
         must move the count (_keep_page_still). Counting stops at the page."""
         anchor = self.scroll if self.top is None else self.top
-        return self._rows_to(index, anchor) + rows <= anchor
-
-    def _rows_to(self, index: int, limit: int) -> int:
-        """Rows from the end the page is counted from to those rule rows: the newest line up
-        through line ``index`` (scrolled up), or the oldest line down to line ``index``, its
-        day rule included and its 'new' rule not (after Home). Stops once past ``limit``."""
-        rows = 0
-        if self.top is None:
-            before: Line | None = None  # a day rule above line index is drawn above it: not counted
-            for offset, line in enumerate(islice(self.lines, index, None)):
-                rows += self.measure(line) + (self.day_rule_rows(before, line) if before is not None else 0)
-                rows += MARKER_ROWS if offset and self.first_seq + index + offset == self.marker_seq else 0
-                if rows > limit:
-                    break
-                before = line
-            return rows
-        before = None
-        for offset, line in enumerate(islice(self.lines, 0, index + 1)):
-            rows += self.day_rule_rows(before, line)
-            if offset == index or rows > limit:
-                break
-            rows += self.measure(line) + (MARKER_ROWS if self.first_seq + offset == self.marker_seq else 0)
-            before = line
-        return rows
+        return _rows_to(self, index, anchor) + rows <= anchor
 
     def _insert_in_time(self, line: Line, index: int | None = None) -> int | None:
         """Put a replayed line after the last line not newer than it (or at ``index``); its number
@@ -264,6 +246,8 @@ class View:
             self.found_seq = shift(self.found_seq)
         if self.page_seq is not None:
             self.page_seq = shift(self.page_seq)
+        if self.welcome_seq is not None:
+            self.welcome_seq = shift(self.welcome_seq)
         return seq if not full else seq - 1
 
     def clear(self) -> None:
@@ -272,7 +256,7 @@ class View:
         self.cleared.extend(self.lines)
         self.lines.clear()
         self.finding, self.found_seq, self.found_count = None, None, 0
-        self.page_seq = None
+        self.page_seq = self.welcome_seq = None
         self.scroll = 0
         self.top = None
         self.unread = 0
@@ -386,11 +370,11 @@ def fetched_again(view: View, line: Line) -> bool:
         return False
     earlier = view.lines[index]
     if view.following:
-        if view._rows_to(index, view.page_rows) > view.page_rows:
+        if _rows_to(view, index, view.page_rows) > view.page_rows:
             return False  # scrolled off the top of the page: nobody would see it change
     elif view.marker_seq is None or view.first_seq + index < view.marker_seq:
         return False
-    elif view.top is None and view._rows_to(index, view.scroll) <= view.scroll:
+    elif view.top is None and _rows_to(view, index, view.scroll) <= view.scroll:
         # wholly below the page: the rows it gains (or loses) move the count (on it, the page's
         # bottom row stays where it is, as the terminal's would)
         view.scroll = max(0, view.scroll + view.measure(line) - view.measure(earlier))
@@ -398,9 +382,33 @@ def fetched_again(view: View, line: Line) -> bool:
     return True
 
 
+def _rows_to(view: View, index: int, limit: int) -> int:
+    """Rows from the end ``view``'s page is counted from to those rule rows: the newest line up
+    through line ``index`` (scrolled up), or the oldest line down to line ``index``, its
+    day rule included and its 'new' rule not (after Home). Stops once past ``limit``."""
+    rows = 0
+    if view.top is None:
+        before: Line | None = None  # a day rule above line index is drawn above it: not counted
+        for offset, line in enumerate(islice(view.lines, index, None)):
+            rows += view.measure(line) + (view.day_rule_rows(before, line) if before is not None else 0)
+            rows += MARKER_ROWS if offset and view.first_seq + index + offset == view.marker_seq else 0
+            if rows > limit:
+                break
+            before = line
+        return rows
+    before = None
+    for offset, line in enumerate(islice(view.lines, 0, index + 1)):
+        rows += view.day_rule_rows(before, line)
+        if offset == index or rows > limit:
+            break
+        rows += view.measure(line) + (MARKER_ROWS if view.first_seq + offset == view.marker_seq else 0)
+        before = line
+    return rows
+
+
 def _from_the_newest(view: View) -> Iterator[tuple[int, Line, int]]:
     """Each line from the newest up: its index, itself, and the rows below its own rows (the
-    rules between included, counted as View._rows_to counts them)."""
+    rules between included, counted as _rows_to counts them)."""
     below = 0
     after: Line | None = None
     for back, line in enumerate(reversed(view.lines)):
