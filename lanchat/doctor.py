@@ -471,11 +471,18 @@ def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) ->
     """`lanchat doctor friends`, where friends is no machine (or the name server cannot be
     asked) but a room `lanchat rooms` lists: said so, with the `connect` that joins it, as a shell reads it (`lanchat connect "ann's room"`;
     ``server``, "cannot find host", is kept otherwise)."""
-    from .discovery import rooms_called
+    from .addresses import meant_as_an_address
+    from .discovery import room_name_problem, rooms_called
 
     called = rooms_called(rooms, target.host) if outcome in ("unknown-host", "no-answer") else []
     if not called:
-        return server
+        if outcome != "unknown-host" or meant_as_an_address(target.host) or room_name_problem(target.host) is not None:
+            return server
+        # no machine, no room: as `connect` says it (it looks for the room too), with the rooms there are
+        names = ", ".join(sorted({shell_word(room.name) for room in rooms}, key=str.lower)[:5])
+        return replace(server, summary=f"no machine is called {target.host!r}, and no room of that name is announced here",
+                       fix=f"check the spelling (rooms announced here: {names}), or ask the host for the address their screen shows" if names
+                       else "check the spelling, or ask the host for the address their screen shows")
     where = ", ".join(room.where for room in called)
     # the name server out of reach (connect's NoMachine, not certain): the room is the finding, as connect joins it
     machine = f"no machine is called {target.host!r}" if outcome == "unknown-host" else (

@@ -724,9 +724,29 @@ def test_a_rooms_name_given_to_doctor_is_said_to_be_one_with_the_connect_that_jo
     assert said.status == "info"
     assert said.summary == "no machine is called 'friends', but a room announced here is (198.18.5.1:3580)"
     assert "`lanchat connect friends` joins it" in said.fix
-    assert judge_room_name(failed, Target("friendz", 3580), "unknown-host", rooms) is failed
+    typo = judge_room_name(failed, Target("friendz", 3580), "unknown-host", rooms)  # neither: the room there is named
+    assert typo.status == "fail" and "(rooms announced here: Friends)" in typo.fix, typo
     refused = judge_server(target, "refused", "connection refused", asked=True)
     assert judge_room_name(refused, target, "refused", rooms) is refused  # a machine of that name: its own verdict
+
+
+def test_a_name_that_is_no_machine_and_no_room_is_said_to_be_neither_as_connect_says_it():
+    """`lanchat doctor Zorglub` said "cannot find host 'Zorglub'; fix: check the spelling, or use the
+    numeric address", where `connect Zorglub` looks for a room of that name too and says there is
+    neither. Now the doctor, which browses the rooms anyway, says so, with the rooms it saw."""
+    target = Target("Zorglub", 3580)
+    failed = judge_server(target, "unknown-host", "cannot find host 'Zorglub'", asked=True)
+    rooms = [RoomInfo(name=name, host="vm", addresses=("198.18.5.1",), port=3580) for name in ("lab", "ann's room", "Friends")]
+    said = judge_room_name(failed, target, "unknown-host", rooms)
+    assert said.status == "fail"
+    assert said.summary == "no machine is called 'Zorglub', and no room of that name is announced here"
+    assert said.fix == "check the spelling (rooms announced here: \"ann's room\", Friends, lab), or ask the host for the address their screen shows"
+    assert judge_room_name(failed, target, "unknown-host", []).fix == "check the spelling, or ask the host for the address their screen shows"
+    for kept in (Target("192.168..1.20", 3580), Target("x" * 300, 3580)):  # meant as an address; no room's name
+        unknown = judge_server(kept, "unknown-host", f"cannot find host {kept.host!r}", asked=True)
+        assert judge_room_name(unknown, kept, "unknown-host", rooms) is unknown
+    silent = judge_server(target, "no-answer", "cannot find host 'Zorglub': the name server did not answer", asked=True)
+    assert judge_room_name(silent, target, "no-answer", rooms) is silent  # the name may be right: said as it was
 
 
 def test_a_one_word_rooms_name_that_reads_as_a_mistyped_address_is_checked_as_a_room_as_connect_does():
