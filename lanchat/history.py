@@ -62,6 +62,7 @@ import time as _time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import events as ev
 from . import history_rows as rows_ok
@@ -586,10 +587,19 @@ class _Rows:
     db: sqlite3.Connection
     skipped = 0  # rows read and left out since opening: not as lanchat writes them (history_rows.py)
 
-    def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
+    def _settle(self) -> None: ...  # _Writing's: the journal and held rows come first
 
-    def _transaction(self) -> contextlib.AbstractContextManager[None]:  # HistoryStore's
-        raise NotImplementedError
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One IMMEDIATE transaction: committed at the end, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -1139,18 +1149,6 @@ class _Reading(_Rows):
         """replay_for's statement (_REPLAY) with the store's ``_columns``."""
         return _REPLAY.format(columns=self._columns)
 
-    def known_names(self) -> list[str]:
-        """Everyone who has ever been in the room, as last spelled, the most recently seen last
-        (room.RecentNames keeps the newest when there are too many)."""
-        self._settle()
-        rows = self._read("SELECT name, last_seen FROM names ORDER BY last_seen, name")
-        return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
-
-    def last_seen(self, name: str) -> int | None:
-        self._settle()
-        row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
-        return row[0] if row is not None and rows_ok.is_id(row[0]) else None
-
     def count(self) -> int:
         self._settle()
         return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
@@ -1256,76 +1254,105 @@ class _Reading(_Rows):
                 self.skipped += 1
 
 
-class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
-    """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
+class _Away(_Rows):
+    """Who has been in the room and when: names.last_seen, the newest id while each name was here,
+    decides which direct messages were sent while they were away (replay_for's ``away_since``),
+    and dropped_held counts those dropped (by age, the size cap) before they came back, so they
+    hear of it once. Part of HistoryStore (the same file), kept apart so each reads in one screen."""
 
-    ``writable`` is False when the file can be read but not written (a read-only file or
-    folder): earlier history is still replayed and ``append`` raises HistoryWriteError.
-    """
+    def known_names(self) -> list[str]:
+        """Everyone who has ever been in the room, as last spelled, the most recently seen last
+        (room.RecentNames keeps the newest when there are too many)."""
+        self._settle()
+        rows = self._read("SELECT name, last_seen FROM names ORDER BY last_seen, name")
+        return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
 
-    # What a failed call raises, for callers that warn and go on (hub.py) without knowing SQLite.
-    errors: tuple[type[Exception], ...] = (HistoryWriteError, sqlite3.Error)
+    def last_seen(self, name: str) -> int | None:
+        self._settle()
+        row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
+        return row[0] if row is not None and rows_ok.is_id(row[0]) else None
 
-    def __init__(
-        self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True,
-        clock: Callable[[], float] = _time.monotonic, move_rows: int = MOVE_ROWS, move_seconds: float = MOVE_SECONDS,
-    ) -> None:  # fmt: skip
-        """``create``: the server's store (or `names release`): makes the file, takes the
-        journal's lock and moves a leftover journal in. Otherwise a reader that changes nothing.
-        ``clock``, ``move_rows`` and ``move_seconds``: when the journal is moved (tests)."""
-        self.path = Path(path)
-        # What the path leads to (a link, maybe to a file not made yet): where the file is made
-        # private, and its journal and SQLite's files go (beside the file, not the link)
-        self._real = Path(os.path.realpath(self.path))
-        self.writable = True
-        self._uncommitted = 0  # rows written into the open transaction since the last commit()
-        self._kept = _Held()  # what keep() and keep_said() hold for the next statement or commit()
-        self.readonly_reason: str | None = None
-        self.clock = clock
-        self.move_rows = move_rows
-        self.move_seconds = move_seconds
-        self.journal: Journal | None = None  # the server's: see the module docstring
-        self.journal_path = journal_path(self._real)
-        self._pending_view = False  # a reader: temp.messages unites the journal and the file
-        self._next_id = 1
-        self._retry_at: float | None = None  # a move failed: not tried again before this
-        self.unreadable: list[tuple[int, int | None]] = []  # salvage(): the damaged parts' ids
-        # called when rows went into SQLite (a move, a busy pass): history_upkeep.py looks at the size after
-        self.on_stored: Callable[[], None] | None = None
-        try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
-            self._check_path(create=create)
-        except PermissionError as exc:  # `--history /root/h.sqlite3` as a student: one line, no traceback
-            raise HistoryUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        if create:
-            try:
-                self._real.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise HistoryUnusable(f"cannot create the folder {self._real.parent}: {exc.strerror or exc}") from None
-        existed = self.path.exists()
-        fresh = not existed or self.path.stat().st_size == 0
-        if create:
-            self._lock()
-            if not existed:
-                self._make_private()
-        self.db = self._connect(create=create, existed=existed)
+    def mark_seen(self, name: str) -> None:
+        """``name`` is here (joining) or was until now (leaving): direct messages up to the
+        newest id are theirs already, so only later ones count as sent while away (and those
+        dropped meanwhile were told on joining, or were theirs live: held_dropped starts again)."""
+        with self._writing():
+            self.db.execute(
+                "INSERT INTO names (key, name, last_seen) VALUES (?, ?, (SELECT IFNULL(MAX(id), 0) FROM messages)) "
+                "ON CONFLICT(key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
+                (ev.name_key(name), name),
+            )
+            self.db.execute("DELETE FROM dropped_held WHERE key = ?", (ev.name_key(name),))
+
+    def _add_dropped_held(self) -> None:
+        """The dropped_held table (DROPPED_HELD_TABLE), in a file of any age that lacks it."""
+        with self._transaction():
+            self.db.execute(DROPPED_HELD_TABLE)
+
+    def held_dropped(self, name: str, owner: bytes | None) -> int:
+        """How many direct messages kept for ``name`` under ``owner``'s key while they were away
+        were dropped (by age or the size cap) before they came back; ``mark_seen`` forgets them.
+        None to a keyless guest, none in a file without the table (an archive, a reader)."""
+        self._settle()
+        if owner is None:
+            return 0
         try:
-            self._check_and_prepare(fresh=fresh, create=create, check=check)
-            self._start_journal()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            self._unlock(refused=True)
-            full = self._disk_full(exc, existed)
-            if full is None and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_CORRUPT:
-                # a file cut short (a copy stopped, a full disk outside SQLite's guarantees): damaged,
-                # and what is left can be read (lanchat history: check=False), not "not a database"
-                raise HistoryDamaged(f"{self.path} is damaged ({_cut_short(self.path) or _describe(exc)})") from None
-            raise full or HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
-        except HistoryUnusable as exc:
-            self.db.close()
-            self._unlock(refused=True)
-            if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
-                raise full from None
-            raise
+            row = self.db.execute("SELECT count FROM dropped_held WHERE key = ? AND owner = ?", (ev.name_key(name), owner)).fetchone()
+        except sqlite3.OperationalError:  # no such table
+            return 0
+        return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
+
+
+class _Opening(_Rows):
+    """Opening the file: what the path leads to checked before SQLite opens it (a folder, a pipe, a
+    link in a loop), the new file made private, the connection, SQLite's check of the file, the
+    schema made or brought up to date (each part's tables added to a file of any age, the name
+    keys recomputed by today's rule), and a failure worded for the person who started it (the
+    disk full, not the file bad). Part of HistoryStore (the same file), kept apart so each
+    reads in one screen; HistoryStore.__init__ calls these in order."""
+
+    path: Path
+    _real: Path  # where the path leads (through a link)
+    journal_path: Path
+    writable: bool
+    readonly_reason: str | None
+
+    if TYPE_CHECKING:  # the other parts' own, called here
+        def _unlock(self, *, refused: bool = False) -> None: ...
+        def _add_owners(self) -> None: ...
+        def _add_ban_columns(self) -> None: ...
+        def _add_dropped_held(self) -> None: ...
+        def _add_seen_keys(self) -> None: ...
+
+    def _check_path(self, *, create: bool) -> None:
+        """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable); a path
+        the system cannot even look at (a name too long, a folder we may not search) too."""
+        try:
+            self._check_kind(create=create)
+        except PermissionError:
+            raise  # (worded where it is opened: "cannot read PATH: Permission denied")
+        except OSError as exc:
+            raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
+
+    def _check_kind(self, *, create: bool) -> None:
+        for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
+            if os.path.islink(file) and not os.path.exists(file) and os.path.islink(os.path.realpath(file)):
+                raise HistoryUnusable(f"{file} is a link that leads round in a loop, not a history file")
+        if not create and not self.path.exists():
+            raise HistoryUnusable(f"{self.path}: no such history file")
+        if self.path.is_dir():
+            raise HistoryUnusable(f"{self.path} is a folder, not a history file")
+        for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
+            if file.exists() and not file.is_file():
+                what = "a folder" if file.is_dir() else "not a regular file (a pipe, a device, a socket)"
+                raise HistoryUnusable(f"{file} is {what}, not a history file")
+        for suffix in ("-wal", "-journal"):  # SQLite's own files beside it: one that is a folder was
+            side = self._real.with_name(self._real.name + suffix)  # "not a usable history database"
+            if side.is_dir():
+                raise HistoryUnusable(
+                    f"{side} is a folder where SQLite keeps a file of {self.path.name}'s own; move that folder aside "
+                    f"({self.path.name} itself was left untouched)"
+                )
 
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and
@@ -1386,37 +1413,119 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
                     self._real.unlink()  # the file this open made, never the user's link to it
         return HistoryDiskFull(f"cannot open {self.path}: the disk it is on is full ({free // 1024} KiB free)")
 
-    def _check_path(self, *, create: bool) -> None:
-        """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable); a path
-        the system cannot even look at (a name too long, a folder we may not search) too."""
+    def _check_and_prepare(self, *, fresh: bool, create: bool, check: bool) -> None:
+        db = self.db
+        if not create and not check:  # a reader of a damaged file: one cut short is read as far as it goes
+            db.execute("PRAGMA writable_schema = ON")  # (SQLite refuses a file shorter than its header says, unless)
+        # Reading the header and schema is what fails first on a file that is not SQLite.
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not fresh and app_id != APPLICATION_ID and (tables or app_id):
+            raise HistoryUnusable(f"{self.path} is a database, but not a lanchat history; choose another file")
+        if check:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise HistoryDamaged(f"{self.path} is damaged ({_first_problem(problems)})")
+        if not create:
+            return
         try:
-            self._check_kind(create=create)
-        except PermissionError:
-            raise  # (worded where it is opened: "cannot read PATH: Permission denied")
-        except OSError as exc:
-            raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            db.execute("PRAGMA synchronous = NORMAL")  # why: see the module docstring
+            # A checkpoint (the WAL copied into the file, two fsyncs) every 4,000 pages instead of
+            # 1,000: at full speed 0.08 us a message less, a WAL of up to 16 MB with 4 KiB pages.
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            if app_id != APPLICATION_ID or "messages" not in tables:
+                with self._transaction():
+                    # one statement at a time: executescript() would commit halfway
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                # A write probe, rolled back: a read-only file opens and reads fine (even
+                # BEGIN IMMEDIATE succeeds in WAL mode) and only refuses the first real write.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO names (key, name, last_seen) VALUES ('', '', 0)")
+                db.execute("ROLLBACK")
+            if "messages" in tables:
+                self._add_owners()
+            if mode.lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL mode (still {mode})")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if "messages" not in tables and app_id != APPLICATION_ID:
+                raise HistoryUnusable(f"cannot create a history in {self.path}: {_describe(exc)}") from None
+            self.writable = False
+            self.readonly_reason = _describe(exc)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryUnusable(f"{self.path} was written by a newer lanchat (schema {version})")
+        if self.writable:
+            # Files made while SCHEMA had no room_messages index get it, once (about a second a
+            # million messages). Older lanchats open the file as before (an index is never
+            # required; the one before this drops it), so the schema version stays the same.
+            with contextlib.suppress(sqlite3.Error):
+                db.execute(_ROOM_INDEX)
+            self._prepare_moderation()
+            self._add_dropped_held()
+            self._add_seen_keys()
 
-    def _check_kind(self, *, create: bool) -> None:
-        for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
-            if os.path.islink(file) and not os.path.exists(file) and os.path.islink(os.path.realpath(file)):
-                raise HistoryUnusable(f"{file} is a link that leads round in a loop, not a history file")
-        if not create and not self.path.exists():
-            raise HistoryUnusable(f"{self.path}: no such history file")
-        if self.path.is_dir():
-            raise HistoryUnusable(f"{self.path} is a folder, not a history file")
-        for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
-            if file.exists() and not file.is_file():
-                what = "a folder" if file.is_dir() else "not a regular file (a pipe, a device, a socket)"
-                raise HistoryUnusable(f"{file} is {what}, not a history file")
-        for suffix in ("-wal", "-journal"):  # SQLite's own files beside it: one that is a folder was
-            side = self._real.with_name(self._real.name + suffix)  # "not a usable history database"
-            if side.is_dir():
-                raise HistoryUnusable(
-                    f"{side} is a folder where SQLite keeps a file of {self.path.name}'s own; move that folder aside "
-                    f"({self.path.name} itself was left untouched)"
+    def _prepare_moderation(self) -> None:
+        """The moderation tables, and name keys recomputed if an older rule made them
+        (``Alice`` and ``аlice`` are one name now: their direct messages must meet)."""
+        db = self.db
+        with self._transaction():
+            for statement in MODERATION_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            self._add_ban_columns()
+            row = db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone()
+            if row is not None and row[0] == NAME_RULE:
+                return
+            db.create_function("lanchat_name_key", 1, _name_key_of, deterministic=True)
+            db.execute(
+                "UPDATE messages SET sender_key = lanchat_name_key(sender), "
+                "recipient_key = CASE WHEN recipient IS NULL THEN NULL ELSE lanchat_name_key(recipient) END"
+            )
+            # Two old keys may now be one: keep the newest spelling and last_seen of each.
+            names = self._read("SELECT key, name, last_seen FROM names ORDER BY last_seen")
+            db.execute("DELETE FROM names")
+            db.executemany(
+                "INSERT OR REPLACE INTO names (key, name, last_seen) VALUES (?, ?, ?)",
+                [(_name_key_of(name, key), name, seen) for key, name, seen in names],
+            )
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "owners" in tables:  # name ownership (PROTOCOL.md, Identity): the first claim keeps a name
+                owners = self._read("SELECT key, name, public_key, since FROM owners ORDER BY since DESC")
+                db.execute("DELETE FROM owners")
+                db.executemany(
+                    "INSERT OR REPLACE INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?)",
+                    [(_name_key_of(name, old), name, key, since) for old, name, key, since in owners],
                 )
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('name_rule', ?)", (NAME_RULE,))
 
-    # ------------------------------------------------------------------ the journal
+
+class _Journaled(_Rows):
+    """The journal (history_journal.py, the module docstring's "Durability"): its lock (one server
+    per file), what a killed server left in it moved in at start, then moved into SQLite when it
+    is due (``move_rows``, ``move_seconds``) or before any other statement; the newest id given,
+    which the next message numbers on from; and for a reader (or a move that failed), its rows
+    shown through a temporary view. Knows nothing of the rows held for a commit (_Writing).
+    Part of HistoryStore (the same file), kept apart so each reads in one screen."""
+
+    path: Path
+    journal: Journal | None  # the server's; None for a reader
+    journal_path: Path
+    writable: bool
+    clock: Callable[[], float]
+    move_rows: int
+    move_seconds: float
+    on_stored: Callable[[], None] | None
+    _next_id: int
+    _retry_at: float | None
+    _pending_view: bool
 
     def _lock(self) -> None:
         """Open and lock the journal before touching the database: one server per history."""
@@ -1527,40 +1636,6 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
             execute(_insert_rows(size, ignore=ignore), [value for row in directs[at : at + size] for value in row])
             at += size
 
-    def _insert_held(self, held: _Held) -> None:
-        """INSERT what keep() and keep_said() held: long runs by _insert_runs, the rest as rows."""
-        rows = list(held.rows)
-        runs: list[Run] = []
-        for run in held.runs:
-            if len(run[3]) >= _MIN_RUN_ROWS:
-                runs.append(run)
-            else:
-                first, sender, times, texts = run
-                rows += [(first + i, times[i], sender, None, texts[i], None, None) for i in range(len(texts))]
-        if rows:
-            self._insert(rows)
-        self._insert_runs(runs)
-
-    def _insert_runs(self, runs: list[Run]) -> None:
-        """INSERT runs of one sender's room messages, 256, 128, ..., 1 rows a statement: the sender,
-        its key and the first id bound once, each row's time and text put in place by slice
-        assignment (_insert_run): 0.85 -> 0.68 us a row in passes of 300 (bench/README.md,
-        "Round 2, third session"). Ids are given, so the order of the INSERTs does not matter."""
-        execute = self.db.execute
-        for first, sender, times, texts in runs:
-            sender_key = ev.name_key(sender)
-            count = len(texts)
-            at = 0
-            size = _MAX_RUN_ROWS_PER_INSERT
-            while at < count:
-                while count - at < size:
-                    size //= 2
-                values: list[object] = [sender, sender_key, first + at, *([None] * (2 * size))]
-                values[3::2] = times[at : at + size]
-                values[4::2] = texts[at : at + size]
-                execute(_insert_run(size), values)
-                at += size
-
     def move_deadline(self) -> float | None:
         """When (on ``clock``) the journal must be moved into SQLite; None while it is empty,
         so an idle server has nothing to wake up for."""
@@ -1581,19 +1656,6 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
         except HistoryWriteError:
             self._retry_at = self.clock() + self.move_seconds  # not at every pass: the loop would spin
             raise
-
-    def _settle(self) -> None:
-        """Before any other statement: the journal moved in and the rows held by keep() written
-        (into the transaction commit() ends), so everything reads as if stored one by one. A
-        reader (not the server) sees the journal's rows through a temporary view instead."""
-        journal = self.journal
-        if journal is None:
-            self._read_journal()
-        elif journal.rows and not self.db.in_transaction:
-            self._move_or_show(journal)
-        elif self._pending_view and not journal.rows:
-            self._hide_journal()
-        self._write_kept()
 
     def _move_or_show(self, journal: Journal) -> None:
         """Move the journal in before a statement; when that fails (a full disk: SQLite cannot
@@ -1641,111 +1703,17 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
         db.execute("DELETE FROM temp.pending")
         db.executemany(f"INSERT OR IGNORE INTO temp.pending ({_ALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", map(_row, rows))
 
-    def _check_and_prepare(self, *, fresh: bool, create: bool, check: bool) -> None:
-        db = self.db
-        if not create and not check:  # a reader of a damaged file: one cut short is read as far as it goes
-            db.execute("PRAGMA writable_schema = ON")  # (SQLite refuses a file shorter than its header says, unless)
-        # Reading the header and schema is what fails first on a file that is not SQLite.
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not fresh and app_id != APPLICATION_ID and (tables or app_id):
-            raise HistoryUnusable(f"{self.path} is a database, but not a lanchat history; choose another file")
-        if check:
-            problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-            if problems != ["ok"]:
-                raise HistoryDamaged(f"{self.path} is damaged ({_first_problem(problems)})")
-        if not create:
-            return
-        try:
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            db.execute("PRAGMA synchronous = NORMAL")  # why: see the module docstring
-            # A checkpoint (the WAL copied into the file, two fsyncs) every 4,000 pages instead of
-            # 1,000: at full speed 0.08 us a message less, a WAL of up to 16 MB with 4 KiB pages.
-            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
-            if app_id != APPLICATION_ID or "messages" not in tables:
-                with self._transaction():
-                    # one statement at a time: executescript() would commit halfway
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            else:
-                # A write probe, rolled back: a read-only file opens and reads fine (even
-                # BEGIN IMMEDIATE succeeds in WAL mode) and only refuses the first real write.
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("INSERT INTO names (key, name, last_seen) VALUES ('', '', 0)")
-                db.execute("ROLLBACK")
-            if "messages" in tables:
-                self._add_owners()
-            if mode.lower() != "wal":
-                raise sqlite3.OperationalError(f"cannot switch to WAL mode (still {mode})")
-        except sqlite3.OperationalError as exc:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            if "messages" not in tables and app_id != APPLICATION_ID:
-                raise HistoryUnusable(f"cannot create a history in {self.path}: {_describe(exc)}") from None
-            self.writable = False
-            self.readonly_reason = _describe(exc)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise HistoryUnusable(f"{self.path} was written by a newer lanchat (schema {version})")
-        if self.writable:
-            # Files made while SCHEMA had no room_messages index get it, once (about a second a
-            # million messages). Older lanchats open the file as before (an index is never
-            # required; the one before this drops it), so the schema version stays the same.
-            with contextlib.suppress(sqlite3.Error):
-                db.execute(_ROOM_INDEX)
-            self._prepare_moderation()
-            self._add_dropped_held()
-            self._add_seen_keys()
 
-    def _prepare_moderation(self) -> None:
-        """The moderation tables, and name keys recomputed if an older rule made them
-        (``Alice`` and ``аlice`` are one name now: their direct messages must meet)."""
-        db = self.db
-        with self._transaction():
-            for statement in MODERATION_SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            self._add_ban_columns()
-            row = db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone()
-            if row is not None and row[0] == NAME_RULE:
-                return
-            db.create_function("lanchat_name_key", 1, _name_key_of, deterministic=True)
-            db.execute(
-                "UPDATE messages SET sender_key = lanchat_name_key(sender), "
-                "recipient_key = CASE WHEN recipient IS NULL THEN NULL ELSE lanchat_name_key(recipient) END"
-            )
-            # Two old keys may now be one: keep the newest spelling and last_seen of each.
-            names = self._read("SELECT key, name, last_seen FROM names ORDER BY last_seen")
-            db.execute("DELETE FROM names")
-            db.executemany(
-                "INSERT OR REPLACE INTO names (key, name, last_seen) VALUES (?, ?, ?)",
-                [(_name_key_of(name, key), name, seen) for key, name, seen in names],
-            )
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "owners" in tables:  # name ownership (PROTOCOL.md, Identity): the first claim keeps a name
-                owners = self._read("SELECT key, name, public_key, since FROM owners ORDER BY since DESC")
-                db.execute("DELETE FROM owners")
-                db.executemany(
-                    "INSERT OR REPLACE INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?)",
-                    [(_name_key_of(name, old), name, key, since) for old, name, key, since in owners],
-                )
-            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('name_rule', ?)", (NAME_RULE,))
+class _Writing(_Journaled):
+    """The messages' writes, on the message path: ``keep``, ``keep_said`` and ``keep_action`` hold a
+    pass's messages (each numbered now), and ``commit`` stores them before the server writes a
+    byte of that pass to any socket: one write to the journal, or one SQLite transaction for a
+    busy pass; all or nothing. ``append`` stores one straight into SQLite. Rows held are written
+    before any other statement (``_settle``), so ids stay the order things happened in. Part of
+    HistoryStore (the same file), kept apart so each reads in one screen."""
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    # ------------------------------------------------------------------ writing
+    _kept: _Held  # what keep() and keep_said() hold for the next statement or commit()
+    _uncommitted: int  # rows written into the open transaction since the last commit()
 
     def append(  # owners: as for keep()
         self, *, time: float, sender: str, text: str, to: str | None = None, commit: bool = True,
@@ -1814,6 +1782,19 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
         """Rows were not stored after all: the next row takes the first free id again."""
         with contextlib.suppress(sqlite3.Error):
             self._next_id = self._newest_id() + 1
+
+    def _settle(self) -> None:
+        """Before any other statement: the journal moved in and the rows held by keep() written
+        (into the transaction commit() ends), so everything reads as if stored one by one. A
+        reader (not the server) sees the journal's rows through a temporary view instead."""
+        journal = self.journal
+        if journal is None:
+            self._read_journal()
+        elif journal.rows and not self.db.in_transaction:
+            self._move_or_show(journal)
+        elif self._pending_view and not journal.rows:
+            self._hide_journal()
+        self._write_kept()
 
     def _write_kept(self) -> None:
         """Insert the held rows into the open transaction (opening one), many rows per statement:
@@ -1894,35 +1875,119 @@ class HistoryStore(_Reading, _RoomState, _Dropping, _NameOwners):
                 journal.clear()
         return held.count
 
-    def mark_seen(self, name: str) -> None:
-        """``name`` is here (joining) or was until now (leaving): direct messages up to the
-        newest id are theirs already, so only later ones count as sent while away (and those
-        dropped meanwhile were told on joining, or were theirs live: held_dropped starts again)."""
-        with self._writing():
-            self.db.execute(
-                "INSERT INTO names (key, name, last_seen) VALUES (?, ?, (SELECT IFNULL(MAX(id), 0) FROM messages)) "
-                "ON CONFLICT(key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
-                (ev.name_key(name), name),
-            )
-            self.db.execute("DELETE FROM dropped_held WHERE key = ?", (ev.name_key(name),))
+    def _insert_held(self, held: _Held) -> None:
+        """INSERT what keep() and keep_said() held: long runs by _insert_runs, the rest as rows."""
+        rows = list(held.rows)
+        runs: list[Run] = []
+        for run in held.runs:
+            if len(run[3]) >= _MIN_RUN_ROWS:
+                runs.append(run)
+            else:
+                first, sender, times, texts = run
+                rows += [(first + i, times[i], sender, None, texts[i], None, None) for i in range(len(texts))]
+        if rows:
+            self._insert(rows)
+        self._insert_runs(runs)
 
-    def _add_dropped_held(self) -> None:
-        """The dropped_held table (DROPPED_HELD_TABLE), in a file of any age that lacks it."""
-        with self._transaction():
-            self.db.execute(DROPPED_HELD_TABLE)
+    def _insert_runs(self, runs: list[Run]) -> None:
+        """INSERT runs of one sender's room messages, 256, 128, ..., 1 rows a statement: the sender,
+        its key and the first id bound once, each row's time and text put in place by slice
+        assignment (_insert_run): 0.85 -> 0.68 us a row in passes of 300 (bench/README.md,
+        "Round 2, third session"). Ids are given, so the order of the INSERTs does not matter."""
+        execute = self.db.execute
+        for first, sender, times, texts in runs:
+            sender_key = ev.name_key(sender)
+            count = len(texts)
+            at = 0
+            size = _MAX_RUN_ROWS_PER_INSERT
+            while at < count:
+                while count - at < size:
+                    size //= 2
+                values: list[object] = [sender, sender_key, first + at, *([None] * (2 * size))]
+                values[3::2] = times[at : at + size]
+                values[4::2] = texts[at : at + size]
+                execute(_insert_run(size), values)
+                at += size
 
-    def held_dropped(self, name: str, owner: bytes | None) -> int:
-        """How many direct messages kept for ``name`` under ``owner``'s key while they were away
-        were dropped (by age or the size cap) before they came back; ``mark_seen`` forgets them.
-        None to a keyless guest, none in a file without the table (an archive, a reader)."""
-        self._settle()
-        if owner is None:
-            return 0
+
+class HistoryStore(_Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _NameOwners):
+    """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
+
+    ``writable`` is False when the file can be read but not written (a read-only file or
+    folder): earlier history is still replayed and ``append`` raises HistoryWriteError.
+
+    Its parts, each a class above with one job: _Opening (the file checked, made, brought up to
+    date), _Journaled (the journal and its moves into SQLite), _Writing (keep and commit: the
+    message path), _Reading (replays, /history, export), _Away (who was here when), _RoomState
+    (bans, mutes, mode, topic...), _Dropping (the oldest messages dropped) and _NameOwners. They
+    share one connection and one journal, so they are parts of one object, not objects of their
+    own: the hub's ``keep_said`` and ``commit`` stay one method call each, no layer in between.
+    This class holds their state (set here) and opens and closes the file.
+    """
+
+    # What a failed call raises, for callers that warn and go on (hub.py) without knowing SQLite.
+    errors: tuple[type[Exception], ...] = (HistoryWriteError, sqlite3.Error)
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True,
+        clock: Callable[[], float] = _time.monotonic, move_rows: int = MOVE_ROWS, move_seconds: float = MOVE_SECONDS,
+    ) -> None:  # fmt: skip
+        """``create``: the server's store (or `names release`): makes the file, takes the
+        journal's lock and moves a leftover journal in. Otherwise a reader that changes nothing.
+        ``clock``, ``move_rows`` and ``move_seconds``: when the journal is moved (tests)."""
+        self.path = Path(path)
+        # What the path leads to (a link, maybe to a file not made yet): where the file is made
+        # private, and its journal and SQLite's files go (beside the file, not the link)
+        self._real = Path(os.path.realpath(self.path))
+        self.writable = True
+        self._uncommitted = 0  # rows written into the open transaction since the last commit()
+        self._kept = _Held()  # what keep() and keep_said() hold for the next statement or commit()
+        self.readonly_reason: str | None = None
+        self.clock = clock
+        self.move_rows = move_rows
+        self.move_seconds = move_seconds
+        self.journal: Journal | None = None  # the server's: see the module docstring
+        self.journal_path = journal_path(self._real)
+        self._pending_view = False  # a reader: temp.messages unites the journal and the file
+        self._next_id = 1
+        self._retry_at: float | None = None  # a move failed: not tried again before this
+        self.unreadable: list[tuple[int, int | None]] = []  # salvage(): the damaged parts' ids
+        # called when rows went into SQLite (a move, a busy pass): history_upkeep.py looks at the size after
+        self.on_stored: Callable[[], None] | None = None
+        try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
+            self._check_path(create=create)
+        except PermissionError as exc:  # `--history /root/h.sqlite3` as a student: one line, no traceback
+            raise HistoryUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        if create:
+            try:
+                self._real.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HistoryUnusable(f"cannot create the folder {self._real.parent}: {exc.strerror or exc}") from None
+        existed = self.path.exists()
+        fresh = not existed or self.path.stat().st_size == 0
+        if create:
+            self._lock()
+            if not existed:
+                self._make_private()
+        self.db = self._connect(create=create, existed=existed)
         try:
-            row = self.db.execute("SELECT count FROM dropped_held WHERE key = ? AND owner = ?", (ev.name_key(name), owner)).fetchone()
-        except sqlite3.OperationalError:  # no such table
-            return 0
-        return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
+            self._check_and_prepare(fresh=fresh, create=create, check=check)
+            self._start_journal()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            self._unlock(refused=True)
+            full = self._disk_full(exc, existed)
+            if full is None and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_CORRUPT:
+                # a file cut short (a copy stopped, a full disk outside SQLite's guarantees): damaged,
+                # and what is left can be read (lanchat history: check=False), not "not a database"
+                raise HistoryDamaged(f"{self.path} is damaged ({_cut_short(self.path) or _describe(exc)})") from None
+            raise full or HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
+        except HistoryUnusable as exc:
+            self.db.close()
+            self._unlock(refused=True)
+            if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
+                raise full from None
+            raise
 
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file."""

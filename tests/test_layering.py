@@ -75,9 +75,6 @@ SIZE_EXCEPTIONS = {
     # to be split next round: the moderation tables into their own store class (Session's
     # moderation lines and commands went to session_moderation.py, the limits left Hub for guard.py).
     "hub.py:Hub": "issue 14's hooks: the guard (guard.py) at every read, pass and close, the per-frame deadlines",
-    "history.py:HistoryStore": "opening and checking the file, the journal's moves and the messages' writes share the "
-    "store's state (the journal, the rows held, the ids); the room's kept state, the reads, the owners and the dropping "
-    "are apart (_RoomState, _Reading, _NameOwners, _Dropping)",
     "room.py:Room": "issue 14: the turn clock for the turn timeout and the moderation hooks (moderation.py holds the rules)",
     "server_files.py:ServerFiles": "issue 14: the stalled-upload rule and the per-person, per-address quota",
 }
