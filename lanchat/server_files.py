@@ -108,54 +108,43 @@ class WaitingGet(NamedTuple):
     req: int | None = None
 
 
-class ServerFiles:
-    """Offers, uploads arriving and downloads leaving, for one server run.
+class _FilesPart:
+    """What every part of ServerFiles works with: the offer book (files.py: the offers, the
+    quotas, the ids), the clock, the log, and an offer said as an ``offered`` event."""
 
-    Files live in a folder this run creates (``run-XXXX`` inside ``base``, by default the
-    user's data folder) and removes on ``close()``; stored names are ``<id>-<random>.upload``,
-    so nothing a peer says becomes a path.
-    """
+    book: OfferBook
+    clock: Callable[[], float]
+    log: Callable[[str], None]
+    uploads: dict[str, _Upload]  # arriving, by file id
+    stored: dict[str, Path]  # whole and checked, by file id: what downloads read
+    downloads: dict[int, deque[_Download]]
+    gets_waiting: dict[int, deque[WaitingGet]]
 
-    def __init__(
-        self,
-        base: Path | str | None = None,
-        *,
-        max_file_bytes: int | None = None,
-        quota_bytes: int | None = None,
-        first_id: int = 1,
-        clock: Callable[[], float] = time.time,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
-        book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
-        self.book = OfferBook(quota_bytes=quota_bytes, first_id=first_id, **book_args)
-        self.base = Path(base) if base is not None else None
-        self.clock = clock
-        self.log = log or (lambda line: None)
-        self._folder: Path | None = None
-        self._run_lock: BinaryIO | None = None  # held while this run's folder is in use
-        self.uploads: dict[str, _Upload] = {}
-        self.stored: dict[str, Path] = {}
-        self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
-        self.gets_waiting: dict[int, deque[WaitingGet]] = {}  # asked, not yet opened
-        # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
-        # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
-        self.away: dict[int, float] = {}
-        # A connection lost while it fetched files -> their ids: a rejoin that takes its session back
-        # hears which of them went meanwhile (offers_for), as lanchat's client said it would ask
-        # again for them "if still on offer" (the newest CUT_SHORT_REMEMBERED connections)
-        self.cut_short: dict[int, list[str]] = {}
-        # A connection whose session was taken over while it still fetched (left 'moved'): its
-        # downloads were offered again to the session's new connection (offers_for), so its close
-        # (forget) writes no cut_short entry that nothing could ever take back
-        self.taken_over: set[int] = set()
-        # Downloads whose last piece next_chunk handed out, as (connection, file id, to whom): the
-        # hub's pacer counts each as fetched once that piece is written to its socket (fetched_whole)
-        self.handed: list[tuple[int, str, str]] = []
-        # Told to an offerer, who has one more person with the whole of a file of theirs (ev.Fetched),
-        # for the hub's pacer to send
-        self.news: list[Send] = []
+    def _offered(self, offer, *, listing: bool = False, fetched: int | None = None) -> ev.Offered:  # noqa: ANN001
+        return ev.Offered(
+            id=offer.file_id,
+            name=offer.name,
+            size=offer.size,
+            sha256=offer.sha256,
+            sender=offer.owner_name,
+            to=offer.to_name,
+            time=offer.offered_at if offer.offered_at is not None else self.clock(),
+            listing=listing,
+            fetched=fetched,
+        )
 
-    # ------------------------------------------------------------ queries
+
+class _Uploads(_FilesPart):
+    """Uploads arriving: an offer taken (the upload rules: a muted person offers nothing, the
+    per-person quota is the offer book's, the per-address total ``_address_over``'s, the disk's
+    free space), its pieces written to a file under a name this run makes, the size and SHA-256
+    checked before the file is offered to anyone, and an upload that stalls for STALLED_SECONDS
+    dropped with its quota freed. Anything wrong deletes the partial file. Part of ServerFiles
+    (the same offers and files), kept apart so each reads in one screen."""
+
+    base: Path | None
+    _folder: Path | None
+    _run_lock: BinaryIO | None
 
     @property
     def folder(self) -> Path:
@@ -171,124 +160,6 @@ class ServerFiles:
             self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
             self._run_lock = hold_run(self._folder)
         return self._folder
-
-    def wants_to_send(self, cid: int) -> bool:
-        return bool(self.downloads.get(cid)) or bool(self.gets_waiting.get(cid))
-
-    def downloading(self) -> list[int]:
-        return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
-
-    def fetching_but(self, host: int) -> list[tuple[str, str, int | None, bool, str | None]]:
-        """The downloads under way by others than ``host``, of any file, as (who, file name,
-        percent read out so far (None: asked for, not begun), offered to one person, whose: None for
-        the host's own, else its sender's name): what the host's /q stops (the host's own
-        downloads its session knows). Asked from the host's thread while the server's runs
-        (cli/serve.py wires it): it reads copies of the dicts and queues, each made in one call, and
-        changes nothing."""
-        # The waits first: one becomes a download (_start_next) by joining ``downloads`` before it
-        # leaves ``gets_waiting``, so read in this order it is never missed, and is counted once.
-        waits = [(cid, asked) for cid, waiting in self.gets_waiting.copy().items() for asked in waiting.copy()]
-        reading = [(cid, download) for cid, queue in self.downloads.copy().items() for download in queue.copy()]
-        fetching: list[tuple[str, str, int | None, bool, str | None]] = []
-        seen = set()
-
-        def add(who: str, offer: Offer | None, left: int | None) -> None:
-            if offer is not None:
-                done = None if left is None else (offer.size - left) * 100 // offer.size if offer.size else 100
-                fetching.append((who, offer.name, done, offer.to is not None, None if offer.owner == host else offer.owner_name))
-
-        for cid, download in reading:
-            if cid != host:
-                seen.add((cid, download.file_id))
-                add(download.who, download.offer, download.left)
-        for cid, asked in waits:
-            if cid != host and (cid, asked.file_id) not in seen and (offer := self.book.offers.get(asked.file_id)) is not None:
-                add(asked.who, offer, None)
-        return fetching
-
-    def offers_of(self, owner: int) -> int:
-        """How many files connection ``owner`` has on offer now (whole and checked): the host's
-        screen looks who fetches them while any is (session_social.sending_check_due). Asked
-        from the host's thread, as fetching_but is: it reads a copy made in one call."""
-        return sum(offer.owner == owner and offer.ready for offer in self.book.offers.copy().values())
-
-    # ----------------------------------------------------------- handling
-
-    def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:
-        """One file event from connection ``cid`` -> the actions that answer it."""
-        member = room.members.get(cid)
-        if member is None:
-            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
-        if isinstance(event, ev.OfferFile):
-            return self._offer(room, cid, member.name, event)
-        if isinstance(event, ev.UploadBytes):
-            return self._chunk(cid, event.id, event.data)
-        if isinstance(event, ev.UploadChunk):
-            return self._chunk(cid, event.id, event.data)
-        if isinstance(event, ev.UploadDone):
-            return self._done(room, cid, event)
-        if isinstance(event, ev.GetFile):
-            return self._get(cid, event, member.name)
-        if isinstance(event, ev.ListFiles):
-            offers = self.book.visible_to(cid)
-            listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow
-            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(listed), unlisted=len(offers) - len(listed)))]
-            # the offerer reads how many have fetched each of theirs ("fetched by 28")
-            return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(cid))) for o in listed]
-        if isinstance(event, ev.CancelFile):
-            return self._cancel(cid, event.id, event.req)
-        return []
-
-    def offers_for(self, cid: int, resumed: int | None = None, name: str | None = None) -> list[Action]:
-        """What ``cid``, who just joined, may fetch: each file on offer as it was offered, stamped
-        with when it was (a rejoining client shows only those it had not seen). The newest
-        MAX_LISTED, as /files lists them: all of thousands, after a replay, would get the newcomer
-        dropped as too slow before a line was read. ``resumed``: the lost connection whose session
-        ``cid`` (called ``name``) took back: the files offered to it alone are ``cid``'s now, and
-        those it was fetching are offered again however old (its client asks for them again
-        when they are: with more than MAX_LISTED newer ones, it took them for gone)."""
-        fetching: set[str] = set()
-        if resumed is not None:
-            self.away.pop(resumed, None)
-            for offer in self.book.offers.values():
-                if offer.to == resumed:
-                    offer.to, offer.to_name = cid, name or offer.to_name
-            # a takeover (left 'moved'): the old connection is not closed yet, its downloads still live
-            live = [d.file_id for d in self.downloads.get(resumed, ())] + [w.file_id for w in self.gets_waiting.get(resumed, ())]
-            fetching = {*self.cut_short.get(resumed, ()), *live}
-            if live:
-                self.taken_over.add(resumed)
-        visible = self.book.visible_to(cid)
-        older = [offer for offer in visible[:-MAX_LISTED] if offer.file_id in fetching] if fetching else []
-        offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in older + visible[-MAX_LISTED:]]
-        return offers + self._gone_meanwhile(cid, resumed)
-
-    def _gone_meanwhile(self, cid: int, resumed: int | None) -> list[Action]:
-        """For a rejoin that took back the session of the lost connection ``resumed``: a
-        ``file-error`` for each file that connection was fetching (or had asked for) and that is
-        no longer on offer to it, with the words a get of it would get (PROTOCOL.md, Resuming a
-        download). None for a file still on offer: its ``offered`` came, and the client asks again."""
-        if resumed is None:
-            return []
-        errors: list[Action] = []
-        for file_id in self.cut_short.pop(resumed, ()):
-            if self.book.find(file_id, cid) is None:  # (a private one to it is cid's by now, above)
-                message = self.book.went(file_id, resumed) or f"#{file_id} is no longer on offer (/files lists what is)"
-                errors.append(Send(to=cid, event=ev.FileError(id=file_id, message=message)))
-        return errors
-
-    def _offered(self, offer, *, listing: bool = False, fetched: int | None = None) -> ev.Offered:  # noqa: ANN001
-        return ev.Offered(
-            id=offer.file_id,
-            name=offer.name,
-            size=offer.size,
-            sha256=offer.sha256,
-            sender=offer.owner_name,
-            to=offer.to_name,
-            time=offer.offered_at if offer.offered_at is not None else self.clock(),
-            listing=listing,
-            fetched=fetched,
-        )
 
     def _offer(self, room: Room, cid: int, owner_name: str, offer_event: ev.OfferFile) -> list[Action]:
         def refuse(message: str) -> list[Action]:
@@ -437,6 +308,64 @@ class ServerFiles:
         with contextlib.suppress(OSError):
             upload.path.unlink()
 
+    def _drop_stalled_uploads(self, now: float) -> list[Action]:
+        """The uploads that sent no piece for STALLED_SECONDS (by ``now``) dropped, their quota
+        freed and their senders told (drop_stalled)."""
+        actions: list[Action] = []
+        for upload in [u for u in self.uploads.values() if now - u.last_chunk >= STALLED_SECONDS]:
+            offer = self.book.offers.get(upload.file_id)
+            name = offer.name if offer is not None else f"file #{upload.file_id}"
+            self._drop_upload(upload)
+            self.log(f"upload of {name} stalled for {STALLED_SECONDS:g} s; dropped")
+            message = f"sending {name} stopped: nothing arrived for {STALLED_SECONDS:g} s"
+            actions.append(Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message)))
+        return actions
+
+
+class _Downloads(_FilesPart):
+    """Downloads leaving: a get checked and queued (MAX_GETS_WAITING asked, MAX_DOWNLOADS_AT_ONCE
+    open at once), opened where a resumed copy ends, read out piece by piece as the hub asks
+    (``next_chunk``, the chunk path), the last piece handed to the hub's pacer, and the offerer
+    told who has the whole file. ``fetching_but`` is what the host's /q reads, from its own
+    thread. Part of ServerFiles (the same offers and files), kept apart so each reads in one screen."""
+
+    handed: list[tuple[int, str, str]]
+    news: list[Send]
+
+    def wants_to_send(self, cid: int) -> bool:
+        return bool(self.downloads.get(cid)) or bool(self.gets_waiting.get(cid))
+
+    def downloading(self) -> list[int]:
+        return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
+
+    def fetching_but(self, host: int) -> list[tuple[str, str, int | None, bool, str | None]]:
+        """The downloads under way by others than ``host``, of any file, as (who, file name,
+        percent read out so far (None: asked for, not begun), offered to one person, whose: None for
+        the host's own, else its sender's name): what the host's /q stops (the host's own
+        downloads its session knows). Asked from the host's thread while the server's runs
+        (cli/serve.py wires it): it reads copies of the dicts and queues, each made in one call, and
+        changes nothing."""
+        # The waits first: one becomes a download (_start_next) by joining ``downloads`` before it
+        # leaves ``gets_waiting``, so read in this order it is never missed, and is counted once.
+        waits = [(cid, asked) for cid, waiting in self.gets_waiting.copy().items() for asked in waiting.copy()]
+        reading = [(cid, download) for cid, queue in self.downloads.copy().items() for download in queue.copy()]
+        fetching: list[tuple[str, str, int | None, bool, str | None]] = []
+        seen = set()
+
+        def add(who: str, offer: Offer | None, left: int | None) -> None:
+            if offer is not None:
+                done = None if left is None else (offer.size - left) * 100 // offer.size if offer.size else 100
+                fetching.append((who, offer.name, done, offer.to is not None, None if offer.owner == host else offer.owner_name))
+
+        for cid, download in reading:
+            if cid != host:
+                seen.add((cid, download.file_id))
+                add(download.who, download.offer, download.left)
+        for cid, asked in waits:
+            if cid != host and (cid, asked.file_id) not in seen and (offer := self.book.offers.get(asked.file_id)) is not None:
+                add(asked.who, offer, None)
+        return fetching
+
     def _get(self, cid: int, get: ev.GetFile, who: str) -> list[Action]:
         file_id = get.id.strip().lstrip("#")
         offer = self.book.find(file_id, cid)
@@ -556,6 +485,129 @@ class ServerFiles:
         news, self.news = self.news, []
         return news
 
+
+class ServerFiles(_Uploads, _Downloads):
+    """Offers, uploads arriving and downloads leaving, for one server run.
+
+    Files live in a folder this run creates (``run-XXXX`` inside ``base``, by default the
+    user's data folder) and removes on ``close()``; stored names are ``<id>-<random>.upload``,
+    so nothing a peer says becomes a path.
+
+    The offers' table is this class: file events handed in (``handle``), what a newcomer or a
+    rejoin may fetch (``offers_for``), a cancel, the timers, and what goes when someone leaves
+    (``forget``). Uploads arriving are _Uploads', downloads leaving _Downloads'; the three share
+    the offer book and the files, so they are parts of one object, and the hub's ``next_chunk``
+    is one method call, no layer in between.
+    """
+
+    def __init__(
+        self,
+        base: Path | str | None = None,
+        *,
+        max_file_bytes: int | None = None,
+        quota_bytes: int | None = None,
+        first_id: int = 1,
+        clock: Callable[[], float] = time.time,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
+        self.book = OfferBook(quota_bytes=quota_bytes, first_id=first_id, **book_args)
+        self.base = Path(base) if base is not None else None
+        self.clock = clock
+        self.log = log or (lambda line: None)
+        self._folder: Path | None = None
+        self._run_lock: BinaryIO | None = None  # held while this run's folder is in use
+        self.uploads: dict[str, _Upload] = {}
+        self.stored: dict[str, Path] = {}
+        self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
+        self.gets_waiting: dict[int, deque[WaitingGet]] = {}  # asked, not yet opened
+        # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
+        # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
+        self.away: dict[int, float] = {}
+        # A connection lost while it fetched files -> their ids: a rejoin that takes its session back
+        # hears which of them went meanwhile (offers_for), as lanchat's client said it would ask
+        # again for them "if still on offer" (the newest CUT_SHORT_REMEMBERED connections)
+        self.cut_short: dict[int, list[str]] = {}
+        # A connection whose session was taken over while it still fetched (left 'moved'): its
+        # downloads were offered again to the session's new connection (offers_for), so its close
+        # (forget) writes no cut_short entry that nothing could ever take back
+        self.taken_over: set[int] = set()
+        # Downloads whose last piece next_chunk handed out, as (connection, file id, to whom): the
+        # hub's pacer counts each as fetched once that piece is written to its socket (fetched_whole)
+        self.handed: list[tuple[int, str, str]] = []
+        # Told to an offerer, who has one more person with the whole of a file of theirs (ev.Fetched),
+        # for the hub's pacer to send
+        self.news: list[Send] = []
+
+    def offers_of(self, owner: int) -> int:
+        """How many files connection ``owner`` has on offer now (whole and checked): the host's
+        screen looks who fetches them while any is (session_social.sending_check_due). Asked
+        from the host's thread, as fetching_but is: it reads a copy made in one call."""
+        return sum(offer.owner == owner and offer.ready for offer in self.book.offers.copy().values())
+
+    def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:
+        """One file event from connection ``cid`` -> the actions that answer it."""
+        member = room.members.get(cid)
+        if member is None:
+            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
+        if isinstance(event, ev.OfferFile):
+            return self._offer(room, cid, member.name, event)
+        if isinstance(event, ev.UploadBytes):
+            return self._chunk(cid, event.id, event.data)
+        if isinstance(event, ev.UploadChunk):
+            return self._chunk(cid, event.id, event.data)
+        if isinstance(event, ev.UploadDone):
+            return self._done(room, cid, event)
+        if isinstance(event, ev.GetFile):
+            return self._get(cid, event, member.name)
+        if isinstance(event, ev.ListFiles):
+            offers = self.book.visible_to(cid)
+            listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow
+            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(listed), unlisted=len(offers) - len(listed)))]
+            # the offerer reads how many have fetched each of theirs ("fetched by 28")
+            return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(cid))) for o in listed]
+        if isinstance(event, ev.CancelFile):
+            return self._cancel(cid, event.id, event.req)
+        return []
+
+    def offers_for(self, cid: int, resumed: int | None = None, name: str | None = None) -> list[Action]:
+        """What ``cid``, who just joined, may fetch: each file on offer as it was offered, stamped
+        with when it was (a rejoining client shows only those it had not seen). The newest
+        MAX_LISTED, as /files lists them: all of thousands, after a replay, would get the newcomer
+        dropped as too slow before a line was read. ``resumed``: the lost connection whose session
+        ``cid`` (called ``name``) took back: the files offered to it alone are ``cid``'s now, and
+        those it was fetching are offered again however old (its client asks for them again
+        when they are: with more than MAX_LISTED newer ones, it took them for gone)."""
+        fetching: set[str] = set()
+        if resumed is not None:
+            self.away.pop(resumed, None)
+            for offer in self.book.offers.values():
+                if offer.to == resumed:
+                    offer.to, offer.to_name = cid, name or offer.to_name
+            # a takeover (left 'moved'): the old connection is not closed yet, its downloads still live
+            live = [d.file_id for d in self.downloads.get(resumed, ())] + [w.file_id for w in self.gets_waiting.get(resumed, ())]
+            fetching = {*self.cut_short.get(resumed, ()), *live}
+            if live:
+                self.taken_over.add(resumed)
+        visible = self.book.visible_to(cid)
+        older = [offer for offer in visible[:-MAX_LISTED] if offer.file_id in fetching] if fetching else []
+        offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in older + visible[-MAX_LISTED:]]
+        return offers + self._gone_meanwhile(cid, resumed)
+
+    def _gone_meanwhile(self, cid: int, resumed: int | None) -> list[Action]:
+        """For a rejoin that took back the session of the lost connection ``resumed``: a
+        ``file-error`` for each file that connection was fetching (or had asked for) and that is
+        no longer on offer to it, with the words a get of it would get (PROTOCOL.md, Resuming a
+        download). None for a file still on offer: its ``offered`` came, and the client asks again."""
+        if resumed is None:
+            return []
+        errors: list[Action] = []
+        for file_id in self.cut_short.pop(resumed, ()):
+            if self.book.find(file_id, cid) is None:  # (a private one to it is cid's by now, above)
+                message = self.book.went(file_id, resumed) or f"#{file_id} is no longer on offer (/files lists what is)"
+                errors.append(Send(to=cid, event=ev.FileError(id=file_id, message=message)))
+        return errors
+
     def _cancel(self, cid: int, file_id: str, req: int | None = None) -> list[Action]:
         """Stop ``cid``'s upload or download of ``file_id``; with ``req``, only a download its get
         with that req began (a cancel of an earlier get never stops a later one: Request ids)."""
@@ -583,14 +635,7 @@ class ServerFiles:
         for cid in [cid for cid, until in self.away.items() if until <= now]:
             del self.away[cid]
             actions += self._recipient_left(cid)
-        for upload in [u for u in self.uploads.values() if now - u.last_chunk >= STALLED_SECONDS]:
-            offer = self.book.offers.get(upload.file_id)
-            name = offer.name if offer is not None else f"file #{upload.file_id}"
-            self._drop_upload(upload)
-            self.log(f"upload of {name} stalled for {STALLED_SECONDS:g} s; dropped")
-            message = f"sending {name} stopped: nothing arrived for {STALLED_SECONDS:g} s"
-            actions.append(Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message)))
-        return actions
+        return actions + self._drop_stalled_uploads(now)
 
     @property
     def timed(self) -> bool:

@@ -76,7 +76,6 @@ SIZE_EXCEPTIONS = {
     # moderation lines and commands went to session_moderation.py, the limits left Hub for guard.py).
     "hub.py:Hub": "issue 14's hooks: the guard (guard.py) at every read, pass and close, the per-frame deadlines",
     "room.py:Room": "issue 14: the turn clock for the turn timeout and the moderation hooks (moderation.py holds the rules)",
-    "server_files.py:ServerFiles": "issue 14: the stalled-upload rule and the per-person, per-address quota",
 }
 
 
