@@ -9,7 +9,7 @@ separate process. Each phase of the loop is wrapped, on the instances only, with
 ``time.thread_time_ns`` (CPU of the server's thread, the kernel's work for its system calls
 included): going to sleep in and waking from ``select()``, each read (``recv`` and the
 per-message path: decode, room, encode, history keep), ``hub.expire``, the loop's timeout,
-the history commit of the pass (``Hub._commit_pass``: the journal's write) and the rest of the
+the history commit of the pass (``Flush._commit_pass``, hub_flush.py: the journal's write) and the rest of the
 flush (the ``send()`` calls). Printed as us per message and written as JSON to
 bench/results/light_phases-<N>.json. The wrappers cost a little each (well under 1 us a
 phase), and this process also runs Python's import machinery at start: read the split, and
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         originals = {name: getattr(Connection, name) for name in ("receive_data", "next_says", "next_event")}
         for name, method in originals.items():
             setattr(Connection, name, timed(spent, counts, f"Connection.{name}", method))
-        hub._commit_pass = timed(spent, counts, "history commit (journal write)", hub._commit_pass)  # type: ignore[method-assign]
+        hub.flusher._commit_pass = timed(spent, counts, "history commit (journal write)", hub.flusher._commit_pass)  # type: ignore[method-assign]
         hub.flush = timed(spent, counts, "flush", hub.flush)  # type: ignore[method-assign]
         port = listener.getsockname()[1]
         command = [

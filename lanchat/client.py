@@ -75,7 +75,7 @@ HELD, ANSWERED = "held", "answered"  # what the server has said in a handshake (
 SILENT_SERVER_SECONDS = 3.0
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
 # A download caps this socket's receive buffer, so that at most this much file data sits in
-# the kernel ahead of a chat line (hub.FILE_SEND_BUFFER_BYTES caps the other end).
+# the kernel ahead of a chat line (hub_downloads.FILE_SEND_BUFFER_BYTES caps the other end).
 DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close its side
 # Reconnecting after a lost connection: growing waits, then every RETRY_DELAYS[-1] seconds, for

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from . import limits as lim
 from .actions import Send
+from .hub_connections import ip_of
 from .protocol import Invalid, State
 from .wire import HEADER_BYTES, encode_json
 
 if TYPE_CHECKING:
-    from .hub import Hub, Peer
+    from .hub import Hub
+    from .hub_connections import Peer
     from .room import Member
 
 # What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
@@ -69,7 +71,7 @@ SAYS_AT_ONCE = 512
 # A reader with more than this share of max_queue_bytes waiting is congested: the senders that
 # fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
 # (not keeping up even then) is dropped.
-CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (hub.FILE_LOW_WATER_BYTES)
+CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (hub_downloads.FILE_LOW_WATER_BYTES)
 THROTTLE_SECONDS = 0.05
 CONGESTION_GRACE_SECONDS = 5.0
 # A connection with frames waiting that has taken no byte for this long is not reading (a
@@ -118,8 +120,6 @@ class _Door:
         or ``unreserve``; None: refused (logged once per storm), close it."""
         if self.connection_limits is None:
             return lim.UNCOUNTED
-        from .hub import ip_of  # (hub.py imports this module)
-
         counted, refusal = self._count(ip_of(address), address, this_machine, account)
         return counted if refusal is None else None
 
@@ -147,8 +147,6 @@ class _Door:
     def unreserve(self, address: str, counted: lim.Counted) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
         if counted.group and self.connection_limits is not None:
-            from .hub import ip_of
-
             self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
 
     def settled(self, peer: Peer) -> None:
@@ -252,7 +250,7 @@ class Guard(_Door):
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is
-        # timed (hub.Hub.expire and next_deadline): these three empty, nothing is due here.
+        # timed (hub_timers.Expiry.expire and next_deadline): these three empty, nothing is due here.
         self.paused: dict[int, float] = {}  # connections not read now -> when to read them again
         # who sent something since the last congestion check (the hub adds each reader, no call)
         self.feeders: set[int] = set()
@@ -376,7 +374,7 @@ class Guard(_Door):
         why = f"slow down: {MAX_FRAMES_BEFORE_WELCOME} tries without joining"
         refusal = lim.Refusal(TOO_MANY_TRIES, why, "connect again to try another name")
         self.refused(peer, refusal, self.hub.clock())  # logged once per storm, as refused connections are
-        self.hub._refuse(peer, ev.E_SLOW_DOWN, refusal.text)
+        self.hub.connections.refuse(peer, ev.E_SLOW_DOWN, refusal.text)
         return True
 
     def _flood_key(self, cid: int) -> str | None:
@@ -480,7 +478,7 @@ class Guard(_Door):
             since = self.stuck_since.setdefault(queue.cid, now)
             if now - since >= self.not_reading_seconds and queue.cid in self.hub.room.members:
                 del self.stuck_since[queue.cid]
-                self.hub._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
+                self.hub.connections.drop_slow(queue.cid)  # told "not reading fast enough", the room told "dropped"
         congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
         for cid in list(self.congested_since):
             if cid not in congested:
@@ -491,7 +489,7 @@ class Guard(_Door):
             since = self.congested_since.setdefault(cid, now)
             if now - since >= CONGESTION_GRACE_SECONDS:
                 del self.congested_since[cid]
-                self.hub._over_limit(cid)
+                self.hub.connections.drop_slow(cid)
         for cid in fed:  # a congested sender too: it may be feeding its own queue
             peer = self.hub.peers.get(cid)
             if peer is not None and not peer.closing and not peer.closed:

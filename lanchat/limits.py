@@ -719,7 +719,7 @@ class RefusalLog:
         self.seconds = seconds
         self.max_tracked = max_tracked
         # (address group, rule) -> the storm counted. Public so the hub's per-pass check is one
-        # truth test: empty, nothing is due here (hub.Hub.expire and next_deadline).
+        # truth test: empty, nothing is due here (hub_timers.Expiry.expire and next_deadline).
         self.storms: dict[tuple[str, str], _Storm] = {}
 
     def refused(self, address: str, shown: str, refusal: Refusal, now: float, *, group: str | None = None) -> list[str]:
@@ -787,7 +787,7 @@ class Deadlines:
         self.hello_due: dict[int, float] = {}
         self.frame_due: dict[int, float] = {}
         # (due, connection, kind), stale entries included (dropped when met). Public so the
-        # hub's per-pass check is one truth test: empty, nothing can be due (hub.Hub.expire).
+        # hub's per-pass check is one truth test: empty, nothing can be due (hub_timers.Expiry.expire).
         self.heap: list[tuple[float, int, str]] = []
 
     def connected(self, cid: int, now: float) -> None:

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from .outbox import Outbox
 
 READ_BYTES = 256 * 1024
-# The kernel's send buffer for a client that downloads is capped (hub.FILE_SEND_BUFFER_BYTES, and
-# below that the link's pace: hub.DownloadPace): left to autotune it grows to megabytes of file
+# The kernel's send buffer for a client that downloads is capped (hub_downloads.FILE_SEND_BUFFER_BYTES, and
+# below that the link's pace: hub_downloads.DownloadPace): left to autotune it grows to megabytes of file
 # data that a chat line would wait behind (bench/files_bench.py: the median chat delay during a
 # download drops from tens of milliseconds to a few).
 SHUTDOWN_FLUSH_SECONDS = 2.0  # how long everyone has to read the shutdown notice and close
@@ -62,7 +62,7 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
-    hub.Writer the hub flushes through."""
+    hub_flush.Writer the hub flushes through."""
 
     __slots__ = ("cid", "sock", "send", "recv", "writing", "reading", "poller")
 
@@ -134,7 +134,7 @@ def _peer_users_at_once(clients: dict[int, Client], cids: list[int]) -> dict[int
 def _socket_readers(room: Room, hub: Hub, clients: dict[int, Client]) -> None:
     """What the pure parts ask of the loop's open sockets: the gate's read_users (a name claimed,
     a ban: the kernel, else /proc's tables) and peek_users (a join: the kernel's answer only),
-    and the download pacer's round trip of a link (hub.DownloadPace)."""
+    and the download pacer's round trip of a link (hub_downloads.DownloadPace)."""
     room.gate.read_users = functools.partial(_peer_users, clients)
     room.gate.peek_users = functools.partial(_peer_users_at_once, clients)
     hub.pacer.round_trip = functools.partial(_round_trip, clients)

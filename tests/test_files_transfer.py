@@ -19,7 +19,8 @@ from helpers import RawClient, running_server, wait_for
 from lanchat import events as ev
 from lanchat.client_files import ClientTransfers, cut_off, unsent
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
-from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
+from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES
+from lanchat.hub_downloads import FILE_LOW_WATER_BYTES
 from lanchat.protocol import Connection, Role, State, encode
 from lanchat.server_files import ServerFiles, WaitingGet
 from lanchat.session import FileCommand
@@ -1171,7 +1172,7 @@ def test_the_pacer_measures_each_downloaders_link_by_its_own_round_trip():
     none, held a long Wi-Fi link below its pace: test_hub's long round trip test)."""
     from types import SimpleNamespace
 
-    from lanchat.hub import PACE_WINDOW_SECONDS, DownloadPacer
+    from lanchat.hub_downloads import PACE_WINDOW_SECONDS, DownloadPacer
 
     now = [10.0]
     queues = {cid: SimpleNamespace(out_bytes=10**9) for cid in (4, 5)}  # full: nothing is read for them

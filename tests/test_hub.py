@@ -19,16 +19,18 @@ from lanchat.guard import NOT_READING_SECONDS
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
 from lanchat.hub import (
+    FRAME_SECONDS,
+    KEPT_INTERNAL_ERRORS,
+    MEMBER_FRAME_SECONDS,
+    Hub,
+)
+from lanchat.hub_downloads import (
     AHEAD_SECONDS,
     FILE_LOW_WATER_BYTES,
     FILE_LOW_WATER_FLOOR,
     FILE_SEND_BUFFER_BYTES,
     FILE_SEND_BUFFER_FLOOR,
-    FRAME_SECONDS,
-    KEPT_INTERNAL_ERRORS,
-    MEMBER_FRAME_SECONDS,
     DownloadPace,
-    Hub,
 )
 from lanchat.outbox import Outbox
 from lanchat.protocol import Connection, LocalProtocolError, Role, encode

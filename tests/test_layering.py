@@ -24,6 +24,11 @@ PURE = (
     "files.py",
     "history_rows.py",
     "hub.py",
+    "hub_connections.py",
+    "hub_downloads.py",
+    "hub_flush.py",
+    "hub_keeping.py",
+    "hub_timers.py",
     "members.py",
     "outbox.py",
     "pacing.py",
@@ -74,7 +79,6 @@ SIZE_EXCEPTIONS = {
     # issue 14 (moderation and abuse limits) landed in these while others reshaped them; each is
     # to be split next round: the moderation tables into their own store class (Session's
     # moderation lines and commands went to session_moderation.py, the limits left Hub for guard.py).
-    "hub.py:Hub": "issue 14's hooks: the guard (guard.py) at every read, pass and close, the per-frame deadlines",
     "room.py:Room": "issue 14: the turn clock for the turn timeout and the moderation hooks (moderation.py holds the rules)",
 }
 

@@ -17,7 +17,7 @@ def notebooks() -> list[Notebook]:
         * `lanchat.protocol.Connection`: one connection's **state machine**: `receive_data(bytes)`, then
           `events()`; `send(event)` returns the bytes to write. It never touches a socket;
         * `lanchat.room.Room`: who is in the room and who receives what; it returns **actions**, never sends;
-        * `lanchat.hub.Hub` and `lanchat.outbox.Outbox`: the server's policy (one `Connection` per person,
+        * `lanchat.hub.Hub` (its parts in `lanchat.hub_*`) and `lanchat.outbox.Outbox`: the server's policy (one `Connection` per person,
           the room's actions carried out, history, pacing, deadlines) and its output queues, still without a
           socket;
         * `lanchat.server.Server`: the one loop (notebook 03's `selectors` loop; on Linux it calls `epoll`

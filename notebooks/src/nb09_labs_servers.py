@@ -1031,7 +1031,7 @@ def notebooks() -> list[Notebook]:
         (`lanchat.outbox` and `lanchat.guard`: a reader whose queue grows first slows down the senders that feed
         it; one whose queue takes no byte for 30 s, or passes 1 MiB, is dropped),
         and an AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`). For silence
-        its server has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) and TCP
+        its server has deadlines (`lanchat.hub_timers`: a handshake, or a frame, that does not arrive in time) and TCP
         keepalive switched on with short timers (`lanchat.transport`: first probe after 20 s of silence instead
         of 7,200 s: a vanished peer is noticed within about a minute); it pings nobody. The heartbeat is the
         **client's**, for what keepalive cannot see, a server whose process is stopped (its kernel answers the
