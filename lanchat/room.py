@@ -5,6 +5,12 @@ The server loop feeds each connection's events in with ``handle(cid, event)`` an
 Keep, Replay, Seen) that the hub performs. Connections are named by an integer id the loop chooses.
 The room stamps every message with the sender's registered name and the clock's time:
 a client's claim of who it is is never trusted.
+
+Here: who is in the room (the members and their indexes by name), every event routed
+(``handle``), and who receives what: a line said, a whisper, a /history page, the turn rule.
+How someone joins (the gate's verdict, then name_refused and the other rules in order, the
+welcome) and leaves is room_join.py's;
+/me, /nick, /away, /topic and typing hints are room_social.py's; moderation is moderation.py's.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from . import room_social
+from . import room_join, room_social
 from .actions import (
     Action,
     Broadcast,
@@ -32,7 +38,6 @@ from .actions import (
     Replay,
     Seen,
     Send,
-    ShowOffers,
     StoreBan,
     StoreMute,
     StoreOperator,
@@ -44,27 +49,15 @@ from .moderation import (
     Ban,
     Moderation,
     Mute,
-    address_ban_refusal,
-    ban_refusal,
-    hello_named_by_serve,
-    key_banned,
     moderate,
-    muted_join_refusal,
     muted_refusal,
     muted_whisper_refusal,
-    named_operator_joins,
-    newcomer_muted_told,
     operator_name_refusal,
-    operators_on_join,
     released_key,
     roster,
-    seen_on_join,
-    session_taken_back,
-    welcome_muted,
 )
 from .names import look_key
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
-from .wire import FrameError
 from .wording import WHISPER_TO_ONESELF
 
 DUPLEX = "duplex"
@@ -118,7 +111,7 @@ _PONG = ev.Pong()  # the answer to every ping (frozen: one will do)
 def same_session(holder: Member, admit: Admit) -> bool:
     """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or the secret
     of its welcome (compared in constant time). A rejoin after a lost connection the server has
-    not noticed yet then takes over at once (PROTOCOL.md, Rejoining); Room._admit lets the
+    not noticed yet then takes over at once (PROTOCOL.md, Rejoining); room_join.join lets the
     secret alone take over only a keyless session."""
     return (holder.key is not None and admit.key == holder.key) or brought_its_secret(holder, admit)
 
@@ -152,7 +145,7 @@ class LostSessions:
     """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``), or
     taken over (``moved``: a rejoin or a second window while the old connection was open): a rejoin
     proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
-    and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
+    and room_join.join take them) within REJOIN_SECONDS takes back what waited for it there: the
     files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, the
     LOST_PER_NAME newest under one name from one address group (``group``: the room's
     AddressGroups.group), and LOST_PER_NAME_AT_ALL under one name (the biggest group's oldest goes)."""
@@ -247,12 +240,6 @@ class RecentNames(OrderedDict[str, str]):
             self.popitem(last=False)
 
 
-def _name_to_tell(name: str) -> str:
-    """The name a banned person gave, for the host's "tried to join" notice: told before the name
-    is checked (a ban is said before the password is asked), so one no name could be is not repeated."""
-    return name if ev.name_problem(name) is None else "(an invalid name)"
-
-
 class Room:
     """The chat room: members in join order, the turn, and the rules of both modes."""
 
@@ -261,24 +248,13 @@ class Room:
     answers_pings = False
 
     def __init__(
-        self,
-        *,
-        mode: str = DUPLEX,
-        clock: Callable[[], float] = time.time,
-        max_members: int | None = None,
-        history: bool = False,
-        replay: int = 50,
-        known_names: Iterable[str] = (),
-        bans: Iterable[Ban] = (),
-        mutes: Iterable[Mute] = (),
-        turn_timeout: float | None = None,
-        gate: Gate | None = None,
-        resume_tokens: Callable[[], str] | None = None,
-        operators: Iterable[str] = (),
-        address_groups: AddressGroups | None = None,
-        operator_keys: Iterable[str] = (),
-        topic: ev.Topic | None = None,
-        own_user: int | None = None,
+        self, *, mode: str = DUPLEX, clock: Callable[[], float] = time.time, max_members: int | None = None,
+        turn_timeout: float | None = None, gate: Gate | None = None, resume_tokens: Callable[[], str] | None = None,
+        # the history's: what it keeps, and what a restart brings back (history.py)
+        history: bool = False, replay: int = 50, known_names: Iterable[str] = (), topic: ev.Topic | None = None,
+        # moderation's (moderation.py)
+        bans: Iterable[Ban] = (), mutes: Iterable[Mute] = (), operators: Iterable[str] = (), operator_keys: Iterable[str] = (),
+        address_groups: AddressGroups | None = None, own_user: int | None = None,
     ) -> None:
         """``operators``: names whose first joiner with a key becomes an operator (serve --operator).
         ``bans``, ``mutes``, ``operator_keys`` (/op's, by key), ``topic``: the stored ones (history.py).
@@ -380,7 +356,7 @@ class Room:
         if isinstance(event, ConnectionClosed):
             return self.leave(cid, "lost")
         if isinstance(event, (ev.Hello, ev.Auth)):
-            return self._hello(cid, event)
+            return room_join.hello(self, cid, event)  # (room_join.py)
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
             # after a refused name); either way the server closes the connection.
@@ -411,40 +387,8 @@ class Room:
 
     def leave(self, cid: int, reason: str, *, rejoined: bool = False) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``moved``, ``kicked``, ``banned``): tell the others
-        (``rejoined``: moved by its own rejoin)."""
-        order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
-        self.moderation.forget(cid)
-        member = self.members.pop(cid, None)
-        if member is not None and cid not in self.service_cids:
-            self.moderation.left(member)  # its account, for a ban typed after it left
-            if reason in ("lost", "dropped", ev.LEFT_MOVED):  # (dropped: too slow a reader, a laptop asleep: it rejoins)
-                self.lost_sessions.note(member)
-        self.gate.forget(cid)
-        if member is None:
-            return []
-        del self._by_key[ev.name_key(member.name)]
-        if self._by_look.get(look := look_key(member.name)) is member:
-            del self._by_look[look]
-        self._everyone = tuple(self.members)
-        actions: list[Action] = []
-        if self.history and cid not in self.service_cids:
-            actions.append(Seen(name=member.name))
-        if self._everyone:
-            left = ev.Left(name=member.name, reason=reason, time=self.clock(), rejoined=rejoined)
-            actions.append(Broadcast(to=self._everyone, frame=encode(left), notice=True))
-        if self.mode == TURN:
-            holder = self.turn_holder
-            if holder == cid:
-                holder = self._next_after(cid, order_before=order_before, removed=True)
-            elif holder is not None and holder == self.host_cid and all(
-                c == holder or c in self.service_cids for c in self._everyone
-            ):
-                holder = None  # the host never holds the turn alone (bots are nobody to talk to)
-            if holder != self.turn_holder:
-                self.turn_holder = holder
-                if self._everyone:
-                    actions.append(self._turn_broadcast())
-        return actions
+        (``rejoined``: moved by its own rejoin; room_join.leave)."""
+        return room_join.leave(self, cid, reason, rejoined=rejoined)
 
     # ------------------------------------------------------------------ helpers
 
@@ -453,127 +397,6 @@ class Room:
         if fatal:
             actions.append(Close(who=cid))
         return actions
-
-    def _hello(self, cid: int, event: ev.Hello | ev.Auth) -> list[Action]:
-        """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
-        if cid in self.members:
-            return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        if cid in self.service_cids:  # a bot on the server's own socketpair: no key, no password
-            verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
-        elif isinstance(event, ev.Auth):
-            verdict = self.gate.auth(cid, event)
-        elif self.gate.password is None or cid == self.host_cid:
-            verdict = self.gate.hello(cid, event)
-        else:  # a banned address or key is told before the password is asked (PROTOCOL.md, Moderation)
-            banned = None if hello_named_by_serve(self, event) else address_ban_refusal(self, cid, _name_to_tell(event.name))
-            if banned is not None:
-                return banned
-            verdict = self.gate.hello(cid, event, waive_password=key_banned(self, event))
-        if isinstance(verdict, Admit) and verdict.password_waived:  # the key is proved: its ban holds
-            lifted = "the ban on your key was lifted meanwhile: connect again and give the room password"
-            refused = ban_refusal(self, cid, _name_to_tell(verdict.name), verdict.key)
-            return refused or self._error(cid, ev.E_PASSWORD, lifted, fatal=True)
-        if not isinstance(verdict, Admit):
-            return verdict
-        if self.gate.sessions.replaced(verdict):  # a machine left behind, rejoining by itself
-            return self._error(cid, ev.E_TAKEN_OVER, TAKEN_OVER, fatal=True)
-        actions = self._admit(cid, verdict)
-        if (member := self.members.get(cid)) is not None and member.resume is not None:
-            self.gate.sessions.note(member.key, member.name, member.resume, verdict)
-        return actions
-
-    def _admit(self, cid: int, admit: Admit) -> list[Action]:
-        """The rules of section 5 and of name ownership; then the welcome."""
-        name, key = admit.name, admit.key
-        # A rejoin: the stale session goes. Never the host's: it runs inside the server and is never
-        # stale (a second terminal on the host's machine has the host's key and login name).
-        if (holder := self.find(name)) is not None and holder.cid != self.host_cid and same_session(holder, admit):
-            if refused := self.gate.refusal(cid, name, key) or operator_name_refusal(self, cid, name, key):
-                return refused  # the secret without the key that owns the name: the session stays
-            if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
-                return name_refused(self, cid, name, key)  # owns): the secret crosses a plain room in the clear
-            gone = self.leave(holder.cid, ev.LEFT_MOVED, rejoined=brought_its_secret(holder, admit))  # one line, not two
-            return gone + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
-        if refused := name_refused(self, cid, name, key):
-            return refused
-        if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):
-            return banned
-        if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
-            return room_social.full_refusal(self, cid, name)
-        if not self._roster_fits(name):
-            return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
-        member = Member(cid=cid, name=name, key=key, address=self.moderation.address_of(cid), resume=tokens() if tokens else None)
-        others = self._everyone
-        self.members[cid] = member
-        self._by_key[ev.name_key(member.name)] = member
-        self._by_look.setdefault(look_key(member.name), member)
-        self._everyone = (*others, cid)
-        if self._names_for is others:  # the roster grows by one name: extend it, no rebuild
-            self._names = (*self._names, member.name)
-            self._names_for = self._everyone
-        if cid not in self.service_cids:
-            self.ever_joined += 1
-            self.gate.joined(cid)  # its account, if the kernel says it at once (a lab server's class)
-            session_taken_back(self, resumed := self.lost_sessions.came_back(name, admit), cid)  # before the mute rules ask
-        turn_changed = self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid in self.may_hold_turn()
-        if turn_changed:
-            self.turn_holder = cid  # seed 001: the first client to join speaks first
-        named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
-        host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        welcome = self._welcome(member, host_name)
-        # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
-        actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
-        actions += seen_on_join(self, member)  # a key the room knows from now on, kept across a restart
-        actions += newcomer_muted_told(self, member)  # muted by a mute's rule for newcomers: the operators are told
-        actions += room_social.after_welcome(self, cid)  # the topic, who is away
-        if self.history and cid not in self.service_cids:
-            # Straight after the welcome, so history comes before any live traffic. Bots get none: they would answer old ones as new.
-            self.known[ev.name_key(member.name)] = member.name
-            since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
-        if cid not in self.service_cids:  # below the replay: what a latecomer may /get (and a rejoin's own, back)
-            actions.append(ShowOffers(to=cid, resumed=resumed))
-            room_social.taken_back(member, self.lost_sessions.member(resumed), self.clock())
-        if others:
-            joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids,
-                               rejoined=cid not in self.service_cids and resumed is not None)  # its lost session back: "reconnected"
-            actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
-            if turn_changed:
-                actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
-        return actions + (named_operator or operators_on_join(self, member, host_name))
-
-    def _welcome(self, member: Member, host_name: str | None) -> ev.Welcome:
-        """The newcomer's welcome (PROTOCOL.md 3.2.1), with its flood allowance and its mute."""
-        burst, rate, left = self.flood_allowance(member.cid) or (None, None, None)
-        muted, muted_seconds = welcome_muted(self, member)
-        return ev.Welcome(
-            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
-            keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
-            flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
-            bots=self.bot_names(), muted=muted, muted_seconds=muted_seconds, ping=self.answers_pings,
-        )
-
-    def _roster_fits(self, newcomer: str) -> bool:
-        """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
-        otherwise encoding it would fail inside the server loop and end the chat for all.
-        Checking at each join is enough: the roster only grows by joins."""
-        probe = ev.Welcome(
-            name=newcomer,
-            mode=self.mode,
-            members=(*self.names, newcomer),
-            turn=self.turn_name or newcomer,  # never smaller than the real welcome
-            host=self.name_of(self.host_cid) if self.host_cid is not None else None,
-            once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
-            flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
-            bots=(*self.bot_names(), newcomer),  # as if the newcomer were a bot too
-            muted=-ev.MAX_WIRE_INT, muted_seconds=-ev.MAX_WIRE_INT, ping=True,
-        )
-        try:
-            encode(probe)
-        except FrameError:
-            return False
-        return True
 
     def check_text(self, member: Member, text: str) -> list[Action]:
         if text_fits(text):
