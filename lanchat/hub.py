@@ -36,11 +36,12 @@ between is the hub's, in parts that each have one job and can be read on their o
 
 The parts' entry points are the hub's own attributes, bound to them (``hub.flush`` is
 ``hub.flusher.flush``), so the loop and the tests call the hub and no call is added on the way.
-The message path (``receive_data`` -> ``say`` -> ``perform`` -> the flush) keeps its loops where
-they were: what moved out of ``Hub`` runs once a pass, a connection or an event that is not a
-chat line. The clock, the history store and the log are passed in, so tests run it in
-milliseconds (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection
-is over.
+The message path (``receive_data`` -> ``say`` -> ``perform`` here, then ``Flush``: the commit
+and the broadcast) kept its loop bodies as they were: the flush moved whole, holding the objects
+it reads (the outbox, the peers...), so nothing is added per message or per recipient; the other
+parts run once a pass, a connection, or an event that is not a chat line. The clock, the history
+store and the log are passed in, so tests run it in milliseconds (tests/test_hub.py).
+``release(cid)`` is the loop's: called once when a connection is over.
 """
 
 from __future__ import annotations
