@@ -38,6 +38,7 @@ from .actions import (
     Replay,
     Seen,
     Send,
+    ShowOffers,
     StoreBan,
     StoreMute,
     StoreOperator,
@@ -68,7 +69,7 @@ MODES = (DUPLEX, TURN)
 # room (the notebooks do).
 __all__ = [
     "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
-    "DropBans", "StoreMute", "DropMutes", "KeepMode", "KeepTopic", "StoreOperator", "DropOperator", "Member", "Room",
+    "DropBans", "StoreMute", "DropMutes", "KeepMode", "KeepTopic", "StoreOperator", "DropOperator", "ShowOffers", "Member", "Room",
     "DUPLEX", "TURN", "MODES",
 ]  # fmt: skip
 
