@@ -427,7 +427,7 @@ class _Downloads(_FilesPart):
         when none are left.
 
         The hub sends each through the connection's protocol state machine, and asks only while
-        that reader's queue is short (hub.FILE_LOW_WATER_BYTES, the one pacing rule), so a
+        that reader's queue is short (hub_downloads.FILE_LOW_WATER_BYTES, the one pacing rule), so a
         large download goes as fast as the reader takes it and chat frames slip in between.
         """
         queue = self.downloads.get(cid)
