@@ -53,6 +53,7 @@ class Lab:
         self.end = f"lc{os.getpid()}x{self.tag.rpartition('x')[2]}"[:14]
         self.namespaces: list[str] = []
         self.procs: list[Proc | TermProc] = []
+        self.etc_made: list[str] = []  # namespaces given files of their own under /etc/netns (etc)
 
     def _check(self, *args: str) -> None:
         done = _ip(*args)
@@ -98,6 +99,18 @@ class Lab:
         """Any other set-up inside ``ns``, e.g. ``lab.ip(ns, "link", "add", "docker0", "type", "dummy")``."""
         self._check("-n", ns, *args)
 
+    def etc(self, ns: str, name: str, text: str) -> None:
+        """``ns``'s own /etc/NAME (``ip netns exec`` binds /etc/netns/NS/NAME over it): a hosts
+        file naming machines as a school router's name server would. Removed by ``close()``;
+        the test is skipped where /etc cannot hold it (read-only)."""
+        try:
+            os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+            self.etc_made.append(ns)
+            with open(f"/etc/netns/{ns}/{name}", "w", encoding="utf-8") as file:
+                file.write(text)
+        except OSError as exc:
+            pytest.skip(f"cannot give the namespace its own /etc/{name}: {exc}")
+
     def program(self, ns: str) -> list[str]:
         """``python -m lanchat`` inside ``ns`` (ip netns exec execs it: the PID is lanchat's own)."""
         return ["ip", "netns", "exec", ns, sys.executable, "-m", "lanchat"]
@@ -123,6 +136,12 @@ class Lab:
         for name in reversed(self.namespaces):
             _ip("netns", "del", name)  # its veth ends go with it
         self.namespaces.clear()
+        for ns in self.etc_made:
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        if self.etc_made:
+            with contextlib.suppress(OSError):
+                os.rmdir("/etc/netns")  # only if no one else's is there
+        self.etc_made.clear()
 
 
 @pytest.fixture

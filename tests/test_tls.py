@@ -1620,3 +1620,53 @@ def test_the_tls_folders_lock_never_follows_a_link(tmp_path):
     cert, key, made = ensure_certificate(folder)
     assert made and cert.is_file() and key.is_file()
     assert not victim.exists()
+
+
+def test_a_machine_named_as_a_trusted_tls_room_is_held_to_the_rooms_certificate(lab, tmp_path):
+    """mallory called her laptop "maths", the class's TLS room's name, and the school router's
+    name server knows machines by the names their DHCP gave (here: the namespace's own hosts
+    file). bob, who had joined maths over TLS and trusts its certificate by that name, typed
+    `lanchat connect maths`: the name server's machine won, and bob joined mallory's room in the
+    clear, his line sent, without a word. A machine found under a trusted room's name is now held
+    to that room's certificate, as the room announced under it is: without TLS, or with another
+    certificate, refused (nothing of bob's sent); the room's own machine so named is joined."""
+    ns = lab.namespace("M")
+    lab.etc(ns, "hosts", "127.0.0.1 localhost\n127.0.0.1 maths\n")
+
+    def serve(*extra: str) -> tuple[Proc, int, str | None]:
+        server = lab.run(ns, "serve", "--headless", "--no-history", "--no-announce", "--port", "0", "--host", "127.0.0.1", *extra)
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        pin = server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1) if "--tls" in extra else None
+        return server, port, pin
+
+    (tmp_path / "room").mkdir()
+    (tmp_path / "mallory").mkdir()
+    mallory_plain, plain_port, _ = serve()
+    mallory_tls, tls_port, mallory_pin = serve("--tls", "--tls-dir", str(tmp_path / "mallory"))
+    room, room_port, room_pin = serve("--tls", "--tls-dir", str(tmp_path / "room"))
+    env = child_env()
+    assert room_pin is not None and mallory_pin != room_pin
+    data = Path(env["XDG_DATA_HOME"]) / "lanchat"
+    data.mkdir()
+    assert KnownServers(data / KNOWN_SERVERS_NAME).rooms.remember("maths", room_pin) is None  # joined last week
+
+    def bob(port: int) -> Proc:
+        joined = Proc("connect", "maths", str(port), "--name", "bob", "--plain", program=lab.program(ns), env=env)
+        lab.procs.append(joined)
+        with contextlib.suppress(OSError):  # (gone already, refused)
+            joined.send("my answer is 42")
+            joined.send("/q")
+        return joined
+
+    clear = bob(plain_port)
+    assert clear.wait() == 1
+    clear.expect(r"does not speak TLS .*yet the room 'maths' used TLS when you joined it before")
+    other = bob(tls_port)
+    assert other.wait() == 1
+    other.expect(r"WARNING: the TLS fingerprint of the room 'maths' has CHANGED")
+    assert "welcome" not in clear.output + other.output
+    assert "bob joined" not in mallory_plain.output + mallory_tls.output
+    real = bob(room_port)
+    assert real.wait() == 0
+    real.expect(rf"TLS fingerprint {re.escape(room_pin)} \(known")
+    room.expect(r"bob joined")

@@ -7,6 +7,7 @@ or none (the rooms found are listed to choose from).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     without, ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
     found it, if it was (a rejoin follows it from the start)."""
     binding, remembered, intro = b"", None, None
-    room = found.name if found is not None else None  # its fingerprint is remembered by name too (tls.KnownRooms)
+    room = found.name if found is not None else _trusted_room_typed(endpoint)  # its fingerprint is remembered by name too (tls.KnownRooms)
     if not tls and not endpoint.is_unix:
         from ..tls import remembered_as_tls
 
@@ -143,6 +144,29 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         may_switch_to_tls=not binding and not endpoint.is_unix,
         intro=intro,
     )
+
+
+def _trusted_room_typed(endpoint) -> str | None:  # noqa: ANN001 - a transport.Endpoint
+    """The name typed (`lanchat connect maths`) when the name server found a machine called so and
+    it is also the name of a TLS room trusted before (tls.KnownRooms), else None. That machine is
+    then held to the room's certificate, TLS and all, as the room announced under the name is: a
+    laptop a student called "maths", which a school router's name server knows by the name its DHCP
+    was told, had `connect maths` join it in the clear (or ask about its certificate as a first
+    meeting), the class's own room, trusted by that name, passed over without a word."""
+    import ipaddress
+
+    host = endpoint.host
+    if endpoint.is_unix or not host:
+        return None
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host.partition("%")[0])
+        return None  # an address typed: trusted by address (KnownServers), never a room's name
+    from ..tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+
+    try:
+        return host if KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.lookup(host) is not None else None
+    except TlsError:  # unreadable: as remembered_as_tls, a plain room is joined as before
+        return None
 
 
 def _port_given(args: argparse.Namespace) -> bool:
