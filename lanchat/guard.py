@@ -101,6 +101,10 @@ class _Door:
     hub: Hub
     connection_limits: lim.ConnectionLimits | None
     refusals: lim.RefusalLog
+    # Connections let in on credit over their address group's new ones a minute, by address
+    # ("10.0.0.9:50312", as Peer.address and a TLS handshake's reserve name it) -> the refusal
+    # they get unless their hello shows a key the room knows (refused_on_credit).
+    on_credit: dict[str, lim.Refusal]
 
     def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
@@ -109,6 +113,8 @@ class _Door:
         if self.connection_limits is None:
             return None
         counted, refusal = self._count(peer.ip, peer.address, this_machine, account)  # released as counted
+        if counted.credit is not None:
+            self.on_credit[peer.address] = counted.credit
         peer.admitted = refusal is None
         peer.group, peer.pending_account = counted.group, (counted.account if refusal is None else None)
         return None if refusal is None else refusal.text
@@ -121,6 +127,8 @@ class _Door:
         if self.connection_limits is None:
             return lim.UNCOUNTED
         counted, refusal = self._count(ip_of(address), address, this_machine, account)
+        if counted.credit is not None:
+            self.on_credit[address] = counted.credit
         return counted if refusal is None else None
 
     def _count(self, ip: str, shown: str, this_machine: bool, account: int | None) -> tuple[lim.Counted, lim.Refusal | None]:
@@ -138,14 +146,46 @@ class _Door:
         if group != lim.LOCAL or own is None or account == own:
             account = None
         refusal = caps.check(ip, now, group=group, account=account)
+        if refusal is not None and refusal.rule == lim.PER_MINUTE and group != lim.LOCAL:
+            caps.on_credit(group)  # its hello decides (refused_on_credit), logged then if refused
+            return lim.Counted(group, account, credit=refusal), None
         if refusal is not None:
             storm = f"user {account}" if account is not None else None  # one storm per account
             for line in self.refusals.refused(ip, shown, refusal, now, group=storm):
                 self.hub.log(line)
         return lim.Counted(group, account), refusal
 
+    def refused_on_credit(self, peer: Peer, event: object) -> bool:
+        """``peer``'s first frame, if it came in on credit (over its group's new connections a
+        minute, PROTOCOL.md, Abuse limits): unless it is a hello with an identity key the room has
+        seen join (moderation.SeenKeys; the challenge that follows proves it), the refusal it would
+        have had at the door, logged once per storm as those are (True). A script behind a school's
+        NAT opening a connection every second spent the address's 30 a minute, and every classmate
+        there, a rejoin after a Wi-Fi blip too, was refused for as long as it ran."""
+        refusal = self.on_credit.pop(peer.address, None)
+        if refusal is None:
+            return False
+        if isinstance(event, ev.Hello) and self._known_key(event.key):
+            return False
+        self.refused(peer, refusal, self.hub.clock())
+        self.hub._refuse(peer, ev.E_TOO_MANY, refusal.text)
+        return True
+
+    def _known_key(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        from . import identity
+        from .moderation import key_id
+
+        try:
+            public = identity.unb64(key, identity.PUBLIC_KEY_BYTES, '"key"')
+        except identity.IdentityError:
+            return False
+        return key_id(public) in self.hub.room.moderation.seen_keys.told
+
     def unreserve(self, address: str, counted: lim.Counted) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
+        self.on_credit.pop(address, None)
         if counted.group and self.connection_limits is not None:
             self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
 
@@ -247,6 +287,7 @@ class Guard(_Door):
         self.shares = AddressShares(self.flood, self.connection_limits, hub.clock)
         self.set_reading = set_reading or (lambda cid, reading: None)
         self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
+        self.on_credit = {}
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is
@@ -270,6 +311,8 @@ class Guard(_Door):
     def forget(self, peer: Peer) -> None:
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
+        if self.on_credit:
+            self.on_credit.pop(peer.address, None)
         self._keys.pop(cid, None)
         self.paused.pop(cid, None)
         self.congested_since.pop(cid, None)
@@ -320,6 +363,8 @@ class Guard(_Door):
                         continue  # more says may follow; fewer: the next frame, if any, is not one
                 if (event := proto.next_event()) is None:
                     return
+                if self.on_credit and self.refused_on_credit(peer, event):
+                    return
                 hub._handle(peer, event)
         other: object = None  # with flood control: each say and each event counted on its own
         while peer.paused_until is None:
@@ -327,6 +372,8 @@ class Guard(_Door):
             if not one and (other := proto.next_event()) is None:
                 return
             if not one and proto.state is State.HANDSHAKE and self._too_many_before_welcome(peer):
+                return
+            if not one and self.on_credit and self.refused_on_credit(peer, other):
                 return
             if not one and proto.slow_bytes:  # read the slow way: its cost is paid, refused or not
                 # the first KiB free only for a frame flood control counts (3 a second at most)

@@ -577,6 +577,9 @@ class Counted:
 
     group: str
     account: int | None = None
+    # over the group's new connections a minute, let in on credit: the refusal its hello may
+    # still earn (guard.Guard.refused_on_credit); None: counted as any other
+    credit: Refusal | None = None
 
 
 UNCOUNTED = Counted("")
@@ -662,6 +665,12 @@ class ConnectionLimits:
         if account is not None:
             self.pending[account] = self.pending.get(account, 0) + 1
         return None
+
+    def on_credit(self, group: str) -> None:
+        """A connection ``check`` refused for ``group``'s new ones a minute, let in on credit all the
+        same (guard.Guard): counted among the group's at once until ``release``, spending none of
+        its new ones. Another machine's only: its hello must show an identity key the room knows."""
+        self.open[group] = self.open.get(group, 0) + 1
 
     def settled(self, account: int) -> None:
         """A connection ``check`` counted as unfinished for ``account`` was welcomed, or closed first."""

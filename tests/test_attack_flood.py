@@ -268,3 +268,73 @@ def test_serve_max_per_address_lets_a_class_of_25_behind_one_address_in():
             assert logged.endswith("refusing (a class behind one address? serve --max-per-address N raises the cap)"), logged
         finally:
             server.stop()
+
+
+# mallory's script and her classmates, behind one address: argv host port. ann joins with her key
+# and leaves; mallory opens connections until the address's new ones a minute are spent, each
+# closed by the server before the next (as a script looping on `nc` would); then ann comes back with her key, cat comes with
+# a key the room never saw, dee as a keyless guest. Prints what each is answered first.
+CLASS_BEHIND_A_SCRIPT = """
+import socket, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lanchat import events as ev, identity
+from lanchat.protocol import Connection, Role
+host, port = sys.argv[1], int(sys.argv[2])
+def first_answer(name, key):
+    sock = socket.create_connection((host, port), timeout=10)
+    proto = Connection(Role.CLIENT)
+    public = None if key is None else identity.b64(identity.public_bytes(key))
+    sock.sendall(proto.send(ev.Hello(name=name, key=public)))
+    while True:
+        data = sock.recv(65536)
+        proto.receive_data(data)
+        for event in proto.events():
+            if isinstance(event, ev.Challenge):
+                nonce = identity.unb64(event.nonce, identity.NONCE_BYTES, "nonce")
+                sock.sendall(proto.send(ev.Auth(signature=identity.b64(identity.sign_challenge(key, nonce)))))
+                continue
+            sock.close()
+            if isinstance(event, ev.Error):
+                return f"{name} {event.code} {event.message}"
+            return f"{name} {event.type}"
+        if not data:
+            return f"{name} closed"
+ann = Ed25519PrivateKey.generate()
+print(first_answer("ann", ann), flush=True)
+for _ in range(40):  # each told off and closed by the server (a hello of no version it speaks) before the next
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.sendall(Connection(Role.CLIENT).send(ev.Hello(name="m", version=99)))
+    while sock.recv(65536):
+        pass
+    sock.close()
+print(first_answer("ann", ann), flush=True)
+print(first_answer("cat", Ed25519PrivateKey.generate()), flush=True)
+print(first_answer("dee", None), flush=True)
+"""
+
+
+def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_room_knows():
+    """mallory, behind the school's NAT with her class, looped a script opening connections: 30 a
+    minute is all one address may open (PROTOCOL.md, Abuse limits), and once her script had spent
+    them every classmate there was refused ('too many new connections ... try again in 1 s'),
+    ann coming back after a Wi-Fi blip too, for as long as it ran. A connection over that count is
+    now let in on credit: its hello with an identity key the room has seen join goes on to the
+    challenge (ann is back); one with a key never seen, or none, is refused as before."""
+    with _her_address() as (name, our_address):
+        server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0")
+        try:
+            port = server.expect(r"listening on port (\d+)").group(1)
+            done = subprocess.run(
+                ["ip", "netns", "exec", name, sys.executable, "-c", CLASS_BEHIND_A_SCRIPT, our_address, port],
+                capture_output=True, env=child_env(), text=True, timeout=60,
+            )  # fmt: skip
+            said = done.stdout.splitlines()
+            assert said[:2] == ["ann welcome", "ann welcome"], done.stdout + done.stderr
+            assert said[2].startswith("cat too-many-connections too many new connections from "), said
+            assert said[3].startswith("dee too-many-connections too many new connections from "), said
+            assert "(30 a minute); try again in" in said[2], said
+            server.expect(r"ann joined .*\n?", timeout=10)
+            server.expect(r"too many new connections from [\d.]+ \(30 a minute\)")
+            assert "cat joined" not in server.output and "dee joined" not in server.output
+        finally:
+            server.stop()
