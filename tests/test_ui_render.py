@@ -116,6 +116,35 @@ def test_wide_characters_take_two_cells_and_wrap_whole():
     assert "".join(c for c, _ in frame.rows[1]).strip().startswith(("日", "本", "語"))
 
 
+@pytest.mark.parametrize("text", ["\u6f22" * 4000, "\u0645\u0631\u062d\u0628\u0627" * 800, "\U0001f600" * 3999 + "x"])
+def test_a_long_word_is_split_into_characters_once_a_layout_not_once_a_cell(monkeypatch, text):
+    """A student's 4,000 characters of Han, Arabic or emoji without a space (at the room's flood
+    limit, a line every third of a second): where the word broke across rows, the wrap measured
+    each cell's width again, a grapheme split per character, 12-13 ms a line laid out (thread
+    CPU, best of 7; a line of everyday words: 0.6). A classmate's full screen, scrolled up when
+    the window was resized, lays out every line below the page again: a few hundred such lines
+    froze it for seconds. The width is the cell's own now (a wide one is followed by its empty
+    half): 3-4 ms. Counted, not timed: the text is split into characters once, and the rows
+    are the ones the wrap gave before (a wide character never split, none lost)."""
+    splits = []
+    counting = rd.clusters
+
+    def clusters(part: str) -> list[tuple[str, int]]:
+        splits.append(part)
+        return counting(part)
+
+    monkeypatch.setattr(rd, "clusters", clusters)
+    line = msg(text)
+    rows = rd.layout_line(line, 80)
+    assert len(splits) <= len(rows) + 2, len(splits)  # the text once; a row's last cell, cut to fit
+    assert all(len(row) == 80 for row in rows)
+    shown = "".join(chunk for row in rows for chunk, _ in row)
+    assert shown.replace(" ", "").endswith(text.replace(" ", "")), "every character is drawn, in order"
+    for row in rows:  # a wide character's empty half always beside it, on its row
+        assert all(row[at - 1][0] not in ("", " ") for at, (chunk, _) in enumerate(row) if chunk == "" and at)
+        assert row[0][0] != ""
+
+
 FINGERPRINT = "SHA256:" + "Qx7v" * 10 + "abc"  # tls.fingerprint's shape: 43 base64 characters
 
 

@@ -158,6 +158,9 @@ def parse_hex(text: object) -> tuple[int, int, int] | None:
 MAX_CLUSTER_CHARS = 12
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]").search
+
+
 def clusters(text: str) -> list[tuple[str, int]]:
     """Split text into (what goes in one cell, its width 1 or 2), one grapheme cluster per
     cell (Unicode's extended grapheme clusters, UAX #29, by wcwidth): an accent typed as a
@@ -167,8 +170,9 @@ def clusters(text: str) -> list[tuple[str, int]]:
     if text.isascii() and text.isprintable():
         return [(ch, 1) for ch in text]  # the common case, without a wcwidth call per character
     out: list[tuple[str, int]] = []
+    surrogates = _SURROGATE(text) is not None  # looked for once, not in each cluster
     for cluster in iter_graphemes(text):
-        if any("\ud800" <= ch <= "\udfff" for ch in cluster):
+        if surrogates and _SURROGATE(cluster):
             out.append(("\ufffd", 1))
             continue
         width = wcswidth(cluster)
@@ -373,8 +377,11 @@ def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, inde
                 rows.append([])
             rows[-1][:] = [BLANK] * (width - len(word_cells)) + word_cells
             continue
-        for cell in word_cells:  # longer than a row: break it, never between a wide pair
-            if cell[0] != "" and len(rows[-1]) + (2 if text_width(cell[0]) == 2 else 1) > width:
+        last = len(word_cells) - 1
+        for at, cell in enumerate(word_cells):  # longer than a row: break it, never between a wide pair
+            # a wide character's cell is followed by its empty right half (cells()): no width to measure again,
+            # which cost a grapheme split per cell (a 4,000-character word of Arabic or Han took 40 ms a layout)
+            if cell[0] != "" and len(rows[-1]) + (2 if at < last and word_cells[at + 1][0] == "" else 1) > width:
                 rows.append([(" ", PLAIN)] * indent)
             rows[-1].append(cell)
 
