@@ -156,17 +156,18 @@ class _Door:
         return lim.Counted(group, account), refusal
 
     def refused_on_credit(self, peer: Peer, event: object) -> bool:
-        """``peer``'s first frame, if it came in on credit (over its group's new connections a
+        """A frame of ``peer``'s before its welcome, if it came in on credit (over its group's new connections a
         minute, PROTOCOL.md, Abuse limits): unless it is a hello with an identity key the room has
         seen join (moderation.SeenKeys; the challenge that follows proves it), the refusal it would
         have had at the door, logged once per storm as those are (True). A script behind a school's
         NAT opening a connection every second spent the address's 30 a minute, and every classmate
         there, a rejoin after a Wi-Fi blip too, was refused for as long as it ran."""
-        refusal = self.on_credit.pop(peer.address, None)
+        refusal = self.on_credit.get(peer.address)
         if refusal is None:
             return False
-        if isinstance(event, ev.Hello) and self._known_key(event.key):
-            return False
+        if (isinstance(event, ev.Hello) and self._known_key(event.key)) or isinstance(event, ev.Auth):
+            return False  # (each hello until the welcome: a known key's, then a keyless one, is refused)
+        del self.on_credit[peer.address]
         self.refused(peer, refusal, self.hub.clock())
         self.hub._refuse(peer, ev.E_TOO_MANY, refusal.text)
         return True
@@ -190,7 +191,10 @@ class _Door:
             self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
 
     def settled(self, peer: Peer) -> None:
-        """``peer`` is no longer one of its account's unfinished connections: welcomed, or closing."""
+        """``peer`` is no longer one of its account's unfinished connections: welcomed, or closing
+        (and no longer on credit: refused_on_credit)."""
+        if self.on_credit:
+            self.on_credit.pop(peer.address, None)
         if peer.pending_account is not None and self.connection_limits is not None:
             self.connection_limits.settled(peer.pending_account)
         peer.pending_account = None
@@ -311,8 +315,6 @@ class Guard(_Door):
     def forget(self, peer: Peer) -> None:
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
-        if self.on_credit:
-            self.on_credit.pop(peer.address, None)
         self._keys.pop(cid, None)
         self.paused.pop(cid, None)
         self.congested_since.pop(cid, None)

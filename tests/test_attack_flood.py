@@ -299,8 +299,24 @@ def first_answer(name, key):
             return f"{name} {event.type}"
         if not data:
             return f"{name} closed"
-ann = Ed25519PrivateKey.generate()
+def known_then_keyless(name, key):  # her own key, seen, to get past the door; then a keyless guest
+    sock = socket.create_connection((host, port), timeout=10)
+    proto = Connection(Role.CLIENT)
+    sock.sendall(proto.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key)))))
+    while True:
+        data = sock.recv(65536)
+        proto.receive_data(data)
+        for event in proto.events():
+            if isinstance(event, ev.Challenge):
+                sock.sendall(proto.send(ev.Hello(name="guest")))
+                continue
+            sock.close()
+            return f"guest {event.code} {event.message}" if isinstance(event, ev.Error) else f"guest {event.type}"
+        if not data:
+            return "guest closed"
+ann, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 print(first_answer("ann", ann), flush=True)
+print(first_answer("mallory", mallory), flush=True)
 for _ in range(40):  # each told off and closed by the server (a hello of no version it speaks) before the next
     sock = socket.create_connection((host, port), timeout=10)
     sock.sendall(Connection(Role.CLIENT).send(ev.Hello(name="m", version=99)))
@@ -310,6 +326,7 @@ for _ in range(40):  # each told off and closed by the server (a hello of no ver
 print(first_answer("ann", ann), flush=True)
 print(first_answer("cat", Ed25519PrivateKey.generate()), flush=True)
 print(first_answer("dee", None), flush=True)
+print(known_then_keyless("m2", mallory), flush=True)
 """
 
 
@@ -319,7 +336,8 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
     them every classmate there was refused ('too many new connections ... try again in 1 s'),
     ann coming back after a Wi-Fi blip too, for as long as it ran. A connection over that count is
     now let in on credit: its hello with an identity key the room has seen join goes on to the
-    challenge (ann is back); one with a key never seen, or none, is refused as before."""
+    challenge (ann is back); one with a key never seen, or none, is refused as before, and so
+    is mallory's own key, seen, that asks for a keyless guest once past the door."""
     with _her_address() as (name, our_address):
         server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0")
         try:
@@ -329,10 +347,11 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
                 capture_output=True, env=child_env(), text=True, timeout=60,
             )  # fmt: skip
             said = done.stdout.splitlines()
-            assert said[:2] == ["ann welcome", "ann welcome"], done.stdout + done.stderr
-            assert said[2].startswith("cat too-many-connections too many new connections from "), said
-            assert said[3].startswith("dee too-many-connections too many new connections from "), said
-            assert "(30 a minute); try again in" in said[2], said
+            assert said[:3] == ["ann welcome", "mallory welcome", "ann welcome"], done.stdout + done.stderr
+            refused = "too-many-connections too many new connections from "
+            assert [line.split(" ", 1)[0] for line in said[3:]] == ["cat", "dee", "guest"], said
+            assert all(line.split(" ", 1)[1].startswith(refused) for line in said[3:]), said
+            assert "(30 a minute); try again in" in said[3], said
             server.expect(r"ann joined .*\n?", timeout=10)
             server.expect(r"too many new connections from [\d.]+ \(30 a minute\)")
             assert "cat joined" not in server.output and "dee joined" not in server.output
