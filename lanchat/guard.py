@@ -169,7 +169,7 @@ class _Door:
             return False  # (each hello until the welcome: a known key's, then a keyless one, is refused)
         del self.on_credit[peer.address]
         self.refused(peer, refusal, self.hub.clock())
-        self.hub._refuse(peer, ev.E_TOO_MANY, refusal.text)
+        self.hub.connections.refuse(peer, ev.E_TOO_MANY, refusal.text)
         return True
 
     def _known_key(self, key: str | None) -> bool:
