@@ -24,7 +24,7 @@ from . import identity
 from .actions import Action, Claim, Close, Log, Send
 from .identity import IdentityError, Lockout, RoomPassword, WrongPasswords, owned_name_key
 from .limits import PROMPT_SECONDS
-from .names import look_key, name_key
+from .names import look_keys, name_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
@@ -245,13 +245,13 @@ class Gate:
         # owned_name_key(name) -> the public key that owns it, as the store had it at start;
         # Claim actions keep the store in step.
         self.owners: dict[str, bytes] = dict(owners or {})
-        # names.look_key(name) -> (owned_name_key(name), name) of the owned names, as claimed
+        # names.look_keys(name), each -> (owned_name_key(name), name) of the owned names, as claimed
         # (``owner_names``: the store's spellings at start): a look-alike with another case
         # ("haI" of "hal") is refused as the name itself is
         self._looks: dict[str, tuple[str, str]] = {}
         for spelled in owner_names:
             if owned_name_key(spelled) in self.owners:
-                self._looks[look_key(spelled)] = (owned_name_key(spelled), spelled)
+                self._looks.update(dict.fromkeys(look_keys(spelled), (owned_name_key(spelled), spelled)))
         self.password = password
         self.attempts = WrongPasswords(clock)  # wrong passwords, per person and per address
         self.clock = clock
@@ -446,9 +446,10 @@ class Gate:
 
     def refusal(self, cid: int, name: str, key: bytes | None) -> list[Action]:
         """Refuse ``name`` if another key (or, for a guest, any key) owns it, or a name it looks
-        like with its case kept (names.look_key)."""
+        like as drawn, case kept or in capitals (names.look_keys)."""
         owner, alike = self.owner_of(name), ""
-        if owner is None and (look := self._looks.get(look_key(name))) is not None:
+        look = next((found for drawn in look_keys(name) if (found := self._looks.get(drawn)) is not None), None)
+        if owner is None and look is not None:
             owner, alike = self.owners.get(look[0]), f" (it looks like {look[1]!r})"
         if owner is None or owner == key:
             return []
@@ -463,7 +464,7 @@ class Gate:
             self._looks = {look: found for look, found in self._looks.items() if found[0] != owned}
         else:
             self.owners[owned] = key
-            self._looks[look_key(name)] = (owned, name)
+            self._looks.update(dict.fromkeys(look_keys(name), (owned, name)))
         return [Claim(name=name, owner=key, by=by if key is None else None)]
 
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:

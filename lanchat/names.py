@@ -11,7 +11,8 @@ built in the spirit of Unicode TR39 (Security Mechanisms), section 4, "confusabl
 So ``Alice``, ``ａｌｉｃｅ`` and ``аlice`` (Cyrillic а) are one name and only one of them can be
 in the room. Case folding before the skeleton lets a capital that draws as another letter escape
 (``haI``, a capital i, keys as ``hai``), so names are also compared as drawn (``look_key``: the
-skeleton with the case kept); the room and the gate refuse a name equal to another by either. The look-alike sets come from the Unicode confusables data as shipped by the
+skeleton with the case kept, and in capitals: ``look_keys``, so ``ΤΕΑCΗΕR`` in Greek capitals is
+``Teacher``); the room and the gate refuse a name equal to another by any. The look-alike sets come from the Unicode confusables data as shipped by the
 ``confusable_homoglyphs`` package (its ``confusables.json``). Only one-character look-alikes are
 used: TR39 also maps ``m`` to ``rn``, which would make ``tom`` and ``torn`` one name.
 The table built from it ships as ``skeleton_table.py`` (tools/make_skeleton_table.py writes it;
@@ -218,6 +219,16 @@ def look_key(name: str) -> str:
     if name.isascii():
         return name.translate(ASCII_SKELETON)
     return unicodedata.normalize("NFKC", name).translate(_skeleton_table())
+
+
+def look_keys(name: str) -> tuple[str, ...]:
+    """The forms a name is compared in as drawn (``look_key``): as typed, and in capitals. A name
+    of Greek capitals (``ΤΕΑCΗΕR``) draws as ``TEACHER``, which is ``Teacher`` in capitals, yet
+    neither key meets it: ``name_key`` folds the Greek to small Greek letters, which draw as no
+    Latin ones, and ``look_key`` keeps ``Teacher``'s small letters. In capitals the two meet.
+    Capitals alone would not do: ``haI`` and ``hal`` differ there (``HAI``, ``HAL``)."""
+    drawn, capitals = look_key(name), look_key(name.upper())
+    return (drawn,) if capitals == drawn else (drawn, capitals)
 
 
 def name_key(name: str) -> str:

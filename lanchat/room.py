@@ -57,7 +57,7 @@ from .moderation import (
     released_key,
     roster,
 )
-from .names import look_key
+from .names import look_keys
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wording import WHISPER_TO_ONESELF
 
@@ -218,7 +218,7 @@ class LostSessions:
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
-BOT_NAME_LOOKS = frozenset({look_key(BOT_NAME)})  # and their look-alikes with a case kept ("coIourbot")
+BOT_NAME_LOOKS = frozenset(look_keys(BOT_NAME))  # and their look-alikes with a case kept ("coIourbot")
 # How many names of people not here the room remembers, so that a whisper to one is kept for
 # them (PROTOCOL.md, History replay): the most recently seen; older ones are as if never seen.
 KNOWN_NAMES_LIMIT = 10_000
@@ -333,7 +333,7 @@ class Room:
 
     def find_look(self, name: str) -> Member | None:
         """The member whose name draws as ``name`` does, case kept (names.look_key: "hal" for "haI")."""
-        return self._by_look.get(look_key(name))
+        return next((found for look in look_keys(name) if (found := self._by_look.get(look)) is not None), None)
 
     @property
     def people(self) -> int:
@@ -494,10 +494,9 @@ class Room:
     def rekey(self, member: Member, name: str) -> None:
         """``member`` is called ``name`` from now on (/nick, after room_social checked it)."""
         self._by_key[ev.name_key(name)] = self._by_key.pop(ev.name_key(member.name))
-        if self._by_look.get(look := look_key(member.name)) is member:
-            del self._by_look[look]
-        self._by_look.setdefault(look_key(name), member)
+        drop_looks(self._by_look, member)
         member.name, self._names_for = name, ()  # the roster changed: rebuilt on next use
+        add_looks(self._by_look, member)
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
         if not self.history:
@@ -545,7 +544,20 @@ def text_fits(text: str) -> bool:
 
 def is_bot_name(name: str) -> bool:
     """A name only the room's own bot may have (``colourbot`` in any case, or one drawn like it)."""
-    return ev.name_key(name) in BOT_NAME_KEYS or look_key(name) in BOT_NAME_LOOKS
+    return ev.name_key(name) in BOT_NAME_KEYS or not BOT_NAME_LOOKS.isdisjoint(look_keys(name))
+
+
+def add_looks(by_look: dict[str, Member], member: Member) -> None:
+    """Put ``member``'s name in the room's index of names as drawn (names.look_keys)."""
+    for look in look_keys(member.name):
+        by_look.setdefault(look, member)
+
+
+def drop_looks(by_look: dict[str, Member], member: Member) -> None:
+    """Take it out again (a leave, a rename)."""
+    for look in look_keys(member.name):
+        if by_look.get(look) is member:
+            del by_look[look]
 
 
 def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:

@@ -32,7 +32,6 @@ from .moderation import (
     session_taken_back,
     welcome_muted,
 )
-from .names import look_key
 from .protocol import encode
 from .wire import FrameError
 
@@ -94,7 +93,7 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
     others = room._everyone
     room.members[cid] = member
     room._by_key[ev.name_key(member.name)] = member
-    room._by_look.setdefault(look_key(member.name), member)
+    _room.add_looks(room._by_look, member)
     room._everyone = (*others, cid)
     if room._names_for is others:  # the roster grows by one name: extend it, no rebuild
         room._names = (*room._names, member.name)
@@ -179,8 +178,7 @@ def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[
     if member is None:
         return []
     del room._by_key[ev.name_key(member.name)]
-    if room._by_look.get(look := look_key(member.name)) is member:
-        del room._by_look[look]
+    _room.drop_looks(room._by_look, member)
     room._everyone = tuple(room.members)
     actions: list[Action] = []
     if room.history and cid not in room.service_cids:

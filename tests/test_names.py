@@ -164,12 +164,19 @@ def test_nobody_can_take_the_teachers_name_with_look_alike_letters(impostor):
         student.close()
 
 
-@pytest.mark.parametrize(("teacher", "impostor"), [("hal", "haI"), ("Bill", "BiII"), ("Olga", "0lga"), ("mila", "miIa")])
+GREEK_CAPITALS = str.maketrans("TEAHBOKMINPXYZ", "ΤΕΑΗΒΟΚΜΙΝΡΧΥΖ")  # each drawn as the Latin capital
+
+
+@pytest.mark.parametrize(("teacher", "impostor"), [("hal", "haI"), ("Bill", "BiII"), ("Olga", "0lga"), ("mila", "miIa"),
+                                                   ("Teacher", "TEACHER".translate(GREEK_CAPITALS)),
+                                                   ("mike", "MIKE".translate(GREEK_CAPITALS)), ("bob", "BOB".translate(GREEK_CAPITALS))])
 def test_a_capital_that_looks_like_another_letter_cannot_take_the_teachers_name(teacher, impostor):
     """From the attacker's side: the key folds case before it looks for look-alikes, so a capital
     I (which draws as an l) became an i, and 'haI' was a name of its own beside the teacher's
     'hal'; so was '0lga' beside 'Olga'. The names are now also compared as drawn, case kept:
-    refused while the teacher is here, and, once the teacher's key owns the name, when not."""
+    refused while the teacher is here, and, once the teacher's key owns the name, when not.
+    'ΤΕΑCΗΕR' in Greek capitals (a Latin C) (and 'ΜΙΚΕ', 'ΒΟΒ') escaped both keys: the key folds them to small
+    Greek letters, and as drawn 'Teacher' keeps its small Latin ones. In capitals they meet."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     with running_server() as (_server, endpoint):
@@ -193,10 +200,11 @@ def test_a_capital_that_looks_like_another_letter_cannot_take_the_teachers_name(
 
 def test_nobody_takes_the_colour_bots_name_with_a_capital_i():
     with running_server() as (_server, endpoint):
-        student = RawClient(endpoint)
-        student.send(ev.Hello(name="coIourbot"))  # a capital i: it reads as the bot's name
-        assert student.expect(ev.Error).code == ev.E_BAD_NAME
-        student.close()
+        for name in ("coIourbot", "COLOURBOT".translate(GREEK_CAPITALS)):  # each reads as the bot's name
+            student = RawClient(endpoint)
+            student.send(ev.Hello(name=name))
+            assert student.expect(ev.Error).code == ev.E_BAD_NAME, name
+            student.close()
 
 
 def test_names_that_differ_only_in_case_are_still_one_name_and_others_still_differ():
@@ -249,6 +257,13 @@ def test_a_look_alike_with_a_capital_follows_renames_and_leaves():
     room.leave(1, "quit")
     room.handle(2, ev.Hello(name="haI"))  # and the new one's once it left
     assert room.members[2].name == "haI"
+    room.handle(4, ev.Hello(name="Teacher"))  # in capitals too: Greek ones drawn as the Latin
+    greek = "TEACHER".translate(GREEK_CAPITALS)
+    (refused,) = room.handle(5, ev.Hello(name=greek))
+    assert refused.event.code == ev.E_NAME_TAKEN and "it looks like 'Teacher'" in refused.event.message
+    room.handle(4, ev.Nick(name="Prof"))
+    room.handle(5, ev.Hello(name=greek))  # free once renamed
+    assert room.members[5].name == greek
 
 
 def test_a_name_that_reads_as_a_ban_number_is_refused():
