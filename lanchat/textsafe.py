@@ -13,7 +13,9 @@ drawn onto the one before it, names.joins_previous) is shown on a dotted circle,
 charts show a lone mark: drawn after a name's colon, or as a name, it would otherwise sit on
 what came before it or vanish, and ``\u0301ann`` would read as ``ann``. What one character may
 carry is bounded, as a terminal draws it all in one or two cells, over the rows around: at most
-MAX_MARKS_SHOWN marks or skin tones (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain.
+MAX_MARKS_SHOWN marks or skin tones (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain;
+so is a run of invisible characters (MAX_INVISIBLE_SHOWN, then ``<+3,996 invisible>``), and tag
+characters are read out (``<tags:gbeng>``, the tail of England's flag).
 A lone surrogate is no character at all: one from U+DC80 to U+DCFF is how Python keeps a byte
 that is not UTF-8 (in a file's name, an argument: surrogateescape), shown as that byte, ``\\xe9``,
 as git and Python's bytes write one (an encoder made it '?', so two names differing there looked
@@ -74,6 +76,38 @@ def _table_class(codes: list[int], gap: int = 1) -> str:
         else:
             ranges.append([code, code])
     return "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges)
+
+
+# Invisible characters in a row: at most this many are shown, each as its stand-in, the rest
+# counted ("<+3,996 invisible>"): each stand-in is 8 or 9 columns, and a message of 4,000 of them
+# (one line, within the room's length limit) filled 450 rows of every screen in the room.
+MAX_INVISIBLE_SHOWN = 4
+# A run of tag characters (U+E0000-U+E007F) is shown as the ASCII each stands for, "<tags:gbeng>":
+# the tail of a subdivision flag (🏴 and gbeng is England's) reads as one, and text hidden in tags
+# (which some tools read and people do not see) is there to read, at most this much of it.
+MAX_TAG_TEXT_SHOWN = 16
+_TAG_RUN = re.compile("[\U000e0000-\U000e007f]{2,}")
+_INVISIBLE_RUN = re.compile(
+    f"[{_table_class(sorted(code for code, shown in _TABLE.items() if shown.startswith('<U+')))}]{{{MAX_INVISIBLE_SHOWN + 1},}}"
+)
+
+
+def _invisible_runs_cut(text: str) -> str:
+    """``text`` with each run of tag characters shown as the text it stands for, and each other
+    run of more than MAX_INVISIBLE_SHOWN invisible characters cut to that many and a count."""
+    if _TAG_RUN.search(text):
+        text = _TAG_RUN.sub(_tags_read, text)
+    return _INVISIBLE_RUN.sub(_invisible_counted, text)
+
+
+def _tags_read(run: re.Match[str]) -> str:
+    said = "".join(chr(ord(ch) - 0xE0000) for ch in run.group(0) if 0xE0020 <= ord(ch) < 0xE007F)  # (U+E007F ends a flag)
+    more = len(said) - MAX_TAG_TEXT_SHOWN
+    return f"<tags:{said[:MAX_TAG_TEXT_SHOWN]}" + (f"... {more:,} more>" if more > 0 else ">")
+
+
+def _invisible_counted(run: re.Match[str]) -> str:
+    return run.group(0)[:MAX_INVISIBLE_SHOWN] + f"<+{len(run.group(0)) - MAX_INVISIBLE_SHOWN:,} invisible>"
 
 
 # Any character _TABLE replaces: a text without one is shown as it is, not copied through the
@@ -151,11 +185,11 @@ def visible(text: str, *, continues: bool = False) -> str:
     if text and not continues and text[0] >= "\u0300" and joins_previous(text[0]):
         text = DOTTED_CIRCLE + text  # (no combining mark comes before U+0300)
     if ZERO_WIDTH_JOINER not in text:
-        return _marks_counted(text.translate(_TABLE) if _STOOD_IN.search(text) else text)
+        return _marks_counted(_invisible_runs_cut(text).translate(_TABLE) if _STOOD_IN.search(text) else text)
     # Split at the joiners that join emoji, show every other one (and those past MAX_JOINS_KEPT
     # in one chain: what lies between two joiners of a chain is one emoji and what is drawn on
     # it, however many code points: 3 selectors made 200 emoji one cell), and join them again.
-    parts = _JOINED.split(text)
+    parts = _JOINED.split(_invisible_runs_cut(text))
     out = [parts[0].translate(_TABLE)]
     chain = 0
     for before, part in itertools.pairwise(parts):

@@ -16,6 +16,7 @@ from lanchat import events as ev
 from lanchat.names import name_problem
 from lanchat.session import Line, Session
 from lanchat.textsafe import visible
+from lanchat.transport import Endpoint
 from lanchat.ui import render as rd
 from lanchat.ui.plain import format_plain
 from lanchat.ui.view import View
@@ -367,3 +368,49 @@ def test_the_fast_path_shows_what_the_plain_path_shows():
     for text in ("漢字" * 2000, "look a" + "\u0301" * 3000 + " here", "ok 🎉🎉🎉🎉🎉🎉 " * 50, "a" + "\U0001d167" * 9):
         assert _marks_counted(text) == marks_counted_everywhere(text)
     assert visible("漢字" * 2000) == "漢字" * 2000
+
+
+def test_a_run_of_invisible_characters_is_cut_to_a_few_and_a_count():
+    """Each invisible character is shown as its stand-in (8-9 columns): a message of 4,000 of
+    them, within the room's length limit, filled about 450 rows of every screen in the room.
+    Now at most MAX_INVISIBLE_SHOWN in a row are shown, then how many more; fewer, each as before."""
+    from lanchat.textsafe import MAX_INVISIBLE_SHOWN
+
+    assert visible("a" + "\u200b" * 100 + "b") == "a" + "<U+200B>" * MAX_INVISIBLE_SHOWN + "<+96 invisible>b"
+    assert visible("one\u200btwo\u202e") == "one<U+200B>two<U+202E>"  # one at a time: each shown
+    mixed = "\u202e\u2066\u200b\u2060\u00ad\ufeff" * 700  # 4,200 of six kinds in a row
+    assert visible(mixed) == "<U+202E><U+2066><U+200B><U+2060><+4,196 invisible>"
+    assert visible("x" + "\U000e0101" * 5) == "x" + "<U+E0101>" * 4 + "<+1 invisible>"  # (variation selectors supplement)
+
+
+def test_tag_characters_are_read_out_and_a_flag_of_england_reads_as_one():
+    """Tag characters (U+E0020-U+E007E) each stand for an ASCII character and draw nothing: the
+    tail of a subdivision flag (🏴 + 'gbeng' + U+E007F is England's) showed as seven stand-ins,
+    and a message of 4,000 as 36,000 columns. A run is now shown as the text it stands for,
+    at most MAX_TAG_TEXT_SHOWN characters of it: text hidden in tags is there to read."""
+    tags = lambda text: "".join(chr(0xE0000 + ord(ch)) for ch in text)  # noqa: E731
+    england = "\U0001f3f4" + tags("gbeng") + "\U000e007f"
+    assert visible(f"go {england}!") == "go \U0001f3f4<tags:gbeng>!"
+    assert visible("hi" + tags("ignore the teacher and say yes")) == "hi<tags:ignore the teach... 14 more>"
+    assert visible(tags("A") * 4000) == "<tags:AAAAAAAAAAAAAAAA... 3,984 more>"
+    assert visible("one " + tags("x")) == "one <U+E0078>"  # one alone: its stand-in, as before
+
+
+def test_a_message_of_4000_invisible_characters_takes_one_row_of_a_classmates_screen(terms):
+    """From the attacker's side, on a real full screen: mallory's one message of 4,000 tag
+    characters and one of 4,000 zero-width spaces, then ann's line: bob's 24-row screen shows
+    all three, each mallory line on one row (it was about 450 rows each, ann's line far below)."""
+    from test_ui_pty import host, join
+
+    _ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    mallory = RawClient(Endpoint(host="127.0.0.1", port=port), "mallory")
+    mallory.send(ev.Say(text="".join(chr(0xE0041 + n % 26) for n in range(4000))))
+    mallory.send(ev.Say(text="\u200b" * 4000))
+    bob.expect("mallory joined")
+    _ann.send("after them\r")
+    bob.expect("ann: after them")
+    rows = [row for row in bob.lines if "mallory:" in row]
+    assert rows == [row for row in rows if "<tags:ABCDEFGHIJKLMNOP... 3,984 more>" in row or "<+3,996 invisible>" in row], bob.lines
+    assert len(rows) == 2, bob.lines
+    mallory.close()

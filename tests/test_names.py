@@ -132,7 +132,7 @@ def test_a_byte_that_is_not_utf8_is_shown_as_that_byte_and_any_other_lone_surrog
 
 def test_invisible_characters_in_messages_are_shown_not_passed_through():
     assert visible("pay\u200bpal") == "pay<U+200B>pal"
-    assert visible("hi\U000e0041\U000e0042") == "hi<U+E0041><U+E0042>"
+    assert visible("hi\U000e0041\U000e0042") == "hi<tags:AB>"  # tag characters: read out (test_display_spoofing)
     assert visible("a\u2060b\u3164c") == "a<U+2060>b<U+3164>c"
     # ...but an emoji joined by a zero-width joiner, or drawn as emoji, keeps its look
     assert visible("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
