@@ -12,7 +12,7 @@ no byte for NOT_READING_SECONDS is dropped (docs/PROTOCOL.md, "Abuse limits"; is
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from . import limits as lim
@@ -93,6 +93,11 @@ def quoted(event: object) -> str | None:
     return text.decode("utf-8") if len(text) <= MAX_QUOTED_BYTES else None
 
 
+class _Handshakes(Protocol):
+    def drop(self, peer: str) -> bool:
+        """Close the connection from ``peer`` in its TLS handshake (tls.TlsHandshakes); False: not there."""
+
+
 class _Door:
     """The connection caps at the door (limits.ConnectionLimits): who may connect, counted from
     the accept (or the TLS handshake) until they close, and the refusals logged once per storm.
@@ -105,6 +110,11 @@ class _Door:
     # ("10.0.0.9:50312", as Peer.address and a TLS handshake's reserve name it) -> the refusal
     # they get unless their hello shows a key the room knows (refused_on_credit).
     on_credit: dict[str, lim.Refusal]
+    # The same connections, not welcomed yet, by address group, oldest first: address -> its Peer
+    # (None while in its TLS handshake). At the group's cap at once the oldest gives its place to
+    # a newer connection (_make_room): held silent, a script's cannot keep the cap (16) itself.
+    waiting_on_credit: dict[str, dict[str, Peer | None]]
+    handshakes: _Handshakes | None  # a TLS port's (server.py), where one on credit may be closed
 
     def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
@@ -114,7 +124,7 @@ class _Door:
             return None
         counted, refusal = self._count(peer.ip, peer.address, this_machine, account)  # released as counted
         if counted.credit is not None:
-            self.on_credit[peer.address] = counted.credit
+            self.credited(peer.address, counted, peer)
         peer.admitted = refusal is None
         peer.group, peer.pending_account = counted.group, (counted.account if refusal is None else None)
         return None if refusal is None else refusal.text
@@ -128,8 +138,53 @@ class _Door:
             return lim.UNCOUNTED
         counted, refusal = self._count(ip_of(address), address, this_machine, account)
         if counted.credit is not None:
-            self.on_credit[address] = counted.credit
+            self.credited(address, counted, None)
         return counted if refusal is None else None
+
+    def credited(self, address: str, counted: lim.Counted, peer: Peer | None) -> None:
+        """The connection from ``address`` came in on credit (``counted.credit``): its first
+        frames decide (refused_on_credit); until its welcome a newer one may take its place
+        (_make_room). ``peer``: None while in its TLS handshake (Hub.open names it after)."""
+        assert counted.credit is not None
+        self.on_credit[address] = counted.credit
+        self.waiting_on_credit.setdefault(counted.group, {})[address] = peer
+
+    def _off_credit(self, address: str, group: str) -> None:
+        self.on_credit.pop(address, None)
+        if (waiting := self.waiting_on_credit.get(group)) is not None:
+            waiting.pop(address, None)
+            if not waiting:
+                del self.waiting_on_credit[group]
+
+    def _make_room(self, group: str, now: float) -> bool:
+        """``group`` is at its cap at once: its oldest connection on credit not welcomed yet is
+        refused as it would have been at the door, so the newer one is counted in its place
+        (True; False: none such). mallory's script, over the address's new connections a minute,
+        held 16 connections open on credit, saying nothing (each closed by the hello deadline,
+        20 s, and opened again): ann, whose key the room knows, was refused 'too many
+        connections ... (16 at once)' for as long as it ran."""
+        waiting = self.waiting_on_credit.get(group)
+        while waiting:
+            address, peer = next(iter(waiting.items()))
+            refusal = self.on_credit.get(address)
+            self._off_credit(address, group)
+            if peer is None:  # in its TLS handshake: closed there (released by unreserve)
+                if self.handshakes is None or not self.handshakes.drop(address):
+                    continue
+                if refusal is not None:
+                    from .hub import ip_of
+
+                    for line in self.refusals.refused(ip_of(address), address, refusal, now):
+                        self.hub.log(line)
+                return True
+            if peer.admitted and self.connection_limits is not None:
+                self.connection_limits.release(peer.ip, group=peer.group)
+            peer.admitted = False  # released here: not again at its close (forget)
+            if not peer.closing and refusal is not None:  # (one closing already is on its way out)
+                self.refused(peer, refusal, now)
+                self.hub.connections.refuse(peer, ev.E_TOO_MANY, refusal.text)
+            return True
+        return False
 
     def _count(self, ip: str, shown: str, this_machine: bool, account: int | None) -> tuple[lim.Counted, lim.Refusal | None]:
         """Count a connection from ``ip`` against the caps: how, and the refusal if over them
@@ -146,6 +201,8 @@ class _Door:
         if group != lim.LOCAL or own is None or account == own:
             account = None
         refusal = caps.check(ip, now, group=group, account=account)
+        if refusal is not None and refusal.rule == lim.AT_ONCE and group != lim.LOCAL and self._make_room(group, now):
+            refusal = caps.check(ip, now, group=group, account=account)  # (a refusal at once spent none of the new ones)
         if refusal is not None and refusal.rule == lim.PER_MINUTE and group != lim.LOCAL:
             caps.on_credit(group)  # its hello decides (refused_on_credit), logged then if refused
             return lim.Counted(group, account, credit=refusal), None
@@ -167,7 +224,7 @@ class _Door:
             return False
         if (isinstance(event, ev.Hello) and self._known_key(event.key)) or isinstance(event, ev.Auth):
             return False  # (each hello until the welcome: a known key's, then a keyless one, is refused)
-        del self.on_credit[peer.address]
+        self._off_credit(peer.address, peer.group)
         self.refused(peer, refusal, self.hub.clock())
         self.hub.connections.refuse(peer, ev.E_TOO_MANY, refusal.text)
         return True
@@ -186,7 +243,8 @@ class _Door:
 
     def unreserve(self, address: str, counted: lim.Counted) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
-        self.on_credit.pop(address, None)
+        if self.on_credit:
+            self._off_credit(address, counted.group)
         if counted.group and self.connection_limits is not None:
             self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
 
@@ -194,7 +252,7 @@ class _Door:
         """``peer`` is no longer one of its account's unfinished connections: welcomed, or closing
         (and no longer on credit: refused_on_credit)."""
         if self.on_credit:
-            self.on_credit.pop(peer.address, None)
+            self._off_credit(peer.address, peer.group)
         if peer.pending_account is not None and self.connection_limits is not None:
             self.connection_limits.settled(peer.pending_account)
         peer.pending_account = None
@@ -292,6 +350,8 @@ class Guard(_Door):
         self.set_reading = set_reading or (lambda cid, reading: None)
         self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
         self.on_credit = {}
+        self.waiting_on_credit = {}
+        self.handshakes = None  # (server.py: its TLS port's)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is

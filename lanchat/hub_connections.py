@@ -139,6 +139,8 @@ class Connections:
             hub.deadlines.expect_hello(cid)
             if counted is not None:
                 peer.admitted, peer.group, peer.pending_account = bool(counted.group), counted.group, counted.account  # as admit's
+                if counted.credit is not None:  # on credit from its TLS handshake on: now this peer
+                    hub.guard.credited(address, counted, peer)
             elif (refusal := hub.guard.admit(peer, this_machine=this_machine, account=account)) is not None:  # logged there, once per storm
                 self.refuse(peer, ev.E_TOO_MANY, refusal)
             if peer.admitted:  # (a refused one shares nothing: it only closes)

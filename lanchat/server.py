@@ -212,7 +212,7 @@ class Server:
         self._accepting = True  # False while out of file descriptors (_accept)
         self._short_of_descriptors = False  # from a failed accept until the backlog is empty
         if tls is not None:
-            self.tls = self._tls_handshakes(tls, tls_handshake_seconds)
+            self.tls = self.hub.guard.handshakes = self._tls_handshakes(tls, tls_handshake_seconds)  # (guard: _make_room)
         self.running = False
         self.stopped = threading.Event()
 

@@ -1152,6 +1152,16 @@ class TlsHandshakes:
     def next_deadline(self) -> float | None:
         return next(iter(self.pending)).deadline if self.pending else None
 
+    def drop(self, peer: str) -> bool:
+        """Close the connection from ``peer`` still in its handshake, released as any (a newer one
+        takes its place at its address's cap at once: guard.Guard._make_room); False: not here."""
+        for acceptor, address in self.pending.items():
+            if address == peer:
+                self.release(peer, self._forget(acceptor))
+                _close(acceptor.sock)
+                return True
+        return False
+
     def close_all(self) -> None:
         for acceptor, peer in list(self.pending.items()):
             self.release(peer, self._forget(acceptor))

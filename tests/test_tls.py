@@ -1670,3 +1670,65 @@ def test_a_machine_named_as_a_trusted_tls_room_is_held_to_the_rooms_certificate(
     assert real.wait() == 0
     real.expect(rf"TLS fingerprint {re.escape(room_pin)} \(known")
     room.expect(r"bob joined")
+
+
+# ann and mallory's script on another machine of the class, at one address: argv host port.
+# ann joins over TLS with her key; the script opens one connection more (the address's new ones a
+# minute, 2 here, are spent), then holds the cap at once (4 here) with connections that never
+# begin their TLS handshake; ann comes back. Prints what ann is answered each time.
+HELD_HANDSHAKES_SCRIPT = """
+import socket, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lanchat import events as ev, identity
+from lanchat.protocol import Connection, Role
+from lanchat.tls import TlsError, channel_binding, client_handshake
+host, port = sys.argv[1], int(sys.argv[2])
+def join(name, key):
+    try:
+        sock, fingerprint = client_handshake(socket.create_connection((host, port), timeout=10), host, 10)
+    except (TlsError, OSError) as exc:
+        return f"{name} no TLS: {exc}"
+    proto = Connection(Role.CLIENT)
+    sock.sendall(proto.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key)))))
+    while data := sock.recv(65536):
+        proto.receive_data(data)
+        for event in proto.events():
+            if isinstance(event, ev.Challenge):
+                nonce = identity.unb64(event.nonce, identity.NONCE_BYTES, "nonce")
+                signature = identity.sign_challenge(key, nonce, channel_binding(fingerprint))
+                sock.sendall(proto.send(ev.Auth(signature=identity.b64(signature))))
+                continue
+            sock.close()
+            return f"{name} {event.code} {event.message}" if isinstance(event, ev.Error) else f"{name} {event.type}"
+    return f"{name} closed"
+ann = Ed25519PrivateKey.generate()
+print(join("ann", ann), flush=True)
+socket.create_connection((host, port), timeout=10).close()
+held = [socket.create_connection((host, port), timeout=10) for _ in range(4)]
+print(join("ann", ann), flush=True)
+"""
+
+
+def test_connections_held_in_their_tls_handshake_on_credit_keep_out_no_one_the_room_knows(certificate):
+    """From the attacker's side: past her address's new connections a minute, mallory's script
+    holds its cap at once (16 by default) with connections on credit that never begin their TLS
+    handshake, each opened again as the 10 s handshake limit closes it: ann, whose key the room
+    knows, was refused at the door (no TLS yet to say why in) for as long as it ran. Now the
+    oldest connection on credit not yet welcomed gives its place to a newer one: ann is back."""
+    from helpers import network_namespace_or_skip
+
+    from lanchat import limits as lim
+    from lanchat.tls import channel_binding
+
+    context, fp, _ = certificate
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        caps = lim.ConnectionLimits(max_per_address=4, new_per_minute=2)
+        with running_server(host=our_address, tls=context, binding=channel_binding(fp), limits=True, connection_limits=caps,
+                            tls_handshake_seconds=60) as (
+            _server, endpoint,
+        ):  # fmt: skip
+            done = subprocess.run(
+                ["ip", "netns", "exec", namespace, sys.executable, "-c", HELD_HANDSHAKES_SCRIPT, our_address, str(endpoint.port)],
+                capture_output=True, env=child_env(), text=True, timeout=60,
+            )  # fmt: skip
+            assert done.stdout.splitlines() == ["ann welcome", "ann welcome"], done.stdout + done.stderr
