@@ -166,17 +166,12 @@ class _Door:
         waiting = self.waiting_on_credit.get(group)
         while waiting:
             address, peer = next(iter(waiting.items()))
+            if peer is None and self.handshakes is not None and self.handshakes.drop(address):
+                return True  # in its TLS handshake: closed there, released and logged by unreserve
             refusal = self.on_credit.get(address)
             self._off_credit(address, group)
-            if peer is None:  # in its TLS handshake: closed there (released by unreserve)
-                if self.handshakes is None or not self.handshakes.drop(address):
-                    continue
-                if refusal is not None:
-                    from .hub import ip_of
-
-                    for line in self.refusals.refused(ip_of(address), address, refusal, now):
-                        self.hub.log(line)
-                return True
+            if peer is None:
+                continue
             if peer.admitted and self.connection_limits is not None:
                 self.connection_limits.release(peer.ip, group=peer.group)
             peer.admitted = False  # released here: not again at its close (forget)
@@ -242,9 +237,13 @@ class _Door:
         return key_id(public) in self.hub.room.moderation.seen_keys.told
 
     def unreserve(self, address: str, counted: lim.Counted) -> None:
-        """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
-        if self.on_credit:
+        """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake).
+        One on credit had the refusal it would have had at the door, logged once per storm (not a
+        line each: an `nc` loop saying junk at a TLS port over its 30 a minute wrote as many as it liked)."""
+        if (refusal := self.on_credit.get(address) if self.on_credit else None) is not None:
             self._off_credit(address, counted.group)
+            for line in self.refusals.refused(ip_of(address), address, refusal, self.hub.clock()):
+                self.hub.log(line)
         if counted.group and self.connection_limits is not None:
             self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
 

@@ -1130,7 +1130,9 @@ class TlsHandshakes:
             self.adopt(acceptor.sock, peer, counted)
             return
         self.release(peer, counted)
-        if outcome == "plain" and acceptor.browser:
+        if counted.credit is not None:
+            pass  # over its address's new connections a minute: that refusal, logged once per storm (guard: unreserve)
+        elif outcome == "plain" and acceptor.browser:
             self.log(f"{peer}: a web browser (http://) on this TLS port; shown a page saying how to join")
         elif outcome == "plain" and not acceptor.probe:
             self.log(f"{peer}: a client without TLS on this TLS port; told to use TLS (lanchat connect switches by itself)")
@@ -1145,8 +1147,10 @@ class TlsHandshakes:
             acceptor, peer = next(iter(self.pending.items()))
             if acceptor.deadline > now:
                 return
-            self.release(peer, self._forget(acceptor))
-            self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
+            counted = self._forget(acceptor)
+            self.release(peer, counted)
+            if counted.credit is None:  # (one on credit: as step's)
+                self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
             _close(acceptor.sock)
 
     def next_deadline(self) -> float | None:

@@ -1732,3 +1732,54 @@ def test_connections_held_in_their_tls_handshake_on_credit_keep_out_no_one_the_r
                 capture_output=True, env=child_env(), text=True, timeout=60,
             )  # fmt: skip
             assert done.stdout.splitlines() == ["ann welcome", "ann welcome"], done.stdout + done.stderr
+
+
+# mallory's script at another machine's address: argv host port count. Spends the address's new
+# connections a minute (2 here) with connections it closes, then `count` more, each saying junk
+# that is not TLS, as an `nc` loop at the TLS port would; each waits for the server to close it.
+JUNK_AT_THE_TLS_PORT = """
+import socket, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for _ in range(2):
+    socket.create_connection((host, port), timeout=10).close()
+for _ in range(count):
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.sendall(b"\\x00\\x00\\x00\\x05hello and some more junk that is not a TLS record")
+    try:
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    sock.close()
+print("done", flush=True)
+"""
+
+
+def test_junk_at_the_tls_port_over_the_new_connections_a_minute_is_logged_once_per_storm(certificate):
+    """From the attacker's side: over its address's new connections a minute a connection to a TLS
+    port comes in on credit (its hello may show a key the room knows), so it gets its handshake.
+    mallory's `nc` loop saying junk there had a log line each ('a client without TLS on this TLS port'), as many as
+    it liked (the teacher's terminal scrolled with them): before the credit, over the count, it
+    was closed at once and logged once per storm. Now a connection on credit that fails its
+    handshake is that refusal, logged once per storm as it was."""
+    from helpers import network_namespace_or_skip
+
+    from lanchat import limits as lim
+
+    context, _fp, _ = certificate
+    logged: list[str] = []
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        caps = lim.ConnectionLimits(max_per_address=4, new_per_minute=2)
+        with running_server(host=our_address, tls=context, limits=True, connection_limits=caps, log=logged.append) as (
+            _server, endpoint,
+        ):  # fmt: skip
+            done = subprocess.run(
+                ["ip", "netns", "exec", namespace, sys.executable, "-c", JUNK_AT_THE_TLS_PORT, our_address, str(endpoint.port), "20"],
+                capture_output=True, env=child_env(), text=True, timeout=60,
+            )  # fmt: skip
+            assert done.stdout == "done\n", done.stdout + done.stderr
+            wait_for(lambda: not caps.open, what="the junk's connections to be released")
+    refused = [line for line in logged if "too many new connections" in line]
+    assert re.search(r": too many new connections from [\d.]+ \(2 a minute\); try again in \d+ s; refusing$", refused[0]), logged
+    assert len(refused) <= 2, logged  # and, its storm over, how many more (at the latest when the server stops)
+    assert not [line for line in logged if "without TLS" in line], logged
