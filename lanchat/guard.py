@@ -114,6 +114,9 @@ class _Door:
     # (None while in its TLS handshake). At the group's cap at once the oldest gives its place to
     # a newer connection (_make_room): held silent, a script's cannot keep the cap (16) itself.
     waiting_on_credit: dict[str, dict[str, Peer | None]]
+    # The same connections, by address, that showed a key the room knows: the key_id whose new
+    # connection a minute they hold (limits.ConnectionLimits.key_credit), spent at the welcome.
+    credit_keys: dict[str, str]
     handshakes: _Handshakes | None  # a TLS port's (server.py), where one on credit may be closed
 
     def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
@@ -149,8 +152,10 @@ class _Door:
         self.on_credit[address] = counted.credit
         self.waiting_on_credit.setdefault(counted.group, {})[address] = peer
 
-    def _off_credit(self, address: str, group: str) -> None:
+    def _off_credit(self, address: str, group: str, *, welcomed: bool = False) -> None:
         self.on_credit.pop(address, None)
+        if (key := self.credit_keys.pop(address, None)) is not None and not welcomed and self.connection_limits is not None:
+            self.connection_limits.key_credit_back(key)
         if (waiting := self.waiting_on_credit.get(group)) is not None:
             waiting.pop(address, None)
             if not waiting:
@@ -217,24 +222,38 @@ class _Door:
         refusal = self.on_credit.get(peer.address)
         if refusal is None:
             return False
-        if (isinstance(event, ev.Hello) and self._known_key(event.key)) or isinstance(event, ev.Auth):
+        if isinstance(event, ev.Auth) or (isinstance(event, ev.Hello) and self._key_credit(peer.address, event.key)):
             return False  # (each hello until the welcome: a known key's, then a keyless one, is refused)
         self._off_credit(peer.address, peer.group)
         self.refused(peer, refusal, self.hub.clock())
         self.hub.connections.refuse(peer, ev.E_TOO_MANY, refusal.text)
         return True
 
-    def _known_key(self, key: str | None) -> bool:
-        if key is None:
+    def _key_credit(self, address: str, key: str | None) -> bool:
+        """A hello on credit from ``address`` shows ``key``: is it one the room has seen join, with
+        a new connection a minute of its own left (limits.ConnectionLimits.key_credit)? Held by
+        the connection (credit_keys) until its welcome spends it or its end gives it back."""
+        if key is None or self.connection_limits is None:
             return False
         from . import identity
         from .moderation import key_id
 
         try:
-            public = identity.unb64(key, identity.PUBLIC_KEY_BYTES, '"key"')
+            kid = key_id(identity.unb64(key, identity.PUBLIC_KEY_BYTES, '"key"'))
         except identity.IdentityError:
             return False
-        return key_id(public) in self.hub.room.moderation.seen_keys.told
+        if kid is None or kid not in self.hub.room.moderation.seen_keys.told:
+            return False
+        held = self.credit_keys.pop(address, None)
+        if held == kid:  # (a hello again, another name: the same key's new connection)
+            self.credit_keys[address] = kid
+            return True
+        if held is not None:
+            self.connection_limits.key_credit_back(held)
+        if not self.connection_limits.key_credit(kid, self.hub.clock()):
+            return False
+        self.credit_keys[address] = kid
+        return True
 
     def unreserve(self, address: str, counted: lim.Counted) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake).
@@ -250,8 +269,8 @@ class _Door:
     def settled(self, peer: Peer) -> None:
         """``peer`` is no longer one of its account's unfinished connections: welcomed, or closing
         (and no longer on credit: refused_on_credit)."""
-        if self.on_credit:
-            self._off_credit(peer.address, peer.group)
+        if self.on_credit:  # welcomed: its key's new connection spent (_key_credit)
+            self._off_credit(peer.address, peer.group, welcomed=peer.cid in self.hub.room.members)
         if peer.pending_account is not None and self.connection_limits is not None:
             self.connection_limits.settled(peer.pending_account)
         peer.pending_account = None
@@ -350,6 +369,7 @@ class Guard(_Door):
         self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
         self.on_credit = {}
         self.waiting_on_credit = {}
+        self.credit_keys = {}
         self.handshakes = None  # (server.py: its TLS port's)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}

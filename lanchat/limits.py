@@ -650,13 +650,7 @@ class ConnectionLimits:
         per_minute = self.new_per_minute_local if local else self.new_per_minute
         # An account's new connections are its own a minute, not the machine's: a script
         # opening and closing them as fast as it may cannot spend the class's.
-        arrivals = group if account is None else f"user {account}"
-        bucket = self._arrivals.get(arrivals)
-        if bucket is None:
-            self._forget_refilled(now)
-            bucket = self._arrivals[arrivals] = TokenBucket(per_minute, per_minute / 60.0, now)
-        else:
-            self._arrivals.move_to_end(arrivals)
+        bucket = self._arrivals_of(group if account is None else f"user {account}", per_minute, now)
         if not bucket.take(now):
             wait = max(1, round(bucket.seconds_until(now)))
             where = group if not local else "this machine" if account is None else account_name(account)
@@ -665,6 +659,30 @@ class ConnectionLimits:
         if account is not None:
             self.pending[account] = self.pending.get(account, 0) + 1
         return None
+
+    def _arrivals_of(self, arrivals: str, per_minute: int, now: float) -> TokenBucket:
+        """The new connections a minute of ``arrivals`` (an address group, "user N", "key K")."""
+        bucket = self._arrivals.get(arrivals)
+        if bucket is None:
+            self._forget_refilled(now)
+            bucket = self._arrivals[arrivals] = TokenBucket(per_minute, per_minute / 60.0, now)
+        else:
+            self._arrivals.move_to_end(arrivals)
+        return bucket
+
+    def key_credit(self, key: str, now: float) -> bool:
+        """A connection let in on credit (``on_credit``) shows identity ``key`` (a key_id the room
+        has seen join): may it go on to the challenge? Each key has new connections a minute of its
+        own, as another machine's address has, taken here; given back (``key_credit_back``) by one
+        not welcomed, so a script showing someone else's key, which it cannot prove, spends none
+        of theirs for good. Its own key, seen, let a student's script join 600 times a second."""
+        return self._arrivals_of(f"key {key}", self.new_per_minute, now).take(now)
+
+    def key_credit_back(self, key: str) -> None:
+        """A connection ``key_credit`` let go on was not welcomed: its new connection is the key's again."""
+        bucket = self._arrivals.get(f"key {key}")
+        if bucket is not None:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1.0)
 
     def on_credit(self, group: str) -> None:
         """A connection ``check`` refused for ``group``'s new ones a minute, let in on credit all the

@@ -333,6 +333,22 @@ while not told and (data := held[0].recv(65536)):
     proto.receive_data(data)
     told = [event for event in proto.events() if isinstance(event, ev.Error)]
 print("held " + (f"{told[0].code} {told[0].message}" if told else "nothing"), flush=True)
+joins = [first_answer("mallory", mallory) for _ in range(40)]  # her own key, seen, joining in a loop
+print("mallory", sum(said == "mallory welcome" for said in joins), "of 40", flush=True)
+def unproven(name, public):  # ann's key, which mallory's script cannot prove: a wrong signature
+    sock, proto = socket.create_connection((host, port), timeout=10), Connection(Role.CLIENT)
+    sock.sendall(proto.send(ev.Hello(name=name, key=public)))
+    while data := sock.recv(65536):
+        proto.receive_data(data)
+        for event in proto.events():
+            if isinstance(event, ev.Challenge):
+                sock.sendall(proto.send(ev.Auth(signature=identity.b64(bytes(64)))))
+            elif isinstance(event, ev.Error):
+                sock.close()
+                return event.code
+    return "closed"
+print("unproven", *sorted({unproven("ann", identity.b64(identity.public_bytes(ann))) for _ in range(40)}), flush=True)
+print(first_answer("ann", ann), flush=True)
 """
 
 
@@ -355,8 +371,11 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
             said = done.stdout.splitlines()
             assert said[:3] == ["ann welcome", "mallory welcome", "ann welcome"], done.stdout + done.stderr
             refused = "too-many-connections too many new connections from "
-            assert [line.split(" ", 1)[0] for line in said[3:]] == ["cat", "dee", "guest", "held"], said
-            assert all(line.split(" ", 1)[1].startswith(refused) for line in said[3:]), said
+            assert [line.split(" ", 1)[0] for line in said[3:7]] == ["cat", "dee", "guest", "held"], said
+            assert all(line.split(" ", 1)[1].startswith(refused) for line in said[3:7]), said
+            # her own key has its 30 a minute (a few more as they refill), not 600 joins a second
+            assert said[7].startswith("mallory ") and 30 <= int(said[7].split()[1]) < 35, said
+            assert said[8:] == ["unproven bad-signature", "ann welcome"], said  # ann's, shown unproven, spent none of hers
             assert "(30 a minute); try again in" in said[3], said
             server.expect(r"ann joined .*\n?", timeout=10)
             server.expect(r"too many new connections from [\d.]+ \(30 a minute\)")
