@@ -359,7 +359,10 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
     ann coming back after a Wi-Fi blip too, for as long as it ran. A connection over that count is
     now let in on credit: its hello with an identity key the room has seen join goes on to the
     challenge (ann is back); one with a key never seen, or none, is refused as before, and so
-    is mallory's own key, seen, that asks for a keyless guest once past the door."""
+    is mallory's own key, seen, that asks for a keyless guest once past the door. Nor can the
+    script keep ann out by holding the 16 at once on credit, saying nothing (the oldest gives its
+    place), join in a loop with its own key (a key's 30 a minute), or spend ann's by showing her
+    key unproven (given back)."""
     with _her_address() as (name, our_address):
         server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0")
         try:
