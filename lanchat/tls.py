@@ -837,6 +837,11 @@ def client_context() -> ssl.SSLContext:
 
 
 NOT_TLS_HINT = "is it a lanchat server started without --tls? Then connect without --tls"
+# A TLS room turning a connection away at its door (too many from one address: guard.py) closes it
+# before any TLS, as a plain server would never do (it answers in plain bytes, which TLS reads as
+# "wrong version number"): said first, so a closed handshake does not read as "use no TLS".
+TURNED_AWAY = ("a room closes new connections so for a while when too many came from one address "
+               "(try again in a minute)")
 
 
 def shows_certificate(host: str, port: int, fp: str, timeout: float = 2.0) -> bool:
@@ -877,10 +882,12 @@ def client_handshake(
         raise TlsError(f"{where} did not finish the TLS handshake within {timeout:g} s") from None
     except ssl.SSLError as exc:
         _close(tls)
+        if isinstance(exc, ssl.SSLEOFError):  # closed without a word: not a plain server's answer
+            raise TlsError(f"{where} closed the connection during the TLS handshake; {TURNED_AWAY}; else, {hint}") from None
         raise TlsError(f"{where} does not speak TLS ({exc.reason or exc}); {hint}") from None
     except OSError as exc:
         _close(tls)
-        raise TlsError(f"{where} closed the connection during the TLS handshake ({exc.strerror or exc}); {hint}") from None
+        raise TlsError(f"{where} closed the connection during the TLS handshake ({exc.strerror or exc}); {TURNED_AWAY}; else, {hint}") from None
     if not der:
         _close(tls)
         raise TlsError(f"{where} sent no certificate")

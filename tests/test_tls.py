@@ -1783,3 +1783,47 @@ def test_junk_at_the_tls_port_over_the_new_connections_a_minute_is_logged_once_p
     assert re.search(r": too many new connections from [\d.]+ \(2 a minute\); try again in \d+ s; refusing$", refused[0]), logged
     assert len(refused) <= 2, logged  # and, its storm over, how many more (at the latest when the server stops)
     assert not [line for line in logged if "without TLS" in line], logged
+
+
+# a connection held open from the namespace: argv host port; says "held", then waits for stdin to close
+HOLD_ONE = """
+import socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_tls_room_turning_a_connection_away_at_its_door_is_not_read_as_a_room_without_tls(tmp_path: Path):
+    """From a student's laptop at an address whose connections the TLS room is turning away (its
+    cap at once reached: a script, or `serve --max-per-address 1` here), `connect --tls` read
+    "closed the connection during the TLS handshake ...; is it a lanchat server started without
+    --tls? Then connect without --tls": advice to drop TLS, for a room that had only closed the
+    door for a while. The door closes before any TLS, which a plain server never does (it answers
+    in plain bytes): the likely reason is said first, and to try again in a minute."""
+    from helpers import network_namespace_or_skip
+
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0",
+                      "--max-per-address", "1", "--tls", "--tls-dir", str(tmp_path))  # fmt: skip
+        holder = None
+        try:
+            port = server.expect(r"listening on port (\d+)").group(1)
+            holder = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", HOLD_ONE, our_address, port],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(), text=True)  # fmt: skip
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            joined = subprocess.run(
+                ["ip", "netns", "exec", namespace, sys.executable, "-m", "lanchat", "connect", our_address, port, "--tls",
+                 "--name", "bob", "--plain"],
+                capture_output=True, env=child_env(HOME=str(tmp_path / "bob")), text=True, timeout=60, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            said = joined.stdout + joined.stderr
+            assert joined.returncode == 1, said
+            assert "during the TLS handshake" in said and "when too many came from one address (try again in a minute)" in said, said
+            assert said.index("try again in a minute") < said.index("without --tls"), said  # the likely reason first
+            assert "Traceback" not in said
+        finally:
+            if holder is not None:
+                holder.stdin.close()  # type: ignore[union-attr]
+                holder.wait(15)
+            server.stop()
