@@ -250,6 +250,9 @@ class Session:
     history_before: int | None = None  # cursor: /history asks for entries older than this id
     operators: Members = field(default_factory=Members)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
+    # The join replay was empty and said nothing older exists: all the room keeps is what came since,
+    # on screen already, so /history says so at once (a page of it said '0 shown; /history shows earlier ones')
+    history_from_join: bool = False
     rejoin: Rejoining = field(default_factory=lambda: Rejoining())  # after a lost connection (client.py)
     # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).

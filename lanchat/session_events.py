@@ -117,6 +117,7 @@ def _history_end(session: Session, event: ev.HistoryEnd) -> list[Line]:
     asked, session.history_asked = session.history_asked, False
     shown, session.rejoin.skipped = event.shown - session.rejoin.skipped, 0  # less those on screen already
     if not event.shown:  # a first visit to an empty room stays quiet
+        session.history_from_join = not asked and not event.more and event.before is None
         return [session._notice("no earlier history")] if asked else _join_lines_now(session, replayed=False)
     earlier = "; /history shows earlier ones" if event.more else ""
     end = session._notice(f"end of history ({shown} shown{earlier})")

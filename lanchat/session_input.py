@@ -133,6 +133,8 @@ def _history_request(session: Session, rest: str) -> InputResult:
     """/history [N]: the N entries before the oldest one shown so far."""
     if rest and (not rest.isdecimal() or len(rest) > 6 or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
         return Local((session._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
+    if session.history_before is None and session.history_from_join:
+        return Local((session._notice("no earlier history: the room kept nothing from before you joined"),))
     session.history_asked = True
     return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=session.history_before))
 

@@ -5,7 +5,7 @@ slow end-to-end test) fails here in microseconds."""
 import pytest
 
 from lanchat import events as ev
-from lanchat.session import Session
+from lanchat.session import Outgoing, Session
 
 
 def welcomed(name: str = "ann", members: tuple[str, ...] = ("ann", "bob", "cat")) -> Session:
@@ -48,8 +48,12 @@ def test_a_leave_for_someone_never_seen_changes_nothing():
 def test_the_end_of_an_empty_replay_on_joining_says_nothing_but_an_asked_one_does():
     session = welcomed()
     assert session.on_event(ev.HistoryEnd(shown=0, more=False, before=None)) == []  # the join's replay
-    session.parse_input("/history")
-    (line,) = session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    (line,) = session.parse_input("/history").lines  # nothing kept before the join: said at once, nothing asked
+    assert line.text == "no earlier history: the room kept nothing from before you joined"
+    session = welcomed()
+    session.on_event(ev.HistoryEnd(shown=0, more=True, before=None))  # a replay of 0 (serve --replay 0): older ones exist
+    assert isinstance(session.parse_input("/history"), Outgoing)
+    (line,) = session.on_event(ev.HistoryEnd(shown=0, more=False, before=7))
     assert line.text == "no earlier history"
 
 

@@ -1,0 +1,65 @@
+"""A class hour from a student's seat (session 48): what a student at a laptop read wrong, in a
+real pseudo-terminal read by pyte, against a real `serve` with a password and a history."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import RawClient, TermProc, wait_for
+
+from lanchat import events as ev
+from lanchat.transport import Endpoint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+
+PASSWORD = "fractions-7"
+
+
+def _teacher(terms: list, tmp_path, *extra: str) -> tuple[TermProc, int]:
+    """`serve --room maths --password --history` at the projector, as a teacher starts a lesson."""
+    teacher = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teacher", "--room", "maths", "--password",
+                       "--history", str(tmp_path / "lesson.db"), "--no-announce", *extra, rows=30, cols=100,
+                       env={"LANCHAT_PASSWORD": PASSWORD})  # fmt: skip
+    terms.append(teacher)
+    port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(teacher.raw)), what="the port").group(1))  # type: ignore[union-attr]
+    teacher.expect(r"teacher │ host")
+    return teacher, port
+
+
+def _student(terms: list, port: int, name: str, *extra: str, rows: int = 24, cols: int = 80) -> TermProc:
+    student = TermProc("connect", "127.0.0.1", str(port), "--name", name, *extra, rows=rows, cols=cols,
+                       env={"LANCHAT_PASSWORD": PASSWORD})  # fmt: skip
+    terms.append(student)
+    student.expect(rf"welcome, {name}")
+    return student
+
+
+def _classmate(port: int, name: str) -> RawClient:
+    mate = RawClient(Endpoint(host="127.0.0.1", port=port), key=Ed25519PrivateKey.generate(), password=PASSWORD)
+    mate.hello(name)
+    mate.expect(ev.Welcome)
+    return mate
+
+
+def test_history_in_a_lesson_joined_from_its_start_says_nothing_came_before(terms, tmp_path):
+    """sam joined before anyone spoke (the join replay: nothing), then the lesson ran. His /history
+    said 'end of history (0 shown; /history shows earlier ones)': the room's newest page, all of it
+    on his screen already, and a promise of earlier ones that were his screen's too; each /history
+    after walked back through what he had read. Now it says at once there is nothing earlier."""
+    teacher, port = _teacher(terms, tmp_path)
+    sam = _student(terms, port, "sam")
+    fatima = _classmate(port, "fatima")
+    try:
+        teacher.send("open page 42, exercise 3\r")
+        for n in range(3):
+            fatima.send(ev.Say(text=f"question {n}?"))
+        sam.expect(r"fatima: question 2\?")
+        sam.send("/history\r")
+        sam.expect(r"no earlier history: the room kept nothing from before you joined")
+        assert "0 shown" not in sam.text, sam.text
+        assert sam.text.count("question 0?") == 1, sam.text  # nothing shown twice either
+    finally:
+        fatima.close()
