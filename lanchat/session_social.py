@@ -35,6 +35,14 @@ def _line(text: str, when: float, kind: str = "notice", code: str | None = None)
     return Line(kind=kind, time=when, text=text, code=code)
 
 
+def _who_sets_the_topic(session: Session) -> str:
+    """How a topic comes, for whoever asks: a student in a class (a room with a host or operators,
+    or a turn-based one) read "/topic TEXT sets one", and theirs was refused (room_social._topic_refusal)."""
+    if session.is_operator(session.name) or (session.host is None and not session.operators and session.mode != "turn"):
+        return "/topic TEXT sets one"
+    return "the host and operators set it"
+
+
 def _local(session: Session, text: str, kind: str = "notice") -> InputResult:
     from .session import Local
 
@@ -297,10 +305,10 @@ def parse(session: Session, word: str, rest: str) -> object:
         return _out(ev.SetAway(reason=reason))
     if word == "/topic":
         if rest == "-" and not session.topic:  # was sent, and the room said "ann cleared the topic" of none
-            return _local(session, "there is no topic to clear; /topic TEXT sets one")
+            return _local(session, f"there is no topic to clear; {_who_sets_the_topic(session)}")
         if rest:  # "-" alone clears it (PROTOCOL.md: an empty topic does); a restart keeps a topic
             return _out(ev.SetTopic(text="" if rest == "-" else rest))
-        return _local(session, f"topic: {session.topic}" if session.topic else "no topic; /topic TEXT sets one")
+        return _local(session, f"topic: {session.topic}" if session.topic else f"no topic; {_who_sets_the_topic(session)}")
     if word in ("/ignore", "/unignore"):
         return _ignore(session, word, rest)
     if word == "/joins":

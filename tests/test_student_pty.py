@@ -63,3 +63,20 @@ def test_history_in_a_lesson_joined_from_its_start_says_nothing_came_before(term
         assert sam.text.count("question 0?") == 1, sam.text  # nothing shown twice either
     finally:
         fatima.close()
+
+
+def test_a_student_asking_for_the_topic_is_not_told_to_set_one_the_room_refuses(terms, tmp_path):
+    """sam typed /topic to see what the lesson was about and read 'no topic; /topic TEXT sets one';
+    his /topic TEXT then met 'only the host and operators change the topic in this room'. In a
+    room with a host he reads who sets it; the teacher, who may, is still told how."""
+    teacher, port = _teacher(terms, tmp_path)
+    sam = _student(terms, port, "sam")
+    sam.send("/topic\r")
+    sam.expect(r"no topic; the host and operators set it")
+    assert "/topic TEXT sets one" not in sam.text, sam.text
+    teacher.send("/topic\r")
+    teacher.expect(r"no topic; /topic TEXT sets one")
+    teacher.send("/topic fractions, exercises 3 to 7\r")
+    sam.expect(r"topic: fractions, exercises 3 to 7")
+    sam.send("/topic\r")
+    sam.wait_screen(lambda rows: sum("-!- topic: fractions, exercises 3 to 7" in row for row in rows) == 2, what="/topic's answer")
