@@ -273,6 +273,7 @@ class ClientTransfers:
         # connection cut short, id -> SHA-256, asked for again when the rejoin offers them again
         self.known: dict[str, tuple[str, int, str]] = {}
         self.resume_on_offer: dict[str, str] = {}
+        self.saved: dict[str, tuple[Path, str]] = {}  # id -> where its file was saved, and its SHA-256 (_saved_already)
         self.moved: set[str] = set()  # ids of those asked for again under another id since the rejoin (_resume_offered)
         self.offers_awaited = False  # a rejoin's ping went: its pong follows the rejoin's offers (offers_came)
         # ids we sent a cancel for, whose pieces may still be on their way (until the next file-start
@@ -353,8 +354,8 @@ class ClientTransfers:
             return self._error("usage: /get ID (/files lists what is on offer)")
         if file_id in self.wanted or file_id in self.receiving:
             return self._error(f"#{file_id} is already on its way")
-        if (ours := _going_up(self, file_id)) is not None:  # (the server's "no file #1" would read as about the upload)
-            return [], [ours]
+        if (ours := _going_up(self, file_id) or _saved_already(self, file_id)) is not None:  # (the server's "no file #1"
+            return [], [ours]  # would read as about the upload)
         if not self.downloads.is_dir():
             return self._error(f"cannot download: the folder {self.downloads} does not exist")
         if not os.access(self.downloads, os.W_OK | os.X_OK):
@@ -919,6 +920,7 @@ def _completed(transfers: ClientTransfers, receiving: _Receiving, lines: list[Li
         how = f" ({human_size(receiving.size)}, all of it kept from before; SHA-256 checked)"
     hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
     lines.append(_named(transfers.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
+    transfers.saved[receiving.file_id] = (final, receiving.sha256)
     return [], lines
 
 
@@ -947,6 +949,27 @@ def _going_up(transfers: ClientTransfers, file_id: str) -> Line | None:
     doing = "which you are still sending" if sending is not None else "which the server is still checking"
     hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
     return _named(transfers.wall(), f"#{file_id} is ", name, f", {doing}: /get {file_id} once it is on offer", hidden, "error")
+
+
+def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
+    """Where the file a /get asks for again was saved, if it is still there: a student typing /get 1
+    once more to find where the worksheet went got a second copy ('worksheet (1).pdf') and no
+    word that the first was there. None when it was moved, deleted or changed (then it is fetched
+    again), or when the id is now another file's (a restarted server numbers its offers anew)."""
+    saved = transfers.saved.get(file_id)
+    known = transfers.known.get(file_id)
+    if saved is None or known is None or known[0] != saved[1].lower():
+        return None
+    path, _sha256 = saved
+    try:
+        there = path.is_file() and path.stat().st_size == known[1]
+    except OSError:
+        there = False
+    if not there:
+        del transfers.saved[file_id]
+        return None
+    hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
+    return _named(transfers.wall(), f"#{file_id} is saved already: ", path_as_typed(str(path)), " (moved or deleted, /get fetches it again)", hidden and f"{hidden} in {path_as_typed(str(path.parent))}")
 
 
 def stalled(transfers: ClientTransfers, seconds: float) -> bool:

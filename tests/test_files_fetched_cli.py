@@ -67,6 +67,7 @@ def test_the_offerers_screen_shows_a_class_fetching_her_file_as_one_line_that_gr
         _fetch(student, "1", "slides")
         student.send(f"got it {n}")
         ann.expect(rf"got it {n}")
+    (tmp_path / "bob-downloads" / "slides.pdf").unlink()  # (his copy still there, a /get says where it is and fetches nothing)
     _fetch(students[0], "1", "slides")  # bob again: still one person
     students[0].send("twice")
     ann.expect(r"bob: twice")

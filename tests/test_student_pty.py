@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import RawClient, TermProc, wait_for
+from helpers import RawClient, TermProc, short_tmp_dir, wait_for
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -80,3 +81,30 @@ def test_a_student_asking_for_the_topic_is_not_told_to_set_one_the_room_refuses(
     sam.expect(r"topic: fractions, exercises 3 to 7")
     sam.send("/topic\r")
     sam.wait_screen(lambda rows: sum("-!- topic: fractions, exercises 3 to 7" in row for row in rows) == 2, what="/topic's answer")
+
+
+def test_a_second_get_of_the_worksheet_says_where_it_was_saved_and_makes_no_copy(terms, tmp_path):
+    """sam fetched the teacher's worksheet, lost track of where it went and typed /get 1 again: a
+    second copy came, 'worksheet 3 (1).pdf', and no word that the first was there all along. Now
+    the second /get says where the first is and fetches nothing; once that file is moved away,
+    /get fetches it again."""
+    teacher, port = _teacher(terms, tmp_path)
+    with short_tmp_dir() as short:  # the saved line's path on one row at 80 columns
+        downloads = Path(short)
+        _fetch_twice(teacher, _student(terms, port, "sam", "--downloads", short), downloads, tmp_path)
+
+
+def _fetch_twice(teacher: TermProc, sam: TermProc, downloads: Path, tmp_path: Path) -> None:
+    worksheet = tmp_path / "worksheet 3.pdf"
+    worksheet.write_bytes(bytes(range(256)) * 400)
+    teacher.send(f'/send "{worksheet}"\r')
+    sam.expect(r"type /get 1 to download it")
+    sam.send("/get 1\r")
+    sam.expect(r"saved '.*worksheet 3\.pdf'")
+    sam.send("/get 1\r")
+    sam.expect(r"#1 is saved already: '.*worksheet 3\.pdf'")
+    assert sorted(path.name for path in downloads.iterdir()) == ["worksheet 3.pdf"]
+    (downloads / "worksheet 3.pdf").rename(tmp_path / "moved.pdf")
+    sam.send("/get 1\r")
+    sam.wait_screen(lambda rows: sum("saved '" in row for row in rows) == 2, what="the worksheet saved again")
+    assert sorted(path.name for path in downloads.iterdir()) == ["worksheet 3.pdf"]
