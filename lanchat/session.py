@@ -103,6 +103,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/me", usage="/me ACTION", help="say what you do: /me waves shows as * ann waves"),
     Command(name="/nick", usage="/nick NEW", help="take another name without leaving (the name rules of joining apply)"),
     Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
+    Command(name="/back", usage="/back", help="back from /away (as /away again)"),
     Command(name="/topic", usage="/topic [TEXT]", help="set the room's topic, shown in everyone's status line (no TEXT: show it; -: clear it); the host and operators only, in a room that has any or takes turns"),
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),

@@ -273,7 +273,7 @@ def note_typing(session: Session, text: str) -> None:
 
 
 def parse(session: Session, word: str, rest: str) -> object:
-    """/me, /nick, /away, /topic, /r, /ignore, /unignore, /joins, /projector, /say, /q, /q!: what to do,
+    """/me, /nick, /away, /back, /topic, /r, /ignore, /unignore, /joins, /projector, /say, /q, /q!: what to do,
     or NOT_SOCIAL for any other command."""
     from .session import Quit
 
@@ -303,6 +303,11 @@ def parse(session: Session, word: str, rest: str) -> object:
         reason = rest[: ev.MAX_AWAY_CHARS] if rest else ("" if wanted_away(session) else "away")
         session.away_asked = reason  # until the room answers (_away): a rejoin asks it again
         return _out(ev.SetAway(reason=reason))
+    if word == "/back":  # back from /away, in the word a student coming back types (HexChat's too)
+        if not wanted_away(session):
+            return _local(session, "you are not away; /away [REASON] marks you away")
+        session.away_asked = ""
+        return _out(ev.SetAway(reason=""))
     if word == "/topic":
         if rest == "-" and not session.topic:  # was sent, and the room said "ann cleared the topic" of none
             return _local(session, f"there is no topic to clear; {_who_sets_the_topic(session)}")

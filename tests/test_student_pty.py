@@ -108,3 +108,20 @@ def _fetch_twice(teacher: TermProc, sam: TermProc, downloads: Path, tmp_path: Pa
     sam.send("/get 1\r")
     sam.wait_screen(lambda rows: sum("saved '" in row for row in rows) == 2, what="the worksheet saved again")
     assert sorted(path.name for path in downloads.iterdir()) == ["worksheet 3.pdf"]
+
+
+def test_back_from_the_toilet_a_student_types_back_and_is_back(terms, tmp_path):
+    """sam went /away toilet and, back, typed /back: 'unknown command /back; /help lists them',
+    and he stayed away, his whisperers told 'toilet', until he read that /away again was the way.
+    /back now brings him back; typed when not away, it says so and sends nothing."""
+    teacher, port = _teacher(terms, tmp_path)
+    sam = _student(terms, port, "sam")
+    sam.send("/away toilet\r")
+    sam.expect(r"you are away: toilet")
+    teacher.expect(r"sam is away: toilet")
+    sam.send("/back\r")
+    sam.expect(r"-!- you are back")
+    teacher.expect(r"sam is back")
+    sam.send("/back\r")
+    sam.expect(r"you are not away; /away \[REASON\] marks you away")
+    assert "unknown command" not in sam.text, sam.text
