@@ -190,7 +190,7 @@ def _away(session: Session, event: ev.Away, welcomed: float | None = None) -> Li
     # a bare /away sends "away", and it is all a turn room shows of a reason (PROTOCOL.md 7)
     reason = "" if event.reason == "away" else f": {event.reason}"
     if key == ev.name_key(session.name):
-        return _line(f"you are away{reason} (/away again: back)" if event.reason else "you are back", event.time)
+        return _line(f"you are away{reason} (/back when you are back)" if event.reason else "you are back", event.time)
     if not event.reason:
         return _line(f"{event.name} is back", event.time)
     since = _since(event.time, welcomed, "since")

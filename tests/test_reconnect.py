@@ -486,7 +486,7 @@ def test_the_answer_to_our_away_asked_again_after_a_rejoin_is_not_said_again():
     session.on_event(ev.Welcome(name="ann", mode="duplex", members=("hal", "ann"), host="hal"))
     session.parse_input("/away lunch")
     assert [line.text for line in session.on_event(ev.Away(name="ann", reason="lunch", time=5.0))] == [
-        "you are away: lunch (/away again: back)"
+        "you are away: lunch (/back when you are back)"
     ]
     session.take_pending()
     session.rejoin.lost(session, 1.0)

@@ -221,7 +221,7 @@ def test_a_bare_away_is_said_to_oneself_without_the_word_twice():
     ann = room("ann", "client", "bob")
     now = ann.clock()  # (just welcomed: an away told as much older says since when)
     assert ann.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))
-    assert [line.text for line in ann.on_event(ev.Away(name="ann", reason="away", time=now))] == ["you are away (/away again: back)"]
+    assert [line.text for line in ann.on_event(ev.Away(name="ann", reason="away", time=now))] == ["you are away (/back when you are back)"]
     assert [line.text for line in ann.on_event(ev.Away(name="bob", reason="away", time=now))] == ["bob is away"]
 
 
