@@ -223,3 +223,29 @@ def test_end_takes_a_scrolled_transcript_back_with_a_draft_in_the_input_line(ter
         assert ann.lines[-1].startswith("> my draft")  # the draft is untouched
     finally:
         talker.close()
+
+
+def test_scrolled_up_the_status_line_says_when_a_new_line_names_you(terms):
+    """h-student's lesson: sam scrolled up to reread the teacher's instructions while the class
+    chatted; the teacher asked "sam, can you read question 5 aloud?" below the page, and the status
+    line said only "▼ 3 new" (the bell rang, nothing said it was for him). It now says how many
+    of the new lines name him; lines that do not name him say nothing more."""
+    ann, port = host(terms, "--no-limits", rows=24, cols=100, name="teacher")
+    sam = join(terms, port, "sam", rows=8, cols=80)
+    talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+    try:
+        for number in range(12):
+            talker.send(ev.Say(text=f"line {number}"))
+        sam.expect(r"bob: line 11\b")
+        sam.send("\x1b[5~")  # PgUp
+        sam.expect(r"scrolled up \(End: back\)")
+        talker.send(ev.Say(text="more chat"))
+        sam.expect("\u25bc 1 new ")
+        assert "names you" not in sam.lines[-2], sam.lines[-2]
+        say(ann, "sam, can you read question 5 aloud?", "teacher")
+        sam.expect(r"\u25bc 2 new \(1 names you\)")
+        sam.send("\x1b[4~")  # End: back to the newest line, which is read now
+        sam.expect(r"teacher: sam, can you read question 5 aloud\?")
+        sam.expect_gone("names you")
+    finally:
+        talker.close()
