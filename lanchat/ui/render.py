@@ -16,7 +16,6 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import islice
 
 from wcwidth import iter_graphemes, wcswidth, wcwidth
 
@@ -908,7 +907,7 @@ def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         style = STATUS_ALERT if view.unread else STATUS
         tails = [cells(marker, style), cells(marker.replace(" (End: back)", ""), style)]
-        if view.unread and (naming := _naming_me(view)):  # "sam, can you read question 5?" below the page
+        if view.unread and (naming := view.naming_me):  # "sam, can you read question 5?" below the page
             tails.insert(0, cells(f"{marker}({naming} name{'s' if naming == 1 else ''} you) ", style))
     # On a narrow screen (40 columns) the whole tail left the name cut to " an": the short form
     # then, so the name stays whole beside it. (No tail, the usual draw: no status laid out for it.)
@@ -920,14 +919,6 @@ def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
     if space < 0:
         return fit(cells(status_text(view, width), STATUS), width, STATUS)
     return fit(fit(cells(status_text(view, space), STATUS), space, STATUS) + tail, width, STATUS)
-
-
-def _naming_me(view: View) -> int:
-    """How many of the lines that came while scrolled up name us (Line.mentions_me): the bell
-    rang, but "▼ 16 new" alone did not say the teacher had asked us something down there."""
-    if view.marker_seq is None:
-        return 0
-    return sum(line.mentions_me for line in islice(view.lines, max(0, view.marker_seq - view.first_seq), None))
 
 
 def title_text(view: View) -> str:

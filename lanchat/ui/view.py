@@ -77,6 +77,7 @@ class View:
     top: int | None = None  # after Home: rows scrolled down from the oldest line instead
     page_rows: int = 20  # the transcript pane's height at the last draw, for PgUp/PgDn
     unread: int = 0  # lines that arrived while scrolled up
+    naming_me: int = 0  # of those, the ones that name us (Line.mentions_me): the status line says so
     marker_seq: int | None = None  # the first of those lines: a rule is drawn above it
     show_roster: bool = True
     total: int = 0  # lines ever added; the newest line's number is total - 1
@@ -128,6 +129,7 @@ class View:
                     rows += MARKER_ROWS
                     self.marker_seq = self.total
                 self.unread += 1
+                self.naming_me += line.mentions_me
                 if self.top is None:
                     self.scroll += rows  # below the page; after Home nothing moves above it
             self.lines.append(line)
@@ -259,7 +261,7 @@ class View:
         self.page_seq = self.welcome_seq = None
         self.scroll = 0
         self.top = None
-        self.unread = 0
+        self.unread = self.naming_me = 0
         self.marker_seq = None
 
     # --------------------------------------------------------------- scrolling
@@ -275,7 +277,7 @@ class View:
             return
         self.scroll = max(0, self.scroll + rows)
         if self.scroll == 0:
-            self.unread = 0
+            self.unread = self.naming_me = 0
 
     def page_up(self) -> None:
         self.scroll_by(max(1, self.page_rows - 1))  # keep one row of context
@@ -292,7 +294,7 @@ class View:
     def to_bottom(self) -> None:
         self.top = None
         self.scroll = 0
-        self.unread = 0
+        self.unread = self.naming_me = 0
 
     def clamp(self, max_scroll: int, reached_bottom: bool = False) -> None:
         """Told by the screen after a layout how far up the transcript really goes, and
@@ -304,12 +306,12 @@ class View:
         if self.scroll > max_scroll:
             self.scroll = max(0, max_scroll)
             if self.scroll == 0:
-                self.unread = 0
+                self.unread = self.naming_me = 0
 
     def seen(self) -> None:
         """The reader answered (sent a line): the 'new messages' rule has done its job."""
         self.marker_seq = None
-        self.unread = 0
+        self.unread = self.naming_me = 0
 
     # ---------------------------------------------------------- /find, Ctrl-F
 
