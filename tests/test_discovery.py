@@ -263,7 +263,9 @@ def silent_name_server(lab: Lab, ns: str) -> Iterator[None]:
         pytest.skip(f"cannot give the namespace its own resolv.conf: {exc}")
     try:
         with open(f"{folder}/resolv.conf", "w") as conf:
-            conf.write("nameserver 127.0.0.1\n")
+            # glibc gives up on a silent name server after its own 5 s x 2 tries, racing lanchat's 10 s
+            # (it said "cannot be reached" then): its own wait is made longer, so lanchat's is the one met
+            conf.write("nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
         silent = Proc("60", program=["ip", "netns", "exec", ns, sys.executable, "-c", SILENT_NAME_SERVER], stdin=False)
         lab.procs.append(silent)  # ended by the fixture, and by itself after 60 s
         silent.expect("listening")

@@ -775,7 +775,7 @@ def test_a_partial_download_left_by_a_killed_client_is_removed_by_the_next_downl
     args = ("connect", "127.0.0.1", str(server.port), "--downloads", str(downloads), "--no-reconnect")
     bob = Proc(*args, "--name", "bob", program=_WITHOUT_O_TMPFILE)
     try:
-        bob.expect("welcome, bob")
+        bob.expect("welcome, bob", timeout=30)  # (10 s ran out once on a CI machine's 2 busy cores)
         bob.send("/get 5")
         bob.expect(HALF_HERE)
         bob.popen.kill()

@@ -1784,7 +1784,7 @@ def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_
             loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=after_cat, rejoin_after_shutdown=True)
             frontend.type("sent as it stopped")  # read before the notice: it goes with the connection
             server.popen.terminate()  # SIGTERM: the notice, and nothing listens there
-            server.wait()
+            server.wait(30)  # (its goodbye waits 2 s for ann, who reads nothing yet: 10 s ran out once under load)
             runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
             runner.start()
             wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
