@@ -218,7 +218,10 @@ def look_key(name: str) -> str:
     apart only when both keys differ (room.name_refused, gate.Gate.refusal)."""
     if name.isascii():
         return name.translate(ASCII_SKELETON)
-    return unicodedata.normalize("NFKC", name).translate(_skeleton_table())
+    table = _skeleton_table()
+    # The skeleton before NFKC too: NFKC turns a character into the one it stands for, not the
+    # one it draws as (the lunate sigma "Ϲ" draws as C, and NFKC makes it "Σ").
+    return unicodedata.normalize("NFKC", name.translate(table)).translate(table)
 
 
 def look_keys(name: str) -> tuple[str, ...]:

@@ -169,14 +169,17 @@ GREEK_CAPITALS = str.maketrans("TEAHBOKMINPXYZ", "ΤΕΑΗΒΟΚΜΙΝΡΧΥΖ")
 
 @pytest.mark.parametrize(("teacher", "impostor"), [("hal", "haI"), ("Bill", "BiII"), ("Olga", "0lga"), ("mila", "miIa"),
                                                    ("Teacher", "TEACHER".translate(GREEK_CAPITALS)),
-                                                   ("mike", "MIKE".translate(GREEK_CAPITALS)), ("bob", "BOB".translate(GREEK_CAPITALS))])
+                                                   ("mike", "MIKE".translate(GREEK_CAPITALS)), ("bob", "BOB".translate(GREEK_CAPITALS)),
+                                                   ("Teacher", "ΤΕΑ\u03f9ΗΕR"), ("class", "\u03f2lass")])
 def test_a_capital_that_looks_like_another_letter_cannot_take_the_teachers_name(teacher, impostor):
     """From the attacker's side: the key folds case before it looks for look-alikes, so a capital
     I (which draws as an l) became an i, and 'haI' was a name of its own beside the teacher's
     'hal'; so was '0lga' beside 'Olga'. The names are now also compared as drawn, case kept:
     refused while the teacher is here, and, once the teacher's key owns the name, when not.
     'ΤΕΑCΗΕR' in Greek capitals (a Latin C) (and 'ΜΙΚΕ', 'ΒΟΒ') escaped both keys: the key folds them to small
-    Greek letters, and as drawn 'Teacher' keeps its small Latin ones. In capitals they meet."""
+    Greek letters, and as drawn 'Teacher' keeps its small Latin ones. In capitals they meet.
+    'ΤΕΑϹΗΕR' with a lunate sigma (U+03F9, drawn as C) and 'ϲlass' (U+03F2) escaped even that:
+    NFKC makes the lunate sigma a plain sigma before the look-alike table sees it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     with running_server() as (_server, endpoint):
