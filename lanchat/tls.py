@@ -437,7 +437,10 @@ def remembered_hint(where: str, known_file: Path, room: str | None = None) -> st
 
         return (f"yet the room {quoted(room)} used TLS when you joined it before (its fingerprint is remembered in "
                 f"{known_file}): someone may be pretending to be the room, or its host started it without --tls; ask "
-                f"the host, and only if so run {forget_command(room)}, which forgets its fingerprint, and connect again")
+                f"the host, and only if so run {forget_command(room)}, which forgets its fingerprint, and connect again"
+                + (f"; if you meant another room on a machine called {quoted(room)}, connect to it by the machine's "
+                   "address (a name that is a trusted room's is held to that room's certificate)"
+                   if where.rpartition(":")[0].lower() == room.lower() else ""))  # the name typed found a machine
     return (f"yet it was a TLS room when you joined it before (its fingerprint is remembered in {known_file}): "
             "someone may be pretending to be the room, or its host started it without --tls; ask the host, and "
             f"only if so run {forget_command(where)}, which forgets its fingerprint, and connect again")

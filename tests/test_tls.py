@@ -234,6 +234,7 @@ def test_a_room_whose_name_is_remembered_as_tls_is_joined_with_tls_at_any_addres
     assert remembered == known.rooms.path
     hint = tls_module.remembered_hint("10.0.0.66:3580", remembered, "Safe Room")
     assert "the room 'Safe Room' used TLS when you joined it before" in hint and '`lanchat forget "Safe Room"`' in hint
+    assert "machine's address" not in hint  # announced there, not a machine of that name (test_a_machine_named_as_...)
     assert tls_module.remembered_as_tls("10.0.0.66:3580", "another room") is None
 
 
@@ -1661,6 +1662,7 @@ def test_a_machine_named_as_a_trusted_tls_room_is_held_to_the_rooms_certificate(
     clear = bob(plain_port)
     assert clear.wait() == 1
     clear.expect(r"does not speak TLS .*yet the room 'maths' used TLS when you joined it before")
+    clear.expect(r"if you meant another room on a machine called 'maths', connect to it by the machine's address")
     other = bob(tls_port)
     assert other.wait() == 1
     other.expect(r"WARNING: the TLS fingerprint of the room 'maths' has CHANGED")
