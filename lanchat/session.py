@@ -71,6 +71,7 @@ HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls
 WELCOME = "welcome"  # Line.code of "welcome, NAME: ...": the join replay goes above it, on the full screen
 JOIN_REPLAY = "join-replay"  # Line.code of the lines replayed on joining (a rejoin's missed ones have none)
 REPLAY_END = "replay-end"  # and of their "end of history": the screen keeps it under them
+HELP = "help"  # Line.code of /help's "commands:" and "keys:": taller than the screen, it opens at its first line
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person

@@ -21,6 +21,7 @@ from .session import (
     ALIASES,
     BACKSLASH_COMMANDS,
     COMMANDS,
+    HELP,
     UNKNOWN_COMMAND,
     FileCommand,
     InputResult,
@@ -144,12 +145,12 @@ def help_lines(session: Session, asked: str = "") -> list[Line]:
     as /help shows it, or the keys."""
     rows = [*COMMANDS, *session.ui_commands]
     width = max(len(c.usage) for c in rows)
-    lines = [session._notice("commands:", kind="system")]
+    lines = [replace(session._notice("commands:", kind="system"), code=HELP)]
     lines += [replace(session._notice(f"  {c.usage:<{width}}  {c.help}", kind="system"), hang=width + 4) for c in rows]
     lines.append(session._notice("  anything else is sent to the room", kind="system"))
     if session.ui_keys:
         key_width = max(len(key) for key, _ in session.ui_keys)
-        lines.append(session._notice("keys:", kind="system"))
+        lines.append(replace(session._notice("keys:", kind="system"), code=HELP))
         lines += [replace(session._notice(f"  {key:<{key_width}}  {what}", kind="system"), hang=key_width + 4) for key, what in session.ui_keys]
     asked = (asked.split() or [""])[0]
     if not asked:

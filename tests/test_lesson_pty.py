@@ -70,6 +70,8 @@ def test_the_hosts_ctrl_backslash_is_the_stop_now_key_and_help_says_so(terms):
     try:
         teacher.expect(r"ann joined")
         teacher.send("/help keys\r")
+        teacher.expect(r"keys:")  # taller than the screen: it opens at its first line
+        teacher.send("\x1b[4~")  # End (the input line is empty): its last rows
         words = lambda rows: re.sub(r"\s+", " ", " ".join(row.split("│")[0] for row in rows))  # noqa: E731 - rows read as one text
         teacher.wait_screen(lambda rows: "its Ctrl-\\ stops at once, and the class waits for a restart" in words(rows), what="/help's Ctrl-\\ line")
         teacher.send("\x1c")

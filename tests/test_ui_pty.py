@@ -641,9 +641,16 @@ def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_
     ann, port = host(terms, rows=60, cols=120)
     say(ann, "something worth keeping", "ann")
     ann.send("/help\r")
-    ann.expect(r"/save FILE")
-    ann.expect(r"/clear")
-    ann.expect(r"PgUp/PgDn")
+    ann.expect(r"commands:")  # taller than the screen, it opens at its first line: PgDn reads on
+    seen: set[str] = set()
+    for _ in range(4):
+        page = list(ann.lines)
+        seen |= {shown for shown in ("/save FILE", "/clear", "PgUp/PgDn") if shown in "\n".join(page)}
+        if len(seen) == 3:
+            break
+        ann.send("\x1b[6~")
+        ann.wait_screen(lambda rows, page=page: rows != page, what="PgDn to show the next page")  # type: ignore[misc]
+    assert seen == {"/save FILE", "/clear", "PgUp/PgDn"}, seen
     target = tmp_path / "chat.txt"
     ann.send(f"/save {target}\r")
     ann.expect(r"saved \d+ lines to")
@@ -671,6 +678,8 @@ def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
     for rows, cols in ((18, 64), (24, 80)):
         ann, _port = host(terms, name=f"hal{cols}", rows=rows, cols=cols)
         ann.send("/help\r")
+        ann.expect(r"scrolled up")  # opened at its first line (test_help_taller_than_the_screen_opens_at_its_first_line)
+        ann.send("\x1b[4~")  # End with an empty input line: back to the bottom
         ann.expect(r"Ctrl-C, Ctrl-\\, /q\s+leave")
         screen = ann.lines[:-2]  # the transcript: the last rows of /help, the keys
         checked = 0
@@ -684,6 +693,38 @@ def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
             checked += 1
         assert checked >= 2, f"{cols} columns: no wrapped description seen\n" + "\n".join(screen)
         ann.stop()
+
+
+def test_help_taller_than_the_screen_opens_at_its_first_line(terms):
+    """A student at 80x24 typed /help and saw its last rows, the keys: the commands, what they
+    had typed it for, were above the screen, and nothing said so. /help taller than the pane now
+    opens at its first line, as a pager does ("scrolled up" in the status line); PgDn reads on,
+    a line that arrives meanwhile is counted as new, the next line sent goes back to the newest.
+    Where it fits (a tall window, 200x150), the screen follows as before."""
+    ann, port = host(terms, rows=24, cols=80)
+    bob = join(terms, port, "bob", rows=24, cols=80)
+    bob.send("/help\r")
+    bob.wait_screen(lambda rows: re.match(r"\d\d:\d\d   commands:", rows[0]), what="'commands:' on the top row")
+    bob.expect(r"scrolled up \(End: back\)")
+    assert not any("Ctrl-\\" in row for row in bob.lines), "\n".join(bob.lines)  # the keys are below
+    ann.send("are you reading the help, bob?\r")
+    bob.expect(r"\u25bc 1 new")
+    bob.wait_screen(lambda rows: "commands:" in rows[0], what="the page held still")
+    for _ in range(6):
+        bob.send("\x1b[6~")  # PgDn
+    bob.expect(r"ann: are you reading the help, bob\?")
+    bob.expect_gone(r"\u25bc|scrolled up")
+    bob.send("/help\r")
+    bob.wait_screen(lambda rows: "commands:" in rows[0], what="'commands:' on the top row again")
+    bob.send("yes\r")  # sent: back to the newest line
+    bob.expect(r"bob: yes")
+    bob.expect_gone(r"scrolled up")
+    wide = join(terms, port, "cy", rows=150, cols=200)
+    wide.send("hello\r")
+    wide.expect(r"cy: hello")
+    wide.send("/help\r")
+    wide.expect(r"Ctrl-C, Ctrl-\\, /q\s+leave")  # it fits: the newest line stays in view
+    assert "scrolled up" not in wide.lines[-2] and "cy: hello" in "\n".join(wide.lines)
 
 
 def test_plain_at_a_terminal_folds_long_lines_at_spaces_under_the_text(terms):

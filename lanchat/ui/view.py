@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
 from ..events import MAX_TEXT_CHARS
-from ..session import HISTORY_PAGE, HISTORY_PAGE_END, JOIN_REPLAY, REPLAY_END, WELCOME, Line, Session
+from ..session import HELP, HISTORY_PAGE, HISTORY_PAGE_END, JOIN_REPLAY, REPLAY_END, WELCOME, Line, Session
 from .editor import LineEditor
 from .fold import fold
 
@@ -103,7 +103,7 @@ class View:
 
     def add(self, new_lines: Iterable[Line]) -> int:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
-        added = 0
+        added, opens = 0, None
         for line in chain.from_iterable(map(_kept, new_lines)):
             if self.lines and ((line.fetched is not None and fetched_again(self, line)) or (line.presence is not None and self._fold_into_last(line))):
                 added += 1  # folded into a line on screen: news of a fetch, a join or leave
@@ -141,6 +141,10 @@ class View:
                 self.page_seq = self.total - 1
             elif line.code == HISTORY_PAGE_END:
                 self._show_page()
+            elif line.code == HELP and opens is None and self.following:
+                opens = self.total - 1
+        if opens is not None:
+            _open_at(self, opens)
         return added
 
     def _replay_at(self, line: Line) -> int | None:
@@ -382,6 +386,15 @@ def fetched_again(view: View, line: Line) -> bool:
         view.scroll = max(0, view.scroll + view.measure(line) - view.measure(earlier))
     view.lines[index] = replace(line, time=earlier.time)  # in its place, it keeps its time (the first fetch's)
     return True
+
+
+def _open_at(view: View, seq: int) -> None:
+    """/help at 80x24 showed its last rows, the keys: the commands, what a student typed it for,
+    had gone above the screen. A long answer asked for opens at its first line, as a pager does
+    (PgDn reads on, End or the next line sent goes back to the newest)."""
+    rows = _rows_to(view, seq - view.first_seq, 1 << 30)  # the answer's rows: a few hundred at most
+    if rows > view.page_rows:
+        view.scroll = rows - view.page_rows
 
 
 def _rows_to(view: View, index: int, limit: int) -> int:
