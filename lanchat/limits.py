@@ -562,6 +562,12 @@ PENDING = "pending"  # too many not yet welcomed from one Unix account on this m
 # The log's word on the first AT_ONCE refusal of a storm from another machine's address: a class
 # behind a school's NAT is one address, and only the teacher can raise its cap (serve's option).
 AT_ONCE_HINT = " (a class behind one address? serve --max-per-address N raises the cap)"
+# What the one refused is told to do. This machine's: its own connections (a script's). Another
+# machine's address may be a school's NAT that the class shares: the 17th student there has one
+# connection to close, none, and was told to "close some"; only the host can let them in.
+AT_ONCE_LOCAL = "close some and try again"
+AT_ONCE_SHARED = ("close some and try again; if your class shares this address (one school network behind its "
+                  "router), ask the host to raise the cap: serve --max-per-address N")
 
 
 def account_name(account: int) -> str:
@@ -646,7 +652,7 @@ class ConnectionLimits:
         cap = self.max_per_local if local else self.max_per_address
         if self.open.get(group, 0) >= cap:
             where = "this machine" if local else f"address {group}"
-            return Refusal(AT_ONCE, f"too many connections from {where} ({cap} at once)", "close some and try again")
+            return Refusal(AT_ONCE, f"too many connections from {where} ({cap} at once)", AT_ONCE_LOCAL if local else AT_ONCE_SHARED)
         per_minute = self.new_per_minute_local if local else self.new_per_minute
         # An account's new connections are its own a minute, not the machine's: a script
         # opening and closing them as fast as it may cannot spend the class's.
@@ -764,7 +770,8 @@ class RefusalLog:
         lines = self._ended(key, storm)
         if len(self.storms) < self.max_tracked:  # beyond: each logged in full, memory bounded
             self.storms[key] = _Storm(now + self.seconds, address, refusal.why)
-        return [*lines, f"{shown}: {refusal.text}; refusing{hint}"]
+        said = refusal.text if not hint else f"{refusal.why}; {AT_ONCE_LOCAL}"  # (the host's own words: the hint)
+        return [*lines, f"{shown}: {said}; refusing{hint}"]
 
     def next_due(self) -> float | None:
         """When a storm's count is to be logged (None: no storm)."""

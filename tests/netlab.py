@@ -68,16 +68,18 @@ class Lab:
             self._check("-n", name, "link", "set", "lo", "up")
         return name
 
-    def link(self, a: str, a_address: str, b: str, b_address: str, *, name: str = "lan0") -> None:
+    def link(self, a: str, a_address: str, b: str, b_address: str, *, name: str = "lan0", multicast: bool = True) -> None:
         """A veth pair from namespace ``a`` to ``b`` (both ends named ``name``), up, with
-        addresses like "198.18.0.1/24" and a multicast route so mDNS leaves by this link."""
+        addresses like "198.18.0.1/24" and a multicast route so mDNS leaves by this link
+        (``multicast=False``: none, for a router's second link, whose namespace has one)."""
         self._check("link", "add", f"{self.end}a", "netns", a, "type", "veth", "peer", "name", f"{self.end}b", "netns", b)
         for ns, end, address in ((a, f"{self.end}a", a_address), (b, f"{self.end}b", b_address)):
             self._check("-n", ns, "link", "set", end, "name", name)
             nodad = ["nodad"] if ":" in address else []  # our own LAN has no duplicates: usable at once
             self._check("-n", ns, "addr", "add", address, "dev", name, *nodad)
             self._check("-n", ns, "link", "set", name, "up")
-            self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", name)
+            if multicast:
+                self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", name)
 
     def switch(self, *machines: tuple[str, str]) -> None:
         """A bare switch (a bridge in a namespace of its own) and a cable from it to each

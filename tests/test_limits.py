@@ -314,7 +314,7 @@ def test_sixteen_connections_from_one_address_and_not_seventeen():
     for _ in range(16):
         assert caps.admit("192.168.1.7", now) is None
     refusal = caps.admit("192.168.1.7", now)
-    assert refusal == "too many connections from address 192.168.1.7 (16 at once); close some and try again"
+    assert refusal == "too many connections from address 192.168.1.7 (16 at once); " + lim.AT_ONCE_SHARED
     assert caps.admit("192.168.1.8", now) is None  # a classmate is unaffected
     caps.release("192.168.1.7")
     assert caps.admit("192.168.1.7", now) is None  # one closed: one more may come

@@ -1,0 +1,84 @@
+"""Machines on different networks: two classrooms joined by a router, a class behind a NAT.
+
+Each test builds its own routed network out of namespaces (tests/netlab.py): a router namespace
+with forwarding on between two subnets, and a NAT box (nftables masquerade) that makes a whole
+class one address, as a school's router does. Nothing leaves the namespaces the test made.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+from helpers import Proc
+from netlab import Lab
+
+# the class's script: argv host port count; joins `count` guests (c0, c1...) each on a connection
+# of its own, prints what each was answered ("welcome", or "error CODE"), then holds them all
+# open until its stdin closes (the test's end)
+HOLDS_A_CLASS = """
+import json, socket, struct, sys
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+def first(sock):
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return {"type": "closed"}
+        data += chunk
+    return json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+kept = []
+for i in range(count):
+    sock = socket.create_connection((host, port), timeout=10)
+    kept.append(sock)
+    sock.sendall(frame({"type": "hello", "name": f"c{i}", "version": 2}))
+    said = first(sock)
+    print(said["type"] if said["type"] != "error" else "error " + said["code"], flush=True)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def behind_a_nat(lab: Lab) -> tuple[str, str]:
+    """(the server's namespace, the class's): the class on 10.9.0.0/24 behind a NAT box that
+    masquerades it as 198.18.10.2 on the server's network, 198.18.10.0/24 (server .1)."""
+    if shutil.which("nft") is None:
+        pytest.skip("needs nft (nftables) for the NAT")
+    server, nat, room = lab.namespace("S"), lab.namespace("N"), lab.namespace("C")
+    lab.link(server, "198.18.10.1/24", nat, "198.18.10.2/24", name="wan0")
+    lab.link(nat, "10.9.0.1/24", room, "10.9.0.2/24", name="lan0", multicast=False)
+    lab.ip(room, "route", "add", "default", "via", "10.9.0.1")
+    for command in (
+        ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+        ["nft", "add", "table", "ip", "school"],
+        ["nft", "add", "chain", "ip", "school", "out", "{ type nat hook postrouting priority 100; }"],
+        ["nft", "add", "rule", "ip", "school", "out", "oifname", "wan0", "masquerade"],
+    ):
+        done = lab.run_command(nat, *command)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+    return server, room
+
+
+def test_the_seventeenth_student_behind_a_schools_nat_is_told_to_ask_for_max_per_address(lab):
+    """25 students behind one school router are one address to the server: past 16 at once the
+    rest were refused with "close some and try again", and a student with one connection, none
+    to close, had nothing to do; the teacher's screen said nothing (the log only, in a
+    --headless room). The refused student now reads that the host lets a class sharing an
+    address in, and how: serve --max-per-address N."""
+    server_ns, class_ns = behind_a_nat(lab)
+    server = lab.run(server_ns, "serve", "--headless", "--no-announce", "--no-history", "--host", "198.18.10.1", "--port", "0")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    holding = Proc("-c", HOLDS_A_CLASS, "198.18.10.1", port, "16", program=["ip", "netns", "exec", class_ns, sys.executable])
+    lab.procs.append(holding)
+    holding.expect("holding")
+    assert holding.output.split() == ["welcome"] * 16 + ["holding"], holding.output
+    server.expect(r"c15 joined from 198\.18\.10\.2:")  # the NAT's address: the class is one address to the server
+    student = lab.run(class_ns, "connect", "198.18.10.1", port, "--name", "dee", "--plain")
+    said = student.expect(r"lanchat: the server refused to let us in: .*").group(0)
+    assert "too many connections from address 198.18.10.2 (16 at once)" in said, said
+    assert "ask the host to raise the cap: serve --max-per-address N" in said, said
+    assert student.wait() == 1
