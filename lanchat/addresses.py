@@ -425,3 +425,16 @@ def interface_network(address: str, netmask: str) -> ipaddress.IPv4Network | ipa
     except ValueError:
         return None
 
+
+def beyond_networks(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Is ``host`` an address on none of ``networks`` (this machine's, netinfo.local_networks), so
+    reached through a router? Multicast DNS stops there: a room on another network (the class
+    next door, behind the school's router) is never announced here. False for what is not an
+    address (a name), for loopback and link-local ones (this machine's, or this link's)."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_link_local or ip.is_unspecified:
+        return False
+    return not any(ip.version == network.version and ip in network for network in networks)

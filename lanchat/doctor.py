@@ -537,12 +537,18 @@ def fingerprint_doubts(rooms: list, answers: dict[str, tuple[str, str]], remembe
 
 
 def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
-                    answers: dict[str, tuple[str, str]] | None = None, remembered: dict[str, str] | None = None) -> Check:
+                    answers: dict[str, tuple[str, str]] | None = None, remembered: dict[str, str] | None = None,
+                    *, elsewhere: Target | None = None) -> Check:
     """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible;
     ``answers``: probe_server's (outcome, detail) for each room tried, by ``room.where``;
-    ``remembered``: the TLS fingerprint remembered for a room, by ``room.where`` (fingerprint_doubts)."""
+    ``remembered``: the TLS fingerprint remembered for a room, by ``room.where`` (fingerprint_doubts);
+    ``elsewhere``: the server asked about, which answered from another network (addresses.beyond_networks)."""
     isolation = ("on Wi-Fi that isolates devices (guest networks, many school and café networks), machines cannot "
                  "see each other at all: no room is found and even a right address times out")
+    if not rooms and elsewhere is not None:  # (a warning about isolated Wi-Fi, under a server that answered, was wrong)
+        return Check("discovery", "info", f"no room announced on this network within {seconds:g} s, as expected: "
+                     f"the server at {elsewhere} answered from another network, and a room is announced only on its own",
+                     f"join it by its address: lanchat connect {elsewhere.host} {elsewhere.port}")
     if problem is not None:
         return Check("discovery", "warn", f"cannot look for rooms: {problem}",
                      "join with the address instead: lanchat connect ADDRESS PORT", (isolation,))
@@ -665,7 +671,7 @@ def judge_data_folder(folder: Path) -> Check:
 
 def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> list[Check]:
     """Every check, in the order a person would fix things."""
-    from .addresses import addresses_to_announce
+    from .addresses import addresses_to_announce, beyond_networks
     from .netinfo import every_address, local_addresses, port_holders
 
     checks = [judge_addresses(local_addresses(), [a for a in addresses_to_announce(every_address()) if a.link_local])]
@@ -688,7 +694,8 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
             answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
             trusted = {room.where: fp for room in rooms if answers.get(room.where, ("",))[0] in TLS_ANSWERED
                        and (fp := remembered_fingerprint(room.where, room.name, answers[room.where][1])) is not None}
-            checks.append(judge_discovery(rooms, None, browse_seconds, answers, trusted))
+            elsewhere = target if outcome in ANSWERED and beyond_networks(target.host, local_networks()) else None
+            checks.append(judge_discovery(rooms, None, browse_seconds, answers, trusted, elsewhere=elsewhere))
         except DiscoveryError as exc:
             checks.append(judge_discovery(None, str(exc), browse_seconds))
     checks.append(judge_locale(locale.getpreferredencoding(False), dict(os.environ)))

@@ -3,6 +3,7 @@ then the same through `lanchat connect` on real sockets."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
@@ -14,6 +15,7 @@ from lanchat.addresses import (
     Target,
     addresses_to_announce,
     addresses_to_offer,
+    beyond_networks,
     connect_target,
     default_route_interfaces,
     interface_network,
@@ -449,3 +451,12 @@ def test_a_host_holding_a_byte_that_is_not_utf8_is_said_as_that_byte():
     with pytest.raises(TransportError) as failed:
         listen_tcp("caf\udce9", 0).close()
     assert "'caf\\xe9'" in str(failed.value) and "\\udc" not in str(failed.value)
+
+
+def test_an_address_beyond_this_machines_networks_is_reached_through_a_router():
+    ours = [ipaddress.ip_network("198.18.2.0/24"), ipaddress.ip_network("fd02::/64"), ipaddress.ip_network("127.0.0.0/8")]
+    assert beyond_networks("198.18.1.10", ours) and beyond_networks("fd01::10", ours)  # the classroom next door
+    assert not beyond_networks("198.18.2.7", ours) and not beyond_networks("fd02::7", ours)  # this one
+    assert not beyond_networks("127.0.0.1", ours) and not beyond_networks("::1", ours)  # this machine
+    assert not beyond_networks("fe80::1%lanB", ours)  # this link, whatever the networks say
+    assert not beyond_networks("lab-server", ours)  # a name: where it is, is not known here

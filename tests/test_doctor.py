@@ -562,6 +562,10 @@ def test_ufw_and_firewalld_judged():
 def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
     assert judge_discovery([], None, 2).status == "warn"
     assert judge_discovery(None, "no interface", 2).status == "warn"
+    # the server asked about answered from another network: no room announced here is expected
+    beyond = judge_discovery([], None, 2, elsewhere=Target("fd01::10", 3580))
+    assert (beyond.status, beyond.details) == ("info", ())
+    assert beyond.fix == "join it by its address: lanchat connect fd01::10 3580"
     room = RoomInfo(name="ann's room", host="", addresses=("198.18.0.1",), port=3580)
     assert judge_discovery([room], None, 2, {room.where: ("lanchat", "")}).status == "ok"
     refused = judge_discovery([room], None, 2, {room.where: ("refused", "connection refused")})

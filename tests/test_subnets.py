@@ -82,3 +82,45 @@ def test_the_seventeenth_student_behind_a_schools_nat_is_told_to_ask_for_max_per
     assert "too many connections from address 198.18.10.2 (16 at once)" in said, said
     assert "ask the host to raise the cap: serve --max-per-address N" in said, said
     assert student.wait() == 1
+
+
+def two_classrooms(lab: Lab) -> tuple[str, str]:
+    """(room A's machine, room B's machine): 198.18.1.10 and fd01::10 on one network,
+    198.18.2.20 and fd02::20 on another, a router between them forwarding IPv4 and IPv6. Each
+    network keeps its multicast DNS to itself, as a school's router does."""
+    a, router, b = lab.namespace("A"), lab.namespace("R"), lab.namespace("B")
+    lab.link(a, "198.18.1.10/24", router, "198.18.1.1/24", name="lanA")
+    lab.link(b, "198.18.2.20/24", router, "198.18.2.1/24", name="lanB", multicast=False)
+    lab.ip(b, "route", "add", "224.0.0.0/4", "dev", "lanB")
+    for ns, dev, mine, gateway4, gateway6 in ((a, "lanA", "fd01::10", "198.18.1.1", "fd01::1"),
+                                              (b, "lanB", "fd02::20", "198.18.2.1", "fd02::1")):  # fmt: skip
+        lab.ip(ns, "addr", "add", f"{mine}/64", "dev", dev, "nodad")
+        lab.ip(router, "addr", "add", f"{gateway6}/64", "dev", dev, "nodad")
+        lab.ip(ns, "route", "add", "default", "via", gateway4)
+        lab.ip(ns, "-6", "route", "add", "default", "via", gateway6)
+    for setting in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
+        done = lab.run_command(router, "sysctl", "-qw", setting)
+        assert done.returncode == 0, done.stderr
+    return a, b
+
+
+def test_doctor_from_the_next_classroom_does_not_blame_the_wifi_for_a_room_it_reached(lab):
+    """`lanchat doctor ADDRESS` from another network, the server answering through the router:
+    its discovery check warned 'no room announced on this network' with 'on Wi-Fi that isolates
+    devices ... even a right address times out', under the server check that had just reached
+    the right address. No room is announced across a router: that is expected, and said so."""
+    import json
+
+    room_a, room_b = two_classrooms(lab)
+    server = lab.run(room_a, "serve", "--headless", "--no-history", "--port", "0", "--room", "maths 3B")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect("announcing")
+    for address in ("198.18.1.10", "fd01::10"):
+        done = lab.run_command(room_b, sys.executable, "-m", "lanchat", "doctor", address, port, "--json", "--wait", "1")
+        checks = {check["name"]: check for check in json.loads(done.stdout)["checks"]}
+        assert checks["server"]["status"] == "ok", checks["server"]
+        discovery = checks["discovery"]
+        assert discovery["status"] == "info", discovery
+        assert "answered from another network" in discovery["summary"], discovery
+        assert discovery["fix"] == f"join it by its address: lanchat connect {address} {port}", discovery
+        assert not any("isolates" in detail for detail in discovery["details"]), discovery
