@@ -438,3 +438,16 @@ def beyond_networks(host: str, networks: list[ipaddress.IPv4Network | ipaddress.
     if ip.is_loopback or ip.is_link_local or ip.is_unspecified:
         return False
     return not any(ip.version == network.version and ip in network for network in networks)
+
+
+def interface_addresses(name: str, addresses: list[LocalAddress], interfaces: set[str]) -> list[LocalAddress] | None:
+    """``serve --host eth1``: the addresses of this machine's interface ``name``, best first
+    (rank_addresses; an IPv6 link-local one, with its zone, only where it has no other), or None
+    when no interface has that name (then it is a host name to look up); ``interfaces``: the
+    names of all of them, those without an address too. A teacher with a lab LAN and a second
+    network names the interface, as ``tcpdump -i`` takes one; the name server was asked for
+    "eth1" instead, and the answer was that no machine has that name."""
+    mine = [a for a in addresses if a.interface == name]
+    if not mine and name not in interfaces:
+        return None
+    return rank_addresses(mine) or [a for a in mine if a.up and a.version == 6 and a.link_local]

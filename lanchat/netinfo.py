@@ -71,6 +71,14 @@ def every_address() -> list[LocalAddress]:
     return found
 
 
+def interface_names() -> set[str]:
+    """The names of this machine's network interfaces, those without an address too."""
+    try:
+        return {name for _index, name in socket.if_nameindex()}
+    except OSError:  # (not every system has it)
+        return set()
+
+
 def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The networks this machine's interfaces are on: to pick the announced address we can reach,
     and for limits.AddressGroups (a class on the server's own IPv6 network counts per address)."""

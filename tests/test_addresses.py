@@ -18,6 +18,7 @@ from lanchat.addresses import (
     beyond_networks,
     connect_target,
     default_route_interfaces,
+    interface_addresses,
     interface_network,
     meant_command,
     peer_text,
@@ -460,3 +461,18 @@ def test_an_address_beyond_this_machines_networks_is_reached_through_a_router():
     assert not beyond_networks("127.0.0.1", ours) and not beyond_networks("::1", ours)  # this machine
     assert not beyond_networks("fe80::1%lanB", ours)  # this link, whatever the networks say
     assert not beyond_networks("lab-server", ours)  # a name: where it is, is not known here
+
+
+def test_an_interface_name_for_serve_host_gives_its_best_address():
+    found = [
+        LocalAddress("wlan0", "192.168.1.31", default_route=True),
+        LocalAddress("eth1", "fd05::1", version=6),
+        LocalAddress("eth1", "fe80::1%eth1", version=6),
+        LocalAddress("eth1", "10.5.0.1"),
+        LocalAddress("usb0", "fe80::2%usb0", version=6),
+    ]
+    names = {"lo", "wlan0", "eth1", "usb0", "eth2"}
+    assert [a.address for a in interface_addresses("eth1", found, names) or []] == ["10.5.0.1", "fd05::1"]  # IPv4 first
+    assert [a.address for a in interface_addresses("usb0", found, names) or []] == ["fe80::2%usb0"]  # a cable, nothing else
+    assert interface_addresses("eth2", found, names) == []  # there, but no address: said so, not looked up
+    assert interface_addresses("lab-server", found, names) is None  # a host name: the name server's

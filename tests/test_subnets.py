@@ -124,3 +124,22 @@ def test_doctor_from_the_next_classroom_does_not_blame_the_wifi_for_a_room_it_re
         assert "answered from another network" in discovery["summary"], discovery
         assert discovery["fix"] == f"join it by its address: lanchat connect {address} {port}", discovery
         assert not any("isolates" in detail for detail in discovery["details"]), discovery
+
+
+def test_serve_host_takes_an_interface_name_and_listens_on_that_network_only(lab):
+    """A teacher's machine on the Wi-Fi and on the lab's cable LAN, serving the lab only, named
+    the interface as other tools take it: `serve --host lab1`. The name server was asked for
+    'lab1' (waiting up to 10 s where it does not answer) and the room did not start: "not known
+    to the network's name server". Now the interface's address is listened on, and said."""
+    teacher, lab_pc, wifi_pc = lab.namespace("T"), lab.namespace("P"), lab.namespace("W")
+    lab.link(teacher, "198.18.5.1/24", wifi_pc, "198.18.5.2/24", name="wifi0")
+    lab.link(teacher, "198.18.6.1/24", lab_pc, "198.18.6.2/24", name="lab1", multicast=False)
+    server = lab.run(teacher, "serve", "--headless", "--no-history", "--no-announce", "--host", "lab1", "--port", "0")
+    server.expect(r"--host lab1 is this machine's network interface: listening on its address 198\.18\.6\.1$")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(r"or type in any terminal")
+    assert f"join with:\n  python -m lanchat connect 198.18.6.1 {port}\n  or type" in server.output  # that address only
+    student = lab.run(lab_pc, "connect", "198.18.6.1", port, "--name", "ann", "--plain")
+    student.expect("welcome, ann")
+    outside = lab.run(wifi_pc, "connect", "198.18.5.1", port, "--name", "bob", "--plain")
+    outside.expect(r"no lanchat server at 198\.18\.5\.1:\d+ \(connection refused\)")  # not on the Wi-Fi

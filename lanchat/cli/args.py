@@ -480,8 +480,8 @@ def build_parser() -> _Parser:
         default="",
         type=_listen_host,
         metavar="H",
-        help="address to listen on (default: every interface, so the class can join; "
-        "127.0.0.1 keeps it on this machine)",
+        help="address to listen on, or a network interface's name for its address (eth1) "
+        "(default: every interface, so the class can join; 127.0.0.1 keeps it on this machine)",
     )
     serve.add_argument("--unix", metavar="PATH", type=_socket_path, help="listen on an AF_UNIX socket file instead of TCP, e.g. /tmp/chat.sock")
     serve.add_argument(

@@ -504,6 +504,16 @@ def _listen_address(host: str, port: int) -> str | int:
 
     if host == "*" or is_address(host):  # ("*": every interface, as "" is: transport.listen_tcp)
         return host
+    from ..addresses import interface_addresses
+    from ..netinfo import every_address, interface_names
+
+    on = interface_addresses(host, every_address(), interface_names())
+    if on is not None:  # (before the name server: "eth1" was looked up there, and not found)
+        if not on:
+            return fail(f"--host {quoted(host)} is a network interface of this machine, but it has no address to listen "
+                        "on (is it connected?); give another one, or leave --host out to listen on every one")  # fmt: skip
+        say(f"{PROG}: --host {host} is this machine's network interface: listening on its address {on[0].address}")
+        return on[0].address
     try:
         found = look_up(host, port, passive=True, say=lambda text: say(f"{PROG}: {text}"))
     except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
