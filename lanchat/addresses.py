@@ -117,6 +117,19 @@ def looks_like_ipv4(text: str) -> bool:
     return len(parts) >= 3 and 2 * digits >= len(text) - (len(parts) - 1)
 
 
+def _zone_missing(host: str, interfaces: tuple[str, ...]) -> str:
+    """What a link-local address typed without its %zone lacks, with this machine's own interfaces:
+    the example was always ``%eth0``, which most machines (enp0s3, wlp2s0) have not."""
+    names = [name for name in interfaces if name != "lo"]
+    if len(names) == 1:  # (two laptops and a cable: the one there is)
+        return (f"{host} is a link-local address: it needs this machine's interface it is reached by: "
+                f"{host}%{names[0]} (`lanchat connect` with no address finds such a room by itself)")
+    example, ours = (names[0], f"; this machine's: {', '.join(names)}") if names else ("eth0", "")
+    return (f"{host} is a link-local address: it needs this machine's interface it is reached by, e.g. {host}%{example} "
+            f"(the one on the host's network{ours}; `ip -br addr` lists them; `lanchat connect` with no address finds "
+            "such a room by itself)")
+
+
 def split_host_port(text: str) -> tuple[str, int | None]:
     """Split ``HOST``, ``HOST:PORT``, ``[IPV6]``, ``[IPV6]:PORT`` or a bare IPv6 literal.
 
@@ -236,12 +249,15 @@ def _meant_at(place: str, name: str | None = None) -> dict:
     return {"meant": Target(host, port or DEFAULT_PORT, port_given=port is not None), "name": name}
 
 
-def connect_target(host: str | None, port_arg: str | int | None, port_option: int | None) -> Target | None:
+def connect_target(
+    host: str | None, port_arg: str | int | None, port_option: int | None, *, interfaces: tuple[str, ...] = ()
+) -> Target | None:
     """The place ``lanchat connect HOST PORT --port N`` means, or None when no place was given.
 
     Accepts ``HOST [PORT]``, ``HOST:PORT``, ``[IPV6]:PORT``, a bare IPv6 literal, and a lone
     number as a port on 127.0.0.1 (seed 001's ``client.py 4000``). Ports given twice must agree;
-    port 0 is refused (only ``serve`` may ask for "any free port").
+    port 0 is refused (only ``serve`` may ask for "any free port"). ``interfaces``: this
+    machine's network interfaces (netinfo.interface_names), for what a link-local address lacks.
     """
     ports: list[int] = []
     if port_arg is not None:
@@ -263,10 +279,7 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
     if len(set(ports)) > 1:
         raise AddressProblem(f"two different ports given ({' and '.join(str(p) for p in dict.fromkeys(ports))})")
     if host is not None and _is_ipv6(host) and "%" not in host and ipaddress.IPv6Address(host).is_link_local:
-        raise AddressProblem(  # the kernel would only say "Invalid argument"
-            f"{host} is a link-local address: it needs this machine's interface it is reached by, e.g. {host}%eth0 "
-            "(`ip -br addr` lists them; `lanchat connect` with no address finds such a room by itself)"
-        )
+        raise AddressProblem(_zone_missing(host, interfaces))  # the kernel would only say "Invalid argument"
     if host is None and not ports:
         return None
     return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT, port_given=bool(ports))

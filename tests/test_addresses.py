@@ -109,6 +109,15 @@ def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option,
     assert complaint in str(refused.value)
 
 
+def test_a_link_local_address_without_its_zone_names_this_machines_own_interfaces():
+    with pytest.raises(AddressProblem) as one:  # two laptops and a cable: the one interface there is
+        connect_target("fe80::1", None, None, interfaces=("lo", "enp0s3"))
+    assert "reached by: fe80::1%enp0s3 (" in str(one.value)
+    with pytest.raises(AddressProblem) as several:
+        connect_target("[fe80::1]:3580", None, None, interfaces=("enp0s3", "lo", "wlp2s0"))
+    assert "e.g. fe80::1%enp0s3 (the one on the host's network; this machine's: enp0s3, wlp2s0;" in str(several.value)
+
+
 @pytest.mark.parametrize(
     ("typed", "port_arg", "name", "command"),
     [

@@ -143,3 +143,19 @@ def test_serve_host_takes_an_interface_name_and_listens_on_that_network_only(lab
     student.expect("welcome, ann")
     outside = lab.run(wifi_pc, "connect", "198.18.5.1", port, "--name", "bob", "--plain")
     outside.expect(r"no lanchat server at 198\.18\.5\.1:\d+ \(connection refused\)")  # not on the Wi-Fi
+
+
+def test_a_link_local_address_typed_without_its_zone_is_told_the_interface_to_add(lab):
+    """Two laptops and a cable: `connect fe80::...` without %zone was told 'e.g. fe80::...%eth0',
+    an interface most machines have not (enp0s3, wlp2s0; here lan0). The one this machine has
+    is named, and the line it gives joins."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "fe80::a/64", bob, "fe80::b/64", name="lan0")
+    server = lab.run(ann, "serve", "--headless", "--no-history", "--no-announce", "--port", "0")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    bare = lab.run(bob, "connect", "fe80::a", port, "--name", "bob", "--plain")
+    said = bare.expect(r"lanchat: fe80::a is a link-local address: .*").group(0)
+    assert "it is reached by: fe80::a%lan0 (" in said, said
+    assert bare.wait() == 2
+    zoned = lab.run(bob, "connect", "fe80::a%lan0", port, "--name", "bob", "--plain")
+    zoned.expect("welcome, bob")

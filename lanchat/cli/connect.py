@@ -188,9 +188,10 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
             return fail("--unix cannot be combined with a host or port", 2)
         return None, Endpoint(path=args.unix), None
     from ..discovery import looks_like_a_room_name
+    from ..netinfo import interface_names
 
     try:
-        target = connect_target(args.host, args.port_arg, args.port)
+        target = connect_target(args.host, args.port_arg, args.port, interfaces=tuple(sorted(interface_names())))
     except AddressProblem as exc:
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
             return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,

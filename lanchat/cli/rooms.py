@@ -145,7 +145,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     room = hint = ""
     try:
-        target = connect_target(args.host, args.port_arg, args.port) if args.host else None
+        from ..netinfo import interface_names
+
+        interfaces = tuple(sorted(interface_names()))
+        target = connect_target(args.host, args.port_arg, args.port, interfaces=interfaces) if args.host else None
     except AddressProblem as exc:
         meant = meant_command(exc, "doctor")
         said = str(exc).replace("`lanchat connect ", "`lanchat doctor ") + (f"\n  did you mean: {meant}" if meant else "")
