@@ -159,3 +159,22 @@ def test_a_link_local_address_typed_without_its_zone_is_told_the_interface_to_ad
     assert bare.wait() == 2
     zoned = lab.run(bob, "connect", "fe80::a%lan0", port, "--name", "bob", "--plain")
     zoned.expect("welcome, bob")
+
+
+def test_no_room_found_from_the_next_classroom_says_rooms_are_not_announced_across_a_router(lab):
+    """`lanchat rooms` and `connect "maths 3B"` from another network than the room's: 'no lanchat
+    room found on the local network', then the address to ask for and Wi-Fi isolation, nothing on
+    why a room that runs is not there. It says rooms are not announced across a router, and the
+    address the host gives then joins."""
+    room_a, room_b = two_classrooms(lab)
+    server = lab.run(room_a, "serve", "--headless", "--no-history", "--port", "0", "--room", "maths 3B")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect("announcing")
+    for command, code in ((["rooms", "--wait", "1"], 1), (["connect", "maths 3B", "--name", "bob", "--plain"], 2)):
+        looked = lab.run(room_b, *command)
+        assert looked.wait(30) == code, looked.output
+        looked.expect(r"a room on another network, the class next door behind a router, is never")
+        too_wide = [line for line in looked.lines if len(line) > 80 and line.startswith("  ")]  # the help, under its first line
+        assert not too_wide, too_wide
+    joined = lab.run(room_b, "connect", "fd01::10", port, "--name", "bob", "--plain")
+    joined.expect("welcome, bob")

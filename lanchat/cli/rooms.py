@@ -27,6 +27,8 @@ def room_said(room: str) -> str:
 NO_ROOM_HELP = """\
   ask the host for the address their screen shows, then:
   lanchat connect ADDRESS PORT (for example: lanchat connect 192.168.1.20 3580)
+  (a room on another network, the class next door behind a router, is never
+  announced here: its address still joins it)
   run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices
   hides every room)"""  # lines that fit 80 columns: the terminal cut words anywhere
 
