@@ -166,8 +166,9 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
         # "No route to host" is a machine that did not answer on this network, or a firewall
         # that refused with an ICMP "prohibited" (firewalld's way); "Network is unreachable":
         # no route from here at all
-        outcome = "host-unreachable" if exc.errno == errno.EHOSTUNREACH else "unreachable"
-        return outcome, exc.strerror or str(exc)
+        # "Permission denied": over IPv6, a firewall's ICMPv6 "administratively prohibited"
+        outcomes = {errno.EHOSTUNREACH: "host-unreachable", errno.EACCES: "prohibited"}
+        return outcomes.get(exc.errno or 0, "unreachable"), exc.strerror or str(exc)
     with sock:
         outcome, detail = _ask_who(sock, timeout)
     if outcome == "tls?":
@@ -304,11 +305,15 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
     fixes = {
-        "refused": "nothing listens there: is `lanchat serve` running on that machine, and on this port?",
+        "refused": "nothing listens there: is `lanchat serve` running on that machine, and on this port? (a firewall "
+                   "that refuses the port with a reset, iptables' REJECT among them, reads the same)",
         "timeout": "the packets get no answer: a firewall drops them, the machine is off or on another network, "
                    "or the Wi-Fi isolates devices from each other (guest networks do): try a cable, a phone hotspot, "
                    "or ask for the network to allow it",
-        "unreachable": "this machine has no route there: are both on the same network?",
+        "unreachable": "this machine has no route there: are both on the same network?" if ":" not in target.host else
+                       "this machine has no IPv6 route there (many networks have no IPv6): try its IPv4 address",
+        "prohibited": f"a firewall refuses port {target.port}, on that machine (firewalld does so by default: there, "
+                      f"`sudo firewall-cmd --add-port={target.port}/tcp`) or on the way (the school's router)",
         "host-unreachable": f"a firewall on that machine refuses port {target.port} (firewalld does so by default: "
                             f"there, `sudo firewall-cmd --add-port={target.port}/tcp`), or the machine is off or not "
                             "on this network",

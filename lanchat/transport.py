@@ -641,11 +641,27 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
             f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True
         ) from None
     except TimeoutError:
-        raise TransportError(f"timed out connecting to {endpoint.describe()}") from None
+        raise TransportError(f"timed out connecting to {endpoint.describe()}: {NO_ANSWER.format(seconds=timeout)}") from None
     except OSError as exc:
-        raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
+        why = UNREACHABLE.get((exc.errno or 0, ":" in endpoint.host), "")
+        raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}{why}") from None
     tune(sock)
     return sock
+
+
+# What the kernel's few words mean for a student, after them (they are what a search finds): a
+# firewall refusing the port the firewalld way reads "No route to host" of a machine one hop
+# away, or "Permission denied" over IPv6, and one that drops it answers nothing for the whole wait.
+NO_ANSWER = "no answer in {seconds:g} s (a firewall on the way drops the packets, or the machine is off)"
+UNREACHABLE = {  # (errno, an IPv6 address?) -> what to add
+    **{(errno.EHOSTUNREACH, v6): " (the machine is off or not on this network, or a firewall there refuses the port)"
+       for v6 in (False, True)},
+    # an ICMPv6 "administratively prohibited" from a firewall on the way (or the host's) reads so
+    **{(errno.EACCES, v6): " (a firewall on the way refuses the port)" for v6 in (False, True)},
+    **{(errno.EPERM, v6): " (a firewall on this machine stops it going out)" for v6 in (False, True)},
+    (errno.ENETUNREACH, False): " (this machine has no way to that network: is it connected?)",
+    (errno.ENETUNREACH, True): " (this machine has no IPv6 way there: many networks have none; try its IPv4 address)",
+}
 
 
 def _not_a_socket(path: str) -> str:

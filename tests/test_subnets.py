@@ -7,6 +7,7 @@ class one address, as a school's router does. Nothing leaves the namespaces the 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 
@@ -84,8 +85,8 @@ def test_the_seventeenth_student_behind_a_schools_nat_is_told_to_ask_for_max_per
     assert student.wait() == 1
 
 
-def two_classrooms(lab: Lab) -> tuple[str, str]:
-    """(room A's machine, room B's machine): 198.18.1.10 and fd01::10 on one network,
+def two_classrooms(lab: Lab) -> tuple[str, str, str]:
+    """(room A's machine, room B's machine, the router): 198.18.1.10 and fd01::10 on one network,
     198.18.2.20 and fd02::20 on another, a router between them forwarding IPv4 and IPv6. Each
     network keeps its multicast DNS to itself, as a school's router does."""
     a, router, b = lab.namespace("A"), lab.namespace("R"), lab.namespace("B")
@@ -101,7 +102,7 @@ def two_classrooms(lab: Lab) -> tuple[str, str]:
     for setting in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
         done = lab.run_command(router, "sysctl", "-qw", setting)
         assert done.returncode == 0, done.stderr
-    return a, b
+    return a, b, router
 
 
 def test_doctor_from_the_next_classroom_does_not_blame_the_wifi_for_a_room_it_reached(lab):
@@ -109,9 +110,7 @@ def test_doctor_from_the_next_classroom_does_not_blame_the_wifi_for_a_room_it_re
     its discovery check warned 'no room announced on this network' with 'on Wi-Fi that isolates
     devices ... even a right address times out', under the server check that had just reached
     the right address. No room is announced across a router: that is expected, and said so."""
-    import json
-
-    room_a, room_b = two_classrooms(lab)
+    room_a, room_b, _router = two_classrooms(lab)
     server = lab.run(room_a, "serve", "--headless", "--no-history", "--port", "0", "--room", "maths 3B")
     port = server.expect(r"listening on port (\d+)").group(1)
     server.expect("announcing")
@@ -166,7 +165,7 @@ def test_no_room_found_from_the_next_classroom_says_rooms_are_not_announced_acro
     room found on the local network', then the address to ask for and Wi-Fi isolation, nothing on
     why a room that runs is not there. It says rooms are not announced across a router, and the
     address the host gives then joins."""
-    room_a, room_b = two_classrooms(lab)
+    room_a, room_b, _router = two_classrooms(lab)
     server = lab.run(room_a, "serve", "--headless", "--no-history", "--port", "0", "--room", "maths 3B")
     port = server.expect(r"listening on port (\d+)").group(1)
     server.expect("announcing")
@@ -178,3 +177,52 @@ def test_no_room_found_from_the_next_classroom_says_rooms_are_not_announced_acro
         assert not too_wide, too_wide
     joined = lab.run(room_b, "connect", "fd01::10", port, "--name", "bob", "--plain")
     joined.expect("welcome, bob")
+
+
+def test_connect_across_a_router_says_what_the_kernels_few_words_mean(lab):
+    """From the next classroom, four ways of not getting there: the school's router drops the
+    port (no answer), refuses it over IPv6 (ICMPv6 admin-prohibited: 'Permission denied'), the
+    machine is off (the router answers 'No route to host'), and an IPv6 address from a network
+    without IPv6 ('Network is unreachable'). connect said the kernel's words alone ('timed out
+    connecting to X'; 'cannot connect to X: Permission denied'), none saying what to think of."""
+    room_a, room_b, router = two_classrooms(lab)
+    server = lab.run(room_a, "serve", "--headless", "--no-history", "--no-announce", "--port", "0")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    if shutil.which("nft") is None:
+        pytest.skip("needs nft (nftables) for the router's firewall")
+    for command in (
+        ["add", "table", "inet", "school"],
+        ["add", "chain", "inet", "school", "between", "{ type filter hook forward priority 0; }"],
+        ["add", "rule", "inet", "school", "between", "ip", "daddr", "198.18.1.10", "tcp", "dport", port, "drop"],
+        ["add", "rule", "inet", "school", "between", "ip6", "daddr", "fd01::10", "tcp", "dport", port, "reject", "with", "icmpx", "admin-prohibited"],
+        ["add", "rule", "inet", "school", "between", "ip", "daddr", "198.18.1.98", "tcp", "dport", port, "reject", "with", "tcp", "reset"],
+    ):  # fmt: skip
+        done = lab.run_command(router, "nft", *command)
+        assert done.returncode == 0, done.stderr
+    dropped = lab.run(room_b, "connect", "198.18.1.10", port, "--name", "bob", "--plain")
+    switched_off = lab.run(room_b, "connect", "198.18.1.99", port, "--name", "bob", "--plain")  # nobody has it
+    refused = lab.run(room_b, "connect", "fd01::10", port, "--name", "bob", "--plain")
+    refused.expect(r"cannot connect to \[fd01::10\]:\d+: Permission denied \(a firewall on the way refuses the port\)$")
+    assert refused.wait() == 1
+    lab.ip(room_b, "-6", "route", "del", "default")  # this network without IPv6 now
+    no_ipv6 = lab.run(room_b, "connect", "fd01::10", port, "--name", "bob", "--plain")
+    no_ipv6.expect(r"cannot connect to \[fd01::10\]:\d+: Network is unreachable \(this machine has no IPv6 way there: "
+                   r"many networks have none; try its IPv4 address\)$")
+    switched_off.expect(r"cannot connect to 198\.18\.1\.99:\d+: No route to host \(the machine is off or not on this "
+                        r"network, or a firewall there refuses the port\)$", timeout=30)
+    dropped.expect(r"timed out connecting to 198\.18\.1\.10:\d+: no answer in 10 s \(a firewall on the way drops the "
+                   r"packets, or the machine is off\)$", timeout=30)
+    for proc in (dropped, switched_off, refused, no_ipv6):
+        assert proc.wait() == 1
+        proc.expect(r"^  `lanchat doctor .* says what is in the way$")
+    # and the doctor's words for the two IPv6 ones ("no route there: are both on the same network?"),
+    # and for a reset from the router, which reads as nothing listening ("nothing listens there")
+    for said, fix in (("connection refused", "a firewall that refuses the port with a reset"),
+                      ("Network is unreachable", "no IPv6 route there (many networks have no IPv6): try its IPv4 address"),
+                      ("Permission denied", f"a firewall refuses port {port}, on that machine")):  # fmt: skip
+        if said == "Permission denied":
+            lab.ip(room_b, "-6", "route", "add", "default", "via", "fd02::1")
+        address = "198.18.1.98" if said == "connection refused" else "fd01::10"
+        done = lab.run_command(room_b, sys.executable, "-m", "lanchat", "doctor", address, port, "--json", "--wait", "0")
+        found = {check["name"]: check for check in json.loads(done.stdout)["checks"]}["server"]
+        assert found["status"] == "fail" and said in found["summary"] and fix in found["fix"], found
