@@ -330,7 +330,7 @@ class LocalAddress:
     interface: str
     address: str
     version: int = 4  # 4 or 6
-    default_route: bool = False  # the interface carries a default route (the way out)
+    default_route: bool = False  # the interface carries a default route (default route)
     up: bool = True
 
     @property
@@ -464,3 +464,16 @@ def interface_addresses(name: str, addresses: list[LocalAddress], interfaces: se
     if not mine and name not in interfaces:
         return None
     return rank_addresses(mine) or [a for a in mine if a.up and a.version == 6 and a.link_local]
+
+
+def networks_note(hosts: list[str], addresses: list[LocalAddress]) -> str | None:
+    """A machine on two networks (a lab's cable LAN and the Wi-Fi): which of the addresses ``hosts``
+    (offered, best first) is on which interface, for the host to give each class the one on its
+    network; None with fewer than two LAN interfaces among them (VPNs and container bridges are
+    named as such where they are listed: doctor)."""
+    on = {a.address.partition("%")[0]: a for a in addresses}
+    shown = [(host, on[host]) for host in hosts if host in on and on[host].kind == "lan"]
+    if len({a.interface for _host, a in shown}) < 2:
+        return None
+    said = ", ".join(f"{host} on {a.interface}{' (default route)' if a.default_route else ''}" for host, a in shown)
+    return f"this machine is on {len(shown)} networks: {said}; each class joins by the address on its own network"

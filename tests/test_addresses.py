@@ -21,6 +21,7 @@ from lanchat.addresses import (
     interface_addresses,
     interface_network,
     meant_command,
+    networks_note,
     peer_text,
     rank_addresses,
     split_host_port,
@@ -485,3 +486,16 @@ def test_an_interface_name_for_serve_host_gives_its_best_address():
     assert [a.address for a in interface_addresses("usb0", found, names) or []] == ["fe80::2%usb0"]  # a cable, nothing else
     assert interface_addresses("eth2", found, names) == []  # there, but no address: said so, not looked up
     assert interface_addresses("lab-server", found, names) is None  # a host name: the name server's
+
+
+def test_a_machine_on_two_networks_says_which_address_is_on_which():
+    found = [
+        LocalAddress("wlan0", "192.168.1.31", default_route=True),
+        LocalAddress("eth1", "10.5.0.1"),
+        LocalAddress("docker0", "172.17.0.1"),
+        LocalAddress("lo", "127.0.0.1"),
+    ]
+    hosts = ["192.168.1.31", "10.5.0.1", "172.17.0.1", "127.0.0.1"]
+    assert networks_note(hosts, found) == ("this machine is on 2 networks: 192.168.1.31 on wlan0 (default route), "
+                                           "10.5.0.1 on eth1; each class joins by the address on its own network")
+    assert networks_note(["192.168.1.31", "172.17.0.1", "127.0.0.1"], found) is None  # one network and a container bridge

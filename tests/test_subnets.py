@@ -226,3 +226,20 @@ def test_connect_across_a_router_says_what_the_kernels_few_words_mean(lab):
         done = lab.run_command(room_b, sys.executable, "-m", "lanchat", "doctor", address, port, "--json", "--wait", "0")
         found = {check["name"]: check for check in json.loads(done.stdout)["checks"]}["server"]
         assert found["status"] == "fail" and said in found["summary"] and fix in found["fix"], found
+
+
+def test_serve_on_two_networks_says_which_address_is_on_which(lab):
+    """A teacher's laptop on the Wi-Fi (its way out) and on the lab's cable LAN: `serve` listed
+    the Wi-Fi's address first and the lab's second, and nothing said which was which: the lab's
+    students, told the first line, could not reach it. The banner now names each one's network."""
+    teacher, lab_pc, wifi_pc = lab.namespace("T"), lab.namespace("P"), lab.namespace("W")
+    lab.link(teacher, "198.18.5.1/24", wifi_pc, "198.18.5.2/24", name="wifi0")
+    lab.link(teacher, "198.18.6.1/24", lab_pc, "198.18.6.2/24", name="lab1", multicast=False)
+    lab.ip(teacher, "route", "add", "default", "via", "198.18.5.2")
+    server = lab.run(teacher, "serve", "--headless", "--no-history", "--no-announce", "--port", "0")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(r"^  \(this machine is on 2 networks: 198\.18\.5\.1 on wifi0 \(default route\), 198\.18\.6\.1 on lab1; "
+                  r"each class joins by the address on its own network\)$")
+    assert server.output.index(f"connect 198.18.5.1 {port}") < server.output.index(f"connect 198.18.6.1 {port}")
+    student = lab.run(lab_pc, "connect", "198.18.6.1", port, "--name", "ann", "--plain")
+    student.expect("welcome, ann")

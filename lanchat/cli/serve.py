@@ -804,6 +804,12 @@ def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, passw
         lines.append(f"  or type in any terminal: nc {host} {port_of} (then Enter, and {then})")
     if everywhere and where and not _others_reach(where):
         lines.append(f"  ({split_host_port(where[0])[0]} is this machine itself: another machine cannot join with it)")
+    if everywhere and len(where) > 2:  # (two besides loopback, at least)
+        from ..addresses import networks_note
+        from ..netinfo import every_address
+
+        note = networks_note([split_host_port(address)[0] for address in where], every_address())
+        lines += [f"  ({note})"] if note else []
     return lines
 
 
