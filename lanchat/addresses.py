@@ -330,7 +330,7 @@ class LocalAddress:
     interface: str
     address: str
     version: int = 4  # 4 or 6
-    default_route: bool = False  # the interface carries a default route (default route)
+    default_route: bool = False  # the interface carries a default route (the way out)
     up: bool = True
 
     @property
