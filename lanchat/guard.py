@@ -118,6 +118,7 @@ class _Door:
     # connection a minute they hold (limits.ConnectionLimits.key_credit), spent at the welcome.
     credit_keys: dict[str, str]
     handshakes: _Handshakes | None  # a TLS port's (server.py), where one on credit may be closed
+    host_notices: lim.HostNotices  # when the host's screen is told of refusals at the door
 
     def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
@@ -210,6 +211,7 @@ class _Door:
             storm = f"user {account}" if account is not None else None  # one storm per account
             for line in self.refusals.refused(ip, shown, refusal, now, group=storm):
                 self.hub.log(line)
+            self._tell_host(storm or group, refusal)
         return lim.Counted(group, account), refusal
 
     def refused_on_credit(self, peer: Peer, event: object) -> bool:
@@ -226,8 +228,19 @@ class _Door:
             return False  # (each hello until the welcome: a known key's, then a keyless one, is refused)
         self._off_credit(peer.address, peer.group)
         self.refused(peer, refusal, self.hub.clock())
+        self._tell_host(peer.group, refusal)
         self.hub.connections.refuse(peer, ev.E_TOO_MANY, refusal.text)
         return True
+
+    def _tell_host(self, group: str, refusal: lim.Refusal) -> None:
+        """The host's screen hears of refusals at the door (lim.HostNotices: at most a line a
+        minute an address group), with what lets a class behind one address in."""
+        room, now = self.hub.room, self.hub.clock()
+        if room.host_cid is None or room.host_cid not in room.members or (count := self.host_notices.refused(group, now)) is None:
+            return
+        hint = lim.AT_ONCE_HINT if refusal.rule == lim.AT_ONCE and group != lim.LOCAL else ""
+        told = ev.Refused(name=group, code=ev.E_TOO_MANY, time=now, reason=refusal.why + hint, count=count if count > 1 else None)
+        self.hub.perform([Send(to=room.host_cid, event=told)])
 
     def _key_credit(self, address: str, key: str | None) -> bool:
         """A hello on credit from ``address`` shows ``key``: is it one the room has seen join, with
@@ -371,6 +384,7 @@ class Guard(_Door):
         self.waiting_on_credit = {}
         self.credit_keys = {}
         self.handshakes = None  # (server.py: its TLS port's)
+        self.host_notices = lim.HostNotices()
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is

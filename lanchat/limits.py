@@ -102,6 +102,7 @@ MAX_PENDING_PER_ACCOUNT = 64
 PEER_GONE = -1
 
 REFUSALS_SUMMED_SECONDS = 5.0  # a storm's refusals are logged as the first, then a count after this long
+HOST_TOLD_SECONDS = 60.0  # the host is told of refused connections from one address at most once in this long
 
 EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rounding
 
@@ -792,6 +793,31 @@ class RefusalLog:
             return []
         more = f"{storm.more} more connection{'s' if storm.more != 1 else ''}"
         return [f"{storm.who}: {more} refused within {self.seconds:g} s of the first ({storm.why})"]
+
+
+class HostNotices:
+    """When the host's screen is told that connections were refused at the door (too many at once or
+    a minute from one address group): the first refusal from a group, then at most one notice in
+    ``seconds``, standing for every refusal since the last. Only the server log said so: 25
+    students behind a school's NAT, nine of them refused as the 17th and later, and the teacher
+    saw a class of sixteen and nothing more. A script's storm is one line a minute, not a line a try."""
+
+    def __init__(self, *, seconds: float = HOST_TOLD_SECONDS, max_tracked: int = MAX_TRACKED) -> None:
+        self.seconds, self.max_tracked = seconds, max_tracked
+        self.told: dict[str, tuple[float, int]] = {}  # group -> (when last told, refusals since, untold)
+
+    def refused(self, group: str, now: float) -> int | None:
+        """A connection from ``group`` was refused: how many refusals to tell the host of now
+        (this one and the untold ones before it), or None to say nothing yet."""
+        last = self.told.get(group)
+        if last is not None and now - last[0] < self.seconds:
+            self.told[group] = (last[0], last[1] + 1)
+            return None
+        if last is None and len(self.told) >= self.max_tracked:  # memory bounded: the oldest goes
+            del self.told[next(iter(self.told))]
+        self.told.pop(group, None)
+        self.told[group] = (now, 0)
+        return 1 + (last[1] if last is not None else 0)
 
 
 # ------------------------------------------------------------------ deadlines

@@ -117,6 +117,9 @@ def _refused_text(event: ev.Refused) -> str:
         from .moderation import ban_try_text  # here, as in _act_text
 
         return ban_try_text(event)
+    if event.code == ev.E_TOO_MANY and event.reason is not None:  # refused at the door (guard.Guard._tell_host)
+        many = f"{event.count} connections were" if event.count is not None and event.count > 1 else "a connection was"
+        return f"{many} turned away: {event.reason}"
     full = "the room is full (serve --max-clients counts people besides you)"
     why = full if event.code == ev.E_ROOM_FULL else event.code
     if event.count is not None and event.count > 1:  # the tries of 30 s, as one line (PROTOCOL.md, Refusals told to the host)

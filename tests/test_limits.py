@@ -678,3 +678,15 @@ def test_a_person_asked_for_the_rooms_password_gets_time_to_type_it():
     deadlines.prompted(3, T0 + 1)
     deadlines.joined(3)
     assert deadlines.next_due() is None and not deadlines.prompted_at
+
+
+def test_the_host_is_told_of_refusals_from_an_address_at_most_once_a_minute_with_the_count():
+    """Guard tells the host's screen of refusals at the door (test_subnets: a class behind a NAT):
+    the first at once, then nothing for a minute from that group, then one notice for all since."""
+    told = lim.HostNotices(seconds=60.0, max_tracked=2)
+    assert told.refused("10.0.0.9", 0.0) == 1
+    assert [told.refused("10.0.0.9", t) for t in (1.0, 30.0, 59.9)] == [None, None, None]
+    assert told.refused("10.0.0.7", 2.0) == 1  # another address: its own minute
+    assert told.refused("10.0.0.9", 60.0) == 4  # the three untold, and this one
+    assert told.refused("10.0.0.9", 61.0) is None
+    assert told.refused("10.0.0.5", 62.0) == 1 and len(told.told) == 2  # memory bounded: the oldest went

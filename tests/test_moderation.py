@@ -536,6 +536,11 @@ def test_a_banned_students_tries_read_as_one_line_with_whose_ban_and_why():
     assert line.text.startswith("29 more tries to join were turned away, the last as teacher_smells_29: the room is full")
     (line,) = session.on_event(ev.Refused(name="cat", code=ev.E_ROOM_FULL, time=START, count=-1))  # no server sends it
     assert line.text.startswith("cat was turned away: the room is full")
+    why = "too many connections from address 10.0.0.9 (16 at once)"
+    (line,) = session.on_event(ev.Refused(name="10.0.0.9", code=ev.E_TOO_MANY, time=START, reason=why))
+    assert line.text == f"a connection was turned away: {why}"
+    (line,) = session.on_event(ev.Refused(name="10.0.0.9", code=ev.E_TOO_MANY, time=START, reason=why, count=7))
+    assert line.text == f"7 connections were turned away: {why}"
 
 
 def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():

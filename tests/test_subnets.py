@@ -8,6 +8,7 @@ class one address, as a school's router does. Nothing leaves the namespaces the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 
@@ -83,6 +84,33 @@ def test_the_seventeenth_student_behind_a_schools_nat_is_told_to_ask_for_max_per
     assert "too many connections from address 198.18.10.2 (16 at once)" in said, said
     assert "ask the host to raise the cap: serve --max-per-address N" in said, said
     assert student.wait() == 1
+
+
+def test_the_teachers_screen_says_students_behind_a_nat_were_turned_away_once_a_minute(lab):
+    """The same class, a teacher at the full screen: the 17th and 18th students were refused at
+    the door, and the teacher's screen said nothing (only a --headless room's log did), so she
+    saw a class of sixteen and could not know why two students could not join. Her screen now
+    says so, with what lets them in, once for the first refusal (and then at most a line a
+    minute for that address, counting the rest: a script trying again and again is not a flood)."""
+    server_ns, class_ns = behind_a_nat(lab)
+    teacher = lab.term(server_ns, "serve", "--no-announce", "--no-history", "--host", "198.18.10.1", "--port", "0",
+                       "--name", "teacher", rows=30, cols=160)
+    teacher.expect(r"teacher │ host")
+    port = re.search(r"listening on port (\d+)", "\n".join(teacher.lines)).group(1)  # type: ignore[union-attr]
+    holding = Proc("-c", HOLDS_A_CLASS, "198.18.10.1", port, "16", program=["ip", "netns", "exec", class_ns, sys.executable])
+    lab.procs.append(holding)
+    holding.expect("holding")
+    for name in ("dee", "eve"):
+        student = lab.run(class_ns, "connect", "198.18.10.1", port, "--name", name, "--plain")
+        student.expect(r"too many connections from address 198\.18\.10\.2 \(16 at once\)")
+        assert student.wait() == 1
+    said = ("-!- a connection was turned away: too many connections from address 198.18.10.2 (16 at once) "
+            "(a class behind one address? serve --max-per-address N raises the cap)")
+    words = lambda rows: " ".join(" ".join(row.split("│")[0] for row in rows).split())  # noqa: E731 - as one text, the roster left out
+    teacher.wait_screen(lambda rows: said in words(rows), what="the refusal told")
+    teacher.send("/who\r")
+    teacher.expect(r"here \(17\)")  # answered after anything the room sent her before it
+    assert words(teacher.lines).count("turned away") == 1, "\n".join(teacher.lines)
 
 
 def two_classrooms(lab: Lab) -> tuple[str, str, str]:
