@@ -246,6 +246,16 @@ class HistoryDamaged(HistoryUnusable):
     """SQLite's own check found damage in the file (a crash of the machine, a disk failing)."""
 
 
+class HistoryNotYours(HistoryUnusable):
+    """The file, or one kept beside it (its journal, SQLite's -wal or -shm), may not be read by
+    this user: another user's (a teacher's server run once with sudo). Nothing is wrong with the
+    file: moving it aside would lose another's history. ``owner``: the user it belongs to."""
+
+    def __init__(self, message: str, owner: str) -> None:
+        super().__init__(message)
+        self.owner = owner
+
+
 class HistoryDiskFull(HistoryUnusable):
     """The disk the file is on has no room to open it: nothing is wrong with the file itself."""
 
@@ -491,6 +501,16 @@ def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     else:
         return folder / FILE_NAME
     return folder / f"history-{tag}.sqlite3"
+
+
+def _user(uid: int) -> str:
+    """A user's name, as ls -l shows the owner (its number if the system has no name for it)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _first_problem(problems: list[str]) -> str:
@@ -1326,13 +1346,15 @@ class _Opening(_Rows):
 
     def _check_path(self, *, create: bool) -> None:
         """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable); a path
-        the system cannot even look at (a name too long, a folder we may not search) too."""
+        the system cannot even look at (a name too long, a folder we may not search) too; and one
+        this user may not read (HistoryNotYours)."""
         try:
             self._check_kind(create=create)
         except PermissionError:
             raise  # (worded where it is opened: "cannot read PATH: Permission denied")
         except OSError as exc:
             raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
+        self._check_readable()
 
     def _check_kind(self, *, create: bool) -> None:
         for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
@@ -1353,6 +1375,28 @@ class _Opening(_Rows):
                     f"{side} is a folder where SQLite keeps a file of {self.path.name}'s own; move that folder aside "
                     f"({self.path.name} itself was left untouched)"
                 )
+
+    def _check_readable(self) -> None:
+        """Refuse a history this user may not read, in those words (HistoryNotYours): the file,
+        its journal or SQLite's files beside it another user's. SQLite said only "unable to open
+        database file" (with "move it aside": another's history, lost), and a journal it may not
+        read was a traceback at the first read (read_rows). A file not there yet is made."""
+        sqlites = self._real.name
+        beside = {
+            self._real: "",
+            self.journal_path: f" (the newest messages of {self.path.name}, kept beside it)",
+            self._real.with_name(sqlites + "-wal"): f" (SQLite's file of {self.path.name}'s newest changes)",
+            self._real.with_name(sqlites + "-shm"): f" (SQLite's file beside {self.path.name})",
+        }
+        for file, what in beside.items():
+            if os.path.isfile(file) and not os.access(file, os.R_OK):
+                try:
+                    owner = _user(os.stat(file).st_uid)
+                except OSError:  # (gone meanwhile: SQLite's open says what is there now)
+                    continue
+                me = _user(os.geteuid())
+                whose = f"it belongs to user {owner}, not to you ({me})" if owner != me else "permission denied"
+                raise HistoryNotYours(f"cannot read {file}{what}: {whose}", owner)
 
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and

@@ -211,7 +211,7 @@ def _open_history(start: _Start) -> int | None:
     args = start.args
     if args.no_history:
         return None
-    from ..history import HistoryBusy, HistoryDiskFull, HistoryStore, HistoryUnusable, default_path
+    from ..history import HistoryBusy, HistoryDiskFull, HistoryNotYours, HistoryStore, HistoryUnusable, default_path
     from ..transport import Endpoint, TransportError, listen
 
     if start.port == 0 and not args.unix and not args.history:
@@ -236,6 +236,9 @@ def _open_history(start: _Start) -> int | None:
             except TransportError as taken:
                 return fail(str(taken) + start.named)
         return fail(str(exc))
+    except HistoryNotYours as exc:  # another user's history: moving it aside would lose theirs
+        return fail(f"{exc}\n  run serve as {exc.owner} to go on with it, choose another file with --history PATH, "
+                    "or start with --no-history")  # fmt: skip
     except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
         return fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
     except HistoryUnusable as exc:
