@@ -71,6 +71,7 @@ from .moderation import SEEN_KEYS, Ban, Mute
 from .textsafe import visible, visible_lines
 
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 10, 11, 13  # SQLite's primary result codes (an error's code & 0xFF)
+_SQLITE_MAGIC, _HEADER_BYTES = b"SQLite format 3\0", 100  # how every SQLite file begins, and its header's length
 _NEARLY_FULL_BYTES = 1 << 20  # less free than this, and SQLite's I/O error is the disk's (HistoryDiskFull)
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
@@ -529,11 +530,11 @@ def _cut_short(path: Path) -> str | None:
     says (the header's page count is valid only while its two change counters agree)."""
     try:
         with open(path, "rb") as file:
-            header = file.read(100)
+            header = file.read(_HEADER_BYTES)
         size = os.path.getsize(path)
     except OSError:
         return None
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\0") or header[24:28] != header[92:96]:
+    if len(header) < _HEADER_BYTES or not header.startswith(_SQLITE_MAGIC) or header[24:28] != header[92:96]:
         return None
     page_size = int.from_bytes(header[16:18], "big")
     whole = int.from_bytes(header[28:32], "big") * (65536 if page_size == 1 else page_size)
@@ -1355,6 +1356,7 @@ class _Opening(_Rows):
         except OSError as exc:
             raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
         self._check_readable()
+        self._check_not_a_start()
 
     def _check_kind(self, *, create: bool) -> None:
         for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
@@ -1397,6 +1399,21 @@ class _Opening(_Rows):
                 me = _user(os.geteuid())
                 whose = f"it belongs to user {owner}, not to you ({me})" if owner != me else "permission denied"
                 raise HistoryNotYours(f"cannot read {file}{what}: {whose}", owner)
+
+    def _check_not_a_start(self) -> None:
+        """Refuse a file too short to hold SQLite's header that does not begin as one: SQLite
+        takes a file of one byte (`echo > class.sqlite3` leaves its newline) for an empty
+        database, and serve made it a history, the byte gone; a longer one SQLite refuses itself."""
+        try:
+            size = os.path.getsize(self._real)
+            if not 0 < size < _HEADER_BYTES:
+                return
+            with open(self._real, "rb") as file:
+                start = file.read(len(_SQLITE_MAGIC))
+        except OSError:  # (not there: made; gone meanwhile: SQLite's open says what is there now)
+            return
+        if start != _SQLITE_MAGIC[: len(start)]:
+            raise HistoryUnusable(f"{self.path} is not a usable history database: file is not a database")
 
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and

@@ -893,6 +893,23 @@ def test_an_empty_file_given_as_a_history_is_said_to_be_empty_and_left_empty(tmp
     assert db.stat().st_size == 0 and [file.name for file in tmp_path.iterdir()] == ["lesson.sqlite3"]
 
 
+@pytest.mark.parametrize("args", [("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history"), ("history",),
+                                  ("history", "prune", "--keep-days", "3"), ("names", "release", "bob", "--history")])  # fmt: skip
+def test_a_one_byte_file_given_as_a_history_is_refused_and_kept(tmp_path, args):
+    """`echo > lesson.sqlite3` leaves one byte, a newline: SQLite takes a file that short for an
+    empty database, and `serve --history lesson.sqlite3` (and `history prune`, `names release`)
+    made it a 88 KiB history and started, the file's byte gone (`lanchat history` said 'cannot
+    read PATH: no such table: messages'), where any longer file that is no database was refused
+    and left untouched. Now it is refused as those are, and nothing is made beside it."""
+    db = tmp_path / "lesson.sqlite3"
+    db.write_bytes(b"\n")
+    result = subprocess.run([*LANCHAT, *args, str(db)], capture_output=True, text=True, env=child_env(), cwd=tmp_path,
+                            timeout=30, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result
+    assert result.stderr.splitlines()[0] == f"lanchat: {db} is not a usable history database: file is not a database", result.stderr
+    assert db.read_bytes() == b"\n" and [file.name for file in tmp_path.iterdir()] == ["lesson.sqlite3"]
+
+
 @pytest.mark.parametrize("before", ["2099-01-01", "23:59:59"])
 def test_history_prune_before_a_time_still_to_come_is_refused_and_drops_nothing(tmp_path, before):
     """`history prune --before 2206-09-01` (the year mistyped), or a time of day still to come, is
