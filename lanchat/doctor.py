@@ -653,16 +653,19 @@ def terminal_colours(term: str) -> int | None:
 
 
 def judge_data_folder(folder: Path) -> Check:
-    """The folder `serve` keeps its history in: there (or creatable) and writable, with some room."""
+    """The folder lanchat keeps its identity key and `serve` its history in: there (or creatable)
+    and writable, with some room. Where it is not, both go elsewhere (--identity, --history)."""
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if probe != folder and not os.access(probe, os.W_OK):
         return Check("data folder", "fail", f"{folder} does not exist and cannot be created",
-                     "choose a history file elsewhere: lanchat serve --history PATH (or --no-history)")
+                     "give your key and serve's history in a folder you may write: --identity PATH, "
+                     "lanchat serve --history PATH (or --no-history)")
     if probe == folder and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
         return Check("data folder", "fail", f"{folder} is not a writable folder",
-                     "fix its permissions, or lanchat serve --history PATH (or --no-history)")
+                     "fix its permissions, or give your key and serve's history elsewhere: --identity PATH, "
+                     "lanchat serve --history PATH (or --no-history)")
     free = shutil.disk_usage(probe).free
     if free < 50 * 1024 * 1024:
         return Check("data folder", "warn", f"{folder}: only {human_size(free)} free",

@@ -251,7 +251,7 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
                 f"there is no folder {path.parent} for the identity key {path.name} (a drive not plugged in? "
                 "a typo?); give an existing key file, or a file name in an existing folder for a new key"
             ) from None
-        return _create_key(path), [f"a new identity key was made in {path} (keep it private; copy it to use your name elsewhere)"]
+        return _create_key(path, own_path=make_folder), [f"a new identity key was made in {path} (keep it private; copy it to use your name elsewhere)"]
     except OSError as exc:
         raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):  # most likely `--identity FOLDER`: the folder is not in the way, the flag is
@@ -340,7 +340,10 @@ def _link_target(path: Path) -> str:
         return "a file"
 
 
-def _create_key(path: Path) -> Ed25519PrivateKey:
+def _create_key(path: Path, *, own_path: bool = True) -> Ed25519PrivateKey:
+    """A new key at ``path`` (0600). IdentityError if it cannot be made there, saying where one
+    can be: a HOME that may not be written (a guest account, a live USB, a service user's
+    /nonexistent) left a student with "Permission denied" and no way into any room."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -358,7 +361,11 @@ def _create_key(path: Path) -> Ed25519PrivateKey:
             ) from None
         return load_or_create_key(path)[0]  # another lanchat made it just now: read theirs
     except OSError as exc:
-        raise IdentityError(f"cannot create the identity key {path}: {exc.strerror or exc}") from None
+        where = " (lanchat's data folder)" if own_path else ""
+        raise IdentityError(
+            f"cannot create the identity key {path}{where}: {exc.strerror or exc}; "
+            "give one in a folder you may write with --identity PATH (a new key is made there)"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)

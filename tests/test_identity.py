@@ -1887,6 +1887,43 @@ def test_identity_given_a_pipe_says_to_give_the_key_file_not_to_move_the_pipe_as
     assert str(own.value) == f"{fifo} is not a file; move it aside to get a new identity key"
 
 
+def test_a_home_that_may_not_be_written_says_where_a_key_can_be_made_and_that_way_joins(tmp_path):
+    """A student whose HOME may not be written (a guest account, a live USB, a service user's
+    /nonexistent) typed `lanchat connect ...` and read only 'cannot create the identity key
+    ~/.local/share/lanchat/identity.key: Permission denied', with no way into any room. Now the
+    line says to give a key in a folder they may write with --identity, and that joins."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("acting as a second account needs root and setpriv")
+    shared = Path(tempfile.mkdtemp(prefix="lanchat-home-"))
+    try:
+        shared.chmod(0o755)
+        home = shared / "home"  # root's: the student may read it, not write it
+        home.mkdir(mode=0o755)
+        own = shared / "own"  # a folder of the student's own
+        own.mkdir()
+        os.chown(own, 65534, 65534)
+        env = child_env(HOME=str(home), XDG_STATE_HOME=str(home), XDG_CONFIG_HOME=str(home))
+        del env["XDG_DATA_HOME"]  # lanchat's own data folder: HOME's
+        student = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-m", "lanchat"]
+        with running_server() as (_server, endpoint):
+            port = str(endpoint.port)
+            refused = Proc("connect", "127.0.0.1", port, "--name", "bob", stdin=False, env=env, program=student)
+            assert refused.wait() == 1
+            key = home / ".local" / "share" / "lanchat" / "identity.key"
+            assert refused.lines == [
+                f"lanchat: cannot create the identity key {key} (lanchat's data folder): Permission denied; give one in a "
+                "folder you may write with --identity PATH (a new key is made there)"
+            ], refused.output
+            joined = Proc("connect", "127.0.0.1", port, "--name", "bob", "--identity", str(own / "bob.key"), env=env, program=student)
+            try:
+                joined.expect(r"welcome, bob")
+            finally:
+                joined.stop()
+        assert (own / "bob.key").exists() and not list(home.iterdir())
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 SIGNAL_WHILE_HANDLERS_GO_BACK = """
 import os, pty, signal, termios
 from lanchat import askpass
