@@ -39,7 +39,7 @@ from .cli.start import (  # noqa: E402
     open_closed_streams,
     replace_what_the_terminal_cannot_show,
 )
-from .cli.terminal import fail, hold_signals_for_good  # noqa: E402
+from .cli.terminal import OutputLost, fail, hold_signals_for_good  # noqa: E402
 
 # Each command: the module under cli/ that runs it, and its function there.
 COMMANDS = {
@@ -116,6 +116,8 @@ def _main(argv: list[str] | None) -> int:
         return command_for(args.command)(args)
     except KeyboardInterrupt:
         return 130
+    except OutputLost as exc:
+        return fail(f"cannot write the output ({exc}); what was written stops short")
     finally:  # the process is ending: a signal now would only cut Python's shutdown (a traceback)
         hold_signals_for_good()
 

@@ -1260,3 +1260,46 @@ def test_history_prune_whose_compacting_has_no_room_says_the_drops_are_done_and_
             assert store.count() == 6000
         finally:
             store.close()
+
+
+def test_a_commands_output_to_a_full_disk_or_a_reader_gone_is_one_line_never_a_traceback(tmp_path):
+    """`lanchat key > key.txt`, `names list > names.txt` or `history prune ... > log.txt` on a full
+    disk ended in a Python traceback (OSError: No space left on device), as did `lanchat doctor |
+    head -3` or `lanchat key | true` (BrokenPipeError) once the reader had gone. Now a full disk is
+    one line on stderr, exit 1, and a reader gone is left in peace, the command's own exit status."""
+    history = tmp_path / "room.sqlite3"
+    store = HistoryStore(history)
+    store.append(time=time.time() - 10 * 86400, sender="ann", text="old")
+    store.claim("bob", bytes(32), time=time.time())
+    store.close()
+    key = tmp_path / "me.key"
+    commands = {
+        "key": ("key", "--identity", str(key)),
+        "names list": ("names", "list", str(history)),
+        "history prune": ("history", "prune", "--keep-days", "3", "--no-compact", str(history)),
+    }
+
+    def run(args: tuple[str, ...], stdout: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lanchat", *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                              env=child_env(), cwd=ROOT, timeout=60)  # fmt: skip
+
+    with small_disk() as disk:
+        fill_disk(disk)
+        for what, args in commands.items():
+            with open(disk / "out.txt", "w") as out:
+                result = run(args, out)
+            assert result.returncode == 1 and "Traceback" not in result.stderr, (what, result.stderr)
+            assert result.stderr.splitlines()[-1] == (
+                "lanchat: cannot write the output (no space left on device); what was written stops short"
+            ), (what, result.stderr)
+    left = HistoryStore(history, create=False)
+    assert [record.text for record in left.export()] == []  # (the prune was done)
+    left.close()
+    for what, args in commands.items():
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader gone before a byte was written
+        try:
+            result = run(args, writer)
+        finally:
+            os.close(writer)
+        assert (result.returncode, result.stderr) == (0, ""), (what, result.stderr)

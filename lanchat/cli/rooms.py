@@ -13,7 +13,17 @@ from pathlib import Path
 
 from ..textsafe import quoted, visible
 from .history_file import entries, kept_history
-from .terminal import PROG, PromptCancelled, cancelled, fail, say, terminal_columns, terminal_safe, writes_utf8
+from .terminal import (
+    PROG,
+    PromptCancelled,
+    cancelled,
+    fail,
+    print_out,
+    say,
+    terminal_columns,
+    terminal_safe,
+    writes_utf8,
+)
 
 
 def room_said(room: str) -> str:
@@ -101,15 +111,15 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     if isinstance(rooms, int):
         return rooms
     if args.json:
-        print(json.dumps([
+        print_out(json.dumps([
             {"room": r.name, "host": r.host, "address": r.address, "addresses": list(r.addresses), "port": r.port,
              "mode": r.mode, "password": r.password, "fingerprint": r.fingerprint}
             for r in rooms
-        ], ensure_ascii=not writes_utf8(sys.stdout)), flush=True)
+        ], ensure_ascii=not writes_utf8(sys.stdout)))
         return 0 if rooms else 1
     if not rooms:
         return fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
-    print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
+    print_out(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
     for number, room in enumerate(rooms, 1):
         host, port = room.address, room.port
         say(f"  {number}. {room.describe()}{room_warning(room)}\n       join with: lanchat connect {host} {port}", sys.stdout)
@@ -174,10 +184,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if hint:  # no room of that name seen: what it was likely meant as, the last word (connect's)
         checks = judge_mistyped(checks, hint)
     if args.json:
-        print(json.dumps(as_json(checks), ensure_ascii=not writes_utf8(sys.stdout), indent=2), flush=True)
+        print_out(json.dumps(as_json(checks), ensure_ascii=not writes_utf8(sys.stdout), indent=2))
     else:
         say(f"{PROG} doctor: checking port {port}" + (room or (f" and the server at {target}" if target else "")), sys.stdout)
-        print(terminal_safe(as_text(checks, terminal_columns())), flush=True)  # (it names folders: the user's bytes)
+        print_out(terminal_safe(as_text(checks, terminal_columns())))  # (it names folders: the user's bytes)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
@@ -201,7 +211,7 @@ def cmd_names(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             for name, key in store.owner_names():
-                print(f"{visible(name)}  {short_fingerprint(key)}")
+                print_out(f"{visible(name)}  {short_fingerprint(key)}")
             if store.skipped:  # as `lanchat history` says it (history_rows.py)
                 say(f"{PROG}: left out {entries(store.skipped)} of {path}: not as lanchat writes them")
             return 0

@@ -30,7 +30,29 @@ def say(message: str, stream=None) -> None:  # noqa: ANN001 - sys.stderr (the de
     line mid-word, back at column 0, on the very projector a class reads it from."""
     out = sys.stderr if stream is None else stream
     lines = fold_lines(terminal_safe(message).split("\n"), stream_columns(out))
-    print("\n".join(lines), file=out, flush=True)
+    _write(out, "\n".join(lines))
+
+
+def print_out(text: str) -> None:
+    """A command's output (a listing, JSON) on standard output, as it is: made harmless by the
+    caller. A reader gone or a full disk is met as ``say`` meets it."""
+    _write(sys.stdout, text)
+
+
+def _write(out, text: str) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr
+    try:
+        print(text, file=out, flush=True)
+    except BrokenPipeError:  # `lanchat doctor | head -3`: the reader has what it wanted; nothing more goes there
+        silence(out)
+    except OSError as exc:  # `lanchat key > key.txt` on a full disk: said on stderr (OutputLost), never a traceback
+        silence(out)
+        if out is sys.stdout:
+            raise OutputLost((exc.strerror or str(exc)).lower()) from None
+
+
+class OutputLost(Exception):
+    """What a command prints could not be written to standard output (a file on a full disk,
+    /dev/full): what was written stops short. __main__ says so on stderr and exits 1."""
 
 
 def terminal_safe(message: str) -> str:
