@@ -1225,6 +1225,11 @@ def _not_utf8_path(typed: Path) -> Path | None:
     return found if os.path.exists(found) else None  # (False on any OSError: Path.exists() raised EACCES)
 
 
+# A file the system makes as it is read (/proc's: /proc/net/tcp in a sockets lesson) says it holds
+# 0 bytes: /send offered the room an empty file, "SHA-256 checked".
+_MADE_AS_READ = "it says it is empty, but the system makes it as it is read (as /proc's files are): copy it to a file first and /send that"
+
+
 def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:
     """The file at ``path`` opened for reading, and its size and modification time (_stamp); IsADirectoryError for anything
     but a regular file (a folder, a device, a pipe)."""
@@ -1238,6 +1243,8 @@ def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:
         if not _is_regular(info.st_mode):
             raise OSError(errno.EINVAL, "it is not a regular file")
         os.set_blocking(fd, True)
+        if info.st_size == 0 and os.pread(fd, 1, 0):  # /proc/net/tcp: said empty, made as it is read
+            raise OSError(errno.EINVAL, _MADE_AS_READ)
     except OSError:
         os.close(fd)
         raise

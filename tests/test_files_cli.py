@@ -254,6 +254,28 @@ def test_mistakes_are_one_clear_line_and_nobody_else_notices(make_room, tmp_path
     assert not [line for line in bob.lines + room.ann.lines if "Traceback" in line]
 
 
+def test_a_file_the_system_makes_as_it_is_read_is_refused_and_an_empty_file_still_goes(make_room, tmp_path):
+    """A sockets lesson: the teacher typed /send /proc/net/tcp to show the class its own
+    connections. The file says it holds 0 bytes (the system makes it as it is read), so the room
+    was offered an empty tcp, 'SHA-256 checked', and a student's /get saved nothing. Now it is
+    refused with what to do; a file that really is empty is offered as before."""
+    if not os.path.isfile("/proc/net/tcp"):
+        pytest.skip("no /proc/net/tcp here (Linux's)")
+    room = make_room()
+    bob = room.join("bob")
+    room.ann.send("/send /proc/net/tcp")
+    room.ann.expect(r"! cannot send /proc/net/tcp: it says it is empty, but the system makes it as it is read "
+                    r"\(as /proc's files are\): copy it to a file first and /send that$")  # fmt: skip
+    empty = tmp_path / "blank.txt"
+    empty.write_bytes(b"")
+    room.ann.send(f"/send {empty}")
+    file_id = offer_id(bob, "ann", "blank.txt")
+    assert not [line for line in bob.lines if "tcp" in line]
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved .*blank\.txt")
+    assert (room.downloads("bob") / "blank.txt").read_bytes() == b""
+
+
 def partial_uploads(files_dir: Path) -> list[Path]:
     """The server's uploads under way that hold some bytes (one may finish as it is looked at)."""
     found = []
