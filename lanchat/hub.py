@@ -70,6 +70,7 @@ from .actions import (
 )
 from .guard import Guard
 from .history_policy import HistoryPolicy
+from .holder_watch import HolderWatch
 from .hub_connections import Connections, Peer
 from .hub_downloads import DownloadPacer
 from .hub_flush import Flush, unsealed
@@ -147,6 +148,7 @@ class Hub:
         self.internal_errors: list[str] = []
         self.internal_error_count = 0
         self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send, clock=clock)
+        self.holder_watch = HolderWatch()  # the turn holder's link, watched closely (holder_watch.py)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
             connection_limits=connection_limits, set_reading=set_reading, refusal_log=refusal_log,

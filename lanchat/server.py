@@ -27,7 +27,7 @@ from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .limits import Counted
 from .poller import EVENT_READ, EVENT_WRITE, Poller
 from .protocol import JoinPage, encode
-from .room import Room
+from .room import TURN, Room
 from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
@@ -39,6 +39,7 @@ from .transport import (
     peer_users_at_once,
     remove_unix_path,
     round_trip_seconds,
+    set_keepalive,
     set_send_buffer,
     tune,
     wake_pair,
@@ -143,6 +144,20 @@ def _socket_readers(room: Room, hub: Hub, clients: dict[int, Client]) -> None:
 def _round_trip(clients: dict[int, Client], cid: int) -> float | None:
     client = clients.get(cid)
     return None if client is None else round_trip_seconds(client.sock)
+
+
+def socket_options(hub: Hub, clients: dict[int, Client]) -> None:
+    """Once a pass, the socket options the pure parts ask for: a download began or its pace
+    changed, so cap what the kernel holds of it (hub_downloads.DownloadPacer); the turn moved,
+    so watch the new holder's link closely and the last one's as usual (holder_watch.py)."""
+    if hub.files.downloads:  # the pacer has nothing to do without a download
+        for cid, size in hub.pacer.top_up():
+            if (client := clients.get(cid)) is not None:
+                set_send_buffer(client.sock, size)
+    room = hub.room
+    for cid, holder in hub.holder_watch.changes(room.turn_holder if room.mode == TURN else None):
+        if (client := clients.get(cid)) is not None:
+            set_keepalive(client.sock, holder=holder)
 
 
 def numbered_from_history(room: Room, history: HistoryStore | None) -> None:
@@ -280,10 +295,7 @@ class Server:
                     hub.expire()
                 if self.tls is not None:
                     self.tls.expire()
-                if hub.files.downloads:  # the pacer has nothing to do without a download
-                    for cid, size in hub.pacer.top_up():  # a download began, or its pace changed: cap what the kernel holds of it
-                        if (client := self.clients.get(cid)) is not None:
-                            set_send_buffer(client.sock, size)
+                socket_options(hub, self.clients)  # a download's send buffer, the turn holder's keepalive
                 hub.flush(self.clients)
                 # Only people count: a port probe that never says hello cannot end the chat,
                 # and a bot cannot keep it open.

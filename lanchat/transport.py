@@ -85,15 +85,24 @@ USER_TIMEOUT_SECONDS = 60
 # unacknowledged for 5 s ends it. A peer that is there answers (on a LAN, in milliseconds) and
 # nothing changes, so a false announcement cannot end a chat.
 QUICK_KEEPALIVE = (1, 1, 2, 5)
+# The turn holder's connection, in a turn-based room (holder_watch.py): the class waits on it, so
+# a vanished laptop is found within about 10 s, not a minute: probed after 2 s of quiet, every 2 s,
+# and ended once nothing came back for 10 s (TCP_USER_TIMEOUT: Linux then ends a connection whose
+# probes go unanswered that long after the last byte heard). A Wi-Fi hiccup shorter is ridden out.
+HOLDER_KEEPALIVE = (2, 2, 3, 10)
 
 
-def set_keepalive(sock: socket.socket, *, quick: bool = False) -> None:
+def set_keepalive(sock: socket.socket, *, quick: bool = False, holder: bool = False) -> None:
     """TCP keepalive on ``sock`` so a half-open peer is noticed (where the platform allows),
     with the module's numbers (read at each call, so a test can shorten them); ``quick``: the
-    connection is in doubt, find out within seconds (QUICK_KEEPALIVE)."""
+    connection is in doubt, find out within seconds (QUICK_KEEPALIVE); ``holder``: the turn
+    holder's, which a room waits on (HOLDER_KEEPALIVE). Not on a socket file or a socketpair."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
     idle, interval, probes, unacknowledged = (
-        QUICK_KEEPALIVE if quick else (KEEPALIVE_IDLE_SECONDS, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES, USER_TIMEOUT_SECONDS)
-    )
+        QUICK_KEEPALIVE if quick else HOLDER_KEEPALIVE if holder
+        else (KEEPALIVE_IDLE_SECONDS, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES, USER_TIMEOUT_SECONDS)
+    )  # fmt: skip
     options = [
         (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
         # macOS names the idle time TCP_KEEPALIVE (Python 3.10+); without it, two hours

@@ -23,6 +23,7 @@ PURE = (
     "events.py",
     "files.py",
     "history_rows.py",
+    "holder_watch.py",
     "hub.py",
     "hub_connections.py",
     "hub_downloads.py",

@@ -1,0 +1,106 @@
+"""In a turn-based room, the holder's laptop vanishes (lid closed, Wi-Fi gone: no FIN, no RST).
+
+The class waits on the holder, so the server watches that one link closely (holder_watch.py,
+transport.HOLDER_KEEPALIVE) and the turn moves on within seconds; before, the usual keepalive's
+minute held it, and everyone read 'not your turn yet (waiting for bob)' of a laptop long gone.
+A holder who is there but quiet (thinking) keeps the turn: their kernel answers the probes.
+
+Real sockets through a network namespace of the test's own (helpers.network_namespace_or_skip);
+bob's link is taken down there, so the server's packets to him go unanswered. The holder's
+numbers are shortened for the test (1 s idle, 1 s apart, 3 s without an answer); the usual
+ones stay as they are (a minute), so only the holder's watch can end his connection in time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_skip, running_server
+
+from lanchat import events as ev
+from lanchat import transport
+from lanchat.holder_watch import HolderWatch
+
+BOB = """
+import socket, struct, sys, json, time
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+body = json.dumps({"type": "hello", "name": "bob", "version": 1}).encode()
+sock.sendall(struct.pack(">I", len(body)) + body)
+sock.recv(65536)
+print("joined", flush=True)
+time.sleep(60)  # holds the turn, says nothing: thinking, or his laptop's lid is shut
+"""
+
+needs_namespace = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2 for a network namespace")
+
+
+def test_the_watch_names_the_new_holder_and_hands_the_last_one_back():
+    watch = HolderWatch()
+    assert watch.changes(None) == []
+    assert watch.changes(3) == [(3, True)]
+    assert watch.changes(3) == []  # each pass: nothing new, nothing to set
+    assert watch.changes(5) == [(3, False), (5, True)]
+    assert watch.changes(None) == [(5, False)]  # the room went duplex, or the holder left
+
+
+def _holding_bob(namespace: tuple[str, str, str, str], endpoint: transport.Endpoint) -> subprocess.Popen:
+    name, our_address, _theirs, _link = namespace
+    bob = subprocess.Popen(
+        ["ip", "netns", "exec", name, sys.executable, "-c", BOB, our_address, str(endpoint.port)],
+        stdout=subprocess.PIPE, env=child_env(),
+    )  # fmt: skip
+    assert bob.stdout is not None and bob.stdout.readline() == b"joined\n"
+    return bob
+
+
+@pytest.fixture
+def namespace():
+    with network_namespace_or_skip() as found:
+        yield found
+
+
+@needs_namespace
+@pytest.mark.timeout(60)
+def test_a_vanished_turn_holder_loses_the_turn_within_seconds_not_a_minute(namespace, monkeypatch):
+    """bob holds the turn; his link goes down. ann's line, held for her turn, goes out once the
+    server finds him gone: within the holder's watch (3 s here), where it took the usual
+    keepalive's minute (USER_TIMEOUT_SECONDS, 60 s). Reverted (holder_watch's changes always
+    []), ann waits the minute and this fails at 20 s."""
+    name, our_address, _theirs, their_link = namespace
+    monkeypatch.setattr(transport, "HOLDER_KEEPALIVE", (1, 1, 2, 3))
+    with running_server("turn", host=our_address) as (_server, endpoint):
+        bob = _holding_bob(namespace, endpoint)
+        try:
+            ann = RawClient(endpoint, "ann")
+            assert ann.welcome is not None and ann.welcome.turn == "bob"
+            subprocess.run(["ip", "-n", name, "link", "set", their_link, "down"], check=True, timeout=DEFAULT_TIMEOUT)
+            ann.expect(ev.Left, timeout=20, name="bob", reason="lost")
+            ann.expect(ev.Turn, holder="ann")
+            ann.send(ev.Say(text="my answer"))
+            ann.expect(ev.Message, sender="ann", text="my answer")
+        finally:
+            bob.kill()
+            bob.wait(DEFAULT_TIMEOUT)
+
+
+@needs_namespace
+@pytest.mark.timeout(60)
+def test_a_turn_holder_who_is_there_but_quiet_keeps_the_turn(namespace, monkeypatch):
+    """The same close watch on a holder whose link is up: his kernel answers the probes, so
+    three times the watch's limit of silence from him ends nothing."""
+    monkeypatch.setattr(transport, "HOLDER_KEEPALIVE", (1, 1, 2, 3))
+    with running_server("turn", host=namespace[1]) as (_server, endpoint):
+        bob = _holding_bob(namespace, endpoint)
+        try:
+            ann = RawClient(endpoint, "ann")
+            heard = ann.drain(timeout=9)  # bob says nothing all this while
+            assert not [e for e in heard if isinstance(e, (ev.Left, ev.Turn))], heard
+            ann.send(ev.Who())
+            assert "bob" in ann.expect(ev.Roster).members  # type: ignore[attr-defined]
+        finally:
+            bob.kill()
+            bob.wait(DEFAULT_TIMEOUT)
