@@ -62,12 +62,33 @@ class Endpoint:
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
 
+# <linux/in.h>'s IP_MTU_DISCOVER and IP_PMTUDISC_DONT, which Python's socket module does not name.
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0
+
+
 def tune(sock: socket.socket) -> None:
-    """Per-connection options: no Nagle delay for TCP, so a short chat line leaves at once."""
+    """Per-connection options: no Nagle delay for TCP, so a short chat line leaves at once; and,
+    over IPv4 on Linux, packets a router may split (no_path_mtu_black_hole)."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        no_path_mtu_black_hole(sock)
         set_keepalive(sock)
+
+
+def no_path_mtu_black_hole(sock: socket.socket) -> None:
+    """A student whose network reaches the room through a smaller hop (a school's tunnel, a VLAN
+    over a VPN: 1280 bytes) behind a firewall that drops ICMP "fragmentation needed" is behind a
+    path-MTU black hole: Linux sends full-size packets marked "do not fragment", the router drops
+    them and its message saying so never arrives. Small packets pass, so the connection is made,
+    and then the welcome, a history page and a file never came ("connected, but the server said
+    nothing in time"). Without the mark the router splits such a packet and it arrives; where no
+    hop is smaller, nothing changes. macOS and Windows find a black hole by themselves; Linux only
+    if the system is told to (net.ipv4.tcp_mtu_probing), hence this. IPv6 routers never split:
+    there only that setting helps (README, Beyond one network)."""
+    if sock.family == socket.AF_INET and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
 
 
 # A peer that vanished (a laptop closed, a cable pulled) sends no FIN: without these its
