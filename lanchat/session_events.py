@@ -260,8 +260,11 @@ def _marked(session: Session, name: str, muted: dict[str, str]) -> str:
 
 
 def _turn(session: Session, event: ev.Turn) -> list[Line]:
+    # Ours again (alone in the room, or the others muted: the server names the holder after each
+    # line said) is no news: 'turn: your turn' came twice in a row, under the line it followed.
+    again = session.my_turn and event.holder is not None and ev.name_key(event.holder) == ev.name_key(session.name)
     session.turn = event.holder
-    if session.mode != "turn":  # after /mode duplex: nobody's turn, and the act said so
+    if session.mode != "turn" or again:  # after /mode duplex: nobody's turn, and the act said so
         return []
     # coded by whose it is now, not read at the screen: a batch may end on another turn (sending.py)
     code = TURN_OURS if session.my_turn else TURN_CHANGED

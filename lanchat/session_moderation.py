@@ -83,7 +83,7 @@ def mute_minutes(text: str) -> tuple[int | None, str]:
 def moderated(session: Session, event: ev.Moderated) -> list[Line]:
     """One moderation act: a line for everyone, and what it changes here (the mode, our mute)."""
     if event.action == "mode" and event.mode in ("turn", "duplex"):
-        session.mode = event.mode  # the turn event that follows says whose turn it is
+        session.mode, session.turn = event.mode, None  # the turn event that follows says whose turn it is
     if event.action in ("mute", "unmute") and event.name is not None and ev.name_key(event.name) == ev.name_key(session.name):
         session.muted_until = session._mute_ends(event.minutes or 0) if event.action == "mute" else None
     # Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it

@@ -24,6 +24,7 @@ from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_
 from lanchat import events as ev
 from lanchat import transport
 from lanchat.holder_watch import HolderWatch
+from lanchat.session import Session
 
 BOB = """
 import socket, struct, sys, json, time
@@ -45,6 +46,26 @@ def test_the_watch_names_the_new_holder_and_hands_the_last_one_back():
     assert watch.changes(3) == []  # each pass: nothing new, nothing to set
     assert watch.changes(5) == [(3, False), (5, True)]
     assert watch.changes(None) == [(5, False)]  # the room went duplex, or the holder left
+
+
+def _turn_lines(session: Session, holder: str | None) -> list[str]:
+    return [line.text for line in session.on_event(ev.Turn(holder=holder)) if line.text.startswith("turn:")]
+
+
+def test_the_turn_coming_back_to_whoever_holds_it_is_said_once():
+    """Once bob was gone ann was alone: the server names the holder after each line said, and
+    ann read 'turn: your turn' twice in a row, under her line (--plain and the full screen).
+    Reverted (session_events._turn's ``again``), the second assert fails."""
+    ann = Session(name="ann")
+    ann.on_event(ev.Welcome(name="ann", mode="turn", members=("bob", "ann"), turn="bob"))
+    assert _turn_lines(ann, "ann") == ["turn: your turn"]  # bob lost: ann's turn
+    assert _turn_lines(ann, "ann") == []  # after her line, hers again: no news
+    assert _turn_lines(ann, "cy") == ["turn: waiting for cy"]  # (the full screen shows it in its status line)
+    assert _turn_lines(ann, "ann") == ["turn: your turn"]
+    # /mode duplex, then turn again: her turn, whoever held it before the switch, is news
+    for mode in ("duplex", "turn"):
+        ann.on_event(ev.Moderated(action="mode", by="hal", mode=mode, time=0.0))
+    assert _turn_lines(ann, "ann") == ["turn: your turn"]
 
 
 def _holding_bob(namespace: tuple[str, str, str, str], endpoint: transport.Endpoint) -> subprocess.Popen:
