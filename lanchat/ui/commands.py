@@ -151,8 +151,10 @@ class ScreenCommands:
         if not argument:
             return Line(kind="error", time=now, text="usage: /save FILE")
         # absolute: "saved to lesson2.txt" left the folder (the one lanchat was started in) a guess
-        path = Path(argument).expanduser().absolute()
-        if not path.name or path.is_dir():  # ".", "/", "~", a folder: no file name to write to
+        # (os.path's expanduser and isdir: Path's raise for "~nobody_here/x", and in a folder
+        # that may not be opened, which ended the chat with an internal error)
+        path = Path(os.path.expanduser(argument)).absolute()
+        if not path.name or os.path.isdir(path):  # ".", "/", "~", a folder: no file name to write to
             return Line(kind="error", time=now, text=f"{argument} is a folder; give a file name: /save {path / 'chat.txt'}")
         lines = [*self.view.cleared, *self.view.lines]  # the whole session's, what /clear took off the screen too
         text = "".join(format_plain(line, keep_lines=True) + "\n" for line in lines)

@@ -154,7 +154,8 @@ def list_paths(partial: str, limit: int = 200) -> list[str]:
     """Tab after /send: the files and folders (with a trailing /) that ``partial`` could name,
     as typed (``~`` kept). Hidden ones only when the partial name starts with a dot."""
     folder_part, _, start = partial.rpartition("/")
-    folder = Path(folder_part or ("/" if partial.startswith("/") else ".")).expanduser()
+    # (os.path's: Path.expanduser raises for "~nobody_here/", a name no user has)
+    folder = Path(os.path.expanduser(folder_part or ("/" if partial.startswith("/") else ".")))
     prefix = folder_part + "/" if (folder_part or partial.startswith("/")) else ""
     found: list[str] = []
     try:
