@@ -799,6 +799,8 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
     try:
         context.load_cert_chain(cert_path, key_path)
         der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
+    except PermissionError:
+        raise TlsError(_not_readable(cert_path, key_path)) from None
     except (OSError, ssl.SSLError, ValueError) as exc:
         why = _what_is_wrong(cert_path, key_path) or str(exc)  # OpenSSL says only "[SSL] PEM lib (_ssl.c:3905)"
         if isinstance(exc, ssl.SSLError) and exc.reason == "KEY_VALUES_MISMATCH":  # both whole, not a pair
@@ -807,6 +809,28 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
             f"cannot use the TLS certificate {cert_path}: {why}; move {cert_path} and {key_path} aside to make new ones"
         ) from None
     return context, fingerprint(der)
+
+
+def _not_readable(cert_path: Path, key_path: Path) -> str:
+    """The room's certificate or key may not be read (another user's: a room first served with
+    sudo, then as oneself). It read "[Errno 13] Permission denied; move ... aside to make new
+    ones": another user's files, and the room's identity, which students trust by its fingerprint."""
+    import pwd
+
+    path = next((p for p in (cert_path, key_path) if not os.access(p, os.R_OK)), key_path)
+    try:
+        owner_id = path.stat().st_uid
+        owner = pwd.getpwuid(owner_id).pw_name
+    except (OSError, KeyError):
+        owner_id, owner = -1, "another user"
+    try:
+        me = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        me = f"uid {os.getuid()}"
+    whose = f"it belongs to user {owner}, not to you ({me})" if owner_id != os.getuid() else "you may not read it"
+    return (f"cannot read the room's TLS {'key' if path == key_path else 'certificate'} {path}: {whose}; run serve as "
+            f"{owner if owner_id >= 0 else 'its owner'} to keep the room's fingerprint (what students trusted), or give a "
+            "folder of your own with --tls-dir DIR (a new certificate there: everyone is asked to trust it again)")
 
 
 def _what_is_wrong(cert_path: Path, key_path: Path) -> str | None:
