@@ -207,11 +207,37 @@ def _written_otherwise(text: str) -> None:
         meant = _meant_at(dotted)
         if meant.get("meant") and looks_like_ipv4(meant["meant"].host) and meant["meant"].host.count(".") == 3:
             raise AddressProblem(f"{text!r} is no address: an address is written with dots, not commas", **meant)
+    if (problem := _ipv4_problem(text.rpartition(":")[0] if text.count(":") == 1 else text)) is not None:
+        raise AddressProblem(f"{text!r} is no address: {problem}")
     head, slash, path = text.partition("/")
     if path.strip("/") and ":" in head and (refused := _port_refused(head)):  # 127.0.0.1:0/chat: no socket file's path
         raise AddressProblem(f"{text!r} is no address: give only the host and the port, as two words; {refused}")
     if path.strip("/") and ":" in head and (meant := _meant_at(head)).get("meant") and meant["meant"].port_given:  # a link without its http://
         raise AddressProblem(f"{text!r} is no address: give only the host and the port, as two words", **meant)
+
+
+LETTERS_FOR_DIGITS = {"O": "0", "o": "0", "I": "1", "l": "1"}  # typed for a digit: 192.168.1.2O
+
+
+def _ipv4_problem(host: str) -> str | None:
+    """Why ``host``, written as an IPv4 address (three dots or more, digits), is none, or None.
+    The name server was asked for "256.1.1.1" ("cannot find host"), and "192.168.1", a number
+    left out, was taken as 192.168.0.1 (the C library's old shorthand): another machine joined."""
+    if not looks_like_ipv4(host):
+        return None
+    letters = sorted({ch for ch in host if ch not in "0123456789."})
+    if letters and not set(letters) <= set(LETTERS_FOR_DIGITS):
+        return None  # a name with digits in it (pc12.lab3...): the name server's
+    like = "an IPv4 address is four numbers from 0 to 255 between dots, like 192.168.1.20"
+    if letters:
+        return f"it holds the letter {' and '.join(letters)} where a digit goes ({like})"
+    parts = host.split(".")
+    if "" in parts:
+        return f"two dots in a row, or a dot at an end ({like})"
+    if len(parts) != 4:
+        return f"it has {len(parts)} numbers ({like})"
+    over = next((part for part in parts if int(part) > 255), None)
+    return f"{over} is over 255 ({like})" if over is not None else None
 
 
 def _port_refused(place: str) -> str | None:

@@ -382,21 +382,23 @@ def test_an_interfaces_network_from_psutils_address_and_netmask(address, netmask
 
 
 @pytest.mark.parametrize(
-    ("args", "said"),
+    ("args", "said", "status"),
     [
-        (["connect", "192.168..1.20", "--name", "bob"], "lanchat: cannot find host '192.168..1.20': not a host name (two dots in a row"),
-        (["connect", "a" * 64 + ".lan", "--name", "bob"], "not a host name (two dots in a row, or a part over 63 characters?)"),
-        (["serve", "--headless", "--no-announce", "--host", "192.168..1.20"], "lanchat: --host '192.168..1.20' is not a host name (two dots in a row"),
-        (["doctor", "192.168..1.20", "--json", "--wait", "0"], "cannot find host '192.168..1.20': not a host name"),
+        # an address, mistyped: said so before any name server is asked (addresses._ipv4_problem), exit 2 as a usage error
+        (["connect", "192.168..1.20", "--name", "bob"], "'192.168..1.20' is no address: two dots in a row", 2),
+        (["connect", "a" * 64 + ".lan", "--name", "bob"], "not a host name (two dots in a row, or a part over 63 characters?)", 1),
+        (["connect", "lab..school.lan", "--name", "bob"], "lanchat: cannot find host 'lab..school.lan': not a host name (two dots in a row", 1),
+        (["serve", "--headless", "--no-announce", "--host", "192.168..1.20"], "lanchat: --host '192.168..1.20' is not a host name (two dots in a row", 1),
+        (["doctor", "192.168..1.20", "--json", "--wait", "0"], "'192.168..1.20' is no address: two dots in a row", 2),
     ],
-    ids=["connect", "connect-long-label", "serve-host", "doctor"],
+    ids=["connect", "connect-long-label", "connect-name", "serve-host", "doctor"],
 )
-def test_an_address_typed_with_two_dots_in_a_row_is_one_clear_line_not_a_traceback(args, said):
+def test_an_address_typed_with_two_dots_in_a_row_is_one_clear_line_not_a_traceback(args, said, status):
     # Python's resolver raises UnicodeError, not gaierror, for a name with an empty or too long
     # part: `lanchat connect 192.168..1.20` (a typo) printed a traceback
     proc = Proc(*args)
     try:
-        assert proc.wait() == 1
+        assert proc.wait() == status
         assert said in proc.output, proc.output
     finally:
         proc.stop()
@@ -499,3 +501,24 @@ def test_a_machine_on_two_networks_says_which_address_is_on_which():
     assert networks_note(hosts, found) == ("this machine is on 2 networks: 192.168.1.31 on wlan0 (default route), "
                                            "10.5.0.1 on eth1; each class joins by the address on its own network")
     assert networks_note(["192.168.1.31", "172.17.0.1", "127.0.0.1"], found) is None  # one network and a container bridge
+
+
+@pytest.mark.parametrize(("typed", "why"), [
+    ("192.168.1", "it has 3 numbers"),  # the C library took it as 192.168.0.1: another machine joined
+    ("192.168.1:3580", "it has 3 numbers"),
+    ("256.1.1.1", "256 is over 255"),  # the name server was asked for it: "cannot find host"
+    ("1.2.3.4.5", "it has 5 numbers"),
+    ("192.168..1", "two dots in a row, or a dot at an end"),
+    ("192.168.1.2O", "it holds the letter O where a digit goes"),
+    ("l92.168.1.20", "it holds the letter l where a digit goes"),
+])
+def test_a_mistyped_ipv4_address_is_said_to_be_none_not_looked_up_or_taken_for_another(typed, why):
+    with pytest.raises(AddressProblem) as caught:
+        split_host_port(typed)
+    assert str(caught.value) == (f"{typed!r} is no address: {why} (an IPv4 address is four numbers from 0 to 255 "
+                                 "between dots, like 192.168.1.20)")
+
+
+@pytest.mark.parametrize("typed", ["192.168.1.20", "10.0.0.255:3580", "127.1", "3.14", "pc12.lab3.school", "1.2.3.4.nip.io", "::1"])
+def test_addresses_and_names_with_digits_are_still_taken(typed):
+    assert split_host_port(typed)[0] == typed.rpartition(":")[0] if typed.count(":") == 1 else typed
