@@ -274,7 +274,8 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
 
     named = room_said(" ".join(typed.split()))
     if said_first or rooms is None:  # (found already: "looking up" said it was looking for one)
-        say(f"{PROG}: {problem}; looking for a room of that name on the local network..." if said_first
+        # (on a line of its own, as with no address at all: one line was 84 columns for "maths 3B")
+        say(f"{PROG}: {problem};\n  looking for a room of that name on the local network..." if said_first
             else f"{PROG}: looking for a room called {named} on the local network...", sys.stdout)
     if rooms is None:
         rooms = find_rooms(BROWSE_SECONDS)
