@@ -639,6 +639,16 @@ def why_no_host_name(host: str) -> str:
     return NOT_A_HOST_NAME
 
 
+def _this_machine(host: str) -> bool:
+    """``host`` names this machine by its loopback (no firewall stands between)."""
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.partition("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     """Connect to a server; raise TransportError with one clear line if that fails."""
     if endpoint.path is not None:
@@ -668,7 +678,9 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot find host {quoted(endpoint.host)}: {why_no_host_name(endpoint.host)}") from None
     except ConnectionRefusedError:
         raise TransportError(
-            f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True
+            f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?"
+            + ("" if _this_machine(endpoint.host) else " (a firewall on the way that refuses the port reads the same)"),
+            refused=True,
         ) from None
     except TimeoutError:
         raise TransportError(f"timed out connecting to {endpoint.describe()}: {NO_ANSWER.format(seconds=timeout)}") from None

@@ -230,6 +230,10 @@ def test_connect_across_a_router_says_what_the_kernels_few_words_mean(lab):
     dropped = lab.run(room_b, "connect", "198.18.1.10", port, "--name", "bob", "--plain")
     switched_off = lab.run(room_b, "connect", "198.18.1.99", port, "--name", "bob", "--plain")  # nobody has it
     refused = lab.run(room_b, "connect", "fd01::10", port, "--name", "bob", "--plain")
+    reset = lab.run(room_b, "connect", "198.18.1.98", port, "--name", "bob", "--plain")  # the router answers with a reset
+    reset.expect(r"no lanchat server at 198\.18\.1\.98:\d+ \(connection refused\); is `lanchat serve` running\? "
+                 r"\(a firewall on the way that refuses the port reads the same\)$")
+    assert reset.wait() == 1
     refused.expect(r"cannot connect to \[fd01::10\]:\d+: Permission denied \(a firewall on the way refuses the port\)$")
     assert refused.wait() == 1
     lab.ip(room_b, "-6", "route", "del", "default")  # this network without IPv6 now
