@@ -422,3 +422,37 @@ def test_a_hostile_servers_fetched_news_cannot_drive_the_terminal():
     screen = "".join(text for text, _ in prefix) + visible(line.text) + "".join(text for text, _ in suffix)  # as render draws it
     for shown in (format_plain(line), screen):
         assert "\x1b" not in shown and "\x07" not in shown and "fetched by b" in shown
+
+
+def test_plain_says_a_download_stalling_again_and_again_less_and_less_often():
+    """A student on a lossy Wi-Fi (30% of packets lost) fetching a file with --plain read twelve
+    "stalled" and "moving again" lines in 50 s: each quiet of 2 s said so, and each byte after it.
+    The first stall is still said after 2 s; each next one of the same download after twice the
+    quiet of the last (4, 8, 16, then 32 s at most), so a link that keeps stalling says so a few
+    times, not once every few seconds. A new download starts again at 2 s."""
+    from lanchat.files import Progress
+    from lanchat.ui.plain import STALLED_AT_MOST_SECONDS, StalledDownloads
+
+    now = [0.0]
+    session = Session(name="bob")
+    printed: list[str] = []
+    stalls = StalledDownloads(session, lambda lines: printed.extend(line.text for line in lines))
+    get = Progress(direction="get", label="big.bin", total=100, started=0.0, file_id="1", clock=lambda: now[0])
+    session.progress["get 1"] = get
+    for second in range(1, 121):  # a byte each 3 s of the first two minutes: 2 s quiet, then a byte
+        now[0] = float(second)
+        if second % 3 == 0:
+            get.done, get.now = min(get.done + 1, 99), now[0]
+        stalls.update()
+    said = [text for text in printed if "stalled at" in text]
+    assert len(said) == 1 and said[0].startswith("#1 big.bin: stalled at 0%, no byte for 2 s"), printed  # 4 s never came
+    get.now = 121.0  # then quiet for a minute: said after 4 s, and once only
+    for second in range(122, 182):
+        now[0] = float(second)
+        stalls.update()
+    assert [text.split(", no byte")[0] for text in printed if "stalled at" in text][1:] == ["#1 big.bin: stalled at 40%"], printed
+    assert stalls.due() is None  # said: nothing waits to be said
+    again = Progress(direction="get", label="big.bin", total=100, started=now[0], file_id="2", clock=lambda: now[0])
+    session.progress["get 1"] = again  # asked again (a new download): 2 s again
+    stalls.update()
+    assert stalls.due() == pytest.approx(2.0) and STALLED_AT_MOST_SECONDS == 32.0

@@ -523,15 +523,27 @@ class HiddenWhileProjecting:
         return [*lines, hidden_while_projecting(kept, count), *kept]
 
 
+# A download that stalls again waits twice as long each time before --plain says so, up to this:
+# a student on a lossy Wi-Fi (30% of packets lost) read 12 "stalled" and "moving again" lines in 50 s.
+STALLED_AT_MOST_SECONDS = 32.0
+
+
 class StalledDownloads:
     """--plain's word on a download no byte comes for: one line once it has been quiet for
     files.STALLED_AFTER_SECONDS (as the full screen's status line says "stalled"), one when bytes
-    move again; never a line a second (the screen counts the seconds on its status line)."""
+    move again; never a line a second (the screen counts the seconds on its status line). Each
+    stall of the same download is said after twice the quiet of the last (_quiet_enough)."""
 
     def __init__(self, session: Session, show: Callable[[list[Line]], None]) -> None:
         self.session = session
         self.show = show
         self.said: dict[str, tuple[Progress, float]] = {}  # session.progress key -> (the download, its last byte before)
+        self.stalls: dict[str, tuple[Progress, int]] = {}  # session.progress key -> (the download, its stalls said)
+
+    def _quiet_enough(self, key: str, p: Progress) -> float:
+        """How long ``p`` is quiet before its stall is said: 2 s, then 4, 8... (STALLED_AT_MOST_SECONDS)."""
+        said = self.stalls.get(key)
+        return min(STALLED_AT_MOST_SECONDS, STALLED_AFTER_SECONDS * 2 ** (said[1] if said is not None and said[0] is p else 0))
 
     def update(self) -> None:
         """After each pass of the loop: what changed is said."""
@@ -543,19 +555,22 @@ class StalledDownloads:
         lines = []
         for key in [key for key, (p, _) in self.said.items() if downloads.get(key) is not p]:
             del self.said[key]  # over (its own line says how), cut off, or asked again: nothing to add
+        for key in [key for key, (p, _) in self.stalls.items() if downloads.get(key) is not p]:
+            del self.stalls[key]
         for key, p in downloads.items():
             named = f"#{p.file_id} {visible(p.private if session.projector and p.private else p.label)}"
             if key in self.said and p.quiet_for() < STALLED_AFTER_SECONDS:
                 stalled = max(p.now, p.started) - self.said.pop(key)[1]
                 lines.append(f"{named}: moving again at {p.percent}%, after {stalled:.0f} s with no byte")
-            elif key not in self.said and p.total > p.done and (quiet := p.quiet_for()) >= STALLED_AFTER_SECONDS:
+            elif key not in self.said and p.total > p.done and (quiet := p.quiet_for()) >= self._quiet_enough(key, p):
                 self.said[key] = (p, max(p.now, p.started))
+                self.stalls[key] = (p, self.stalls[key][1] + 1 if key in self.stalls else 1)
                 lines.append(f"{named}: stalled at {p.percent}%, no byte for {quiet:.0f} s (it goes on if the link comes back; /cancel {p.file_id} stops it)")
         return [Line(kind="notice", time=time.time(), text=text) for text in lines]
 
     def due(self) -> float | None:
         """Seconds until a download not said stalled would be (the loop's wait): None if none."""
-        waits = [STALLED_AFTER_SECONDS - p.quiet_for() for key, p in self.session.progress.items()
+        waits = [self._quiet_enough(key, p) - p.quiet_for() for key, p in self.session.progress.items()
                  if isinstance(p, Progress) and p.direction == "get" and key not in self.said and p.total > p.done and p.clock is not None]  # fmt: skip
         return max(0.0, min(waits)) if waits else None
 
