@@ -48,6 +48,18 @@ _ctrl_c_as_at_a_terminal()
 
 
 @pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder every account may enter (pytest's own are root's alone, 0700): for a
+    test that runs lanchat as a second account (nobody, through setpriv)."""
+    folder = Path(tempfile.mkdtemp(prefix="lanchat-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def terms() -> Iterator[list]:
     """The full-screen lanchats a test starts in a pseudo-terminal (it appends each
     helpers.TermProc it makes), stopped when the test ends, however it ends."""

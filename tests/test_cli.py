@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -595,17 +594,6 @@ def test_a_socket_path_too_long_is_refused_in_the_same_words_by_serve_and_connec
 
 
 STUDENT_UID = 65534  # nobody: a second account on a shared lab machine
-
-
-@pytest.fixture
-def open_tmp() -> Iterator[Path]:
-    """A temporary folder every account may enter (pytest's own are root's alone, 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="lanchat-open-"))
-    folder.chmod(0o755)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_socket_path_out_of_a_students_reach_says_why_not_just_permission_denied(open_tmp):

@@ -9,9 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +24,12 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def shared_folder() -> Iterator[Path]:
-    """A folder both accounts may write, as /tmp is (pytest's own are root's alone, 0700)."""
+def shared_folder(open_tmp: Path) -> Path:
+    """A folder both accounts may write, as /tmp is (conftest's open_tmp, sticky and writable)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("acting as a second account needs root and setpriv")
-    folder = Path(tempfile.mkdtemp(prefix="lanchat-shared-"))
-    folder.chmod(0o1777)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    open_tmp.chmod(0o1777)
+    return open_tmp
 
 
 def as_other(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,32 +15,12 @@ import sys
 import pytest
 from helpers import Proc
 from netlab import Lab
+from test_attack_flood import A_CLASS_AT_ONE_ADDRESS
 
 # the class's script: argv host port count; joins `count` guests (c0, c1...) each on a connection
-# of its own, prints what each was answered ("welcome", or "error CODE"), then holds them all
-# open until its stdin closes (the test's end)
-HOLDS_A_CLASS = """
-import json, socket, struct, sys
-def frame(obj):
-    body = json.dumps(obj).encode()
-    return struct.pack(">I", len(body)) + body
-def first(sock):
-    data = b""
-    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return {"type": "closed"}
-        data += chunk
-    return json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-kept = []
-for i in range(count):
-    sock = socket.create_connection((host, port), timeout=10)
-    kept.append(sock)
-    sock.sendall(frame({"type": "hello", "name": f"c{i}", "version": 2}))
-    said = first(sock)
-    print(said["type"] if said["type"] != "error" else "error " + said["code"], flush=True)
-print("holding", flush=True)
+# of its own, prints what each was answered ("welcome", or "error CODE"; test_attack_flood's), then
+# holds them all open until its stdin closes (the test's end)
+HOLDS_A_CLASS = A_CLASS_AT_ONE_ADDRESS + """print("holding", flush=True)
 sys.stdin.read()
 """
 

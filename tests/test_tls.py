@@ -870,41 +870,35 @@ def test_a_tls_key_shared_with_a_group_or_not_ours_is_left_as_it_is_and_said(tmp
 # ------------------------------------------------------------------ the client, for real
 
 
-def test_a_rooms_certificate_another_user_owns_is_refused_in_those_words_and_kept():
+def test_a_rooms_certificate_another_user_owns_is_refused_in_those_words_and_kept(open_tmp):
     """A teacher served the room once with sudo (the certificate and its 0600 key are root's), then
     as herself: serve printed "[Errno 13] Permission denied; move tls-cert.pem and tls-key.pem
     aside to make new ones": another user's files, and the room's identity, which the class
     trusts by its fingerprint. It now says whose the key is and what keeps the fingerprint; the
     files are left as they were. (serve as nobody, through setpriv, on files root made.)"""
     import shutil
-    import tempfile
 
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("acting as a second account needs root and setpriv")
-    base = Path(tempfile.mkdtemp(prefix="lanchat-certs-"))  # (pytest's own folders are root's alone, 0700)
-    try:
-        base.chmod(0o755)
-        cert, key, made = ensure_certificate(base)
-        assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
-        before = (cert.read_bytes(), key.read_bytes())
-        home = base / "home"
-        home.mkdir()
-        os.chown(home, 65534, 65534)
-        env = child_env(HOME=str(home), XDG_DATA_HOME=str(home), XDG_STATE_HOME=str(home), XDG_CONFIG_HOME=str(home))
-        done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-m", "lanchat", "serve",
-             "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", "--tls-dir", str(base)],
-            capture_output=True, text=True, env=env, cwd=ROOT, timeout=30, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert done.returncode == 1, done.stderr
-        assert done.stderr.strip() == (
-            f"lanchat: cannot read the room's TLS key {key}: it belongs to user root, not to you (nobody); run serve as "
-            "root to keep the room's fingerprint (what students trusted), or give a folder of your own with --tls-dir DIR "
-            "(a new certificate there: everyone is asked to trust it again)"
-        ), done.stderr
-        assert (cert.read_bytes(), key.read_bytes()) == before
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    cert, key, made = ensure_certificate(open_tmp)
+    assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = (cert.read_bytes(), key.read_bytes())
+    home = open_tmp / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    env = child_env(HOME=str(home), XDG_DATA_HOME=str(home), XDG_STATE_HOME=str(home), XDG_CONFIG_HOME=str(home))
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-m", "lanchat", "serve",
+         "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", "--tls-dir", str(open_tmp)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        f"lanchat: cannot read the room's TLS key {key}: it belongs to user root, not to you (nobody); run serve as "
+        "root to keep the room's fingerprint (what students trusted), or give a folder of your own with --tls-dir DIR "
+        "(a new certificate there: everyone is asked to trust it again)"
+    ), done.stderr
+    assert (cert.read_bytes(), key.read_bytes()) == before
 
 
 def test_serve_tls_dir_keeps_the_certificate_in_the_folder_given(tmp_path):

@@ -20,21 +20,14 @@ import sys
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace_or_skip, running_server
+from test_half_open import BOB
 
 from lanchat import events as ev
 from lanchat import transport
 from lanchat.holder_watch import HolderWatch
 from lanchat.session import Session
 
-BOB = """
-import socket, struct, sys, json, time
-sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-body = json.dumps({"type": "hello", "name": "bob", "version": 1}).encode()
-sock.sendall(struct.pack(">I", len(body)) + body)
-sock.recv(65536)
-print("joined", flush=True)
-time.sleep(60)  # holds the turn, says nothing: thinking, or his laptop's lid is shut
-"""
+# BOB (test_half_open's script): joins, holds the turn (the first to join a turn room), says nothing
 
 needs_namespace = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2 for a network namespace")
 

@@ -139,45 +139,39 @@ def test_save_where_no_file_can_be_made_says_why_and_what_to_do(terms):
         assert os.listdir(folder) == ["notes.txt"]
 
 
-def test_save_and_tab_where_a_folder_may_not_be_opened_or_a_user_is_unknown_keep_the_chat(terms):
+def test_save_and_tab_where_a_folder_may_not_be_opened_or_a_user_is_unknown_keep_the_chat(terms, open_tmp):
     """A student typed `/save /home/amy/locked/chat.txt` (another user's folder, 0700): the full
     screen ended with "internal error (PermissionError)" (Path.is_dir raises there on Python
     3.11); `/save ~nobody_here/chat.txt` and Tab after `/send ~nobody_here/` did the same
     (RuntimeError: Path.expanduser, for a user that does not exist). Each is now an answer and
     the chat goes on. Run as nobody, so root's folder is closed to the program (setpriv)."""
     import shutil
-    import tempfile
 
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("a folder closed to the program needs root, to run it as nobody with setpriv")
-    base = Path(tempfile.mkdtemp(prefix="lanchat-save-"))  # (pytest's own folders are root's alone, 0700)
-    try:
-        base.chmod(0o755)
-        locked = base / "amy"
-        (locked / "locked").mkdir(parents=True)
-        locked.chmod(0o700)  # root's: nobody may not look inside
-        home = base / "home"
-        home.mkdir()
-        os.chown(home, 65534, 65534)
-        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-m", "lanchat",
-                     "serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", "--no-history"]
-        folders = {"HOME": str(home), "XDG_DATA_HOME": str(home), "XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home)}
-        ann = TermProc(argv=as_nobody, rows=30, cols=160, cwd=home, env=folders)
-        terms.append(ann)
-        ann.expect(r"ann │ host")
-        target = locked / "locked" / "chat.txt"
-        ann.send(f"/save {target}\r")
-        ann.expect(re.escape(f"! could not save to {target}: Permission denied; choose another path"))
-        ann.send("/save ~nobody_here/chat.txt\r")
-        ann.expect(re.escape(f"! could not save to {home}/~nobody_here/chat.txt: there is no folder"))
-        ann.send("/send ~nobody_here/\t")
-        ann.expect(r"> /send ~nobody_here/")
-        ann.send("\x15")  # Ctrl-U: the line typed goes
-        ann.expect_gone(r"> /send")
-        say(ann, "still here", "ann")
-        assert "internal error" not in "\n".join(ann.lines)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    locked = open_tmp / "amy"
+    (locked / "locked").mkdir(parents=True)
+    locked.chmod(0o700)  # root's: nobody may not look inside
+    home = open_tmp / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-m", "lanchat",
+                 "serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", "--no-history"]
+    folders = {"HOME": str(home), "XDG_DATA_HOME": str(home), "XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home)}
+    ann = TermProc(argv=as_nobody, rows=30, cols=160, cwd=home, env=folders)
+    terms.append(ann)
+    ann.expect(r"ann │ host")
+    target = locked / "locked" / "chat.txt"
+    ann.send(f"/save {target}\r")
+    ann.expect(re.escape(f"! could not save to {target}: Permission denied; choose another path"))
+    ann.send("/save ~nobody_here/chat.txt\r")
+    ann.expect(re.escape(f"! could not save to {home}/~nobody_here/chat.txt: there is no folder"))
+    ann.send("/send ~nobody_here/\t")
+    ann.expect(r"> /send ~nobody_here/")
+    ann.send("\x15")  # Ctrl-U: the line typed goes
+    ann.expect_gone(r"> /send")
+    say(ann, "still here", "ann")
+    assert "internal error" not in "\n".join(ann.lines)
 
 
 def cells_of(term: TermProc) -> list:
