@@ -75,7 +75,8 @@ CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued 
 THROTTLE_SECONDS = 0.05
 CONGESTION_GRACE_SECONDS = 5.0
 # A connection with frames waiting that has taken no byte for this long is not reading (a
-# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
+# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader,
+# or closed as lost when its link is gone (hub_connections.LINK_GONE_SECONDS: nothing acknowledged).
 NOT_READING_SECONDS = 30.0
 
 

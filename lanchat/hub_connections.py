@@ -19,6 +19,7 @@ which are these (Hub.__init__).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Connections.hold)
 HOLD_NOTICE_HELLO_BYTES = 4096  # a hello asking for held comes whole within this (a name, a key, a resume secret)
+# A reader dropped for not reading whose peer has acknowledged nothing of what it was sent for
+# this long, with some of it still outstanding, is a link that is gone (a laptop shut, Wi-Fi
+# lost: no FIN), not a slow reader: a slow reader's kernel still acknowledges (the zero-window
+# probes too, in milliseconds on a LAN). The room reads "lost connection", as at any cut, not
+# "dropped (not reading fast enough)". As transport.HOLDER_KEEPALIVE's 10 s of silence.
+LINK_GONE_SECONDS = 10.0
 
 
 def ip_of(address: str) -> str:
@@ -113,6 +120,10 @@ class Connections:
         # The host, then the room's own bots, until in or gone: others wait (hold). The hub reads
         # it at every read (Hub.receive_data: an empty list once the room is open).
         self.first: list[int] = []
+        # How long the peer of a connection has acknowledged nothing while some of what it was
+        # sent is outstanding (0.0: nothing outstanding; None: not known, AF_UNIX, not Linux);
+        # the loop reads the kernel's TCP_INFO (server.py), so this stays pure.
+        self.unacknowledged_for: Callable[[int], float | None] = lambda cid: None
 
     def open(
         self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True,
@@ -206,12 +217,23 @@ class Connections:
 
     def drop_slow(self, cid: int) -> None:
         """A reader that stops reading must not stall the room or eat the server's memory: told
-        so, its queue dropped, the room told it was dropped (the outbox's limit, guard.py's rules)."""
+        so, its queue dropped, the room told it was dropped (the outbox's limit, guard.py's rules).
+        One whose link is gone (LINK_GONE_SECONDS) is closed as lost instead: bob's laptop shut
+        mid /get, and the class read 'bob was dropped (not reading fast enough)' on the projector."""
         hub = self.hub
         peer = hub.peers.get(cid)
         if peer is None or peer.closing:
             return
-        hub.log(f"{hub.who(cid)}: not reading ({hub.outbox.queues[cid].out_bytes} bytes queued); dropping")
+        queued = hub.outbox.queues[cid].out_bytes
+        silent = self.unacknowledged_for(cid)
+        if silent is not None and silent >= LINK_GONE_SECONDS:
+            hub.log(f"{hub.who(cid)}: nothing acknowledged for {silent:.0f} s ({queued} bytes queued); link lost, closing")
+            hub.outbox.discard(cid)
+            hub._closing(peer)  # nothing left to write: closed at this pass's flush
+            hub._sealed.add(cid)
+            hub._leave(cid, "lost")  # as Connections.close says it: its offers wait for a rejoin
+            return
+        hub.log(f"{hub.who(cid)}: not reading ({queued} bytes queued); dropping")
         hub.outbox.discard(cid)
         hub._mark_closing(peer)
         note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
