@@ -28,7 +28,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
-from .client_files import ClientTransfers, cut_off, hash_kept, hashing, not_back_on_offer, offers_came, stalled
+from .client_files import (
+    ClientTransfers,
+    cut_off,
+    hash_kept,
+    hashing,
+    not_back_on_offer,
+    offers_came,
+    stalled,
+    taken_up,
+)
 from .limits import HELLO_SECONDS
 from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
@@ -1284,12 +1293,22 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
                 loop.frontend.show(lines)
     if loop.outcome is None and hashing(loop.transfers):
         read_kept_parts(loop)
+    if loop.outcome is None and loop.transfers.sending:
+        uploads_taken(loop)
     if loop.outcome is None:
         if loop.paced.leave_when_sent:  # a leave waiting for the answers to our lines: they may have come
             loop.paced.send_waiting(loop)
         note_unanswered(loop, time.monotonic())
         ask_the_room(loop)
         loop.frontend.update()
+
+
+def uploads_taken(loop: ClientLoop) -> None:
+    """Each pass while uploading: progress by what the server's end acknowledged (upload_acks.py),
+    the backlog being the kernel's unacknowledged bytes (none known: none) and the loop's unwritten."""
+    backlog = (unacknowledged_bytes(loop.sock) or 0) + len(loop.out)
+    if lines := taken_up(loop.transfers, backlog):
+        loop.frontend.show(lines)
 
 
 def read_kept_parts(loop: ClientLoop) -> None:

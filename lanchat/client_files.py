@@ -47,6 +47,7 @@ from .files import (
     unique_name,
 )
 from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
+from .upload_acks import UploadAcks
 
 # A download this large is written to a named partial file (partial_path) that outlives a cut
 # link, a /cancel and a crash, and a /get of the same file asks the server to go on from where
@@ -287,6 +288,7 @@ class ClientTransfers:
         self.reqs = itertools.count(1)
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
+        self.acks = UploadAcks()  # how far each upload has gone, by what the server's end took (taken_up)
         self.me: Callable[[], str] = lambda: ""  # our name in the room, once shared (share_with)
 
     def _line(self, text: str, kind: str = "notice") -> Line:
@@ -440,13 +442,12 @@ class ClientTransfers:
             if piece is not None:
                 events.append(piece[0])
                 room_bytes -= piece[1]
+                self.acks.handed(file_id, piece[1], sending.sent)  # counted as taken once acknowledged (taken_up)
             assert sending.progress is not None
-            said = sending.progress.advance(sending.sent, self.clock())
-            if said and not self.status_line:
-                lines.append(_said(self.wall(), sending.progress, said, sending.hidden))
             # take turns: move this upload to the back
             del self.sending[file_id]
             if sending.sent >= sending.size:
+                sending.progress.advance(sending.sent, self.clock())  # (all handed over: its speed, below)
                 self._stop_sending(sending)
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
                 self.checking[file_id] = sending.name
@@ -463,6 +464,7 @@ class ClientTransfers:
         if sending.file_id is not None:
             self.sending.pop(sending.file_id, None)
             self.progress.pop(f"send:{sending.file_id}", None)
+            self.acks.forget(sending.file_id)
         self.waiting.pop(sending.ref, None)
         self.queued = [queued for queued in self.queued if queued is not sending]
 
@@ -970,6 +972,21 @@ def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
         return None
     hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
     return _named(transfers.wall(), f"#{file_id} is saved already: ", path_as_typed(str(path)), " (moved or deleted, /get fetches it again)", hidden and f"{hidden} in {path_as_typed(str(path.parent))}")
+
+
+def taken_up(transfers: ClientTransfers, backlog: int) -> list[Line]:
+    """Each pass while uploading (client.py): each upload's progress by what the server's end has
+    taken, ``backlog`` being the bytes written and not acknowledged yet (upload_acks.py); a stalled
+    link shows as stalled, never as a piece more going into the kernel's buffer. --plain's notices."""
+    lines: list[Line] = []
+    for file_id, done in transfers.acks.taken(backlog).items():
+        sending = transfers.sending.get(file_id)
+        if sending is None or sending.progress is None or done <= sending.progress.done:
+            continue
+        said = sending.progress.advance(done, transfers.clock())
+        if said and not transfers.status_line:
+            lines.append(_said(transfers.wall(), sending.progress, said, sending.hidden))
+    return lines
 
 
 def stalled(transfers: ClientTransfers, seconds: float) -> bool:

@@ -24,6 +24,7 @@ PURE = (
     "files.py",
     "history_rows.py",
     "holder_watch.py",
+    "upload_acks.py",
     "hub.py",
     "hub_connections.py",
     "hub_downloads.py",

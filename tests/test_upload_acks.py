@@ -1,0 +1,113 @@
+"""An upload's progress is what the far end took, not what was handed to the kernel
+(upload_acks.py, client_files.taken_up). bob's link was cut mid /send: his status line went
+from "stalled 6 s" back to "37% 1019.9 KiB/s" because his kernel's buffer took another piece.
+
+Real TCP on loopback: the receiving end stops reading, so once its buffer is full nothing more is
+acknowledged, as over a dead link; what its kernel holds (FIONREAD) is the truth to compare with.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+import termios
+import time
+
+import pytest
+
+from lanchat import events as ev
+from lanchat.client_files import ClientTransfers, taken_up
+from lanchat.session import FileCommand
+from lanchat.transport import unacknowledged_bytes
+from lanchat.upload_acks import UploadAcks
+
+pytestmark = pytest.mark.timeout(30)
+
+BUFFER = 64 * 1024
+
+
+def _queued_at(sock: socket.socket) -> int:
+    """The bytes waiting in ``sock``'s receive buffer, taken (acknowledged) by its kernel."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def _handed(transfers: ClientTransfers, out: bytearray, room: int) -> None:
+    events, _ = transfers.next_chunks(room)
+    for event in events:
+        if isinstance(event, ev.UploadBytes):
+            out += event.data
+
+
+def test_a_stalled_upload_shows_what_the_far_end_took_and_says_it_is_stalled(tmp_path):
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(4 * 1024 * 1024))
+    now = [100.0]
+    transfers = ClientTransfers(tmp_path / "downloads", clock=lambda: now[0])
+    transfers.status_line = True
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(source)))
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="1", binary=True))
+    progress = transfers.progress["send:1"]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)  # (no autotuning: the far end holds little)
+        sender = socket.socket()
+        sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
+        sender.connect(listener.getsockname())
+        receiver, _ = listener.accept()
+    with sender, receiver:
+        sender.setblocking(False)
+        out = bytearray()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # as the client loop: top up, write, count; until the far end is full
+            now[0] += 0.01
+            _handed(transfers, out, 256 * 1024 - len(out))
+            try:
+                del out[: sender.send(out)]
+            except BlockingIOError:
+                break
+            taken_up(transfers, unacknowledged_bytes(sender) + len(out))
+        else:
+            pytest.fail("the far end never filled up")
+        # what the far end's kernel took: acknowledged, on loopback at once (polled, with a deadline)
+        deadline = time.monotonic() + 5
+        while unacknowledged_bytes(sender) + _queued_at(receiver) != transfers.acks.handed_bytes - len(out):
+            assert time.monotonic() < deadline, "the loopback never settled"
+            time.sleep(0.01)
+        taken_up(transfers, unacknowledged_bytes(sender) + len(out))
+        took = _queued_at(receiver)
+        handed = transfers.acks.handed_bytes
+        assert handed > took + BUFFER  # much more handed over than taken: counting handed would show it
+        assert took - 32 * 1024 <= progress.done <= took  # (whole pieces only: at most one short)
+        # the link stays stalled: the kernel and the loop's buffer take no more, the line says so
+        now[0] += 6.0
+        _handed(transfers, out, 256 * 1024 - len(out))
+        taken_up(transfers, unacknowledged_bytes(sender) + len(out))
+        assert progress.done <= took
+        assert "stalled 6 s" in progress.text(), progress.text()
+        # the far end reads again: the upload moves on, and says so
+        while _queued_at(receiver):
+            receiver.recv(1024 * 1024)
+        deadline = time.monotonic() + 5
+        while progress.done <= took:
+            assert time.monotonic() < deadline, "no progress once the far end read again"
+            try:
+                del out[: sender.send(out)]
+            except BlockingIOError:
+                pass
+            taken_up(transfers, unacknowledged_bytes(sender) + len(out))
+        assert "stalled" not in progress.text()
+
+
+def test_pieces_count_once_wholly_behind_the_backlog():
+    acks = UploadAcks()
+    acks.handed("1", 100, 100)
+    acks.handed("2", 50, 50)
+    acks.handed("1", 100, 200)
+    assert acks.taken(250) == {}  # nothing wholly taken
+    assert acks.taken(150) == {"1": 100}
+    assert acks.taken(0) == {"2": 50, "1": 200}
+    assert acks.taken(0) == {}  # said once
+    acks.handed("1", 100, 300)
+    acks.forget("1")
+    assert acks.taken(0) == {}
