@@ -922,6 +922,9 @@ SERVER_EVENTS.update({cls.type: cls for cls in (Challenge, WhoIsReply, Released)
 E_BAD_KEY = "bad-key"  # the key in hello is not base64 of 32 bytes
 E_BAD_SIGNATURE = "bad-signature"  # the signature does not match the key and this nonce
 E_NAME_OWNED = "name-owned"  # another key owns the name; try another
+# A notice's code, not an error's: the name joined under (or taken with nick) is used but not kept for
+# the key: its address made too many names its own this hour (PROTOCOL.md, Identity, "Names are not hoarded")
+E_NAME_UNOWNED = "name-unowned"
 E_PASSWORD = "password"  # the password proof is missing or wrong (one generic error)
 E_LOCKED = "locked"  # too many wrong passwords from this person at this address, or from the address; wait
 E_NOT_HOST = "not-host"  # only the host may do that

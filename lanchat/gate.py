@@ -229,6 +229,18 @@ class PromptTimes:
         times.append(now)
 
 
+
+def unkept_words(name: str, on_the_network: bool, per_address: int) -> str:
+    """What the one whose name was used unowned is told (Gate.claim): only the log said so, and
+    students 11 to 16 behind a school's NAT did not know their names were anyone's next time.
+    On the network, what the host can do; not to a lab server's user (one person, whatever it sets)."""
+    if not on_the_network:
+        return (f"the name {name[:40]!r} is not kept for you: you made {NEW_NAMES_PER_PLACE} names your own "
+                "on this machine within the hour, so next time anyone may take it")  # fmt: skip
+    return (f"the name {name[:40]!r} is not kept for you: {per_address} names were made their own from your "
+            "address within the hour (a class behind one router?), so next time anyone may take it; "
+            "the host can raise that: serve --max-per-address N")  # fmt: skip
+
 class Gate:
     """The identity challenge, the room password and name ownership, for one room."""
 
@@ -472,11 +484,11 @@ class Gate:
         from now on. Passing through names does not hoard them: a key keeps its newest MAX_NAMES_PER_KEY
         (the oldest is released), and one machine (``cid``'s place; on the server's own machine, one user)
         makes at most NEW_NAMES_PER_PLACE names its own an hour (an address of the network ``names_per_address``),
-        however many keys it makes; past that the name is used unowned and the log says so (PROTOCOL.md, Identity)."""
+        however many keys it makes; past that it is used unowned, logged, its taker told (unkept_words; PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
         if cid is not None and (place := self._claim_place(cid)) is not None and (refused := self._place_claims(place, name, cid)):
-            return [refused]
+            return [refused, Send(to=cid, event=ev.Notice(code=ev.E_NAME_UNOWNED, message=unkept_words(name, self.on_the_network(cid), self.names_per_address)))]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         actions = self._owned(name, key)
         for old in mine[: max(0, len(mine) + 1 - MAX_NAMES_PER_KEY)]:

@@ -109,7 +109,7 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
     host_name = room.name_of(room.host_cid) if room.host_cid is not None else None
     welcome = welcome_of(room, member, host_name)
     # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
-    actions = [*(room.gate.claim(name, key, cid) if cid not in room.service_cids else []), Send(to=cid, event=welcome)]
+    actions = welcome_first(room.gate.claim(name, key, cid) if cid not in room.service_cids else [], Send(to=cid, event=welcome))
     actions += seen_on_join(room, member)  # a key the room knows from now on, kept across a restart
     actions += newcomer_muted_told(room, member)  # muted by a mute's rule for newcomers: the operators are told
     actions += room_social.after_welcome(room, cid)  # the topic, who is away
@@ -128,6 +128,13 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         if turn_changed:
             actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=room.turn_name))))
     return actions + (named_operator or operators_on_join(room, member, host_name))
+
+
+def welcome_first(claimed: list[Action], welcome: Send) -> list[Action]:
+    """A claim's actions (gate.claim: stored, logged) before the ``welcome``; what it tells the
+    newcomer (a name not kept for them) after it: a client shows nothing before its welcome."""
+    told = [action for action in claimed if isinstance(action, Send)]
+    return [*(action for action in claimed if not isinstance(action, Send)), welcome, *told]
 
 
 def welcome_of(room: Room, member: Member, host_name: str | None) -> ev.Welcome:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, network_namespace_or_skip, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, identity_args, network_namespace_or_skip, short_tmp_dir
 from test_identity import auth, hello
 from test_moderation import ModDriver
 
@@ -478,12 +478,15 @@ def test_a_nat_makes_as_many_names_its_own_an_hour_as_serve_lets_it_hold_at_once
 
     for n in range(30):
         assert [type(a).__name__ for a in claimed(n + 1, f"{NAT}:{40000 + n}", f"s{n}")] == ["Claim"], n
-    (log,) = claimed(31, f"{NAT}:41000", "s30")
+    (log, told) = claimed(31, f"{NAT}:41000", "s30")
     assert "made 30 names its own within the hour: 's30' is used unowned" in log.text, log
+    assert told.to == 31 and told.event.code == ev.E_NAME_UNOWNED and "30 names" in told.event.message, told
+    assert "serve --max-per-address N" in told.event.message  # what the host can do about it
     for n in range(gate.NEW_NAMES_PER_PLACE):
         assert claimed(100 + n, f"127.0.0.1:{50000 + n}", f"u{n}", user=True, account=1066), n
-    (log,) = claimed(200, "127.0.0.1:51000", "u10", user=True, account=1066)
+    (log, told) = claimed(200, "127.0.0.1:51000", "u10", user=True, account=1066)
     assert "user 1066 on this machine made 10 names" in log.text, log
+    assert "you made 10 names your own on this machine" in told.event.message and "max-per-address" not in told.event.message
 
 
 # ------------------------------------------------------------------ a real server, a real NAT
@@ -589,6 +592,28 @@ def test_a_ban_behind_a_real_nat_holds_across_a_restart_and_lets_the_class_back_
         teach.send("/q")
         assert teach.wait() == 0
 
+
+
+def test_the_eleventh_student_behind_a_real_nat_is_told_their_name_is_not_kept_and_what_the_host_can_do():
+    """Behind one NAT, students 11-16 joined with their names used unowned (ten names an address
+    makes its own an hour); only the server's log said so. A real `serve`, the class in a network
+    namespace: ten join and own their names; the eleventh, a real `connect --plain`, reads one
+    line saying the name is not kept for them next time and that the host can raise it."""
+    with _real_nat() as nat:
+        teach, port = nat.hosted()
+        for n, sock in enumerate(nat.connections(port, gate.NEW_NAMES_PER_PLACE)):
+            RawClient(sock, f"s{n}", key=Ed25519PrivateKey.generate()).close()
+        ken = Proc("connect", nat.our_address, str(port), "--name", "ken", "--plain", *identity_args("ken"),
+                   program=["ip", "netns", "exec", nat.namespace, sys.executable, "-m", "lanchat"])  # fmt: skip
+        nat.procs.append(ken)
+        ken.expect(r"welcome, ken")
+        line = ken.expect(r"the name 'ken' is not kept for you: .*").group(0)
+        assert "next time anyone may take it" in line and "serve --max-per-address N" in line, line
+        ken.send("/q")
+        assert ken.wait() == 0
+        teach.send("/q")
+        assert teach.wait() == 0
+    assert "Traceback" not in ken.output
 
 
 def test_one_banned_elsewhere_who_comes_to_the_nat_is_told_their_own_ban_not_the_newcomers():
