@@ -16,7 +16,6 @@ import contextlib
 import errno
 import functools
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
@@ -43,6 +42,7 @@ from .transport import (
     set_keepalive,
     set_send_buffer,
     tune,
+    unacknowledged_seconds,
     wake_pair,
 )
 
@@ -148,28 +148,10 @@ def _round_trip(clients: dict[int, Client], cid: int) -> float | None:
     return None if client is None else round_trip_seconds(client.sock)
 
 
-# struct tcp_info (Linux): tcpi_probes is its 4th byte; tcpi_unacked (segments sent, not yet
-# acknowledged) a u32 at 24; tcpi_last_ack_recv (ms since the peer last acknowledged) at 56.
-_TCP_INFO_PROBES, _TCP_INFO_UNACKED, _TCP_INFO_LAST_ACK = 3, 24, 56
-
-
 def _unacknowledged_for(clients: dict[int, Client], cid: int) -> float | None:
-    """Seconds since ``cid``'s peer last acknowledged anything while some of what it was sent
-    is outstanding (0.0: nothing is); None where the kernel does not say (hub_connections.LINK_GONE_SECONDS)."""
+    """transport.unacknowledged_seconds of ``cid``'s socket (hub_connections.LINK_GONE_SECONDS)."""
     client = clients.get(cid)
-    option = getattr(socket, "TCP_INFO", None)
-    if client is None or option is None or client.sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    try:
-        info = client.sock.getsockopt(socket.IPPROTO_TCP, option, 104)
-    except OSError:
-        return None
-    if len(info) < _TCP_INFO_LAST_ACK + 4:
-        return None
-    unacked = int.from_bytes(info[_TCP_INFO_UNACKED:_TCP_INFO_UNACKED + 4], sys.byteorder)
-    if not unacked and not info[_TCP_INFO_PROBES]:  # a zero window's probes, unanswered, count too
-        return 0.0
-    return int.from_bytes(info[_TCP_INFO_LAST_ACK:_TCP_INFO_LAST_ACK + 4], sys.byteorder) / 1000
+    return None if client is None else unacknowledged_seconds(client.sock)
 
 
 def socket_options(hub: Hub, clients: dict[int, Client]) -> None:

@@ -429,6 +429,30 @@ def round_trip_seconds(sock: socket.socket) -> float | None:
     return _TCP_INFO_RTT.unpack_from(info, _TCP_INFO_RTT_OFFSET)[0] / 1e6
 
 
+# struct tcp_info (Linux): tcpi_probes is its 4th byte; tcpi_unacked (segments sent, not yet
+# acknowledged) a u32 at 24; tcpi_last_ack_recv (ms since the peer last acknowledged) at 56.
+_TCP_INFO_PROBES, _TCP_INFO_UNACKED, _TCP_INFO_LAST_ACK = 3, 24, 56
+
+
+def unacknowledged_seconds(sock: socket.socket) -> float | None:
+    """Seconds since the peer last acknowledged anything while some of what it was sent is
+    outstanding (0.0: nothing is), from the kernel (Linux TCP_INFO); None where it does not say
+    (AF_UNIX, another system, a closed socket). Growing while data waits: the link is gone."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_LAST_ACK + 4:
+        return None
+    unacked = int.from_bytes(info[_TCP_INFO_UNACKED : _TCP_INFO_UNACKED + 4], sys.byteorder)
+    if not unacked and not info[_TCP_INFO_PROBES]:  # a zero window's probes, unanswered, count too
+        return 0.0
+    return int.from_bytes(info[_TCP_INFO_LAST_ACK : _TCP_INFO_LAST_ACK + 4], sys.byteorder) / 1000
+
+
 _SO_NWRITE = 0x1024  # macOS's getsockopt: the bytes of the send buffer not yet acknowledged
 
 
