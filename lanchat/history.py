@@ -1625,6 +1625,8 @@ class _Journaled(_Rows):
                     self._move()
                 except HistoryWriteError:
                     pass  # still in the journal: moved later, and read from there until then
+        if self.journal is not None:
+            self._remember_file()  # type: ignore[attr-defined]  # (_PutBack's: the file deleted while the room runs)
         try:
             self._next_id = self._newest_id() + 1
         except sqlite3.DatabaseError:
@@ -1971,7 +1973,106 @@ class _Writing(_Journaled):
                 at += size
 
 
-class HistoryStore(_Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _NameOwners):
+class _PutBack(_Writing, _Opening):
+    """The file deleted while the server runs (``rm class.sqlite3`` mid-lesson, a cleanup script):
+    SQLite goes on writing into the deleted file, and at the stop everything was gone, its -wal and
+    -shm left beside a path that held nothing, and the next start began empty. ``look_for_file``
+    (after each move of the journal into SQLite, at most every few seconds and never per message; and at the stop) notices it
+    by the path's inode, and ``put_back`` writes the whole history from the open database (SQLite's
+    backup API) to a file beside it, then links that file in at the path and goes on with it, so
+    the stop loses nothing. A path that holds another file now is never overwritten: the history
+    is kept beside it instead (``<name>.kept``), and said. Part of HistoryStore."""
+
+    _file_id: tuple[int, int] | None = None  # the file SQLite has open (device, inode); None: not looked for
+
+    def _remember_file(self) -> None:
+        """Which file the path leads to now (device, inode): the one SQLite has open."""
+        try:
+            info = os.stat(self._real)
+        except OSError:
+            self._file_id = None
+        else:
+            self._file_id = (info.st_dev, info.st_ino)
+
+    def file_gone(self) -> bool:
+        """The file SQLite writes is no longer at the path: deleted, or another put there (one stat)."""
+        if self._file_id is None or self.journal is None:
+            return False
+        try:
+            info = os.stat(self._real)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # (a folder we may no longer search: SQLite's own errors say so)
+        return (info.st_dev, info.st_ino) != self._file_id
+
+    def put_back(self) -> str:
+        """Write the history the open database holds to the path again and go on with that file;
+        returns the line to say (HistoryWriteError: it could not be, and the old file goes on)."""
+        if self.db.in_transaction:
+            raise HistoryWriteError("a transaction is open")
+        self._move()  # the journal's rows too (a failure: HistoryWriteError, nothing changed)
+        copy = self._real.with_name(self._real.name + ".kept")
+        taken = os.path.lexists(self._real)
+        try:
+            if os.path.lexists(copy) and not taken:
+                os.unlink(copy)  # a copy a failed put-back left (never one kept beside a file in the way)
+            os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
+            target = sqlite3.connect(copy)
+            try:
+                self.db.backup(target)
+            finally:
+                target.close()
+        except (OSError, sqlite3.Error) as exc:
+            with contextlib.suppress(OSError):
+                if not taken:
+                    os.unlink(copy)
+            text = exc.strerror if isinstance(exc, OSError) else _describe(exc)
+            raise _write_error(exc, f"cannot write a copy of it beside it ({copy.name}): {text or exc}") from None
+        said = self.path
+        self._switch_to(copy, into_path=not taken)
+        if taken:  # another file at the path: left alone; the copy is the history now
+            return (f"history: {said} was replaced by another file while the room ran (left as it is); the room's "
+                    f"history so far is kept in {copy}, and the room goes on saving there (--history {copy} next time)")  # fmt: skip
+        return (f"history: {self.path} was deleted while the room ran; the history so far (the messages of this "
+                "run included) is written back to it, and the room goes on saving there")  # fmt: skip
+
+    def _switch_to(self, copy: Path, *, into_path: bool) -> None:
+        """Let go of the deleted file, put ``copy`` at the path (``into_path``) and open that. SQLite
+        leaves its -wal and -shm beside a path whose file was deleted: they are the deleted file's
+        (now copied), removed before the copy takes the path, or SQLite would read them as its own.
+        Not ``into_path`` (another file is there, and those may be its own): go on in the copy."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        try:
+            if not into_path:
+                raise FileExistsError
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._real.with_name(self._real.name + suffix))
+            os.link(copy, self._real)  # (never over a file put there meanwhile: EEXIST)
+            os.unlink(copy)
+        except OSError:
+            self._real, self.path = copy, copy  # the copy is the history: go on there
+        self._pending_view = False  # (a temporary view was the old connection's)
+        self.db = self._connect(create=True, existed=True)
+        self._check_and_prepare(fresh=False, create=True, check=False)
+        self._remember_file()
+        journal = self.journal
+        assert journal is not None
+        try:
+            on_disk = os.stat(self.journal_path)
+            mine = os.fstat(journal.fd)
+            same = (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
+        except OSError:
+            same = False
+        if not same:  # deleted with it (rm class.sqlite3*): a journal at the path again (it is empty: moved)
+            journal.close()
+            self.journal = None
+            self._lock()
+
+
+class HistoryStore(_PutBack, _Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _NameOwners):
     """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
 
     ``writable`` is False when the file can be read but not written (a read-only file or
@@ -2051,9 +2152,12 @@ class HistoryStore(_Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _
             raise
 
     def close(self) -> None:
-        """Move the journal in (if that fails, the next start does) and let go of the file."""
+        """Move the journal in (if that fails, the next start does) and let go of the file; a file
+        deleted meanwhile is written back first (the server's stop has said so: HistoryPolicy.stopping)."""
         if self.journal is not None and not self.db.in_transaction:
             with contextlib.suppress(HistoryWriteError):
+                if self.file_gone():
+                    self.put_back()
                 self._move()
         with contextlib.suppress(sqlite3.Error):
             self.db.close()

@@ -112,6 +112,30 @@ class HistoryAllowance:
         return min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
 
 
+class DeletedFile:
+    """The store's file deleted while the room runs (``rm class.sqlite3``, a cleanup script): written
+    back from the open database and used on (history.py, _PutBack), said in one line to the host and
+    the log (``warn``); if that fails, said so once, and tried again when the server stops."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self.warn = warn
+        self.failed = False  # could not be written back: not tried every pass (a backup reads the whole file)
+
+    def look(self, store: HistoryStore | None, *, stopping: bool = False) -> None:
+        """After a move of the journal into SQLite, and at the stop: is the file still there?"""
+        if store is None or (self.failed and not stopping) or not store.file_gone():
+            return
+        try:
+            line = store.put_back()
+        except store.errors as exc:
+            if self.failed:
+                return  # (said already; the stop's try failed too: the log of the stop says the rest)
+            self.failed = True
+            line = (f"history: {store.path} was deleted while the room ran, and cannot be written back now: {exc}; "
+                    "the room's messages are still held, and writing them back is tried again when the server stops")  # fmt: skip
+        self.warn(line)
+
+
 class HistoryPolicy:
     """The history rules for one server run, around an injected store (None: no history)."""
 
@@ -135,6 +159,7 @@ class HistoryPolicy:
         self.disk_full = False  # the last failure was a disk with no room (HistoryWriteError.disk_full)
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
         self.drop_failing = False  # old history could not be dropped (said once)
+        self.deleted_file = DeletedFile(self.warn)  # the file deleted while the room runs
         self.upkeep: Upkeep | None = None  # serve --keep-days / --max-history-mb (history_upkeep.py)
         self.allowance = HistoryAllowance(clock)  # /history: who may have how many entries now
         # Changes not saved yet, oldest first, keyed by the row they write (a later write of it
@@ -240,7 +265,8 @@ class HistoryPolicy:
             self.on_saved(saved)
 
     def stopping(self) -> None:
-        """The server stops: the waiting changes are tried once more; the log counts any left."""
+        """The server stops: a file deleted meanwhile is written back, the waiting changes are tried once more."""
+        self.deleted_file.look(self.store, stopping=True)
         self.save_unsaved()
         if self.unsaved:
             self.log(_not_saved_at_stop(len(self.unsaved)))
@@ -255,10 +281,8 @@ class HistoryPolicy:
             self.warned = self.warned_at is None or now - self.warned_at >= WARN_AGAIN_SECONDS
             if self.warned:
                 self.warned_at = now
-                self.warn(
-                    f"history: cannot use {store.path}: {exc}; the chat goes on, "
-                    "but messages are not sent until they can be saved"
-                )
+                self.warn(f"history: cannot use {store.path}: {exc}; the chat goes on, "
+                          "but messages are not sent until they can be saved")  # fmt: skip
 
     def keep(
         self, event: ev.Message | ev.Direct | ev.Emote, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
@@ -356,6 +380,7 @@ class HistoryPolicy:
                 self.warn(f"history: cannot move the newest messages into {store.path}: {exc}; they are kept beside it "
                           "until it can be written")  # fmt: skip
             return
+        self.deleted_file.look(store)  # after a move (every few seconds at most, never per message): is the file there?
         if self.move_failing:
             self.move_failing = False
             self.log(f"history: the newest messages are in {store.path} again")

@@ -98,6 +98,9 @@ class MemoryStore:
     # history.HistoryStore moves its journal into SQLite when due; this store has nothing to move
     clock = staticmethod(time.monotonic)
 
+    def file_gone(self) -> bool:  # (HistoryStore's: its file deleted while the room runs)
+        return False
+
     def move_deadline(self) -> float | None:
         return None
 

@@ -1,0 +1,117 @@
+"""The history file deleted while the room runs (``rm class.sqlite3`` mid-lesson, a cleanup
+script): the server wrote on into the deleted file and said nothing, everything was gone at /q,
+SQLite's -wal and -shm stayed behind, and the next start began empty. Now it is noticed after the
+next move of the newest messages into SQLite, said to the host in one line, written back to the
+path, and the room goes on saving there: /q loses nothing. Real serve subprocesses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from helpers import Proc, short_tmp_dir
+
+from lanchat.history import HistoryStore
+
+
+def hosted(sock: str, history: Path) -> Proc:
+    teach = Proc("serve", "--plain", "--name", "teach", "--unix", sock, "--history", str(history))
+    teach.expect(r"welcome, teach")
+    return teach
+
+
+def texts_in(history: Path) -> list[str]:
+    store = HistoryStore(history, create=False)
+    try:
+        return [record.text for record in store.export()]
+    finally:
+        store.close()
+
+
+def lesson_with_the_file_deleted(*, delete: list[str]) -> None:
+    """teach says two lines, ``delete`` (names beside the folder) are removed, two more lines, /q."""
+    with short_tmp_dir() as folder:
+        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
+        teach = hosted(sock, history)
+        try:
+            for text in ("one", "two"):
+                teach.send(text)
+                teach.expect(rf"teach: {text}$")
+            for name in delete:
+                os.unlink(Path(folder) / name)
+            teach.send("three")
+            # the journal moves into SQLite within 5 s of its oldest row: then the file is looked for
+            teach.expect(r"history: .*class\.sqlite3 was deleted while the room ran; the history so far .* is "
+                         r"written back to it, and the room goes on saving there", timeout=20)
+            assert history.exists()
+            teach.send("four")
+            teach.expect(r"teach: four$")
+            teach.send("/q")
+            assert teach.wait() == 0
+        finally:
+            teach.stop()
+        left = sorted(name for name in os.listdir(folder) if name.startswith("class.sqlite3"))
+        assert left in (["class.sqlite3"], ["class.sqlite3", "class.sqlite3.pending"]), left  # (before a reader opens it)
+        assert texts_in(history) == ["one", "two", "three", "four"]
+        assert "Traceback" not in teach.output, teach.output
+        # the next start begins with the lesson's messages
+        teach = hosted(sock, history)
+        try:
+            teach.send("/history")
+            teach.expect(r"four")
+        finally:
+            teach.stop()
+
+
+def test_rm_of_the_history_file_mid_lesson_loses_nothing_at_q():
+    lesson_with_the_file_deleted(delete=["class.sqlite3"])
+
+
+def test_rm_of_the_history_file_and_its_companions_mid_lesson_loses_nothing_at_q():
+    """``rm class.sqlite3*``: the journal, the -wal and the -shm go too."""
+    lesson_with_the_file_deleted(delete=["class.sqlite3", "class.sqlite3-wal", "class.sqlite3-shm", "class.sqlite3.pending"])
+
+
+def test_rm_of_the_history_file_just_before_q_loses_nothing():
+    """Deleted, and the room ended at once (no move noticed it): the stop writes it back."""
+    with short_tmp_dir() as folder:
+        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
+        teach = hosted(sock, history)
+        try:
+            teach.send("one")
+            teach.expect(r"teach: one$")
+            os.unlink(history)
+            teach.send("/q")
+            assert teach.wait() == 0
+        finally:
+            teach.stop()
+        assert "was deleted while the room ran" in teach.output, teach.output
+        left = sorted(name for name in os.listdir(folder) if name.startswith("class.sqlite3"))
+        assert left in (["class.sqlite3"], ["class.sqlite3", "class.sqlite3.pending"]), left
+        assert texts_in(history) == ["one"]
+
+
+def test_a_history_file_replaced_mid_lesson_is_left_as_it_is_and_the_lesson_kept_beside_it():
+    """Another file put at the path (a copy from last week moved over it): never overwritten; the
+    room's history goes to ``class.sqlite3.kept``, said, and the room saves there."""
+    with short_tmp_dir() as folder:
+        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
+        teach = hosted(sock, history)
+        try:
+            teach.send("one")
+            teach.expect(r"teach: one$")
+            other = Path(folder) / "other"
+            other.write_bytes(b"last week's notes\n")
+            os.replace(other, history)
+            teach.send("two")
+            teach.expect(r"history: .*class\.sqlite3 was replaced by another file while the room ran \(left as it is\); "
+                         r"the room's history so far is kept in .*class\.sqlite3\.kept, and the room goes on saving there",
+                         timeout=20)  # fmt: skip
+            teach.send("three")
+            teach.expect(r"teach: three$")
+            teach.send("/q")
+            assert teach.wait() == 0
+        finally:
+            teach.stop()
+        assert history.read_bytes() == b"last week's notes\n"
+        assert texts_in(Path(folder) / "class.sqlite3.kept") == ["one", "two", "three"]
