@@ -1049,3 +1049,19 @@ def test_serve_history_a_link_to_nothing_says_where_it_points(tmp_path):
     assert result.stderr.startswith(f"lanchat: {link} is a link to {tmp_path / 'usb' / 'term.sqlite3'}, and there is no folder "
                                     f"{tmp_path / 'usb'} for it (a drive not plugged in? a typo?)\n"), result.stderr  # fmt: skip
     assert not (tmp_path / "usb").exists()
+
+
+def test_serve_refuses_an_unusable_history_before_it_makes_an_identity_key(tmp_path):
+    """A first `serve` with a --history that is not a history: the key was made (and said) before
+    the refusal, so a room that never started left a new identity behind. Refused first, made nothing."""
+    history = tmp_path / "notes.sqlite3"
+    history.write_bytes(b"these are my lesson notes, not a database\n" * 10)
+    key = tmp_path / "keys" / "teach.key"
+    (tmp_path / "keys").mkdir()
+    serve = Proc("serve", "--plain", "--name", "teach", "--unix", str(tmp_path / "chat.sock"), "--history", str(history),
+                 "--identity", str(key), stdin=False)  # fmt: skip
+    assert serve.wait() == 1
+    assert "is not a usable history database" in serve.output, serve.output
+    assert "identity key" not in serve.output, serve.output
+    assert not key.exists() and os.listdir(tmp_path / "keys") == []
+    assert history.read_bytes() == b"these are my lesson notes, not a database\n" * 10

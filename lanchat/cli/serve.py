@@ -92,8 +92,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port is listened on for real only once all are through), then the room, its server, the
     start lines, and the host's own chat or the --headless log."""
     start = _Start(args)
-    for step in (_check_options, _check_port, _host_identity, _ask_password, _open_history, _set_up_tls):
+    for step in (_check_options, _check_port, _host_name, _ask_password, _open_history, _host_key, _set_up_tls):
         if (status := step(start)) is not None:
+            if start.store is not None:
+                start.store.close()
             return status
     from ..transport import Endpoint, TransportError, listen
 
@@ -164,16 +166,22 @@ def _check_port(start: _Start) -> int | None:
     return None
 
 
-def _host_identity(start: _Start) -> int | None:
-    """The host's name and identity key (none for --headless)."""
+def _host_name(start: _Start) -> int | None:
+    """The host's name (none for --headless)."""
     if start.args.headless:
         return None
     try:
         start.name = resolve_name(start.args, "serve")
     except PromptCancelled as exc:
         return cancelled(exc, "no room was started")
-    if start.name is None:
-        return 2
+    return 2 if start.name is None else None
+
+
+def _host_key(start: _Start) -> int | None:
+    """The host's identity key (none for --headless), after the history file: a --history that is
+    refused made no new key first (it was made, said, and the room never started)."""
+    if start.args.headless:
+        return None
     start.key = load_identity(start.args)
     return 1 if start.key is None else None
 
