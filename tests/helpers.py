@@ -81,7 +81,7 @@ def child_env(**extra: str) -> dict[str, str]:
     # Each child gets its own empty data folder, so `serve` without --history writes its
     # default history there: never into the real user's folder, never shared between tests.
     env["XDG_DATA_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
-    # and its own state folder: an internal error's log (ui/screen.py crash_log_path) is the
+    # and its own state folder: an internal error's log (crash_log.py) is the
     # test's to read, never written into the real user's ~/.local/state
     env["XDG_STATE_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
     # and a config folder of its own: lanchat reads none today, but one it ever reads (or a

@@ -44,15 +44,9 @@ def _log_crash(exc: BaseException) -> str:
     """Write an internal error's traceback to a log file; return where, for one line on screen."""
     import traceback
 
-    from ..ui.screen import crash_log_path
+    from ..crash_log import write_crash  # (never another user's file, nor through a planted link)
 
-    path = crash_log_path()
-    try:
-        with open(path, "a", encoding="utf-8") as log:
-            log.write("".join(traceback.format_exception(exc)) + "\n")
-    except OSError:
-        return "(the log file could not be written)"
-    return str(path)
+    return write_crash("".join(traceback.format_exception(exc)) + "\n")
 
 
 def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: ANN001
