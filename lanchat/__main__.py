@@ -97,7 +97,10 @@ def parse_command_line(argv: list[str] | None) -> argparse.Namespace | None:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = parse_command_line(argv)
+    try:
+        args = parse_command_line(argv)
+    except OutputLost as exc:  # --help or --version to a full disk, /dev/full
+        return _output_lost(exc)
     if args is None:
         return 2
     import signal
@@ -117,9 +120,14 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     except OutputLost as exc:
-        return fail(f"cannot write the output ({exc}); what was written stops short")
+        return _output_lost(exc)
     finally:  # the process is ending: a signal now would only cut Python's shutdown (a traceback)
         hold_signals_for_good()
+
+
+def _output_lost(exc: OutputLost) -> int:
+    """Standard output could not be written (cli/terminal.py): one line on stderr, exit 1."""
+    return fail(f"cannot write the output ({exc}); what was written stops short")
 
 
 def command_for(command: str) -> Callable[[argparse.Namespace], int]:

@@ -1306,3 +1306,24 @@ def test_a_commands_output_to_a_full_disk_or_a_reader_gone_is_one_line_never_a_t
         finally:
             os.close(writer)
         assert (result.returncode, result.stderr) == (0, ""), (what, result.stderr)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_help_and_version_to_a_full_disk_is_one_line_and_exit_1():
+    """`lanchat --help > /dev/full` exited 0 and said nothing (argparse drops a failed write; the
+    commands' writer did not cover it): the help a student meant to save was silently lost. Now
+    one line on stderr, exit 1; and a reader gone (`lanchat --help | true`) is left in peace."""
+    for args in (("--help",), ("serve", "--help"), ("history", "prune", "--help"), ("--version",)):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([sys.executable, "-m", "lanchat", *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                                    env=child_env(), cwd=ROOT, timeout=60)  # fmt: skip
+        assert result.returncode == 1, (args, result.returncode, result.stderr)
+        assert result.stderr == "lanchat: cannot write the output (no space left on device); what was written stops short\n", args
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            gone = subprocess.run([sys.executable, "-m", "lanchat", *args], stdout=writer, stderr=subprocess.PIPE, text=True,
+                                  env=child_env(), cwd=ROOT, timeout=60)  # fmt: skip
+        finally:
+            os.close(writer)
+        assert (gone.returncode, gone.stderr) == (0, ""), (args, gone.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..textfold import cells, fold_line
 from ..textsafe import quoted
-from .terminal import PROG, say, terminal_columns
+from .terminal import PROG, print_out, say, terminal_columns
 
 PROJECTOR_HELP = (
     "start in projector mode (/projector toggles it): for a screen the class sees, direct messages, "
@@ -36,6 +36,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         say(f"{self.prog}: error: {message} (see {self.prog} --help)")
         self.exit(2)
+
+    def _print_message(self, message: str, file=None) -> None:  # noqa: ANN001 - argparse's own
+        """--help and --version on standard output through the commands' writer (terminal.py):
+        argparse dropped a failed write, so `lanchat --help > /dev/full` said nothing and exited 0.
+        Now OutputLost: one line on stderr, exit 1 (__main__). Its errors go by ``error`` (say)."""
+        if message and file is sys.stdout:
+            print_out(message, end="")
+        else:
+            super()._print_message(message, file)
 
     def format_help(self) -> str:
         """argparse folds the options to the terminal, but the descriptions and examples are

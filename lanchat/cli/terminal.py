@@ -33,15 +33,15 @@ def say(message: str, stream=None) -> None:  # noqa: ANN001 - sys.stderr (the de
     _write(out, "\n".join(lines))
 
 
-def print_out(text: str) -> None:
-    """A command's output (a listing, JSON) on standard output, as it is: made harmless by the
-    caller. A reader gone or a full disk is met as ``say`` meets it."""
-    _write(sys.stdout, text)
+def print_out(text: str, end: str = "\n") -> None:
+    """A command's output (a listing, JSON, argparse's help) on standard output, as it is: made
+    harmless by the caller. A reader gone or a full disk is met as ``say`` meets it."""
+    _write(sys.stdout, text, end)
 
 
-def _write(out, text: str) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr
+def _write(out, text: str, end: str = "\n") -> None:  # noqa: ANN001 - sys.stdout or sys.stderr
     try:
-        print(text, file=out, flush=True)
+        print(text, file=out, end=end, flush=True)
     except BrokenPipeError:  # `lanchat doctor | head -3`: the reader has what it wanted; nothing more goes there
         silence(out)
     except OSError as exc:  # `lanchat key > key.txt` on a full disk: said on stderr (OutputLost), never a traceback
