@@ -1976,12 +1976,13 @@ class _Writing(_Journaled):
 class _PutBack(_Writing, _Opening):
     """The file deleted while the server runs (``rm class.sqlite3`` mid-lesson, a cleanup script):
     SQLite goes on writing into the deleted file, and at the stop everything was gone, its -wal and
-    -shm left beside a path that held nothing, and the next start began empty. ``look_for_file``
-    (after each move of the journal into SQLite, at most every few seconds and never per message; and at the stop) notices it
-    by the path's inode, and ``put_back`` writes the whole history from the open database (SQLite's
-    backup API) to a file beside it, then links that file in at the path and goes on with it, so
-    the stop loses nothing. A path that holds another file now is never overwritten: the history
-    is kept beside it instead (``<name>.kept``), and said. Part of HistoryStore."""
+    -shm left beside a path that held nothing, and the next start began empty. ``file_gone`` (after
+    each move of the journal into SQLite, every few seconds at most and never per message; and at
+    the stop: history_policy.DeletedFile) notices it by the path's inode, and ``put_back`` writes
+    the whole history from the open database (SQLite's backup API) to a new file beside it, links
+    that in at the path and goes on with it, so the stop loses nothing. A path that holds another
+    file now is never overwritten: the history goes on in ``<name>.kept`` beside it, and it is said.
+    Part of HistoryStore."""
 
     _file_id: tuple[int, int] | None = None  # the file SQLite has open (device, inode); None: not looked for
 
@@ -2008,34 +2009,48 @@ class _PutBack(_Writing, _Opening):
 
     def put_back(self) -> str:
         """Write the history the open database holds to the path again and go on with that file;
-        returns the line to say (HistoryWriteError: it could not be, and the old file goes on)."""
+        returns the line to say (HistoryWriteError: it could not be; nothing was changed, or the
+        copy holds it all and the line says where)."""
         if self.db.in_transaction:
             raise HistoryWriteError("a transaction is open")
         self._move()  # the journal's rows too (a failure: HistoryWriteError, nothing changed)
-        copy = self._real.with_name(self._real.name + ".kept")
         taken = os.path.lexists(self._real)
+        copy = self._new_beside("kept" if taken else "putback")
         try:
-            if os.path.lexists(copy) and not taken:
-                os.unlink(copy)  # a copy a failed put-back left (never one kept beside a file in the way)
-            os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
             target = sqlite3.connect(copy)
             try:
                 self.db.backup(target)
             finally:
                 target.close()
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
-                if not taken:
-                    os.unlink(copy)
-            text = exc.strerror if isinstance(exc, OSError) else _describe(exc)
-            raise _write_error(exc, f"cannot write a copy of it beside it ({copy.name}): {text or exc}") from None
+                os.unlink(copy)  # (made above, by this call)
+            raise _write_error(exc, f"cannot write a copy of it beside it ({copy.name}): {_describe(exc)}") from None
         said = self.path
-        self._switch_to(copy, into_path=not taken)
-        if taken:  # another file at the path: left alone; the copy is the history now
+        try:
+            self._switch_to(copy, into_path=not taken)
+        except (HistoryUnusable, sqlite3.Error, OSError) as exc:  # (the copy holds it all: said, never lost)
+            raise HistoryWriteError(f"its copy {self.path} holds the history so far, but cannot be opened: {exc}") from None
+        if self.path != said:  # another file at the path: left alone; the copy is the history now
             return (f"history: {said} was replaced by another file while the room ran (left as it is); the room's "
-                    f"history so far is kept in {copy}, and the room goes on saving there (--history {copy} next time)")  # fmt: skip
+                    f"history so far is kept in {self.path}, and the room goes on saving there (--history {self.path} "
+                    "next time)")  # fmt: skip
         return (f"history: {self.path} was deleted while the room ran; the history so far (the messages of this "
                 "run included) is written back to it, and the room goes on saving there")  # fmt: skip
+
+    def _new_beside(self, kind: str) -> Path:
+        """A new, empty, private file beside the path, ``NAME.kind`` (``NAME.kind-2``... if taken:
+        never over a file there, nor through a link). HistoryWriteError if none can be made."""
+        for number in range(1, 100):
+            copy = self._real.with_name(f"{self._real.name}.{kind}" + (f"-{number}" if number > 1 else ""))
+            try:
+                os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise _write_error(exc, f"cannot write a copy of it beside it ({copy.name}): {exc.strerror or exc}") from None
+            return copy
+        raise HistoryWriteError(f"cannot write a copy of it beside it: {self._real.name}.{kind} to .{kind}-99 are all taken")
 
     def _switch_to(self, copy: Path, *, into_path: bool) -> None:
         """Let go of the deleted file, put ``copy`` at the path (``into_path``) and open that. SQLite
@@ -2053,7 +2068,7 @@ class _PutBack(_Writing, _Opening):
             os.link(copy, self._real)  # (never over a file put there meanwhile: EEXIST)
             os.unlink(copy)
         except OSError:
-            self._real, self.path = copy, copy  # the copy is the history: go on there
+            self._real = self.path = copy  # the copy is the history: go on there
         self._pending_view = False  # (a temporary view was the old connection's)
         self.db = self._connect(create=True, existed=True)
         self._check_and_prepare(fresh=False, create=True, check=False)

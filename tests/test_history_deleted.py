@@ -115,3 +115,31 @@ def test_a_history_file_replaced_mid_lesson_is_left_as_it_is_and_the_lesson_kept
             teach.stop()
         assert history.read_bytes() == b"last week's notes\n"
         assert texts_in(Path(folder) / "class.sqlite3.kept") == ["one", "two", "three"]
+
+
+def test_a_copy_kept_from_an_earlier_run_is_never_overwritten_or_removed(tmp_path):
+    """The store's own part, on a real file: a ``class.sqlite3.kept`` already there (kept by an earlier
+    run, not moved yet) stays as it is, whether the file was deleted or replaced."""
+    history = tmp_path / "class.sqlite3"
+    kept = tmp_path / "class.sqlite3.kept"
+    kept.write_bytes(b"an earlier run's history")
+    store = HistoryStore(history)
+    try:
+        store.keep(time=1.0, sender="ann", text="one")
+        store.commit()
+        os.unlink(history)
+        assert store.file_gone()
+        assert "was deleted while the room ran" in store.put_back()
+        assert not store.file_gone() and store.path == history
+        history.rename(tmp_path / "moved-aside.sqlite3")
+        history.write_bytes(b"another file")
+        assert store.file_gone()
+        line = store.put_back()
+        assert "was replaced by another file" in line and "class.sqlite3.kept-2" in line, line
+        store.keep(time=2.0, sender="ann", text="two")
+        store.commit()
+    finally:
+        store.close()
+    assert kept.read_bytes() == b"an earlier run's history" and history.read_bytes() == b"another file"
+    assert texts_in(tmp_path / "class.sqlite3.kept-2") == ["one", "two"]
+    assert texts_in(tmp_path / "moved-aside.sqlite3") == ["one"]
