@@ -128,8 +128,10 @@ class DeletedFile:
         try:
             line = store.put_back()
         except store.errors as exc:
-            if self.failed:
-                return  # (said already; the stop's try failed too: the log of the stop says the rest)
+            if self.failed:  # the stop's try failed too: the last word, for the log
+                self.warn(f"history: {store.path} could not be written back before the server stopped ({exc}); "
+                          "the history it held (this run's messages too) is lost with it")  # fmt: skip
+                return
             self.failed = True
             line = (f"history: {store.path} was deleted while the room ran, and cannot be written back now: {exc}; "
                     "the room's messages are still held, and writing them back is tried again when the server stops")  # fmt: skip
