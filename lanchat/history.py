@@ -2169,11 +2169,18 @@ class HistoryStore(_PutBack, _Writing, _Opening, _Away, _Reading, _RoomState, _D
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file; a file
         deleted meanwhile is written back first (the server's stop has said so: HistoryPolicy.stopping)."""
+        gone = False
         if self.journal is not None and not self.db.in_transaction:
             with contextlib.suppress(HistoryWriteError):
-                if self.file_gone():
+                gone = self.file_gone()
+                if gone:
                     self.put_back()
+                    gone = False
                 self._move()
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
+        if gone:  # could not be put back: SQLite leaves the deleted file's -wal and -shm; a new file there would take them for its own
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    os.unlink(self._real.with_name(self._real.name + suffix))
         self._unlock()

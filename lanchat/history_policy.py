@@ -128,7 +128,7 @@ class DeletedFile:
         try:
             line = store.put_back()
         except store.errors as exc:
-            if self.failed:  # the stop's try failed too: the last word, for the log
+            if self.failed or stopping:  # the stop's try failed: the last word, for the log
                 self.warn(f"history: {store.path} could not be written back before the server stopped ({exc}); "
                           "the history it held (this run's messages too) is lost with it")  # fmt: skip
                 return

@@ -143,3 +143,28 @@ def test_a_copy_kept_from_an_earlier_run_is_never_overwritten_or_removed(tmp_pat
     assert kept.read_bytes() == b"an earlier run's history" and history.read_bytes() == b"another file"
     assert texts_in(tmp_path / "class.sqlite3.kept-2") == ["one", "two"]
     assert texts_in(tmp_path / "moved-aside.sqlite3") == ["one"]
+
+
+def test_a_deleted_history_that_cannot_be_written_back_is_said_and_leaves_no_sqlite_files(tmp_path):
+    """The disk full as well (the deleted file still holds its space while the server has it open):
+    nothing can be written back; the stop says so, and SQLite's -wal and -shm of the deleted file
+    are not left for a new file at that path to take as its own."""
+    from helpers import fill_disk, small_disk
+
+    with small_disk("2m") as disk:
+        history = disk / "class.sqlite3"
+        teach = hosted(str(tmp_path / "chat.sock"), history)
+        try:
+            teach.send("one")
+            teach.expect(r"teach: one$")
+            fill_disk(disk)
+            os.unlink(history)
+            teach.send("/q")
+            assert teach.wait() == 0
+        finally:
+            teach.stop()
+        teach.expect(r"history: .*class\.sqlite3 could not be written back before the server stopped \(.*\); "
+                     r"the history it held \(this run's messages too\) is lost with it")  # fmt: skip
+        assert "Traceback" not in teach.output, teach.output
+        left = sorted(name for name in os.listdir(disk) if name.startswith("class.sqlite3"))
+        assert left in ([], ["class.sqlite3.pending"]), left
