@@ -22,7 +22,6 @@ import re
 import select
 import signal
 import sys
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -205,17 +204,6 @@ def _codec_name(codeset: str) -> str:
         return codecs.lookup(codeset).name
     except LookupError:  # a set Python has no codec for (or none named): ASCII is safe
         return "ascii"
-
-
-def crash_log_path() -> Path:
-    """Where an internal error's details go: the user's log folder, or the temp folder."""
-    try:
-        import platformdirs
-
-        folder = platformdirs.user_log_path("lanchat", ensure_exists=True)
-    except Exception:  # noqa: BLE001 - any trouble finding the folder: fall back
-        folder = Path(tempfile.gettempdir())
-    return folder / "lanchat-crash.log"
 
 
 MEASURED_KEPT = 4096  # clusters whose curses width is remembered (Painter._curses_columns)
