@@ -1225,6 +1225,26 @@ def test_a_ban_behind_a_shared_address_turns_a_new_key_away_with_its_code_until_
 
 
 # What no client of a real `serve` can be sent or send, and why (the coverage check below).
+def test_the_eleventh_name_made_its_own_from_one_place_within_the_hour_is_told_it_is_not_kept():
+    """Identity, names: a place (here this machine's account) makes at most ten names its own an
+    hour; an eleventh key's name is used, not kept, and its welcome is followed by a ``notice``
+    with code ``name-unowned`` saying so (the ten before it get none)."""
+    server, port, _ = serve()
+    clients: list[DocClient] = []
+    try:
+        for n in range(11):
+            client = DocClient(port)
+            clients.append(client)
+            got = client.join_and_ping(f"owner{n}", Ed25519PrivateKey.generate())
+            told = [f for f in got if f["type"] == "notice" and f.get("code") == "name-unowned"]
+            assert len(told) == (1 if n == 10 else 0), got
+        assert "owner10" in str(told[0]["message"]) and "not kept for you" in str(told[0]["message"]), told
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+
+
 BEYOND_A_CLIENT = {
     "released": "only the host may `release`, and lanchat's host runs inside `serve`: its screen shows the answer",
     "released.owned": "as `released`",

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from lanchat import events as ev
-from lanchat.client_files import ClientTransfers, cut_off
+from lanchat.client_files import ClientTransfers, cut_off, taken_up
 from lanchat.colourbot import COMPUTER_HOPE_URL
 from lanchat.session import FileCommand, Line, Local, Session
 from lanchat.ui import render as rd
@@ -173,10 +173,12 @@ def test_a_file_the_host_sends_to_one_person_shows_no_name_while_it_goes_up(tmp_
         transfers.offer(str(tmp_path / name), to)
     lines = [line for ref, file_id in ((1, "8"), (2, "9"), (3, "10")) for line in transfers.on_event(ev.UploadReady(ref=ref, id=file_id))[1]]
     lines += transfers.next_chunks(150_000)[1]  # half of each
+    lines += taken_up(transfers, 0)  # and the server's end has it all (nothing unacknowledged): progress said
     status = rd.status_text(View(session))
     assert "send #8 (name hidden) " in status and "send #10 (name hidden) " in status and "send #9 slides.pdf " in status and "grades_" not in status
     while transfers.has_chunks_to_send:
         lines += transfers.next_chunks(150_000)[1]
+        lines += taken_up(transfers, 0)
     lines += cut_off(transfers)  # all sent, the server was checking them when the connection dropped
     private = [line for line in lines if "grades_" in line.text]
     for start in ("sending grades_ann.pdf (", "sending grades_ann.pdf: ", "sent grades_ann.pdf", "connection lost: your file grades_bob.pdf"):
