@@ -414,9 +414,9 @@ _TCP_INFO_RTT = struct.Struct("=I")  # struct tcp_info's tcpi_rtt (microseconds)
 _TCP_INFO_RTT_OFFSET = 68
 
 
-def round_trip_seconds(sock: socket.socket) -> float | None:
-    """The kernel's smoothed round-trip time of a TCP connection (Linux TCP_INFO), or None where
-    there is none to read (AF_UNIX, another system, a closed socket)."""
+def _tcp_info(sock: socket.socket, needed: int) -> bytes | None:
+    """The kernel's struct tcp_info of a TCP connection (Linux TCP_INFO), at least ``needed``
+    bytes of it, or None where there is none to read (AF_UNIX, another system, a closed socket)."""
     option = getattr(socket, "TCP_INFO", None)
     if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return None
@@ -424,9 +424,13 @@ def round_trip_seconds(sock: socket.socket) -> float | None:
         info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
     except OSError:
         return None
-    if len(info) < _TCP_INFO_RTT_OFFSET + 4:
-        return None
-    return _TCP_INFO_RTT.unpack_from(info, _TCP_INFO_RTT_OFFSET)[0] / 1e6
+    return info if len(info) >= needed else None
+
+
+def round_trip_seconds(sock: socket.socket) -> float | None:
+    """The kernel's smoothed round-trip time of a TCP connection (_tcp_info), or None."""
+    info = _tcp_info(sock, _TCP_INFO_RTT_OFFSET + 4)
+    return None if info is None else _TCP_INFO_RTT.unpack_from(info, _TCP_INFO_RTT_OFFSET)[0] / 1e6
 
 
 # struct tcp_info (Linux): tcpi_probes is its 4th byte; tcpi_unacked (segments sent, not yet
@@ -436,16 +440,10 @@ _TCP_INFO_PROBES, _TCP_INFO_UNACKED, _TCP_INFO_LAST_ACK = 3, 24, 56
 
 def unacknowledged_seconds(sock: socket.socket) -> float | None:
     """Seconds since the peer last acknowledged anything while some of what it was sent is
-    outstanding (0.0: nothing is), from the kernel (Linux TCP_INFO); None where it does not say
-    (AF_UNIX, another system, a closed socket). Growing while data waits: the link is gone."""
-    option = getattr(socket, "TCP_INFO", None)
-    if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
-    except OSError:
-        return None
-    if len(info) < _TCP_INFO_LAST_ACK + 4:
+    outstanding (0.0: nothing is), from the kernel (_tcp_info); None where it does not say.
+    Growing while data waits: the link is gone."""
+    info = _tcp_info(sock, _TCP_INFO_LAST_ACK + 4)
+    if info is None:
         return None
     unacked = int.from_bytes(info[_TCP_INFO_UNACKED : _TCP_INFO_UNACKED + 4], sys.byteorder)
     if not unacked and not info[_TCP_INFO_PROBES]:  # a zero window's probes, unanswered, count too

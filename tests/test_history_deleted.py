@@ -6,7 +6,9 @@ path, and the room goes on saving there: /q loses nothing. Real serve subprocess
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from helpers import Proc, short_tmp_dir
@@ -20,6 +22,22 @@ def hosted(sock: str, history: Path) -> Proc:
     return teach
 
 
+@contextlib.contextmanager
+def lesson(*said: str) -> Iterator[tuple[Path, Path, Proc]]:
+    """A room hosted with --history FOLDER/class.sqlite3, where teach has said ``said``: (the
+    folder, the history, teach), stopped at the end."""
+    with short_tmp_dir() as folder:
+        history = Path(folder) / "class.sqlite3"
+        teach = hosted(os.path.join(folder, "chat.sock"), history)
+        try:
+            for text in said:
+                teach.send(text)
+                teach.expect(rf"teach: {text}$")
+            yield Path(folder), history, teach
+        finally:
+            teach.stop()
+
+
 def texts_in(history: Path) -> list[str]:
     store = HistoryStore(history, create=False)
     try:
@@ -30,37 +48,29 @@ def texts_in(history: Path) -> list[str]:
 
 def lesson_with_the_file_deleted(*, delete: list[str]) -> None:
     """teach says two lines, ``delete`` (names beside the folder) are removed, two more lines, /q."""
-    with short_tmp_dir() as folder:
-        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
-        teach = hosted(sock, history)
-        try:
-            for text in ("one", "two"):
-                teach.send(text)
-                teach.expect(rf"teach: {text}$")
-            for name in delete:
-                os.unlink(Path(folder) / name)
-            teach.send("three")
-            # the journal moves into SQLite within 5 s of its oldest row: then the file is looked for
-            teach.expect(r"history: .*class\.sqlite3 was deleted while the room ran; the history so far .* is "
-                         r"written back to it, and the room goes on saving there", timeout=20)
-            assert history.exists()
-            teach.send("four")
-            teach.expect(r"teach: four$")
-            teach.send("/q")
-            assert teach.wait() == 0
-        finally:
-            teach.stop()
+    with lesson("one", "two") as (folder, history, teach):
+        for name in delete:
+            os.unlink(folder / name)
+        teach.send("three")
+        # the journal moves into SQLite within 5 s of its oldest row: then the file is looked for
+        teach.expect(r"history: .*class\.sqlite3 was deleted while the room ran; the history so far .* is "
+                     r"written back to it, and the room goes on saving there", timeout=20)
+        assert history.exists()
+        teach.send("four")
+        teach.expect(r"teach: four$")
+        teach.send("/q")
+        assert teach.wait() == 0
         left = sorted(name for name in os.listdir(folder) if name.startswith("class.sqlite3"))
         assert left in (["class.sqlite3"], ["class.sqlite3", "class.sqlite3.pending"]), left  # (before a reader opens it)
         assert texts_in(history) == ["one", "two", "three", "four"]
         assert "Traceback" not in teach.output, teach.output
         # the next start begins with the lesson's messages
-        teach = hosted(sock, history)
+        again = hosted(str(folder / "chat.sock"), history)
         try:
-            teach.send("/history")
-            teach.expect(r"four")
+            again.send("/history")
+            again.expect(r"four")
         finally:
-            teach.stop()
+            again.stop()
 
 
 def test_rm_of_the_history_file_mid_lesson_loses_nothing_at_q():
@@ -74,17 +84,10 @@ def test_rm_of_the_history_file_and_its_companions_mid_lesson_loses_nothing_at_q
 
 def test_rm_of_the_history_file_just_before_q_loses_nothing():
     """Deleted, and the room ended at once (no move noticed it): the stop writes it back."""
-    with short_tmp_dir() as folder:
-        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
-        teach = hosted(sock, history)
-        try:
-            teach.send("one")
-            teach.expect(r"teach: one$")
-            os.unlink(history)
-            teach.send("/q")
-            assert teach.wait() == 0
-        finally:
-            teach.stop()
+    with lesson("one") as (folder, history, teach):
+        os.unlink(history)
+        teach.send("/q")
+        assert teach.wait() == 0
         assert "was deleted while the room ran" in teach.output, teach.output
         left = sorted(name for name in os.listdir(folder) if name.startswith("class.sqlite3"))
         assert left in (["class.sqlite3"], ["class.sqlite3", "class.sqlite3.pending"]), left
@@ -94,27 +97,20 @@ def test_rm_of_the_history_file_just_before_q_loses_nothing():
 def test_a_history_file_replaced_mid_lesson_is_left_as_it_is_and_the_lesson_kept_beside_it():
     """Another file put at the path (a copy from last week moved over it): never overwritten; the
     room's history goes to ``class.sqlite3.kept``, said, and the room saves there."""
-    with short_tmp_dir() as folder:
-        sock, history = os.path.join(folder, "chat.sock"), Path(folder) / "class.sqlite3"
-        teach = hosted(sock, history)
-        try:
-            teach.send("one")
-            teach.expect(r"teach: one$")
-            other = Path(folder) / "other"
-            other.write_bytes(b"last week's notes\n")
-            os.replace(other, history)
-            teach.send("two")
-            teach.expect(r"history: .*class\.sqlite3 was replaced by another file while the room ran \(left as it is\); "
-                         r"the room's history so far is kept in .*class\.sqlite3\.kept, and the room goes on saving there",
-                         timeout=20)  # fmt: skip
-            teach.send("three")
-            teach.expect(r"teach: three$")
-            teach.send("/q")
-            assert teach.wait() == 0
-        finally:
-            teach.stop()
+    with lesson("one") as (folder, history, teach):
+        other = folder / "other"
+        other.write_bytes(b"last week's notes\n")
+        os.replace(other, history)
+        teach.send("two")
+        teach.expect(r"history: .*class\.sqlite3 was replaced by another file while the room ran \(left as it is\); "
+                     r"the room's history so far is kept in .*class\.sqlite3\.kept, and the room goes on saving there",
+                     timeout=20)  # fmt: skip
+        teach.send("three")
+        teach.expect(r"teach: three$")
+        teach.send("/q")
+        assert teach.wait() == 0
         assert history.read_bytes() == b"last week's notes\n"
-        assert texts_in(Path(folder) / "class.sqlite3.kept") == ["one", "two", "three"]
+        assert texts_in(folder / "class.sqlite3.kept") == ["one", "two", "three"]
 
 
 def test_a_copy_kept_from_an_earlier_run_is_never_overwritten_or_removed(tmp_path):
