@@ -236,8 +236,8 @@ def _ipv4_problem(host: str) -> str | None:
         return f"two dots in a row, or a dot at an end ({like})"
     if len(parts) != 4:
         return f"it has {len(parts)} numbers ({like})"
-    over = next((part for part in parts if int(part) > 255), None)
-    return f"{over} is over 255 ({like})" if over is not None else None
+    over = next((part for part in parts if len(part) > 3 or int(part) > 255), None)  # (int() refuses 4,300 digits)
+    return f"{over[:12]}{'...' if len(over) > 12 else ''} is over 255 ({like})" if over is not None else None
 
 
 def _port_refused(place: str) -> str | None:

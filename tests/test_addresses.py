@@ -511,6 +511,7 @@ def test_a_machine_on_two_networks_says_which_address_is_on_which():
     ("192.168..1", "two dots in a row, or a dot at an end"),
     ("192.168.1.2O", "it holds the letter O where a digit goes"),
     ("l92.168.1.20", "it holds the letter l where a digit goes"),
+    ("1" * 5000 + ".1.1.1", "111111111111... is over 255"),  # (int() raised ValueError past 4,300 digits: a traceback)
 ])
 def test_a_mistyped_ipv4_address_is_said_to_be_none_not_looked_up_or_taken_for_another(typed, why):
     with pytest.raises(AddressProblem) as caught:
