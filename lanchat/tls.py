@@ -827,7 +827,7 @@ def _not_readable(cert_path: Path, key_path: Path) -> str:
         me = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         me = f"uid {os.getuid()}"
-    whose = f"it belongs to user {owner}, not to you ({me})" if owner_id != os.getuid() else "you may not read it"
+    whose = f"it belongs to user {owner}, not to you ({me})" if owner_id not in (-1, os.getuid()) else "you may not read it"
     return (f"cannot read the room's TLS {'key' if path == key_path else 'certificate'} {path}: {whose}; run serve as "
             f"{owner if owner_id >= 0 else 'its owner'} to keep the room's fingerprint (what students trusted), or give a "
             "folder of your own with --tls-dir DIR (a new certificate there: everyone is asked to trust it again)")
