@@ -358,3 +358,17 @@ def test_the_replay_goes_above_the_welcome_from_a_laptop_whose_clock_is_behind()
     assert texts[:3] == ["first", "second", "end of history (2 shown)"], texts[:4]
     assert texts[3].startswith("welcome, bob: duplex mode; here: teacher, ") and len(texts) > 6, texts
     assert texts[-1].startswith("topic: framing"), texts[-3:]
+
+
+def test_help_taller_than_the_pane_opens_at_its_first_line_even_past_the_scrollback():
+    """/help opens at its first line when taller than the pane (view._open_at); a scrollback
+    shorter than /help itself (its first line already trimmed) leaves the view following, never
+    raises (islice of a negative index)."""
+    session = Session(name="bob")
+    view = View(session, page_rows=5)
+    view.add(session.help_lines())
+    assert view.scroll > 0 and not view.following
+    assert view.scroll + view.page_rows == sum(map(view.measure, view.lines))  # its first line on the top row
+    small = View(session, scrollback=10, page_rows=5)
+    small.add(session.help_lines())
+    assert small.following

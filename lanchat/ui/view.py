@@ -392,6 +392,8 @@ def _open_at(view: View, seq: int) -> None:
     """/help at 80x24 showed its last rows, the keys: the commands, what a student typed it for,
     had gone above the screen. A long answer asked for opens at its first line, as a pager does
     (PgDn reads on, End or the next line sent goes back to the newest)."""
+    if seq < view.first_seq:  # (already past the scrollback)
+        return
     rows = _rows_to(view, seq - view.first_seq, 1 << 30)  # the answer's rows: a few hundred at most
     if rows > view.page_rows:
         view.scroll = rows - view.page_rows
