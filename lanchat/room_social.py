@@ -242,7 +242,8 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
     if room.history and member.cid not in room.service_cids:
         room.known[ev.name_key(name)] = name
     claimed = room.gate.claim(name, member.key, member.cid)  # trust on first use, as on joining (gate.py)
-    told = [*claimed, Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now)))]
+    notices = [action for action in claimed if isinstance(action, Send)]  # that it is not kept: after the rename it is about
+    told = [*(a for a in claimed if a not in notices), Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now))), *notices]
     mod = room.moderation
     if member.cid != room.host_cid and mod.is_operator(room, member):  # (the host's name is the welcome's and the rename's)
         # the operators' names changed: sent, as whenever they change (PROTOCOL.md, Moderation)

@@ -1128,3 +1128,19 @@ def test_a_real_unmute_of_a_second_window_on_a_muted_students_machine_leaves_her
             client.close()
         teach.send("/q")
         assert teach.wait() == 0
+
+
+def test_after_nick_the_name_not_kept_notice_follows_the_rename_it_is_about():
+    """ken's /nick took his eleventh name this hour on this machine: the notice that 'kenny' is not
+    kept for him came before the line saying he is kenny now (the rename's own broadcast), so his
+    screen said it of a name he did not have yet. It follows the rename now."""
+    from helpers import running_server
+
+    with running_server() as (_server, endpoint):
+        for n in range(gate.NEW_NAMES_PER_PLACE - 1):
+            RawClient(endpoint, f"u{n}", key=Ed25519PrivateKey.generate()).close()
+        ken = RawClient(endpoint, "ken", key=Ed25519PrivateKey.generate())
+        ken.send(ev.Nick(name="kenny"))
+        ken.expect(ev.Renamed, new="kenny")
+        told = ken.expect(ev.Notice)  # (it came after the rename, or it was dropped by the expect above)
+        assert told.code == ev.E_NAME_UNOWNED and "'kenny'" in told.message, told  # type: ignore[attr-defined]
