@@ -114,6 +114,8 @@ NEWS_CHECK_SECONDS = 0.5
 ADDRESS_CHECK_SECONDS = 2.0
 # A transfer under way that moved no byte for this long puts its connection in doubt (watch_address).
 TRANSFER_QUIET_SECONDS = 3.0
+# An upload all written: how often its progress is read from the kernel until the server's end took it all.
+IN_FLIGHT_LOOK_SECONDS = 0.2
 
 
 # Fatal errors that end a connection for the link's sake, not the person's (PROTOCOL.md 5, Slow
@@ -1709,6 +1711,8 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         timeout = asking if timeout is None else min(timeout, asking)  # a ping, its answer's deadline, the count
     if hashing(loop.transfers):  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
+    elif loop.transfers.uploads_in_flight:  # the server's end taking an upload's last pieces: look again soon (uploads_taken)
+        timeout = IN_FLIGHT_LOOK_SECONDS if timeout is None else min(timeout, IN_FLIGHT_LOOK_SECONDS)
     return timeout
 
 

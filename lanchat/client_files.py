@@ -104,6 +104,7 @@ class _Sending:
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
     stamp: tuple[int, int] = (0, 0)  # its size and modification time when /send opened it (_stamp)
     to: str | None = None  # offered to this one person (/send PATH NAME)
+    handed_all: bool = False  # every piece written: it waits for the server's end to take them (taken_up)
 
     @property
     def own_id(self) -> str:
@@ -388,8 +389,8 @@ class ClientTransfers:
         events: list[ev.Event] = []
         lines: list[Line] = []
         for sending in [*self.waiting.values(), *self.sending.values(), *self.queued]:
-            if file_id and not sending.named_by(file_id):
-                continue
+            if (file_id and not sending.named_by(file_id)) or sending.handed_all:
+                continue  # (one all written is the server's to check and offer: as one it is checking)
             self._stop_sending(sending)
             if sending.file_id is not None:
                 events.append(ev.CancelFile(id=sending.file_id))
@@ -420,7 +421,13 @@ class ClientTransfers:
 
     @property
     def has_chunks_to_send(self) -> bool:
-        return bool(self.sending)
+        return any(not sending.handed_all for sending in self.sending.values())
+
+    @property
+    def uploads_in_flight(self) -> bool:
+        """Is an upload all written and not all taken by the server's end yet? (The loop then looks
+        again soon: an acknowledgement wakes nobody.)"""
+        return any(sending.handed_all for sending in self.sending.values())
 
     def next_chunks(self, room_bytes: int) -> tuple[list[ev.Event], list[Line]]:
         """Chunks for about ``room_bytes`` of output space, taking turns between uploads:
@@ -429,8 +436,9 @@ class ClientTransfers:
         a ``cancel`` for a file that could not be read."""
         events: list[ev.Event] = []
         lines: list[Line] = []
-        while room_bytes > 0 and self.sending:
-            file_id, sending = next(iter(self.sending.items()))
+        while room_bytes > 0 and (going := [s for s in self.sending.values() if not s.handed_all]):
+            sending = going[0]
+            file_id = sending.file_id or ""
             try:
                 piece = sending.next_piece()
             except _Unreadable as exc:
@@ -446,17 +454,25 @@ class ClientTransfers:
             assert sending.progress is not None
             # take turns: move this upload to the back
             del self.sending[file_id]
-            if sending.sent >= sending.size:
-                sending.progress.advance(sending.sent, self.clock())  # (all handed over: its speed, below)
-                self._stop_sending(sending)
+            self.sending[file_id] = sending
+            if sending.sent >= sending.size:  # all written: sent once the server's end has taken it (taken_up)
+                sending.handed_all = True
+                with contextlib.suppress(OSError):
+                    sending.handle.close()
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
-                self.checking[file_id] = sending.name
-                if not self.status_line:  # (the screen: the offer's line says it is done)
-                    speed = speed_clause(sending.size, sending.progress.seconds)
-                    lines.append(_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden))
-            else:
-                self.sending[file_id] = sending
         return events, lines
+
+    def all_taken(self, sending: _Sending) -> list[Line]:
+        """An upload all written has all reached the server's end (taken_up), or its offer came
+        first: the server is checking it, or has; --plain's line saying it was sent, how fast."""
+        assert sending.progress is not None and sending.file_id is not None
+        sending.progress.advance(sending.size, self.clock())
+        self._stop_sending(sending)
+        self.checking[sending.file_id] = sending.name
+        if self.status_line:  # (the screen: the offer's line says it is done)
+            return []
+        speed = speed_clause(sending.size, sending.progress.seconds)
+        return [_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden)]
 
     def _stop_sending(self, sending: _Sending) -> None:
         with contextlib.suppress(OSError):
@@ -491,11 +507,13 @@ class ClientTransfers:
             return self._data(event.id, event.data)
         if isinstance(event, ev.Offered):
             remember_privacy(self.private_offers, event)
+            sending = self.sending.get(event.id)
+            sent = self.all_taken(sending) if sending is not None and sending.handed_all else []  # (taken before we looked)
             if (name := self.checking.pop(event.id, None)) is not None:
                 self.on_offer[event.id] = name
             _know(self, event.id, event.sha256, event.size, event.name)
             asked, said = _resume_offered(self, event)
-            return self._offer_next() + asked, said
+            return self._offer_next() + asked, sent + said
         if isinstance(event, ev.FileError):
             return _failed(self, event)
         return [], []
@@ -982,6 +1000,9 @@ def taken_up(transfers: ClientTransfers, backlog: int) -> list[Line]:
     for file_id, done in transfers.acks.taken(backlog).items():
         sending = transfers.sending.get(file_id)
         if sending is None or sending.progress is None or done <= sending.progress.done:
+            continue
+        if sending.handed_all and done >= sending.size:
+            lines += transfers.all_taken(sending)
             continue
         said = sending.progress.advance(done, transfers.clock())
         if said and not transfers.status_line:

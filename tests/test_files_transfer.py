@@ -17,7 +17,7 @@ from file_requests import sans_req
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.client_files import ClientTransfers, cut_off, unsent
+from lanchat.client_files import ClientTransfers, cut_off, taken_up, unsent
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
 from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES
 from lanchat.hub_downloads import FILE_LOW_WATER_BYTES
@@ -649,7 +649,9 @@ def test_a_file_the_server_was_still_checking_when_the_connection_dropped_is_sai
     (offer,), _ = transfers.command(FileCommand(name="send", path=str(path)))
     transfers.on_event(ev.UploadReady(ref=offer.ref, id="1"))
     events, lines = transfers.next_chunks(10**6)
-    assert isinstance(events[-1], ev.UploadDone) and "the server is checking it" in lines[-1].text
+    assert isinstance(events[-1], ev.UploadDone) and lines == []  # all written: not sent until the server's end took it
+    lines = taken_up(transfers, 0)  # (nothing left unacknowledged)
+    assert "the server is checking it" in lines[-1].text
     assert [line.text for line in cut_off(transfers)] == [
         "connection lost: your file notes.txt (#1) is not on offer (the connection dropped before the server confirmed it); /send it again when back"
     ]
@@ -671,7 +673,10 @@ def test_q_counts_a_file_all_sent_that_the_server_is_still_checking(tmp_path):
     transfers.on_event(ev.UploadReady(ref=offer.ref, id="1"))
     transfers.on_event(ev.UploadReady(ref=private.ref, id="2"))
     events, _ = transfers.next_chunks(10**6)
-    assert [event.id for event in events if isinstance(event, ev.UploadDone)] == ["1", "2"] and not transfers.progress
+    assert [event.id for event in events if isinstance(event, ev.UploadDone)] == ["1", "2"]
+    assert unsent(transfers) == [] and set(transfers.progress) == {"send:1", "send:2"}  # still on their way: /q says how far
+    taken_up(transfers, 0)
+    assert not transfers.progress
     assert unsent(transfers) == [("notes.txt", False, "checking"), ("grades.txt", True, "checking")]
     transfers.on_event(ev.Offered(id="1", name="notes.txt", size=11, sha256="0" * 64, sender="ann", time=1.0))
     transfers.on_event(ev.FileError(id="2", message="refused: the room is full"))
@@ -752,6 +757,7 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
         sent += chunks([e for e in more if isinstance(e, ev.UploadChunk)])
     assert done == [ev.UploadDone(id="4", sha256=_sum(data))]  # the checksum of what was read, at the end
     assert sent == data
+    lines = taken_up(transfers, 0)  # and the server's end took it all
     assert lines[-1].text.startswith("sent big.bin (320.0 KiB") and lines[-1].text.endswith("the server is checking it")
     assert Path(path).read_bytes() == data  # untouched
 

@@ -13,9 +13,11 @@ import os
 import socket
 import struct
 import termios
+import threading
 import time
 
 import pytest
+from helpers import Proc, StandInServer, identity_args, wait_for
 
 from lanchat import events as ev
 from lanchat.client_files import ClientTransfers, taken_up
@@ -111,3 +113,59 @@ def test_pieces_count_once_wholly_behind_the_backlog():
     acks.handed("1", 100, 300)
     acks.forget("1")
     assert acks.taken(0) == {}
+
+
+def _unacknowledged_by_port(port: int) -> int | None:
+    """The bytes the socket of local ``port`` on this machine sent and has not had acknowledged
+    (/proc/net/tcp's tx_queue): another process's socket, read from outside."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return int(fields[4].split(":")[0], 16)
+    return None
+
+
+def test_a_plain_send_says_sent_once_the_server_has_it_not_when_the_kernel_took_it(tmp_path):
+    """bob's /send on a slow link read "sent big.bin (512.0 KiB, 80 MiB/s); the server is
+    checking it" as soon as the last piece went into his kernel's buffer, with most of it still to
+    cross (and a speed the link never had). A stand-in server takes the offer and then reads
+    nothing, its buffer small: bob's client writes all of the file and says nothing of it sent;
+    the server reads it all and bob reads "sent" (before any word from the server), then the offer."""
+    data = os.urandom(512 * 1024)
+    (tmp_path / "big.bin").write_bytes(data)
+    reading = threading.Event()
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.OfferFile):
+            server.send(ev.UploadReady(ref=event.ref, id="1", binary=True))
+            reading.wait(20)  # the server's end reads nothing meanwhile: its kernel takes a little, no more
+
+    server = StandInServer(on_event)
+    server.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)  # (the accepted socket's, before the client connects)
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", *identity_args("bob"))
+    try:
+        bob.expect(r"welcome, bob")
+        bob.send(f"/send {tmp_path / 'big.bin'}")
+        wait_for(lambda: server.conn is not None and any(isinstance(e, ev.OfferFile) for e in server.heard), what="the offer")
+        assert server.conn is not None
+        client_port = server.conn.getpeername()[1]
+        # all of it written by bob's client: in flight (unacknowledged) or in the server's kernel, unread
+        wait_for(lambda: (_unacknowledged_by_port(client_port) or 0) + _queued_at(server.conn) >= len(data), what="all of it written")  # type: ignore[arg-type]
+        bob.send("/cancel #99")  # answered at once, in order: anything bob was told before it is above it
+        bob.expect(r"#99 is not being sent or received")
+        assert "sent big.bin" not in bob.output and _queued_at(server.conn) < len(data) // 2, bob.output
+        reading.set()
+        # said by itself, the server silent (an acknowledgement wakes no program: the client looks)
+        said = bob.expect(r"sent big\.bin \(512\.0 KiB.*\); the server is checking it").group(0)
+        (done,) = [e for e in server.heard if isinstance(e, ev.UploadDone)]
+        server.send(ev.Offered(id="1", name="big.bin", size=len(data), sha256=done.sha256, sender="bob", time=1.0))
+        bob.expect(r"#1")  # then the offer
+        bob.send("/q")
+        assert bob.wait() == 0, said
+    finally:
+        reading.set()
+        bob.stop()
+        server.close()
+    assert "Traceback" not in bob.output
