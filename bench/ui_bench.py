@@ -14,7 +14,10 @@
    counted, only the lines on screen laid out; 1.8 s when every line was laid out);
 4) keys: the per-keystroke path in a real pseudo-terminal, a key at a time: the CPU time of the
    keys' handling (keys.py through the full screen) and of the draw after each, as a person
-   typing gets them (every 60th key a Ctrl-U, so the input line stays short).
+   typing gets them (every 60th key a Ctrl-U, so the input line stays short);
+5) scrollback memory: a full-screen client at 200x50 hears N lines (through a --no-limits
+   headless serve), then pages up to the oldest: its RSS at the start, after the lines, after
+   the paging (what the laid-out lines it keeps cost: render.LAYOUTS' budget).
 Results print as a table and go to bench/results/ui.json.
 """
 
@@ -175,6 +178,37 @@ def bench_keystrokes(count: int) -> dict[str, float]:
     }
 
 
+def rss_mb(pid: int) -> float:
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+
+
+def bench_scrollback_memory(lines: int) -> dict[str, float]:
+    server = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce", "--no-limits")
+    client = talker = None
+    try:
+        port = int(wait_for(lambda: re.search(rb"port (\d+)", bytes(server.raw)), what="port").group(1))  # type: ignore[union-attr]
+        client = TermProc("connect", "127.0.0.1", str(port), "--name", "sam", rows=50, cols=200)
+        client.expect("welcome, sam")
+        started = rss_mb(client.proc.pid)
+        talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+        for number in range(lines):  # a day in a busy room: lines of all lengths, not all ASCII
+            talker.send(ev.Say(text=f"message {number} λ " + "word " * (number % 40)))
+            if number % 500 == 0:
+                talker.drain(0.01)  # (read what the server says back: its buffer never fills)
+        client.expect(rf"message {lines - 1} ", timeout=300)
+        heard = rss_mb(client.proc.pid)
+        for _ in range(lines // 30):
+            client.send("\x1b[5~")  # PgUp, a page at a time, as a student reading back
+        client.expect(r"message 0 ", timeout=300)
+        return {"memory_scrollback_lines": lines, "client_rss_start_mb": started, "client_rss_after_lines_mb": heard, "client_rss_after_paging_mb": rss_mb(client.proc.pid)}
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                proc.stop()
+        if talker is not None:
+            talker.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter idle time, smaller burst")
@@ -183,6 +217,7 @@ def main() -> int:
     results.update(bench_idle_and_burst(idle_seconds=2 if args.quick else 10, burst=1000 if args.quick else 5000))
     results.update(bench_render(10_000))
     results.update(bench_keystrokes(500 if args.quick else 3000))
+    results.update(bench_scrollback_memory(2_000 if args.quick else 10_000))
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")
