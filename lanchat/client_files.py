@@ -462,18 +462,6 @@ class ClientTransfers:
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
         return events, lines
 
-    def all_taken(self, sending: _Sending) -> list[Line]:
-        """An upload all written has all reached the server's end (taken_up), or its offer came
-        first: the server is checking it, or has; --plain's line saying it was sent, how fast."""
-        assert sending.progress is not None and sending.file_id is not None
-        sending.progress.advance(sending.size, self.clock())
-        self._stop_sending(sending)
-        self.checking[sending.file_id] = sending.name
-        if self.status_line:  # (the screen: the offer's line says it is done)
-            return []
-        speed = speed_clause(sending.size, sending.progress.seconds)
-        return [_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden)]
-
     def _stop_sending(self, sending: _Sending) -> None:
         with contextlib.suppress(OSError):
             sending.handle.close()
@@ -508,7 +496,7 @@ class ClientTransfers:
         if isinstance(event, ev.Offered):
             remember_privacy(self.private_offers, event)
             sending = self.sending.get(event.id)
-            sent = self.all_taken(sending) if sending is not None and sending.handed_all else []  # (taken before we looked)
+            sent = all_taken(self, sending) if sending is not None and sending.handed_all else []  # (taken before we looked)
             if (name := self.checking.pop(event.id, None)) is not None:
                 self.on_offer[event.id] = name
             _know(self, event.id, event.sha256, event.size, event.name)
@@ -992,6 +980,19 @@ def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
     return _named(transfers.wall(), f"#{file_id} is saved already: ", path_as_typed(str(path)), " (moved or deleted, /get fetches it again)", hidden and f"{hidden} in {path_as_typed(str(path.parent))}")
 
 
+def all_taken(transfers: ClientTransfers, sending: _Sending) -> list[Line]:
+    """An upload all written has all reached the server's end (taken_up), or its offer came
+    first: the server is checking it, or has; --plain's line saying it was sent, how fast."""
+    assert sending.progress is not None and sending.file_id is not None
+    sending.progress.advance(sending.size, transfers.clock())
+    transfers._stop_sending(sending)
+    transfers.checking[sending.file_id] = sending.name
+    if transfers.status_line:  # (the screen: the offer's line says it is done)
+        return []
+    speed = speed_clause(sending.size, sending.progress.seconds)
+    return [_named(transfers.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden)]
+
+
 def taken_up(transfers: ClientTransfers, backlog: int) -> list[Line]:
     """Each pass while uploading (client.py): each upload's progress by what the server's end has
     taken, ``backlog`` being the bytes written and not acknowledged yet (upload_acks.py); a stalled
@@ -1002,7 +1003,7 @@ def taken_up(transfers: ClientTransfers, backlog: int) -> list[Line]:
         if sending is None or sending.progress is None or done <= sending.progress.done:
             continue
         if sending.handed_all and done >= sending.size:
-            lines += transfers.all_taken(sending)
+            lines += all_taken(transfers, sending)
             continue
         said = sending.progress.advance(done, transfers.clock())
         if said and not transfers.status_line:
