@@ -275,7 +275,7 @@ class ClientTransfers:
         # connection cut short, id -> SHA-256, asked for again when the rejoin offers them again
         self.known: dict[str, tuple[str, int, str]] = {}
         self.resume_on_offer: dict[str, str] = {}
-        self.saved: dict[str, tuple[Path, str]] = {}  # id -> where its file was saved, and its SHA-256 (_saved_already)
+        self.saved: dict[str, tuple[Path, str]] = {}  # id -> where its file was saved, and its SHA-256 (_saved_already), the newest last
         self.moved: set[str] = set()  # ids of those asked for again under another id since the rejoin (_resume_offered)
         self.offers_awaited = False  # a rejoin's ping went: its pong follows the rejoin's offers (offers_came)
         # ids we sent a cancel for, whose pieces may still be on their way (until the next file-start
@@ -928,7 +928,10 @@ def _completed(transfers: ClientTransfers, receiving: _Receiving, lines: list[Li
         how = f" ({human_size(receiving.size)}, all of it kept from before; SHA-256 checked)"
     hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
     lines.append(_named(transfers.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
-    transfers.saved[receiving.file_id] = (final, receiving.sha256)
+    transfers.saved.pop(receiving.file_id, None)
+    transfers.saved[receiving.file_id] = (final, receiving.sha256)  # the newest last: a client open all day keeps
+    if len(transfers.saved) > OFFERS_REMEMBERED:  # as many as the offers it knows (known), which an answer needs too
+        del transfers.saved[next(iter(transfers.saved))]
     return [], lines
 
 

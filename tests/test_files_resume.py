@@ -42,7 +42,7 @@ from lanchat.client_files import (
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MAX_LISTED, MB, chunk_plan, human_size
 from lanchat.room import Room
 from lanchat.server_files import ServerFiles
-from lanchat.session import FileCommand
+from lanchat.session import OFFERS_REMEMBERED, FileCommand
 
 SIZE = 2 * MB + 12345  # over RESUMABLE_MIN_BYTES, not a whole number of pieces
 
@@ -113,6 +113,25 @@ def asked_from_a_last_runs_part(tmp_path: Path, data: bytes) -> tuple[ClientTran
     (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
     assert get.offset == half
     return transfers, half
+
+
+def test_a_client_open_all_day_remembers_the_newest_files_it_saved_not_every_one(tmp_path):
+    """A student's client left open all day remembered where every file it fetched went (for
+    "#7 is saved already"), one entry per /get for as long as it ran, long after the offers
+    themselves were forgotten (OFFERS_REMEMBERED): that table grew without bound. It keeps the
+    OFFERS_REMEMBERED newest now, as it keeps the offers, and the newest still answer."""
+    transfers = ClientTransfers(tmp_path)
+    for number in range(OFFERS_REMEMBERED + 40):
+        data, file_id = f"sheet {number}".encode(), str(number)
+        transfers.on_event(offered(data, file_id, f"sheet{number}.txt"))
+        transfers.command(FileCommand(name="get", file_id=file_id))
+        _, lines = feed(transfers, [ev.FileStart(id=file_id, name=f"sheet{number}.txt", size=len(data), sha256=_sum(data)),
+                                    ev.FileBytes(id=file_id, data=data)])  # fmt: skip
+        assert texts(lines)[-1].startswith("saved ")
+    assert len(transfers.saved) == OFFERS_REMEMBERED
+    newest = str(OFFERS_REMEMBERED + 39)
+    _, lines = transfers.command(FileCommand(name="get", file_id=newest))
+    assert texts(lines) == [f"#{newest} is saved already: {tmp_path}/sheet{newest}.txt (moved or deleted, /get fetches it again)"]
 
 
 def test_a_cancelled_download_keeps_its_part_and_a_get_goes_on_from_there(tmp_path, data):
