@@ -13,6 +13,7 @@ limit apply as they are.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
@@ -178,6 +179,7 @@ class TextConnection:
         self,
         *,
         stamp: Callable[[float], str] = clock_stamp,
+        today: Callable[[], float] = time.time,
         room: str | None = None,
         say: Callable[[bytes], None] | None = None,
         password: bool = False,
@@ -194,7 +196,7 @@ class TextConnection:
         self.state = State.HANDSHAKE
         self.peer_closed = False
         self.slow_bytes = 0  # what the guard charges for frames read the slow way (protocol.Connection's): lines never are
-        self.view = TextView(stamp)  # what they read, worded as lanchat's screen words it
+        self.view = TextView(stamp, today)  # what they read, worded as lanchat's screen words it
         self._room = room
         self._buffer = bytearray()
         self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end

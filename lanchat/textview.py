@@ -34,12 +34,28 @@ def clock_stamp(when: float) -> str:
     return time.strftime("%H:%M", time.localtime(when))
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not the locale's: one wording
+
+
+def other_day(when: float, today: float) -> str | None:
+    """``6 Dec``: the local day of ``when`` if it is not ``today``'s, as lanchat's screen stamps a line
+    replayed from another day (``6 Dec 14:03``); None on the same day, or for a time beyond the calendar."""
+    try:
+        moment, now = time.localtime(when), time.localtime(today)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if (moment.tm_year, moment.tm_yday) == (now.tm_year, now.tm_yday):
+        return None
+    return f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1]}"
+
+
 class TextView:
     """One text participant's reading of the room. It keeps what the lines need to say the same
     facts as lanchat's screen (session.py): who is here, the host, the mode and whose turn."""
 
-    def __init__(self, stamp: Callable[[float], str] = clock_stamp) -> None:
+    def __init__(self, stamp: Callable[[float], str] = clock_stamp, today: Callable[[], float] = time.time) -> None:
         self.stamp = stamp
+        self.today = today  # now, to tell a line replayed from another day (_stamp)
         self.name: str | None = None  # theirs, from the welcome
         self.mode = "duplex"
         self.members = Members()
@@ -54,8 +70,8 @@ class TextView:
         if isinstance(event, ev.Message):  # the usual event first: it changes nothing here
             earlier = "[History] " if event.history else ""
             if event.action:  # a replayed /me, as _social words a live one
-                return f"{earlier}[{self.stamp(event.time)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
-            return f"{earlier}[{self.stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
+                return f"{earlier}[{self._stamp(event)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
+            return f"{earlier}[{self._stamp(event)}] {visible(event.sender)}: {visible(event.text)}"
         self._learn(event)
         if isinstance(event, ev.Welcome):
             return self._welcome(event)
@@ -95,6 +111,12 @@ class TextView:
         if isinstance(event, ev.Offered) and not event.listing:
             return f"{NOTICE_MARK} {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
         return self._social(event)
+
+    def _stamp(self, event: ev.Message | ev.Direct) -> str:
+        """``12:00``; a line replayed from another day says which, ``6 Dec 12:00``: a class joining the
+        morning after read yesterday's last lines as if just said (a lesson past midnight too)."""
+        day = other_day(event.time, self.today()) if event.history else None
+        return f"{day} {self.stamp(event.time)}" if day else self.stamp(event.time)
 
     def _is_me(self, name: str | None) -> bool:
         return name is not None and self.name is not None and ev.name_key(name) == ev.name_key(self.name)
@@ -145,7 +167,7 @@ class TextView:
         sender = "you" if event.sender == self.name else visible(event.sender)
         to = "you" if event.to == self.name else visible(event.to)
         held = " (held until they join)" if event.held else ""
-        return f"{earlier}[{self.stamp(event.time)}] {sender} -> {to}: {visible(event.text)}{held}"
+        return f"{earlier}[{self._stamp(event)}] {sender} -> {to}: {visible(event.text)}{held}"
 
     def _turn(self, event: ev.Turn) -> str | None:
         """Whose turn, as lanchat's screen says it (session.py, Session.turn_text)."""

@@ -93,7 +93,7 @@ def test_a_replayed_me_is_shown_as_a_me_marked_history_everywhere():
     assert line.kind == "history" and line.action and not line.mentions_me
     assert format_plain(line).endswith("] [History] * ann waves at bob")
     assert "".join(text for text, _style in line_parts(line)[0]).endswith("[History] * ann ")
-    view = TextView(stamp=lambda _when: "12:00")
+    view = TextView(stamp=lambda _when: "12:00", today=lambda: T0)
     assert view.describe(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True)) == "[History] [12:00] * ann waves"
 
 

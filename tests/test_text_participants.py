@@ -17,7 +17,7 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, local_host, running_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, first_release_history, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
@@ -228,6 +228,23 @@ def test_escapes_from_others_arrive_harmless_and_bad_bytes_cost_nothing():
         finally:
             ann.close()
             bob.close()
+
+
+def test_a_text_participant_joining_days_later_reads_which_day_the_replayed_lines_are_from(tmp_path):
+    """nc joining on Monday morning read Friday's last line as "[History] [16:58] ann: ...", the
+    time alone, as if said today; lanchat's screen says the day. It does for nc too now."""
+    friday = time.time() - 3 * 86400
+    store = HistoryStore(first_release_history(tmp_path / "h.sqlite3", [(friday, "ann", None, "have a good weekend")]))
+    with running_server(history=store) as (_server, endpoint):
+        nc = TextPeer(endpoint)
+        try:
+            nc.line("nc")
+            moment = time.localtime(friday)
+            month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[moment.tm_mon - 1]
+            nc.expect(rf"\[History\] \[{moment.tm_mday} {month} {time.strftime('%H:%M', moment)}\] ann: have a good weekend\r\n")
+        finally:
+            nc.close()
+    store.close()
 
 
 def test_what_the_server_answers_by_itself_comes_after_the_lines_typed_before_it(tmp_path):

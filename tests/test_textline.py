@@ -3,18 +3,20 @@ the room's events in, plain lines out. Pure: no socket, a fixed clock."""
 
 from __future__ import annotations
 
+import time
+
 from lanchat import events as ev
 from lanchat.gate import TypedHello
 from lanchat.protocol import ConnectionClosed, State, encode
 from lanchat.textline import HELP, MAX_LINE_BYTES, TEXT_COMMANDS, TextConnection, opening_kind
 
 
-def person() -> TextConnection:
-    return TextConnection(stamp=lambda when: "12:00", room="maths 3B")
+def person(today: float = 0.0) -> TextConnection:
+    return TextConnection(stamp=lambda when: "12:00", today=lambda: today, room="maths 3B")
 
 
-def welcomed(name: str = "nc", mode: str = "duplex", host: str | None = None) -> TextConnection:
-    conn = person()
+def welcomed(name: str = "nc", mode: str = "duplex", host: str | None = None, today: float = 0.0) -> TextConnection:
+    conn = person(today)
     conn.receive_data(f"{name}\n".encode())
     assert conn.events() == [ev.Hello(name=name)]
     conn.show(ev.Welcome(name=name, mode=mode, members=("ann", name), host=host))
@@ -74,6 +76,21 @@ def test_room_events_are_plain_sanitised_lines():
     assert conn.show(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
     assert conn.show(ev.Shutdown(reason="bye")) == b"-!- the chat is closing: bye\r\n-!- disconnected: the room closed this connection (Ctrl-C ends nc)\r\n"
     assert conn.state is State.CLOSED
+
+
+def test_a_line_replayed_from_another_day_says_which_day_as_lanchats_screen_does():
+    """nc joining the morning after read yesterday evening's last lines as "[History] [12:00] ann: ...",
+    the time alone, as if said today (a lesson past midnight read the same). A line replayed from
+    another day says which now, as lanchat's screen stamps it; today's, and live lines, the time alone."""
+    evening = time.mktime((2026, 12, 6, 23, 59, 56, 0, 0, -1))  # local time, whatever the TZ
+    conn = welcomed(today=time.mktime((2026, 12, 7, 8, 30, 0, 0, 0, -1)))
+    assert conn.show(ev.Message(sender="ann", text="good night", time=evening, history=True)) == b"[History] [6 Dec 12:00] ann: good night\r\n"
+    assert conn.show(ev.Direct(sender="ann", to="nc", text="see you", time=evening, history=True)) == (
+        b"[History] [6 Dec 12:00] ann -> you: see you\r\n"
+    )
+    assert conn.show(ev.Message(sender="ann", text="waves", time=evening, history=True, action=True)) == b"[History] [6 Dec 12:00] * ann waves\r\n"
+    assert conn.show(ev.Message(sender="ann", text="morning", time=evening + 60, history=True)) == b"[History] [12:00] ann: morning\r\n"
+    assert conn.show(ev.Message(sender="ann", text="late", time=evening)) == b"[12:00] ann: late\r\n"  # live: just said
 
 
 def test_broadcast_frames_are_rendered_too_even_cut_anywhere():
