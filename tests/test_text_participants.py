@@ -17,7 +17,16 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, first_release_history, local_host, running_server, wait_for
+from helpers import (
+    DEFAULT_TIMEOUT,
+    Endpoint,
+    Proc,
+    RawClient,
+    first_release_history,
+    local_host,
+    running_server,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
