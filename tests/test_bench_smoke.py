@@ -131,6 +131,19 @@ def test_the_reconnect_benchmark_brings_every_client_back_once(tmp_path):
     assert summary["median_kill_to_all_back_s"] > 0
 
 
+def test_the_day_benchmark_lives_through_its_lessons_and_samples_the_server_and_the_client(tmp_path):
+    out = tmp_path / "day.json"
+    run_bench("day_bench.py", "--tiny", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert len(report["lessons"]) == len(report["client"]) == len(report["clock_lessons"]) == 2 and len(report["restarts"]) == 1
+    counts = report["lessons"][-1]["counts"]
+    assert (counts["joined"], counts["got"], counts["rejoined"], counts["moderated"]) == (10, 2, 1, 4)
+    assert counts["banned again: banned"] == 1 and counts["alone_after_s"] is not None
+    for entry in (*report["lessons"], *report["client"], *report["restarts"], *report["clock_lessons"]):
+        assert entry["census"]["sizes"], entry  # each end's census came back
+    assert report["lessons"][-1]["fds"] > 0 and report["lessons"][-1]["history"]["history.sqlite3"] > 0
+
+
 def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     out = tmp_path / "tls.json"
     run_bench("run.py", "--tiny", "--tls", "--only", "fanout", "--out", str(out))
