@@ -37,6 +37,23 @@ def clock_stamp(when: float) -> str:
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not the locale's: one wording
 
 
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")  # fmt: skip
+
+
+def day_of(when: float) -> tuple[float, float, str] | None:
+    """The local day holding ``when``: when it began, when the next one begins, and its name as
+    lanchat's screen rules it off, ``Monday 7 December``; None for a time beyond the calendar."""
+    try:
+        moment = time.localtime(when)
+        first = time.mktime((moment.tm_year, moment.tm_mon, moment.tm_mday, 0, 0, 0, 0, 0, -1))
+        following = time.mktime((moment.tm_year, moment.tm_mon, moment.tm_mday + 1, 0, 0, 0, 0, 0, -1))
+    except (OverflowError, OSError, ValueError):
+        return None
+    return first, following, f"{DAYS[moment.tm_wday]} {moment.tm_mday} {MONTH_NAMES[moment.tm_mon - 1]}"
+
+
 def other_day(when: float, today: float) -> str | None:
     """``6 Dec``: the local day of ``when`` if it is not ``today``'s, as lanchat's screen stamps a line
     replayed from another day (``6 Dec 14:03``); None on the same day, or for a time beyond the calendar."""
@@ -56,6 +73,7 @@ class TextView:
     def __init__(self, stamp: Callable[[float], str] = clock_stamp, today: Callable[[], float] = time.time) -> None:
         self.stamp = stamp
         self.today = today  # now, to tell a line replayed from another day (_stamp)
+        self.day: tuple[float, float] | None = None  # the local day of the last stamped line read: (its start, the next's)
         self.name: str | None = None  # theirs, from the welcome
         self.mode = "duplex"
         self.members = Members()
@@ -65,10 +83,13 @@ class TextView:
         self.moved: set[str] = set()  # name keys that left as "moved": their joined is not news
 
     def describe(self, event: ev.Event) -> str | None:
-        """One server event as the line this participant reads (without its line end); None for
+        """One server event as the line this participant reads (without its line end; the first
+        stamped line of a new day comes after the day's name and a line end: _new_day); None for
         what is not for them. Learns from it what later lines need (who is here, the mode)."""
-        if isinstance(event, ev.Message):  # the usual event first: it changes nothing here
-            earlier = "[History] " if event.history else ""
+        if isinstance(event, ev.Message):  # the usual event first: it changes nothing here (but the day)
+            day = self.day
+            earlier = "" if day is not None and day[0] <= event.time < day[1] else self._new_day(event.time)
+            earlier += "[History] " if event.history else ""
             if event.action:  # a replayed /me, as _social words a live one
                 return f"{earlier}[{self._stamp(event)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
             return f"{earlier}[{self._stamp(event)}] {visible(event.sender)}: {visible(event.text)}"
@@ -111,6 +132,18 @@ class TextView:
         if isinstance(event, ev.Offered) and not event.listing:
             return f"{NOTICE_MARK} {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
         return self._social(event)
+
+    def _new_day(self, when: float) -> str:
+        """``-!- Monday 7 December`` and a line end, before the first stamped line of another day
+        than the last one read (a lesson past midnight; today's first line after yesterday's
+        replayed ones), as lanchat's screen rules the days off: the times alone ("[23:59]", then
+        "[00:00]") did not say a day had passed. "" for the first one they read. Called when
+        ``when`` is outside ``day``: the usual line costs two comparisons, not this."""
+        found = day_of(when)
+        if found is None:
+            return ""
+        first, self.day = self.day is None, found[:2]
+        return "" if first else f"{NOTICE_MARK} {found[2]}\r\n"
 
     def _stamp(self, event: ev.Message | ev.Direct) -> str:
         """``12:00``; a line replayed from another day says which, ``6 Dec 12:00``: a class joining the
@@ -163,7 +196,9 @@ class TextView:
         return f"{NOTICE_MARK} welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
 
     def _direct(self, event: ev.Direct) -> str:
-        earlier = "[History] " if event.history else ""
+        day = self.day
+        earlier = "" if day is not None and day[0] <= event.time < day[1] else self._new_day(event.time)
+        earlier += "[History] " if event.history else ""
         sender = "you" if event.sender == self.name else visible(event.sender)
         to = "you" if event.to == self.name else visible(event.to)
         held = " (held until they join)" if event.held else ""
@@ -196,7 +231,9 @@ class TextView:
     def _social(self, event: ev.Event) -> str | None:
         """/me, /nick, /away and /topic (PROTOCOL.md, What IRC users reach for), as session_social words them."""
         if isinstance(event, ev.Emote):
-            return f"[{self.stamp(event.time)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
+            day = self.day
+            new = "" if day is not None and day[0] <= event.time < day[1] else self._new_day(event.time)
+            return f"{new}[{self.stamp(event.time)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
         if isinstance(event, ev.Renamed):
             if self._is_me(event.new):
                 return f"{NOTICE_MARK} you are now known as {visible(event.new)}"

@@ -89,8 +89,23 @@ def test_a_line_replayed_from_another_day_says_which_day_as_lanchats_screen_does
         b"[History] [6 Dec 12:00] ann -> you: see you\r\n"
     )
     assert conn.show(ev.Message(sender="ann", text="waves", time=evening, history=True, action=True)) == b"[History] [6 Dec 12:00] * ann waves\r\n"
-    assert conn.show(ev.Message(sender="ann", text="morning", time=evening + 60, history=True)) == b"[History] [12:00] ann: morning\r\n"
-    assert conn.show(ev.Message(sender="ann", text="late", time=evening)) == b"[12:00] ann: late\r\n"  # live: just said
+    assert conn.show(ev.Message(sender="ann", text="morning", time=evening + 60, history=True)) == (
+        b"-!- Monday 7 December\r\n[History] [12:00] ann: morning\r\n"  # today's: the day's name before it, no date
+    )
+    assert conn.show(ev.Message(sender="ann", text="now", time=evening + 61)) == b"[12:00] ann: now\r\n"  # live
+
+
+def test_a_lesson_past_midnight_reads_the_new_day_before_its_first_line():
+    """nc in a lesson that went past midnight read "[23:59] ann: ..." then "[00:00] ann: ...": the
+    times alone did not say a day had passed (lanchat's screen rules the day off, the server's log
+    writes a day line). The first stamped line of another day now comes after the day's name."""
+    late = time.mktime((2026, 12, 6, 23, 59, 56, 0, 0, -1))  # local time, whatever the TZ
+    conn = welcomed(today=late)
+    assert conn.show(ev.Message(sender="ann", text="good night", time=late)) == b"[12:00] ann: good night\r\n"  # the first: no day
+    assert conn.show(ev.Message(sender="bob", text="still here", time=late + 1)) == b"[12:00] bob: still here\r\n"
+    assert conn.show(ev.Emote(sender="ann", text="yawns", time=late + 9)) == b"-!- Monday 7 December\r\n[12:00] * ann yawns\r\n"
+    assert conn.show(ev.Direct(sender="ann", to="nc", text="psst", time=late + 10)) == b"[12:00] ann -> you: psst\r\n"
+    assert conn.show(ev.Joined(name="cat", time=late + 11)) == b"-!- cat joined\r\n"  # an unstamped line says no day
 
 
 def test_broadcast_frames_are_rendered_too_even_cut_anywhere():
