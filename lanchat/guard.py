@@ -235,12 +235,15 @@ class _Door:
 
     def _tell_host(self, group: str, refusal: lim.Refusal) -> None:
         """The host's screen hears of refusals at the door (lim.HostNotices: at most a line a
-        minute an address group), with what lets a class behind one address in."""
+        minute an address group, and a few groups a minute), with what lets a class behind one address in."""
         room, now = self.hub.room, self.hub.clock()
-        if room.host_cid is None or room.host_cid not in room.members or (count := self.host_notices.refused(group, now)) is None:
+        if room.host_cid is None or room.host_cid not in room.members or (notice := self.host_notices.refused(group, now)) is None:
             return
         hint = lim.AT_ONCE_HINT if refusal.rule == lim.AT_ONCE and group != lim.LOCAL else ""
-        told = ev.Refused(name=group, code=ev.E_TOO_MANY, time=now, reason=refusal.why + hint, count=count if count > 1 else None)
+        others = notice.groups - 1  # (refused while groups enough were told of this minute: summed up here)
+        also = f", and from {others} other address{'es' if others > 1 else ''}" if others else ""
+        count = notice.count if notice.count > 1 else None
+        told = ev.Refused(name=group, code=ev.E_TOO_MANY, time=now, reason=refusal.why + also + hint, count=count)
         self.hub.perform([Send(to=room.host_cid, event=told)])
 
     def _key_credit(self, address: str, key: str | None) -> bool:

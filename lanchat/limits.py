@@ -29,7 +29,7 @@ import functools
 import heapq
 import ipaddress
 import math
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -103,6 +103,7 @@ PEER_GONE = -1
 
 REFUSALS_SUMMED_SECONDS = 5.0  # a storm's refusals are logged as the first, then a count after this long
 HOST_TOLD_SECONDS = 60.0  # the host is told of refused connections from one address at most once in this long
+HOST_TOLD_GROUPS = 3  # address groups named on the host's screen in HOST_TOLD_SECONDS; the others' refusals are summed up
 
 EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rounding
 
@@ -795,29 +796,55 @@ class RefusalLog:
         return [f"{storm.who}: {more} refused within {self.seconds:g} s of the first ({storm.why})"]
 
 
+@dataclass(frozen=True)
+class HostNotice:
+    """What one notice to the host stands for: ``count`` refusals, from ``groups`` address groups."""
+
+    count: int
+    groups: int = 1
+
+
 class HostNotices:
     """When the host's screen is told that connections were refused at the door (too many at once or
     a minute from one address group): the first refusal from a group, then at most one notice in
     ``seconds``, standing for every refusal since the last. Only the server log said so: 25
     students behind a school's NAT, nine of them refused as the 17th and later, and the teacher
-    saw a class of sixteen and nothing more. A script's storm is one line a minute, not a line a try."""
+    saw a class of sixteen and nothing more. A script's storm is one line a minute, not a line a try.
+    And at most ``most_groups`` groups are told of in ``seconds``: a laptop given 24 IPv6 addresses
+    (each its own group on the LAN's /64, or a /64 each) had each refused once, and 24 notices in a
+    second pushed the lesson off the projector. The other groups' refusals wait, summed up, and the
+    next notice tells them with its own (``HostNotice.groups``: how many groups it stands for)."""
 
-    def __init__(self, *, seconds: float = HOST_TOLD_SECONDS, max_tracked: int = MAX_TRACKED) -> None:
-        self.seconds, self.max_tracked = seconds, max_tracked
+    def __init__(self, *, seconds: float = HOST_TOLD_SECONDS, max_tracked: int = MAX_TRACKED, most_groups: int = HOST_TOLD_GROUPS) -> None:
+        self.seconds, self.max_tracked, self.most_groups = seconds, max_tracked, most_groups
         self.told: dict[str, tuple[float, int]] = {}  # group -> (when last told, refusals since, untold)
+        self.recent: deque[float] = deque()  # when the last notices (at most most_groups) were told
+        self.waiting = 0  # refusals of groups not told of: most_groups were, in the last ``seconds``
+        self.waiting_groups: set[str] = set()  # ... and their groups (at most max_tracked)
 
-    def refused(self, group: str, now: float) -> int | None:
-        """A connection from ``group`` was refused: how many refusals to tell the host of now
-        (this one and the untold ones before it), or None to say nothing yet."""
+    def refused(self, group: str, now: float) -> HostNotice | None:
+        """A connection from ``group`` was refused: what to tell the host of now (this one and the
+        untold ones before it), or None to say nothing yet."""
         last = self.told.get(group)
         if last is not None and now - last[0] < self.seconds:
             self.told[group] = (last[0], last[1] + 1)
             return None
-        if last is None and len(self.told) >= self.max_tracked:  # memory bounded: the oldest goes
-            del self.told[next(iter(self.told))]
+        untold = 1 + (last[1] if last is not None else 0)
         self.told.pop(group, None)
+        while self.recent and now - self.recent[0] >= self.seconds:
+            self.recent.popleft()
+        if len(self.recent) >= self.most_groups:  # groups enough told of this minute: summed up, told later
+            self.waiting += untold
+            if len(self.waiting_groups) < self.max_tracked:
+                self.waiting_groups.add(group)
+            return None
+        if len(self.told) >= self.max_tracked:  # memory bounded: the oldest goes
+            del self.told[next(iter(self.told))]
         self.told[group] = (now, 0)
-        return 1 + (last[1] if last is not None else 0)
+        self.recent.append(now)
+        told = HostNotice(untold + self.waiting, 1 + len(self.waiting_groups - {group}))
+        self.waiting, self.waiting_groups = 0, set()
+        return told
 
 
 # ------------------------------------------------------------------ deadlines

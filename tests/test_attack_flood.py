@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, network_namespace_or_skip, running_server
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, local_host, network_namespace_or_skip, running_server
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -385,3 +385,68 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
             assert "cat joined" not in server.output and "dee joined" not in server.output
         finally:
             server.stop()
+
+
+# mallory's laptop with many addresses: argv host port address... For each address, a guest
+# (a0, a1...) joins from it and stays, and a second connection from it is refused at the door
+# (the server's cap is one at once). Prints "welcome" / "error CODE" for each try, then "done".
+MANY_ADDRESSES = """
+import json, socket, struct, sys
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+def first(sock):
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return "closed"
+        data += chunk
+    said = json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+    return said["type"] if said["type"] != "error" else "error " + said["code"]
+host, port, kept = sys.argv[1], int(sys.argv[2]), []
+for number, address in enumerate(sys.argv[3:]):
+    for again in (False, True):
+        sock = socket.create_connection((host, port), timeout=10, source_address=(address, 0))
+        kept.append(sock)
+        sock.sendall(frame({"type": "hello", "name": f"a{number}", "version": 2}))
+        print(first(sock), flush=True)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("spread", ["one /64", "many /64s"])
+def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts_screen(spread):
+    """mallory gives her laptop 24 IPv6 addresses (of the LAN's /64, each its own address group
+    there; or of 24 /64s, as a whole prefix routed to her) and from each one is refused at the
+    door. The host's screen was told of each address's first refusal at once: 24 notices in a
+    second pushed the lesson off the projector, and a script with more addresses wrote more. Now
+    at most lim.HOST_TOLD_GROUPS addresses a minute are named on it; the refusals from the others
+    are summed up in the next notice, with how many addresses they came from."""
+    count = 24
+    tag = f"{os.getpid() % 0xFFFF:x}:{time.monotonic_ns() % 0xFFFF:x}"
+    with network_namespace_or_skip() as (name, our_v4, _their_v4, their_link):
+        ours_dev = subprocess.run(["ip", "-o", "addr", "show", "to", our_v4], capture_output=True, text=True,
+                                  timeout=DEFAULT_TIMEOUT).stdout.split()[1]  # fmt: skip
+        if spread == "one /64":  # unique local: counted one address at a time
+            ours, prefix = f"fd7a:{tag}::1", 64
+            theirs = [f"fd7a:{tag}::{100 + n:x}" for n in range(count)]
+        else:  # one /48 routed to the link, each address in a /64 of its own
+            ours, prefix = f"2001:db8:{tag.split(':')[1]}::1", 48
+            theirs = [f"2001:db8:{tag.split(':')[1]}:{n + 1:x}::2" for n in range(count)]
+        subprocess.run(["ip", "addr", "add", f"{ours}/{prefix}", "dev", ours_dev, "nodad"], check=True, timeout=DEFAULT_TIMEOUT)
+        for address in theirs:
+            subprocess.run(["ip", "netns", "exec", name, "ip", "addr", "add", f"{address}/{prefix}", "dev", their_link, "nodad"],
+                           check=True, timeout=DEFAULT_TIMEOUT)  # fmt: skip
+        caps = lim.ConnectionLimits(max_per_address=1)
+        with running_server(host=ours, limits=True, connection_limits=caps) as (server, endpoint):
+            host = local_host(server, "teacher")
+            mallory = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", MANY_ADDRESSES, ours, str(endpoint.port), *theirs],
+                                     capture_output=True, env=child_env(), text=True, timeout=60)  # fmt: skip
+            assert mallory.stdout.splitlines() == ["welcome", "error too-many-connections"] * count + ["done"], mallory.stdout + mallory.stderr
+            host.send(ev.Who())  # answered after every notice the refusals above sent the host
+            notices = []
+            while not isinstance(event := host.expect(object, timeout=30), ev.Roster):
+                notices += [event] if isinstance(event, ev.Refused) else []
+            assert 1 <= len(notices) <= lim.HOST_TOLD_GROUPS, [notice.reason for notice in notices]
+            assert all(notice.code == ev.E_TOO_MANY for notice in notices)

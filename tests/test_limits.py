@@ -684,9 +684,25 @@ def test_the_host_is_told_of_refusals_from_an_address_at_most_once_a_minute_with
     """Guard tells the host's screen of refusals at the door (test_subnets: a class behind a NAT):
     the first at once, then nothing for a minute from that group, then one notice for all since."""
     told = lim.HostNotices(seconds=60.0, max_tracked=2)
-    assert told.refused("10.0.0.9", 0.0) == 1
+    assert told.refused("10.0.0.9", 0.0) == lim.HostNotice(1)
     assert [told.refused("10.0.0.9", t) for t in (1.0, 30.0, 59.9)] == [None, None, None]
-    assert told.refused("10.0.0.7", 2.0) == 1  # another address: its own minute
-    assert told.refused("10.0.0.9", 60.0) == 4  # the three untold, and this one
+    assert told.refused("10.0.0.7", 2.0) == lim.HostNotice(1)  # another address: its own minute
+    assert told.refused("10.0.0.9", 60.0) == lim.HostNotice(4)  # the three untold, and this one
     assert told.refused("10.0.0.9", 61.0) is None
-    assert told.refused("10.0.0.5", 62.0) == 1 and len(told.told) == 2  # memory bounded: the oldest went
+    assert told.refused("10.0.0.5", 62.0) == lim.HostNotice(1) and len(told.told) == 2  # memory bounded: the oldest went
+
+
+def test_the_host_is_told_of_a_few_address_groups_a_minute_and_the_others_summed_up():
+    """A laptop with many addresses (test_attack_flood: 24 IPv6 addresses, each refused once) wrote
+    a notice each on the host's screen at once. At most most_groups groups a minute are told of;
+    the refusals of the others wait and the next notice stands for them too, with how many groups."""
+    told = lim.HostNotices(seconds=60.0, most_groups=3, max_tracked=4)
+    assert [told.refused(f"fd00::{n}", 0.0) for n in range(3)] == [lim.HostNotice(1)] * 3
+    assert [told.refused(f"fd00::{n}", 1.0) for n in range(3, 9)] == [None] * 6  # six groups more: summed up
+    assert told.refused("fd00::5", 2.0) is None  # a waiting group's second refusal waits with the rest
+    assert told.refused("fd00::0", 30.0) is None  # a group told of: its own minute, as before
+    assert told.waiting == 7 and len(told.waiting_groups) == 4  # (the groups remembered: bounded)
+    assert told.refused("fd00::9", 60.0) == lim.HostNotice(8, 5)  # the minute is up: this one and the seven waiting
+    assert told.refused("fd00::0", 60.0) == lim.HostNotice(2)  # its own untold one and this
+    assert told.refused("fd00::a", 60.5) == lim.HostNotice(1)
+    assert told.refused("fd00::b", 61.0) is None and told.waiting == 1  # three told in this minute again
