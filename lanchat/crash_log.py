@@ -6,7 +6,8 @@ for all (``/tmp/lanchat-crash.log``, opened to append): the first user's crash o
 could not write it, and a link planted there in advance made the next crash append to whatever it
 led to (a file the victim may write). So the shared name carries the user's id, the file is opened
 with O_NOFOLLOW (a link is refused, never followed) and O_CREAT with mode 0600, and a file that is
-not a regular file of this user's is refused, with one line that says why.
+not a regular file of this user's, or has another name too (a hard link to the user's ~/.bashrc,
+where the system lets another user make one), is refused, with one line that says why.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def write_crash(text: str, path: Path | None = None) -> str:
             return f"(the log file could not be written: {path} is not a regular file)"
         if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
             return f"(the log file could not be written: {path} belongs to another user)"
+        if info.st_nlink != 1:  # another name of a file of this user's, planted there: its ~/.bashrc
+            return f"(the log file could not be written: {path} has another name (a hard link), not written)"
         with open(fd, "a", encoding="utf-8", closefd=False) as log:
             log.write(text)
     except OSError as exc:

@@ -74,3 +74,19 @@ def test_a_crash_log_another_user_made_there_is_refused(tmp_path):
         bob = crash_with_shared_temp(folder, tmp_path)
     assert "belongs to another user" in bob.output, bob.output
     assert planted.read_text() == ""
+
+
+def test_a_hard_link_planted_at_the_crash_log_is_not_written_through(tmp_path):
+    """mallory plants /tmp/lanchat-crash-UID.log as a second name (a hard link) of a file of bob's,
+    his ~/.bashrc: O_NOFOLLOW stops a symbolic link, not that, and the file is bob's own, so his crash
+    appended its details to his .bashrc. Where the system lets her link another's file (Linux with
+    fs.protected_hardlinks off; the test links it itself), nothing is written through it now."""
+    home = tmp_path / "home"
+    home.mkdir()
+    bashrc = home / ".bashrc"
+    bashrc.write_text("alias ls='ls -F'\n")
+    os.link(bashrc, tmp_path / f"lanchat-crash-{os.geteuid()}.log")
+    with short_tmp_dir() as folder:
+        bob = crash_with_shared_temp(folder, tmp_path)
+    assert "has another name (a hard link), not written" in bob.output, bob.output
+    assert bashrc.read_text() == "alias ls='ls -F'\n"
