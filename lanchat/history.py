@@ -2081,10 +2081,13 @@ class _PutBack(_Writing, _Opening):
             same = (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
         except OSError:
             same = False
-        if not same:  # deleted with it (rm class.sqlite3*): a journal at the path again (it is empty: moved)
+        if not same:  # deleted with it (rm class.sqlite3*): a new journal at the path (the old one is empty: moved)
+            try:
+                fresh = Journal(self.journal_path, clock=self.clock, new=True)
+            except OSError:  # something put there since (another user's link to the teacher's ~/.bashrc):
+                return  # never opened; the deleted one goes on, moved in as ever, and at the stop
             journal.close()
-            self.journal = None
-            self._lock()
+            self.journal = fresh
 
 
 class HistoryStore(_PutBack, _Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _NameOwners):

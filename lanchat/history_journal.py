@@ -97,12 +97,15 @@ class Journal:
     ``rows`` mirrors what the file holds, for the move into SQLite; ``oldest`` is when (on
     ``clock``) the first of them was written, for the move by age."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float]) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float], new: bool = False) -> None:
+        """``new``: made here or not at all (FileExistsError), never opened through a link or
+        another's file put at the path (history.py's _PutBack: a journal deleted mid-lesson)."""
         self.path = path
         self.clock = clock
-        self.created = not path.exists()
+        self.created = new or not path.exists()
         # O_APPEND: every write goes at the end, whatever a failed one left behind
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        only_new = os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) if new else 0
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | only_new, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -164,3 +164,47 @@ def test_a_deleted_history_that_cannot_be_written_back_is_said_and_leaves_no_sql
         assert "Traceback" not in teach.output, teach.output
         left = sorted(name for name in os.listdir(disk) if name.startswith("class.sqlite3"))
         assert left in ([], ["class.sqlite3.pending"]), left
+
+
+def as_mallory(*argv: str) -> None:
+    """Run ``argv`` as another user of the machine (nobody, through setpriv): a classmate with an
+    account on the teacher's machine, or a lab's shared one."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("acting as a second account needs root and setpriv")
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *argv],
+                          capture_output=True, text=True, timeout=10)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_link_planted_at_the_journal_while_the_history_is_written_back_is_not_written_through():
+    """The history in a folder others may write (sticky, as /tmp), a cleanup's ``rm class.sqlite3*``
+    mid-lesson, and mallory, another user of the machine, plants class.sqlite3.pending (the journal
+    of the newest messages) as a link to a file of the teacher's (her ~/.bashrc) before the server
+    writes the history back. The server made its new journal by opening the path, through the
+    link: every later message, direct ones too, was appended to the .bashrc as a line of JSON (a
+    '$(...)' in a message's text runs at her next shell). Now the new journal is made only where
+    nothing is (never through a link, never another's file); else the one it had goes on, and at
+    /q nothing is lost."""
+    with lesson("one", "two") as (folder, history, teach):
+        folder.chmod(0o1777)
+        bashrc = folder / "teachers-bashrc"
+        bashrc.write_text("alias ls='ls -F'\n")
+        for name in ("class.sqlite3", "class.sqlite3-wal", "class.sqlite3-shm", "class.sqlite3.pending"):
+            os.unlink(folder / name)
+        as_mallory("ln", "-s", str(bashrc), str(folder / "class.sqlite3.pending"))
+        teach.send("three")
+        teach.expect(r"history: .*class\.sqlite3 was deleted while the room ran; the history so far .* is "
+                     r"written back to it, and the room goes on saving there", timeout=20)  # fmt: skip
+        teach.send("$(touch pwned)")
+        teach.expect(r"teach: \$\(touch pwned\)$")
+        teach.send("/q")
+        assert teach.wait() == 0
+        assert bashrc.read_text() == "alias ls='ls -F'\n"
+        assert (folder / "class.sqlite3.pending").is_symlink()  # mallory's: left as it is
+        assert texts_in(history) == ["one", "two", "three", "$(touch pwned)"]
+        assert "Traceback" not in teach.output, teach.output
