@@ -207,7 +207,15 @@ def _written_otherwise(text: str) -> None:
         meant = _meant_at(dotted)
         if meant.get("meant") and looks_like_ipv4(meant["meant"].host) and meant["meant"].host.count(".") == 3:
             raise AddressProblem(f"{text!r} is no address: an address is written with dots, not commas", **meant)
-    if (problem := _ipv4_problem(text.rpartition(":")[0] if text.count(":") == 1 else text)) is not None:
+    host = text.rpartition(":")[0] if text.count(":") == 1 else text
+    if (unpadded := _zeros_left_out(host)) is not None:
+        padded = [part for part in host.split(".") if len(part) > 1 and part[0] == "0" and set(part) <= set("01234567")]
+        shown = next((part for part in padded if int(part, 8) != int(part)), None)  # (001 reads as 1 either way)
+        octal = f" ({shown} as {int(shown, 8)})" if shown is not None else ""
+        raise AddressProblem(f"{text!r} is no address as written: the system reads a number that begins with 0 as octal{octal}, "
+                             "another machine's address; write the numbers without their leading zeros",
+                             **_meant_at(unpadded + text[len(host):]))  # fmt: skip
+    if (problem := _ipv4_problem(host)) is not None:
         raise AddressProblem(f"{text!r} is no address: {problem}")
     head, slash, path = text.partition("/")
     if path.strip("/") and ":" in head and (refused := _port_refused(head)):  # 127.0.0.1:0/chat: no socket file's path
@@ -217,6 +225,19 @@ def _written_otherwise(text: str) -> None:
 
 
 LETTERS_FOR_DIGITS = {"O": "0", "o": "0", "I": "1", "l": "1"}  # typed for a digit: 192.168.1.2O
+
+
+def _zeros_left_out(host: str) -> str | None:
+    """``host``, four numbers of which one begins with 0 (192.168.001.020, as some routers'
+    pages show an address), written without the zeros; else None. The system reads such a
+    number as octal: `connect 192.168.001.020` joined 192.168.1.16, another machine's room."""
+    parts = host.split(".")
+    if len(parts) != 4 or not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    if not any(len(part) > 1 and part[0] == "0" for part in parts):
+        return None
+    numbers = [part.lstrip("0") or "0" for part in parts]
+    return ".".join(numbers) if all(len(number) <= 3 and int(number) <= 255 for number in numbers) else None
 
 
 def _ipv4_problem(host: str) -> str | None:

@@ -520,6 +520,42 @@ def test_a_mistyped_ipv4_address_is_said_to_be_none_not_looked_up_or_taken_for_a
                                  "between dots, like 192.168.1.20)")
 
 
+@pytest.mark.parametrize(("typed", "octal", "meant"), [
+    ("192.168.001.020", " (020 as 16)", Target("192.168.1.20", 3580, port_given=False)),  # as a router's page shows it
+    ("192.168.001.020:4000", " (020 as 16)", Target("192.168.1.20", 4000)),
+    ("0127.0.0.1", " (0127 as 87)", Target("127.0.0.1", 3580, port_given=False)),
+    ("10.0.09.1", "", Target("10.0.9.1", 3580, port_given=False)),  # (not octal: no machine at all)
+])
+def test_an_ipv4_address_with_leading_zeros_is_not_taken_for_the_machine_octal_names(typed, octal, meant):
+    """`connect 192.168.001.020` joined 192.168.1.16: the C library reads 020 as octal. Said, with
+    the address as meant (unit test of the real subprocess's below)."""
+    with pytest.raises(AddressProblem) as caught:
+        split_host_port(typed)
+    assert str(caught.value) == (f"{typed!r} is no address as written: the system reads a number that begins with 0 as "
+                                 f"octal{octal}, another machine's address; write the numbers without their leading zeros")
+    assert caught.value.meant == meant and caught.value.meant.port_given == meant.port_given
+
+
+def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room():
+    """A student typed the teacher's address as the school router's page shows it, 127.0.0.010
+    here: the C library read 010 as octal, 8, and she joined the room at 127.0.0.8, another
+    machine's (all of 127/8 is this one, standing in for a classroom). Now: the address said to
+    be none as written, the command meant, and nothing dialled."""
+    with socket.create_server(("127.0.0.8", 0)) as other_room:
+        port = other_room.getsockname()[1]
+        proc = Proc("connect", "127.0.0.010", str(port), "--name", "bob", stdin=False)
+        try:
+            assert proc.wait() == 2
+        finally:
+            proc.stop()
+        other_room.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            other_room.accept()
+    lines = [line for line in proc.lines if "a new identity key was made" not in line]
+    assert lines[-1] == f"  did you mean: python -m lanchat connect 127.0.0.10 {port} --name bob", proc.output
+    assert "(010 as 8)" in lines[-2] and "Traceback" not in proc.output
+
+
 @pytest.mark.parametrize("typed", ["192.168.1.20", "10.0.0.255:3580", "127.1", "3.14", "pc12.lab3.school", "1.2.3.4.nip.io", "::1"])
 def test_addresses_and_names_with_digits_are_still_taken(typed):
     assert split_host_port(typed)[0] == typed.rpartition(":")[0] if typed.count(":") == 1 else typed
