@@ -1577,6 +1577,7 @@ class _Journaled(_Rows):
     Part of HistoryStore (the same file), kept apart so each reads in one screen."""
 
     path: Path
+    _real: Path  # (what the path leads to: HistoryStore)
     journal: Journal | None  # the server's; None for a reader
     journal_path: Path
     writable: bool
@@ -1589,7 +1590,8 @@ class _Journaled(_Rows):
     _pending_view: bool
 
     def _lock(self) -> None:
-        """Open and lock the journal before touching the database: one server per history."""
+        """Open and lock the journal before touching the database: one server per history. Not one
+        planted beside it (_planted_journal)."""
         try:
             self.journal = Journal(self.journal_path, clock=self.clock)
         except JournalBusy:
@@ -1598,9 +1600,26 @@ class _Journaled(_Rows):
                 "give this one another file with --history PATH, or start it with --no-history"
             ) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP or os.path.islink(self.journal_path):  # (another's link in /tmp: EACCES)
+                raise HistoryUnusable(self._planted_journal("is a link, which a history's journal never is")) from None
             if not Journal.not_writable(exc):
                 raise HistoryUnusable(f"cannot open {self.journal_path}: {exc.strerror or exc}") from None
             # a read-only folder: the store is an archive (writable False), readers' way below
+        if self.journal is not None and not self.journal.created:
+            mine, theirs = os.fstat(self.journal.fd).st_uid, os.geteuid()
+            with contextlib.suppress(OSError):
+                theirs = os.stat(self._real).st_uid  # (teachers sharing a class folder: the history's owner's is theirs too)
+            if mine != theirs:
+                self._unlock()
+                raise HistoryUnusable(self._planted_journal(f"belongs to user {_user(mine)}, not to the history's owner ({_user(theirs)})"))
+
+    def _planted_journal(self, what: str) -> str:
+        """A journal another user may have put beside a history in a folder others may write (/tmp,
+        a class folder): the server wrote every message, direct ones too, into a file of theirs (or
+        where their link led) and moved in, at its next start, the rows they wrote there."""
+        return (f"{self.journal_path} (the newest messages of {self.path.name}, kept beside it) {what}: another user "
+                "may have put it there, to read the room's messages or add to them; nothing was written: move it "
+                "aside and start again, or keep the history in a folder of your own")
 
     def _unlock(self, *, refused: bool = False) -> None:
         if self.journal is not None:

@@ -98,14 +98,15 @@ class Journal:
     ``clock``) the first of them was written, for the move by age."""
 
     def __init__(self, path: Path, *, clock: Callable[[], float], new: bool = False) -> None:
-        """``new``: made here or not at all (FileExistsError), never opened through a link or
-        another's file put at the path (history.py's _PutBack: a journal deleted mid-lesson)."""
+        """``new``: made here or not at all (FileExistsError), never another's file put at the
+        path (history.py's _PutBack: a journal deleted mid-lesson). Never opened through a link."""
         self.path = path
         self.clock = clock
         self.created = new or not path.exists()
         # O_APPEND: every write goes at the end, whatever a failed one left behind
-        only_new = os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) if new else 0
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | only_new, 0o600)
+        # never through a link (ELOOP): one put there would have the room's messages written where it leads
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | (os.O_EXCL if new else 0)
+        self.fd = os.open(path, flags, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

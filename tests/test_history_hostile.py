@@ -225,3 +225,34 @@ def test_the_usual_rows_short_check_agrees_with_the_full_one():
         for value in values:
             row = tuple(value if name == column else kept for name, kept in zip(columns, good, strict=True))
             assert ok.message_ok(row) == full(row), (column, value)
+
+
+@pytest.mark.parametrize("planted", ["her own file", "a link"])
+def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_written(planted):
+    """The history in a folder others may write (sticky, as /tmp), and mallory, another user of the
+    machine, puts its journal there first: class.sqlite3.pending, the newest messages before they
+    go into the file. Her own empty file, writable by all: the teacher's server used it, every
+    message went into it, direct ones too (she reads them), and rows she wrote there were moved into
+    the history at the next start as the room's. A link (to where a file of the teacher's would
+    be): the server made that file. Now either is refused, in words that say what it may be, and
+    nothing is written into it or where it leads."""
+    from helpers import short_tmp_dir
+    from test_history_deleted import as_mallory
+
+    with short_tmp_dir() as folder:
+        os.chmod(folder, 0o1777)
+        journal, target = os.path.join(folder, "class.sqlite3.pending"), os.path.join(folder, "teachers-file")
+        if planted == "her own file":
+            as_mallory("sh", "-c", f"umask 0; : > {journal}")
+        else:
+            as_mallory("ln", "-s", target, journal)
+        server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0",
+                      "--history", os.path.join(folder, "class.sqlite3"))  # fmt: skip
+        try:
+            assert server.wait(timeout=20) == 1
+        finally:
+            server.stop()
+        what = "belongs to user nobody, not to the history's owner" if planted == "her own file" else "is a link"
+        assert f"{journal} (the newest messages of class.sqlite3, kept beside it) {what}" in server.output, server.output
+        assert "another user may have put it there" in server.output and "Traceback" not in server.output
+        assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
