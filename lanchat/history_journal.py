@@ -102,11 +102,15 @@ class Journal:
         path (history.py's _PutBack: a journal deleted mid-lesson). Never opened through a link."""
         self.path = path
         self.clock = clock
-        self.created = new or not path.exists()
-        # O_APPEND: every write goes at the end, whatever a failed one left behind
-        # never through a link (ELOOP): one put there would have the room's messages written where it leads
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | (os.O_EXCL if new else 0)
-        self.fd = os.open(path, flags, 0o600)
+        # O_APPEND: every write goes at the end, whatever a failed one left behind; never through a
+        # link (ELOOP): one put there would have the room's messages written where it leads
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+        try:  # made by this open, or there already (``created``: history.py looks at the owner of one that was)
+            self.fd, self.created = os.open(path, flags | os.O_EXCL, 0o600), True
+        except FileExistsError:
+            if new:
+                raise
+            self.fd, self.created = os.open(path, flags, 0o600), False
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
