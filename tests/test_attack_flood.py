@@ -434,7 +434,10 @@ def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts
         else:  # one /48 routed to the link, each address in a /64 of its own
             ours, prefix = f"2001:db8:{tag.split(':')[1]}::1", 48
             theirs = [f"2001:db8:{tag.split(':')[1]}:{n + 1:x}::2" for n in range(count)]
-        subprocess.run(["ip", "addr", "add", f"{ours}/{prefix}", "dev", ours_dev, "nodad"], check=True, timeout=DEFAULT_TIMEOUT)
+        added = subprocess.run(["ip", "addr", "add", f"{ours}/{prefix}", "dev", ours_dev, "nodad"], capture_output=True, text=True,
+                               timeout=DEFAULT_TIMEOUT)  # fmt: skip
+        if added.returncode != 0:
+            pytest.skip(f"no IPv6 address can be given to the link here: {added.stderr.strip()}")
         for address in theirs:
             subprocess.run(["ip", "netns", "exec", name, "ip", "addr", "add", f"{address}/{prefix}", "dev", their_link, "nodad"],
                            check=True, timeout=DEFAULT_TIMEOUT)  # fmt: skip
