@@ -1992,6 +1992,9 @@ class _Writing(_Journaled):
                 at += size
 
 
+_SIDES = ("-wal", "-shm")  # the files SQLite keeps beside a database in WAL mode
+
+
 class _PutBack(_Writing, _Opening):
     """The file deleted while the server runs (``rm class.sqlite3`` mid-lesson, a cleanup script):
     SQLite goes on writing into the deleted file, and at the stop everything was gone, its -wal and
@@ -2004,15 +2007,20 @@ class _PutBack(_Writing, _Opening):
     Part of HistoryStore."""
 
     _file_id: tuple[int, int] | None = None  # the file SQLite has open (device, inode); None: not looked for
+    _side_ids: tuple[tuple[int, int] | None, ...] = ()  # its -wal and -shm (device, inode), as _SIDES
 
     def _remember_file(self) -> None:
-        """Which file the path leads to now (device, inode): the one SQLite has open."""
-        try:
-            info = os.stat(self._real)
-        except OSError:
-            self._file_id = None
-        else:
-            self._file_id = (info.st_dev, info.st_ino)
+        """Which file the path leads to now (device, inode): the one SQLite has open; and its -wal
+        and -shm, which SQLite keeps beside the path while it is open."""
+        ids: list[tuple[int, int] | None] = []
+        for path in (self._real, *(self._real.with_name(self._real.name + suffix) for suffix in _SIDES)):
+            try:
+                info = os.lstat(path) if path != self._real else os.stat(path)
+            except OSError:
+                ids.append(None)
+            else:
+                ids.append((info.st_dev, info.st_ino))
+        self._file_id, self._side_ids = ids[0], tuple(ids[1:])
 
     def file_gone(self) -> bool:
         """The file SQLite writes is no longer at the path: deleted, or another put there (one stat)."""
@@ -2075,13 +2083,22 @@ class _PutBack(_Writing, _Opening):
         """Let go of the deleted file, put ``copy`` at the path (``into_path``) and open that. SQLite
         leaves its -wal and -shm beside a path whose file was deleted: they are the deleted file's
         (now copied), removed before the copy takes the path, or SQLite would read them as its own.
-        Not ``into_path`` (another file is there, and those may be its own): go on in the copy."""
+        Not ``into_path`` (another file is there): go on in the copy; the deleted file's -wal and -shm
+        (known by their inodes: _remember_file) are removed, the other file's own would stay: left
+        there, SQLite laid the room's pages over that file when it was next opened."""
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
+        if not into_path:  # another file there: the deleted file's -wal and -shm go, never that file's own
+            for suffix, known in zip(_SIDES, self._side_ids, strict=False):
+                side = self._real.with_name(self._real.name + suffix)
+                with contextlib.suppress(OSError):
+                    info = os.lstat(side)
+                    if known == (info.st_dev, info.st_ino):
+                        os.unlink(side)
         try:
             if not into_path:
                 raise FileExistsError
-            for suffix in ("-wal", "-shm"):
+            for suffix in _SIDES:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._real.with_name(self._real.name + suffix))
             os.link(copy, self._real)  # (never over a file put there meanwhile: EEXIST)

@@ -208,3 +208,23 @@ def test_a_link_planted_at_the_journal_while_the_history_is_written_back_is_not_
         assert (folder / "class.sqlite3.pending").is_symlink()  # mallory's: left as it is
         assert texts_in(history) == ["one", "two", "three", "$(touch pwned)"]
         assert "Traceback" not in teach.output, teach.output
+
+
+def test_another_history_moved_over_the_file_mid_lesson_is_not_given_the_rooms_sqlite_files():
+    """Last week's history moved over the file mid-lesson (`mv last-week.sqlite3 class.sqlite3`):
+    the room goes on in class.sqlite3.kept and said last week's was 'left as it is', but SQLite's
+    -wal of the room's own (deleted) file stayed at the path, and the next open of last week's read
+    it as its own: it held this lesson's messages instead (or was damaged, pages of another
+    file laid over its own). Now the room's -wal and -shm go (known by their inodes); the other
+    file's, had it any, would stay."""
+    with lesson("one", "two") as (folder, history, teach):
+        last_week = HistoryStore(folder / "last-week.sqlite3")
+        last_week.append(time=1_700_000_000.0, sender="old", text="last week")
+        last_week.close()
+        os.replace(folder / "last-week.sqlite3", history)
+        teach.send("three")
+        teach.expect(r"history: .*class\.sqlite3 was replaced by another file while the room ran \(left as it is\)", timeout=20)
+        teach.send("/q")
+        assert teach.wait() == 0
+        assert texts_in(history) == ["last week"]
+        assert texts_in(folder / "class.sqlite3.kept") == ["one", "two", "three"]
