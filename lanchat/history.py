@@ -2117,13 +2117,17 @@ class _PutBack(_Writing, _Opening):
             same = (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
         except OSError:
             same = False
-        if not same:  # deleted with it (rm class.sqlite3*): a new journal at the path (the old one is empty: moved)
-            try:
-                fresh = Journal(self.journal_path, clock=self.clock, new=True)
+        beside = journal_path(self._real)  # the copy's own when the room goes on there: where the next start looks
+        if not same or beside != self.journal_path:  # deleted with it (rm class.sqlite3*), or the copy is the history
+            try:  # (the old one is empty: moved)
+                fresh = Journal(beside, clock=self.clock, new=True)
             except OSError:  # something put there since (another user's link to the teacher's ~/.bashrc):
-                return  # never opened; the deleted one goes on, moved in as ever, and at the stop
+                return  # never opened; the old one goes on, moved in as ever, and at the stop
+            if same:  # ours, beside the other file now at the path, and empty: not left for it
+                with contextlib.suppress(OSError):
+                    os.unlink(self.journal_path)
             journal.close()
-            self.journal = fresh
+            self.journal, self.journal_path = fresh, beside
 
 
 class HistoryStore(_PutBack, _Writing, _Opening, _Away, _Reading, _RoomState, _Dropping, _NameOwners):

@@ -228,3 +228,31 @@ def test_another_history_moved_over_the_file_mid_lesson_is_not_given_the_rooms_s
         assert teach.wait() == 0
         assert texts_in(history) == ["last week"]
         assert texts_in(folder / "class.sqlite3.kept") == ["one", "two", "three"]
+
+
+def test_a_lesson_going_on_in_the_kept_copy_keeps_its_newest_messages_through_a_kill():
+    """The room goes on in class.sqlite3.kept (another file moved over its own), but its journal,
+    where each message is before it goes into the file (every few seconds), stayed
+    class.sqlite3.pending, beside the other file: a server killed then (a power cut, kill -9) left
+    the messages everyone had read where `serve --history class.sqlite3.kept`, as it says to
+    start next time, never looks, and where the other file's next start would take them as its
+    own. The journal now moves beside the copy with it."""
+    with lesson("one") as (folder, history, teach):
+        other = folder / "other"
+        other.write_bytes(b"last week's notes\n")
+        os.replace(other, history)
+        teach.send("two")
+        teach.expect(r"history: .*the room goes on saving there", timeout=20)
+        teach.send("said just before the kill")
+        teach.expect(r"teach: said just before the kill$")
+        teach.popen.kill()  # (ours, by its PID) nothing moved into the file: the journal holds it
+        teach.popen.wait(timeout=10)
+        assert not os.path.exists(folder / "class.sqlite3.pending")  # (not left beside the other file)
+        kept = folder / "class.sqlite3.kept"
+        again = hosted(str(folder / "chat2.sock"), kept)
+        try:
+            again.send("/history")
+            again.expect(r"said just before the kill")
+        finally:
+            again.stop()
+        assert texts_in(kept) == ["one", "two", "said just before the kill"]
