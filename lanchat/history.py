@@ -1606,12 +1606,12 @@ class _Journaled(_Rows):
                 raise HistoryUnusable(f"cannot open {self.journal_path}: {exc.strerror or exc}") from None
             # a read-only folder: the store is an archive (writable False), readers' way below
         if self.journal is not None and not self.journal.created:
-            mine, theirs = os.fstat(self.journal.fd).st_uid, os.geteuid()
+            owner, history_owner = os.fstat(self.journal.fd).st_uid, os.geteuid()
             with contextlib.suppress(OSError):
-                theirs = os.stat(self._real).st_uid  # (teachers sharing a class folder: the history's owner's is theirs too)
-            if mine != theirs:
+                history_owner = os.stat(self._real).st_uid  # (teachers sharing a class folder: the history's owner's is theirs too)
+            if owner not in (os.geteuid(), history_owner):  # (one this user made: a start under sudo before)
                 self._unlock()
-                raise HistoryUnusable(self._planted_journal(f"belongs to user {_user(mine)}, not to the history's owner ({_user(theirs)})"))
+                raise HistoryUnusable(self._planted_journal(f"belongs to user {_user(owner)}, not to the history's owner ({_user(history_owner)})"))
 
     def _planted_journal(self, what: str) -> str:
         """A journal another user may have put beside a history in a folder others may write (/tmp,

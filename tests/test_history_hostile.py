@@ -256,3 +256,21 @@ def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_
         assert f"{journal} (the newest messages of class.sqlite3, kept beside it) {what}" in server.output, server.output
         assert "another user may have put it there" in server.output and "Traceback" not in server.output
         assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
+
+
+def test_a_journal_this_user_made_beside_another_owners_history_is_taken(tmp_path):
+    """The teacher's history served once with sudo: the journal that run made is root's, the file
+    the teacher's. Served with sudo again, it is this user's own journal, not a planted one (the
+    rule above refuses only a journal neither this user's nor the history's owner's)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("giving the history to another user needs root")
+    history = tmp_path / "class.sqlite3"
+    store = HistoryStore(history)
+    store.append(time=1_700_000_000.0, sender="ann", text="kept")
+    store.close()
+    os.chown(history, 65534, 65534)
+    again = HistoryStore(history)
+    try:
+        assert [record.text for record in again.export()] == ["kept"]
+    finally:
+        again.close()
