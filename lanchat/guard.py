@@ -243,7 +243,7 @@ class _Door:
         others = notice.groups - 1  # (refused while groups enough were told of this minute: summed up here)
         also = f", and from {others} other address{'es' if others > 1 else ''}" if others else ""
         count = notice.count if notice.count > 1 else None
-        told = ev.Refused(name=group, code=ev.E_TOO_MANY, time=now, reason=refusal.why + also + hint, count=count)
+        told = ev.Refused(name=group, code=ev.E_TOO_MANY, time=room.clock(), reason=refusal.why + also + hint, count=count)  # (the wall's: now is the loop's)
         self.hub.perform([Send(to=room.host_cid, event=told)])
 
     def _key_credit(self, address: str, key: str | None) -> bool:

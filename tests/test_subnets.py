@@ -91,6 +91,8 @@ def test_the_teachers_screen_says_students_behind_a_nat_were_turned_away_once_a_
     teacher.send("/who\r")
     teacher.expect(r"here \(17\)")  # answered after anything the room sent her before it
     assert words(teacher.lines).count("turned away") == 1, "\n".join(teacher.lines)
+    # stamped with the time of day: it read '── Thursday 1 January 1970 ──' and '19:17' (the loop's clock)
+    assert "1970" not in teacher.text and not re.search(r"── \w+day \d", teacher.text), teacher.text
 
 
 def two_classrooms(lab: Lab) -> tuple[str, str, str]:
