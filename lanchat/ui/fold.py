@@ -9,8 +9,10 @@ see them all); render shows as many as fit its row and "and 22 more" (``shown_te
 many of those went again ("and 2 more (2 left)"); the line /find lands on lists the names it
 matched first (``found_first``), so the name found is on screen. A single
 join reads as it always did; a burst names at most ``MAX_BURST_NAMES``, and the next one begins another. Leaves fold the same way, separately; a leave for a reason worth
-its own line (a flood, a drop) never folds, and lost connections fold only with each other. ``--plain`` does not fold: a script
-reads one line per event.
+its own line (a flood, a drop) never folds, and lost connections fold only with each other, or
+as one who came and went within a burst of joins: "bob joined and lost connection", "2 joined: ann
+(left) and bob (lost)" (a script joining and dropping from many addresses wrote 1,274 lines on every screen in
+four seconds; seven now). ``--plain`` does not fold: a script reads one line per event.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Burst(Line):
     names: tuple[str, ...]  # in the order they came
     keys: frozenset[str]  # their name keys: whether one is in the burst is asked at every fold
     marked: frozenset[str] = frozenset()  # name keys of those who went the other way since
+    lost: frozenset[str] = frozenset()  # of those marked in a burst of joins, who lost their connection: "(lost)"
     here: int
     last: float  # when the burst's newest notice came: the next must come within BURST_SECONDS
 
@@ -60,17 +63,20 @@ class Burst(Line):
 def burst_text(burst: Burst, shown: int | None = None) -> str:
     """The burst as words, with every name, or the first ``shown`` and "and N more"."""
     marked = burst.marked
-    entries = [f"{name} ({MARKS[burst.verb]})" if name_key(name) in marked else name for name in burst.names] if marked else list(burst.names)
-    if len(entries) == 1:  # marks come only in a burst of several (fold)
-        return f"{burst.names[0]} {burst.verb} ({burst.here} here)"
+    entries = [f"{name} ({_mark(burst, name_key(name))})" if name_key(name) in marked else name for name in burst.names] if marked else list(burst.names)
+    if len(entries) == 1:  # (one who came and went: the only mark a burst of one takes, fold)
+        went = (" and lost connection" if burst.lost else " and left") if marked else ""
+        return f"{burst.names[0]} {burst.verb}{went} ({burst.here} here)"
     if shown is None or shown >= len(entries):
         listed = f"{', '.join(entries[:-1])} and {entries[-1]}"
     else:
         shown = max(1, shown)
         # the hidden ones' marks are counted, not dropped: "and 2 more (2 left)", so a class
         # that came and went does not read as if two of them were still here
-        went = sum(1 for name in burst.names[shown:] if name_key(name) in burst.marked)
-        listed = f"{', '.join(entries[:shown])} and {len(entries) - shown} more" + (f" ({went} {MARKS[burst.verb]})" if went else "")
+        hidden = [name_key(name) for name in burst.names[shown:] if name_key(name) in burst.marked]
+        lost = sum(1 for key in hidden if key in burst.lost)
+        went = ", ".join(f"{count} {mark}" for count, mark in ((len(hidden) - lost, MARKS[burst.verb]), (lost, "lost")) if count)
+        listed = f"{', '.join(entries[:shown])} and {len(entries) - shown} more" + (f" ({went})" if went else "")
     return f"{len(entries)} {burst.verb}: {listed} ({burst.here} here)"
 
 
@@ -104,8 +110,10 @@ def _as_burst(line: Line) -> Burst | None:
 def fold(last: Line, line: Line) -> Burst | None:
     """The line that takes ``last``'s place when ``line`` continues its burst; None when
     ``line`` is a line of its own (not a join or a plain leave, too late, or the other way
-    round for someone not in the burst). One who joined alone and leaves reads as ever:
-    "bob joined", then "bob left"; in a burst of several, "bob (left)" keeps it one line."""
+    round for someone not in the burst). One who joins and goes again within the burst, by a
+    leave or a lost connection, is marked: "bob joined and left", in a burst of several "bob
+    (left)"; one who comes back after a leave, in a burst of several leaves: "bob (back)" (alone,
+    "bob lost connection" and "bob reconnected" stay two lines: a rejoin's own words)."""
     presence = line.presence
     burst = _as_burst(last)
     verb = None if presence is None or burst is None else _verb(presence.change, burst)
@@ -114,20 +122,30 @@ def fold(last: Line, line: Line) -> Burst | None:
     if abs(line.time - burst.last) > BURST_SECONDS:
         return None
     key = name_key(presence.name)
-    keys, names, marked = burst.keys, burst.names, burst.marked
+    keys, names, marked, lost = burst.keys, burst.names, burst.marked, burst.lost
     if verb == burst.verb:
         if key in keys:
-            marked = marked - {key}  # came (or went) again: the mark goes
+            marked, lost = marked - {key}, lost - {key}  # came (or went) again: the mark goes
         elif len(names) >= MAX_BURST_NAMES:
             return None  # a full burst: this one begins the next
         else:
             names, keys = (*names, presence.name), keys | {key}
-    elif verb == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
-        marked = marked | {key}  # joined and left within a class's burst: "bob (left)"
+    elif key in keys and key not in marked and (_went(burst, verb) or (verb == OPPOSITE[burst.verb] and len(names) > 1)):
+        marked = marked | {key}  # joined and left within a class's burst: "bob (left)", or "bob (lost)"
+        lost = lost | {key} if _went(burst, verb) and verb == "lost connection" else lost
     else:
         return None  # someone else going the other way: a line of its own
-    folded = replace(burst, names=names, keys=keys, marked=marked, here=presence.here, last=line.time)
+    folded = replace(burst, names=names, keys=keys, marked=marked, lost=lost, here=presence.here, last=line.time)
     return replace(folded, text=burst_text(folded))
+
+
+def _mark(burst: Burst, key: str) -> str:
+    return "lost" if key in burst.lost else MARKS[burst.verb]
+
+
+def _went(burst: Burst, verb: str) -> bool:
+    """Did one of a burst of joins go again (a leave, a lost connection)?"""
+    return burst.verb == "joined" and verb in ("left", "lost connection")
 
 
 def shown_text(line: Line, fits: Callable[[str], bool]) -> str:
