@@ -37,6 +37,7 @@ from .client_files import (
     offers_came,
     stalled,
     taken_up,
+    uploads_in_flight,
 )
 from .limits import HELLO_SECONDS
 from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
@@ -1711,7 +1712,7 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         timeout = asking if timeout is None else min(timeout, asking)  # a ping, its answer's deadline, the count
     if hashing(loop.transfers):  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
-    elif loop.transfers.uploads_in_flight:  # the server's end taking an upload's last pieces: look again soon (uploads_taken)
+    elif uploads_in_flight(loop.transfers):  # the server's end taking an upload's last pieces: look again soon (uploads_taken)
         timeout = IN_FLIGHT_LOOK_SECONDS if timeout is None else min(timeout, IN_FLIGHT_LOOK_SECONDS)
     return timeout
 

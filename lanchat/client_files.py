@@ -423,12 +423,6 @@ class ClientTransfers:
     def has_chunks_to_send(self) -> bool:
         return any(not sending.handed_all for sending in self.sending.values())
 
-    @property
-    def uploads_in_flight(self) -> bool:
-        """Is an upload all written and not all taken by the server's end yet? (The loop then looks
-        again soon: an acknowledgement wakes nobody.)"""
-        return any(sending.handed_all for sending in self.sending.values())
-
     def next_chunks(self, room_bytes: int) -> tuple[list[ev.Event], list[Line]]:
         """Chunks for about ``room_bytes`` of output space, taking turns between uploads:
         ``chunk-bytes`` (or base64 ``chunk``) events for the client loop to send through its
@@ -544,6 +538,12 @@ class ClientTransfers:
             self._stop_sending(sending)
         for kept in (self.wanted, self.on_offer, self.checking, self.moved):
             kept.clear()
+
+
+def uploads_in_flight(transfers: ClientTransfers) -> bool:
+    """Is an upload all written and not all taken by the server's end yet? (The loop then looks
+    again soon: an acknowledgement wakes nobody.)"""
+    return any(sending.handed_all for sending in transfers.sending.values())
 
 
 def hashing(transfers: ClientTransfers) -> bool:

@@ -1428,7 +1428,7 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
             pacer = SimpleNamespace(due=lambda now, unanswered=(): None)
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=sock,
                                    in_doubt=False, paced=SimpleNamespace(pacer=pacer), unconfirmed=Unconfirmed(),
-                                   transfers=SimpleNamespace(receiving={}))
+                                   transfers=SimpleNamespace(receiving={}, sending={}))
             assert also_due(loop, None) == 0.0  # type: ignore[arg-type]  # the first check is due
             watch_address(loop)  # type: ignore[arg-type]
             assert also_due(loop, None) is None  # type: ignore[arg-type]  # and none after it

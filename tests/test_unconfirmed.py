@@ -276,7 +276,7 @@ def test_lines_held_during_a_rejoins_replay_do_not_make_the_loop_spin():
     reconnect = SimpleNamespace(offline=False, replaying=True, due=lambda: None)
     # the loop's own address check (watch_address) is due in 2 s, as ClientLoop starts it
     loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer), address_check_at=time.monotonic() + 2.0,
-                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(receiving={}))
+                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(receiving={}, sending={}))
     assert also_due(loop, None) > 1.0  # type: ignore[arg-type,operator]  # not at once: the address check's time
     reconnect.replaying = False
     assert also_due(loop, None) == 0.0  # type: ignore[arg-type]
@@ -295,7 +295,7 @@ def test_an_unanswered_line_whose_wait_woke_a_moment_early_is_still_said():
     pacer = SendPacer()
     reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None)
     loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer, leave_when_sent=False), address_check_at=math.inf,
-                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=True, receiving={}),
+                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=True, receiving={}, sending={}),
                            session=SimpleNamespace(progress={}))  # fmt: skip
     loop.unconfirmed.sent(ev.Say(text="are you getting this?"))
     since = loop.unconfirmed.waiting_since(time.monotonic() - SHOW_UNANSWERED_AFTER - 0.001)  # written 2.001 s ago
@@ -398,7 +398,7 @@ def test_a_leave_waiting_for_answers_does_not_spin_while_offline_or_while_the_pa
     pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=1, flood_rate=0.2), now)
     reconnect = SimpleNamespace(offline=True, replaying=False, due=lambda: now + 30.0)
     loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer, leave_when_sent=True), address_check_at=math.inf,
-                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=False, receiving={}),
+                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=False, receiving={}, sending={}),
                            session=SimpleNamespace(progress={}))  # fmt: skip
     loop.unconfirmed.sent(ev.Say(text="bye all"))
     loop.unconfirmed.waiting_since(now - ANSWERS_AWAITED_SECONDS - 1)  # written 11 s ago, never answered
