@@ -729,6 +729,9 @@ class JoinError(Exception):
 
 
 # Local reasons a join fails, for deciding by code (never by English):
+# The protocol version of lanchat's first release: its server refuses a version-2 hello, so a
+# client asks it again as a version-1 client (cli/rejoin._join_retrying, join's ``version``).
+FIRST_VERSION = 1
 PASSWORD_NEEDED = "password-needed"  # the room asks for a password and we have none to give
 FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate first trusted
 
@@ -822,7 +825,7 @@ def join(
     binding: bytes = b"",
     resume: str | None = None, since: float | None = None,
     silent: Callable[[], None] | None = None,
-    held: Callable[[], None] | None = None,
+    held: Callable[[], None] | None = None, version: int = ev.PROTOCOL_VERSION,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
@@ -833,12 +836,12 @@ def join(
     ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
     ``ask_name(reason)`` may offer another, else JoinError. ``silent()`` is called once if no byte
     came SILENT_SERVER_SECONDS after the hello; ``held()`` instead, then, if the server said the
-    room is starting (``held``: it waits longer). Returns (protocol, welcome, what came after)."""
+    room is starting (``held``: it waits longer); ``version`` 1: keyless (FIRST_VERSION). Returns (protocol, welcome, ...)."""
     proto = Connection(Role.CLIENT)
-    deadline = time.monotonic() + timeout
+    deadline, key = time.monotonic() + timeout, None if version == FIRST_VERSION else key  # version 1 had no keys
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
-    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True)))
+    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True, version=version)))
     # A server challenges a hello once (PROTOCOL.md, Identity): each challenge restarts the deadline
     # (a password takes its time) and a new salt costs a scrypt; challenged again and again, we waited for ever.
     challenged = False
@@ -868,7 +871,7 @@ def join(
                 new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
                     raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
-                sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
+                sock.sendall(proto.send(ev.Hello(name=new_name, key=public, version=version)))
                 challenged = False
                 deadline = time.monotonic() + timeout
 

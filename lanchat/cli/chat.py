@@ -99,7 +99,7 @@ def run_participant(  # noqa: ANN001
 
     if intro:  # how to join, below the replay (the newest lines the host sees): the full screen hid what serve printed, --plain printed it above
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
-    again = rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
+    again = rejoiner(rejoin, session, key=key, password=password, binding=binding, version=welcome.version) if rejoin is not None else None
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
                       rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop, news=news)  # the full screen waits out a shutdown notice unless final
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end

@@ -102,11 +102,12 @@ def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
         return None
 
 
-def rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
+def rejoiner(where, session, *, key, password, binding: bytes, version: int | None = None):  # noqa: ANN001, ANN202
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
-    ``where`` is (endpoint, pinned fingerprint or None, the room as discovery found it or None)."""
-    return _Rejoin(where, session, key=key, password=password, binding=binding)
+    ``where`` is (endpoint, pinned fingerprint or None, the room as discovery found it or None);
+    ``version``: the welcome's (a room of the first release is joined again as it was joined)."""
+    return _Rejoin(where, session, key=key, password=password, binding=binding, version=version)
 
 
 class _Rejoin:
@@ -119,8 +120,11 @@ class _Rejoin:
     dropped (RoomWatch.refuted), so false announcements, however many or often repeated, cost
     a try each and never end the rejoin (their refusals are not the room's)."""
 
-    def __init__(self, where, session, *, key, password, binding: bytes) -> None:  # noqa: ANN001
+    def __init__(self, where, session, *, key, password, binding: bytes, version: int | None = None) -> None:  # noqa: ANN001
         from dataclasses import replace
+
+        from ..client import FIRST_VERSION
+        from ..events import PROTOCOL_VERSION
 
         endpoint, self.pinned, found = where
         # The addresses `connect NAME` found were for the first connect: a rejoin asks the
@@ -131,6 +135,7 @@ class _Rejoin:
         self.say_after: float | None = None  # when a slow look-up is said (lookup.SAY_AFTER_SECONDS; a test's)
         self.note = None  # client.Reconnect.note: a slow look-up said on the status line and once as a line
         self.session, self.key, self.binding = session, key, binding
+        self.version = FIRST_VERSION if version == FIRST_VERSION else PROTOCOL_VERSION  # the hello's: as the room was joined
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
         self.watch = _room_watch(self.endpoint, self.pinned, found)
@@ -214,7 +219,7 @@ class _Rejoin:
         try:
             proto, welcome, early = join(
                 sock, self.session.name, timeout=5.0, key=self.key, password=self.password, binding=self.binding,
-                resume=self.session.rejoin.resume, since=self.session.rejoin.last_seen,
+                resume=self.session.rejoin.resume, since=self.session.rejoin.last_seen, version=self.version,
             )
         except BaseException as exc:
             sock.close()
@@ -304,6 +309,12 @@ def _room_watch(endpoint, pinned: str | None, found=None):  # noqa: ANN001, ANN2
     return watch
 
 
+# Said when a room of the first release (protocol version 1) refused our version 2 and we join
+# it as a version-1 client does (_join_retrying): what is not the same there.
+OLD_ROOM_NOTE = ("this room runs an older lanchat (protocol version 1): joining it as a guest, without your key, "
+                 "so your name is not kept for you there, and newer commands get 'unknown'; the host can update lanchat")
+
+
 class Unreachable(Exception):
     """After a wrong password, the server could not be reached again (already said why)."""
 
@@ -313,20 +324,28 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     new connection to ``again_at`` (endpoint, pinned fingerprint or None), PASSWORD_TRIES in all
     as ssh and sudo do. Returns (socket, protocol, welcome, what came after); raises what join
     raises, or Unreachable, or with ``may_switch_to_tls`` ServerUsesTls when the server says to
-    use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return."""
+    use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return.
+    A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
+    client asks (a keyless guest), and told so (OLD_ROOM_NOTE)."""
     from .. import events as ev
-    from ..client import JoinError, join
+    from ..client import FIRST_VERSION, JoinError, join
 
     ask = NameAsker(name) if sys.stdin.isatty() else None
-    tries = 1
+    tries, version = 1, ev.PROTOCOL_VERSION
     while True:
         try:
             return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding, silent=_silent_note(sock),
-                                 held=_held_note))
+                                 held=_held_note, version=version))
         except JoinError as exc:
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
                 raise ServerUsesTls from None
+            if exc.code == ev.E_VERSION and version != FIRST_VERSION and again_at is not None:
+                version, sock = FIRST_VERSION, _connect_again(*again_at)
+                if sock is None:
+                    raise Unreachable from None
+                say(f"{PROG}: {OLD_ROOM_NOTE}")
+                continue
             typed = isinstance(password, Remembered) and password.typed()
             if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise

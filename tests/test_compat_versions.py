@@ -1,0 +1,88 @@
+"""A class with mixed versions: lanchat of today against lanchat taken from this repository's
+history (git archive of an older commit into a temporary folder, run as a real subprocess with
+that folder first on its path), in both directions. Skipped, with the reason, where the clone
+has no such history (a shallow clone, an export without .git)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, Proc, child_env
+
+# The end of round 1, the first release: protocol version 1, no keys, no TLS, no password.
+FIRST_RELEASE = "274fb316202f372133e8c266a2fd6fd5de358953"
+
+
+def _old_tree(commit: str) -> Iterator[Path]:
+    """lanchat/ as it was at ``commit``, in a temporary folder; skips where git or the commit is missing."""
+    if shutil.which("git") is None:
+        pytest.skip("no git here to take an older lanchat from the history")
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True, timeout=30)
+    if found.returncode != 0:
+        pytest.skip(f"this clone has no commit {commit[:7]} (a shallow clone?): no older lanchat to run")
+    folder = Path(tempfile.mkdtemp(prefix="lc-old-"))
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "lanchat"], capture_output=True, check=True, timeout=60)
+        archive_path = folder / "old.tar"
+        archive_path.write_bytes(archive.stdout)
+        with tarfile.open(archive_path) as tar:
+            tar.extractall(folder, filter="data")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def first_release() -> Iterator[Path]:
+    yield from _old_tree(FIRST_RELEASE)
+
+
+def old_lanchat(tree: Path, *args: str) -> Proc:
+    """``python -P -m lanchat ARGS`` of the lanchat in ``tree`` (-P: the working folder, this
+    checkout, is not put first on the path), with data folders of its own."""
+    env = child_env()
+    env["PYTHONPATH"] = str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return Proc(*args, env=env, program=[sys.executable, "-P", "-m", "lanchat"])
+
+
+def new_lanchat(*args: str) -> Proc:
+    return Proc(*args, program=[sys.executable, "-P", "-m", "lanchat"])
+
+
+def old_server(tree: Path, *extra: str) -> tuple[Proc, str]:
+    server = old_lanchat(tree, "serve", "--headless", "--port", "0", "--host", "127.0.0.1", *extra)
+    return server, server.expect(r"listening on port (\d+)", timeout=20).group(1)
+
+
+def test_a_new_client_joins_a_room_of_the_first_release_as_a_guest_and_is_told_so(first_release: Path) -> None:
+    """The teacher's laptop has the oldest lanchat: its server speaks protocol version 1 and
+    refused every student whose lanchat was newer ('this server speaks protocol version 1, not
+    2'). Today's client asks again as a version-1 client does, says why, and chats."""
+    server, port = old_server(first_release)
+    bob = new_lanchat("connect", "127.0.0.1", port, "--name", "bob", "--plain")
+    try:
+        bob.expect(r"this room runs an older lanchat \(protocol version 1\)", timeout=20)
+        bob.expect(r"welcome, bob: duplex mode")
+        server.expect(r"bob joined")
+        bob.send("hello from a newer lanchat")
+        bob.expect(r"bob: hello from a newer lanchat")
+        # the room's server dies and comes back on its port: the rejoin asks as the join did
+        server.popen.kill()
+        server.wait(10)
+        server = old_lanchat(first_release, "serve", "--headless", "--port", port, "--host", "127.0.0.1")
+        bob.expect(r"back in the room as bob", timeout=20)
+        bob.send("/q")
+        assert bob.wait(15) == 0
+        server.expect(r"bob left")
+        assert "refused to let us in" not in bob.output and "Traceback" not in bob.output + server.output
+    finally:
+        bob.stop()
+        server.stop()
