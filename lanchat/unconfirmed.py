@@ -140,6 +140,20 @@ class Unconfirmed:
                 self._answers += 1
                 return
 
+    def unknown_type(self) -> ev.Event | None:
+        """An unknown-type refusal came. Every server knows ``say`` and ``whisper``; one older than
+        /me (lanchat's first release) refuses a ``me`` so (PROTOCOL.md, What IRC users reach for).
+        The oldest /me waiting is answered, with every line before it (the server answers in order),
+        and returned; none waits (another command it does not know), nothing. Left waiting, it
+        showed as on its way for ever and went again after each rejoin, refused again."""
+        for index, line in enumerate(self.lines):
+            if isinstance(line, ev.Me):
+                for _ in range(index + 1):
+                    self.lines.popleft()
+                self._answers += 1
+                return line
+        return None
+
     def muted(self) -> None:
         """Refused as muted: every line waiting is refused the same way (or was answered
         already), so none is sent again, as the held ones are dropped (client.Paced.muted)."""

@@ -86,3 +86,28 @@ def test_a_new_client_joins_a_room_of_the_first_release_as_a_guest_and_is_told_s
     finally:
         bob.stop()
         server.stop()
+
+
+def test_a_me_refused_by_a_server_older_than_me_is_said_not_sent_and_not_sent_again(first_release: Path) -> None:
+    """A /me to a room of the first release: its server answers `unknown-type`, every server
+    knowing say and whisper. The line stayed waiting for an echo that never comes: 'sending 1
+    line you typed…' on the status line for ever, and sent again (refused again) at each rejoin."""
+    server, port = old_server(first_release)
+    bob = new_lanchat("connect", "127.0.0.1", port, "--name", "bob", "--plain")
+    try:
+        bob.expect(r"welcome, bob", timeout=20)
+        bob.send("/me waves")
+        bob.expect(r"not sent: /me waves \(this room runs an older lanchat, without /me\)")
+        server.popen.kill()  # (no line of ours after it: an echo would answer it too)
+        server.wait(10)
+        server = old_lanchat(first_release, "serve", "--headless", "--port", port, "--host", "127.0.0.1")
+        back = bob.expect(r"back in the room as bob", timeout=20)
+        bob.send("once back")
+        bob.expect(r"bob: once back")
+        after_rejoin = bob.output[bob.output.index(back.group(0)):]
+        assert "unknown message type" not in after_rejoin, after_rejoin  # the /me was not sent again
+        bob.send("/q")
+        assert bob.wait(15) == 0
+    finally:
+        bob.stop()
+        server.stop()
