@@ -729,9 +729,6 @@ class JoinError(Exception):
 
 
 # Local reasons a join fails, for deciding by code (never by English):
-# The protocol version of lanchat's first release: its server refuses a version-2 hello, so a
-# client asks it again as a version-1 client (cli/rejoin._join_retrying, join's ``version``).
-FIRST_VERSION = 1
 PASSWORD_NEEDED = "password-needed"  # the room asks for a password and we have none to give
 FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate first trusted
 
@@ -836,9 +833,9 @@ def join(
     ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
     ``ask_name(reason)`` may offer another, else JoinError. ``silent()`` is called once if no byte
     came SILENT_SERVER_SECONDS after the hello; ``held()`` instead, then, if the server said the
-    room is starting (``held``: it waits longer); ``version`` 1: keyless (FIRST_VERSION). Returns (protocol, welcome, ...)."""
+    room is starting (``held``: it waits longer); ``version`` 1: keyless (a first-release server). Returns (protocol, welcome, ...)."""
     proto = Connection(Role.CLIENT)
-    deadline, key = time.monotonic() + timeout, None if version == FIRST_VERSION else key  # version 1 had no keys
+    deadline, key = time.monotonic() + timeout, None if version == ev.FIRST_RELEASE_VERSION else key  # version 1 had no keys
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
     sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True, version=version)))

@@ -22,6 +22,9 @@ from .names import MAX_NAME_CHARS, name_key, name_problem  # noqa: F401
 PROTOCOL_VERSION = 2
 # Versions a server accepts in ``hello``: 1 joins as a keyless guest (PROTOCOL.md, Identity).
 SUPPORTED_VERSIONS = (1, 2)
+# lanchat's first release spoke version 1 and knows none of the types added since: a /me and a
+# /nick reach its clients as frames it reads (room_social.to_each_age; PROTOCOL.md, What IRC users reach for).
+FIRST_RELEASE_VERSION = 1
 
 # docs/PROTOCOL.md section 5: limits
 MAX_TEXT_CHARS = 4000
@@ -253,6 +256,9 @@ class Joined(Event):
 # A left reason (additive): the same person joined again from another window or machine (a
 # takeover, PROTOCOL.md Rejoining); their joined follows at once. An older client shows "left".
 LEFT_MOVED = "moved"
+# A left reason (additive), sent only to a client whose hello said version 1: the person took
+# another name (/nick), and a joined under the new one follows (room_social.to_each_age).
+LEFT_RENAMED = "renamed"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,6 +58,11 @@ class Admit:
     # its refusal may follow, never a welcome
     password_waived: bool = False
 
+    @property
+    def first_release(self) -> bool:
+        """Its hello said version 1, lanchat's first release (room_social.to_each_age)."""
+        return self.hello is not None and self.hello.version == ev.FIRST_RELEASE_VERSION
+
 
 @dataclass(frozen=True, kw_only=True)
 class TypedHello(ev.Hello):

@@ -93,6 +93,7 @@ class Member:
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
     resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
+    first_release: bool = False  # their hello said version 1: frames of later types reach them as older ones (room_social.to_each_age)
 
 
 def resume_token() -> str:

@@ -88,8 +88,8 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         return room_social.full_refusal(room, cid, name)
     if not roster_fits(room, name):
         return room._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-    tokens = room.resume_tokens if cid not in room.service_cids else None  # bots never rejoin
-    member = _room.Member(cid=cid, name=name, key=key, address=room.moderation.address_of(cid), resume=tokens() if tokens else None)
+    resume = room.resume_tokens() if room.resume_tokens and cid not in room.service_cids else None  # bots never rejoin
+    member = _room.Member(cid=cid, name=name, key=key, address=room.moderation.address_of(cid), resume=resume, first_release=admit.first_release)
     others = room._everyone
     room.members[cid] = member
     room._by_key[ev.name_key(member.name)] = member

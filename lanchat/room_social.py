@@ -211,7 +211,21 @@ def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
         return refused
     emote = ev.Emote(sender=member.name, text=event.text, time=now)
     kept: list[Action] = [Keep(event=emote)] if room.history else []
-    return [*kept, Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
+    as_message = (ev.Message(sender=member.name, text=f"*{event.text}*", time=now),)
+    return [*kept, *to_each_age(room, encode(emote), as_message), *room.spoke(member)]
+
+
+def to_each_age(room: Room, frame: bytes, older: tuple[ev.Event, ...]) -> list[Action]:
+    """``frame`` (an ``action``, a ``renamed``) to everyone here, but to members whose hello said
+    version 1 (lanchat's first release) ``older`` instead: frames of types it knows. It ignores the
+    types added since, so a classmate's /me was lost on it without a word, and after a /nick it
+    showed lines from a name not in its roster, and a whisper to the old name was "not here now".
+    Only /me and /nick, never the say path: a room without such a client costs one pass over its members."""
+    first = tuple(cid for cid, member in room.members.items() if member.first_release)
+    if not first:
+        return [Broadcast(to=tuple(room.members), frame=frame)]
+    rest = tuple(cid for cid in room.members if cid not in first)
+    return [Broadcast(to=rest, frame=frame), *(Broadcast(to=first, frame=encode(event)) for event in older)]
 
 
 def _rename_out_of_turn(room: Room, member: Member) -> list[Action]:
@@ -242,8 +256,10 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
     if room.history and member.cid not in room.service_cids:
         room.known[ev.name_key(name)] = name
     claimed = room.gate.claim(name, member.key, member.cid)  # trust on first use, as on joining (gate.py)
+    as_left_and_joined = (ev.Left(name=old, reason=ev.LEFT_RENAMED, time=now), ev.Joined(name=name, time=now))
     notices = [action for action in claimed if isinstance(action, Send)]  # that it is not kept: after the rename it is about
-    told = [*(a for a in claimed if a not in notices), Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now))), *notices]
+    renamed = to_each_age(room, encode(ev.Renamed(old=old, new=name, time=now)), as_left_and_joined)
+    told = [*(a for a in claimed if a not in notices), *renamed, *notices]
     mod = room.moderation
     if member.cid != room.host_cid and mod.is_operator(room, member):  # (the host's name is the welcome's and the rename's)
         # the operators' names changed: sent, as whenever they change (PROTOCOL.md, Moderation)

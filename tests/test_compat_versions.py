@@ -111,3 +111,35 @@ def test_a_me_refused_by_a_server_older_than_me_is_said_not_sent_and_not_sent_ag
     finally:
         bob.stop()
         server.stop()
+
+
+def test_a_client_of_the_first_release_reads_a_me_and_a_nick_in_a_room_of_today(first_release: Path) -> None:
+    """cy's lanchat is the first release: it ignores `action` and `renamed`, so bob's /me was lost
+    on it without a word, and after his /nick it showed 'robert: ...' from nobody in its list,
+    and its /who and turn still named bob. Today's server sends it frames it reads instead."""
+    server = new_lanchat("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    started = [server]
+    try:
+        bob = new_lanchat("connect", "127.0.0.1", port, "--name", "bob", "--plain")
+        started.append(bob)
+        bob.expect(r"welcome, bob", timeout=20)
+        cy = old_lanchat(first_release, "connect", "127.0.0.1", port, "--name", "cy", "--plain")
+        started.append(cy)
+        cy.expect(r"welcome, cy", timeout=20)
+        bob.expect(r"cy joined")
+        bob.send("/me waves")
+        bob.expect(r"\* bob waves")  # today's client: the action, as before
+        cy.expect(r"bob: \*waves\*")
+        bob.send("/nick robert")
+        bob.expect(r"you are now known as robert")
+        cy.expect(r"bob left \(1 here\)")
+        cy.expect(r"robert joined \(2 here\)")
+        cy.send("/who")
+        cy.expect(r"here \(2\): robert, cy")
+        cy.send("/msg robert still here?")
+        bob.expect(r"cy -> robert \(direct\): still here\?")
+        assert "Traceback" not in cy.output + bob.output + server.output
+    finally:
+        for proc in reversed(started):
+            proc.stop()

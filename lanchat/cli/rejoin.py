@@ -123,8 +123,7 @@ class _Rejoin:
     def __init__(self, where, session, *, key, password, binding: bytes, version: int | None = None) -> None:  # noqa: ANN001
         from dataclasses import replace
 
-        from ..client import FIRST_VERSION
-        from ..events import PROTOCOL_VERSION
+        from ..events import FIRST_RELEASE_VERSION, PROTOCOL_VERSION
 
         endpoint, self.pinned, found = where
         # The addresses `connect NAME` found were for the first connect: a rejoin asks the
@@ -135,7 +134,7 @@ class _Rejoin:
         self.say_after: float | None = None  # when a slow look-up is said (lookup.SAY_AFTER_SECONDS; a test's)
         self.note = None  # client.Reconnect.note: a slow look-up said on the status line and once as a line
         self.session, self.key, self.binding = session, key, binding
-        self.version = FIRST_VERSION if version == FIRST_VERSION else PROTOCOL_VERSION  # the hello's: as the room was joined
+        self.version = FIRST_RELEASE_VERSION if version == FIRST_RELEASE_VERSION else PROTOCOL_VERSION  # the hello's: as the room was joined
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
         self.watch = _room_watch(self.endpoint, self.pinned, found)
@@ -328,7 +327,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
     client asks (a keyless guest), and told so (OLD_ROOM_NOTE)."""
     from .. import events as ev
-    from ..client import FIRST_VERSION, JoinError, join
+    from ..client import JoinError, join
 
     ask = NameAsker(name) if sys.stdin.isatty() else None
     tries, version = 1, ev.PROTOCOL_VERSION
@@ -340,8 +339,8 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
                 raise ServerUsesTls from None
-            if exc.code == ev.E_VERSION and version != FIRST_VERSION and again_at is not None:
-                version, sock = FIRST_VERSION, _connect_again(*again_at)
+            if exc.code == ev.E_VERSION and version != ev.FIRST_RELEASE_VERSION and again_at is not None:
+                version, sock = ev.FIRST_RELEASE_VERSION, _connect_again(*again_at)
                 if sock is None:
                     raise Unreachable from None
                 say(f"{PROG}: {OLD_ROOM_NOTE}")
