@@ -64,6 +64,13 @@ class Admit:
         return self.hello is not None and self.hello.version == ev.FIRST_RELEASE_VERSION
 
 
+# What a keyless hello to a room with a password is told: a client of the first release (version
+# 1, no passwords, no keys) never asks for one, so its user is told to update; another (a
+# minimal client) to speak protocol 2.
+OLDER_THAN_PASSWORDS = "this room needs a password, and your lanchat is older than room passwords: update lanchat to join"
+NEEDS_A_KEY = "this room needs a password (and lanchat with protocol 2)"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TypedHello(ev.Hello):
     """A text participant's hello (textline.py) with the room password as they typed it. Made on
@@ -325,7 +332,7 @@ class Gate:
             if isinstance(hello, TypedHello) and self.password.can_check_typed:  # typed at nc: one cheap HMAC
                 return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid, hello.name, None)
             # a version-1 client cannot prove it: one refusal, nothing about the room
-            return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
+            return _refuse(cid, ev.E_PASSWORD, OLDER_THAN_PASSWORDS if hello.version == ev.FIRST_RELEASE_VERSION else NEEDS_A_KEY, True)
         nonce = self.random_bytes(identity.NONCE_BYTES)
         self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello, password_waived=waive_password)
         salt = identity.b64(self.password.salt) if self.password is not None and not waive_password else None

@@ -932,7 +932,9 @@ def _close(sock: socket.socket) -> None:
 # joins up to 256 KiB per pass and sends again what was not taken: with 64 KiB pieces each byte of
 # a download was joined about four times (bench/README.md, "A file to the whole class over TLS").
 TLS_SEND_BYTES = 128 * 1024
-PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
+# (lanchat's first release has no --tls, and its users read this line: they are told to update)
+PLAIN_CLIENT_MESSAGE = ("this server uses TLS: connect with --tls (and check its fingerprint); "
+                        "a lanchat without --tls is too old for this room: update it first")
 # What nc or telnet reads instead (a first byte that is not a frame header's zero): one plain line.
 TEXT_CLIENT_LINE = b"! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n"
 

@@ -143,3 +143,30 @@ def test_a_client_of_the_first_release_reads_a_me_and_a_nick_in_a_room_of_today(
     finally:
         for proc in reversed(started):
             proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("room", "told"),
+    [
+        ("--password", r"this room needs a password, and your lanchat is older than room passwords: update lanchat to join"),
+        ("--tls", r"this server uses TLS: connect with --tls .*; a lanchat without --tls is too old for this room: update it"),
+    ],
+)
+def test_a_client_of_the_first_release_at_a_room_it_cannot_join_is_told_to_update(first_release: Path, room: str, told: str) -> None:
+    """The first release has neither passwords nor --tls: 'this room needs a password (and lanchat
+    with protocol 2)' spoke of a protocol its user never heard of, and 'connect with --tls' sent
+    them to an option their lanchat refuses ('unrecognized arguments: --tls')."""
+    env = child_env(LANCHAT_PASSWORD="sesame")
+    server = Proc("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", room,
+                  env=env, program=[sys.executable, "-P", "-m", "lanchat"])
+    started = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)", timeout=20).group(1)
+        cy = old_lanchat(first_release, "connect", "127.0.0.1", port, "--name", "cy", "--plain")
+        started.append(cy)
+        assert cy.wait(20) != 0
+        cy.expect(told)
+        assert "Traceback" not in cy.output
+    finally:
+        for proc in reversed(started):
+            proc.stop()

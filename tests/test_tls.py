@@ -1150,7 +1150,7 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         plain = RawClient(endpoint)  # a plain client that cannot switch: told so, by a code
         plain.hello("cat")
         told = plain.expect(ev.Error)
-        assert (told.code, told.message, told.fatal) == (ev.E_USE_TLS, "this server uses TLS: connect with --tls (and check its fingerprint)", True)
+        assert (told.code, told.message, told.fatal) == (ev.E_USE_TLS, tls_module.PLAIN_CLIENT_MESSAGE, True)
         plain.expect_closed()
         plain.close()
         wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the log line")
