@@ -6,6 +6,7 @@ has no such history (a shallow clone, an export without .git)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from helpers import ROOT, Proc, child_env
 
 # The end of round 1, the first release: protocol version 1, no keys, no TLS, no password.
 FIRST_RELEASE = "274fb316202f372133e8c266a2fd6fd5de358953"
+# The end of round 2's first day: identity keys (version 2), TLS trusted by fingerprint, passwords.
+KEYS_AND_TLS = "4a380e56279b2d902bc2551c12ca1b793c7fb87d"
 
 
 def _old_tree(commit: str) -> Iterator[Path]:
@@ -45,16 +48,21 @@ def first_release() -> Iterator[Path]:
     yield from _old_tree(FIRST_RELEASE)
 
 
-def old_lanchat(tree: Path, *args: str) -> Proc:
+@pytest.fixture(scope="module")
+def keys_and_tls() -> Iterator[Path]:
+    yield from _old_tree(KEYS_AND_TLS)
+
+
+def old_lanchat(tree: Path, *args: str, env: dict[str, str] | None = None) -> Proc:
     """``python -P -m lanchat ARGS`` of the lanchat in ``tree`` (-P: the working folder, this
-    checkout, is not put first on the path), with data folders of its own."""
-    env = child_env()
+    checkout, is not put first on the path), with data folders of its own unless ``env`` names some."""
+    env = dict(env or child_env())
     env["PYTHONPATH"] = str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")
     return Proc(*args, env=env, program=[sys.executable, "-P", "-m", "lanchat"])
 
 
-def new_lanchat(*args: str) -> Proc:
-    return Proc(*args, program=[sys.executable, "-P", "-m", "lanchat"])
+def new_lanchat(*args: str, env: dict[str, str] | None = None) -> Proc:
+    return Proc(*args, env=env, program=[sys.executable, "-P", "-m", "lanchat"])
 
 
 def old_server(tree: Path, *extra: str) -> tuple[Proc, str]:
@@ -151,6 +159,7 @@ def test_a_client_of_the_first_release_reads_a_me_and_a_nick_in_a_room_of_today(
         ("--password", r"this room needs a password, and your lanchat is older than room passwords: update lanchat to join"),
         ("--tls", r"this server uses TLS: connect with --tls .*; a lanchat without --tls is too old for this room: update it"),
     ],
+    ids=["password", "tls"],
 )
 def test_a_client_of_the_first_release_at_a_room_it_cannot_join_is_told_to_update(first_release: Path, room: str, told: str) -> None:
     """The first release has neither passwords nor --tls: 'this room needs a password (and lanchat
@@ -167,6 +176,35 @@ def test_a_client_of_the_first_release_at_a_room_it_cannot_join_is_told_to_updat
         assert cy.wait(20) != 0
         cy.expect(told)
         assert "Traceback" not in cy.output
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+def test_the_key_and_trusted_servers_an_older_lanchat_stored_serve_today_and_back(keys_and_tls: Path) -> None:
+    """A student's data folder from 2026-12-03 (4a380e5): its identity key still owns the name in
+    a room of today, its known servers still vouch for the room's certificate (no question), and
+    the older lanchat, run again on the same folder after today's, still joins: nothing damaged."""
+    student = child_env()  # one data folder, as on the student's laptop, for every version run on it
+    started: list[Proc] = []
+    try:
+        server = new_lanchat("serve", "--headless", "--tls", "--port", "0", "--host", "127.0.0.1", "--no-announce")
+        started.append(server)
+        port = server.expect(r"listening on port (\d+)", timeout=20).group(1)
+        fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        for version, args in (("old", ("--fingerprint", fingerprint)), ("new", ()), ("old", ())):
+            run = old_lanchat if version == "old" else new_lanchat
+            connect = ("connect", "127.0.0.1", port, "--tls", "--name", "bob", "--plain", *args)
+            bob = run(keys_and_tls, *connect, env=student) if version == "old" else run(*connect, env=student)
+            started.append(bob)
+            bob.expect(r"welcome, bob", timeout=20)
+            bob.send("/q")
+            assert bob.wait(15) == 0, bob.output
+            assert "not seen before" not in bob.output and "Traceback" not in bob.output
+            if version == "new":
+                assert re.search(r"fingerprint .* \(known", bob.output), bob.output
+            server.expect(r"bob left", start=server.mark() - 1)
+        assert "name-owned" not in server.output and "owned" not in server.output
     finally:
         for proc in reversed(started):
             proc.stop()
