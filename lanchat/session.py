@@ -632,7 +632,8 @@ class Rejoining:
         else:
             session.nick_asked = None
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
-        if not event.keeps_history:  # no replay comes: "back in the room" alone read as if nothing was missed
+        if not event.keeps_history and event.version != ev.FIRST_RELEASE_VERSION:  # (whose welcome never says: it keeps one)
+            # no replay comes: "back in the room" alone read as if nothing was missed
             lines.append(session._notice("what was said while you were away is not shown: this room keeps no history"))
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))

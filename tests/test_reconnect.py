@@ -397,6 +397,12 @@ def test_waiting_after_a_shutdown_notice_is_not_the_end_of_the_chat():
     back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
     assert [line.text for line in back] == ["back in the room as bob (2 here)", "what was said while you were away is not shown: this room keeps no history"]
 
+    # a room of lanchat's first release: its welcome has no word on history (it keeps one, and replays it)
+    session.on_event(ev.Shutdown(reason="the server was stopped"))
+    session.rejoin.stopped(session)
+    back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), version=ev.FIRST_RELEASE_VERSION))
+    assert [line.text for line in back] == ["back in the room as bob (2 here)"]
+
 
 # What the server sends between the welcome and the replay (room_social.after_welcome): the
 # topic and who is away. They ended the replay before it began, so in a room with a topic a
