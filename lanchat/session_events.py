@@ -36,7 +36,7 @@ from .session import (
     Session,
     muted_on_joining,
 )
-from .wording import joined_words, moved_words
+from .wording import OLD_ROOM_NOTE, joined_words, moved_words
 
 
 def lines_for(session: Session, event: object) -> list[Line]:
@@ -61,6 +61,8 @@ def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
     others = [m for m in session.members if m != session.name]
     here = ", ".join(others) if others else "nobody else yet"
     lines = [replace(session._notice(f"welcome, {session.name}: {session.mode} mode; here: {here}. /help lists commands"), composed=True, code=WELCOME)]
+    if event.version == ev.FIRST_RELEASE_VERSION:  # (on the full screen too: printed before it opens, it was hidden)
+        lines.append(session._notice(OLD_ROOM_NOTE))
     if session.mode == "turn":
         lines.append(session._notice(f"turn-based: {session.turn_text()}"))
     lines += muted_on_joining(session, event)

@@ -26,6 +26,10 @@ MOVED = "moved to another window"
 # ... and when it was their own connection coming back (a Wi-Fi blip, a laptop woken up): the
 # server had not yet noticed the old one was gone (left's ``rejoined``, PROTOCOL.md Rejoining)
 RECONNECTED = "reconnected"
+# Said under the welcome of a room of the first release (protocol version 1), which refused our
+# version 2 so that we joined as a version-1 client does (cli/rejoin._join_retrying): what differs.
+OLD_ROOM_NOTE = ("this room runs an older lanchat (protocol version 1): you joined it as a guest, without your key, "
+                 "so your name is not kept for you there, and newer commands get 'unknown'; the host can update lanchat")
 
 
 def moved_words(left: ev.Left) -> str:

@@ -77,8 +77,8 @@ def test_a_new_client_joins_a_room_of_the_first_release_as_a_guest_and_is_told_s
     server, port = old_server(first_release)
     bob = new_lanchat("connect", "127.0.0.1", port, "--name", "bob", "--plain")
     try:
-        bob.expect(r"this room runs an older lanchat \(protocol version 1\)", timeout=20)
-        bob.expect(r"welcome, bob: duplex mode")
+        bob.expect(r"welcome, bob: duplex mode", timeout=20)
+        bob.expect(r"-!- this room runs an older lanchat \(protocol version 1\)")  # in the chat, under the welcome
         server.expect(r"bob joined")
         bob.send("hello from a newer lanchat")
         bob.expect(r"bob: hello from a newer lanchat")

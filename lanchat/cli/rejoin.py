@@ -308,12 +308,6 @@ def _room_watch(endpoint, pinned: str | None, found=None):  # noqa: ANN001, ANN2
     return watch
 
 
-# Said when a room of the first release (protocol version 1) refused our version 2 and we join
-# it as a version-1 client does (_join_retrying): what is not the same there.
-OLD_ROOM_NOTE = ("this room runs an older lanchat (protocol version 1): joining it as a guest, without your key, "
-                 "so your name is not kept for you there, and newer commands get 'unknown'; the host can update lanchat")
-
-
 class Unreachable(Exception):
     """After a wrong password, the server could not be reached again (already said why)."""
 
@@ -325,7 +319,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     raises, or Unreachable, or with ``may_switch_to_tls`` ServerUsesTls when the server says to
     use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return.
     A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
-    client asks (a keyless guest), and told so (OLD_ROOM_NOTE)."""
+    client asks (a keyless guest), and told so in the chat (wording.OLD_ROOM_NOTE)."""
     from .. import events as ev
     from ..client import JoinError, join
 
@@ -343,8 +337,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
                 version, sock = ev.FIRST_RELEASE_VERSION, _connect_again(*again_at)
                 if sock is None:
                     raise Unreachable from None
-                say(f"{PROG}: {OLD_ROOM_NOTE}")
-                continue
+                continue  # (its welcome says so in the chat: wording.OLD_ROOM_NOTE)
             typed = isinstance(password, Remembered) and password.typed()
             if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise
