@@ -423,3 +423,63 @@ def test_the_rows_shown_under_the_banner_before_the_replays_last_read_count_and_
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_lesson_past_midnight_names_the_new_day_before_its_first_line():
+    """--plain in a lesson past midnight read '[23:59:56] ann: good night' then '[00:00:05] bob:
+    still here': the times alone did not say a day had passed (the full screen rules the day off,
+    nc and the server's log name it). Before the first live line of a new day, its name."""
+    import time
+
+    from lanchat.session import Line
+    from lanchat.ui.plain import NewDays, format_plain
+
+    late = time.mktime((2026, 12, 7, 23, 59, 56, 0, 0, -1))  # local time, whatever the TZ
+    days = NewDays()
+    first = days.ruled([Line(kind="message", time=late, sender="ann", text="good night")])
+    assert [line.text for line in first] == ["good night"]  # the first line read: no day named
+    replayed = Line(kind="history", time=late - 3 * 86_400, sender="cy", text="from the weekend")  # dated by itself
+    after = days.ruled([replayed, Line(kind="message", time=late + 9, sender="bob", text="still here"),
+                        Line(kind="message", time=late + 10, sender="ann", text="go to bed")])  # fmt: skip
+    assert [format_plain(line).split("] ", 1)[1] for line in after] == [
+        "[History] cy: from the weekend", "-!- Tuesday 8 December", "bob: still here", "ann: go to bed"
+    ]
+
+
+def test_a_real_plain_client_past_its_midnight_names_the_new_day(tmp_path):
+    """The same with real processes: `connect --plain` in a time zone whose midnight comes three
+    seconds after the start (POSIX TZ with seconds: the machine's clock is left alone); ann says
+    a line before it and one after it."""
+    import math
+    import time
+
+    from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, start_server
+
+    from lanchat import events as ev
+    from lanchat.transport import Endpoint
+
+    midnight = math.ceil(time.time()) + 3  # (UTC seconds)
+    offset = midnight % 86_400  # local = UTC - offset: 00:00:00 at ``midnight``
+    tz = f"LATE{offset // 3600}:{offset // 60 % 60:02d}:{offset % 60:02d}"
+    server, port = start_server("--headless", "--no-history", "--no-announce")
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain", env=child_env(TZ=tz))
+    try:
+        bob.expect(r"welcome, bob")
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        ann.send(ev.Say(text="good night"))
+        bob.expect(r"\[23:59:5\d\] ann: good night")
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while time.time() < midnight + 0.2:  # the clock passing its midnight: the condition itself
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ann.send(ev.Say(text="still here"))
+        bob.expect(r"\[00:00:0\d\] ann: still here")
+        day = bob.lines.index(next(line for line in bob.lines if "ann: still here" in line)) - 1
+        assert re.fullmatch(r"\[00:00:0\d\] -!- \w+day \d+ \w+", bob.lines[day]), bob.lines[-4:]
+        ann.close()
+        bob.send("/q")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+        server.stop()
+    assert "Traceback" not in bob.output

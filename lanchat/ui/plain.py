@@ -30,6 +30,7 @@ from ..files import STALLED_AFTER_SECONDS, Progress
 from ..session import ALIASES, OFFERS_REMEMBERED, UNKNOWN_COMMAND, Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
+from ..textview import day_of
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
@@ -644,6 +645,28 @@ class HeldFetches:
         return min(waits) if waits else None
 
 
+class NewDays:
+    """--plain past midnight: ``[23:59:56]``, then ``[00:00:05]`` said nothing of a day gone by
+    (the full screen rules the day off, the server's log and nc say it). Before the first live
+    line of another day than the last one's, a line naming it: ``-!- Tuesday 8 December``, as nc
+    reads it (textview.day_of). Lines replayed from history carry their own date (_plain_head)."""
+
+    def __init__(self) -> None:
+        self.day: tuple[float, float] | None = None  # the last live line's day: when it began, when the next does
+
+    def ruled(self, lines: list[Line]) -> list[Line]:
+        out: list[Line] = []
+        for line in lines:
+            if line.kind != "history" and not (self.day and self.day[0] <= line.time < self.day[1]):
+                found = day_of(line.time)
+                if found is not None:
+                    if self.day is not None:
+                        out.append(Line(kind="notice", time=line.time, text=found[2]))
+                    self.day = found[:2]
+            out.append(line)
+        return out
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -671,6 +694,7 @@ class PlainFrontend:
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self._ctrl_c = social.CtrlCAnswer()  # the host's Ctrl-C asks first (_stop_key): which press answers
         self.hidden = HiddenWhileProjecting()  # direct messages printed as placeholders (projector mode)
+        self.days = NewDays()  # a line naming the day before the first of a new one (a lesson past midnight)
         self.stalls = StalledDownloads(session, self.show)  # after each pass (update), and the loop's wait for it
         self.fetches = HeldFetches(self.show, also=self.stalls)  # who fetched our files: a line every 30 s a file at most
         self.update, self.next_update_due = self.fetches.update, self.fetches.due
@@ -903,7 +927,7 @@ class PlainFrontend:
         if not (lines := self.fetches.sort(lines)):
             return
         lines = [not_a_command(line) if line.code == UNKNOWN_COMMAND else line for line in lines]
-        lines = self.hidden.projected(lines, self.session)
+        lines = self.days.ruled(self.hidden.projected(lines, self.session))
         if self.unwritten:  # the output failed before: where it takes lines again, the gap is marked
             lines = [unwritten_gap(self.unwritten, self._unwritten_why), *lines]
         try:
