@@ -435,15 +435,23 @@ def test_a_lesson_past_midnight_names_the_new_day_before_its_first_line():
     from lanchat.ui.plain import NewDays, format_plain
 
     late = time.mktime((2026, 12, 7, 23, 59, 56, 0, 0, -1))  # local time, whatever the TZ
-    days = NewDays()
+    now = [late]
+    days = NewDays(now=lambda: now[0])
     first = days.ruled([Line(kind="message", time=late, sender="ann", text="good night")])
     assert [line.text for line in first] == ["good night"]  # the first line read: no day named
     replayed = Line(kind="history", time=late - 3 * 86_400, sender="cy", text="from the weekend")  # dated by itself
+    now[0] = late + 10
     after = days.ruled([replayed, Line(kind="message", time=late + 9, sender="bob", text="still here"),
                         Line(kind="message", time=late + 10, sender="ann", text="go to bed")])  # fmt: skip
     assert [format_plain(line).split("] ", 1)[1] for line in after] == [
         "[History] cy: from the weekend", "-!- Tuesday 8 December", "bob: still here", "ann: go to bed"
     ]
+    # a server whose clock is a minute behind, either side of midnight, and a line shown again (an
+    # old direct message after /projector off): no day named again, nor yesterday's
+    skewed = days.ruled([Line(kind="message", time=late + 2, sender="ann", text="late clock"),
+                         Line(kind="direct", time=late - 86_400, sender="cy", text="shown again"),
+                         Line(kind="notice", time=late + 12, text="ours")])  # fmt: skip
+    assert [line.text for line in skewed] == ["late clock", "shown again", "ours"]
 
 
 def test_a_real_plain_client_past_its_midnight_names_the_new_day(tmp_path):

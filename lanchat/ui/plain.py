@@ -645,19 +645,27 @@ class HeldFetches:
         return min(waits) if waits else None
 
 
+# A line stamped this far from now says nothing of today's date (a server whose clock is off, a
+# line shown again): NewDays neither names its day nor counts it.
+DAY_STAMP_SLACK_SECONDS = 600.0
+
+
 class NewDays:
     """--plain past midnight: ``[23:59:56]``, then ``[00:00:05]`` said nothing of a day gone by
     (the full screen rules the day off, the server's log and nc say it). Before the first live
-    line of another day than the last one's, a line naming it: ``-!- Tuesday 8 December``, as nc
-    reads it (textview.day_of). Lines replayed from history carry their own date (_plain_head)."""
+    line of a later day than the last one's, a line naming it: ``-!- Tuesday 8 December``, as nc
+    reads it (textview.day_of). Only lines stamped about now count (a skewed server's, a line
+    shown again, do not), and only forward: two clocks either side of midnight never alternate.
+    Lines replayed from history carry their own date (_plain_head)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self.now = now
         self.day: tuple[float, float] | None = None  # the last live line's day: when it began, when the next does
 
     def ruled(self, lines: list[Line]) -> list[Line]:
         out: list[Line] = []
         for line in lines:
-            if line.kind != "history" and not (self.day and self.day[0] <= line.time < self.day[1]):
+            if line.kind != "history" and not (self.day and line.time < self.day[1]) and abs(line.time - self.now()) < DAY_STAMP_SLACK_SECONDS:
                 found = day_of(line.time)
                 if found is not None:
                     if self.day is not None:
