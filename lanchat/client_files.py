@@ -389,8 +389,11 @@ class ClientTransfers:
         events: list[ev.Event] = []
         lines: list[Line] = []
         for sending in [*self.waiting.values(), *self.sending.values(), *self.queued]:
-            if (file_id and not sending.named_by(file_id)) or sending.handed_all:
-                continue  # (one all written is the server's to check and offer: as one it is checking)
+            if file_id and not sending.named_by(file_id):
+                continue
+            if sending.handed_all:  # all written: the server's to check and offer (it may have), as one it is checking
+                lines.append(_named(self.wall(), "", sending.name, " is all sent, on its way to the server: too late to stop it", sending.hidden))
+                continue
             self._stop_sending(sending)
             if sending.file_id is not None:
                 events.append(ev.CancelFile(id=sending.file_id))

@@ -153,8 +153,8 @@ def test_a_plain_send_says_sent_once_the_server_has_it_not_when_the_kernel_took_
         client_port = server.conn.getpeername()[1]
         # all of it written by bob's client: in flight (unacknowledged) or in the server's kernel, unread
         wait_for(lambda: (_unacknowledged_by_port(client_port) or 0) + _queued_at(server.conn) >= len(data), what="all of it written")  # type: ignore[arg-type]
-        bob.send("/cancel #99")  # answered at once, in order: anything bob was told before it is above it
-        bob.expect(r"#99 is not being sent or received")
+        bob.send("/cancel #1")  # answered at once, in order: anything bob was told before it is above it
+        bob.expect(r"big\.bin is all sent, on its way to the server: too late to stop it")  # (not 'is not being sent')
         assert "sent big.bin" not in bob.output and _queued_at(server.conn) < len(data) // 2, bob.output
         reading.set()
         # said by itself, the server silent (an acknowledgement wakes no program: the client looks)
@@ -162,6 +162,7 @@ def test_a_plain_send_says_sent_once_the_server_has_it_not_when_the_kernel_took_
         (done,) = [e for e in server.heard if isinstance(e, ev.UploadDone)]
         server.send(ev.Offered(id="1", name="big.bin", size=len(data), sha256=done.sha256, sender="bob", time=1.0))
         bob.expect(r"#1")  # then the offer
+        assert not [e for e in server.heard if isinstance(e, ev.CancelFile)]  # (a cancel would say it was not offered)
         bob.send("/q")
         assert bob.wait() == 0, said
     finally:
