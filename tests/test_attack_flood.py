@@ -224,9 +224,9 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script
                     student.wait(timeout=10)
 
 
-# A class at one address: argv host port count; each joins as a guest of its own (c0, c1...) on a
-# connection of its own, all kept open; prints "welcome" or "error CODE" for each, in order.
-A_CLASS_AT_ONE_ADDRESS = """
+# The start of the scripts below, run in a namespace with `python -c`: frame(obj) is a frame of the
+# protocol; first(sock) the server's first answer as a word: "welcome", "error CODE" or "closed".
+FIRST_ANSWER = """
 import json, socket, struct, sys
 def frame(obj):
     body = json.dumps(obj).encode()
@@ -236,17 +236,22 @@ def first(sock):
     while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
         chunk = sock.recv(65536)
         if not chunk:
-            return {"type": "closed"}
+            return "closed"
         data += chunk
-    return json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+    said = json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+    return said["type"] if said["type"] != "error" else "error " + said["code"]
+"""
+
+# A class at one address: argv host port count; each joins as a guest of its own (c0, c1...) on a
+# connection of its own, all kept open; prints "welcome" or "error CODE" for each, in order.
+A_CLASS_AT_ONE_ADDRESS = FIRST_ANSWER + """
 host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 kept = []
 for i in range(count):
     sock = socket.create_connection((host, port), timeout=10)
     kept.append(sock)
     sock.sendall(frame({"type": "hello", "name": f"c{i}", "version": 2}))
-    said = first(sock)
-    print(said["type"] if said["type"] != "error" else "error " + said["code"], flush=True)
+    print(first(sock), flush=True)
 """
 
 
@@ -390,20 +395,7 @@ def test_a_script_spending_its_addresss_new_connections_keeps_out_no_one_the_roo
 # mallory's laptop with many addresses: argv host port address... For each address, a guest
 # (a0, a1...) joins from it and stays, and a second connection from it is refused at the door
 # (the server's cap is one at once). Prints "welcome" / "error CODE" for each try, then "done".
-MANY_ADDRESSES = """
-import json, socket, struct, sys
-def frame(obj):
-    body = json.dumps(obj).encode()
-    return struct.pack(">I", len(body)) + body
-def first(sock):
-    data = b""
-    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return "closed"
-        data += chunk
-    said = json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
-    return said["type"] if said["type"] != "error" else "error " + said["code"]
+MANY_ADDRESSES = FIRST_ANSWER + """
 host, port, kept = sys.argv[1], int(sys.argv[2]), []
 for number, address in enumerate(sys.argv[3:]):
     for again in (False, True):
