@@ -210,7 +210,7 @@ def _written_otherwise(text: str) -> None:
     host = text.rpartition(":")[0] if text.count(":") == 1 else text
     if (unpadded := _zeros_left_out(host)) is not None:
         padded = [part for part in host.split(".") if len(part) > 1 and part[0] == "0" and set(part) <= set("01234567")]
-        shown = next((part for part in padded if int(part, 8) != int(part)), None)  # (001 reads as 1 either way)
+        shown = next((part for part in padded if int(part, 8) != int(part.lstrip("0"))), None)  # (001 reads as 1 either way; int() of 4,300 zeros raised)
         octal = f" ({shown} as {int(shown, 8)})" if shown is not None else ""
         raise AddressProblem(f"{text!r} is no address as written: the system reads a number that begins with 0 as octal{octal}, "
                              "another machine's address; write the numbers without their leading zeros",

@@ -525,6 +525,7 @@ def test_a_mistyped_ipv4_address_is_said_to_be_none_not_looked_up_or_taken_for_a
     ("192.168.001.020:4000", " (020 as 16)", Target("192.168.1.20", 4000)),
     ("0127.0.0.1", " (0127 as 87)", Target("127.0.0.1", 3580, port_given=False)),
     ("10.0.09.1", "", Target("10.0.9.1", 3580, port_given=False)),  # (not octal: no machine at all)
+    ("127.0.0." + "0" * 5000 + "10", " (" + "0" * 5000 + "10 as 8)", Target("127.0.0.10", 3580, port_given=False)),  # int() raised: a traceback
 ])
 def test_an_ipv4_address_with_leading_zeros_is_not_taken_for_the_machine_octal_names(typed, octal, meant):
     """`connect 192.168.001.020` joined 192.168.1.16: the C library reads 020 as octal. Said, with
