@@ -1005,7 +1005,7 @@ class ClientLoop:
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
         self.address_check_at = time.monotonic() + ADDRESS_CHECK_SECONDS  # watch_address
         self.in_doubt = False  # the room announced elsewhere: keepalive asks quickly (watch_address)
-        self.liveness = Liveness(time.monotonic)  # a ping after a quiet spell; silence said (ask_the_room)
+        self.liveness = Liveness(time.monotonic, time.time)  # a ping after a quiet spell; silence said (ask_the_room)
 
     # ---------------------------------------------------------------- the loop
 

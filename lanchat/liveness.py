@@ -34,6 +34,11 @@ ANSWER_SECONDS = 5.0
 # limit on unacknowledged data would end it under a live server that reads slowly.
 MOVING_BYTES = 16 * 1024
 MOVING_CHECK_SECONDS = 1.0
+# The wall clock ahead of the monotonic one by this much since the last look: this machine slept
+# (a suspend stops the monotonic clock, not the wall's), so ask now. A clock set forward by hand
+# or by NTP by as much costs one ping, answered. The loop looks at least every few seconds while
+# connected to a network (client.ADDRESS_CHECK_SECONDS), and a wait counts monotonic time.
+SLEPT_SECONDS = 10.0
 
 
 class Liveness:
@@ -42,8 +47,10 @@ class Liveness:
     (``newly_silent``); ``due`` is when to look again. Also the status line's part while the
     room is silent (``text``, ``short``): the time it counts is read from ``clock``."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], wall: Callable[[], float] | None = None) -> None:
         self.clock = clock
+        self.wall = wall  # the wall clock (time.time), to see a sleep by (slept); None: never asked
+        self.wall_ahead = self._wall_ahead()  # how far the wall clock is ahead of ``clock``, at the last look
         self.answers_pings = False  # the last welcome said the server answers ping
         self.heard_at = clock()  # the last byte from the room
         self.quiet_since = self.heard_at  # the last sign of it: a byte, or our output seen taken (sending)
@@ -54,6 +61,7 @@ class Liveness:
     def welcomed(self, answers_pings: bool) -> None:
         """A (new) connection's welcome: pings only if it says the server answers them."""
         self.answers_pings = answers_pings
+        self.wall_ahead = self._wall_ahead()  # a night spent offline was not spent on this connection
         self.heard()
 
     def forget(self) -> None:
@@ -72,10 +80,22 @@ class Liveness:
     def ping_due(self) -> bool:
         """Time to ask? True once per quiet spell (then the ping is taken as sent)."""
         now = self.clock()
-        if not self.answers_pings or self.asked_at is not None or now - self.heard_at < PING_AFTER_SECONDS:
+        slept = self.slept()
+        if not self.answers_pings or self.asked_at is not None or (now - self.heard_at < PING_AFTER_SECONDS and not slept):
             return False
         self.asked_at = now
         return True
+
+    def slept(self) -> bool:
+        """Has this machine slept since the last look (the wall clock gone SLEPT_SECONDS or more
+        ahead of the monotonic one)? Each look is the next one's start; a clock set back is none."""
+        ahead = self._wall_ahead()
+        jumped = ahead - self.wall_ahead
+        self.wall_ahead = ahead
+        return jumped >= SLEPT_SECONDS
+
+    def _wall_ahead(self) -> float:
+        return 0.0 if self.wall is None else self.wall() - self.clock()
 
     def asked(self) -> None:
         """A line of ours went that the room answers at once (a say, a /me, a whisper: its echo, or

@@ -59,6 +59,45 @@ def test_one_ping_after_a_quiet_spell_then_none_until_the_room_is_heard():
     assert watch.due() == liveness.PING_AFTER_SECONDS  # the next quiet spell counts from the answer
 
 
+def test_a_machine_that_slept_asks_at_once_on_waking_however_recent_the_last_byte_looks():
+    """A suspend stops the monotonic clock, not the wall's: on waking, the room's last byte looked
+    a moment ago, and a room that had dropped us long before was asked only after a quiet spell
+    (test_sleep.py, with the real program). The wall clock gone ahead says the machine slept."""
+    clock, wall = Clock(), Clock()
+    wall.now = 1_800_000_000.0
+    watch = Liveness(clock, wall)
+    watch.welcomed(True)
+    clock.now += 2.0
+    wall.now += 2.0
+    assert not watch.ping_due()  # awake: the two clocks go on together
+    wall.now += 8 * 3600  # the night: the monotonic clock stood still
+    clock.now += 0.5
+    wall.now += 0.5
+    assert watch.ping_due()  # at once, not PING_AFTER_SECONDS after the last byte
+    assert not watch.ping_due()  # once
+    clock.now += 0.1
+    assert watch.heard() is None  # a room that is there answers: nothing to say
+    wall.now -= 3600  # a clock set back is no sleep
+    wall.now += liveness.SLEPT_SECONDS - 0.5  # nor a small step forward (NTP's)
+    assert not watch.ping_due()
+    assert watch.due() == pytest.approx(liveness.PING_AFTER_SECONDS)
+
+
+def test_a_night_spent_offline_is_not_a_sleep_on_the_next_connection():
+    """The wall clock's lead is taken again at each welcome: a machine that slept while offline
+    (its rejoin came after) does not ask the new connection the moment it is welcomed."""
+    clock, wall = Clock(), Clock()
+    watch = Liveness(clock, wall)
+    watch.welcomed(True)
+    watch.forget()  # the connection lost (the lid closed)
+    wall.now += 3600
+    clock.now += 1.0
+    wall.now += 1.0
+    watch.welcomed(True)  # the rejoin's welcome
+    assert not watch.ping_due()
+    assert Liveness(clock).slept() is False  # no wall clock given: never a sleep
+
+
 def test_no_answer_in_time_is_said_once_counted_and_its_end_said_with_its_length():
     clock = Clock()
     watch = Liveness(clock)

@@ -1,0 +1,118 @@
+"""Laptops that sleep: a student's lid closed for the night, with the real serve and connect in
+network namespaces of the test's own (tests/netlab.py).
+
+A suspend freezes the process, takes the link down, and stops the monotonic clock while the wall
+clock goes on. Here the sleeper's process is stopped (SIGSTOP) and its link taken down, and
+libfaketime (Debian's faketime package; the test is skipped where it is missing) moves every
+process's wall clock on by the night, as a suspend does, while their monotonic clocks keep only
+the seconds the test took. The room's server drops the sleeper by TCP keepalive, as a real room
+does within a minute (shortened here), while the sleeper's own kernel, frozen in a real suspend,
+holds its end: on waking its connection looks alive and is not.
+"""
+
+from __future__ import annotations
+
+import calendar
+import glob
+import os
+import signal
+import time
+
+import pytest
+from helpers import Proc
+from platform_shims import shimmed_env
+
+pytestmark = pytest.mark.timeout(60)
+
+FAKETIME_LIBRARIES = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
+                      "/usr/local/lib/faketime/libfaketime.so.1")  # fmt: skip
+
+# The server notices a peer gone in ~4 s (a real one: within a minute, transport.set_keepalive).
+SERVER_SHIM = """import lanchat.transport as quick
+quick.KEEPALIVE_IDLE_SECONDS = 2
+quick.KEEPALIVE_INTERVAL_SECONDS = 1
+quick.KEEPALIVE_PROBES = 2
+quick.USER_TIMEOUT_SECONDS = 4
+"""
+# The sleeper's keepalive stays the usual 20 s of quiet: its kernel must not end the connection
+# while the test's short night lasts (a real suspend freezes that kernel's timers). Its quiet
+# spell is a minute: the seconds the test's SIGSTOP took count on its monotonic clock, as they
+# would not on a real suspend, and a minute leaves no doubt which of the two asked the room.
+SLEEPER_SHIM = "import lanchat.liveness as quick\nquick.PING_AFTER_SECONDS = 60.0\n"
+
+NIGHT = 8 * 3600
+
+
+def faketime_library() -> str:
+    for pattern in FAKETIME_LIBRARIES:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    pytest.skip("needs libfaketime (Debian: apt-get install faketime) to move a process's wall clock as a suspend does")
+
+
+class WallClock:
+    """The wall clock of every process started with ``env``: libfaketime reads its offset from a
+    file each time the clock is read (FAKETIME_NO_CACHE); monotonic clocks are left alone."""
+
+    def __init__(self, folder: str, library: str, starts_at: float) -> None:
+        self.path = os.path.join(folder, "faketime-offset")
+        self.set(starts_at - time.time())
+        self.env = {"LD_PRELOAD": library, "FAKETIME_TIMESTAMP_FILE": self.path, "FAKETIME_NO_CACHE": "1",
+                    "FAKETIME_DONT_FAKE_MONOTONIC": "1", "TZ": "UTC"}  # fmt: skip
+
+    def set(self, offset: float) -> None:
+        with open(self.path + ".new", "w", encoding="ascii") as file:
+            file.write(f"{offset:+.0f}s\n")
+        os.replace(self.path + ".new", self.path)  # a reader never sees half a line
+
+    def forward(self, seconds: float, starts_at: float) -> None:
+        self.set(starts_at + seconds - time.time())
+
+
+def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_opening_it(lab, tmp_path):
+    """bob's laptop sleeps through the night (just before midnight to the morning) while ann
+    talks. Before, on waking, his screen showed the old chat as if live for a whole quiet spell
+    (PING_AFTER_SECONDS, 15 s; a minute here), the room having dropped him long before: the
+    monotonic clock had stood still, and the room's last byte looked a moment old. Now the wall
+    clock gone ahead says he slept: the room is asked at once, the dead connection ends, and he
+    is back under his name within seconds, with what ann said in the night shown once. (Nothing
+    is typed here: a line sent into the dead connection ends it at once, and did before.)"""
+    starts_at = calendar.timegm((2026, 12, 7, 23, 59, 30, 0, 0, 0))  # the night crosses midnight
+    clock = WallClock(str(tmp_path), faketime_library(), starts_at)
+    host, laptop = lab.namespace("H"), lab.namespace("S")
+    lab.link(host, "198.18.0.1/24", laptop, "198.18.0.2/24")
+
+    def started(ns: str, shim: str, *args: str) -> Proc:
+        proc = Proc(*args, env={**shimmed_env(shim), **clock.env}, program=lab.program(ns))
+        lab.procs.append(proc)
+        return proc
+
+    server = started(host, SERVER_SHIM, "serve", "--headless", "--host", "198.18.0.1", "--port", "0", "--no-announce",
+                     "--history", str(tmp_path / "h.sqlite3"))  # fmt: skip
+    port = server.expect(r"listening on port (\d+)").group(1)
+    ann = started(host, "", "connect", "198.18.0.1", port, "--name", "ann", "--plain")
+    ann.expect(r"welcome, ann")
+    bob = started(laptop, SLEEPER_SHIM, "connect", "198.18.0.1", port, "--name", "bob", "--plain")
+    bob.expect(r"welcome, bob")
+    ann.send("good night")
+    bob.expect(r"ann: good night$")
+
+    os.kill(bob.popen.pid, signal.SIGSTOP)  # the lid: frozen, and the link down
+    lab.ip(laptop, "link", "set", "lan0", "down")
+    server.expect(r"bob lost connection", timeout=20)  # the room's keepalive gave him up
+    clock.forward(NIGHT, starts_at)
+    ann.send("good morning")
+    ann.expect(r"ann: good morning$")
+
+    lab.ip(laptop, "link", "set", "lan0", "up")  # the lid opens
+    os.kill(bob.popen.pid, signal.SIGCONT)
+    woke = bob.mark()
+    bob.expect(r"back in the room as bob", timeout=15, start=woke)  # not after a minute's quiet spell
+    bob.expect(r"\[History\] ann: good morning$", start=woke)
+    ann.send("welcome back")
+    bob.expect(r"ann: welcome back$")
+    assert sum(line.endswith("ann: good morning") for line in bob.lines) == 1, bob.output
+    assert sum("Tuesday" in line for line in bob.lines) == 1, bob.output  # the new day, named once
+    for proc in (ann, bob, server):
+        proc.stop()
