@@ -16,10 +16,12 @@ import calendar
 import glob
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from helpers import Proc
+from helpers import Proc, child_env
 from platform_shims import shimmed_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,3 +118,59 @@ def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_open
     assert sum("Tuesday" in line for line in bob.lines) == 1, bob.output  # the new day, named once
     for proc in (ann, bob, server):
         proc.stop()
+
+
+def test_the_hosts_laptop_sleeping_under_a_class_of_ten_brings_them_all_back_once_it_wakes(lab, tmp_path):
+    """The teacher's laptop hosting the room sleeps (the server frozen, its link down) under ten
+    students, each on a machine of their own on one switch. Each student's room goes silent, the
+    connection is put in doubt and ends, and they retry; the host's kernel, frozen in a real
+    suspend, still holds their old connections when it wakes (the usual keepalive's minute is
+    not over here). Then all ten are back within seconds under their names, by taking their old
+    sessions over, none refused by the server's own door limits, the line typed during the
+    sleep said once to each, and the room's history whole."""
+    from test_liveness import quick_env
+
+    students = [lab.namespace(f"s{number}") for number in range(10)]
+    host = lab.namespace("H")
+    lab.switch((host, "198.18.0.1/24"), *((ns, f"198.18.0.{10 + number}/24") for number, ns in enumerate(students)))
+    server = Proc("serve", "--headless", "--host", "198.18.0.1", "--port", "0", "--no-announce",
+                  "--history", str(tmp_path / "h.sqlite3"), env=shimmed_env(""), program=lab.program(host))  # fmt: skip
+    lab.procs.append(server)
+    port = server.expect(r"listening on port (\d+)").group(1)
+    class_ = []
+    for number, ns in enumerate(students):
+        proc = Proc("connect", "198.18.0.1", port, "--name", f"st{number}", "--plain", env=quick_env(), program=lab.program(ns))
+        lab.procs.append(proc)
+        class_.append(proc)
+    for number, proc in enumerate(class_):
+        proc.expect(rf"welcome, st{number}")
+    class_[0].send("before the break")
+    for proc in class_:
+        proc.expect(r"st0: before the break$")
+
+    os.kill(server.popen.pid, signal.SIGSTOP)  # the teacher walks away: the laptop sleeps
+    lab.ip(host, "link", "set", "lan0", "down")
+    class_[1].send("typed while the host slept")
+    for proc in class_:
+        proc.expect(r"connection lost; retrying", timeout=30)
+    lab.ip(host, "link", "set", "lan0", "up")
+    os.kill(server.popen.pid, signal.SIGCONT)
+
+    for number, proc in enumerate(class_):
+        proc.expect(rf"back in the room as st{number}", timeout=30)
+    for proc in class_:
+        proc.expect(r"st1: typed while the host slept$")
+    class_[2].send("after the break")
+    for proc in class_:
+        proc.expect(r"st2: after the break$")
+    for proc in class_:
+        assert sum(line.endswith("st1: typed while the host slept") for line in proc.lines) == 1, proc.output
+        assert sum(line.endswith("st0: before the break") for line in proc.lines) == 1, proc.output
+    assert "refusing" not in server.output, server.output  # the door limits (limits.RefusalLog) let all ten back
+    for proc in class_:
+        proc.stop()
+    server.stop()
+    kept = subprocess.run([sys.executable, "-m", "lanchat", "history", str(tmp_path / "h.sqlite3")], env=child_env(),
+                          capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+    said = [line for line in kept.stdout.splitlines() if "before the break" in line or "host slept" in line or "after the break" in line]
+    assert len(said) == 3, kept.stdout
