@@ -94,6 +94,11 @@ LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close 
 # more for it (a try is one connection attempt on the LAN: 120 in 10 minutes cost nothing).
 RETRY_DELAYS = (1.0, 2.0, 4.0, 5.0)
 GIVE_UP_SECONDS = 600.0
+# ... after which --plain and scripts give up (exit), while the full screen, where a person reads
+# the status line and can /q, goes on trying every this many seconds: the host's laptop asleep
+# over lunch, or the server restarted late, found the class's chats ended and their transcripts
+# gone from the screen, each to be joined again by hand.
+PATIENT_RETRY_SECONDS = 30.0
 REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
 OFFERS_SETTLE_CEILING = 30.0  # from a server answering no ping: a rejoin's offers are taken to have come by then, however busy the room
 MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
@@ -103,7 +108,7 @@ MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
 HELD_SECONDS = 30.0
 # The exit status of a chat the server ended (the host closed it for good, say) while lines typed
 # were still held (for our turn, typed while away, at the room's pace): 1, as when they are lost
-# with a server that never came back (Reconnect._give_up), so a script notices (README; PROTOCOL.md 8).
+# with a server that never came back (Reconnect.gives_up), so a script notices (README; PROTOCOL.md 8).
 # Leaving by choice (/q, Ctrl-C) stays 0: its last line counts them all the same.
 LINES_NOT_SENT = 1
 
@@ -203,6 +208,45 @@ def not_taken(reconnect: Reconnect, submitted: list[str], index: int) -> int:
     return run
 
 
+class Patience:
+    """How long a lost connection is tried for: the growing waits (retry_delay) for GIVE_UP_SECONDS;
+    then --plain and scripts give up (``ends``), while the full screen (``person``: someone reads
+    its status line and can /q) goes on every PATIENT_RETRY_SECONDS, saying so once (``said``)."""
+
+    def __init__(self, *, person: bool) -> None:
+        self.person = person
+        self.patient = False  # past GIVE_UP_SECONDS, on the full screen
+        self.told = False
+
+    def ends(self, offline_for: float) -> bool:
+        """Offline this long: give up (True), or try again (turning patient past the limit)."""
+        if offline_for <= GIVE_UP_SECONDS:
+            return False
+        self.patient = self.person
+        return not self.person
+
+    def delay(self, attempt: int) -> float:
+        return PATIENT_RETRY_SECONDS if self.patient else retry_delay(attempt)
+
+    def said(self, *, stopped: bool) -> list[Line]:
+        """Once, when it turns patient: that it does (after a shutdown notice: the server is not back)."""
+        if not self.patient or self.told:
+            return []
+        self.told = True
+        what = "the server has not been back" if stopped else "no connection"
+        text = f"{what} for {GIVE_UP_SECONDS / 60:g} minutes; still trying, every {PATIENT_RETRY_SECONDS:g} s (/q to leave)"
+        return [Line(kind="error", time=time.time(), text=text)]
+
+
+def gave_up(shutdown_reason: str | None) -> str:
+    """The last words of a chat that gave up (Patience.ends); lines never sent are counted by
+    ClientLoop._finish (Paced.never_sent)."""
+    minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"
+    if shutdown_reason is not None:
+        return f"disconnected: {shutdown_reason}, and it was not back within {minutes}"
+    return f"disconnected: the server could not be reached for {minutes}"
+
+
 class Reconnect:
     """A client's way back after a lost connection: growing waits between attempts, the lines
     typed meanwhile, and the moment a rejoin's replay is surely over. The loop (ClientLoop) keeps
@@ -225,6 +269,7 @@ class Reconnect:
         self.retry_at: float | None = None
         self.news_at: float | None = None  # while an attempt waits: when to ask for the room's news (``tick``)
         self.attempt = 0
+        self.patience = Patience(person=after_shutdown)  # how long, and how often, it tries
         self.settle_at: float | None = None
         self.rejoined: tuple[float, float] | None = None  # the last rejoin: (when, when the loss before it began)
         self.queued: list[ev.Event] = []
@@ -273,19 +318,30 @@ class Reconnect:
         now = time.monotonic()
         held = self.rejoined is None or now - self.rejoined[0] >= HELD_SECONDS
         self.offline_since, self.attempt = (now, 0) if held else (self.rejoined[1], self.attempt + 1)  # type: ignore[index]
+        if held:  # a rejoin that did not hold goes on patiently, if it was (said once)
+            self.patience = Patience(person=self.after_shutdown)
         self.rejoined = None
         self.settle_at = None
         self.shutdown_reason = reason
         self.status.stopped = reason is not None
         self.status.why = why
-        if now - self.offline_since > GIVE_UP_SECONDS:
-            loop.frontend.show([*pending, *stopped])
-            self._give_up(loop)
+        if self.gives_up(loop, [*pending, *stopped]):
             return
-        self._wait(retry_delay(self.attempt), loop)
+        delay = self.patience.delay(self.attempt)
+        self._wait(delay, loop)
         rejoin = loop.session.rejoin
-        said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, retry_delay(self.attempt))
-        loop.frontend.show([*pending, *stopped, *said])
+        said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, delay)
+        loop.frontend.show([*pending, *stopped, *said, *self.patience.said(stopped=reason is not None)])
+
+    def gives_up(self, loop: ClientLoop, lines: list[Line]) -> bool:
+        """Offline too long for --plain and scripts (Patience.ends): the chat ends after ``lines``,
+        as the server left it (0), unless lines typed were lost (1)."""
+        assert self.offline_since is not None
+        if not self.patience.ends(time.monotonic() - self.offline_since):
+            return False
+        lost_lines = bool(self.queued or loop.paced.pacer.waiting or loop.unconfirmed or loop.held)
+        loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, gave_up(self.shutdown_reason), lines)
+        return True
 
     def stopped_now(self, loop: ClientLoop, lines: list[Line]) -> bool:
         """The shutdown notice (the server's last frame) came: unless we are leaving or it ends
@@ -371,16 +427,15 @@ class Reconnect:
                 loop.session.progress.pop("connection", None)
                 loop._finish(1, stop_rejoining_message(result))
                 return
-            assert self.offline_since is not None
             self.attempt += 1
-            if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
-                self._give_up(loop)
+            if self.gives_up(loop, []):
                 return
-            delay = retry_delay(self.attempt)
+            delay = self.patience.delay(self.attempt)
             self._wait(delay, loop)
             # expected, so not said: a stopped server is not there; a false address of the room (NotTheRoom)
             if not isinstance(result, NotTheRoom) and not (self.status.stopped and isinstance(result, TransportError)):
                 loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
+            loop.frontend.show(self.patience.said(stopped=self.shutdown_reason is not None))
             return
         sock, proto, welcome, early = result
         if loop.outcome is not None or loop.quitting:
@@ -445,17 +500,6 @@ class Reconnect:
         if self.muted and (said := loop.paced.muted(loop, dropped + more)):  # what waits goes, counted with those left out
             loop.frontend.show(said)
         send_held(loop, asking=True)  # a welcome without ``muted``: not muted, or an older server (ask)
-
-    def _give_up(self, loop: ClientLoop) -> None:
-        """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
-        lost_lines = bool(self.queued or loop.paced.pacer.waiting or loop.unconfirmed or loop.held)
-        loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
-
-    def _gave_up(self) -> str:  # lines never sent are counted by ClientLoop._finish (Paced.never_sent)
-        minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"
-        if self.shutdown_reason is not None:
-            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}"
-        return f"disconnected: the server could not be reached for {minutes}"
 
     def close(self) -> None:
         """The chat is over: an attempt still under way closes what it opens, when it ends."""

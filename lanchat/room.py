@@ -132,7 +132,8 @@ def brought_its_secret(holder: Member, admit: Admit) -> bool:
 
 
 # How long a session whose connection was lost may be taken back by its rejoin (as long as
-# lanchat's client tries: client.GIVE_UP_SECONDS), and how many such sessions are remembered.
+# lanchat's --plain client tries: client.GIVE_UP_SECONDS; the full screen tries on, and rejoins
+# after it as a newcomer would), and how many such sessions are remembered.
 REJOIN_SECONDS = 600.0
 LOST_REMEMBERED = 4096
 # ... and how many under one name: the newest. A script churning guest joins and drops under one
