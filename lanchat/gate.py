@@ -69,6 +69,9 @@ class Admit:
 # minimal client) to speak protocol 2.
 OLDER_THAN_PASSWORDS = "this room needs a password, and your lanchat is older than room passwords: update lanchat to join"
 NEEDS_A_KEY = "this room needs a password (and lanchat with protocol 2)"
+# Where the gate counts a peer on the server's own machine (loopback, the socket file, its own
+# LAN address): one place, or one a user where the system says which (Gate.place).
+LOCAL_PLACE = "this machine"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -421,12 +424,12 @@ class Gate:
 
     def place(self, cid: int) -> str:
         """Where wrong passwords are counted: the one machine ``cid`` counts as (``group``); on
-        this machine (loopback, a socket file: a lab server's class) its address and user."""
-        address = self.address(cid)
+        this machine (loopback, a socket file: a lab class) its user, from any of its addresses
+        (a script taking 127.0.0.2, .3, ... had fifteen guesses more at each), else the machine."""
         if self.on_the_network(cid):
-            return self.group(address)
+            return self.group(self.address(cid))
         user = self.user_of(cid)
-        return address if user is None else f"user {user} on {address}"
+        return LOCAL_PLACE if user is None else f"user {user} on {LOCAL_PLACE}"
 
     def user_of(self, cid: int) -> int | None:
         """The Unix user of ``cid``, a peer on this machine, if the system says (read once)."""
@@ -514,7 +517,7 @@ class Gate:
         if self.on_the_network(cid):
             return self.place(cid)
         user = self.user_of(cid)
-        return None if user is None else f"user {user} on this machine"
+        return None if user is None else f"user {user} on {LOCAL_PLACE}"
 
     def _place_claims(self, place: str, name: str, cid: int) -> Log | None:
         """Count a new claim from ``place`` (``cid``'s); a Log instead when it made too many this hour."""
