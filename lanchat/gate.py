@@ -23,7 +23,7 @@ from . import events as ev
 from . import identity
 from .actions import Action, Claim, Close, Log, Send
 from .identity import IdentityError, Lockout, RoomPassword, WrongPasswords, owned_name_key
-from .limits import PROMPT_SECONDS
+from .limits import PROMPT_SECONDS, HostNotice, HostNotices
 from .names import look_keys, name_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
@@ -103,6 +103,25 @@ def person(name: str, key: bytes | None) -> str:
     proved, else (a guest typing at nc) the name asked for, as names compare, cut to a name's
     length (a 60 KiB name is one entry's worth)."""
     return f"key {identity.b64(key)}" if key is not None else f"name {name_key(name[: ev.MAX_NAME_CHARS])}"
+
+
+def _lock_words(lock: Lockout | None, that: str) -> str:
+    """What a wrong password's note adds when it starts a lock (``that``: the place, as said)."""
+    if lock is None:
+        return ""
+    if lock.whole_address:
+        return f"; {lock.tries} within {_span(lock.window)} from {that}, whoever typed them: all there are locked out for {_wait(lock.lock)}"
+    return f"; {lock.tries} within {_span(lock.window)} from them: only they are locked out, for {_wait(lock.lock)}"
+
+
+def _untold(told: HostNotice) -> str:
+    """What a wrong password's notice to the host adds for those not told of at the time (a storm
+    from many addresses named three a minute: HostNotices), or nothing."""
+    if told.count <= 1:
+        return ""
+    more = told.count - 1
+    where = f", from {told.groups} addresses" if told.groups > 1 else ""
+    return f" (and {more} more wrong password{'s' if more > 1 else ''} since the last said{where})"
 
 
 def _span(seconds: float) -> str:
@@ -281,6 +300,7 @@ class Gate:
                 self._looks.update(dict.fromkeys(look_keys(spelled), (owned_name_key(spelled), spelled)))
         self.password = password
         self.attempts = WrongPasswords(clock)  # wrong passwords, per person and per address
+        self.host_told = HostNotices()  # the host hears of them as of refusals at the door: a few addresses a minute
         self.clock = clock
         self.random_bytes = random_bytes
         # With TLS, the SHA-256 of the server's certificate: every signature and password proof
@@ -372,14 +392,11 @@ class Gate:
         address, place = self.address(cid), self.place(cid)
         lock = self.attempts.failed(place, person(name, key))
         that = "that address" if place == address else place
-        note = f"wrong room password from {address} (as {name[:ev.MAX_NAME_CHARS]})"
-        if lock is not None and lock.whole_address:
-            note += f"; {lock.tries} within {_span(lock.window)} from {that}, whoever typed them: all there are locked out for {_wait(lock.lock)}"
-        elif lock is not None:
-            note += f"; {lock.tries} within {_span(lock.window)} from them: only they are locked out, for {_wait(lock.lock)}"
+        note = f"wrong room password from {address} (as {name[:ev.MAX_NAME_CHARS]})" + _lock_words(lock, that)
         host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
-        told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
-        return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
+        told = self.host_told.refused(place, self.clock(), urgent=lock is not None) if host is not None else None
+        to_host = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note + _untold(told)))] if host is not None and told else []
+        return [Log(text=note), *to_host, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
 
     @property
     def asks_typed_password(self) -> bool:

@@ -822,11 +822,12 @@ class HostNotices:
         self.waiting = 0  # refusals of groups not told of: most_groups were, in the last ``seconds``
         self.waiting_groups: set[str] = set()  # ... and their groups (at most max_tracked)
 
-    def refused(self, group: str, now: float) -> HostNotice | None:
+    def refused(self, group: str, now: float, *, urgent: bool = False) -> HostNotice | None:
         """A connection from ``group`` was refused: what to tell the host of now (this one and the
-        untold ones before it), or None to say nothing yet."""
+        untold ones before it), or None to say nothing yet. ``urgent`` (a lock starting: gate.py)
+        is told within the group's minute too, still one of the few groups' notices a minute."""
         last = self.told.get(group)
-        if last is not None and now - last[0] < self.seconds:
+        if last is not None and now - last[0] < self.seconds and not urgent:
             self.told[group] = (last[0], last[1] + 1)
             return None
         untold = 1 + (last[1] if last is not None else 0)

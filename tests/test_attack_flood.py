@@ -407,23 +407,19 @@ print("done", flush=True)
 """
 
 
-@pytest.mark.parametrize("spread", ["one /64", "many /64s"])
-def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts_screen(spread):
-    """mallory gives her laptop 24 IPv6 addresses (of the LAN's /64, each its own address group
-    there; or of 24 /64s, as a whole prefix routed to her) and from each one is refused at the
-    door. The host's screen was told of each address's first refusal at once: 24 notices in a
-    second pushed the lesson off the projector, and a script with more addresses wrote more. Now
-    at most lim.HOST_TOLD_GROUPS addresses a minute are named on it; the refusals from the others
-    are summed up in the next notice, with how many addresses they came from."""
-    count = 24
+@contextlib.contextmanager
+def _many_addresses(spread: str, count: int) -> Iterator[tuple[str, str, list[str]]]:
+    """(namespace, our IPv6 address, ``count`` of hers): mallory's laptop in a namespace of the
+    test's own with ``count`` IPv6 addresses, ``spread`` "one /64" (unique local: each counted as
+    an address of its own) or "many /64s" (a /48 routed to the link, each in a /64 of its own)."""
     tag = f"{os.getpid() % 0xFFFF:x}:{time.monotonic_ns() % 0xFFFF:x}"
     with network_namespace_or_skip() as (name, our_v4, _their_v4, their_link):
         ours_dev = subprocess.run(["ip", "-o", "addr", "show", "to", our_v4], capture_output=True, text=True,
                                   timeout=DEFAULT_TIMEOUT).stdout.split()[1]  # fmt: skip
-        if spread == "one /64":  # unique local: counted one address at a time
+        if spread == "one /64":
             ours, prefix = f"fd7a:{tag}::1", 64
             theirs = [f"fd7a:{tag}::{100 + n:x}" for n in range(count)]
-        else:  # one /48 routed to the link, each address in a /64 of its own
+        else:
             ours, prefix = f"2001:db8:{tag.split(':')[1]}::1", 48
             theirs = [f"2001:db8:{tag.split(':')[1]}:{n + 1:x}::2" for n in range(count)]
         added = subprocess.run(["ip", "addr", "add", f"{ours}/{prefix}", "dev", ours_dev, "nodad"], capture_output=True, text=True,
@@ -433,6 +429,19 @@ def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts
         for address in theirs:
             subprocess.run(["ip", "netns", "exec", name, "ip", "addr", "add", f"{address}/{prefix}", "dev", their_link, "nodad"],
                            check=True, timeout=DEFAULT_TIMEOUT)  # fmt: skip
+        yield name, ours, theirs
+
+
+@pytest.mark.parametrize("spread", ["one /64", "many /64s"])
+def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts_screen(spread):
+    """mallory gives her laptop 24 IPv6 addresses (of the LAN's /64, each its own address group
+    there; or of 24 /64s, as a whole prefix routed to her) and from each one is refused at the
+    door. The host's screen was told of each address's first refusal at once: 24 notices in a
+    second pushed the lesson off the projector, and a script with more addresses wrote more. Now
+    at most lim.HOST_TOLD_GROUPS addresses a minute are named on it; the refusals from the others
+    are summed up in the next notice, with how many addresses they came from."""
+    count = 24
+    with _many_addresses(spread, count) as (name, ours, theirs):
         caps = lim.ConnectionLimits(max_per_address=1)
         with running_server(host=ours, limits=True, connection_limits=caps) as (server, endpoint):
             host = local_host(server, "teacher")
@@ -445,3 +454,49 @@ def test_refusals_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts
                 notices += [event] if isinstance(event, ev.Refused) else []
             assert 1 <= len(notices) <= lim.HOST_TOLD_GROUPS, [notice.reason for notice in notices]
             assert all(notice.code == ev.E_TOO_MANY for notice in notices)
+
+
+# mallory guessing a room's password from many addresses: argv host port address...; from each,
+# two guesses typed as at nc (a new name each). Prints "wrong" or "locked" for each, then "done".
+GUESSES_FROM_MANY_ADDRESSES = """
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+for number, address in enumerate(sys.argv[3:]):
+    for guess in range(2):
+        sock = socket.create_connection((host, port), timeout=10, source_address=(address, 0))
+        sock.sendall(f"\\nm{number}x{guess}\\ncoffee {guess}\\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+        print("locked" if b"too many wrong" in answer else "wrong" if b"wrong password" in answer else answer[-60:], flush=True)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("spread", ["one /64", "many /64s"])
+def test_wrong_passwords_from_many_addresses_of_one_laptop_are_a_few_lines_on_the_hosts_screen(spread):
+    """mallory guesses the room's password from 24 addresses of her laptop, two guesses at each
+    (each address its own count: a class behind one NAT address shares one). The host's screen
+    was told of every wrong password: 48 lines in a second on the projector, and more with more
+    addresses. As for refusals at the door, at most lim.HOST_TOLD_GROUPS addresses a minute are
+    named on it now, the others summed up in the next; the server's log still has every one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat.identity import RoomPassword
+
+    count = 24
+    with _many_addresses(spread, count) as (name, ours, theirs):
+        logged: list[str] = []
+        with running_server(host=ours, password=RoomPassword.create("pw", bytes(range(16))), log=logged.append) as (server, endpoint):
+            host = local_host(server, "teacher", key=Ed25519PrivateKey.generate(), password="pw")
+            mallory = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", GUESSES_FROM_MANY_ADDRESSES, ours,
+                                      str(endpoint.port), *theirs], capture_output=True, env=child_env(), text=True, timeout=60)  # fmt: skip
+            assert mallory.stdout.splitlines() == ["wrong"] * 2 * count + ["done"], mallory.stdout + mallory.stderr
+            host.send(ev.Who())  # answered after every notice the guesses above sent the host
+            notices = []
+            while not isinstance(event := host.expect(object, timeout=30), ev.Roster):
+                notices += [event] if isinstance(event, ev.Error) and event.code == ev.E_PASSWORD else []
+            assert 1 <= len(notices) <= lim.HOST_TOLD_GROUPS, [notice.message for notice in notices]
+            assert notices[0].message.startswith("wrong room password from "), notices[0].message
+            assert sum("wrong room password" in line for line in logged) == 2 * count

@@ -692,6 +692,18 @@ def test_the_host_is_told_of_refusals_from_an_address_at_most_once_a_minute_with
     assert told.refused("10.0.0.5", 62.0) == lim.HostNotice(1) and len(told.told) == 2  # memory bounded: the oldest went
 
 
+def test_an_urgent_notice_is_told_within_its_groups_minute_but_still_among_the_few_a_minute():
+    """A wrong password that starts a lock (gate.py) is told at once, though its address was told
+    of a moment ago, with the ones between; it is one of the few groups' notices a minute all the same."""
+    told = lim.HostNotices(seconds=60.0, most_groups=3)
+    assert told.refused("10.0.0.9", 0.0) == lim.HostNotice(1)
+    assert told.refused("10.0.0.9", 5.0) is None  # a second slip: counted
+    assert told.refused("10.0.0.9", 10.0, urgent=True) == lim.HostNotice(2)  # the lock, and the slip before it
+    assert told.refused("10.0.0.7", 11.0) == lim.HostNotice(1)  # the third notice this minute
+    assert told.refused("10.0.0.7", 12.0, urgent=True) is None  # a lock past the three: summed up for later
+    assert told.waiting == 1
+
+
 def test_the_host_is_told_of_a_few_address_groups_a_minute_and_the_others_summed_up():
     """A laptop with many addresses (test_attack_flood: 24 IPv6 addresses, each refused once) wrote
     a notice each on the host's screen at once. At most most_groups groups a minute are told of;
