@@ -139,6 +139,12 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     text = text.strip()
     if not text:
         raise AddressProblem("the address is empty")
+    if (read := _wide_digits_read(text)) is not None:  # checked as the system will read it; taken as typed
+        try:
+            _written_otherwise(read)
+        except AddressProblem as problem:
+            raise AddressProblem(f"{text!r} is read as {read!r} (wide digits or dots, as an input method types them): {problem}",
+                                 meant=problem.meant, name=problem.name) from None  # fmt: skip
     _written_otherwise(text)
     if any(char.isspace() for char in text):  # the port (or a whole nc line) pasted into one quoted word
         words = text.split()
@@ -177,6 +183,20 @@ def split_host_port(text: str) -> tuple[str, int | None]:
             raise AddressProblem(f"{text!r} ends with ':' but no port")
         return host, _port_number(port_text, f"after {host!r}")
     return text, None
+
+
+def _wide_digits_read(text: str) -> str | None:
+    """``text`` as the name server reads it, if it is digits, dots and colons written wide
+    (１９２.１６８.１.２０, or 192。168。1。20: a Chinese or Japanese input method's), else None.
+    Python hands such a host to the system in its compatibility form (IDNA), so the checks for a
+    number left out or a leading zero (_ipv4_problem, _zeros_left_out) never saw it:
+    `connect １２７.０.０.０１０` joined the room at 127.0.0.8, and １９２.１６８.１ was 192.168.0.1."""
+    if text.isascii():
+        return None
+    import unicodedata
+
+    read = unicodedata.normalize("NFKC", text).replace("\u3002", ".")  # (IDNA's label dots: 。 ． ｡)
+    return read if read.isascii() and set(read) <= set("0123456789.:") else None
 
 
 def _written_otherwise(text: str) -> None:

@@ -537,14 +537,33 @@ def test_an_ipv4_address_with_leading_zeros_is_not_taken_for_the_machine_octal_n
     assert caught.value.meant == meant and caught.value.meant.port_given == meant.port_given
 
 
-def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room():
+@pytest.mark.parametrize(("typed", "read", "meant"), [
+    ("１９２.１６８.１", "192.168.1", None),  # wide digits: 192.168.0.1, another machine
+    ("192。168。001。020:4000", "192.168.001.020:4000", Target("192.168.1.20", 4000)),  # ideographic full stops
+])
+def test_wide_digits_and_dots_are_checked_as_the_system_reads_them(typed, read, meant):
+    with pytest.raises(AddressProblem) as caught:
+        split_host_port(typed)
+    assert str(caught.value).startswith(f"{typed!r} is read as {read!r} (wide digits or dots, as an input method types them): {read!r} is no address")
+    assert caught.value.meant == meant
+
+
+def test_wide_digits_of_an_address_are_taken_as_typed():
+    assert split_host_port("１２７.０.０.１") == ("１２７.０.０.１", None)  # (the system reads 127.0.0.1, as before)
+    assert split_host_port("école.lan") == ("école.lan", None)  # a name: the name server's
+
+
+@pytest.mark.parametrize("typed", ["127.0.0.010", "１２７.０.０.０１０", "127。0。0。010"])
+def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room(typed):
     """A student typed the teacher's address as the school router's page shows it, 127.0.0.010
     here: the C library read 010 as octal, 8, and she joined the room at 127.0.0.8, another
     machine's (all of 127/8 is this one, standing in for a classroom). Now: the address said to
-    be none as written, the command meant, and nothing dialled."""
+    be none as written, the command meant, and nothing dialled. The same typed with an input
+    method's wide digits or dots, which Python hands to the system as ASCII (IDNA): it went past
+    the check and joined 127.0.0.8."""
     with socket.create_server(("127.0.0.8", 0)) as other_room:
         port = other_room.getsockname()[1]
-        proc = Proc("connect", "127.0.0.010", str(port), "--name", "bob", stdin=False)
+        proc = Proc("connect", typed, str(port), "--name", "bob", stdin=False)
         try:
             assert proc.wait() == 2
         finally:
