@@ -526,7 +526,11 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
     the host made a new certificate (the refusal as CHANGED says to type it). The old one is
     forgotten at every address and name that held it, as `lanchat forget` does: else the room's
     name, or another of its addresses, refused the new one next time. Said where (None: nowhere
-    else): another room now at a reused address loses its trust so too. Another certificate held
+    else). Where the room was found by its name, and the certificate replaced is trusted only for
+    rooms of other names (other_rooms_at), another room has the address now: only the address is
+    given to the new one, and the room met there before keeps its trust (a student joining the
+    physics room at the maths room's address of yesterday lost the maths room's, and an impostor
+    announcing "maths" was then joined as a room never met). Another certificate held
     only by the room's name is kept beside the new one (KnownRooms): it may be another teacher's
     room of that name, which nothing here can tell from a new certificate."""
     from .textsafe import quoted
@@ -535,6 +539,9 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
         old = {fp for fp in (known.lookup(where),) if fp is not None and fp != got}
         if not old:
             return None
+        if room is not None and (others := other_rooms_at(known, old, room)):
+            return (f"{where} holds the room {quoted(room)} now; the certificate it replaces stays trusted for "
+                    f"the room {quoted(others[-1])}, wherever it is")  # (remember(where) in _check_pin replaces the line)
         places = [line.partition(" ")[0] for line in known.forget_holding(old)]
         names = [line.partition(" ")[2] for line in known.rooms.forget_holding(old)]
     except TlsError:  # not changed: the pin is checked all the same
@@ -543,6 +550,20 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
         f"the room {quoted(name)}" for name in names if room is None or room_trust_key(name) != room_trust_key(room)]
     return (f"the certificate it replaces, {', '.join(sorted(old))}, is forgotten where else it was trusted too: "
             f"{', '.join(said)}") if said else None
+
+
+def other_rooms_at(known: KnownServers, old: Collection[str], room: str | None) -> list[str]:
+    """The names the certificates ``old``, remembered at an address, are trusted for, when the room
+    found there by its announced name, ``room``, is none of them: as far as names tell, another room
+    has the address now (a lease handed on between lessons, another teacher's laptop), not its host
+    a new certificate. Empty when no name is known on either side (TlsError: unreadable)."""
+    if room is None:
+        return []
+    try:
+        names = known.rooms.names_holding(old)
+    except TlsError:
+        return []
+    return names if names and all(room_trust_key(name) != room_trust_key(room) for name in names) else []
 
 
 def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool, by_name: bool = False) -> str:
