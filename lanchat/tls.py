@@ -130,6 +130,27 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
     )
 
 
+def address_passed_on_message(where: str, known: str, got: str, was: str, room: str) -> str:
+    """The refusal when the room found by its name ``room`` at ``where`` presents a certificate
+    other than the one remembered there, which is trusted for the room ``was`` only (other_rooms_at):
+    addresses are handed around between lessons, so it is most likely another teacher's room, not
+    someone pretending to be ``was`` (that room, announced anywhere, is still held to its certificate).
+    Refused all the same: a name is only announced, and the board tells."""
+    from .textsafe import quoted
+
+    return (
+        f"{where} is the room {quoted(room)} now, with a certificate you have not trusted; you trusted another "
+        f"one at this address, for the room {quoted(was)}.\n"
+        f"  remembered: {short_form(known)}, {known} (the room {quoted(was)})\n"
+        f"  presented:  {short_form(got)}, {got} (the room {quoted(room)})\n"
+        "  Addresses are handed around between lessons, so another teacher's room most likely has this one now "
+        "(yet anyone on the network can announce a room's name).\n"
+        f"  Tell by the board: is the short form of {quoted(room)} {short_form(got)}? If not, do not join.\n"
+        f"  If it is, connect with --fingerprint {got}: this address is then the new room's, and {quoted(was)} "
+        "stays trusted by its name, wherever it is."
+    )
+
+
 def room_changed_message(room: str, where: str, known: Iterable[str], got: str, known_file: Path) -> str:
     """The loud refusal when a room found by its name presents a certificate other than those
     remembered for that name (``known``, each on a line: two teachers' rooms of the name, met
@@ -460,9 +481,26 @@ def announced_doubt(known: KnownServers, room: str, where: str, announced: str |
     if by_name and announced not in by_name:
         return ("its TLS fingerprint is not the one you trusted for a room of this name: another teacher's room may have "
                 "the name, or someone may be pretending to be it; compare its short form with the board")
-    if by_address is not None and by_address != announced:
+    if by_address is not None and by_address != announced and not other_rooms_at(known, {by_address}, room):
         return "its TLS fingerprint is not the one you trusted at this address: someone may be pretending to be the room there"
     return None
+
+
+def address_passed_on(known: KnownServers, room: str, where: str, announced: str | None) -> str | None:
+    """What to say under a room listed by discovery whose address held another room's certificate
+    (other_rooms_at: its name is none of the names that certificate is trusted for), when
+    announced_doubt has nothing to say of it: most likely the address was handed on; or None."""
+    from .textsafe import quoted
+
+    if announced is None or announced_doubt(known, room, where, announced) is not None:
+        return None
+    try:
+        by_address = known.lookup(where)
+    except TlsError:
+        return None
+    was = other_rooms_at(known, {by_address}, room) if by_address not in (None, announced) else []
+    return (f"at this address you trusted the room {quoted(was[-1])} before: another teacher's room most likely has "
+            "it now; compare its short form with the board") if was else None
 
 
 def default_folder() -> Path:
@@ -516,6 +554,8 @@ def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str |
     with others only (``by_name``)."""
     remembered = known.lookup(where)
     if remembered is not None and remembered != got:
+        if room is not None and not (by_name and got not in by_name) and (was := other_rooms_at(known, {remembered}, room)):
+            raise TlsError(address_passed_on_message(where, remembered, got, was[-1], room))
         raise TlsError(changed_message(where, remembered, got, known.path))
     if room is not None and by_name and got not in by_name:
         raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))

@@ -5,11 +5,23 @@ each student with a data folder of their own that lasts the whole day (its trust
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
+import pytest
 from helpers import Proc, child_env
 from netlab import Lab
+
+from lanchat.tls import (
+    KnownServers,
+    TlsError,
+    address_passed_on,
+    announced_doubt,
+    check_fingerprint,
+    fingerprint,
+    short_form,
+)
 
 MATHS_PC, PHYSICS_PC, EVE_PC, STUDENT = "198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.100"
 
@@ -54,6 +66,14 @@ def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_ro
     lab.ip(physics_pc, "addr", "flush", "dev", "lan0")
     lab.ip(physics_pc, "addr", "add", f"{MATHS_PC}/24", "dev", "lan0")
     _, physics_fp = tls_room(lab, physics_pc, "physics 2A")
+    listed = subprocess.run(["ip", "netns", "exec", student, sys.executable, "-m", "lanchat", "rooms"],
+                            capture_output=True, text=True, timeout=30, env=env).stdout  # fmt: skip
+    assert "note: at this address you trusted the room 'maths 3B' before" in listed and "WARNING" not in listed, listed
+    refused = join(lab, student, env, "physics 2A")  # first without the board's fingerprint: refused, calmly
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "welcome" not in said, said
+    assert f"{MATHS_PC}:3580 is the room 'physics 2A' now, with a certificate you have not trusted" in said, said
+    assert "WARNING" not in said and f"connect with --fingerprint {physics_fp}" in said, said
     tuesday = join(lab, student, env, "physics 2A", "--fingerprint", physics_fp)
     said = tuesday.stdout + tuesday.stderr
     assert tuesday.returncode == 0 and "welcome, stu" in said, said
@@ -63,3 +83,34 @@ def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_ro
     said = fake.stdout + fake.stderr
     assert fake.returncode != 0 and "welcome" not in said, said
     assert "the TLS fingerprint of the room 'maths 3B' has CHANGED" in said, said
+
+
+def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_the_same_name_loudly(tmp_path):
+    """The refusal of "physics 2A" at the address where "maths 3B" was trusted read "WARNING: the TLS
+    fingerprint of 198.18.0.1:3580 has CHANGED ... Someone may be pretending to be the server", and
+    `lanchat rooms` warned the same: the DHCP lease handed on between lessons, read as an attack.
+    Now both say the address most likely went to another teacher's room, and what to give; the
+    same name with another certificate there (a real impostor, or the maths host's new one) is
+    still the loud refusal, and so is a room whose own name holds another certificate."""
+    known = KnownServers(tmp_path / "known_servers")
+    maths, physics, eve = fingerprint(b"maths"), fingerprint(b"physics"), fingerprint(b"eve")
+    where = f"{MATHS_PC}:3580"
+    check_fingerprint(where, maths, known=known, pinned=maths, announced=True, room="maths 3B")
+    with pytest.raises(TlsError) as refused:
+        check_fingerprint(where, physics, known=known, pinned=physics, announced=True, room="physics 2A")
+    text = str(refused.value)
+    assert text.startswith(f"{where} is the room 'physics 2A' now, with a certificate you have not trusted; "
+                           "you trusted another one at this address, for the room 'maths 3B'."), text
+    assert f"remembered: {short_form(maths)}, {maths} (the room 'maths 3B')" in text, text
+    assert f"Tell by the board: is the short form of 'physics 2A' {short_form(physics)}? If not, do not join." in text
+    assert "WARNING" not in text and "pretending" not in text, text
+    assert announced_doubt(known, "physics 2A", where, physics) is None
+    assert "you trusted the room 'maths 3B' before" in (address_passed_on(known, "physics 2A", where, physics) or "")
+    for name, fp in (("Maths 3B", eve), (None, eve)):  # the same name, or none told (a typed address): loud
+        with pytest.raises(TlsError, match=rf"^WARNING: the TLS fingerprint of {re.escape(where)} has CHANGED\."):
+            check_fingerprint(where, fp, known=known, pinned=fp if name else None, announced=name is not None, room=name)
+    assert "someone may be pretending" in (announced_doubt(known, "maths 3B", where, eve) or "")
+    assert address_passed_on(known, "maths 3B", where, eve) is None
+    known.rooms.remember("physics 2A", eve)  # the name of the room found holds another: that refusal, loud
+    with pytest.raises(TlsError, match="WARNING"):
+        check_fingerprint(where, physics, known=known, pinned=physics, announced=True, room="physics 2A")

@@ -141,11 +141,16 @@ def trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
 
 def room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
     """A line to show under a room listed, when it announces a TLS fingerprint other than the
-    one trusted for its name or address (tls.announced_doubt): `connect` refuses it; else ""."""
-    from ..tls import KNOWN_SERVERS_NAME, KnownServers, announced_doubt, default_folder
+    one trusted for its name or address (tls.announced_doubt): `connect` refuses it; a calmer
+    one when the address held a room of another name (tls.address_passed_on); else ""."""
+    from ..tls import KNOWN_SERVERS_NAME, KnownServers, address_passed_on, announced_doubt, default_folder
 
-    doubt = announced_doubt(KnownServers(default_folder() / KNOWN_SERVERS_NAME), room.name, room.where, room.fingerprint)
-    return f"\n       WARNING: {doubt} (`lanchat connect` refuses it)" if doubt else ""
+    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
+    doubt = announced_doubt(known, room.name, room.where, room.fingerprint)
+    if doubt:
+        return f"\n       WARNING: {doubt} (`lanchat connect` refuses it)"
+    passed_on = address_passed_on(known, room.name, room.where, room.fingerprint)
+    return f"\n       note: {passed_on} (`lanchat connect` asks for its --fingerprint)" if passed_on else ""
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
