@@ -85,8 +85,10 @@ def judge_addresses(addresses: list[LocalAddress], link_local: list[LocalAddress
 # ------------------------------------------------------------------------ port
 
 
-def judge_port(port: int, bind_errno: int | None, holders: list) -> Check:
-    """Whether ``lanchat serve`` could listen on ``port``; ``holders`` are netinfo.PortHolder."""
+def judge_port(port: int, bind_errno: int | None, holders: list, free: int | None = None) -> Check:
+    """Whether ``lanchat serve`` could listen on ``port``; ``holders`` are netinfo.PortHolder;
+    ``free``: the next port free after it (transport.free_port_after), to offer instead."""
+    instead = f"--port {free}" if free is not None else "--port PORT"
     if bind_errno is None:
         return Check("port", "ok", f"port {port} is free: `lanchat serve` can use it")
     if bind_errno == errno.EACCES:
@@ -100,11 +102,11 @@ def judge_port(port: int, bind_errno: int | None, holders: list) -> Check:
         # a TLS room refuses a plain connect: the command offered must be one that joins
         tls = " --tls" if any(h.tls for h in holders) else ""
         return Check("port", "info", f"port {port} is used by a lanchat server here ({', '.join(names)})",
-                     f"join it with `lanchat connect 127.0.0.1 {port}{tls}`, or serve another room with --port {port + 1}",
+                     f"join it with `lanchat connect 127.0.0.1 {port}{tls}`, or serve another room with {instead}",
                      tuple(names))
     who = ", ".join(names) if names else "another program (run as root to see which)"
     return Check("port", "fail", f"port {port} is already in use by {who}",
-                 f"stop that program, or serve on another port: lanchat serve --port {port + 1}",
+                 f"stop that program, or serve on another port: lanchat serve {instead}",
                  tuple(names) if len(names) > 1 else ())
 
 
@@ -681,10 +683,12 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
     """Every check, in the order a person would fix things."""
     from .addresses import addresses_to_announce, beyond_networks
     from .netinfo import every_address, local_addresses, port_holders
+    from .transport import free_port_after
 
     checks = [judge_addresses(local_addresses(), [a for a in addresses_to_announce(every_address()) if a.link_local])]
     bind_errno = try_bind(port)
-    checks.append(judge_port(port, bind_errno, port_holders(port) if bind_errno == errno.EADDRINUSE else []))
+    in_use = bind_errno == errno.EADDRINUSE
+    checks.append(judge_port(port, bind_errno, port_holders(port) if in_use else [], free_port_after(port) if in_use else None))
     asked = target is not None
     target = target or Target("127.0.0.1", port)
     outcome, detail = probe_server(target)

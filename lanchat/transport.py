@@ -524,6 +524,27 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
         raise TransportError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
 
 
+def free_port_after(port: int, tries: int = 20) -> int | None:
+    """The first of the ``tries`` ports after ``port`` that `serve` could listen on, on every
+    interface as it does by default, or None. What to offer a second teacher on one machine: a
+    port of its own that stays (a room restarted on it is rejoined; --port 0 picks another each
+    time), and not ``port + 1`` blindly, which a third teacher found taken by the second."""
+    family = socket.AF_INET6 if socket.has_dualstack_ipv6() else socket.AF_INET
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        try:
+            socket.create_server(("", candidate), family=family, dualstack_ipv6=family == socket.AF_INET6).close()
+        except OSError:
+            continue
+        return candidate
+    return None
+
+
+def another_port(port: int) -> str:
+    """``--port N``, N the next port free after ``port`` (free_port_after), else ``--port`` alone."""
+    free = free_port_after(port)
+    return f"--port {free}" if free is not None else "--port"
+
+
 def _port_in_use(port: int) -> str:
     """Why `serve` cannot have ``port``, naming who holds it where the system says (a student's
     Jupyter on 8888 was 'another lanchat server?'); a room already running is offered to join."""
@@ -531,13 +552,13 @@ def _port_in_use(port: int) -> str:
 
     holders = [holder for holder in port_holders(port) if holder.pid is not None]
     if not holders:
-        return f"port {port} is already in use (another lanchat server?); choose another with --port"
+        return f"port {port} is already in use (another lanchat server?); choose another with {another_port(port)}"
     room = next((holder for holder in holders if holder.is_lanchat), None)
     if room is not None:
         return (f"port {port} is already in use by a lanchat server here (pid {room.pid}): join it with "
-                f"`lanchat connect 127.0.0.1 {port}{' --tls' if room.tls else ''}`, or choose another port with --port")
+                f"`lanchat connect 127.0.0.1 {port}{' --tls' if room.tls else ''}`, or serve another room with {another_port(port)}")
     who = ", ".join(visible(holder.describe()) for holder in holders)
-    return f"port {port} is already in use by {who}; choose another with --port"
+    return f"port {port} is already in use by {who}; choose another with {another_port(port)}"
 
 
 def _unix_path_is_live(path: str) -> bool:

@@ -5,7 +5,10 @@ each student with a data folder of their own that lasts the whole day (its trust
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import socket
 import subprocess
 import sys
 
@@ -114,3 +117,32 @@ def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_th
     known.rooms.remember("physics 2A", eve)  # the name of the room found holds another: that refusal, loud
     with pytest.raises(TlsError, match="WARNING"):
         check_fingerprint(where, physics, known=known, pinned=physics, announced=True, room="physics 2A")
+
+
+def test_a_second_and_a_third_teacher_on_one_machine_are_offered_a_port_that_is_free(tmp_path):
+    """Two classes on one machine: the second `serve` on 3580 read "or choose another port with
+    --port" (which? --port 0 picks another at each restart, where students do not follow), and
+    `lanchat doctor` offered 3581 blindly, which the third teacher found taken by the second. Both
+    now name the next port free after it."""
+    first = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history")
+    second_room = None
+    try:
+        port = int(first.expect(r"listening on port (\d+)").group(1))
+        with contextlib.suppress(OSError):  # the second teacher's room on the port after (or someone else's there already)
+            second_room = socket.create_server(("", port + 1), family=socket.AF_INET6, dualstack_ipv6=True)
+        third = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
+        assert third.wait() == 1, third.output
+        said = re.search(rf"is already in use by a lanchat server here \(pid \d+\): join it with `lanchat connect 127\.0\.0\.1 "
+                         rf"{port}`, or serve another room with --port (\d+)$", third.output)  # fmt: skip
+        assert said is not None, third.output
+        doctor = subprocess.run([sys.executable, "-m", "lanchat", "doctor", "--port", str(port), "--wait", "0", "--json"],
+                                capture_output=True, text=True, timeout=60, env=child_env())  # fmt: skip
+        fix = next(check["fix"] for check in json.loads(doctor.stdout)["checks"] if check["name"] == "port")
+        offered = {int(said.group(1)), int(fix.rpartition("--port ")[2])}
+        assert len(offered) == 1 and port + 1 not in offered, (third.output, fix)
+        with socket.create_server(("", offered.pop()), family=socket.AF_INET6, dualstack_ipv6=True):
+            pass  # free indeed
+    finally:
+        first.stop()
+        if second_room is not None:
+            second_room.close()
