@@ -125,6 +125,14 @@ def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None)
     return [room for room in rooms if room_key(room.name) == wanted and port in (None, room.port)]
 
 
+def renamed_twins(rooms: Iterable[RoomInfo], typed: str, port: int | None = None) -> list[RoomInfo]:
+    """The rooms called ``typed`` with ``-2``, ``-3``... added (free_label: announced when a room had
+    the name already, the class next door's "teacher's room"); on ``port`` if one was given. A
+    student told the name by the second teacher, before the screen said "-2", typed the first's."""
+    wanted = re.compile(re.escape(room_key(typed)) + r"-\d+")
+    return [room for room in rooms if wanted.fullmatch(room_key(room.name)) and port in (None, room.port)]
+
+
 def same_certificate_elsewhere(rooms: Iterable[RoomInfo], fingerprint: str, own: Iterable[str]) -> RoomInfo | None:
     """The first of ``rooms`` announcing the TLS ``fingerprint`` at no address of ``own`` (this
     machine's, as announced): another machine holds this room's certificate and key (machines

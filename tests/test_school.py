@@ -146,3 +146,27 @@ def test_a_second_and_a_third_teacher_on_one_machine_are_offered_a_port_that_is_
         first.stop()
         if second_room is not None:
             second_room.close()
+
+
+def test_a_room_renamed_with_2_beside_the_one_called_as_typed_is_offered_not_passed_over(lab):
+    """Two teachers called their rooms "maths 3B"; the second was announced as "maths 3B-2", its
+    screen said so, but its students had been told "maths 3B": `connect "maths 3B"` joined the
+    other class's room at once, with no word of the second. Now both are listed, to pick by the
+    teacher's screen (without a terminal: the one of that very name, the other said)."""
+    first_pc, second_pc, _eve_pc, student = school(lab)
+    first = lab.run(first_pc, "serve", "--headless", "--no-history", "--room", "maths 3B")
+    first.expect(r"announced as 'maths 3B' ", timeout=20)
+    second = lab.run(second_pc, "serve", "--headless", "--no-history", "--room", "maths 3B")
+    second.expect(r"announced as 'maths 3B-2' ", timeout=20)
+    term = lab.term(student, "connect", "maths 3B", "--name", "stu", "--plain")
+    term.expect(r"2 rooms go by 'maths 3B'", timeout=20)
+    term.expect(rf"1\. maths 3B on {MATHS_PC}:3580")
+    term.expect(rf"2\. maths 3B-2 on {PHYSICS_PC}:3580")
+    term.expect(r"join which room\? \[1-2, Enter for none\]")
+    term.send("2\r")
+    term.expect(r"welcome, stu")
+    second.expect(r"stu joined")
+    script = join(lab, student, child_env(), "maths 3B")
+    said = script.stdout + script.stderr
+    assert script.returncode == 0 and "2. maths 3B-2 on" in said and "joining maths 3B, the one of that very name" in said, said
+    first.expect(r"stu joined")

@@ -269,7 +269,7 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     room is called so: NoMachine.certain). Of several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
     for the name, is it. ``rooms``: those found already (while the name server was slow), else
     they are looked for now."""
-    from ..discovery import BROWSE_SECONDS, rooms_called
+    from ..discovery import BROWSE_SECONDS, renamed_twins, rooms_called
     from ..transport import Endpoint
 
     named = room_said(" ".join(typed.split()))
@@ -282,6 +282,11 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
         if isinstance(rooms, int):
             return rooms
     called = rooms_called(rooms, typed, port)
+    if len(called) == 1 and pin is None and not trusted_by_name(called, typed) and (twins := renamed_twins(rooms, typed, port)):
+        room = _one_of_the_twins(named, called + twins)
+        if isinstance(room, int):
+            return room
+        called = [room]
     if len(called) > 1 and len(trusted := trusted_by_name(called, typed, pin)) == 1:
         # anyone can announce the name too: the one holding the certificate trusted for it is the room
         say(f"{PROG}: {len(called) - 1} other room(s) called {named} announce a TLS "
@@ -301,6 +306,20 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
         return fail(f"{'' if said_first else problem + ', and '}no room is called {named}{either}; join one of those above "
                     f"by its name or address{hint}", exit_code)
     return fail(f"{problem}, and no room is announced on the local network{hint}\n{NO_ROOM_HELP}", exit_code)
+
+
+def _one_of_the_twins(named: str, rooms: list):  # noqa: ANN202
+    """The room called ``named`` (``rooms[0]``) and those renamed from it (discovery.renamed_twins):
+    which is the student's only their teacher's screen says, so at a terminal they pick, and
+    without one the room of the very name is joined, the others said. A room, or an exit code."""
+    say(f"{PROG}: {len(rooms)} rooms go by {named}: a room announced where one had that name already gets -2 added "
+        "(its host's screen says which name to type)", sys.stdout)
+    for number, room in enumerate(rooms, 1):
+        say(f"  {number}. {room.describe()}{room_warning(room)}", sys.stdout)
+    if not sys.stdin.isatty():
+        say(f"{PROG}: joining {rooms[0].name}, the one of that very name", sys.stdout)
+        return rooms[0]
+    return _which_room(rooms)
 
 
 def _connect_somewhere():  # noqa: ANN202
@@ -479,6 +498,13 @@ def _choose_room():  # noqa: ANN202
         say(f"  {number}. {room.describe()}{room_warning(room)}", sys.stdout)
     if not ask:
         return fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
+    return _which_room(rooms)
+
+
+def _which_room(rooms: list):  # noqa: ANN202
+    """The room picked by its number from ``rooms``, listed above; an exit code for none."""
+    from ..askpass import ask_line
+
     while True:
         try:
             answer = ask_line(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
