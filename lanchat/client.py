@@ -882,7 +882,7 @@ def join(
     deadline, key = time.monotonic() + timeout, None if version == ev.FIRST_RELEASE_VERSION else key  # version 1 had no keys
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
-    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True, version=version)))
+    _handshake_send(sock, proto.send(ev.Hello(name=name, key=public, resume=resume, since=since, hold_notice=True, version=version)))
     # A server challenges a hello once (PROTOCOL.md, Identity): each challenge restarts the deadline
     # (a password takes its time) and a new salt costs a scrypt; challenged again and again, we waited for ever.
     challenged = False
@@ -904,7 +904,7 @@ def join(
                 if challenged:
                     raise JoinError("the server asked to prove our key twice for one hello; that is not a lanchat server we can talk to")
                 challenged = True
-                sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
+                _handshake_send(sock, proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
             if isinstance(event, ev.Error):  # a wrong password is fatal; visible(): printed after the screen
@@ -912,9 +912,19 @@ def join(
                 new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
                     raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
-                sock.sendall(proto.send(ev.Hello(name=new_name, key=public, version=version)))
+                _handshake_send(sock, proto.send(ev.Hello(name=new_name, key=public, version=version)))
                 challenged = False
                 deadline = time.monotonic() + timeout
+
+
+def _handshake_send(sock: socket.socket, data: bytes) -> None:
+    """``data`` sent in the handshake; the connection lost meanwhile is a JoinError, said as one lost
+    while reading the answer is (_handshake_events): a room that stopped as a student joined it
+    (picked from the list `connect` showed, its server killed a moment before) ended in a traceback."""
+    try:
+        sock.sendall(data)
+    except OSError as exc:
+        raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
 
 
 def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None,

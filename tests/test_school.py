@@ -170,3 +170,18 @@ def test_a_room_renamed_with_2_beside_the_one_called_as_typed_is_offered_not_pas
     said = script.stdout + script.stderr
     assert script.returncode == 0 and "2. maths 3B-2 on" in said and "joining maths 3B, the one of that very name" in said, said
     first.expect(r"stu joined")
+
+
+def test_a_room_that_stops_as_a_student_joins_it_is_a_clear_line_not_a_traceback():
+    """A student picked "maths 3B" from the list `connect` showed; its server was killed that moment,
+    after the kernel had taken the connection: the hello met a reset connection and `connect` ended
+    in a traceback (ConnectionResetError from client.join's sendall). Lost while sending, as while
+    reading, the handshake now ends in JoinError's one line. (The kernel's timing of a real server's
+    death is a race; a socket whose other end is gone, here, fails the send every time.)"""
+    from lanchat.client import JoinError
+    from lanchat.client import join as handshake
+
+    student_end, room_end = socket.socketpair()
+    room_end.close()
+    with student_end, pytest.raises(JoinError, match=r"^connection lost during the handshake: "):
+        handshake(student_end, "stu", timeout=5)
