@@ -435,3 +435,41 @@ def test_a_download_larger_than_the_free_space_or_negative_is_refused_before_a_b
         wait_for(lambda: b'"cancel"' in server.heard, what="the client's cancel")
         assert "receiving big.bin" not in client.output, client.output
         assert list(downloads.iterdir()) == []
+
+
+def test_a_fake_server_that_refuses_version_2_and_then_welcomes_as_version_2_cannot_hide_the_keyless_join():
+    """A fake server answers the version-2 hello with the version refusal (a first-release room,
+    so it seems), and the keyless version-1 hello asked again with a welcome that says version 2.
+    The user read only 'welcome, ann', joined without the key unsaid (the note followed the
+    welcome's version). Now it follows the hello's: the chat says the join was as a guest."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    answers = [frame_of({"type": "error", "code": ev.E_VERSION, "message": "this server speaks protocol version 1, not 2", "fatal": True}),
+               frame_of({"type": "welcome", "version": 2, "name": "ann", "mode": "duplex", "members": ["ann"]})]
+    hellos: list[dict] = []
+
+    def serve() -> None:  # two connections in turn: the refusal, then the welcome
+        with contextlib.suppress(OSError):
+            for answer in answers:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.settimeout(DEFAULT_TIMEOUT)
+                    decoder, frames = wire.FrameDecoder(), []
+                    while not frames and (data := conn.recv(65536)):
+                        frames = decoder.feed(data)
+                    hellos.append(json.loads(frames[0]))
+                    conn.sendall(answer)
+                    while conn.recv(65536):  # until the client closes
+                        pass
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    client = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "ann", "--plain")
+    try:
+        client.expect(r"welcome, ann")
+        client.expect(r"you joined it as a guest, without your key")
+    finally:
+        client.stop()
+        listener.close()
+        server.join(DEFAULT_TIMEOUT)
+    assert [hello.get("version") for hello in hellos] == [2, 1] and "key" in hellos[0] and "key" not in hellos[1], hellos

@@ -320,6 +320,8 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return.
     A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
     client asks (a keyless guest), and told so in the chat (wording.OLD_ROOM_NOTE)."""
+    from dataclasses import replace
+
     from .. import events as ev
     from ..client import JoinError, join
 
@@ -327,8 +329,11 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     tries, version = 1, ev.PROTOCOL_VERSION
     while True:
         try:
-            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding, silent=_silent_note(sock),
-                                 held=_held_note, version=version))
+            proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding,
+                                         silent=_silent_note(sock), held=_held_note, version=version)
+            # joined with a version-1 hello, without the key: so said in the chat (its welcome's
+            # version, which a fake server that refused version 2 may give as 2, is not asked)
+            return sock, proto, replace(welcome, version=version) if version == ev.FIRST_RELEASE_VERSION else welcome, early
         except JoinError as exc:
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
