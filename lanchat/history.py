@@ -58,6 +58,7 @@ import math
 import os
 import shutil
 import sqlite3
+import stat
 import time as _time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -1356,6 +1357,8 @@ class _Opening(_Rows):
         except OSError as exc:
             raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
         self._check_readable()
+        if create:
+            self._check_not_planted()
         self._check_not_a_start()
 
     def _check_kind(self, *, create: bool) -> None:
@@ -1399,6 +1402,32 @@ class _Opening(_Rows):
                 me = _user(os.geteuid())
                 whose = f"it belongs to user {owner}, not to you ({me})" if owner != me else "permission denied"
                 raise HistoryNotYours(f"cannot read {file}{what}: {whose}", owner)
+
+    def _check_not_planted(self) -> None:
+        """Refuse, for the server, a history another user (not root) may have put where it is
+        opened, as the kernel's protected_regular refuses such a file in /tmp: theirs and writable
+        by anyone, or theirs in a folder anyone may write (sticky, as /tmp). Each other user made
+        class.sqlite3 and its journal there, 0666, before a teacher's (or root's) serve: the room's
+        messages, direct ones too, went into files they read. A class folder shared by a group,
+        the history another teacher's, is not such a folder and stays theirs to share."""
+        folder = self._real.parent
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:  # (SQLite's open says what is there)
+            return
+        try:
+            info = os.stat(self._real)
+        except OSError:  # (not there: made, ours)
+            return
+        open_folder = bool(mode & stat.S_IWOTH and mode & stat.S_ISVTX)
+        if info.st_uid in (0, os.geteuid()) or not (open_folder or info.st_mode & stat.S_IWOTH):
+            return  # (its journal has a rule of its own: Journal's owner, the history's)
+        where = f"in {folder}, a folder anyone may write to" if open_folder else "and anyone may write to it"
+        raise HistoryUnusable(
+            f"{self.path} belongs to user {_user(info.st_uid)}, {where}: they may have put it there to read this "
+            "room's messages (direct ones too) or to add to them; nothing was written: keep the history in a "
+            "folder of your own (--history PATH)"
+        )
 
     def _check_not_a_start(self) -> None:
         """Refuse a file too short to hold SQLite's header that does not begin as one: SQLite

@@ -258,6 +258,34 @@ def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_
         assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
 
 
+@pytest.mark.parametrize("where", ["sticky folder", "writable by all"])
+def test_a_history_another_user_planted_is_refused_before_a_message_is_written_into_it(where):
+    """mallory, another user of the lab machine, makes class.sqlite3 and its journal first, both
+    -rw-rw-rw- (umask 0): in a folder others may write (sticky, as /tmp), or hers anywhere
+    writable by all. The teacher's (here root's) serve took both, and wrote the room's messages,
+    direct ones too, into files she reads (h-attack3). Now it is refused, saying whose and why,
+    and nothing is written; a file of root's or this user's own is taken as before."""
+    from helpers import short_tmp_dir
+    from test_history_deleted import as_mallory
+
+    with short_tmp_dir() as folder:
+        os.chmod(folder, 0o1777)
+        room = os.path.join(folder, "room")
+        as_mallory("sh", "-c", f"umask 0; mkdir {room}; : > {room}/class.sqlite3; : > {room}/class.sqlite3.pending")
+        os.chmod(room, 0o1777 if where == "sticky folder" else 0o755)  # (root may: the test stands for the folder's owner)
+        history = os.path.join(room, "class.sqlite3")
+        server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--history", history)
+        try:
+            assert server.wait(timeout=20) == 1
+        finally:
+            server.stop()
+        why = f"in {room}, a folder anyone may write to" if where == "sticky folder" else "and anyone may write to it"
+        assert f"{history} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
+        assert "Traceback" not in server.output
+        assert os.path.getsize(history) == 0 and os.path.getsize(history + ".pending") == 0
+        assert not os.path.exists(history + "-wal")
+
+
 def test_a_journal_this_user_made_beside_another_owners_history_is_taken(tmp_path):
     """The teacher's history served once with sudo: the journal that run made is root's, the file
     the teacher's. Served with sudo again, it is this user's own journal, not a planted one (the
