@@ -80,7 +80,7 @@ def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_open
     clock gone ahead says he slept: the room is asked at once, the dead connection ends, and he
     is back under his name within seconds, with what ann said in the night shown once. (Nothing
     is typed here: a line sent into the dead connection ends it at once, and did before.)"""
-    starts_at = calendar.timegm((2026, 12, 7, 23, 59, 30, 0, 0, 0))  # the night crosses midnight
+    starts_at = calendar.timegm((2026, 12, 7, 23, 58, 30, 0, 0, 0))  # the night crosses midnight
     clock = WallClock(str(tmp_path), faketime_library(), starts_at)
     host, laptop = lab.namespace("H"), lab.namespace("S")
     lab.link(host, "198.18.0.1/24", laptop, "198.18.0.2/24")
@@ -103,6 +103,8 @@ def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_open
     os.kill(bob.popen.pid, signal.SIGSTOP)  # the lid: frozen, and the link down
     lab.ip(laptop, "link", "set", "lan0", "down")
     server.expect(r"bob lost connection", timeout=20)  # the room's keepalive gave him up
+    ann.send("still up")  # before midnight (the fake clock started 90 s before it)
+    ann.expect(r"\[23:5\d:\d\d\] ann: still up$")
     clock.forward(NIGHT, starts_at)
     ann.send("good morning")
     ann.expect(r"ann: good morning$")
@@ -111,6 +113,9 @@ def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_open
     os.kill(bob.popen.pid, signal.SIGCONT)
     woke = bob.mark()
     bob.expect(r"back in the room as bob", timeout=15, start=woke)  # not after a minute's quiet spell
+    # what he missed began last night: its header printed after the line naming Tuesday says so
+    bob.expect(r"\[2026-12-07 23:5\d:\d\d\] -!- missed while you were away:$", start=woke)
+    bob.expect(r"\[2026-12-07 23:5\d:\d\d\] \[History\] ann: still up$", start=woke)
     bob.expect(r"\[History\] ann: good morning$", start=woke)
     ann.send("welcome back")
     bob.expect(r"ann: welcome back$")

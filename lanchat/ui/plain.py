@@ -135,6 +135,12 @@ def unwritten_gap(count: int, why: str) -> Line:
     return Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} could not be written here ({why})")
 
 
+# A line stamped this far from now says nothing of today's date (a server whose clock is off, a
+# line shown again): NewDays neither names its day nor counts it; older, of another
+# day, it is printed with its date (_plain_head).
+DAY_STAMP_SLACK_SECONDS = 600.0
+
+
 def clock_text(when: float) -> str:
     try:
         return time.strftime("%H:%M:%S", time.localtime(when))
@@ -257,8 +263,12 @@ def rows_on_screen(text: str, columns: int | None) -> int:
 def _plain_head(line: Line) -> str:
     """What comes before the text: ``[12:00:01] ann: ``."""
     stamp = f"[{clock_text(line.time)}]"
-    if line.kind == "history" and _day(line.time) != _day(time.time()):
-        stamp = f"[{_date_text(line.time)} {clock_text(line.time)}]"  # replayed from another day
+    now = time.time()
+    # replayed from another day; or a line stamped then, as the header of what a night asleep
+    # missed ("missed while you were away:", the first missed line's time), printed after the
+    # line naming today (NewDays): it read as today's 23:59
+    if (line.kind == "history" or line.time < now - DAY_STAMP_SLACK_SECONDS) and _day(line.time) != _day(now):
+        stamp = f"[{_date_text(line.time)} {clock_text(line.time)}]"
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} "
@@ -644,10 +654,6 @@ class HeldFetches:
             waits.append(stalled)
         return min(waits) if waits else None
 
-
-# A line stamped this far from now says nothing of today's date (a server whose clock is off, a
-# line shown again): NewDays neither names its day nor counts it.
-DAY_STAMP_SLACK_SECONDS = 600.0
 
 
 class NewDays:
