@@ -175,6 +175,8 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     joined.expect(rf"joining friends on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
+    joined.send("/address")  # which room this is (the status line's part): its name, not the address alone
+    joined.expect(rf"connected to friends at {ANN}:{port}$")
     assert wrong.wait(15) == 1
     wrong.expect(rf"1\. friends on {ANN}:{port}")
     wrong.expect(r"(no room is called 'friendz' either|'friendz' was not found: .*, and no room is called 'friendz'); join one "
@@ -212,6 +214,8 @@ def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_f
     joined.expect(rf"joining friends on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
+    joined.send("/address")  # which room this is (the status line's part): its name, not the address alone
+    joined.expect(rf"connected to friends at {ANN}:{port}$")
     assert "name server" not in joined.output
     assert wrong.wait(15) == 1
     wrong.expect(r"^lanchat: looking for a room called 'friendz' on the local network\.\.\.$")

@@ -131,7 +131,9 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         sock,
         name,
         role="client",
-        where=endpoint.describe() + (" (TLS)" if binding else ""),  # the status line says it is encrypted
+        # the status line says it is encrypted, and which room it is when found by its name (of 12
+        # rooms on a school's LAN, the address alone did not tell a class's from another's)
+        where=(f"{found.name} at " if found is not None else "") + endpoint.describe() + (" (TLS)" if binding else ""),
         plain=args.plain,
         downloads=args.downloads,
         key=key,
