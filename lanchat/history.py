@@ -1406,7 +1406,7 @@ class _Opening(_Rows):
     def _check_not_planted(self) -> None:
         """Refuse, for the server, a history another user (not root) may have put where it is
         opened, as the kernel's protected_regular refuses such a file in /tmp: theirs and writable
-        by anyone, or theirs in a folder anyone may write (sticky, as /tmp). Each other user made
+        by anyone, or theirs in a folder anyone may write (sticky, as /tmp, or not). Another user made
         class.sqlite3 and its journal there, 0666, before a teacher's (or root's) serve: the room's
         messages, direct ones too, went into files they read. A class folder shared by a group,
         the history another teacher's, is not such a folder and stays theirs to share."""
@@ -1419,7 +1419,7 @@ class _Opening(_Rows):
             info = os.stat(self._real)
         except OSError:  # (not there: made, ours)
             return
-        open_folder = bool(mode & stat.S_IWOTH and mode & stat.S_ISVTX)
+        open_folder = bool(mode & stat.S_IWOTH)  # (sticky, as /tmp; or not, where anyone may even swap it)
         if info.st_uid in (0, os.geteuid()) or not (open_folder or info.st_mode & stat.S_IWOTH):
             return  # (its journal has a rule of its own: Journal's owner, the history's)
         where = f"in {folder}, a folder anyone may write to" if open_folder else "and anyone may write to it"

@@ -258,7 +258,7 @@ def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_
         assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
 
 
-@pytest.mark.parametrize("where", ["sticky folder", "writable by all"])
+@pytest.mark.parametrize("where", ["sticky folder", "open folder, her file private", "writable by all"])
 def test_a_history_another_user_planted_is_refused_before_a_message_is_written_into_it(where):
     """mallory, another user of the lab machine, makes class.sqlite3 and its journal first, both
     -rw-rw-rw- (umask 0): in a folder others may write (sticky, as /tmp), or hers anywhere
@@ -272,14 +272,16 @@ def test_a_history_another_user_planted_is_refused_before_a_message_is_written_i
         os.chmod(folder, 0o1777)
         room = os.path.join(folder, "room")
         as_mallory("sh", "-c", f"umask 0; mkdir {room}; : > {room}/class.sqlite3; : > {room}/class.sqlite3.pending")
-        os.chmod(room, 0o1777 if where == "sticky folder" else 0o755)  # (root may: the test stands for the folder's owner)
+        os.chmod(room, {"sticky folder": 0o1777, "writable by all": 0o755}.get(where, 0o777))  # (root may: it stands for the folder's owner)
+        if where.endswith("private"):  # root writes it all the same, and she may swap it for another in that folder
+            os.chmod(os.path.join(room, "class.sqlite3"), 0o600)
         history = os.path.join(room, "class.sqlite3")
         server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--history", history)
         try:
             assert server.wait(timeout=20) == 1
         finally:
             server.stop()
-        why = f"in {room}, a folder anyone may write to" if where == "sticky folder" else "and anyone may write to it"
+        why = "and anyone may write to it" if where == "writable by all" else f"in {room}, a folder anyone may write to"
         assert f"{history} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
         assert "Traceback" not in server.output
         assert os.path.getsize(history) == 0 and os.path.getsize(history + ".pending") == 0
