@@ -162,6 +162,25 @@ def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
     assert "cat joined" not in server.output
 
 
+def test_a_room_named_like_an_address_and_tls_cannot_make_the_status_line_lie(lab):
+    """eve's plain room on her laptop announces the name "maths at 198.51.100.7:3580 (TLS)": a
+    student joining it read /address (the status line's part) "maths at 198.51.100.7:3580 (TLS)
+    at EVE:PORT", an encrypted room at the teacher's address as far as its start told."""
+    ann, bob = classroom(lab)
+    lie = "maths at 198.51.100.7:3580 (TLS)"
+    server, port = serve_room(lab, ann, "--room", lie)
+    joined = lab.run(bob, "connect", "--name", "bob")
+    joined.expect(rf"joining {re.escape(lie)} on {ANN}:{port}", timeout=15)
+    joined.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+    seen = joined.mark()
+    joined.send("/address")
+    said = joined.expect(r"connected to (.*)$", start=seen).group(1)
+    assert said == f"{ANN}:{port}, the room {lie!r}", said  # the address first, the name quoted after it
+    joined.send("/q")
+    assert joined.wait(15) == 0
+
+
 def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_there_are(lab):
     """`lanchat rooms` lists "friends on 198.18.0.1:3580"; a friend types `lanchat connect Friends`:
     it said "cannot find host 'Friends'" (and `connect "ann's room"`: that a host and its port are
@@ -176,7 +195,7 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
     joined.send("/address")  # which room this is (the status line's part): its name, not the address alone
-    joined.expect(rf"connected to friends at {ANN}:{port}$")
+    joined.expect(rf"connected to {ANN}:{port}, the room 'friends'$")
     assert wrong.wait(15) == 1
     wrong.expect(rf"1\. friends on {ANN}:{port}")
     wrong.expect(r"(no room is called 'friendz' either|'friendz' was not found: .*, and no room is called 'friendz'); join one "
@@ -215,7 +234,7 @@ def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_f
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
     joined.send("/address")  # which room this is (the status line's part): its name, not the address alone
-    joined.expect(rf"connected to friends at {ANN}:{port}$")
+    joined.expect(rf"connected to {ANN}:{port}, the room 'friends'$")
     assert "name server" not in joined.output
     assert wrong.wait(15) == 1
     wrong.expect(r"^lanchat: looking for a room called 'friendz' on the local network\.\.\.$")

@@ -98,6 +98,16 @@ def _typed_pin(text: str) -> str | int:
     return pinned
 
 
+def room_where(address: str, room: str | None) -> str:
+    """The status line's and /address's place: the address (" (TLS)" when encrypted), then the
+    room's name when discovery found it by one (of 12 rooms on a school's LAN, the address alone
+    did not tell a class's from another's): ``198.18.0.1:3580 (TLS), the room 'maths 3B'``. The
+    name is anyone's announcement: it comes after the truth, quoted, so "maths at 10.0.0.1:3580
+    (TLS)" cannot pass for the address or the encryption (it read "maths at 10.0.0.1:3580 (TLS)
+    at 10.0.0.66:3580", a plain room at another machine)."""
+    return address if room is None else f"{address}, the room {quoted(room)}"
+
+
 def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001
     """`connect`'s chat on ``sock``: with ``tls``, or to an address whose fingerprint is
     remembered, TLS started first and its fingerprint checked (``pinned``, else known or asked);
@@ -131,9 +141,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         sock,
         name,
         role="client",
-        # the status line says it is encrypted, and which room it is when found by its name (of 12
-        # rooms on a school's LAN, the address alone did not tell a class's from another's)
-        where=(f"{found.name} at " if found is not None else "") + endpoint.describe() + (" (TLS)" if binding else ""),
+        where=room_where(endpoint.describe() + (" (TLS)" if binding else ""), found.name if found is not None else None),
         plain=args.plain,
         downloads=args.downloads,
         key=key,
