@@ -328,7 +328,8 @@ class KnownRooms(_LineFile):
     keys for one host: two teachers' rooms called "maths" (in rooms next door, in two lessons) are
     both the room a student met, each once trusted with its own --fingerprint. A name is compared as `lanchat connect NAME` reads
     it (discovery.room_key: capitals and runs of spaces do not count), and look-alike letters
-    as one (names.name_key: eve's "mаths", a Cyrillic а, is the "maths" trusted, not a new room)."""
+    as one (same_room_name: eve's "mаths", a Cyrillic а, or "MATHS 3В", a Cyrillic capital, is the
+    "maths 3B" trusted, not a new room)."""
 
     what = "known-rooms file"
 
@@ -371,7 +372,7 @@ class KnownRooms(_LineFile):
     @staticmethod
     def _names(line: str, room: str) -> bool:
         fp, _, name = line.partition(" ")
-        return fp.startswith("SHA256:") and room_trust_key(name) == room_trust_key(room)
+        return fp.startswith("SHA256:") and same_room_name(name, room)
 
 
 def room_trust_key(name: str) -> str:
@@ -380,6 +381,20 @@ def room_trust_key(name: str) -> str:
     from .names import name_key
 
     return name_key(room_key(name))
+
+
+def same_room_name(one: str, other: str) -> bool:
+    """Are ``one`` and ``other`` one room's name to trust (KnownRooms)? As typed (room_trust_key),
+    or as drawn (names.look_keys, as two people's names are told apart: only when both keys differ).
+    room_trust_key folds capitals first, so a capital drawn as a Latin one escaped it: eve's
+    "maths 3В" (a Cyrillic capital Ve) keyed as "maths 3ʙ", not the "maths 3B" trusted, and her
+    room, with her own certificate, was joined as a room never met."""
+    from .discovery import room_key
+    from .names import look_keys
+
+    if room_trust_key(one) == room_trust_key(other):
+        return True
+    return not set(look_keys(room_key(one))).isdisjoint(look_keys(room_key(other)))
 
 
 SAME_MACHINE_SECONDS = 2.0  # `lanchat forget` looks names up this long to find a machine's other names
@@ -587,7 +602,7 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
     except TlsError:  # not changed: the pin is checked all the same
         return None
     said = [place for place in places if _place_key(place) != _place_key(where)] + [
-        f"the room {quoted(name)}" for name in names if room is None or room_trust_key(name) != room_trust_key(room)]
+        f"the room {quoted(name)}" for name in names if room is None or not same_room_name(name, room)]
     return (f"the certificate it replaces, {', '.join(sorted(old))}, is forgotten where else it was trusted too: "
             f"{', '.join(said)}") if said else None
 
@@ -603,7 +618,7 @@ def other_rooms_at(known: KnownServers, old: Collection[str], room: str | None) 
         names = known.rooms.names_holding(old)
     except TlsError:
         return []
-    return names if names and all(room_trust_key(name) != room_trust_key(room) for name in names) else []
+    return names if names and not any(same_room_name(name, room) for name in names) else []
 
 
 def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool, by_name: bool = False) -> str:

@@ -88,6 +88,29 @@ def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_ro
     assert "the TLS fingerprint of the room 'maths 3B' has CHANGED" in said, said
 
 
+def test_eves_room_named_with_a_cyrillic_capital_is_held_to_the_certificate_trusted_for_the_name(lab):
+    """The student trusted "maths 3B" on Monday. Tuesday, before the maths teacher is in, eve
+    announces "maths 3\u0412" (a Cyrillic capital Ve, drawn as B) with her own key: `lanchat rooms`
+    listed it with no word, and `lanchat connect` joined it as a room never met (the trust's key
+    folded capitals first: "maths 3\u0299", not "maths 3b"). Now it is the name trusted, drawn so:
+    warned of, and refused as changed."""
+    maths_pc, _physics_pc, eve_pc, student = school(lab)
+    env = child_env()
+    maths, _ = tls_room(lab, maths_pc, "maths 3B")
+    monday = join(lab, student, env, "maths 3B")
+    assert monday.returncode == 0 and "welcome, stu" in monday.stdout + monday.stderr, monday
+    maths.stop()
+    look_alike = "maths 3\u0412"
+    tls_room(lab, eve_pc, look_alike)
+    listed = subprocess.run(["ip", "netns", "exec", student, sys.executable, "-m", "lanchat", "rooms"],
+                            capture_output=True, text=True, timeout=30, env=env).stdout  # fmt: skip
+    assert f"{look_alike} on {EVE_PC}:3580" in listed and "WARNING: its TLS fingerprint is not the one you trusted" in listed, listed
+    fake = join(lab, student, env)  # the only room announced: joined without a question
+    said = fake.stdout + fake.stderr
+    assert fake.returncode != 0 and "welcome" not in said, said
+    assert "has CHANGED" in said, said
+
+
 def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_the_same_name_loudly(tmp_path):
     """The refusal of "physics 2A" at the address where "maths 3B" was trusted read "WARNING: the TLS
     fingerprint of 198.18.0.1:3580 has CHANGED ... Someone may be pretending to be the server", and
