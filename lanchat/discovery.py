@@ -129,8 +129,16 @@ def renamed_twins(rooms: Iterable[RoomInfo], typed: str, port: int | None = None
     """The rooms called ``typed`` with ``-2``, ``-3``... added (free_label: announced when a room had
     the name already, the class next door's "teacher's room"); on ``port`` if one was given. A
     student told the name by the second teacher, before the screen said "-2", typed the first's."""
-    wanted = re.compile(re.escape(room_key(typed)) + r"-\d+")
-    return [room for room in rooms if wanted.fullmatch(room_key(room.name)) and port in (None, room.port)]
+    wanted = room_key(typed)
+    return [room for room in rooms if (first := renamed_from(room.name)) is not None and room_key(first) == wanted
+            and port in (None, room.port)]
+
+
+def renamed_from(name: str) -> str | None:
+    """The name ``name`` was renamed from, if it has the ``-2``, ``-3``... free_label adds on a
+    clash ("maths 3B-2": "maths 3B"), else None."""
+    found = re.fullmatch(r"(.+)-\d+", name)
+    return found.group(1) if found else None
 
 
 def same_certificate_elsewhere(rooms: Iterable[RoomInfo], fingerprint: str, own: Iterable[str]) -> RoomInfo | None:

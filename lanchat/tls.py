@@ -618,7 +618,18 @@ def other_rooms_at(known: KnownServers, old: Collection[str], room: str | None) 
         names = known.rooms.names_holding(old)
     except TlsError:
         return []
-    return names if names and not any(same_room_name(name, room) for name in names) else []
+    return names if names and not any(same_room_name(name, room) or _renamed_twins(name, room) for name in names) else []
+
+
+def _renamed_twins(one: str, other: str) -> bool:
+    """Is either name the other with -2, -3... added (discovery.renamed_from)? What a room of the
+    name trusted is announced as when its name was held already (anyone can make it so): not
+    another room as far as names tell. eve at the address trusted for "maths 3B" announcing
+    "maths 3B-2" got the calm 'another teacher's room most likely has it now', and --fingerprint."""
+    from .discovery import renamed_from
+
+    return any(first is not None and same_room_name(first, name)
+               for first, name in ((renamed_from(one), other), (renamed_from(other), one)))
 
 
 def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool, by_name: bool = False) -> str:

@@ -111,6 +111,32 @@ def test_eves_room_named_with_a_cyrillic_capital_is_held_to_the_certificate_trus
     assert "has CHANGED" in said, said
 
 
+def test_eve_at_the_maths_rooms_address_announcing_it_with_2_added_is_refused_loudly(lab):
+    """The student trusted "maths 3B" at 198.18.0.1. eve takes that address (the maths laptop is
+    off, or her ARP replies win) and announces "maths 3B-2", the name a room gets when its own is
+    held (connect tells students so). The refusal read "198.18.0.1:3580 is the room 'maths 3B-2'
+    now ... another teacher's room most likely has this one now", with the --fingerprint to give,
+    and `lanchat rooms` a calm note. The maths room renamed with another certificate is what the
+    loud refusal is for: now it says CHANGED and WARNING."""
+    maths_pc, _physics_pc, eve_pc, student = school(lab)
+    env = child_env()
+    maths, _ = tls_room(lab, maths_pc, "maths 3B")
+    monday = join(lab, student, env, "maths 3B")
+    assert monday.returncode == 0 and "welcome, stu" in monday.stdout + monday.stderr, monday
+    maths.stop()
+    lab.ip(maths_pc, "addr", "flush", "dev", "lan0")
+    lab.ip(eve_pc, "addr", "flush", "dev", "lan0")
+    lab.ip(eve_pc, "addr", "add", f"{MATHS_PC}/24", "dev", "lan0")
+    tls_room(lab, eve_pc, "maths 3B-2")
+    listed = subprocess.run(["ip", "netns", "exec", student, sys.executable, "-m", "lanchat", "rooms"],
+                            capture_output=True, text=True, timeout=30, env=env).stdout  # fmt: skip
+    assert f"maths 3B-2 on {MATHS_PC}:3580" in listed and "WARNING" in listed and "note:" not in listed, listed
+    fake = join(lab, student, env, "maths 3B-2")
+    said = fake.stdout + fake.stderr
+    assert fake.returncode != 0 and "welcome" not in said, said
+    assert f"the TLS fingerprint of {MATHS_PC}:3580 has CHANGED" in said and "another teacher's room" not in said, said
+
+
 def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_the_same_name_loudly(tmp_path):
     """The refusal of "physics 2A" at the address where "maths 3B" was trusted read "WARNING: the TLS
     fingerprint of 198.18.0.1:3580 has CHANGED ... Someone may be pretending to be the server", and
