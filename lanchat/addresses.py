@@ -161,11 +161,11 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         host, rest = text[1:close], text[close + 1 :]
         if not host:
             raise AddressProblem(f"{text!r} has nothing between the brackets")
-        if not rest:
-            return host, None
-        if not rest.startswith(":") or rest == ":":
+        if rest and (not rest.startswith(":") or rest == ":"):
             raise AddressProblem(f"{text!r}: after ']' comes ':PORT', e.g. [::1]:3580")
-        return host, _port_number(rest[1:], f"after {host!r}")
+        if ":" not in host:  # an IPv4 address (or a name) in brackets: checked as written without them
+            return split_host_port(host + rest)  # ([127.0.0.010]:3580 went past the checks to 127.0.0.8)
+        return host, (_port_number(rest[1:], f"after {host!r}") if rest else None)
     if "]" in text:
         raise AddressProblem(f"{text!r} has ']' without an opening '['")
     if text.count(":") >= 2:

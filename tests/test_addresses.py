@@ -553,14 +553,15 @@ def test_wide_digits_of_an_address_are_taken_as_typed():
     assert split_host_port("école.lan") == ("école.lan", None)  # a name: the name server's
 
 
-@pytest.mark.parametrize("typed", ["127.0.0.010", "１２７.０.０.０１０", "127。0。0。010"])
+@pytest.mark.parametrize("typed", ["127.0.0.010", "１２７.０.０.０１０", "127。0。0。010", "[127.0.0.010]", "[１２７.０.０.０１０]"])
 def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room(typed):
     """A student typed the teacher's address as the school router's page shows it, 127.0.0.010
     here: the C library read 010 as octal, 8, and she joined the room at 127.0.0.8, another
     machine's (all of 127/8 is this one, standing in for a classroom). Now: the address said to
     be none as written, the command meant, and nothing dialled. The same typed with an input
     method's wide digits or dots, which Python hands to the system as ASCII (IDNA): it went past
-    the check and joined 127.0.0.8."""
+    the check and joined 127.0.0.8; and in brackets, as an IPv6 address is written, either went
+    past it too."""
     with socket.create_server(("127.0.0.8", 0)) as other_room:
         port = other_room.getsockname()[1]
         proc = Proc("connect", typed, str(port), "--name", "bob", stdin=False)
