@@ -177,6 +177,16 @@ def test_a_room_named_like_an_address_and_tls_cannot_make_the_status_line_lie(la
     joined.send("/address")
     said = joined.expect(r"connected to (.*)$", start=seen).group(1)
     assert said == f"{ANN}:{port}, the room {lie!r}", said  # the address first, the name quoted after it
+    # the room lost and back at the same address: the rejoin took the bare address for another of
+    # the room's ("back in the room at ..., another of its addresses"), and the name went
+    server.popen.kill()
+    server.wait()
+    back, _port = serve_room(lab, ann, "--room", lie, "--port", str(port))
+    joined.expect(r"back in the room as bob", timeout=20, start=seen)
+    seen = joined.mark()
+    joined.send("/address")
+    assert joined.expect(r"connected to (.*)$", start=seen).group(1) == said
+    assert "another of its addresses" not in joined.output, joined.output
     joined.send("/q")
     assert joined.wait(15) == 0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..textsafe import quoted, visible
 from .chat import run_participant
-from .rejoin import Remembered, ServerUsesTls, found_at
+from .rejoin import Remembered, ServerUsesTls, found_at, room_where
 from .rooms import NO_ROOM_HELP, find_rooms, load_identity, room_said, room_warning, trusted_by_name
 from .terminal import PROG, PromptCancelled, cancelled, fail, interactive, password_from_user, resolve_name, say
 
@@ -96,16 +96,6 @@ def _typed_pin(text: str) -> str | int:
             "capitals count): check it against the one the host printed", 2
         )
     return pinned
-
-
-def room_where(address: str, room: str | None) -> str:
-    """The status line's and /address's place: the address (" (TLS)" when encrypted), then the
-    room's name when discovery found it by one (of 12 rooms on a school's LAN, the address alone
-    did not tell a class's from another's): ``198.18.0.1:3580 (TLS), the room 'maths 3B'``. The
-    name is anyone's announcement: it comes after the truth, quoted, so "maths at 10.0.0.1:3580
-    (TLS)" cannot pass for the address or the encryption (it read "maths at 10.0.0.1:3580 (TLS)
-    at 10.0.0.66:3580", a plain room at another machine)."""
-    return address if room is None else f"{address}, the room {quoted(room)}"
 
 
 def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001

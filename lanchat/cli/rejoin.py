@@ -102,6 +102,16 @@ def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
         return None
 
 
+def room_where(address: str, room: str | None) -> str:
+    """The status line's and /address's place: the address (" (TLS)" when encrypted), then the
+    room's name when discovery found it by one (of 12 rooms on a school's LAN, the address alone
+    did not tell a class's from another's): ``198.18.0.1:3580 (TLS), the room 'maths 3B'``. The
+    name is anyone's announcement: it comes after the truth, quoted, so "maths at 10.0.0.1:3580
+    (TLS)" cannot pass for the address or the encryption (it read "maths at 10.0.0.1:3580 (TLS)
+    at 10.0.0.66:3580", a plain room at another machine)."""
+    return address if room is None else f"{address}, the room {quoted(room)}"
+
+
 def rejoiner(where, session, *, key, password, binding: bytes, version: int | None = None):  # noqa: ANN001, ANN202
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
@@ -126,6 +136,7 @@ class _Rejoin:
         from ..events import FIRST_RELEASE_VERSION, PROTOCOL_VERSION
 
         endpoint, self.pinned, found = where
+        self.room = found.name if found is not None else None  # found by its name: the status line says it (room_where)
         # The addresses `connect NAME` found were for the first connect: a rejoin asks the
         # resolver again (the host's laptop may have a new lease; the saved ones would be tried
         # forever), and dials them only when the look-up fails (the school's name server down).
@@ -151,7 +162,7 @@ class _Rejoin:
     def joined_at(self) -> tuple[str, bool]:
         """Where the last join was, as the status line says it (the room followed there), and
         whether the room had left where we were (else that was another of its addresses)."""
-        return self.endpoint.describe() + (" (TLS)" if self.binding else ""), self.moved_away
+        return room_where(self.endpoint.describe() + (" (TLS)" if self.binding else ""), self.room), self.moved_away
 
     def news(self) -> bool:
         """Is there an address the room is announced at, not tried yet, that was not reported
