@@ -1408,26 +1408,30 @@ class _Opening(_Rows):
         opened, as the kernel's protected_regular refuses such a file in /tmp: theirs and writable
         by anyone, or theirs in a folder anyone may write (sticky, as /tmp, or not). Another user made
         class.sqlite3 and its journal there, 0666, before a teacher's (or root's) serve: the room's
-        messages, direct ones too, went into files they read. A class folder shared by a group,
-        the history another teacher's, is not such a folder and stays theirs to share."""
+        messages, direct ones too, went into files they read. So too SQLite's -wal and -shm beside
+        it, planted before the first start (the -wal got every line; the -shm indexes it). A class
+        folder shared by a group, the history another teacher's, is not such a folder and stays
+        theirs to share. (The journal has a rule of its own: Journal's owner, the history's.)"""
         folder = self._real.parent
         try:
-            mode = os.stat(folder).st_mode
+            open_folder = bool(os.stat(folder).st_mode & stat.S_IWOTH)  # (sticky, as /tmp; or not, where anyone may even swap it)
         except OSError:  # (SQLite's open says what is there)
             return
-        try:
-            info = os.stat(self._real)
-        except OSError:  # (not there: made, ours)
-            return
-        open_folder = bool(mode & stat.S_IWOTH)  # (sticky, as /tmp; or not, where anyone may even swap it)
-        if info.st_uid in (0, os.geteuid()) or not (open_folder or info.st_mode & stat.S_IWOTH):
-            return  # (its journal has a rule of its own: Journal's owner, the history's)
-        where = f"in {folder}, a folder anyone may write to" if open_folder else "and anyone may write to it"
-        raise HistoryUnusable(
-            f"{self.path} belongs to user {_user(info.st_uid)}, {where}: they may have put it there to read this "
-            "room's messages (direct ones too) or to add to them; nothing was written: keep the history in a "
-            "folder of your own (--history PATH)"
-        )
+        sqlites = self._real.name
+        for file, what in ((self._real, ""), (self._real.with_name(sqlites + "-wal"), f" (SQLite's file of {self.path.name}'s newest changes)"),
+                           (self._real.with_name(sqlites + "-shm"), f" (SQLite's file beside {self.path.name})")):  # fmt: skip
+            try:
+                info = os.lstat(file)
+            except OSError:  # (not there: made, ours)
+                continue
+            if info.st_uid in (0, os.geteuid()) or not (open_folder or info.st_mode & stat.S_IWOTH):
+                continue
+            where = f"in {folder}, a folder anyone may write to" if open_folder else "and anyone may write to it"
+            raise HistoryUnusable(
+                f"{file if what else self.path}{what} belongs to user {_user(info.st_uid)}, {where}: they may have put it "
+                "there to read this room's messages (direct ones too) or to add to them; nothing was written: keep the "
+                "history in a folder of your own (--history PATH)"
+            )
 
     def _check_not_a_start(self) -> None:
         """Refuse a file too short to hold SQLite's header that does not begin as one: SQLite

@@ -258,20 +258,22 @@ def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_
         assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
 
 
-@pytest.mark.parametrize("where", ["sticky folder", "open folder, her file private", "writable by all"])
+@pytest.mark.parametrize("where", ["sticky folder", "open folder, her file private", "writable by all", "her -wal and -shm"])
 def test_a_history_another_user_planted_is_refused_before_a_message_is_written_into_it(where):
     """mallory, another user of the lab machine, makes class.sqlite3 and its journal first, both
     -rw-rw-rw- (umask 0): in a folder others may write (sticky, as /tmp), or hers anywhere
     writable by all. The teacher's (here root's) serve took both, and wrote the room's messages,
-    direct ones too, into files she reads (h-attack3). Now it is refused, saying whose and why,
-    and nothing is written; a file of root's or this user's own is taken as before."""
+    direct ones too, into files she reads (h-attack3). So too SQLite's -wal and -shm planted
+    before the first start (h-attack4: a teacher's serve wrote every line into her -wal). Now it is
+    refused, saying whose and why, and nothing is written; root's or this user's own are taken."""
     from helpers import short_tmp_dir
     from test_history_deleted import as_mallory
 
     with short_tmp_dir() as folder:
         os.chmod(folder, 0o1777)
         room = os.path.join(folder, "room")
-        as_mallory("sh", "-c", f"umask 0; mkdir {room}; : > {room}/class.sqlite3; : > {room}/class.sqlite3.pending")
+        planted = "class.sqlite3-wal class.sqlite3-shm" if where.endswith("-shm") else "class.sqlite3 class.sqlite3.pending"
+        as_mallory("sh", "-c", f"umask 0; mkdir {room}; cd {room}; for f in {planted}; do : > $f; done")
         os.chmod(room, {"sticky folder": 0o1777, "writable by all": 0o755}.get(where, 0o777))  # (root may: it stands for the folder's owner)
         if where.endswith("private"):  # root writes it all the same, and she may swap it for another in that folder
             os.chmod(os.path.join(room, "class.sqlite3"), 0o600)
@@ -282,10 +284,11 @@ def test_a_history_another_user_planted_is_refused_before_a_message_is_written_i
         finally:
             server.stop()
         why = "and anyone may write to it" if where == "writable by all" else f"in {room}, a folder anyone may write to"
-        assert f"{history} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
+        whose = f"{history}-wal (SQLite's file of class.sqlite3's newest changes)" if where.endswith("-shm") else history
+        assert f"{whose} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
         assert "Traceback" not in server.output
-        assert os.path.getsize(history) == 0 and os.path.getsize(history + ".pending") == 0
-        assert not os.path.exists(history + "-wal")
+        assert all(os.path.getsize(os.path.join(room, name)) == 0 for name in planted.split()), planted  # nothing written
+        assert not os.path.exists(history + ("" if where.endswith("-shm") else "-wal"))
 
 
 def test_a_journal_this_user_made_beside_another_owners_history_is_taken(tmp_path):
