@@ -310,6 +310,20 @@ def test_connect_takes_the_forms_lanchat_prints_and_the_log_shows_the_peer_so(se
     assert "Traceback" not in bob.output
 
 
+def refused_dialling_nothing(listener: socket.socket, *args: str) -> Proc:
+    """`lanchat connect ARGS`, which must end with the usage status (2) without connecting to
+    ``listener`` (the room it would have reached): the finished process, to read."""
+    proc = Proc("connect", *args, stdin=False)
+    try:
+        assert proc.wait() == 2
+    finally:
+        proc.stop()
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    return proc
+
+
 @pytest.mark.parametrize(
     ("form", "name", "meant"),
     [
@@ -325,14 +339,7 @@ def test_connect_to_a_mistyped_address_says_what_to_type_and_connects_nowhere(fo
     "cannot find host": now the command to type, and no connection is made."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
-        proc = Proc("connect", form.format(port=port), *name, stdin=False)
-        try:
-            assert proc.wait() == 2
-        finally:
-            proc.stop()
-        listener.setblocking(False)
-        with pytest.raises(BlockingIOError):
-            listener.accept()
+        proc = refused_dialling_nothing(listener, form.format(port=port), *name)
     lines = [line for line in proc.lines if "a new identity key was made" not in line]
     assert lines[-1] == f"  did you mean: python -m lanchat connect {meant.format(port=port)}", proc.output
     assert len(lines) == 2 and "cannot find host" not in proc.output and "Traceback" not in proc.output
@@ -564,14 +571,7 @@ def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room(t
     past it too."""
     with socket.create_server(("127.0.0.8", 0)) as other_room:
         port = other_room.getsockname()[1]
-        proc = Proc("connect", typed, str(port), "--name", "bob", stdin=False)
-        try:
-            assert proc.wait() == 2
-        finally:
-            proc.stop()
-        other_room.setblocking(False)
-        with pytest.raises(BlockingIOError):
-            other_room.accept()
+        proc = refused_dialling_nothing(other_room, typed, str(port), "--name", "bob")
     lines = [line for line in proc.lines if "a new identity key was made" not in line]
     assert lines[-1] == f"  did you mean: python -m lanchat connect 127.0.0.10 {port} --name bob", proc.output
     assert "(010 as 8)" in lines[-2] and "Traceback" not in proc.output

@@ -53,6 +53,16 @@ def join(lab: Lab, ns: str, env: dict[str, str], *args: str) -> subprocess.Compl
     return done
 
 
+def trusted_on_monday(lab: Lab, maths_pc: str, student: str, env: dict[str, str]) -> None:
+    """Monday: the student joins "maths 3B" (TLS) by its name at the maths laptop and trusts it;
+    then the maths room stops."""
+    maths, _ = tls_room(lab, maths_pc, "maths 3B")
+    monday = join(lab, student, env, "maths 3B")
+    said = monday.stdout + monday.stderr
+    assert monday.returncode == 0 and f"joining maths 3B on {MATHS_PC}:3580" in said and "welcome, stu" in said, monday
+    maths.stop()
+
+
 def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_room_trusted(lab):
     """Monday: the student joins "maths 3B" by its name, at 198.18.0.1. Tuesday the physics
     teacher's laptop has that address; the student joins "physics 2A" by its name with the board's
@@ -61,10 +71,7 @@ def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_ro
     the address alone goes to the physics room: eve's "maths 3B" is refused as changed."""
     maths_pc, physics_pc, eve_pc, student = school(lab)
     env = child_env()
-    maths, _ = tls_room(lab, maths_pc, "maths 3B")
-    monday = join(lab, student, env, "maths 3B")
-    assert monday.returncode == 0 and f"joining maths 3B on {MATHS_PC}:3580" in monday.stderr + monday.stdout, monday
-    maths.stop()
+    trusted_on_monday(lab, maths_pc, student, env)
     lab.ip(maths_pc, "addr", "flush", "dev", "lan0")  # the maths laptop is off; its lease goes to the physics one
     lab.ip(physics_pc, "addr", "flush", "dev", "lan0")
     lab.ip(physics_pc, "addr", "add", f"{MATHS_PC}/24", "dev", "lan0")
@@ -96,10 +103,7 @@ def test_eves_room_named_with_a_cyrillic_capital_is_held_to_the_certificate_trus
     warned of, and refused as changed."""
     maths_pc, _physics_pc, eve_pc, student = school(lab)
     env = child_env()
-    maths, _ = tls_room(lab, maths_pc, "maths 3B")
-    monday = join(lab, student, env, "maths 3B")
-    assert monday.returncode == 0 and "welcome, stu" in monday.stdout + monday.stderr, monday
-    maths.stop()
+    trusted_on_monday(lab, maths_pc, student, env)
     look_alike = "maths 3\u0412"
     tls_room(lab, eve_pc, look_alike)
     listed = subprocess.run(["ip", "netns", "exec", student, sys.executable, "-m", "lanchat", "rooms"],
@@ -120,10 +124,7 @@ def test_eve_at_the_maths_rooms_address_announcing_it_with_2_added_is_refused_lo
     loud refusal is for: now it says CHANGED and WARNING."""
     maths_pc, _physics_pc, eve_pc, student = school(lab)
     env = child_env()
-    maths, _ = tls_room(lab, maths_pc, "maths 3B")
-    monday = join(lab, student, env, "maths 3B")
-    assert monday.returncode == 0 and "welcome, stu" in monday.stdout + monday.stderr, monday
-    maths.stop()
+    trusted_on_monday(lab, maths_pc, student, env)
     lab.ip(maths_pc, "addr", "flush", "dev", "lan0")
     lab.ip(eve_pc, "addr", "flush", "dev", "lan0")
     lab.ip(eve_pc, "addr", "add", f"{MATHS_PC}/24", "dev", "lan0")
