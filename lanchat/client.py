@@ -40,7 +40,7 @@ from .client_files import (
     uploads_in_flight,
 )
 from .limits import HELLO_SECONDS
-from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
+from .liveness import Liveness, SleepWatch, answers_again_line, refuses_a_ping, silent_line
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
     Connection,
@@ -113,8 +113,13 @@ HELD_SECONDS = 30.0
 LINES_NOT_SENT = 1
 
 
-# While a rejoin waits, how often it asks whether the room was announced at a new address.
+# While a rejoin waits, how often it asks whether the room was announced at a new address,
+# and, where none can be, whether this machine slept meanwhile (Patience.woke): a student's
+# laptop closed while the room was down waited up to PATIENT_RETRY_SECONDS more on waking, its
+# status line saying a "next try at" already past (a wait counts monotonic time, which a
+# suspend stops).
 NEWS_CHECK_SECONDS = 0.5
+WAKE_CHECK_SECONDS = 2.0
 # How often a connected client checks that its own address is still this machine's (a laptop
 # back on the Wi-Fi with a new one rejoins then, not when TCP gives up a minute later).
 ADDRESS_CHECK_SECONDS = 2.0
@@ -217,6 +222,7 @@ class Patience:
         self.person = person
         self.patient = False  # past GIVE_UP_SECONDS, on the full screen
         self.told = False
+        self.sleep = SleepWatch(time.monotonic, time.time)  # (woke)
 
     def ends(self, offline_for: float) -> bool:
         """Offline this long: give up (True), or try again (turning patient past the limit)."""
@@ -226,7 +232,13 @@ class Patience:
         return not self.person
 
     def delay(self, attempt: int) -> float:
+        """The wait before the next try, from now (a sleep during it ends it: ``woke``)."""
+        self.sleep.look()
         return PATIENT_RETRY_SECONDS if self.patient else retry_delay(attempt)
+
+    def woke(self) -> bool:
+        """This machine slept during the wait: it is over (the room may be back, or the link)."""
+        return self.sleep.slept()
 
     def said(self, *, stopped: bool) -> list[Line]:
         """Once, when it turns patient: that it does (after a shutdown notice: the server is not back)."""
@@ -358,9 +370,8 @@ class Reconnect:
         return self.after_shutdown and not loop.session.closed_for_good
 
     def _wait(self, delay: float, loop: ClientLoop) -> None:
-        self.retry_at = time.monotonic() + delay
-        if hasattr(self.rejoin, "news"):  # the room may be announced elsewhere meanwhile (tick)
-            self.news_at = time.monotonic() + NEWS_CHECK_SECONDS
+        self.retry_at = time.monotonic() + delay  # (tick looks for the room's news, or a sleep, meanwhile)
+        self.news_at = time.monotonic() + (NEWS_CHECK_SECONDS if hasattr(self.rejoin, "news") else WAKE_CHECK_SECONDS)
         self.status.next_try = time.time() + delay
         loop.session.progress["connection"] = self.status
 
@@ -373,8 +384,9 @@ class Reconnect:
         if self.retry_at is not None and self.news_at is not None and now >= self.news_at:
             # the room announced at a new address while we wait (the host's laptop got another
             # lease): try there now, not after the wait (up to 5 s) that tries elsewhere earned
-            self.news_at = now + NEWS_CHECK_SECONDS
-            if self.rejoin.news():  # type: ignore[attr-defined]
+            news = getattr(self.rejoin, "news", None)
+            self.news_at = now + (WAKE_CHECK_SECONDS if news is None else NEWS_CHECK_SECONDS)
+            if self.patience.woke() or (news is not None and news()):
                 self.retry_at = now
         if self.retry_at is not None and now >= self.retry_at and loop.outcome is None and not loop.quitting:
             self.retry_at = self.news_at = None

@@ -41,6 +41,28 @@ MOVING_CHECK_SECONDS = 1.0
 SLEPT_SECONDS = 10.0
 
 
+class SleepWatch:
+    """Has this machine slept since the last look? A suspend stops the monotonic ``clock``, not the
+    ``wall`` one: the wall clock gone SLEPT_SECONDS or more ahead of it says so. Each look is the
+    next one's start (``look`` starts afresh); a clock set back is no sleep; no ``wall``, never."""
+
+    def __init__(self, clock: Callable[[], float], wall: Callable[[], float] | None) -> None:
+        self.clock, self.wall = clock, wall
+        self.wall_ahead = self._wall_ahead()  # how far the wall clock is ahead of ``clock``, at the last look
+
+    def look(self) -> None:
+        self.wall_ahead = self._wall_ahead()
+
+    def slept(self) -> bool:
+        ahead = self._wall_ahead()
+        jumped = ahead - self.wall_ahead
+        self.wall_ahead = ahead
+        return jumped >= SLEPT_SECONDS
+
+    def _wall_ahead(self) -> float:
+        return 0.0 if self.wall is None else self.wall() - self.clock()
+
+
 class Liveness:
     """One connection's ping and silence: the client loop says when bytes come (``heard``) and
     asks, each pass, whether to ping (``ping_due``) and whether the silence is news
@@ -49,8 +71,7 @@ class Liveness:
 
     def __init__(self, clock: Callable[[], float], wall: Callable[[], float] | None = None) -> None:
         self.clock = clock
-        self.wall = wall  # the wall clock (time.time), to see a sleep by (slept); None: never asked
-        self.wall_ahead = self._wall_ahead()  # how far the wall clock is ahead of ``clock``, at the last look
+        self.sleep = SleepWatch(clock, wall)  # wall: time.time, to see a sleep by (slept); None: never asked
         self.answers_pings = False  # the last welcome said the server answers ping
         self.heard_at = clock()  # the last byte from the room
         self.quiet_since = self.heard_at  # the last sign of it: a byte, or our output seen taken (sending)
@@ -61,7 +82,7 @@ class Liveness:
     def welcomed(self, answers_pings: bool) -> None:
         """A (new) connection's welcome: pings only if it says the server answers them."""
         self.answers_pings = answers_pings
-        self.wall_ahead = self._wall_ahead()  # a night spent offline was not spent on this connection
+        self.sleep.look()  # a night spent offline was not spent on this connection
         self.heard()
 
     def forget(self) -> None:
@@ -87,15 +108,8 @@ class Liveness:
         return True
 
     def slept(self) -> bool:
-        """Has this machine slept since the last look (the wall clock gone SLEPT_SECONDS or more
-        ahead of the monotonic one)? Each look is the next one's start; a clock set back is none."""
-        ahead = self._wall_ahead()
-        jumped = ahead - self.wall_ahead
-        self.wall_ahead = ahead
-        return jumped >= SLEPT_SECONDS
-
-    def _wall_ahead(self) -> float:
-        return 0.0 if self.wall is None else self.wall() - self.clock()
+        """Has this machine slept since the last look (SleepWatch)?"""
+        return self.sleep.slept()
 
     def asked(self) -> None:
         """A line of ours went that the room answers at once (a say, a /me, a whisper: its echo, or

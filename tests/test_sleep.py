@@ -21,7 +21,7 @@ import sys
 import time
 
 import pytest
-from helpers import Proc, child_env
+from helpers import Proc, child_env, start_server
 from platform_shims import shimmed_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -179,3 +179,31 @@ def test_the_hosts_laptop_sleeping_under_a_class_of_ten_brings_them_all_back_onc
                           capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
     said = [line for line in kept.stdout.splitlines() if "before the break" in line or "host slept" in line or "after the break" in line]
     assert len(said) == 3, kept.stdout
+
+
+def test_a_laptop_that_slept_while_the_room_was_down_tries_again_as_soon_as_it_wakes(tmp_path):
+    """The room stopped (the host's laptop asleep over lunch, the server restarted), and bob's
+    laptop slept while his chat waited to try again. The wait counted monotonic time, which a
+    suspend stops: on waking he waited out the rest of it (on the full screen, up to 30 s once
+    patient, the status line saying a "next try at" already past), the room back all along. Now
+    the wall clock gone ahead says he slept, and he tries at once. The wait is made a minute
+    here, so that only the sleep can end it within the test's deadline."""
+    clock = WallClock(str(tmp_path), faketime_library(), time.time())
+    server, port = start_server("--headless", "--no-announce")
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain",
+               env={**shimmed_env("import lanchat.client as slow\nslow.RETRY_DELAYS = (60.0,)\n"), **clock.env})  # fmt: skip
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.kill()  # gone without a word, as a host's laptop that fell asleep is (a stop would say so, and end --plain)
+        server.popen.wait(timeout=10)
+        bob.expect(r"connection lost; retrying in 60 s")
+        server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", str(port))
+        server.expect(r"listening on port")
+        woke = bob.mark()
+        clock.forward(3600.0, time.time())  # the lid opens an hour later (his monotonic clock stood still)
+        bob.expect(r"back in the room as bob", timeout=15, start=woke)
+        bob.send("after lunch")
+        bob.expect(r"bob: after lunch$")
+    finally:
+        bob.stop()
+        server.stop()
