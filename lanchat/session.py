@@ -378,8 +378,9 @@ class Session:
             return []
         self.where = where
         if not moved:
-            return [self._notice(f"back in the room at {where}, another of its addresses")]
-        return [self._notice(f"the room is at {where} now: its host's address changed")]
+            return [self._notice(f"back in the room, at another of its addresses: {where}")]
+        # (``where`` last, whole: "the room is at ADDRESS, the room 'maths 3B' now: ..." read badly)
+        return [self._notice(f"its host's address changed; the room is now at {where}")]
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""

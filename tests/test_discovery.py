@@ -178,7 +178,7 @@ def test_a_room_named_like_an_address_and_tls_cannot_make_the_status_line_lie(la
     said = joined.expect(r"connected to (.*)$", start=seen).group(1)
     assert said == f"{ANN}:{port}, the room {lie!r}", said  # the address first, the name quoted after it
     # the room lost and back at the same address: the rejoin took the bare address for another of
-    # the room's ("back in the room at ..., another of its addresses"), and the name went
+    # the room's ("back in the room, at another of its addresses: ..."), and the name went
     server.popen.kill()
     server.wait()
     back, _port = serve_room(lab, ann, "--room", lie, "--port", str(port))
@@ -1940,7 +1940,7 @@ def test_a_rejoin_that_followed_the_room_to_its_new_address_says_so_in_the_statu
             loop.selector.unregister(loop.sock)
             assert session.where == expected
         assert tried == ["198.18.0.11", "198.18.0.11"]
-        assert [line.text for line in shown] == ["the room is at 198.18.0.11:3580 now: its host's address changed"]  # type: ignore[attr-defined]
+        assert [line.text for line in shown] == ["its host's address changed; the room is now at 198.18.0.11:3580"]  # type: ignore[attr-defined]
     finally:
         reconnect.close()
         loop.selector.close()
@@ -2070,7 +2070,7 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
         rejoin()  # type: ignore[operator]
         assert tried[4:] == [ANN, "198.18.0.14"]  # in the same try
         assert [line.text for line in session.rejoined_at(*rejoin.joined_at())] == [  # type: ignore[attr-defined]
-            "back in the room at 198.18.0.14:3580, another of its addresses"
+            "back in the room, at another of its addresses: 198.18.0.14:3580"
         ]
         assert session.where == "198.18.0.14:3580"
         watch.heard(HOME, announced_at("198.18.0.13"))  # type: ignore[attr-defined]  # it moved: there first, said so
@@ -2078,7 +2078,7 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
         rejoin()  # type: ignore[operator]
         assert tried[-1] == "198.18.0.13"
         assert [line.text for line in session.rejoined_at(*rejoin.joined_at())] == [  # type: ignore[attr-defined]
-            "the room is at 198.18.0.13:3580 now: its host's address changed"
+            "its host's address changed; the room is now at 198.18.0.13:3580"
         ]
     finally:
         for end in ends:
