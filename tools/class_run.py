@@ -171,8 +171,12 @@ def lesson_plan(lesson: Lesson, port: int) -> None:
 
 
 def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", nargs="?", default="class-run", help="the folder for the screens (default: class-run)")
+    out = Path(parser.parse_args().out)  # (--help before the namespace: it needs no root)
     in_own_network()
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "class-run")
     out.mkdir(parents=True, exist_ok=True)
     lesson = Lesson(out)
     try:

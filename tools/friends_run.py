@@ -208,11 +208,17 @@ def plan(f: Friends, short: bool) -> None:
 
 
 def main() -> int:
-    out = Path(next((a for a in sys.argv[1:] if not a.startswith("--")), "friends-run"))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", nargs="?", default="friends-run", help="the folder for the screens (default: friends-run)")
+    parser.add_argument("--short", action="store_true", help="without the minute-long cut")
+    args = parser.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     f = Friends(out)
     try:
-        plan(f, "--short" in sys.argv)
+        plan(f, args.short)
     finally:
         for key, term in f.people.items():
             (out / f"raw-{key}.bin").write_bytes(bytes(term.raw))
