@@ -198,6 +198,16 @@ def said_slow(status: Offline, loop: ClientLoop, note: RejoinNote) -> None:
         loop.frontend.show([Line(kind="notice", time=time.time(), text=note.line)])
 
 
+def lost_because(failed: object) -> str:
+    """Why a rejoin's try failed, as its line says (still_lost). Refused: the room's server is
+    not running there now (the host restarting it, most likely); a first connect's hint, "no
+    lanchat server at ADDRESS (connection refused); is `lanchat serve` running? (a firewall...)",
+    read as asides within asides of a room the student had been in a moment ago."""
+    if isinstance(failed, TransportError) and failed.refused:
+        return "the room's server is not running at the moment: connection refused"
+    return str(failed).split("\n")[0]
+
+
 def not_taken(reconnect: Reconnect, submitted: list[str], index: int) -> int:
     """How many of the lines submitted together from ``index`` on (a paste, keys typed ahead)
     are messages that cannot be kept: offline with MAX_QUEUED_WHILE_AWAY waiting already,
@@ -446,7 +456,7 @@ class Reconnect:
             self._wait(delay, loop)
             # expected, so not said: a stopped server is not there; a false address of the room (NotTheRoom)
             if not isinstance(result, NotTheRoom) and not (self.status.stopped and isinstance(result, TransportError)):
-                loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
+                loop.frontend.show(loop.session.rejoin.still_lost(loop.session, lost_because(result), delay))
             loop.frontend.show(self.patience.said(stopped=self.shutdown_reason is not None))
             return
         sock, proto, welcome, early = result

@@ -233,6 +233,22 @@ def test_q_while_retrying_leaves_at_once():
         server.stop()
 
 
+def test_a_room_whose_server_is_not_back_yet_says_so_in_a_rejoins_words():
+    """The host's laptop crashed: each try is refused until the room is started again. The line
+    said the first connect's words, asides within asides ("still no connection (no lanchat server
+    at 127.0.0.1:PORT (connection refused); is `lanchat serve` running?); retrying in 2 s")."""
+    server, port = serve_tcp()
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        line = bob.expect(r"still no connection.*").group(0)
+        assert line == "still no connection (the room's server is not running at the moment: connection refused); retrying in 2 s (/q to leave)"
+    finally:
+        bob.stop()
+        server.stop()
+
+
 def test_a_real_shutdown_is_not_retried():
     server, port = serve_tcp()
     bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
