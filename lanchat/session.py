@@ -226,6 +226,9 @@ class Session:
     name: str
     role: str = "client"  # or "host"
     where: str = ""  # the address or socket path, for the status line
+    # A client's room found by its name (discovery): ``where`` names it (cli/rejoin.room_where),
+    # and the student typed no address, so a narrow status line keeps it ahead of the mode
+    found_by_name: bool = False
     join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
     start_lines: tuple[str, ...] = ()  # the host's: what else `serve` said at start (shown with join_lines, not by /address)
     # The host's: the topic kept from the last run, which start_lines say ("topic kept from the last

@@ -574,6 +574,21 @@ def test_a_narrow_status_line_drops_what_matters_least_not_the_typing_topic_and_
     assert status.startswith(" ann │ turn │ waiting for bob │ 3 here │ cy is typing… ") and status.endswith(" scrolled up (End: back) "), status
 
 
+def test_a_room_found_by_its_name_keeps_its_place_on_the_status_line_as_a_hosts_address_is_kept():
+    """bob joined "Networks 3B" by discovery (tools/class_run.py): at 80 columns his status line
+    read " bob │ client │ duplex │ 5 here", neither the room's name nor its address, which he had
+    not typed: his own place went first, and with the room's name it no longer fitted beside the
+    mode. A room found by its name keeps its place as the host's address is kept; one joined by a
+    typed address still gives its place up first."""
+    where = "198.18.0.1:38539 (TLS), the room 'Networks 3B'"
+    view = make_view(members=["teacher", "ann", "bob", "carl", "dan"])
+    view.session.name, view.session.role, view.session.where = "bob", "client", where
+    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " bob │ client │ duplex │ 5 here"  # typed: his own
+    view.session.found_by_name = True
+    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == f" bob │ {where} │ duplex │ 5 here"
+    assert row_texts(rd.render(view, 8, 64))[-2].rstrip() == f" bob │ {where} │ 5 here"
+
+
 def test_a_narrow_status_line_keeps_what_matters_most_and_gives_parts_back_when_wider():
     """The line dropped the least useful part until the rest fitted, and never looked back: with
     a long topic the host lost "host" first, then the topic itself went too, and "host" stayed

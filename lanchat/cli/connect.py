@@ -143,6 +143,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         projector=args.projector,
         may_switch_to_tls=not binding and not endpoint.is_unix,
         intro=intro,
+        found_by_name=found is not None,
     )
 
 

@@ -751,7 +751,7 @@ def chat_over(session: Session) -> bool:
 # is under way (who is typing, a transfer), the host's role (which window is the server's), the
 # topic (cut short where it does not fit whole: SHORT_TOPIC_COLUMNS), the mode (in a turn room
 # whose turn it is says it already), and last a client's own role and address (it typed
-# `lanchat connect ADDRESS`).
+# `lanchat connect ADDRESS`; a room found by its name keeps its place as the host's address).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
 # A _NOW part's short form, following it: kept as a _NOW part (before the host's address, which
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
@@ -778,7 +778,10 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     connection = progress.pop("connection", None)
     parts = [(_KEEP, visible(session.name)), *_connection_parts(connection), *_connection_parts(progress.pop("silent", None))]
     client = session.role == "client"
-    parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (_CLIENT_OWN if client else _HOST_ADDRESS, visible(session.where or "?"))]
+    # (a client's own place, unless the room was found by its name: 80 columns had no room for
+    # "198.18.0.1:3580 (TLS), the room 'Networks 3B'" beside the mode, and showed neither)
+    place = _HOST_ADDRESS if not client or session.found_by_name else _CLIENT_OWN
+    parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (place, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (cli/chat.py's _let_the_end_be_read)
         parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
         return parts
