@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .addresses import addresses_moved, join_host_port, looks_like_ipv4
 from .stopsignals import held_in_new_threads, start_thread
-from .textsafe import visible
+from .textsafe import KEPT_SELECTORS, visible
 
 if TYPE_CHECKING:  # zeroconf itself is imported when a room is announced or looked for
     from zeroconf import ServiceInfo
@@ -114,8 +114,13 @@ def room_name_problem(text: str) -> str | None:
 
 def room_key(name: str) -> str:
     """A room's name as compared: capitals and runs of spaces do not count, as a person types a
-    name read off a list (rooms_called; the fingerprint trusted for a name, tls.KnownRooms)."""
-    return " ".join(name.split()).casefold()
+    name read off a list (rooms_called; the fingerprint trusted for a name, tls.KnownRooms); nor
+    do the emoji selectors a shown name keeps (textsafe.KEPT_SELECTORS): after a letter they draw
+    nothing, and eve's "maths 3B\ufe0f" was listed and joined as a room never met."""
+    return " ".join(name.translate(_SELECTORS_DROPPED).split()).casefold()
+
+
+_SELECTORS_DROPPED = dict.fromkeys(map(ord, KEPT_SELECTORS))
 
 
 def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None) -> list[RoomInfo]:

@@ -95,16 +95,17 @@ def test_joining_another_class_at_the_maths_rooms_old_address_keeps_the_maths_ro
     assert "the TLS fingerprint of the room 'maths 3B' has CHANGED" in said, said
 
 
-def test_eves_room_named_with_a_cyrillic_capital_is_held_to_the_certificate_trusted_for_the_name(lab):
+@pytest.mark.parametrize("look_alike", ["maths 3\u0412", "maths 3B\ufe0f"], ids=["cyrillic-capital", "emoji-selector"])
+def test_eves_room_named_with_a_cyrillic_capital_is_held_to_the_certificate_trusted_for_the_name(lab, look_alike):
     """The student trusted "maths 3B" on Monday. Tuesday, before the maths teacher is in, eve
     announces "maths 3\u0412" (a Cyrillic capital Ve, drawn as B) with her own key: `lanchat rooms`
     listed it with no word, and `lanchat connect` joined it as a room never met (the trust's key
     folded capitals first: "maths 3\u0299", not "maths 3b"). Now it is the name trusted, drawn so:
-    warned of, and refused as changed."""
+    warned of, and refused as changed. So is "maths 3B\ufe0f": the emoji selector U+FE0F, kept in
+    a shown name (it only picks how an emoji before it is drawn), draws nothing after a B."""
     maths_pc, _physics_pc, eve_pc, student = school(lab)
     env = child_env()
     trusted_on_monday(lab, maths_pc, student, env)
-    look_alike = "maths 3\u0412"
     tls_room(lab, eve_pc, look_alike)
     listed = subprocess.run(["ip", "netns", "exec", student, sys.executable, "-m", "lanchat", "rooms"],
                             capture_output=True, text=True, timeout=30, env=env).stdout  # fmt: skip
