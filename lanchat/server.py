@@ -33,8 +33,7 @@ from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
 from .transport import (
-    account_at_once,
-    from_this_machine,
+    arrival,
     peer_users,
     peer_users_at_once,
     remove_unix_path,
@@ -112,10 +111,10 @@ class Client:
 
 def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[bool, bool, int | None]:
     """For gate.arrived and the connection caps: can a peer's Unix user be read (_peer_users),
-    did it dial this machine's own address (a lab student by the room's announced address), and
-    its user if the kernel says it at once (transport.account_at_once: a peer on this machine;
-    microseconds); an in-process peer (``how``) has none of them."""
-    return (False, False, None) if how else (True, from_this_machine(sock), account_at_once(sock))
+    is it on this machine by a network address (a lab student by the room's announced address,
+    or from another of the machine's addresses), and its user if the kernel says it at once
+    (transport.arrival: microseconds); an in-process peer (``how``) has none of them."""
+    return (False, False, None) if how else (True, *arrival(sock))
 
 
 def _peer_users(clients: dict[int, Client], cids: list[int]) -> dict[int, int | None]:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 from . import events as ev
 from .limits import UNCOUNTED, Counted
 from .protocol import HTTP_REQUEST_KEPT, TLS_RECORD_TYPES, encode, looks_like_http, looks_like_tls  # noqa: F401 - the rule lives with the framing
-from .transport import account_at_once, from_this_machine
+from .transport import arrival
 
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
@@ -1228,7 +1228,7 @@ class TlsHandshakes:
 
     def start(self, sock: socket.socket, peer: str) -> None:
         # a lab class by the LAN address: as loopback; a student's handshakes: their account's
-        counted = self.reserve(peer, from_this_machine(sock), account_at_once(sock))
+        counted = self.reserve(peer, *arrival(sock))
         if counted is None:  # past the caps (logged there); no TLS yet to say so in
             _close(sock)
             return

@@ -182,8 +182,8 @@ def account_at_once(sock: socket.socket) -> int | None:
     loopback, or this machine's own address) and the kernel says at once (SO_PEERCRED,
     sock_diag: microseconds, never /proc's tables); ``PEER_GONE`` for a TCP connection whose
     other end was closed or reset before the accept (no process holds it: its user is no longer
-    said); None for a peer elsewhere, or not said (no sock_diag). Read at each accept from this
-    machine, for the connection caps per account (guard.Guard.admit) and the gate's."""
+    said); None for a peer elsewhere, or not said (no sock_diag). Read at each accept (arrival),
+    for the connection caps per account (guard.Guard.admit) and the gate's."""
     if sock.family == socket.AF_UNIX:
         return _socket_file_peer_user(sock)
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
@@ -191,10 +191,22 @@ def account_at_once(sock: socket.socket) -> int | None:
     peer = _peer_of(sock)
     if peer is None:
         return PEER_GONE  # reset before the accept (the guard counts it so only from this machine)
-    if peer.host != peer.our_host and not ipaddress.ip_address(peer.host).is_loopback:
-        return None  # another machine: nobody's account here
+    # Asked of every peer, not only loopback's and our own address's: a student on a lab server
+    # who dials one of its addresses from another of them (its second LAN address, docker0's,
+    # an IPv6 one) is on this machine too; the kernel finds their socket here (arrival).
     said = sock_diag_users({0: peer})
     return None if not said else PEER_GONE if said[0] is None else said[0]
+
+
+def arrival(sock: socket.socket) -> tuple[bool, int | None]:
+    """At an accept, for the gate and the connection caps: is the peer on this machine by a
+    network address (from_this_machine, or one of this machine's other addresses: the kernel
+    knows its socket, account_at_once), and its account. A script on a lab server that dialled
+    the room's address from each of the server's other addresses in turn (10.0.0.5 from
+    10.0.1.5, 172.17.0.1, fd00::5...) was a machine on the network at each: fifteen wrong
+    passwords more at each, never counted as its user."""
+    account = account_at_once(sock)
+    return from_this_machine(sock) or (account is not None and account >= 0), account
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,17 @@ from pathlib import Path
 import pexpect
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import ROOT, Proc, RawClient, child_env, identity_args, local_host, running_server, wait_for
+from helpers import (
+    ROOT,
+    Proc,
+    RawClient,
+    child_env,
+    identity_args,
+    local_host,
+    network_namespace_or_skip,
+    running_server,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat import identity
@@ -1395,6 +1405,52 @@ for n in range(16):
         server.expect(r"wrong room password from 127\.0\.0\.16 \(as mallory14\); 15 within 5 minutes from user 65534 on this machine")
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to type as another user")
+def test_a_students_guesses_from_the_servers_other_addresses_meet_the_same_ceiling():
+    """From the attacker's side: a lab server has more than one address (a second LAN, docker0's,
+    an IPv6 one). A student's script on it dials the room from each of them in turn: each was a
+    machine on the network of its own (only its own address dialled from itself, or loopback,
+    counted as this machine), so four addresses gave 60 guesses in five minutes, not 15."""
+    extra = ["198.51.100.11", "198.51.100.12", "fd51::12"]
+    with network_namespace_or_skip() as (namespace, _ours, theirs, link):
+        subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True, timeout=10)  # (one's own addresses go by it)
+        for address in extra:
+            subprocess.run(["ip", "-n", namespace, "addr", "add", f"{address}/{128 if ':' in address else 32}", "dev", link,
+                            *(["nodad"] if ":" in address else [])], check=True, timeout=10)  # fmt: skip
+        subprocess.run(["ip", "-n", namespace, "addr", "add", "fd51::11/128", "dev", link, "nodad"], check=True, timeout=10)
+        server = Proc("serve", "--port", "0", "--host", "::", "--headless", "--no-history", "--no-announce", "--password",
+                      env=child_env(LANCHAT_PASSWORD="tea and biscuits"), program=["ip", "netns", "exec", namespace, sys.executable,
+                                                                                  "-m", "lanchat"])  # fmt: skip
+        try:
+            port = server.expect(r"listening on port (\d+)").group(1)
+            guesses = r"""
+import socket, sys
+port, primary, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+for n in range(16):
+    source = extra[n % len(extra)]
+    sock = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET)
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect(("fd51::11" if ":" in source else primary, port))
+    sock.sendall(f"\nmallory{n}\ncoffee {n}\n".encode())
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    print("locked" if b"too many wrong passwords" in answer else "guessed")
+"""
+            script = subprocess.run(
+                ["ip", "netns", "exec", namespace, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                 sys.executable, "-c", guesses, port, theirs, *extra, theirs],
+                capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
+            )  # fmt: skip
+            assert script.returncode == 0, script.stderr
+            assert script.stdout.split() == ["guessed"] * 15 + ["locked"], server.output
+            server.expect(r"\(as mallory14\); 15 within 5 minutes from user 65534 on this machine")
+        finally:
+            server.stop()
 
 
 def test_the_room_keeps_working_while_wrong_passwords_pile_up():
