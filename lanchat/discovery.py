@@ -141,8 +141,9 @@ def renamed_twins(rooms: Iterable[RoomInfo], typed: str, port: int | None = None
 
 def renamed_from(name: str) -> str | None:
     """The name ``name`` was renamed from, if it has the ``-2``, ``-3``... free_label adds on a
-    clash ("maths 3B-2": "maths 3B"), else None."""
-    found = re.fullmatch(r"(.+)-\d+", name)
+    clash ("maths 3B-2": "maths 3B"), else None. Read as room_key reads it, without the emoji
+    selectors, which draw nothing after a digit ("maths 3B-2\ufe0f" is drawn "maths 3B-2")."""
+    found = re.fullmatch(r"(.+)-\d+", name.translate(_SELECTORS_DROPPED))
     return found.group(1) if found else None
 
 
