@@ -490,10 +490,13 @@ def _text(raw: bytes) -> str:
 def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     """Where the history lives when --history is not given: the user's data directory, one
     file per endpoint (``history-3580.sqlite3``; an AF_UNIX path by a hash of it), so two
-    rooms on one machine never replay each other's messages."""
+    rooms on one machine never replay each other's messages; on the default port, an older
+    lanchat's one ``history.sqlite3`` while the room has no file of its own."""
     import hashlib
 
     import platformdirs  # imported here: only `serve` without --history needs it
+
+    from .transport import DEFAULT_PORT
 
     folder = platformdirs.user_data_path("lanchat", appauthor=False)
     if unix is not None:
@@ -502,7 +505,13 @@ def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
         tag = str(port)
     else:
         return folder / FILE_NAME
-    return folder / f"history-{tag}.sqlite3"
+    own, shared = folder / f"history-{tag}.sqlite3", folder / FILE_NAME
+    if port == DEFAULT_PORT and not os.path.lexists(own) and os.path.lexists(shared):
+        # lanchat before per-endpoint files (2026-12-03) kept every room's history in FILE_NAME:
+        # the room on the default port, where that lanchat served, goes on with it (its lessons
+        # and when each name was last here), and that lanchat run again still finds it there.
+        return shared
+    return own
 
 
 def _user(uid: int) -> str:

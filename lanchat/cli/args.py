@@ -577,7 +577,8 @@ def build_parser() -> _Parser:
         type=_file_path,
         metavar="PATH",
         help="keep the chat history in this SQLite file (made if missing, in a folder that must exist; default: one file per port in your data folder, "
-        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; --port 0: the port it "
+        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux (on 3580, an older lanchat's "
+        "history.sqlite3 there if it has none); --port 0: the port it "
         "got; with --unix, one per "
         "socket path)",
     )

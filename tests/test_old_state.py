@@ -1,0 +1,59 @@
+"""State an older lanchat left on disk, opened by today's: files in tests/fixtures/, each made by
+an older commit (tests/fixtures/make_old_state.py says how), copied into a test's own folders and
+used by the real program, run as a subprocess. Nothing the older lanchat kept may be lost, and what
+today's lanchat writes into it must still open in the older one (the format it reads kept)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from helpers import ROOT, Proc, child_env
+
+FIXTURES = ROOT / "tests" / "fixtures"
+# 274fb31, the first release: `serve` with no --history kept every room in this one file
+FIRST_RELEASE_HISTORY = FIXTURES / "first_release_history.sqlite3"
+
+
+def data_folder_of_the_first_release() -> tuple[dict[str, str], Path]:
+    """A child's environment whose data folder holds what the first release's `serve` left there."""
+    env = child_env()
+    folder = Path(env["XDG_DATA_HOME"]) / "lanchat"
+    folder.mkdir()
+    shutil.copyfile(FIRST_RELEASE_HISTORY, folder / "history.sqlite3")
+    return env, folder
+
+
+def test_lanchat_history_with_no_path_shows_the_lessons_the_first_release_kept() -> None:
+    """A teacher's term of lessons, kept by the first release's `serve` in history.sqlite3, and
+    today's `lanchat history` said 'history-3580.sqlite3: no such history file' with no word of it."""
+    env, _folder = data_folder_of_the_first_release()
+    shown = Proc("history", stdin=False, env=env)
+    assert shown.wait() == 0, shown.output
+    assert "ann: hello from old-274fb31" in shown.output
+
+
+def test_serve_on_the_default_port_goes_on_with_the_first_releases_history(lab) -> None:
+    """Updated, the teacher types `lanchat serve` as every week: the room started with an empty
+    history-3580.sqlite3, last term's lessons left behind unsaid.
+    It goes on with the first release's file, which that release can still read. Port 3580 is
+    safe to use: it is inside a network namespace of this test's own."""
+    env, folder = data_folder_of_the_first_release()
+    ns = lab.namespace("U")
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--no-announce", env=env, program=lab.program(ns))
+    lab.procs.append(server)
+    server.expect(r"listening on port 3580")
+    server.expect(r"history: " + str(folder / "history.sqlite3") + " ")
+    bob = Proc("connect", "127.0.0.1", "--name", "bob", "--plain", env=child_env(), program=lab.program(ns))
+    lab.procs.append(bob)
+    bob.expect(r"\[History\] ann: hello from old-274fb31")
+    bob.send("a line for the old file")
+    bob.expect(r"bob: a line for the old file")
+    bob.stop()
+    server.stop()
+    assert not (folder / "history-3580.sqlite3").exists()
+    with sqlite3.connect(folder / "history.sqlite3") as old:  # as the first release reads it
+        assert old.execute("PRAGMA user_version").fetchone() == (1,)
+        texts = [row[0] for row in old.execute("SELECT text FROM messages ORDER BY id")]
+    assert texts == ["hello from old-274fb31", "a secret for bob", "another secret", "a line for the old file"]
