@@ -19,7 +19,8 @@ move's COMMIT and emptying the journal stores nothing twice. The journal is move
 holds ``move_rows`` (500) rows or its oldest is ``move_seconds`` (5 s) old (the loop sleeps
 until then: hub.next_deadline; an empty journal sets no deadline), before any other statement
 (a replay, /history, mark_seen, a claim, a ban, an act: ids stay the order things happened
-in), on ``close()``, and at start, when a killed server left rows there. A last line with no
+in), on ``close()``, and at start, when a killed server left rows there (after the newest, if a
+lanchat older than the journal stored messages under their ids since: _after_an_older_lanchat). A last line with no
 newline is a write the kill cut short, never delivered: ignored. Anything else unreadable
 refuses the start with one message, and the database is not touched. A pass that reads the
 store between ``keep()`` and ``commit()`` writes its rows into an SQLite transaction instead,
@@ -379,6 +380,30 @@ def _row(row: Row, key: Callable[[str], str] = ev.name_key) -> tuple:
     if to is None:
         return (id_, time, sender, key(sender), None, None, text, sender_owner, None)
     return (id_, time, sender, key(sender), to, key(to), text, sender_owner, recipient_owner)
+
+
+def _after_an_older_lanchat(db: sqlite3.Connection, rows: list[Row], newest: int) -> list[Row]:
+    """A killed server's journal ``rows``, as they go in at start. A lanchat older than the journal
+    (before 2026-12-03), run on the file meanwhile, read no journal and stored its own messages under
+    the same ids: moved by id (OR IGNORE), the killed server's were dropped unsaid. From the first
+    id another message holds on, they go after the newest (``newest``), in their order; one stored
+    there already (a move that committed before the journal was emptied) is not stored twice."""
+    clash = next((at for at, row in enumerate(rows) if _holds_another(db, row)), None)
+    if clash is None:
+        return rows
+    since = rows[clash][0]
+    stored = "SELECT 1 FROM main.messages WHERE id >= ? AND time = ? AND sender = ? AND text = ?"
+    moved = [row for row in rows[clash:] if db.execute(stored, (since, row[1], row[2], row[4])).fetchone() is None]
+    return rows[:clash] + [(newest + at, *row[1:]) for at, row in enumerate(moved, start=1)]
+
+
+def _holds_another(db: sqlite3.Connection, row: Row) -> bool:
+    """True if the file holds another message under ``row``'s id (not the same time, sender and text)."""
+    try:
+        held = db.execute("SELECT time, sender, text FROM main.messages WHERE id = ?", (row[0],)).fetchone()
+    except sqlite3.OperationalError:  # (no messages table yet)
+        return False
+    return held is not None and tuple(held) != (row[1], row[2], row[4])
 
 
 def _name_keys() -> Callable[[str], str]:
@@ -1682,8 +1707,12 @@ class _Journaled(_Rows):
                     "messages are lost) and start again"
                 ) from None
             if leftover:
+                self.journal.rows = _after_an_older_lanchat(self.db, leftover, self._newest_id())
                 try:
-                    self._move()
+                    if self.journal.rows:
+                        self._move()
+                    else:
+                        self._empty_journal()
                 except HistoryWriteError:
                     pass  # still in the journal: moved later, and read from there until then
         if self.journal is not None:
@@ -1708,6 +1737,13 @@ class _Journaled(_Rows):
         dropped_id = int(value) if value.isascii() and value.isdigit() and len(value) < 20 else 0
         dropped_id = dropped_id if rows_ok.is_id(dropped_id) else 0  # (nor past what the wire can carry)
         return max(int(newest), rows[-1][0] if rows else 0, dropped_id)
+
+    def _empty_journal(self) -> None:
+        """Every row the journal held is stored already (_after_an_older_lanchat): emptied, or
+        read again, and found stored again, at the next start."""
+        if self.journal is not None:
+            with contextlib.suppress(OSError):
+                self.journal.clear()
 
     def _has_messages(self) -> bool:
         return self.db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'messages'").fetchone() is not None

@@ -5,15 +5,21 @@ today's lanchat writes into it must still open in the older one (the format it r
 
 from __future__ import annotations
 
+import gzip
+import re
 import shutil
 import sqlite3
 from pathlib import Path
 
-from helpers import ROOT, Proc, child_env
+from helpers import ROOT, Proc, child_env, start_server
 
 FIXTURES = ROOT / "tests" / "fixtures"
 # 274fb31, the first release: `serve` with no --history kept every room in this one file
 FIRST_RELEASE_HISTORY = FIXTURES / "first_release_history.sqlite3"
+# that file, a lesson of 6d3b25a's serve killed on it (its last lines in the journal), then a
+# lesson of 274fb31's, which reads no journal: its lines took the journal's ids
+KILLED_THEN_FIRST_RELEASE = FIXTURES / "killed_then_first_release.sqlite3.gz"
+KILLED_JOURNAL = FIXTURES / "killed_then_first_release.sqlite3.pending"
 
 
 def data_folder_of_the_first_release() -> tuple[dict[str, str], Path]:
@@ -44,7 +50,7 @@ def test_serve_on_the_default_port_goes_on_with_the_first_releases_history(lab) 
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--no-announce", env=env, program=lab.program(ns))
     lab.procs.append(server)
     server.expect(r"listening on port 3580")
-    server.expect(r"history: " + str(folder / "history.sqlite3") + " ")
+    server.expect(r"history: " + re.escape(str(folder / "history.sqlite3")) + " ")
     bob = Proc("connect", "127.0.0.1", "--name", "bob", "--plain", env=child_env(), program=lab.program(ns))
     lab.procs.append(bob)
     bob.expect(r"\[History\] ann: hello from old-274fb31")
@@ -57,3 +63,35 @@ def test_serve_on_the_default_port_goes_on_with_the_first_releases_history(lab) 
         assert old.execute("PRAGMA user_version").fetchone() == (1,)
         texts = [row[0] for row in old.execute("SELECT text FROM messages ORDER BY id")]
     assert texts == ["hello from old-274fb31", "a secret for bob", "another secret", "a line for the old file"]
+
+
+def transcript(history: Path) -> list[str]:
+    """`lanchat history PATH`, each line without its date and time."""
+    shown = Proc("history", str(history), stdin=False)
+    assert shown.wait() == 0, shown.output
+    return [line.split("] ", 1)[1] for line in shown.lines]
+
+
+def start_and_stop(history: Path) -> None:
+    server, _port = start_server("--headless", "--history", str(history))
+    server.stop()
+    assert not history.with_name(history.name + ".pending").stat().st_size, server.output
+
+
+def test_a_killed_servers_last_lines_are_kept_when_the_first_release_ran_on_the_file_since() -> None:
+    """A lab machine's lanchat of today was killed mid-lesson (a power cut, a SIGKILL): its last
+    lines waited in the journal. The next lesson ran the first release on the same file, which
+    reads no journal and numbered its lines on from the file: the same ids. Today's serve moved
+    the journal in by id, and the killed lesson's 'hello' went unsaid (its id taken). They go
+    after the newest now, each once, even when a start is killed before it empties the journal."""
+    folder = Path(child_env()["XDG_DATA_HOME"])
+    history = folder / "class.sqlite3"
+    history.write_bytes(gzip.decompress(KILLED_THEN_FIRST_RELEASE.read_bytes()))
+    shutil.copyfile(KILLED_JOURNAL, folder / "class.sqlite3.pending")
+    start_and_stop(history)
+    lesson = ["ann: hello from old-274fb31", "ann -> bob (direct): a secret for bob", "ann -> bob (direct): another secret"]
+    killed = ["ann: hello from old-6d3b25a", "* ann waves", "ann -> bob (direct): a secret for bob", "ann -> bob (direct): another secret"]
+    assert transcript(history) == lesson + lesson + killed
+    shutil.copyfile(KILLED_JOURNAL, folder / "class.sqlite3.pending")  # as if that start stored them, then was killed
+    start_and_stop(history)
+    assert transcript(history) == lesson + lesson + killed
