@@ -1850,6 +1850,9 @@ class _Journaled(_Rows):
         server passes the ``rows`` it holds (a move that failed: _move_or_show)."""
         if rows is None:
             rows = read_rows(self.journal_path)
+            with contextlib.suppress(sqlite3.DatabaseError):  # (a damaged file: its rows as they are)
+                newest = self.db.execute("SELECT IFNULL(MAX(id), 0) FROM main.messages").fetchone()[0]
+                rows = _after_an_older_lanchat(self.db, rows, max(newest, rows[-1][0])) if rows else rows
         if not rows and not self._pending_view:
             return
         db = self.db
