@@ -331,7 +331,8 @@ def test_history_without_a_path_names_the_rooms_kept_when_the_default_port_has_n
 def test_the_rooms_kept_are_named_in_port_order_and_none_is_left_out_unsaid(tmp_path):
     """Rooms started with --port 0 each keep a file: the list `lanchat history --port N` gives of
     the rooms kept read '--port 33987, --port 35007, --port 3580' (the names' order, not the
-    ports'), and past the tenth it stopped without a word, hiding the very room looked for."""
+    ports'), and past the tenth it stopped without a word, hiding the very room looked for. An
+    older lanchat's one file for every room (history.sqlite3) was not named at all."""
     from lanchat.cli.history_file import _rooms_kept
 
     for port in (3580, 35007, 33987, 80, *range(40000, 40010)):
@@ -340,6 +341,9 @@ def test_the_rooms_kept_are_named_in_port_order_and_none_is_left_out_unsaid(tmp_
     said = _rooms_kept(tmp_path)
     assert said.startswith("--port 80, --port 3580, --port 33987, --port 35007, --port 40000, "), said
     assert said.endswith(", --port 40005, and 5 more"), said
+    (tmp_path / "history.sqlite3").write_bytes(b"")  # an older lanchat's, for every room: named too, after the count
+    said = _rooms_kept(tmp_path)
+    assert said.endswith(f", --port 40005, and 5 more, {tmp_path / 'history.sqlite3'} (an older lanchat's, for every room)"), said
 
 
 def test_names_without_a_port_names_the_rooms_kept_when_the_default_port_has_none():

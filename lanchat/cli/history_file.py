@@ -12,6 +12,8 @@ from .terminal import PROG, fail, say, silence, terminal_columns, writes_utf8
 def _rooms_kept(folder: Path) -> str:
     """The default history files in ``folder`` as the options that export them (``--port
     4000``; an AF_UNIX room's file by its path), for someone who asked for another port."""
+    from ..history import FILE_NAME
+
     tag = lambda file: file.name.removeprefix("history-").removesuffix(".sqlite3")  # noqa: E731
     files = folder.glob("history-*.sqlite3") if folder.is_dir() else []
 
@@ -21,7 +23,11 @@ def _rooms_kept(folder: Path) -> str:
     # by port (an AF_UNIX room's after them, by name), and those past the tenth counted, not dropped unsaid
     kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if a_port(tag(file)) else (1, 0, file.name))
     named = [f"--port {tag(f)}" if a_port(tag(f)) else str(f) for f in kept[:10]]
-    return ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
+    said = ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
+    # lanchat before 2026-12-03 kept every room in one file (history.default_path takes it on port
+    # 3580 only): asked for another port, a teacher updated since was not told it was there
+    older = folder / FILE_NAME
+    return ", ".join(filter(None, (said, f"{older} (an older lanchat's, for every room)" if older.is_file() else "")))
 
 
 def entries(count: int) -> str:
