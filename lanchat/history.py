@@ -406,6 +406,34 @@ def _holds_another(db: sqlite3.Connection, row: Row) -> bool:
     return held is not None and tuple(held) != (row[1], row[2], row[4])
 
 
+def _claim_sqlite_files(real: Path) -> list[Path]:
+    """In a folder anyone may write (sticky, as /tmp), SQLite's -wal and -shm of the history
+    ``real``, made ours before SQLite opens it (those made returned): a script of another user
+    waiting for the history to appear planted its own (0666, kept open) between the look for
+    planted files (_Opening._check_not_planted) and SQLite's open, and read every line from its
+    -wal (h-attack5). Made with the history's mode, as SQLite makes them (the history is ours or
+    root's here: another's was refused); in a sticky folder nobody else may then take them away.
+    Those there already were looked at, and are looked at again (_Opening._looked_at_again)."""
+    try:
+        if not os.stat(real.parent).st_mode & stat.S_IWOTH:
+            return []
+        mode = stat.S_IMODE(os.stat(real).st_mode) & 0o666
+    except OSError:  # (SQLite's open says what is there)
+        return []
+    made = []
+    for file in (real.with_name(real.name + "-wal"), real.with_name(real.name + "-shm")):
+        try:
+            handle = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:  # there already (looked at again), or not to be made (SQLite says why)
+            continue
+        made.append(file)
+        try:
+            os.fchmod(handle, mode)
+        finally:
+            os.close(handle)
+    return made
+
+
 def _name_keys() -> Callable[[str], str]:
     """events.name_key remembered for one batch: a room's rows come from a few names, and a
     key (NFKC, case folding, the confusable skeleton) costs microseconds each."""
@@ -1467,6 +1495,18 @@ class _Opening(_Rows):
                 "history in a folder of your own (--history PATH)"
             )
 
+    def _looked_at_again(self, made: list[Path]) -> None:
+        """_check_not_planted again, once _claim_sqlite_files ``made`` SQLite's files ours: any
+        that appeared since the first look refuses the start, and ours go."""
+        try:
+            self._check_not_planted()
+        except HistoryUnusable:
+            for file in made:
+                with contextlib.suppress(OSError):
+                    os.unlink(file)
+            self._unlock(refused=True)
+            raise
+
     def _check_not_a_start(self) -> None:
         """Refuse a file too short to hold SQLite's header that does not begin as one: SQLite
         takes a file of one byte (`echo > class.sqlite3` leaves its newline) for an empty
@@ -1499,6 +1539,8 @@ class _Opening(_Rows):
 
     def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""
+        if create:  # (in a folder anyone may write: SQLite's -wal and -shm made ours first, all three looked at again)
+            self._looked_at_again(_claim_sqlite_files(self._real))
         uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
         wal = self._real.with_name(self._real.name + "-wal")
         if existed and not os.access(self._real.parent, os.W_OK) and not wal.exists():

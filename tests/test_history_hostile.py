@@ -307,3 +307,43 @@ def test_a_journal_this_user_made_beside_another_owners_history_is_taken(tmp_pat
         assert [record.text for record in again.export()] == ["kept"]
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("first_start", [True, False])
+def test_a_wal_planted_between_the_check_and_sqlites_open_is_refused_not_written(monkeypatch, first_start):
+    """The history in a folder others may write (sticky, as /tmp). mallory's script waits for the
+    history to appear (or for the server to start again) and, the moment it does, makes
+    class.sqlite3-wal and -shm herself, 0666, and keeps them open: after the look for planted
+    files, before SQLite's open. The server used both, and she read every line from her -wal
+    (h-attack5). Now the server makes both its own before SQLite opens the file and looks again:
+    hers, there first, refuse the start, and nothing is written."""
+    from helpers import short_tmp_dir
+    from test_history_deleted import as_mallory
+
+    from lanchat.history import HistoryStore, HistoryUnusable
+
+    with short_tmp_dir() as folder:
+        os.chmod(folder, 0o1777)
+        history = os.path.join(folder, "class.sqlite3")
+        if not first_start:
+            HistoryStore(history).close()  # last week's lesson: the -wal and -shm went with its close
+            assert not os.path.exists(history + "-wal")
+        locked = HistoryStore._lock
+
+        def the_moment_it_appears(store: HistoryStore) -> None:  # (her script's turn: between the look and the open)
+            locked(store)
+            as_mallory("sh", "-c", f"umask 0; : > {history}-wal; : > {history}-shm")
+
+        monkeypatch.setattr(HistoryStore, "_lock", the_moment_it_appears)
+        with pytest.raises(HistoryUnusable, match=r"class\.sqlite3-wal \(SQLite's file of class\.sqlite3's newest changes\) belongs to user nobody"):
+            HistoryStore(history)
+        assert os.path.getsize(history + "-wal") == 0 and os.path.getsize(history + "-shm") == 0  # nothing written into hers
+        monkeypatch.setattr(HistoryStore, "_lock", locked)
+        os.unlink(history + "-wal")  # (as root: her files gone, the room starts, its own -wal and -shm made first)
+        os.unlink(history + "-shm")
+        store = HistoryStore(history)
+        try:
+            store.append(time=1.0, sender="ann", text="hello")
+            assert os.stat(history + "-wal").st_uid == os.geteuid() and os.stat(history + "-wal").st_mode & 0o777 == 0o600
+        finally:
+            store.close()
