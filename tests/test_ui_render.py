@@ -955,6 +955,10 @@ def test_on_an_8_colour_terminal_text_is_never_black_white_or_grey_turned_yellow
     assert rd.basic_foreground(rd.TIME.fg) == rd.basic_foreground(rd.HISTORY.fg) == -1  # greys
     assert rd.basic_foreground(rd.ERROR.fg) == 1
     assert (rd.nearest_basic(rd.STATUS.fg), rd.nearest_basic(rd.STATUS.bg)) == (7, 4)
+    # and never yellow or cyan (1.6:1 and 1.7:1 on xterm's own white), green, blue (2.2:1 on black)
+    for fg in (*(style.fg for style in TEXT_STYLES.values() if style.fg is not None), *rd.SENDER_PALETTE):
+        basic = rd.basic_foreground(fg)
+        assert basic == -1 or min(contrast(rd.BASIC_RGB[basic], WHITE), contrast(rd.BASIC_RGB[basic], BLACK)) >= 3.0, fg
 
 
 def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mute_ends():

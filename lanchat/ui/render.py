@@ -122,16 +122,25 @@ def nearest_basic(index: int) -> int:
     return min(range(8), key=lambda i: _distance(BASIC_RGB[i], rgb))
 
 
+# The basic colours whose text reads on a white background and on a black one alike, in
+# xterm's own palette (BASIC_RGB; WCAG contrast 3:1 or more against both): red and magenta.
+# Yellow (1.6:1 on white), cyan (1.7:1) and green (2.2:1) vanish on a light theme, as xterm's
+# own default is (TERM=xterm, or screen: 8 colours), blue (2.2:1) on a dark one.
+READABLE_BASIC = (1, 5)
+
+
 def basic_foreground(index: int) -> int:
     """Text in xterm-256 colour ``index`` on the terminal's own background of an 8-colour
-    terminal: the nearest of its six hues, or -1 (the terminal's own foreground) where the
-    nearest is black or white, which vanish on a dark or a light theme, and for a grey, which
-    has no basic colour of its own (nearest_basic turns mid-grey into yellow)."""
+    terminal: the nearest of its hues readable on either theme (READABLE_BASIC), or -1 (the
+    terminal's own foreground) where the nearest is another (black or white vanish on a dark
+    or a light theme, yellow and cyan on white, blue on black), and for a grey, which has no
+    basic colour of its own (nearest_basic turns mid-grey into yellow). What the colour told
+    is said by words and marks too (``-!-``, ``*``, a name), so nothing is lost with it."""
     red, green, blue = xterm_rgb(index)
     if max(red, green, blue) - min(red, green, blue) < 16:
         return -1
     basic = nearest_basic(index)
-    return -1 if basic in (0, 7) else basic
+    return basic if basic in READABLE_BASIC else -1
 
 
 _HEX = re.compile(r"#?([0-9A-Fa-f]{6})")
