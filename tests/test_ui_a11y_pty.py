@@ -44,3 +44,28 @@ def test_an_8_colour_terminal_on_a_light_theme_shows_no_yellow_or_cyan_text(term
         unreadable = "".join(data for data, fg in cells if fg in UNREADABLE_ON_ONE_THEME)
         assert not unreadable, f"text in a colour one theme hides: {unreadable!r}\n" + teacher.text
         ann.close()
+
+
+def test_plain_at_a_terminal_whose_echo_is_off_writes_each_line_once(terms):
+    """A blind student in Emacs's shell buffer (TERM=dumb; Emacspeak speaks the buffer): Emacs
+    shows and edits what is typed itself, its terminal's echo off, and sends whole lines. lanchat
+    turned that echo back on in its own way: each line typed was written again under the one
+    Emacs showed, spoken twice, `/q` too. A terminal found with its echo off is now read as a
+    pipe is: lanchat writes only the chat, and the room still gets every line whole."""
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        emacs = 'stty -echo; exec "$0" -m lanchat connect 127.0.0.1 "$1" --name sam'  # its terminal as Emacs sets it
+        sam = TermProc(argv=["sh", "-c", emacs, sys.executable, str(endpoint.port)], env={"TERM": "dumb"})
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        sam.send("hello everyone\r")
+        ann.expect(ev.Message, sender="sam", text="hello everyone")
+        sam.expect(r"sam: hello everyone")
+        ann.send(ev.Say(text="hi sam"))
+        sam.expect(r"ann: hi sam")
+        sam.send("/q\r")
+        assert sam.wait() == 0
+        spoken = bytes(sam.raw).decode()
+        assert spoken.count("hello everyone") == 1 and "/q" not in spoken, spoken
+        assert "\r\x20" not in spoken and "\x1b" not in spoken, spoken  # nothing rubbed out and written again
+        ann.close()

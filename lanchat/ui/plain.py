@@ -408,13 +408,19 @@ class OwnTerminal:
 
     @classmethod
     def take(cls, fd: int) -> OwnTerminal | None:
-        """The terminal on ``fd`` set to our modes; None: no termios, or not a terminal after all."""
+        """The terminal on ``fd`` set to our modes; None: no termios, or not a terminal after all,
+        or one whose echo is off as we find it: what drives it shows and edits what is typed
+        itself and sends whole lines (Emacs's shell buffer, where Emacspeak reads; a script's
+        `expect`; `stty -echo`), so the lines are read as from a pipe. Our echo wrote each one
+        again under the one it showed, and a screen reader said it twice."""
         try:
             import termios
         except ImportError:
             return None
         try:
             saved = termios.tcgetattr(fd)
+            if not saved[3] & termios.ECHO:
+                return None
             own = termios.tcgetattr(fd)
             own[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # Ctrl-C and Ctrl-Z: keys (_stop_key)
             own[0] &= ~termios.ICRNL  # Enter as the CR it is: a pasted CR LF is then one line end, not two
