@@ -51,6 +51,7 @@ PURE = (
     "unconfirmed.py",
     "wire.py",
     "ui/editor.py",
+    "ui/held_bursts.py",
     "ui/keys.py",
     "ui/projector.py",
     "ui/redraw.py",

@@ -95,7 +95,7 @@ def test_a_plain_hosts_who_says_who_is_still_downloading_its_file(terms, tmp_pat
     teacher, port = _hosting(terms, "--plain", "--no-history", "--files-dir", str(tmp_path / "served"), rows=24, cols=60)
     students = [RawClient(Endpoint(host="127.0.0.1", port=port), name) for name in ("bob", "cy", "dan")]
     try:
-        teacher.expect(r"dan joined \(4 here\)")
+        teacher.expect(r"3 joined: bob, cy and dan \(4 here\)")  # one line at a terminal (held_bursts.py)
         teacher.send(f'/send "{source}"\r')
         offered = students[0].expect(ev.Offered)
         for student in students[:2]:  # bob and cy fetch it and stall, slow readers; dan does not

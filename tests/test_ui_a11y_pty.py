@@ -69,3 +69,28 @@ def test_plain_at_a_terminal_whose_echo_is_off_writes_each_line_once(terms):
         assert spoken.count("hello everyone") == 1 and "/q" not in spoken, spoken
         assert "\r\x20" not in spoken and "\x1b" not in spoken, spoken  # nothing rubbed out and written again
         ann.close()
+
+
+def test_plain_at_a_terminal_says_a_class_coming_in_and_going_as_one_line_each(terms):
+    """A blind student in `connect --plain` when the class arrives: twelve joins were twelve
+    lines, each spoken in full ("kid0 joined (3 here)", "kid1 joined (4 here)", ...), and twelve
+    more as they went. At a terminal a burst is now held until it is quiet and said once, as the
+    full screen folds it; a line said meanwhile prints after it, in order. (A script's pipe still
+    reads a line a join: tests/test_ui_plain.py.)"""
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--plain", "--name", "sam", rows=24, cols=80)
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        kids = [RawClient(endpoint, f"kid{n}") for n in range(12)]
+        sam.expect(r"-!- 12 joined: kid0, kid1, .* and \d+ more \(14 here\)")
+        for kid in kids:
+            kid.close()
+        for n in range(12):
+            ann.expect(ev.Left, name=f"kid{n}")
+        ann.send(ev.Say(text="just us now"))
+        sam.expect(r"ann: just us now")
+        spoken = [line for line in bytes(sam.raw).decode().splitlines() if "kid" in line or "just us" in line]
+        assert len(spoken) == 3 and "12 joined" in spoken[0] and "12 lost connection" in spoken[1], spoken
+        assert spoken[1].endswith("(2 here)") and "ann: just us now" in spoken[2], spoken
+        ann.close()

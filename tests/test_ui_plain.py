@@ -491,3 +491,32 @@ def test_a_real_plain_client_past_its_midnight_names_the_new_day(tmp_path):
         bob.stop()
         server.stop()
     assert "Traceback" not in bob.output
+
+
+def test_a_burst_of_joins_is_held_while_it_grows_at_a_terminal_and_never_for_a_script():
+    """held_bursts.py with its clock in hand: a class trickling in, a join every second, is
+    printed every HELD_AT_MOST_SECONDS, not held for good; a script's pipe (``enabled`` False)
+    gets each join at once; what is held at the chat's end is printed (``last``)."""
+    from lanchat.session import Line, Presence
+    from lanchat.ui import held_bursts as hb
+
+    class Nothing:
+        def update(self) -> None: ...
+        def due(self) -> None: ...
+        def last(self) -> list[Line]:
+            return []
+
+    def join(n: int) -> Line:
+        return Line(kind="notice", time=1e9 + n, text=f"kid{n} joined ({n + 2} here)", presence=Presence(f"kid{n}", "joined", n + 2))
+
+    now, shown = [0.0], []
+    held = hb.HeldBursts(shown.extend, Nothing(), lambda: 80, enabled=True, clock=lambda: now[0])
+    for n in range(12):
+        now[0] = float(n)
+        assert held.sort([join(n)]) == []
+        held.update()
+        assert (held.due() is None) == (n == hb.HELD_AT_MOST_SECONDS) and len(shown) == (n >= hb.HELD_AT_MOST_SECONDS), n
+    assert [line.text for line in shown] == ["11 joined: kid0, kid1, kid2, kid3, kid4 and 6 more (12 here)"]
+    assert [line.text for line in held.last()] == ["kid11 joined (13 here)"] and held.due() is None
+    script = hb.HeldBursts(shown.extend, Nothing(), lambda: None, enabled=False)
+    assert [line.text for line in script.sort([join(0), join(1)])] == ["kid0 joined (2 here)", "kid1 joined (3 here)"]

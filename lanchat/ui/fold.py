@@ -12,7 +12,8 @@ join reads as it always did; a burst names at most ``MAX_BURST_NAMES``, and the 
 its own line (a flood, a drop) never folds, and lost connections fold only with each other, or
 as one who came and went within a burst of joins: "bob joined and lost connection", "2 joined: ann
 (left) and bob (lost)" (a script joining and dropping from many addresses wrote 1,274 lines on every screen in
-four seconds; seven now). ``--plain`` does not fold: a script reads one line per event.
+four seconds; seven now). ``--plain`` to a script does not fold: it reads one line per event;
+at a terminal it holds a burst until it is quiet and prints it folded, once (held_bursts.py).
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def found_first(line: Line, finding: str) -> Line:
     if not matching or len(matching) == len(line.names):
         return line
     return replace(line, names=matching + tuple(name for name in line.names if name not in matching))
+
+
+def starts_burst(line: Line) -> bool:
+    """Is ``line`` a lone join or leave notice that a burst can grow from (not one folded already)?"""
+    return line.presence is not None and line.presence.change in VERBS
 
 
 def _as_burst(line: Line) -> Burst | None:

@@ -34,6 +34,7 @@ from ..textview import day_of
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
+from .held_bursts import HeldBursts
 from .paste import ENTER_ALONE, PASTE_START, STOP_KEYS, HeldEscape, PastedText
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
@@ -717,7 +718,6 @@ class PlainFrontend:
         self.days = NewDays()  # a line naming the day before the first of a new one (a lesson past midnight)
         self.stalls = StalledDownloads(session, self.show)  # after each pass (update), and the loop's wait for it
         self.fetches = HeldFetches(self.show, also=self.stalls)  # who fetched our files: a line every 30 s a file at most
-        self.update, self.next_update_due = self.fetches.update, self.fetches.due
         self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self.banner = BannerAbove(self.out, self._columns, session)  # the host's: serve's start lines, in sight? (client.said_above)
@@ -725,6 +725,8 @@ class PlainFrontend:
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
+        self.bursts = HeldBursts(self.show, also=self.fetches, columns=self._columns, enabled=interactive)  # joins: 1 line
+        self.update, self.next_update_due = self.bursts.update, self.bursts.due
         session.ui_keys = PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
@@ -768,8 +770,8 @@ class PlainFrontend:
     def close(self) -> None:
         """Give the terminal its own line editing and echo back. What is typed and not sent
         stays on its line, and the last words go on the next (not glued to its end). News of who
-        fetched our files still waiting (HeldFetches) is printed first."""
-        if held := self.fetches.last():
+        fetched our files still waiting (HeldFetches), and a burst of joins held (HeldBursts), are printed first."""
+        if held := self.bursts.last():
             self.show(held)
         if self.terminal is None:
             return
@@ -944,7 +946,7 @@ class PlainFrontend:
         return [line.rstrip("\r") for line in complete]
 
     def show(self, lines: list[Line]) -> None:
-        if not (lines := self.fetches.sort(lines)):
+        if not (lines := self.bursts.sort(self.fetches.sort(lines))):
             return
         lines = [not_a_command(line) if line.code == UNKNOWN_COMMAND else line for line in lines]
         lines = self.days.ruled(self.hidden.projected(lines, self.session))
