@@ -50,6 +50,7 @@ PURE = (
     "wording.py",
     "unconfirmed.py",
     "wire.py",
+    "ui/colour_words.py",
     "ui/editor.py",
     "ui/held_bursts.py",
     "ui/keys.py",

@@ -10,6 +10,7 @@ import pytest
 from helpers import RawClient, TermProc, running_server
 
 from lanchat import events as ev
+from lanchat.ui.colour_words import colour_words
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -94,3 +95,36 @@ def test_plain_at_a_terminal_says_a_class_coming_in_and_going_as_one_line_each(t
         assert len(spoken) == 3 and "12 joined" in spoken[0] and "12 lost connection" in spoken[1], spoken
         assert spoken[1].endswith("(2 here)") and "ann: just us now" in spoken[2], spoken
         ann.close()
+
+
+def test_the_colour_bots_suggestion_is_named_in_words_beside_its_swatch(terms):
+    """A colour-blind student (about 1 in 12 boys) asks the colour bot for a colour: the full
+    screen drew a block of it after "#2E8B57", a block that may read red or green, or nothing
+    at all on a monochrome terminal; a screen reader in --plain said the hex digit by digit.
+    The colour is now named beside it on both: "dark teal", "pale pink" (--plain: at a terminal)."""
+    from faker import Faker
+    from helpers import start_server
+
+    from lanchat.colourbot import suggest_colour
+    from lanchat.ui.colour_words import parse_hex
+
+    fake = Faker()
+    fake.seed_instance(7)
+    first = suggest_colour(fake)
+    words = colour_words(parse_hex(first))  # type: ignore[arg-type]
+    server, port = start_server("--headless", "--bot", "colour", "--bot-seed", "7", "--no-history", "--no-announce")
+    try:
+        ann = TermProc("connect", "127.0.0.1", str(port), "--name", "ann", rows=16, cols=80, env={"TERM": "xterm-mono"})
+        terms.append(ann)
+        ann.expect(r"What mood are you in")
+        ann.send("/mood sunny\r")
+        ann.expect(rf"try #{first}:\s+https://\S+ ██ {words}\s")
+        bob = TermProc("connect", "127.0.0.1", str(port), "--plain", "--name", "bob", rows=16, cols=160)
+        terms.append(bob)
+        bob.expect(r"whisper me your mood")
+        bob.send("/mood sunny\r")
+        said = bob.expect(r"(?m)colourbot -> bob \(direct\): For your sunny mood, try #([0-9A-F]{6}): https://\S+ \(([a-z -]+)\) *$")
+        assert said.group(2) == colour_words(parse_hex(said.group(1))), said.group(0)  # type: ignore[arg-type]
+        # (a script's pipe reads the bot's words as the room sent them: test_colourbot_cli's seed 000)
+    finally:
+        server.stop()

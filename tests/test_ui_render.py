@@ -1158,3 +1158,14 @@ def test_a_40_to_60_column_status_line_still_counts_the_lines_held_for_the_turn(
     shown = rd.status_text(view, width)
     assert "waiting for teach" in shown and text_fits(shown, width), shown
     assert "2 held" in shown or "2 lines you typed wait for your turn" in shown, shown
+
+
+def test_a_colour_is_named_in_everyday_words():
+    """colour_words.py: the colour bot's swatch named for whoever cannot see its colour."""
+    from lanchat.ui.colour_words import colour_words, suggestion_words
+
+    named = {(0x2E, 0x8B, 0x57): "green", (0x00, 0x80, 0x80): "dark teal", (0xFF, 0xC0, 0xCB): "pink", (0x8B, 0x45, 0x13): "brown",
+             (0x80, 0x80, 0x00): "olive", (0x80, 0x80, 0x80): "grey", (0x00, 0x00, 0x80): "dark blue", (0xE6, 0xE6, 0xFA): "pale blue",
+             (0x00, 0x00, 0x00): "black", (0xFF, 0xFF, 0xFF): "white", (0xFF, 0x45, 0x00): "orange", (0x80, 0x00, 0x80): "dark purple"}  # fmt: skip
+    assert {rgb: colour_words(rgb) for rgb in named} == named
+    assert suggestion_words("#2e8b57") == "green" and suggestion_words("no colour") is None and suggestion_words(None) is None

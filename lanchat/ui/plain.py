@@ -33,6 +33,7 @@ from ..textsafe import visible, visible_lines
 from ..textview import day_of
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
+from .colour_words import suggestion_words
 from .editor import kill_word_back, typed_character
 from .held_bursts import HeldBursts
 from .paste import ENTER_ALONE, PASTE_START, STOP_KEYS, HeldEscape, PastedText
@@ -182,6 +183,8 @@ def folded_plain(line: Line, columns: int | None) -> str:
     text = format_plain(line)
     if columns is None:
         return text
+    if line.colour and (words := suggestion_words(line.colour)):
+        text += f" ({words})"  # the colour bot's, named for a person (colour_words.py); a script reads the room's words
     from ..textfold import fold_line
 
     under = max(0, wcswidth(_plain_head(line)))

@@ -26,6 +26,7 @@ from ..textfold import SHORT_FORM
 from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
+from .colour_words import colour_words, parse_hex
 from .fold import Burst, found_first, shown_text
 from .view import MARKER_ROWS, View
 
@@ -141,20 +142,6 @@ def basic_foreground(index: int) -> int:
         return -1
     basic = nearest_basic(index)
     return basic if basic in READABLE_BASIC else -1
-
-
-_HEX = re.compile(r"#?([0-9A-Fa-f]{6})")
-
-
-def parse_hex(text: object) -> tuple[int, int, int] | None:
-    """``"#1A2B3C"`` or ``"1a2b3c"`` -> (26, 43, 60); anything else -> None."""
-    if not isinstance(text, str):
-        return None
-    match = _HEX.fullmatch(text.strip())
-    if not match:
-        return None
-    value = int(match.group(1), 16)
-    return value >> 16, (value >> 8) & 0xFF, value & 0xFF
 
 
 # ------------------------------------------------------------------ text cells
@@ -302,11 +289,13 @@ def stamp_text(line: Line) -> str:
 
 
 def _swatch(line: Line) -> list[tuple[str, Style]]:
-    """The colour bot's suggestion drawn as a block of the nearest colour we can show."""
+    """The colour bot's suggestion drawn as a block of the nearest colour we can show, and
+    named in words beside it (colour_words.py): the block alone told a colour-blind student
+    nothing, nor a monochrome terminal."""
     rgb = parse_hex(getattr(line, "colour", None))
     if rgb is None:
         return []
-    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb), rgb=rgb))]
+    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb), rgb=rgb)), (f" {colour_words(rgb)}", PLAIN)]
 
 
 def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Style]], Style]:
