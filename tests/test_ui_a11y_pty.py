@@ -10,6 +10,7 @@ import pytest
 from helpers import RawClient, TermProc, running_server
 
 from lanchat import events as ev
+from lanchat.transport import Endpoint
 from lanchat.ui.colour_words import colour_words
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -70,6 +71,23 @@ def test_plain_at_a_terminal_whose_echo_is_off_writes_each_line_once(terms):
         assert spoken.count("hello everyone") == 1 and "/q" not in spoken, spoken
         assert "\r\x20" not in spoken and "\x1b" not in spoken, spoken  # nothing rubbed out and written again
         ann.close()
+
+
+def test_a_plain_host_whose_terminal_echo_is_off_is_still_asked_before_ctrl_d_closes_the_chat(terms):
+    """The teacher in Emacs's shell buffer: its keys are still lanchat's, so Emacs's end of input
+    (Ctrl-D, C-c C-d) asks before it closes the chat for the class, as at any terminal."""
+    emacs = 'stty -echo; exec "$0" -m lanchat serve --port 0 --host 127.0.0.1 --plain --no-history --no-announce --name teacher'
+    teacher = TermProc(argv=["sh", "-c", emacs, sys.executable], env={"TERM": "dumb"})
+    terms.append(teacher)
+    port = int(teacher.expect(r"listening on port (\d+)").group(1))
+    teacher.expect(r"welcome, teacher")
+    ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+    teacher.expect(r"ann joined")
+    teacher.send("\x04")
+    teacher.expect(r"Ctrl-D closes the chat for everyone \(ann\): press Ctrl-D again")
+    ann.send(ev.Say(text="still here"))
+    teacher.expect(r"ann: still here")
+    ann.close()
 
 
 def test_plain_at_a_terminal_says_a_class_coming_in_and_going_as_one_line_each(terms):

@@ -394,8 +394,8 @@ class OwnTerminal:
     not yet kept, and after ``fg`` wrote the unfinished line again without them. SIGCONT's, the
     same, for a stop that was not ours (``woken``). ``give_back`` undoes it all."""
 
-    def __init__(self, fd: int, saved: list, own: list) -> None:
-        self.fd = fd
+    def __init__(self, fd: int, saved: list, own: list, *, echoes: bool = True) -> None:
+        self.fd, self.echoes = fd, echoes  # echoes: we show what is typed (not what drives the terminal: take)
         self.saved, self.own = saved, own  # the terminal's modes as we found it, and as we set it
         self._wake_r, self._wake_w = os.pipe()
         for end in (self._wake_r, self._wake_w):
@@ -412,19 +412,17 @@ class OwnTerminal:
 
     @classmethod
     def take(cls, fd: int) -> OwnTerminal | None:
-        """The terminal on ``fd`` set to our modes; None: no termios, or not a terminal after all,
-        or one whose echo is off as we find it: what drives it shows and edits what is typed
-        itself and sends whole lines (Emacs's shell buffer, where Emacspeak reads; a script's
-        `expect`; `stty -echo`), so the lines are read as from a pipe. Our echo wrote each one
-        again under the one it showed, and a screen reader said it twice."""
+        """The terminal on ``fd`` set to our modes; None: no termios, or not a terminal after all.
+        One whose echo is off as we find it does not ``echoes``: what drives it shows and edits
+        what is typed itself and sends whole lines (Emacs's shell buffer, where Emacspeak reads;
+        `stty -echo`): our echo wrote each line again under the one it showed, and a screen
+        reader said it twice. Its keys are still ours (the host's Ctrl-C and Ctrl-D ask first)."""
         try:
             import termios
         except ImportError:
             return None
         try:
             saved = termios.tcgetattr(fd)
-            if not saved[3] & termios.ECHO:
-                return None
             own = termios.tcgetattr(fd)
             own[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # Ctrl-C and Ctrl-Z: keys (_stop_key)
             own[0] &= ~termios.ICRNL  # Enter as the CR it is: a pasted CR LF is then one line end, not two
@@ -433,7 +431,7 @@ class OwnTerminal:
             termios.tcsetattr(fd, termios.TCSANOW, own)
         except (termios.error, OSError, ValueError):
             return None
-        return cls(fd, saved, own)
+        return cls(fd, saved, own, echoes=bool(saved[3] & termios.ECHO))
 
     def _on_stop(self, signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):
@@ -705,9 +703,7 @@ class PlainFrontend:
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in SCREEN_ONLY}) + SCREEN_ONLY
         self.fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
         self.out = stdout or sys.stdout
-        # the process's stop signals (stopsignals.py), once the chat runs: a write to a reader
-        # that stopped reading then gives up when someone insists on leaving, not only SIGKILL
-        self.stops: StopSignals | None = None
+        self.stops: StopSignals | None = None  # stopsignals.py's, once the chat runs: a stalled write gives way to leaving
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self._after_cr = False  # at a terminal, the last key was a CR: a LF right after it is the same line end
@@ -744,7 +740,7 @@ class PlainFrontend:
             session.confirm_quit = True  # a person, not a script: the host's /q asks first
         # a terminal that takes ANSI sequences (not dumb, not one terminfo does not know) brackets
         # pastes, as the full screen asks: a pasted Ctrl-U or colour code is then text, not keys
-        self.marks_pastes = self.terminal is not None and moves_up(os.environ)
+        self.marks_pastes = self.terminal is not None and self.terminal.echoes and moves_up(os.environ)
         self._paste_mode(on=True)
 
     def _paste_mode(self, *, on: bool) -> None:
@@ -796,6 +792,8 @@ class PlainFrontend:
         write_out(self.out, text, self.stops)
 
     def _echo(self, text: str) -> None:
+        if self.terminal is not None and not self.terminal.echoes:
+            return  # what drives this terminal shows what is typed (OwnTerminal.take)
         with contextlib.suppress(BrokenPipeError, ValueError, OSError):
             self._write(text)
 
@@ -958,7 +956,7 @@ class PlainFrontend:
         try:
             columns = self._columns()
             text = self.banner.counted("".join(printed_as(line, columns, self.session.join_lines) + "\n" for line in lines), columns)
-            if self.typing:
+            if self.typing and self.terminal is not None and self.terminal.echoes:
                 # clear the unfinished line, print what came, and write it again below
                 text = back_over(self.typing, self._columns()) + text + visible(self.typing)
             self._write(text)
