@@ -1,4 +1,4 @@
-"""colour_words.py: a colour said in words ("dark teal", "pale pink"), for whoever cannot see
+"""colour_words.py: a colour said in words ("teal", "pale pink"), for whoever cannot see
 the colour bot's swatch as its colour. Pure: a function of three numbers; no terminal, no I/O.
 
 The colour bot suggests "#2E8B57" and the full screen draws a block of it. A colour-blind
@@ -14,10 +14,11 @@ import colorsys
 import re
 
 # Hue bands, in degrees around the colour wheel, each up to its upper bound (the last wraps to red)
-HUES = ((15, "red"), (40, "orange"), (65, "yellow"), (90, "yellow-green"), (150, "green"), (190, "teal"),
+HUES = ((15, "red"), (40, "orange"), (65, "yellow"), (90, "yellow-green"), (150, "green"), (190, "turquoise"),
         (255, "blue"), (310, "purple"), (340, "pink"), (360, "red"))  # fmt: skip
-DARK_BELOW = 0.3  # HLS lightness under which a colour is "dark" (or a name of its own: brown, olive)
-LIGHT_ABOVE = 0.75  # and over which it is "pale"
+DARK_BELOW = 0.3  # HLS lightness under which a colour is "dark" (or a name of its own: brown, olive, teal)
+LIGHT_ABOVE = 0.75  # and over which it is "pale"; over LIGHT_FROM (and up to it), "light"
+LIGHT_FROM = 0.6
 GREY_BELOW = 0.15  # HLS saturation under which it is a grey; under GREYISH_BELOW it is "greyish"
 GREYISH_BELOW = 0.35
 _HEX = re.compile(r"#?([0-9A-Fa-f]{6})")
@@ -41,7 +42,7 @@ def suggestion_words(colour: object) -> str | None:
 
 
 def colour_words(rgb: tuple[int, int, int]) -> str:
-    """``rgb`` (0-255 each) in a few everyday words: "dark teal", "pale pink", "grey", "brown"."""
+    """``rgb`` (0-255 each) in a few everyday words: "teal", "light turquoise", "pale pink", "grey", "brown"."""
     hue, lightness, saturation = colorsys.rgb_to_hls(*(max(0, min(255, value)) / 255 for value in rgb))
     if lightness < 0.08:
         return "black"
@@ -54,7 +55,9 @@ def colour_words(rgb: tuple[int, int, int]) -> str:
         return "brown" if name != "yellow" else "olive"  # a dark orange is brown; a dark yellow, olive
     if name == "red" and lightness > 0.7:
         return "pink"  # a pale red has a name of its own
-    tone = "dark " if lightness < DARK_BELOW else "pale " if lightness > LIGHT_ABOVE else ""
+    if name == "turquoise" and lightness < 0.45:
+        return "teal"  # a dark turquoise has a name of its own (the bot's mint #52E6B5 was said "teal")
+    tone = "dark " if lightness < DARK_BELOW else "pale " if lightness > LIGHT_ABOVE else "light " if lightness > LIGHT_FROM else ""
     if saturation < GREYISH_BELOW and not tone:
         tone = "greyish "
     return tone + name
