@@ -249,6 +249,7 @@ _DIAG_SOCKET = struct.Struct("!HH16s16s")  # the socket: its port, the remote po
 _DIAG_REST = struct.Struct("=III")  # the interface (0: any), and the cookie (none: all ones)
 _DIAG_USER = struct.Struct("=II")  # the answer's uid and inode: after family, state, timer,
 _DIAG_USER_AT = _NETLINK_HEADER.size + 4 + 48 + 12  # retransmits, the socket and three counters
+_TCP_LISTEN = 10  # an answer's state (linux/tcp_states.h)
 
 
 def sock_diag_users(peers: Mapping[int, Peer]) -> dict[int, int | None]:
@@ -267,10 +268,20 @@ def sock_diag_users(peers: Mapping[int, Peer]) -> dict[int, int | None]:
         netlink.setblocking(False)  # the kernel answers within send(); never wait for it
         for number, (at, peer) in enumerate(peers.items(), start=1):
             reply = _ask_sock_diag(netlink, number, peer)
-            if reply is not None and len(reply) >= _DIAG_USER_AT + _DIAG_USER.size:
+            if reply is not None and len(reply) >= _DIAG_USER_AT + _DIAG_USER.size and _is_the_peers(reply, peer):
                 uid, inode = _DIAG_USER.unpack_from(reply, _DIAG_USER_AT)
                 answered[at] = None if (uid, inode) == (0, 0) else uid
     return answered
+
+
+def _is_the_peers(reply: bytes, peer: Peer) -> bool:
+    """Is sock_diag's answer the connection asked about, with our port as its remote? Where no
+    connection has the asked addresses and ports, the kernel falls back to a listening socket on
+    the peer's port (as a SYN would find it): a machine elsewhere that dialled from port 3580 (the
+    room's own) or 22 was answered with the server's user, or root's, and counted as this machine."""
+    state = reply[_NETLINK_HEADER.size + 1]
+    port, remote_port = struct.unpack_from("!HH", reply, _NETLINK_HEADER.size + 4)
+    return state != _TCP_LISTEN and (port, remote_port) == (peer.port, peer.our_port)
 
 
 def _ask_sock_diag(netlink: socket.socket, number: int, peer: Peer) -> bytes | None:

@@ -9,6 +9,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -1449,6 +1450,48 @@ for n in range(16):
             assert script.returncode == 0, script.stderr
             assert script.stdout.split() == ["guessed"] * 15 + ["locked"], server.output
             server.expect(r"\(as mallory14\); 15 within 5 minutes from user 65534 on this machine")
+        finally:
+            server.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root for a network namespace")
+def test_a_machine_elsewhere_dialling_from_the_rooms_port_is_not_this_machine():
+    """From the attacker's side: eve, on another machine, binds her end to the room's own port
+    number. The kernel asked whose socket she dialled from (sock_diag) found none with her
+    addresses and fell back to the server's listening socket on that port: she was the server's
+    own user on this machine, and her 15 wrong passwords locked the machine out (the teacher at
+    the projector, the lab's students), not her address."""
+    with network_namespace_or_skip() as (namespace, ours, theirs, _link):
+        subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True, timeout=10)
+        server = Proc("serve", "--port", "0", "--host", "::", "--headless", "--no-history", "--no-announce", "--password",
+                      env=child_env(LANCHAT_PASSWORD="tea and biscuits"), program=["ip", "netns", "exec", namespace, sys.executable,
+                                                                                  "-m", "lanchat"])  # fmt: skip
+        try:
+            port = int(server.expect(r"listening on port (\d+)").group(1))
+            for n in range(16):  # eve's script, from the test's own namespace: another machine
+                with socket.socket() as sock:
+                    sock.settimeout(10)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.bind((ours, port))
+                    sock.connect((theirs, port))
+                    sock.sendall(f"\neve{n}\ncoffee {n}\n".encode())
+                    answer = b""
+                    while chunk := sock.recv(65536):
+                        answer += chunk
+                assert (b"too many wrong passwords" in answer) == (n == 15), answer
+            server.expect(rf"wrong room password from {re.escape(ours)} \(as eve14\); 15 within 5 minutes from that address")
+            teacher = subprocess.run(  # on the server, by loopback, with the password: let in
+                ["ip", "netns", "exec", namespace, sys.executable, "-c",
+                 "import socket, sys\n"
+                 "sock = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
+                 "sock.sendall(b'\\nteacher\\ntea and biscuits\\n')\n"
+                 "answer = b''\n"
+                 "while b'teacher' not in answer and b'too many' not in answer and (chunk := sock.recv(65536)):\n"
+                 "    answer += chunk\n"
+                 "print('locked' if b'too many' in answer else 'in')\n", str(port)],
+                capture_output=True, text=True, timeout=30, env=child_env(), check=False,
+            )  # fmt: skip
+            assert teacher.stdout.split() == ["in"], (teacher.stdout, teacher.stderr, server.output)
         finally:
             server.stop()
 
