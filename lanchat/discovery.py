@@ -142,9 +142,12 @@ def renamed_twins(rooms: Iterable[RoomInfo], typed: str, port: int | None = None
 def renamed_from(name: str) -> str | None:
     """The name ``name`` was renamed from, if it has the ``-2``, ``-3``... free_label adds on a
     clash ("maths 3B-2": "maths 3B"), else None. Read as room_key reads it, without the emoji
-    selectors, which draw nothing after a digit ("maths 3B-2\ufe0f" is drawn "maths 3B-2")."""
-    found = re.fullmatch(r"(.+)-\d+", name.translate(_SELECTORS_DROPPED))
-    return found.group(1) if found else None
+    selectors, which draw nothing after a digit ("maths 3B-2\ufe0f" is drawn "maths 3B-2"), and
+    its dash as drawn (names.look_key): "maths 3B\u20102", a Unicode hyphen, is "maths 3B-2" too."""
+    from .names import look_key
+
+    found = re.fullmatch(r"(.+)(\D)\d+", name.translate(_SELECTORS_DROPPED))
+    return found.group(1) if found and look_key(found.group(2)) == "-" else None
 
 
 def same_certificate_elsewhere(rooms: Iterable[RoomInfo], fingerprint: str, own: Iterable[str]) -> RoomInfo | None:

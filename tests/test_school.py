@@ -160,8 +160,10 @@ def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_th
     assert "WARNING" not in text and "pretending" not in text, text
     assert announced_doubt(known, "physics 2A", where, physics) is None
     assert "you trusted the room 'maths 3B' before" in (address_passed_on(known, "physics 2A", where, physics) or "")
-    # the same name, a renamed twin of it (drawn as "maths 3B-2": U+FE0F draws nothing), or none told (a typed address): loud
-    for name, fp in (("Maths 3B", eve), ("maths 3B-2\ufe0f", eve), (None, eve)):
+    # the same name, a renamed twin of it (drawn as "maths 3B-2": U+FE0F draws nothing; a Unicode
+    # hyphen, non-breaking hyphen or minus sign draws as the dash), or none told (a typed address): loud
+    for name, fp in (("Maths 3B", eve), ("maths 3B-2\ufe0f", eve), ("maths 3B\u20102", eve), ("maths 3B\u20112", eve),
+                     ("maths 3B\u22122", eve), (None, eve)):  # fmt: skip
         with pytest.raises(TlsError, match=rf"^WARNING: the TLS fingerprint of {re.escape(where)} has CHANGED\."):
             check_fingerprint(where, fp, known=known, pinned=fp if name else None, announced=name is not None, room=name)
     assert "someone may be pretending" in (announced_doubt(known, "maths 3B", where, eve) or "")
