@@ -391,9 +391,12 @@ def _after_an_older_lanchat(db: sqlite3.Connection, rows: list[Row], newest: int
     clash = next((at for at, row in enumerate(rows) if _holds_another(db, row)), None)
     if clash is None:
         return rows
-    since = rows[clash][0]
-    stored = "SELECT 1 FROM main.messages WHERE id >= ? AND time = ? AND sender = ? AND text = ?"
-    moved = [row for row in rows[clash:] if db.execute(stored, (since, row[1], row[2], row[4])).fetchone() is None]
+    # those stored already, in one pass over the rows since the clash (by id) within the journal's
+    # times: a look-up per row scanned them all each time (500 rows over 100,000 since: 15.7 s)
+    since, later = rows[clash][0], rows[clash:]
+    times = (min(row[1] for row in later), max(row[1] for row in later))
+    stored = set(db.execute("SELECT time, sender, text FROM main.messages WHERE id >= ? AND time BETWEEN ? AND ?", (since, *times)))
+    moved = [row for row in later if (row[1], row[2], row[4]) not in stored]
     return rows[:clash] + [(newest + at, *row[1:]) for at, row in enumerate(moved, start=1)]
 
 
@@ -559,7 +562,7 @@ def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     else:
         return folder / FILE_NAME
     own, shared = folder / f"history-{tag}.sqlite3", folder / FILE_NAME
-    if port == DEFAULT_PORT and not os.path.lexists(own) and os.path.lexists(shared):
+    if port == DEFAULT_PORT and not os.path.lexists(own) and os.path.isfile(shared):  # (a link that leads nowhere: not it)
         # lanchat before per-endpoint files (2026-12-03) kept every room's history in FILE_NAME:
         # the room on the default port, where that lanchat served, goes on with it (its lessons
         # and when each name was last here), and that lanchat run again still finds it there.

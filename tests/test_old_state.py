@@ -96,3 +96,22 @@ def test_a_killed_servers_last_lines_are_kept_when_the_first_release_ran_on_the_
     shutil.copyfile(KILLED_JOURNAL, folder / "class.sqlite3.pending")  # as if that start stored them, then was killed
     start_and_stop(history)
     assert transcript(history) == lesson + lesson + killed
+
+
+def test_on_port_3580_an_older_lanchats_file_is_taken_only_if_it_is_a_file(tmp_path, monkeypatch):
+    """history.default_path takes an older lanchat's history.sqlite3 on port 3580 while the room has
+    no file of its own. A link there that leads nowhere (a file moved away) was taken too, and serve
+    made a history where it led (h-attack6); a folder is not one either."""
+    from lanchat.history import default_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    folder = tmp_path / "lanchat"
+    folder.mkdir()
+    (folder / "history.sqlite3").symlink_to(tmp_path / "moved-away.sqlite3")
+    assert default_path(port=3580) == folder / "history-3580.sqlite3"
+    (folder / "history.sqlite3").unlink()
+    (folder / "history.sqlite3").mkdir()
+    assert default_path(port=3580) == folder / "history-3580.sqlite3"
+    (folder / "history.sqlite3").rmdir()
+    (folder / "history.sqlite3").write_bytes(b"")
+    assert default_path(port=3580) == folder / "history.sqlite3" and default_path(port=4000) == folder / "history-4000.sqlite3"
