@@ -1375,6 +1375,26 @@ for n in range(15):
         server.stop()
 
 
+# The end of a student's guessing script's loop (tests below): one wrong password, and what came back.
+ONE_WRONG_GUESS = r"""    sock.sendall(f"\nmallory{n}\ncoffee {n}\n".encode())
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    print("locked" if b"too many wrong passwords" in answer else "guessed")
+"""
+
+
+def mallorys_guesses(script: str, *args: str, namespace: str | None = None) -> list[str]:
+    """Run a guessing script (ONE_WRONG_GUESS a loop) as user nobody, in ``namespace`` if given:
+    what it printed, a word a guess."""
+    done = subprocess.run([*(["ip", "netns", "exec", namespace] if namespace else []), "setpriv", "--reuid", "65534", "--regid",
+                           "65534", "--clear-groups", sys.executable, "-c", script, *args],
+                          capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to type as another user")
 def test_a_students_guesses_from_other_loopback_addresses_meet_the_same_ceiling():
     """From the attacker's side: on a lab server a student's script binds each connection to
@@ -1390,19 +1410,8 @@ for n in range(16):
     sock.settimeout(10)
     sock.bind((f"127.0.0.{n + 2}", 0))
     sock.connect(("127.0.0.1", int(sys.argv[1])))
-    sock.sendall(f"\nmallory{n}\ncoffee {n}\n".encode())
-    answer = b""
-    while chunk := sock.recv(65536):
-        answer += chunk
-    sock.close()
-    print("locked" if b"too many wrong passwords" in answer else "guessed")
-"""
-        script = subprocess.run(
-            ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable, "-c", guesses, port],
-            capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
-        )  # fmt: skip
-        assert script.returncode == 0, script.stderr
-        assert script.stdout.split() == ["guessed"] * 15 + ["locked"], server.output
+""" + ONE_WRONG_GUESS
+        assert mallorys_guesses(guesses, port) == ["guessed"] * 15 + ["locked"], server.output
         server.expect(r"wrong room password from 127\.0\.0\.16 \(as mallory14\); 15 within 5 minutes from user 65534 on this machine")
     finally:
         server.stop()
@@ -1435,20 +1444,8 @@ for n in range(16):
     sock.settimeout(10)
     sock.bind((source, 0))
     sock.connect(("fd51::11" if ":" in source else primary, port))
-    sock.sendall(f"\nmallory{n}\ncoffee {n}\n".encode())
-    answer = b""
-    while chunk := sock.recv(65536):
-        answer += chunk
-    sock.close()
-    print("locked" if b"too many wrong passwords" in answer else "guessed")
-"""
-            script = subprocess.run(
-                ["ip", "netns", "exec", namespace, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                 sys.executable, "-c", guesses, port, theirs, *extra, theirs],
-                capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
-            )  # fmt: skip
-            assert script.returncode == 0, script.stderr
-            assert script.stdout.split() == ["guessed"] * 15 + ["locked"], server.output
+""" + ONE_WRONG_GUESS
+            assert mallorys_guesses(guesses, port, theirs, *extra, theirs, namespace=namespace) == ["guessed"] * 15 + ["locked"], server.output
             server.expect(r"\(as mallory14\); 15 within 5 minutes from user 65534 on this machine")
         finally:
             server.stop()
