@@ -98,7 +98,8 @@ def bench_replay(store: HistoryStore, limit: int, repeats: int) -> list[float]:
 def bench_join(store: HistoryStore, replay: int, joins: int) -> dict[str, float]:
     join_ms: list[float] = []
     chat_ms: list[float] = []
-    with running_server(history=store, replay=replay) as (_server, endpoint):
+    said: list[str] = []  # the server's log: why a message was not stored, should one not be
+    with running_server(history=store, replay=replay, log=said.append) as (_server, endpoint):
         chatter = RawClient(endpoint, "chatter")
         stop = threading.Event()
 
@@ -107,7 +108,10 @@ def bench_join(store: HistoryStore, replay: int, joins: int) -> dict[str, float]
             while not stop.is_set():
                 start = time.perf_counter()
                 chatter.send(ev.Say(text=f"ping {n}"))
-                chatter.expect(ev.Message, text=f"ping {n}")
+                try:
+                    chatter.expect(ev.Message, text=f"ping {n}")
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}; the server's log: {said[-5:]}") from None
                 chat_ms.append((time.perf_counter() - start) * 1000)
                 n += 1
 
