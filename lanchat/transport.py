@@ -712,6 +712,10 @@ def _this_machine(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.partition("%")[0]).is_loopback
     except ValueError:
+        pass
+    try:  # the short forms the system reads too (127.1, 0x7f.1: inet_aton's), which dial loopback all the same
+        return ipaddress.ip_address(socket.inet_aton(host)).is_loopback
+    except (OSError, ValueError):
         return False
 
 

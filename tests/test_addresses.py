@@ -580,3 +580,20 @@ def test_connect_to_an_address_with_leading_zeros_joins_no_other_machines_room(t
 @pytest.mark.parametrize("typed", ["192.168.1.20", "10.0.0.255:3580", "127.1", "3.14", "pc12.lab3.school", "1.2.3.4.nip.io", "::1"])
 def test_addresses_and_names_with_digits_are_still_taken(typed):
     assert split_host_port(typed)[0] == typed.rpartition(":")[0] if typed.count(":") == 1 else typed
+
+
+def test_a_refusal_at_this_machine_written_short_names_no_firewall_on_the_way():
+    """`connect 127.1 PORT` (or 0x7f.1: short forms the system reads as 127.0.0.1) with nothing
+    listening: the refusal added "(a firewall on the way that refuses the port reads the same)",
+    as for another machine, though nothing stands between a machine and its own loopback."""
+    import socket as sockets
+
+    from lanchat.transport import Endpoint, TransportError, connect
+
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    for host in ("127.1", "0x7f.1", "127.0.0.1"):
+        with pytest.raises(TransportError) as refused:
+            connect(Endpoint(host=host, port=port), timeout=5).close()
+        assert refused.value.refused and "firewall" not in str(refused.value), (host, str(refused.value))
