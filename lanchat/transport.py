@@ -280,7 +280,7 @@ def _is_the_peers(reply: bytes, peer: Peer) -> bool:
     the peer's port (as a SYN would find it): a machine elsewhere that dialled from port 3580 (the
     room's own) or 22 was answered with the server's user, or root's, and counted as this machine."""
     state = reply[_NETLINK_HEADER.size + 1]
-    port, remote_port = struct.unpack_from("!HH", reply, _NETLINK_HEADER.size + 4)
+    port, remote_port, _address, _remote = _DIAG_SOCKET.unpack_from(reply, _NETLINK_HEADER.size + 4)  # (as asked: _ask_sock_diag)
     return state != _TCP_LISTEN and (port, remote_port) == (peer.port, peer.our_port)
 
 
