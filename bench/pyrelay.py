@@ -26,6 +26,7 @@ asked: what a message costs a CPython server that keeps lanchat's guarantee and 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import selectors
 import signal
@@ -71,6 +72,7 @@ def serve(port: int, *, echo: bool = False, store: str | None = None) -> None:
     # SIGTERM raises, so it ends the loop even while select() waits: a handler that only set a
     # flag would let select() go back to sleep (Python retries it after a signal, PEP 475)
     signal.signal(signal.SIGTERM, _stop)
+    faulthandler.register(signal.SIGUSR1)  # where it is, on stderr (tests ask when it hangs)
 
     def drop(peer: Peer) -> None:
         peers.pop(peer.sock, None)
