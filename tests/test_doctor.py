@@ -76,7 +76,8 @@ def test_a_busy_port_names_the_program_holding_it_and_fails():
     assert port_check["status"] == "fail"
     assert f"port {port} is already in use by" in port_check["summary"]
     assert f"(pid {os.getpid()})" in port_check["summary"]  # this test process holds it
-    assert f"--port {port + 1}" in port_check["fix"]
+    offered = re.search(r"--port (\d+)$", port_check["fix"])  # the next free after it (port + 1 unless held a moment)
+    assert offered is not None and port < int(offered.group(1)) <= port + 100, port_check["fix"]
 
 
 def test_a_lanchat_server_is_recognised_without_joining_the_room():

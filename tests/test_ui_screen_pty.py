@@ -100,9 +100,12 @@ def test_save_after_clear_writes_the_whole_session_and_says_so(terms, tmp_path):
     ann.expect_gone(r"ann: before the clear")
     say(ann, "only this", "ann")
     ann.send(f"/save {tmp_path / 'lesson.txt'}\r")
-    count = int(ann.expect(r"saved (\d+) lines to ").group(1))
-    ann.expect(r"cleared off the screen by /clear\)")  # (folded: the path comes between)
-    cleared = int(ann.expect(r"\((\d+) of them").group(1))
+    # the notice folds where the temporary path's length puts it: read the transcript's words
+    # (left of the sidebar) as one line
+    said = re.compile(r"saved (\d+) lines to .+? \((\d+) of them cleared off the screen by /clear\)")
+    found = ann.wait_screen(lambda rows: said.search(" ".join(" ".join(row.split("│")[0].split()) for row in rows)),
+                            what=said.pattern)  # fmt: skip
+    count, cleared = int(found.group(1)), int(found.group(2))  # type: ignore[attr-defined]
     saved = (tmp_path / "lesson.txt").read_text(encoding="utf-8")
     assert "ann: before the clear" in saved and "ann: only this" in saved, saved
     assert saved.index("before the clear") < saved.index("only this")  # in the order said
