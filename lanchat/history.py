@@ -1471,7 +1471,8 @@ class _Opening(_Rows):
     def _check_not_planted(self) -> None:
         """Refuse, for the server, a history another user (not root) may have put where it is
         opened, as the kernel's protected_regular refuses such a file in /tmp: theirs and writable
-        by anyone, or theirs in a folder anyone may write (sticky, as /tmp, or not). Another user made
+        by anyone, or theirs in a folder anyone may write (sticky, as /tmp; one that is not sticky is
+        refused whatever is in it: anyone may swap files there after any look). Another user made
         class.sqlite3 and its journal there, 0666, before a teacher's (or root's) serve: the room's
         messages, direct ones too, went into files they read. So too SQLite's -wal and -shm beside
         it, planted before the first start (the -wal got every line; the -shm indexes it). A class
@@ -1479,9 +1480,19 @@ class _Opening(_Rows):
         theirs to share. (The journal has a rule of its own: Journal's owner, the history's.)"""
         folder = self._real.parent
         try:
-            open_folder = bool(os.stat(folder).st_mode & stat.S_IWOTH)  # (sticky, as /tmp; or not, where anyone may even swap it)
+            mode = os.stat(folder).st_mode
         except OSError:  # (SQLite's open says what is there)
             return
+        open_folder = bool(mode & stat.S_IWOTH)  # sticky, as /tmp: nobody may take another's file away
+        if open_folder and not mode & stat.S_ISVTX:
+            # not sticky: anyone may rename this server's own files away and put theirs in their
+            # place between any look and any open, so no check here can hold (h-attack5's list)
+            raise HistoryUnusable(
+                f"{folder} may be written by anyone and is not sticky (as /tmp is): anyone may swap {self.path.name} "
+                "there for a file of their own, to read this room's messages (direct ones too) or to add to them; "
+                f"nothing was written: keep the history in a folder of your own (--history PATH), or make that one "
+                f"sticky (chmod +t {folder})"
+            )
         sqlites = self._real.name
         for file, what in ((self._real, ""), (self._real.with_name(sqlites + "-wal"), f" (SQLite's file of {self.path.name}'s newest changes)"),
                            (self._real.with_name(sqlites + "-shm"), f" (SQLite's file beside {self.path.name})")):  # fmt: skip

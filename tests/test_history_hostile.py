@@ -258,7 +258,8 @@ def test_a_journal_another_user_planted_beside_the_history_is_refused_and_never_
         assert not os.path.exists(target) and os.lstat(journal).st_size in (0, len(target))
 
 
-@pytest.mark.parametrize("where", ["sticky folder", "open folder, her file private", "writable by all", "her -wal and -shm"])
+@pytest.mark.parametrize("where", ["sticky folder", "open folder, her file private", "writable by all", "her -wal and -shm",
+                                   "open folder, not sticky"])
 def test_a_history_another_user_planted_is_refused_before_a_message_is_written_into_it(where):
     """mallory, another user of the lab machine, makes class.sqlite3 and its journal first, both
     -rw-rw-rw- (umask 0): in a folder others may write (sticky, as /tmp), or hers anywhere
@@ -274,7 +275,7 @@ def test_a_history_another_user_planted_is_refused_before_a_message_is_written_i
         room = os.path.join(folder, "room")
         planted = "class.sqlite3-wal class.sqlite3-shm" if where.endswith("-shm") else "class.sqlite3 class.sqlite3.pending"
         as_mallory("sh", "-c", f"umask 0; mkdir {room}; cd {room}; for f in {planted}; do : > $f; done")
-        os.chmod(room, {"sticky folder": 0o1777, "writable by all": 0o755}.get(where, 0o777))  # (root may: it stands for the folder's owner)
+        os.chmod(room, {"writable by all": 0o755, "open folder, not sticky": 0o777}.get(where, 0o1777))  # (root may: it stands for the folder's owner)
         if where.endswith("private"):  # root writes it all the same, and she may swap it for another in that folder
             os.chmod(os.path.join(room, "class.sqlite3"), 0o600)
         history = os.path.join(room, "class.sqlite3")
@@ -285,7 +286,10 @@ def test_a_history_another_user_planted_is_refused_before_a_message_is_written_i
             server.stop()
         why = "and anyone may write to it" if where == "writable by all" else f"in {room}, a folder anyone may write to"
         whose = f"{history}-wal (SQLite's file of class.sqlite3's newest changes)" if where.endswith("-shm") else history
-        assert f"{whose} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
+        if where == "open folder, not sticky":  # anyone may swap files there after any look: refused for what it is
+            assert f"{room} may be written by anyone and is not sticky (as /tmp is)" in server.output, server.output
+        else:
+            assert f"{whose} belongs to user nobody, {why}: they may have put it there" in server.output, server.output
         assert "Traceback" not in server.output
         assert all(os.path.getsize(os.path.join(room, name)) == 0 for name in planted.split()), planted  # nothing written
         assert not os.path.exists(history + ("" if where.endswith("-shm") else "-wal"))
@@ -347,3 +351,33 @@ def test_a_wal_planted_between_the_check_and_sqlites_open_is_refused_not_written
             assert os.stat(history + "-wal").st_uid == os.geteuid() and os.stat(history + "-wal").st_mode & 0o777 == 0o600
         finally:
             store.close()
+
+
+def test_a_history_in_a_folder_anyone_may_write_and_that_is_not_sticky_is_refused_until_it_is():
+    """A lab's shared folder, /srv/class, made 0777 without the sticky bit /tmp has: anyone may
+    rename the teacher's class.sqlite3 (or its -wal) away and put a file of their own in its place
+    after any check the server makes, then read the room's messages, direct ones too. serve refuses
+    it, saying how to make it safe, and writes nothing; made sticky (chmod +t), it serves."""
+    from helpers import short_tmp_dir
+
+    with short_tmp_dir() as folder:
+        room = os.path.join(folder, "class")
+        os.mkdir(room)
+        os.chmod(room, 0o777)
+        history = os.path.join(room, "class.sqlite3")
+        args = ("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--history", history)
+        refused = Proc(*args)
+        try:
+            assert refused.wait(timeout=20) == 1
+        finally:
+            refused.stop()
+        assert f"{room} may be written by anyone and is not sticky (as /tmp is)" in refused.output, refused.output
+        assert f"make that one sticky (chmod +t {room})" in refused.output and "Traceback" not in refused.output
+        assert os.listdir(room) == []  # nothing written
+        os.chmod(room, 0o1777)
+        server = Proc(*args)
+        try:
+            server.expect(r"listening on port \d+")
+        finally:
+            server.stop()
+        assert os.path.exists(history)
