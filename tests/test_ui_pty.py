@@ -7,6 +7,7 @@ result before the next, because keys that arrive together are treated as a paste
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import threading
@@ -681,18 +682,31 @@ def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
         ann.expect(r"scrolled up")  # opened at its first line (test_help_taller_than_the_screen_opens_at_its_first_line)
         ann.send("\x1b[4~")  # End with an empty input line: back to the bottom
         ann.expect(r"Ctrl-C, Ctrl-\\, /q\s+leave")
-        screen = ann.lines[:-2]  # the transcript: the last rows of /help, the keys
-        checked = 0
-        for at, row in enumerate(screen[:-1]):
-            found = re.match(r"\d\d:\d\d {5}(\S.*?)(?:  +(\S)|$)", row.rstrip())
-            following = screen[at + 1]
-            if not found or not following.strip() or re.match(r"\d\d:\d\d ", following):
-                continue
-            column = found.start(2) if found.group(2) else found.start(1) + 2
-            assert len(following) - len(following.lstrip()) == column, f"{cols} columns:\n" + "\n".join(screen)
-            checked += 1
-        assert checked >= 2, f"{cols} columns: no wrapped description seen\n" + "\n".join(screen)
+        # the transcript (the last rows of /help, the keys), read until a redraw is whole: the keys'
+        # row can be drawn before the rows above it are
+        with contextlib.suppress(AssertionError):
+            ann.wait_screen(lambda rows: _help_columns(rows[:-2]) == (True, True), timeout=5)
+        screen = ann.lines[:-2]
+        under, wrapped = _help_columns(screen)
+        assert under, f"{cols} columns:\n" + "\n".join(screen)
+        assert wrapped, f"{cols} columns: no wrapped description seen\n" + "\n".join(screen)
         ann.stop()
+
+
+def _help_columns(screen: list[str]) -> tuple[bool, bool]:
+    """Whether every further row of a /help description starts under its column, and whether
+    at least two such rows were seen."""
+    checked = 0
+    for at, row in enumerate(screen[:-1]):
+        found = re.match(r"\d\d:\d\d {5}(\S.*?)(?:  +(\S)|$)", row.rstrip())
+        following = screen[at + 1]
+        if not found or not following.strip() or re.match(r"\d\d:\d\d ", following):
+            continue
+        column = found.start(2) if found.group(2) else found.start(1) + 2
+        if len(following) - len(following.lstrip()) != column:
+            return False, checked >= 2
+        checked += 1
+    return True, checked >= 2
 
 
 def test_help_taller_than_the_screen_opens_at_its_first_line(terms):
