@@ -663,6 +663,7 @@ class Paced:
                 lines.extend(offers_came(loop.transfers))
             return True
         loop.unconfirmed.waits_again(event)  # the copy sent again is the one to track
+        _tell_speech(loop, "held_back", event)  # (sent later: its copy is news)
         if len(self.pacer.waiting) == 1 and (loop.transfers.status_line or not self.told):
             self._pacing_starts(loop)
         return True
@@ -1510,12 +1511,12 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     typed); the full screen, whose input line empties on Enter, says each one with its text
     (``quotes_held_lines``). Muted, it goes: the room's refusal says why."""
     session = loop.session
-    if session.mode != "turn" or type(event) not in NEEDS_THE_TURN:
-        loop._send(event)
-        return
     reconnect = loop.reconnect
-    if not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying)):
+    if session.mode != "turn" or type(event) not in NEEDS_THE_TURN or (
+        not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying))
+    ):
         loop._send(event)  # during a rejoin's replay it waits after those typed while away (Paced.send)
+        _tell_speech(loop, "sent_at_once", event)
         return
     quoting = _quotes_held_lines(loop)
     if not session.my_turn and not loop.held:  # the first said in full; the next counted (take_submitted)
@@ -1524,6 +1525,15 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
         loop.frontend.show([Line(kind="notice", time=time.time(), text=held_too(len(loop.held) + 1, event))])
     loop.held.hold(event)
     send_held(loop)
+
+
+def _tell_speech(loop: ClientLoop, what: str, event: ev.Event | None) -> None:
+    """--screen-reader leaves out the room's copy of a line sent at once (ui/speech.py): it hears
+    which went at once (``sent_at_once``), and which of them the room refused (``held_back``: held
+    for our turn again, its copy when it comes is news)."""
+    told = getattr(getattr(loop.frontend, "speech", None), what, None)
+    if told is not None and event is not None:
+        told(event)
 
 
 def take_submitted(loop: ClientLoop, submitted: list[str]) -> bool:
@@ -1699,6 +1709,7 @@ def answered(loop: ClientLoop, event: object, lines: list[Line]) -> bool:
     if isinstance(event, ev.Error):
         if event.code in TYPED_ONLY_REFUSALS:
             line = loop.unconfirmed.refused()
+            _tell_speech(loop, "held_back", line)
             return event.code == ev.E_NOT_YOUR_TURN and (loop.held.refused(line) or held_again(loop, line, lines))
         if event.code == ev.E_NO_SUCH_USER:  # a whisper to nobody here, or a command naming nobody
             loop.unconfirmed.no_such_user()

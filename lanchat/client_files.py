@@ -46,7 +46,7 @@ from .files import (
     speed_clause,
     unique_name,
 )
-from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
+from .session import HIDDEN_FILE, OFFERS_REMEMBERED, PROGRESS, FileCommand, Line, Session
 from .upload_acks import UploadAcks
 
 # A download this large is written to a named partial file (partial_path) that outlives a cut
@@ -1160,7 +1160,7 @@ def _cannot_save(when: float, receiving: _Receiving, exc: OSError, downloads: Pa
 def _said(when: float, progress: Progress, said: str, hidden: str | None) -> Line:
     """A transfer's progress notice (no status line); its private form says it without the name."""
     private = None if hidden is None else replace(progress, label=hidden).notice()
-    return Line(kind="notice", time=when, text=said, private=private)
+    return Line(kind="notice", time=when, text=said, private=private, code=PROGRESS)
 
 
 def _size_problem(size: int, downloads: Path, offset: int = 0) -> str | None:

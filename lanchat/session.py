@@ -73,6 +73,7 @@ JOIN_REPLAY = "join-replay"  # Line.code of the lines replayed on joining (a rej
 REPLAY_END = "replay-end"  # and of their "end of history": the screen keeps it under them
 HELP = "help"  # Line.code of /help's "commands:" and "keys:": taller than the screen, it opens at its first line
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
+PROGRESS = "progress"  # Line.code of a transfer's "receiving NAME: 50% ..." (--screen-reader says fewer: ui/speech.py)
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person
 

@@ -58,6 +58,7 @@ PURE = (
     "ui/redraw.py",
     "ui/render.py",
     "ui/sending.py",
+    "ui/speech.py",
     "ui/view.py",
 )
 FORBIDDEN_MODULES = {

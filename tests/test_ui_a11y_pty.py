@@ -147,3 +147,87 @@ def test_the_colour_bots_suggestion_is_named_in_words_beside_its_swatch(terms):
         # (a script's pipe reads the bot's words as the room sent them: test_colourbot_cli's seed 000)
     finally:
         server.stop()
+
+
+def _spoken_since(term: TermProc, mark: int) -> str:
+    """What the program wrote to the terminal since ``mark`` (a length of ``raw``): what a screen
+    reader that speaks new text would say."""
+    with term._changed:
+        return bytes(term.raw[mark:]).decode("utf-8", "replace")
+
+
+def test_a_screen_reader_hears_a_line_that_comes_mid_typing_once_and_nothing_typed_again(terms):
+    """A blind student in `connect --plain` types 'half typ' when ann's line comes: --plain rubbed
+    the half-typed line out and wrote it again under ann's, and the screen reader said 'half typ'
+    again after every message that came while she typed. With --screen-reader ann's line goes on a
+    row of its own and nothing typed is written again; the typed text stays hers: Backspace works on
+    it, and Enter sends the whole line, which the room gets whole."""
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=24, cols=80)
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        sam.send("half typ")
+        sam.expect(r"(?m)^half typ")
+        mark = len(sam.raw)
+        ann.send(ev.Say(text="hello sam"))
+        sam.expect(r"ann: hello sam")
+        ann.send(ev.Say(text="second one"))
+        sam.expect(r"ann: second one")
+        spoken = _spoken_since(sam, mark)
+        assert spoken.count("hello sam") == 1 and spoken.count("second one") == 1, spoken
+        assert "half typ" not in spoken and "\x1b" not in spoken and "\r " not in spoken, spoken  # nothing rubbed out, nothing typed again
+        sam.send("ed!!\x7f\x7f\r")  # Backspace on what was typed after the lines came
+        ann.expect(ev.Message, sender="sam", text="half typed")
+        sam.send("abc")
+        sam.expect(r"(?m)^abc")
+        ann.send(ev.Say(text="third"))
+        sam.expect(r"ann: third")
+        sam.send("\x7f\x7fZ\r")  # and on what was typed before a line came, above it now
+        ann.expect(ev.Message, sender="sam", text="aZ")
+        ann.close()
+
+
+def test_a_screen_reader_hears_a_line_sent_once_and_a_refusal_in_words(terms):
+    """The student's own line showed twice, as typed and as the room's copy ('12:01 sam: hello
+    everyone'), and the screen reader said it twice. With --screen-reader (here turned on by
+    LANCHAT_SCREEN_READER=1, as a student's shell profile would) the room's copy of a line that
+    went at once is left out; a line refused here is said, in words."""
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "sam", rows=24, cols=80, env={"LANCHAT_SCREEN_READER": "1"})
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        sam.send("hello everyone\r")
+        ann.expect(ev.Message, sender="sam", text="hello everyone")
+        sam.send("/me waves\r")
+        ann.expect(ev.Emote, sender="sam", text="waves")
+        sam.send("/w ann just you\r")
+        ann.expect(ev.Direct, sender="sam", text="just you")
+        sam.send("x" * (ev.MAX_TEXT_CHARS + 1) + "\r")
+        sam.expect(rf"message is {ev.MAX_TEXT_CHARS + 1} characters; the limit is {ev.MAX_TEXT_CHARS}: not sent")
+        ann.send(ev.Say(text="after yours"))
+        sam.expect(r"ann: after yours")  # (the room's copies came before it: the server answers in order)
+        spoken = _spoken_since(sam, 0)
+        assert spoken.count("hello everyone") == 1 and "sam: hello everyone" not in spoken, spoken
+        assert spoken.count("waves") == 1 and "* sam waves" not in spoken, spoken
+        assert spoken.count("just you") == 1 and "(direct)" not in spoken, spoken
+        sam.send("/help keys\r")  # the key this mode adds is listed with the others
+        sam.expect(r"Ctrl-R +write again what you are typing")
+        ann.close()
+
+
+def test_a_screen_reader_hears_a_line_held_for_the_turn_when_it_goes(terms):
+    """In a turn-based room the student's line typed out of turn is held: said so in words, and
+    when it goes on her turn, minutes later maybe, the room's copy is said: it is news then."""
+    with running_server("turn") as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")  # first in: hers is the turn
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=24, cols=100)
+        terms.append(sam)
+        sam.expect(r"turn-based: waiting for ann")
+        sam.send("my answer\r")
+        sam.expect(r"not your turn yet \(waiting for ann\): held until it is your turn")
+        ann.send(ev.Say(text="question"))
+        ann.expect(ev.Message, sender="sam", text="my answer")
+        sam.expect(r"sam: my answer")
+        ann.close()

@@ -13,6 +13,9 @@ from ..textfold import cells, fold_line
 from ..textsafe import quoted
 from .terminal import PROG, print_out, say, terminal_columns
 
+SCREEN_READER_HELP = ("line mode (--plain) for a screen reader: an incoming line never writes again what you are typing, "
+                      "your own line is not said a second time (a refusal or a held line is), Ctrl-R says what you typed; "
+                      "LANCHAT_SCREEN_READER=1 turns it on every time")
 PROJECTOR_HELP = (
     "start in projector mode (/projector toggles it): for a screen the class sees, direct messages, "
     "replayed ones too, show who wrote and not what"
@@ -505,7 +508,7 @@ def build_parser() -> _Parser:
     )
     serve.add_argument(
         "--headless", action="store_true", help="relay only: do not take part; log joins, leaves, kicks, bans and mutes (the host's --name, --identity, "
-        "--plain, --no-typing, --projector and --downloads are refused)"
+        "--plain, --screen-reader, --no-typing, --projector and --downloads are refused)"
     )
     serve.add_argument(
         "--operator",
@@ -520,6 +523,7 @@ def build_parser() -> _Parser:
         "so join first",
     )
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    serve.add_argument("--screen-reader", action="store_true", help=SCREEN_READER_HELP)
     serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     serve.add_argument("--projector", action="store_true", help=PROJECTOR_HELP)
     serve.add_argument(
@@ -660,6 +664,7 @@ def build_parser() -> _Parser:
     )
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for at a terminal if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--screen-reader", action="store_true", help=SCREEN_READER_HELP)
     connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     connect.add_argument("--projector", action="store_true", help=PROJECTOR_HELP)
     connect.add_argument(

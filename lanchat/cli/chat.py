@@ -22,20 +22,25 @@ from .terminal import (
 )
 
 
-def _make_frontend(session, plain: bool, stops=None, banner_rows=None):  # noqa: ANN001, ANN202
+def _make_frontend(session, plain: bool, stops=None, banner_rows=None, screen_reader=False):  # noqa: ANN001, ANN202
     """The full screen, else line mode; ``stops`` (stopsignals.py): line mode's writes to a reader
     that stopped reading give up when a signal insists on leaving; ``banner_rows`` (the host's):
-    the rows serve's start lines took, still in sight below a short replay? (client.said_above)"""
-    from ..ui.plain import PlainFrontend
+    the rows serve's start lines took, still in sight below a short replay? (client.said_above);
+    ``screen_reader``: --screen-reader (or LANCHAT_SCREEN_READER=1), line mode for one (ui/speech.py)"""
+    import os
 
-    if not plain:
+    from ..ui.plain import PlainFrontend
+    from ..ui.speech import Speech, wanted
+
+    speech = Speech(session) if wanted(screen_reader, os.environ) else None
+    if not plain and speech is None:
         try:
             from ..ui.screen import CursesFrontend
 
             return CursesFrontend(session, stopping=stops)
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
             say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
-    frontend = PlainFrontend(session)
+    frontend = PlainFrontend(session, speech=speech)
     frontend.stops, frontend.banner.rows = stops, banner_rows
     return frontend
 
@@ -65,7 +70,7 @@ def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: 
 def run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None, offering=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
-    found_by_name=False) -> int:
+    found_by_name=False, screen_reader=False) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
     ``fetching``, ``offering`` (Session's fetching_here, offering_here), ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
     (the terminal rows serve's start lines took: --plain says how to join again below a replay only once they are out of sight), ``found_by_name`` (Session's); others: _join_retrying."""
@@ -94,7 +99,7 @@ def run_participant(  # noqa: ANN001
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining), start_lines=tuple(start_lines),
                       projector=projector, fetching_here=fetching, offering_here=offering, kept_topic=kept_topic, found_by_name=found_by_name)
-    frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows)
+    frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows, screen_reader)
     from ..ui.plain import PlainFrontend
 
     if intro:  # how to join, below the replay (the newest lines the host sees): the full screen hid what serve printed, --plain printed it above

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..textsafe import quoted, visible
+from ..ui.speech import wanted
 from .chat import run_participant
 from .rejoin import Remembered, ServerUsesTls, found_at, room_where
 from .rooms import NO_ROOM_HELP, find_rooms, load_identity, room_said, room_warning, trusted_by_name
@@ -121,7 +123,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         from ..tls import SHORT_LABEL, channel_binding, short_form
 
         (sock, pinned, note), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
-        if SHORT_LABEL in note and not (args.plain or not interactive()):
+        if SHORT_LABEL in note and not (args.plain or wanted(args.screen_reader, os.environ) or not interactive()):
             # a fingerprint to compare, said above the chat: the full screen, opening, hid it at once
             # (the short form first: a narrow screen folds the line's end, never the 16 digits)
             intro = ((), (f"TLS fingerprint in short {short_form(started[1])}: compare it with the host's screen",
@@ -133,6 +135,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         role="client",
         where=room_where(endpoint.describe() + (" (TLS)" if binding else ""), found.name if found is not None else None),
         plain=args.plain,
+        screen_reader=args.screen_reader,
         downloads=args.downloads,
         key=key,
         password=password,

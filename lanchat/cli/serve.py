@@ -483,6 +483,7 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
             role="host",
             where=where_text,
             plain=args.plain,
+            screen_reader=args.screen_reader,
             downloads=args.downloads,
             # the host's /q, /q! and Ctrl-C end the lesson: students stop waiting (PROTOCOL.md 8);
             # a SIGTERM or SIGHUP (a closed window, a reboot) may be followed by a restart
@@ -542,6 +543,7 @@ FOR_THE_HOST = (
     ("name", "--name", "is the host's name in the chat", "the room is named with --room NAME"),
     ("identity", "--identity", "is the host's key", "operators are named with --operator KEY"),
     ("plain", "--plain", "is the host's line mode", "the server writes its log one line each"),
+    ("screen_reader", "--screen-reader", "is the host's line mode", "the server writes its log one line each"),
     ("no_typing", "--no-typing", "is for the host's screen", "each person chooses with connect --no-typing"),
     ("projector", "--projector", "is for the host's screen", "join it with connect --projector"),
     ("downloads", "--downloads", "is where the host's /get saves", "each person chooses with connect --downloads"),

@@ -37,6 +37,7 @@ from .colour_words import suggestion_words
 from .editor import kill_word_back, typed_character
 from .held_bursts import HeldBursts
 from .paste import ENTER_ALONE, PASTE_START, STOP_KEYS, HeldEscape, PastedText
+from .speech import AGAIN_KEY, Speech
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -697,7 +698,8 @@ class PlainFrontend:
     again below it: the kernel's own echo would leave it cut in two."""
 
     def __init__(
-        self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None, *, interactive: bool | None = None
+        self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None, *, interactive: bool | None = None,
+        speech: Speech | None = None,
     ) -> None:
         self.session = session
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in SCREEN_ONLY}) + SCREEN_ONLY
@@ -726,7 +728,8 @@ class PlainFrontend:
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
         self.bursts = HeldBursts(self.show, also=self.fetches, columns=self._columns, enabled=interactive)  # joins: 1 line
         self.update, self.next_update_due = self.bursts.update, self.bursts.due
-        session.ui_keys = PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
+        session.ui_keys = (*PLAIN_KEYS, AGAIN_KEY) if speech else PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
+        self.speech = speech if interactive else None  # --screen-reader (ui/speech.py); a script's pipe reads every line
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
         # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
@@ -741,11 +744,7 @@ class PlainFrontend:
         # a terminal that takes ANSI sequences (not dumb, not one terminfo does not know) brackets
         # pastes, as the full screen asks: a pasted Ctrl-U or colour code is then text, not keys
         self.marks_pastes = self.terminal is not None and self.terminal.echoes and moves_up(os.environ)
-        self._paste_mode(on=True)
-
-    def _paste_mode(self, *, on: bool) -> None:
-        if self.marks_pastes:
-            self._echo("\x1b[?2004h" if on else "\x1b[?2004l")
+        _paste_mode(self, on=True)
 
     def wake_fileno(self) -> int | None:
         """A second fd for the loop to watch: readable after Ctrl-Z. None: not at a terminal."""
@@ -758,13 +757,15 @@ class PlainFrontend:
         if self.typing:
             self._echo("\n")
         if stop:
-            self._paste_mode(on=False)  # the shell's own again while stopped
+            _paste_mode(self, on=False)  # the shell's own again while stopped
             terminal.stop()
         if self._paste is not None and paste_cut_short(self.fd):  # before a key typed after fg can come
             self._paste = None
-        self._paste_mode(on=True)
+        _paste_mode(self, on=True)
         if self.typing:
             self._echo(visible(self.typing))
+            if self.speech:
+                self.speech.written_again()
 
     def close(self) -> None:
         """Give the terminal its own line editing and echo back. What is typed and not sent
@@ -776,7 +777,7 @@ class PlainFrontend:
             return
         if self.typing:
             self._echo("\n")  # a terminal hung up (EIO): its line editing is put back all the same
-        self._paste_mode(on=False)
+        _paste_mode(self, on=False)
         self.terminal.give_back()
         self.terminal = None
 
@@ -844,18 +845,15 @@ class PlainFrontend:
                 if self._skipping:  # the end of an over-long line: nothing of it is sent
                     self._skipping = False
                     continue
-                self._echo("\n")
+                self._echo(self.speech.entered(self.typing) if self.speech else "\n")
                 submitted.append(self.typing)
                 self.typing = ""
             elif key in "\x7f\x08":
-                if self.typing:
-                    start = grapheme_boundary_before(self.typing, len(self.typing))
-                    self._echo(rubbed_out(self.typing, self.typing[start:], self._columns(), continues=start > 0))
-                    self.typing = self.typing[:start]
+                self._rub_to(grapheme_boundary_before(self.typing, len(self.typing)) if self.typing else 0)
             elif key in "\x15\x17":
-                keep = "" if key == "\x15" else kill_word_back(len(self.typing), self.typing)[1]
-                self._echo(rubbed_out(self.typing, self.typing[len(keep) :], self._columns(), continues=bool(keep)))
-                self.typing = keep
+                self._rub_to(0 if key == "\x15" else len(kill_word_back(len(self.typing), self.typing)[1]))
+            elif key == "\x12" and self.speech:  # Ctrl-R: what is typed, said again when asked (speech.py)
+                self._echo(self.speech.again(self.typing))
             elif key == "\x04":
                 if not self.typing and not self._skipping and self._stop_key(key):
                     return submitted, None  # the input ended (self.ended)
@@ -888,6 +886,13 @@ class PlainFrontend:
                 self.typing += run
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted, None
+
+    def _rub_to(self, end: int) -> None:
+        """Backspace, Ctrl-U, Ctrl-W: what is typed from ``end`` on is gone, rubbed out on screen."""
+        shown, gone, continues = self.speech.cut(self.typing, end) if self.speech else (self.typing, self.typing[end:], end > 0)
+        if gone:
+            self._echo(rubbed_out(shown, gone, self._columns(), continues=continues))
+        self.typing = self.typing[:end]
 
     def _stop_key(self, key: str) -> bool:
         """Ctrl-C, Ctrl-\\: the signal the terminal sent for it, raised (the loop says goodbye); True.
@@ -947,7 +952,7 @@ class PlainFrontend:
         return [line.rstrip("\r") for line in complete]
 
     def show(self, lines: list[Line]) -> None:
-        if not (lines := self.bursts.sort(self.fetches.sort(lines))):
+        if not (lines := self.bursts.sort(self.fetches.sort(self.speech.heard(lines) if self.speech else lines))):
             return
         lines = [not_a_command(line) if line.code == UNKNOWN_COMMAND else line for line in lines]
         lines = self.days.ruled(self.hidden.projected(lines, self.session))
@@ -956,23 +961,16 @@ class PlainFrontend:
         try:
             columns = self._columns()
             text = self.banner.counted("".join(printed_as(line, columns, self.session.join_lines) + "\n" for line in lines), columns)
-            if self.typing and self.terminal is not None and self.terminal.echoes:
-                # clear the unfinished line, print what came, and write it again below
-                text = back_over(self.typing, self._columns()) + text + visible(self.typing)
+            if (self.typing or self.speech) and self.terminal is not None and self.terminal.echoes:
+                # clear the unfinished line, print what came, and write it again below (a screen reader's: above it, speech.py)
+                text = self.speech.above(text, self.typing) if self.speech else back_over(self.typing, columns) + text + visible(self.typing)
             self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless
         except OSError as exc:  # `--plain > lesson.log` on a full disk: it was an "internal error" that ended the chat
-            self._unwritable(exc, len(lines) - (1 if self.unwritten else 0))
+            _unwritable(self, exc, len(lines) - (1 if self.unwritten else 0))
         else:
             self.unwritten = 0
-
-    def _unwritable(self, exc: OSError, count: int) -> None:
-        """The output refused lines (no space left, a quota): the chat goes on; said once on
-        stderr, and counted, for the line that marks the gap where the output works again."""
-        if not self.unwritten:
-            self._unwritten_why = output_refused(exc)
-        self.unwritten += count
 
     def _columns(self) -> int | None:
         """The terminal's width, read at each write (it may be resized); None for a script's pipe."""
@@ -988,4 +986,18 @@ class PlainFrontend:
         except (BrokenPipeError, ValueError):
             pass
         except OSError as exc:
-            self._unwritable(exc, 1)
+            _unwritable(self, exc, 1)
+
+
+def _paste_mode(frontend: PlainFrontend, *, on: bool) -> None:
+    """Ask the terminal to mark pastes (bracketed paste), or to stop, if it was asked."""
+    if frontend.marks_pastes:
+        frontend._echo("\x1b[?2004h" if on else "\x1b[?2004l")
+
+
+def _unwritable(frontend: PlainFrontend, exc: OSError, count: int) -> None:
+    """The output refused lines (no space left, a quota): the chat goes on; said once on
+    stderr, and counted, for the line that marks the gap where the output works again."""
+    if not frontend.unwritten:
+        frontend._unwritten_why = output_refused(exc)
+    frontend.unwritten += count

@@ -1,0 +1,152 @@
+"""speech.py: --screen-reader, --plain at a terminal for a screen reader that speaks new text. Pure.
+
+A screen reader (Orca, VoiceOver, NVDA) speaks what appears on the terminal. --plain keeps the
+half-typed line below each incoming one by rubbing it out and writing it again (plain.back_over),
+so the reader said the student's own half-typed words again after every message; and a line
+sent showed twice, as typed and as the room's copy, so it was said twice. Here instead:
+
+* an incoming line is printed on a row of its own (a fresh row when something is typed on the
+  cursor's), and what was typed is never written again: it stays in the typed line, Enter sends
+  all of it, Backspace takes it back (on screen only what is on the cursor's row can be rubbed
+  out), and Ctrl-R writes it again on a row of its own when the student asks (as the terminal's
+  own line editing does: stty's rprnt);
+* the room's copy of a line sent at once (a say, a /me, a /w) is not printed (the terminal
+  showed it as typed); one that comes later than ECHO_WITHIN_SECONDS, or that was held (for the
+  turn, while offline) and so never ``sent_at_once``, is printed, and every refusal or "not
+  sent" is, as in --plain;
+* a transfer's progress lines are said at most every PROGRESS_EVERY_SECONDS (its start and its
+  end always are).
+
+Never does I/O: PlainFrontend (plain.py) writes what it returns; client.py tells it which lines
+went at once (``sent_at_once``) and which of those the room held back (``held_back``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+from .. import events as ev
+from ..session import PROGRESS, Line, Session
+from ..textsafe import visible
+
+# The environment variable that turns the mode on for every `connect` and `serve` (a student's
+# shell profile), so it need not be typed each time: "1" on, "0" or unset off.
+ENVIRONMENT = "LANCHAT_SCREEN_READER"
+# The room's copy of a line sent at once comes back in milliseconds on a LAN; one that comes later
+# than this (a room pacing a paste to its flood limit, a link that stalled) is said: it is news.
+ECHO_WITHIN_SECONDS = 10.0
+# --plain says a transfer's progress at each quarter or every 5 s: spoken, a long download talked
+# over the chat. Here at most one progress line in this many seconds, all transfers together.
+PROGRESS_EVERY_SECONDS = 30.0
+# /help's row for the key this mode adds (plain.PLAIN_KEYS has the others)
+AGAIN_KEY = ("Ctrl-R", "write again what you are typing, on a line of its own (--screen-reader)")
+
+
+def wanted(option: bool, environ: Mapping[str, str]) -> bool:
+    """Is the mode on: ``--screen-reader`` given, or LANCHAT_SCREEN_READER=1 (any value but 0)?"""
+    return option or environ.get(ENVIRONMENT, "").strip() not in ("", "0")
+
+
+class Speech:
+    """One --screen-reader terminal: what its typed line shows (``start``: typed[start:] is on
+    the cursor's row, written after the last output), and the lines sent at once whose room copy
+    is left out."""
+
+    def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic) -> None:
+        self.session, self.clock = session, clock
+        self.start = 0  # the typed line from here on is on the cursor's row (what came before is above)
+        self.sent: deque[tuple[tuple[str, str, str], float]] = deque(maxlen=200)  # (kind, to, text), when: awaiting the room's copy
+        self.progress_said: float | None = None  # when the last progress line was said
+
+    # -- the typed line and what comes in
+    def above(self, text: str, typing: str) -> str:
+        """``text`` (lines, each ending in a newline) printed while ``typing`` is typed: on a row
+        of its own, and nothing typed written again."""
+        fresh = "\n" if typing[self.start :] else ""
+        self.start = len(typing)
+        return fresh + text
+
+    def cut(self, typing: str, end: int) -> tuple[str, str, bool]:
+        """Backspace, Ctrl-U, Ctrl-W: ``typing`` is cut to its first ``end`` characters. What to
+        rub out where it shows, on the cursor's row (what came before it there, what goes, and
+        whether other text comes before it: plain.rubbed_out); the rest is gone silently."""
+        shown, gone = typing[self.start :], typing[max(end, self.start) :]
+        continues, self.start = end > self.start, min(self.start, end)
+        return shown, gone, continues
+
+    def entered(self, typing: str) -> str:
+        """Enter: the line end to echo (none on an empty row: a blank line is spoken as one)."""
+        shown, self.start = typing[self.start :], 0
+        return "\n" if shown or not typing else ""
+
+    def again(self, typing: str) -> str:
+        """Ctrl-R: the typed line written again, on a row of its own."""
+        fresh = "\n" if typing[self.start :] else ""
+        self.start = 0
+        return fresh + visible(typing)
+
+    def written_again(self) -> None:
+        """The frontend wrote the whole typed line on a fresh row (after Ctrl-Z and fg)."""
+        self.start = 0
+
+    # -- our own lines
+    def sent_at_once(self, event: ev.Event) -> None:
+        """A say, /me or /w typed here went to the room at once (client.send_typed): its copy
+        need not be said again."""
+        if (key := _sent_as(event)) is not None:
+            self.sent.append((key, self.clock()))
+
+    def held_back(self, event: ev.Event) -> None:
+        """The room refused ``event`` (not our turn after all; the flood limit): it waits to go
+        again, and its copy is said when it comes."""
+        self._forget(_sent_as(event))
+
+    def heard(self, lines: list[Line]) -> list[Line]:
+        """``lines`` less the room's copies of lines sent at once, and progress lines too soon."""
+        now = self.clock()
+        while self.sent and now - self.sent[0][1] > ECHO_WITHIN_SECONDS:
+            self.sent.popleft()  # its copy never came in time (refused, held): said when it comes
+        return [line for line in lines if not (self._own_copy(line) or self._too_soon(line, now))]
+
+    def _own_copy(self, line: Line) -> bool:
+        if line.sender is None or ev.name_key(line.sender) != ev.name_key(self.session.name):
+            return False
+        return self._forget(_copy_of(line))
+
+    def _forget(self, key: tuple[str, str, str] | None) -> bool:
+        """The oldest line sent at once that ``key`` stands for, forgotten; False: none waits."""
+        for index, (waiting, _when) in enumerate(self.sent):
+            if key is not None and waiting == key:
+                del self.sent[index]
+                return True
+        return False
+
+    def _too_soon(self, line: Line, now: float) -> bool:
+        if line.code != PROGRESS:
+            return False
+        if self.progress_said is not None and now - self.progress_said < PROGRESS_EVERY_SECONDS:
+            return True
+        self.progress_said = now
+        return False
+
+
+def _sent_as(event: ev.Event) -> tuple[str, str, str] | None:
+    """What the room's copy of ``event`` will be: the kind of line it shows as, to whom, the text."""
+    if isinstance(event, ev.Say):
+        return "own", "", event.text
+    if isinstance(event, ev.Me):
+        return "action", "", event.text
+    if isinstance(event, ev.Whisper):
+        return "direct", ev.name_key(event.to), event.text
+    return None
+
+
+def _copy_of(line: Line) -> tuple[str, str, str] | None:
+    """A line of our own name as ``_sent_as`` names it; None: not a copy of a line typed."""
+    if line.kind in ("own", "action"):
+        return line.kind, "", line.text
+    if line.kind == "direct" and line.to is not None:
+        return "direct", ev.name_key(line.to), line.text
+    return None
