@@ -160,8 +160,8 @@ def test_a_screen_reader_hears_a_line_that_comes_mid_typing_once_and_nothing_typ
     """A blind student in `connect --plain` types 'half typ' when ann's line comes: --plain rubbed
     the half-typed line out and wrote it again under ann's, and the screen reader said 'half typ'
     again after every message that came while she typed. With --screen-reader ann's line goes on a
-    row of its own and nothing typed is written again; the typed text stays hers: Backspace works on
-    it, and Enter sends the whole line, which the room gets whole."""
+    row of its own and nothing typed is written again (but for Ctrl-R, which asks for it); the typed
+    text stays hers: Backspace works on it, and Enter sends the whole line, which the room gets whole."""
     with running_server() as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
         sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=24, cols=80)
@@ -177,8 +177,11 @@ def test_a_screen_reader_hears_a_line_that_comes_mid_typing_once_and_nothing_typ
         spoken = _spoken_since(sam, mark)
         assert spoken.count("hello sam") == 1 and spoken.count("second one") == 1, spoken
         assert "half typ" not in spoken and "\x1b" not in spoken and "\r " not in spoken, spoken  # nothing rubbed out, nothing typed again
-        sam.send("ed!!\x7f\x7f\r")  # Backspace on what was typed after the lines came
+        sam.send("ed!!\x12")  # Ctrl-R: the student asks to hear it all
+        sam.expect(r"(?m)^half typed!! *$")
+        sam.send("\x7f\x7f\r")  # Backspace on it
         ann.expect(ev.Message, sender="sam", text="half typed")
+        sam.expect(r"(?m)^half typed *$")  # rubbed out where it was written again
         sam.send("abc")
         sam.expect(r"(?m)^abc")
         ann.send(ev.Say(text="third"))

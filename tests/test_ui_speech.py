@@ -81,3 +81,21 @@ def test_typing_is_never_written_again_and_backspace_rubs_out_only_what_shows():
 def test_the_mode_is_on_by_option_or_environment():
     assert wanted(True, {}) and wanted(False, {"LANCHAT_SCREEN_READER": "1"})
     assert not wanted(False, {}) and not wanted(False, {"LANCHAT_SCREEN_READER": "0"})
+
+
+def test_a_scripts_pipe_with_the_mode_on_reads_every_line_and_has_no_keys(tmp_path):
+    """LANCHAT_SCREEN_READER=1 in a profile reaches scripts too: piped, lanchat stays --plain for
+    them (every line, its own copies too) and /help keys says a script has none, not Ctrl-R."""
+    import io
+    import os
+
+    from lanchat.ui.plain import PlainFrontend
+
+    read_fd, write_fd = os.pipe()
+    try:
+        session = Session(name="sam")
+        front = PlainFrontend(session, stdin_fd=read_fd, stdout=io.StringIO(), interactive=False, speech=Speech(session))
+        assert front.speech is None and session.ui_keys == ()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)

@@ -694,8 +694,8 @@ class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
     At a terminal (``--plain`` by choice) it echoes what is typed itself, so that a line
-    arriving while you type is printed above your unfinished text, which is then written
-    again below it: the kernel's own echo would leave it cut in two."""
+    arriving while you type is printed above your unfinished text, which is then written again
+    below it: the kernel's own echo would leave it cut in two (``speech``: never again, speech.py)."""
 
     def __init__(
         self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None, *, interactive: bool | None = None,
@@ -728,8 +728,8 @@ class PlainFrontend:
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
         self.bursts = HeldBursts(self.show, also=self.fetches, columns=self._columns, enabled=interactive)  # joins: 1 line
         self.update, self.next_update_due = self.bursts.update, self.bursts.due
-        session.ui_keys = (*PLAIN_KEYS, AGAIN_KEY) if speech else PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
         self.speech = speech if interactive else None  # --screen-reader (ui/speech.py); a script's pipe reads every line
+        session.ui_keys = (*PLAIN_KEYS, AGAIN_KEY) if self.speech else PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
         # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
