@@ -213,6 +213,7 @@ def test_a_screen_reader_hears_a_line_sent_once_and_a_refusal_in_words(terms):
         sam.expect(r"ann: after yours")  # (the room's copies came before it: the server answers in order)
         spoken = _spoken_since(sam, 0)
         assert spoken.count("hello everyone") == 1 and "sam: hello everyone" not in spoken, spoken
+        assert "\r\nhello everyone\r\n" in spoken, spoken  # line mode: the line as typed, its own row
         assert spoken.count("waves") == 1 and "* sam waves" not in spoken, spoken
         assert spoken.count("just you") == 1 and "(direct)" not in spoken, spoken
         sam.send("/help keys\r")  # the key this mode adds is listed with the others
@@ -234,3 +235,23 @@ def test_a_screen_reader_hears_a_line_held_for_the_turn_when_it_goes(terms):
         ann.expect(ev.Message, sender="sam", text="my answer")
         sam.expect(r"sam: my answer")
         ann.close()
+
+
+def test_a_host_with_a_screen_reader_hears_their_own_line_once(terms):
+    """The teacher is the blind one: `serve --screen-reader` is the host's line mode for a screen
+    reader, as `connect --screen-reader` is a student's: the host's own line is said as typed, not
+    again when the room's copy comes back."""
+    teacher = TermProc("serve", "--screen-reader", "--port", "0", "--host", "127.0.0.1", "--no-history", "--no-announce", "--name", "teach")
+    terms.append(teacher)
+    port = int(teacher.expect(r"listening on port (\d+)").group(1))
+    teacher.expect(r"welcome, teach")
+    ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+    teacher.expect(r"ann joined")
+    teacher.send("good morning\r")
+    ann.expect(ev.Message, sender="teach", text="good morning")
+    ann.send(ev.Say(text="morning"))
+    teacher.expect(r"ann: morning")
+    spoken = _spoken_since(teacher, 0)
+    assert spoken.count("good morning") == 1 and "teach: good morning" not in spoken, spoken
+    assert "\r\ngood morning\r\n" in spoken, spoken  # line mode: the line as typed, its own row
+    ann.close()
