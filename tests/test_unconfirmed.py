@@ -421,7 +421,7 @@ def test_a_line_refused_by_a_slow_down_waits_as_long_as_its_retry_after_says():
     paced = Paced()
     paced.pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0), time.monotonic())
     written: list = []
-    loop = SimpleNamespace(paced=paced, unconfirmed=Unconfirmed(), reconnect=None, _write=written.append,
+    loop = SimpleNamespace(paced=paced, unconfirmed=Unconfirmed(), reconnect=None, _write=written.append, frontend=SimpleNamespace(),
                            transfers=SimpleNamespace(status_line=True), session=SimpleNamespace(progress={}))  # fmt: skip
     line = ev.Say(text="hello all")
     paced.send(loop, line)  # type: ignore[arg-type]
