@@ -81,6 +81,7 @@ def test_typing_is_never_written_again_and_backspace_rubs_out_only_what_shows():
 def test_the_mode_is_on_by_option_or_environment():
     assert wanted(True, {}) and wanted(False, {"LANCHAT_SCREEN_READER": "1"})
     assert not wanted(False, {}) and not wanted(False, {"LANCHAT_SCREEN_READER": "0"})
+    assert not any(wanted(False, {"LANCHAT_SCREEN_READER": off}) for off in ("no", "False", "OFF", " "))  # a word for off is off
 
 
 def test_a_scripts_pipe_with_the_mode_on_reads_every_line_and_has_no_keys(tmp_path):

@@ -32,8 +32,9 @@ from ..session import PROGRESS, Line, Session
 from ..textsafe import visible
 
 # The environment variable that turns the mode on for every `connect` and `serve` (a student's
-# shell profile), so it need not be typed each time: "1" on, "0" or unset off.
+# shell profile), so it need not be typed each time: "1" on, unset or one of OFF_WORDS off.
 ENVIRONMENT = "LANCHAT_SCREEN_READER"
+OFF_WORDS = ("", "0", "no", "false", "off")  # LANCHAT_SCREEN_READER=off read as on would surprise
 # The room's copy of a line sent at once comes back in milliseconds on a LAN; one that comes later
 # than this (a room pacing a paste to its flood limit, a link that stalled) is said: it is news.
 ECHO_WITHIN_SECONDS = 10.0
@@ -45,8 +46,8 @@ AGAIN_KEY = ("Ctrl-R", "write again what you are typing, on a line of its own (-
 
 
 def wanted(option: bool, environ: Mapping[str, str]) -> bool:
-    """Is the mode on: ``--screen-reader`` given, or LANCHAT_SCREEN_READER=1 (any value but 0)?"""
-    return option or environ.get(ENVIRONMENT, "").strip() not in ("", "0")
+    """Is the mode on: ``--screen-reader`` given, or LANCHAT_SCREEN_READER=1 (any value but OFF_WORDS)?"""
+    return option or environ.get(ENVIRONMENT, "").strip().lower() not in OFF_WORDS
 
 
 class Speech:
