@@ -4,6 +4,7 @@ student whose screen reader speaks every byte `--plain` writes."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -11,7 +12,7 @@ from helpers import RawClient, TermProc, running_server
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
-from lanchat.ui.colour_words import colour_words
+from lanchat.ui.colour_words import colour_words, parse_hex
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -124,7 +125,6 @@ def test_the_colour_bots_suggestion_is_named_in_words_beside_its_swatch(terms):
     from helpers import start_server
 
     from lanchat.colourbot import suggest_colour
-    from lanchat.ui.colour_words import parse_hex
 
     fake = Faker()
     fake.seed_instance(7)
@@ -255,3 +255,88 @@ def test_a_host_with_a_screen_reader_hears_their_own_line_once(terms):
     assert spoken.count("good morning") == 1 and "teach: good morning" not in spoken, spoken
     assert "\r\ngood morning\r\n" in spoken, spoken  # line mode: the line as typed, its own row
     ann.close()
+
+
+def _a_lesson_heard(terms: list, tmp_path, *mode: str) -> str:
+    """sam joins a room (its colour bot, its history) in ``mode`` and meets a line of each kind:
+    a replayed line, a message, a /me, a direct message each way, a notice, an error, the colour
+    bot's suggestion. Every byte the terminal got, as a screen reader would speak it."""
+    from helpers import start_server
+
+    server, port = start_server("--headless", "--bot", "colour", "--bot-seed", "7", "--no-announce", "--history", str(tmp_path / "h.sqlite3"))
+    try:
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        ann.send(ev.Say(text="before you came"))
+        ann.expect(ev.Message, sender="ann", text="before you came")  # kept: the room answers in order
+        sam = TermProc("connect", "127.0.0.1", str(port), *mode, "--name", "sam", rows=50, cols=200)
+        terms.append(sam)
+        sam.expect(r"end of history \(1 shown\)")
+        ann.send(ev.Say(text="hello sam"))
+        ann.send(ev.Me(text="waves"))
+        ann.send(ev.Whisper(to="sam", text="psst"))
+        sam.expect(r"psst")
+        sam.send("/w ann back to you\r")
+        ann.expect(ev.Direct, sender="sam", text="back to you")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        sam.expect(r"bob joined \(4 here\)")  # (held a moment at a terminal: a class coming in is one line)
+        sam.send("/nosuch\r")
+        sam.expect(r"unknown command")
+        sam.send("/mood sunny\r")
+        sam.expect(r"try .*https://\S+")
+        ann.send(ev.Say(text="the end"))
+        sam.expect(r"ann: the end")
+        bob.close()
+        ann.close()
+        return _spoken_since(sam, 0)
+    finally:
+        server.stop()
+
+
+def test_a_screen_reader_hears_each_line_in_words_with_no_clock_and_no_marks(terms, tmp_path):
+    """Every line --plain prints starts with its clock, '[13:24:17] -!- bob joined', and a screen
+    reader said 'left bracket thirteen colon twenty-four colon seventeen right bracket dash bang
+    dash' before the news, each time; a direct message said 'dash greater than ... left paren
+    direct right paren', a /me 'star', an error 'bang', a replay the date of every line. With
+    --screen-reader each line says what matters first, in words: the replay's day once, no clock
+    (Ctrl-T says when the last line came), and the colour bot's colour named before its hex."""
+    spoken = _a_lesson_heard(terms, tmp_path, "--screen-reader")
+    clock = re.search(r"\[[0-9:-]+( [0-9:]+)?\]|\d\d:\d\d:\d\d", spoken)
+    assert clock is None, spoken
+    for mark in ("-!-", "→", "██", "->", "(direct)", "[History]", "* ann", "! unknown"):
+        assert mark not in spoken, (mark, spoken)
+    for said in ("earlier today:\r\nann: before you came", "welcome, sam:", "ann: hello sam", "ann waves", "ann to you, privately: psst",
+                 "bob joined (4 here)", "error: unknown command", "end of history (1 shown)"):  # fmt: skip
+        assert said in spoken, (said, spoken)
+    assert spoken.count("back to you") == 1, spoken  # as typed, once
+    said = re.search(r"colourbot to you, privately: For your sunny mood, try ([a-z -]+) \(#([0-9A-F]{6})\): https://", spoken)
+    assert said and said.group(1) == colour_words(parse_hex(said.group(2))), spoken  # type: ignore[arg-type]
+
+
+def test_plain_without_a_screen_reader_keeps_its_clock_and_marks_for_scripts(terms, tmp_path):
+    """The same lesson in `--plain`: scripts and people who read it keep its exact format."""
+    spoken = _a_lesson_heard(terms, tmp_path, "--plain")
+    assert re.search(r"\[\d\d:\d\d:\d\d\] -!- welcome, sam:", spoken), spoken
+    assert re.search(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[History\] ann: before you came|\[\d\d:\d\d:\d\d\] \[History\] ann: before you came", spoken), spoken
+    for said in ("] * ann waves", "] ann -> sam (direct): psst", "] sam -> ann (direct): back to you", "-!- bob joined (4 here)",
+                 "] ! unknown command", "] colourbot -> sam (direct): For your sunny mood, try #"):  # fmt: skip
+        assert said in spoken, (said, spoken)
+    assert "earlier today" not in spoken and "privately" not in spoken, spoken
+
+
+def test_a_screen_reader_hears_when_the_last_line_came_on_ctrl_t(terms):
+    """With no clock on its lines, a student who wants to know when something was said asks:
+    Ctrl-T says when the last line came and the time now, on a line of its own, what is typed kept."""
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=24, cols=80)
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        ann.send(ev.Say(text="hello sam"))
+        sam.expect(r"ann: hello sam")
+        sam.send("half\x14")
+        sam.expect(r"(?m)^the last line came just now; it is \d\d:\d\d *$")
+        sam.send(" done\r")
+        ann.expect(ev.Message, sender="sam", text="half done")
+        sam.send("/help keys\r")
+        sam.expect(r"Ctrl-T +say when the last line came")
+        ann.close()

@@ -5,9 +5,14 @@ terminal are tests/test_ui_a11y_pty.py's."""
 
 from __future__ import annotations
 
+import time
+
 from lanchat import events as ev
 from lanchat.session import PROGRESS, Line, Session
+from lanchat.textview import day_of
+from lanchat.ui.colour_words import colour_words
 from lanchat.ui.speech import ECHO_WITHIN_SECONDS, PROGRESS_EVERY_SECONDS, Speech, wanted
+from lanchat.ui.spoken import ago, clock_words
 
 
 class Clock:
@@ -100,3 +105,60 @@ def test_a_scripts_pipe_with_the_mode_on_reads_every_line_and_has_no_keys(tmp_pa
     finally:
         os.close(read_fd)
         os.close(write_fd)
+
+
+def test_each_line_says_its_names_and_kind_in_words_and_no_clock():
+    """What --screen-reader prints for each kind of line (spoken.py): --plain's marks and clock
+    were spoken before every line; here names and words, what matters first."""
+    speech, _clock = _speech()
+    now = time.time()
+
+    def said(**fields: object) -> str:
+        return speech.said(Line(time=now, **fields), None)  # type: ignore[arg-type]
+
+    assert said(kind="message", sender="ann", text="hi") == "ann: hi"
+    assert said(kind="action", sender="ann", text="waves") == "ann waves"
+    assert said(kind="direct", sender="ann", to="Sam", text="psst") == "ann to you, privately: psst"
+    assert said(kind="direct", sender="SAM", to="ann", text="back") == "you to ann, privately: back"
+    assert said(kind="direct", sender="sam", to="sam", text="note") == "you to yourself, privately: note"
+    assert said(kind="notice", text="bob joined (2 here)") == "bob joined (2 here)"
+    assert said(kind="error", text="message is too long: not sent") == "error: message is too long: not sent"
+    assert said(kind="message", sender="ann", text="one\ntwo\x1b[2J") == "ann: one\n  two^[[2J"  # a paste's lines; no byte drives the terminal
+    assert said(kind="direct", sender="colourbot", to="sam", text="try #2e8b57: link", colour="#2E8B57") == (
+        "colourbot to you, privately: try " + colour_words((0x2E, 0x8B, 0x57)) + " (#2e8b57): link")
+    assert said(kind="direct", sender="colourbot", to="sam", text="enjoy it", colour="#2E8B57").endswith(
+        "enjoy it (" + colour_words((0x2E, 0x8B, 0x57)) + ")")  # fmt: skip
+
+
+def test_a_replay_says_its_day_once_before_its_lines_of_that_day():
+    speech, _clock = _speech()
+    day = day_of(time.time())
+    assert day is not None
+    older, yesterday, today = day[0] - 3 * 86400 + 3600, day[0] - 3600, day[0] + 60
+    lines = [Line(kind="history", time=older, sender="ann", text="a"), Line(kind="history", time=older + 60, sender="ann", to="sam", text="b"),
+             Line(kind="history", time=yesterday, sender="bob", text="c", action=True), Line(kind="history", time=today, sender="ann", text="d"),
+             Line(kind="notice", time=today, text="end of history (4 shown)"), Line(kind="history", time=today, sender="ann", text="e")]  # fmt: skip
+    said = [speech.said(line, 80) for line in lines]
+    assert said == [f"earlier, on {day_of(older)[2]}:\nann: a", "ann to you, privately: b",  # type: ignore[index]
+                    f"earlier, on {day_of(yesterday)[2]}:\nbob c", "earlier today:\nann: d", "end of history (4 shown)",  # type: ignore[index]
+                    "earlier today:\nann: e"]  # fmt: skip  (a /history page later: its day said again)
+    assert "[" not in "".join(said) and ":" not in "".join(said).replace(":\n", "").replace(": ", "")
+
+
+def test_ctrl_t_says_when_the_last_live_line_came():
+    speech, _clock = _speech()
+    wall = [1_000_000.0]
+    speech.wall = lambda: wall[0]
+    assert speech.key("\x14", "").startswith("no line has come yet; it is ")
+    speech.said(Line(kind="message", time=0.0, sender="ann", text="hi"), None)
+    speech.said(Line(kind="history", time=0.0, sender="ann", text="old"), None)  # a replayed line is not news of now
+    assert speech.key("\x14", "half") == "\nthe last line came just now; it is " + clock_words(wall[0]) + "\n"
+    wall[0] += 150
+    assert speech.key("\x14", "half").startswith("the last line came 2 minutes ago, at " + clock_words(wall[0] - 150))
+    assert ago(3 * 3600) == "3 hours ago" and ago(60) == "1 minute ago"
+
+
+def test_long_lines_fold_at_spaces_under_a_hang():
+    speech, _clock = _speech()
+    said = speech.said(Line(kind="message", time=0.0, sender="ann", text="word " * 20), 40)
+    assert all(len(row) <= 40 for row in said.split("\n")) and said.split("\n")[1].startswith("  word")

@@ -37,7 +37,7 @@ from .colour_words import suggestion_words
 from .editor import kill_word_back, typed_character
 from .held_bursts import HeldBursts
 from .paste import ENTER_ALONE, PASTE_START, STOP_KEYS, HeldEscape, PastedText
-from .speech import AGAIN_KEY, Speech
+from .speech import KEY_CHARS, KEYS, Speech
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -729,7 +729,7 @@ class PlainFrontend:
         self.bursts = HeldBursts(self.show, also=self.fetches, columns=self._columns, enabled=interactive)  # joins: 1 line
         self.update, self.next_update_due = self.bursts.update, self.bursts.due
         self.speech = speech if interactive else None  # --screen-reader (ui/speech.py); a script's pipe reads every line
-        session.ui_keys = (*PLAIN_KEYS, AGAIN_KEY) if self.speech else PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
+        session.ui_keys = (*PLAIN_KEYS, *KEYS) if self.speech else PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
         # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
@@ -852,8 +852,8 @@ class PlainFrontend:
                 self._rub_to(grapheme_boundary_before(self.typing, len(self.typing)) if self.typing else 0)
             elif key in "\x15\x17":
                 self._rub_to(0 if key == "\x15" else len(kill_word_back(len(self.typing), self.typing)[1]))
-            elif key == "\x12" and self.speech:  # Ctrl-R: what is typed, said again when asked (speech.py)
-                self._echo(self.speech.again(self.typing))
+            elif key in KEY_CHARS and self.speech:  # Ctrl-R: what is typed, said again when asked; Ctrl-T: when (speech.py)
+                self._echo(self.speech.key(key, self.typing))
             elif key == "\x04":
                 if not self.typing and not self._skipping and self._stop_key(key):
                     return submitted, None  # the input ended (self.ended)
@@ -960,7 +960,8 @@ class PlainFrontend:
             lines = [unwritten_gap(self.unwritten, self._unwritten_why), *lines]
         try:
             columns = self._columns()
-            text = self.banner.counted("".join(printed_as(line, columns, self.session.join_lines) + "\n" for line in lines), columns)
+            said = self.speech.said if self.speech else printed_as  # a screen reader's: in words (spoken.py)
+            text = self.banner.counted("".join(said(line, columns, self.session.join_lines) + "\n" for line in lines), columns)
             if (self.typing or self.speech) and self.terminal is not None and self.terminal.echoes:
                 # clear the unfinished line, print what came, and write it again below (a screen reader's: above it, speech.py)
                 text = self.speech.above(text, self.typing) if self.speech else back_over(self.typing, columns) + text + visible(self.typing)

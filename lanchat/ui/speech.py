@@ -15,7 +15,9 @@ sent showed twice, as typed and as the room's copy, so it was said twice. Here i
   turn, while offline) and so never ``sent_at_once``, is printed, and every refusal or "not
   sent" is, as in --plain;
 * a transfer's progress lines are said at most every PROGRESS_EVERY_SECONDS (its start and its
-  end always are).
+  end always are);
+* each line says what matters first, in words (spoken.py: no clock, no marks; ``said``), and
+  Ctrl-T says when the last line came (``key``).
 
 Never does I/O: PlainFrontend (plain.py) writes what it returns; client.py tells it which lines
 went at once (``sent_at_once``) and which of those the room held back (``held_back``).
@@ -29,7 +31,10 @@ from collections.abc import Callable, Mapping
 
 from .. import events as ev
 from ..session import PROGRESS, Line, Session
+from ..textfold import fold_line
 from ..textsafe import visible
+from ..textview import day_of
+from .spoken import replay_day, spoken, when_said
 
 # The environment variable that turns the mode on for every `connect` and `serve` (a student's
 # shell profile), so it need not be typed each time: "1" on, unset or one of OFF_WORDS off.
@@ -43,6 +48,8 @@ ECHO_WITHIN_SECONDS = 10.0
 PROGRESS_EVERY_SECONDS = 30.0
 # /help's row for the key this mode adds (plain.PLAIN_KEYS has the others)
 AGAIN_KEY = ("Ctrl-R", "write again what you are typing, on a line of its own (--screen-reader)")
+WHEN_KEY = ("Ctrl-T", "say when the last line came, and the time now (--screen-reader)")
+KEYS, KEY_CHARS = (AGAIN_KEY, WHEN_KEY), "\x12\x14"  # Ctrl-R, Ctrl-T: read by PlainFrontend._keys, done by Speech.key
 
 
 def wanted(option: bool, environ: Mapping[str, str]) -> bool:
@@ -55,11 +62,13 @@ class Speech:
     the cursor's row, written after the last output), and the lines sent at once whose room copy
     is left out."""
 
-    def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic) -> None:
-        self.session, self.clock = session, clock
+    def __init__(self, session: Session, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+        self.session, self.clock, self.wall = session, clock, wall
         self.start = 0  # the typed line from here on is on the cursor's row (what came before is above)
         self.sent: deque[tuple[tuple[str, str, str], float]] = deque(maxlen=200)  # (kind, to, text), when: awaiting the room's copy
         self.progress_said: float | None = None  # when the last progress line was said
+        self.came: float | None = None  # when (wall clock) the last live line was printed: Ctrl-T says it
+        self.replaying: tuple[float | None] | None = None  # in a replay: the day (its start) its last line was of
 
     # -- the typed line and what comes in
     def above(self, text: str, typing: str) -> str:
@@ -82,6 +91,10 @@ class Speech:
         shown, self.start = typing[self.start :], 0
         return "\n" if shown or not typing else ""
 
+    def key(self, key: str, typing: str) -> str:
+        """Ctrl-R (``again``) or Ctrl-T (when the last line came: spoken.when_said), while ``typing``: what to write."""
+        return self.again(typing) if key == "\x12" else self.above(when_said(self.came, self.wall()) + "\n", typing)
+
     def again(self, typing: str) -> str:
         """Ctrl-R: the typed line written again, on a row of its own."""
         fresh = "\n" if typing[self.start :] else ""
@@ -91,6 +104,24 @@ class Speech:
     def written_again(self) -> None:
         """The frontend wrote the whole typed line on a fresh row (after Ctrl-Z and fg)."""
         self.start = 0
+
+    # -- what each line says
+    def said(self, line: Line, columns: int | None, join_lines: tuple[str, ...] = ()) -> str:
+        """``line`` as printed for a screen reader (plain.printed_as's place; ``join_lines``, its
+        banner's, need nothing of their own here: no stamp): in words (spoken.py), a replay's day
+        said before its first line of that day, folded at spaces to ``columns``."""
+        text = spoken(line, self.session.name)
+        if line.kind == "history":
+            day = day_of(line.time)
+            if self.replaying != (found := (day[0] if day else None,)):
+                text = replay_day(line.time, self.wall()) + "\n" + text
+            self.replaying = found
+        else:
+            self.replaying, self.came = None, self.wall()
+        if columns is None:
+            return text
+        hang = " " * line.hang if line.kind in ("notice", "system") and 0 < line.hang <= columns // 2 else None
+        return "\n".join(row for part in text.split("\n") for row in fold_line(part, columns, hang))
 
     # -- our own lines
     def sent_at_once(self, event: ev.Event) -> None:

@@ -1,0 +1,108 @@
+"""spoken.py: what each line says under --screen-reader, in words, what matters first. Pure.
+
+A screen reader speaks every character a line holds. --plain's ``[13:24:17] -!- bob joined``
+was "left bracket thirteen colon twenty-four colon seventeen right bracket dash bang dash bob
+joined", the clock and the marks before every line; ``ann -> sam (direct): psst`` said "dash
+greater than" and "left paren direct right paren" after the names. Here:
+
+* no clock before a live line: when a line came is asked for (Ctrl-R's neighbour, Ctrl-T:
+  ``when_said``); a replay says its day once, before its first line and where the day changes
+  (``replay_day``): "earlier today:", "earlier, on Sunday 6 December:", not a date on each line;
+* no marks: a notice is its words ("bob joined (2 here)"), an error says "error:" once, a /me
+  reads "ann waves", a direct message "ann to you, privately: ..." or "you to ann, privately: ...";
+* a pasted block's lines each on a line of their own, under the first (--plain's ↵ was "downwards
+  arrow with corner leftwards");
+* the colour bot's colour is named first, the hex after it: "try teal (#2E8B57): ...".
+
+Everything a peer sent still passes through textsafe.visible. --plain's own format (scripts read
+it) is plain.py's and unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .. import events as ev
+from ..session import Line
+from ..textsafe import visible, visible_lines
+from ..textview import day_of
+from .colour_words import suggestion_words
+
+PRIVATELY = "privately"  # what a direct message says after its names: "ann to you, privately: psst"
+ERROR_WORD = "error: "  # said once before an error's text (--plain's "!")
+
+
+def spoken(line: Line, me: str) -> str:
+    """``line`` as a screen reader hears it: its names and kind in words, then its text (a pasted
+    block's further lines on lines of their own: --plain's ↵ between them was said as an arrow)."""
+    text = "\n  ".join(visible_lines(_coloured(line)))
+    if line.kind == "error":
+        return ERROR_WORD + text
+    if line.kind in ("notice", "system"):
+        return text
+    sender = visible(line.sender or "?")
+    if line.kind == "action" or line.action:  # /me, live or replayed: "ann waves"
+        return f"{sender} {text}"
+    if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed one keeps both names
+        return f"{_who(line.sender, me)} to {_whom(line.to, line.sender, me)}, {PRIVATELY}: {text}"
+    return f"{sender}: {text}"
+
+
+def _who(name: str | None, me: str) -> str:
+    return "you" if name is not None and ev.name_key(name) == ev.name_key(me) else visible(name or "?")
+
+
+def _whom(name: str | None, sender: str | None, me: str) -> str:
+    if name is not None and ev.name_key(name) == ev.name_key(me):
+        return "yourself" if sender is not None and ev.name_key(sender) == ev.name_key(me) else "you"
+    return visible(name or "?")
+
+
+def _coloured(line: Line) -> str:
+    """The colour bot's suggestion with its colour named before its hex ("try teal (#2E8B57)"),
+    or after the text when the text does not hold it."""
+    words = suggestion_words(line.colour) if line.colour else None
+    if words is None or line.colour is None:
+        return line.text
+    hex_in_text = re.compile(re.escape(line.colour), re.IGNORECASE)
+    if hex_in_text.search(line.text):
+        return hex_in_text.sub(lambda found: f"{words} ({found.group()})", line.text, count=1)
+    return f"{line.text} ({words})"
+
+
+def replay_day(when: float, now: float) -> str:
+    """The line said before a replay's first line of a day: "earlier today:", "earlier, on Sunday 6 December:"."""
+    day, today = day_of(when), day_of(now)
+    if day is None:
+        return "earlier:"
+    if today is not None and day[0] == today[0]:
+        return "earlier today:"
+    return f"earlier, on {day[2]}:"
+
+
+def clock_words(when: float) -> str:
+    """``13:24``: the time of day, to the minute (seconds are noise when heard)."""
+    try:
+        return time.strftime("%H:%M", time.localtime(when))
+    except (OverflowError, OSError, ValueError):
+        return "an unknown time"
+
+
+def ago(seconds: float) -> str:
+    """``seconds`` past, in words: "just now", "1 minute ago", "3 hours ago"."""
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    return f"{minutes // 60} hours ago"
+
+
+def when_said(last: float | None, now: float) -> str:
+    """Ctrl-T's answer: when the last line came, and the time now."""
+    if last is None:
+        return f"no line has come yet; it is {clock_words(now)}"
+    when = ago(now - last)
+    at = "" if when == "just now" else f", at {clock_words(last)}"
+    return f"the last line came {when}{at}; it is {clock_words(now)}"
