@@ -143,6 +143,9 @@ def test_a_replay_says_its_day_once_before_its_lines_of_that_day():
                     f"earlier, on {day_of(yesterday)[2]}:\nbob c", "earlier today:\nann: d", "end of history (4 shown)",  # type: ignore[index]
                     "earlier today:\nann: e"]  # fmt: skip  (a /history page later: its day said again)
     assert "[" not in "".join(said) and ":" not in "".join(said).replace(":\n", "").replace(": ", "")
+    missed = [Line(kind="notice", time=today, text="missed while you were away:"), Line(kind="history", time=today, sender="ann", text="f"),
+              Line(kind="history", time=older, sender="ann", text="g")]  # fmt: skip
+    assert [speech.said(line, 80) for line in missed] == ["missed while you were away:", "ann: f", f"earlier, on {day_of(older)[2]}:\nann: g"]  # type: ignore[index]
 
 
 def test_ctrl_t_says_when_the_last_live_line_came():

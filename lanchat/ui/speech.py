@@ -69,6 +69,7 @@ class Speech:
         self.progress_said: float | None = None  # when the last progress line was said
         self.came: float | None = None  # when (wall clock) the last live line was printed: Ctrl-T says it
         self.replaying: tuple[float | None] | None = None  # in a replay: the day (its start) its last line was of
+        self.headed = False  # the last line said heads what follows: a replay after it needs no "earlier today:"
 
     # -- the typed line and what comes in
     def above(self, text: str, typing: str) -> str:
@@ -113,11 +114,11 @@ class Speech:
         text = spoken(line, self.session.name)
         if line.kind == "history":
             day = day_of(line.time)
-            if self.replaying != (found := (day[0] if day else None,)):
-                text = replay_day(line.time, self.wall()) + "\n" + text
-            self.replaying = found
-        else:
-            self.replaying, self.came = None, self.wall()
+            if self.replaying != (found := (day[0] if day else None,)) and (said := replay_day(line.time, self.wall(), headed=self.headed)):
+                text = said + "\n" + text
+            self.replaying, self.headed = found, False
+        else:  # a line ending in ':' heads what follows ("missed while you were away:")
+            self.replaying, self.came, self.headed = None, self.wall(), line.text.endswith(":")
         if columns is None:
             return text
         hang = " " * line.hang if line.kind in ("notice", "system") and 0 < line.hang <= columns // 2 else None

@@ -71,13 +71,15 @@ def _coloured(line: Line) -> str:
     return f"{line.text} ({words})"
 
 
-def replay_day(when: float, now: float) -> str:
-    """The line said before a replay's first line of a day: "earlier today:", "earlier, on Sunday 6 December:"."""
+def replay_day(when: float, now: float, *, headed: bool = False) -> str:
+    """The line said before a replay's first line of a day: "earlier today:", "earlier, on Sunday 6
+    December:"; none for today's under a line that says what they are already (``headed``:
+    "missed while you were away:")."""
     day, today = day_of(when), day_of(now)
     if day is None:
-        return "earlier:"
+        return "" if headed else "earlier:"
     if today is not None and day[0] == today[0]:
-        return "earlier today:"
+        return "" if headed else "earlier today:"
     return f"earlier, on {day[2]}:"
 
 
