@@ -165,3 +165,9 @@ def test_long_lines_fold_at_spaces_under_a_hang():
     speech, _clock = _speech()
     said = speech.said(Line(kind="message", time=0.0, sender="ann", text="word " * 20), 40)
     assert all(len(row) <= 40 for row in said.split("\n")) and said.split("\n")[1].startswith("  word")
+
+
+def test_a_banner_line_said_again_is_as_deep_as_the_banners():
+    speech = Speech(Session(name="teach", join_lines=("join with:", "  python -m lanchat connect 10.0.0.5 3580")))
+    said = speech.said(Line(kind="system", time=0.0, text="python -m lanchat connect 10.0.0.5 3580"), 80, speech.session.join_lines)
+    assert said == "  python -m lanchat connect 10.0.0.5 3580"

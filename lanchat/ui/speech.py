@@ -108,10 +108,12 @@ class Speech:
 
     # -- what each line says
     def said(self, line: Line, columns: int | None, join_lines: tuple[str, ...] = ()) -> str:
-        """``line`` as printed for a screen reader (plain.printed_as's place; ``join_lines``, its
-        banner's, need nothing of their own here: no stamp): in words (spoken.py), a replay's day
-        said before its first line of that day, folded at spaces to ``columns``."""
+        """``line`` as printed for a screen reader (plain.printed_as's place): in words (spoken.py),
+        a replay's day said before its first line of that day, folded at spaces to ``columns``; a
+        line of serve's banner said again (``join_lines``, /address) two spaces in, as the banner."""
         text = spoken(line, self.session.name)
+        if line.kind == "system" and any(row.startswith("  ") and row.strip() == line.text for row in join_lines):
+            text = "  " + text
         if line.kind == "history":
             day = day_of(line.time)
             if self.replaying != (found := (day[0] if day else None,)) and (said := replay_day(line.time, self.wall(), headed=self.headed)):
