@@ -59,6 +59,7 @@ PURE = (
     "ui/render.py",
     "ui/sending.py",
     "ui/speech.py",
+    "ui/spoken.py",
     "ui/view.py",
 )
 FORBIDDEN_MODULES = {
