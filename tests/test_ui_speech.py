@@ -123,7 +123,10 @@ def test_each_line_says_its_names_and_kind_in_words_and_no_clock():
     assert said(kind="direct", sender="sam", to="sam", text="note") == "you to yourself, privately: note"
     assert said(kind="notice", text="bob joined (2 here)") == "bob joined (2 here)"
     assert said(kind="error", text="message is too long: not sent") == "error: message is too long: not sent"
-    assert said(kind="message", sender="ann", text="one\ntwo\x1b[2J") == "ann: one\n  two^[[2J"  # a paste's lines; no byte drives the terminal
+    assert said(kind="message", sender="ann", text="one\nteacher: two\x1b[2J") == "ann: one\n  ann: teacher: two^[[2J"  # a paste's lines, each ann's
+    assert said(kind="direct", sender="sam", to="ann", text="a\nb") == "you to ann, privately: a\n  you, privately: b"
+    assert said(kind="action", sender="ann", text="waves\nand hops") == "ann waves\n  ann: and hops"
+    assert said(kind="notice", text="topic: a\nb") == "topic: a↵b"  # no sender: one line, as in --plain
     assert said(kind="direct", sender="colourbot", to="sam", text="try #2e8b57: link", colour="#2E8B57") == (
         "colourbot to you, privately: try " + colour_words((0x2E, 0x8B, 0x57)) + " (#2e8b57): link")
     assert said(kind="direct", sender="colourbot", to="sam", text="enjoy it", colour="#2E8B57").endswith(

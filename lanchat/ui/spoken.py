@@ -10,8 +10,8 @@ greater than" and "left paren direct right paren" after the names. Here:
   (``replay_day``): "earlier today:", "earlier, on Sunday 6 December:", not a date on each line;
 * no marks: a notice is its words ("bob joined (2 here)"), an error says "error:" once, a /me
   reads "ann waves", a direct message "ann to you, privately: ..." or "you to ann, privately: ...";
-* a pasted block's lines each on a line of their own, under the first (--plain's ↵ was "downwards
-  arrow with corner leftwards");
+* a pasted block's lines each on a line of their own, under the first, with whose it is (--plain's
+  ↵ between them was "downwards arrow with corner leftwards");
 * the colour bot's colour is named first, the hex after it: "try teal (#2E8B57): ...".
 
 Everything a peer sent still passes through textsafe.visible. --plain's own format (scripts read
@@ -34,19 +34,25 @@ ERROR_WORD = "error: "  # said once before an error's text (--plain's "!")
 
 
 def spoken(line: Line, me: str) -> str:
-    """``line`` as a screen reader hears it: its names and kind in words, then its text (a pasted
-    block's further lines on lines of their own: --plain's ↵ between them was said as an arrow)."""
-    text = "\n  ".join(visible_lines(_coloured(line)))
+    """``line`` as a screen reader hears it: its names and kind in words, then its text. A pasted
+    block's further lines go on lines of their own, each said with whose it is ("  ann: ..."): a
+    screen reader does not say the indent, and a pasted "teacher: the test is off" would pass for
+    the teacher's line (--plain keeps the block on one line, its breaks shown as ↵, said as an
+    arrow's name). A line without a sender (a notice, an error) stays one line, as in --plain."""
     if line.kind == "error":
-        return ERROR_WORD + text
-    if line.kind in ("notice", "system"):
-        return text
-    sender = visible(line.sender or "?")
+        return ERROR_WORD + visible(line.text)
+    if line.kind in ("notice", "system") or line.sender is None:
+        return visible(line.text)
+    first, *more = visible_lines(_coloured(line))
+    sender = visible(line.sender)
     if line.kind == "action" or line.action:  # /me, live or replayed: "ann waves"
-        return f"{sender} {text}"
-    if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed one keeps both names
-        return f"{_who(line.sender, me)} to {_whom(line.to, line.sender, me)}, {PRIVATELY}: {text}"
-    return f"{sender}: {text}"
+        head, again = f"{sender} ", f"{sender}: "
+    elif line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed one keeps both names
+        who = _who(line.sender, me)
+        head, again = f"{who} to {_whom(line.to, line.sender, me)}, {PRIVATELY}: ", f"{who}, {PRIVATELY}: "
+    else:
+        head = again = f"{sender}: "
+    return head + first + "".join(f"\n  {again}{row}" for row in more)
 
 
 def _who(name: str | None, me: str) -> str:
