@@ -570,6 +570,39 @@ def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     return own
 
 
+def _refuse_swappable_folders(path: Path, real: Path) -> None:
+    """_check_not_planted's look up the path, as sshd's StrictModes looks: a history whose own
+    folder is safe was not, when a folder above it (or above the link given for it) may be
+    written by anyone and is not sticky: anyone may rename the folder in it away (or the link)
+    and put one of their own in its place, with a file of theirs in it. Nor when a folder on the
+    way is another user's (not root's) in one anyone may write (sticky, as /tmp): they made it
+    there first, so what is in it is theirs to swap. It stops at / (a folder we may not look at
+    is left to the open, which says so)."""
+    given = Path(os.path.abspath(path))
+    for child in (given, *given.parents[:-1], *real.parents[:-1]):
+        parent = child.parent
+        try:
+            mode, info = os.stat(parent).st_mode, os.lstat(child)
+        except OSError:
+            continue
+        if not mode & stat.S_IWOTH or (child == given and child == real):  # (its own folder: _check_not_planted's first look)
+            continue
+        what = "the link to the history" if stat.S_ISLNK(info.st_mode) else "the folder the history is in" if child != given else "the history"
+        if not mode & stat.S_ISVTX:
+            raise HistoryUnusable(
+                f"{parent} may be written by anyone and is not sticky (as /tmp is): anyone may rename {child.name} there "
+                f"({what}) away and put one of their own in its place, to read this room's messages (direct ones too) or to "
+                f"add to them; nothing was written: keep the history in a folder of your own (--history PATH), or make that "
+                f"one sticky (chmod +t {parent})"
+            )
+        if info.st_uid not in (0, os.geteuid()) and stat.S_ISDIR(info.st_mode):
+            raise HistoryUnusable(
+                f"{child} ({what}) belongs to user {_user(info.st_uid)}, in {parent}, a folder anyone may write to: they may "
+                f"have made it there to swap {path.name} in it for a file of their own, to read this room's messages (direct "
+                "ones too) or to add to them; nothing was written: keep the history in a folder of your own (--history PATH)"
+            )
+
+
 def _user(uid: int) -> str:
     """A user's name, as ls -l shows the owner (its number if the system has no name for it)."""
     import pwd
@@ -1508,6 +1541,7 @@ class _Opening(_Rows):
                 "there to read this room's messages (direct ones too) or to add to them; nothing was written: keep the "
                 "history in a folder of your own (--history PATH)"
             )
+        _refuse_swappable_folders(self.path, self._real)  # (a planted file is named first: the plainer news)
 
     def _looked_at_again(self, made: list[Path]) -> None:
         """_check_not_planted again, once _claim_sqlite_files ``made`` SQLite's files ours: any

@@ -381,3 +381,46 @@ def test_a_history_in_a_folder_anyone_may_write_and_that_is_not_sticky_is_refuse
         finally:
             server.stop()
         assert os.path.exists(history)
+
+
+@pytest.mark.parametrize("way", ["her folder in place of his", "the link in an open folder", "her folder in a sticky one"])
+def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
+    """The teacher's class.sqlite3 in a folder of his own (0755), safe by the last check, but inside
+    /srv/lab, 0777 and not sticky: mallory renames his folder away and makes her own of that name,
+    with her class.sqlite3 in it (0644, hers: not writable by anyone else, so it passed), and his
+    next serve wrote the room's messages, direct ones too, into her file. So too a link given as
+    --history in such a folder (she points it at her file), and her folder made first in a sticky
+    one (/tmp/class: what is in it is hers to swap). serve looks up the whole path now, as sshd's
+    StrictModes does, and refuses, saying which folder and why; nothing is written into hers."""
+    from helpers import short_tmp_dir
+    from test_history_deleted import as_mallory
+
+    with short_tmp_dir() as lab, short_tmp_dir() as safe:  # (safe: his own, 0700, where the link leads)
+        os.chmod(lab, 0o1777 if way.endswith("sticky one") else 0o777)
+        room = os.path.join(lab, "class")
+        history = os.path.join(room, "class.sqlite3")
+        given, her = history, "her folder"
+        if way == "her folder in place of his":
+            os.mkdir(room, 0o755)
+            as_mallory("sh", "-c", f"umask 022; mv {room} {lab}/his; mkdir {room}; : > {history}")
+        elif way == "the link in an open folder":
+            given, her = os.path.join(lab, "class.sqlite3"), "the link to the history"
+            os.symlink(os.path.join(safe, "class.sqlite3"), given)
+        else:
+            as_mallory("sh", "-c", f"umask 022; mkdir {room}; : > {history}")
+        server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--history", given)
+        try:
+            assert server.wait(timeout=20) == 1
+        finally:
+            server.stop()
+        if way == "her folder in a sticky one":
+            assert f"{room} (the folder the history is in) belongs to user nobody, in {lab}, a folder anyone may write to" in server.output, server.output
+        else:
+            what = "the link to the history" if her.startswith("the link") else "the folder the history is in"
+            assert f"{lab} may be written by anyone and is not sticky (as /tmp is): anyone may rename" in server.output, server.output
+            assert f"({what}) away" in server.output and f"chmod +t {lab}" in server.output, server.output
+        assert "Traceback" not in server.output
+        if way == "the link in an open folder":
+            assert os.listdir(safe) == []  # nothing written
+        else:
+            assert os.path.getsize(history) == 0 and not os.path.exists(history + "-wal")  # nothing written into hers
