@@ -74,6 +74,11 @@ REPLAY_END = "replay-end"  # and of their "end of history": the screen keeps it 
 HELP = "help"  # Line.code of /help's "commands:" and "keys:": taller than the screen, it opens at its first line
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 PROGRESS = "progress"  # Line.code of a transfer's "receiving NAME: 50% ..." (--screen-reader says fewer: ui/speech.py)
+# This client's own codes above, which an error's or a notice's code from the server must never be
+# read as (wire_code): a server's "progress" error was a transfer's progress line, which
+# --screen-reader says at most every 30 s, so a refusal went unsaid; its "join-leave" one hidden by /joins off
+OWN_CODES = frozenset({TURN_CHANGED, TURN_OURS, UNKNOWN_COMMAND, HISTORY_PAGE, HISTORY_PAGE_END, WELCOME, JOIN_REPLAY, REPLAY_END, HELP,
+                       JOIN_LEAVE, PROGRESS})  # fmt: skip
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person
 
@@ -207,6 +212,12 @@ _LIMITS_OF: dict[type, tuple[tuple[str, str, int], ...]] = {
 }
 _CHECKED_EVENTS = (ev.Message, ev.Direct, ev.Emote, ev.Joined, ev.Left, ev.Away, ev.TypingHint, ev.Renamed, ev.Topic,
                    ev.Moderated, ev.Refused, ev.Fetched)  # fmt: skip
+
+
+def wire_code(code: str) -> str | None:
+    """An error's or notice's code as the server sent it, for its Line; None for one of this
+    client's own (OWN_CODES): those say what kind of line the client made, which no server may claim."""
+    return None if code in OWN_CODES else code
 
 
 def too_long(event: object) -> str | None:

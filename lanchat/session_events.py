@@ -35,6 +35,7 @@ from .session import (
     Presence,
     Session,
     muted_on_joining,
+    wire_code,
 )
 from .wording import OLD_ROOM_NOTE, joined_words, moved_words
 
@@ -282,12 +283,12 @@ def _error(session: Session, event: ev.Error) -> list[Line]:
         # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
         return []
     social.refused(session, event.code)
-    return [Line(kind="error", time=session._now(), text=event.message, code=event.code)]
+    return [Line(kind="error", time=session._now(), text=event.message, code=wire_code(event.code))]
 
 
 def _server_notice(session: Session, event: ev.Notice) -> list[Line]:
     # news for us alone, refusing nothing: shown as a notice, not an error
-    return [Line(kind="notice", time=session._now(), text=event.message, code=event.code)]
+    return [Line(kind="notice", time=session._now(), text=event.message, code=wire_code(event.code))]
 
 
 def _shutdown(session: Session, event: ev.Shutdown) -> list[Line]:

@@ -10,7 +10,7 @@ import re
 
 from . import events as ev
 from .members import Members
-from .session import COMMANDS, InputResult, Line, Outgoing, Session
+from .session import COMMANDS, InputResult, Line, Outgoing, Session, wire_code
 from .wording import REMOVALS
 
 # ------------------------------------------------------------------ commands typed
@@ -108,7 +108,7 @@ def ban_list(session: Session, event: ev.BanList) -> list[Line]:
 
 def refused(session: Session, event: ev.Refused) -> list[Line]:
     """To the host (a ban: and operators): someone was turned away."""
-    return [Line(kind="notice", time=event.time, text=_refused_text(event), code=event.code)]
+    return [Line(kind="notice", time=event.time, text=_refused_text(event), code=wire_code(event.code))]
 
 
 def _refused_text(event: ev.Refused) -> str:

@@ -473,3 +473,31 @@ def test_a_fake_server_that_refuses_version_2_and_then_welcomes_as_version_2_can
         listener.close()
         server.join(DEFAULT_TIMEOUT)
     assert [hello.get("version") for hello in hellos] == [2, 1] and "key" in hellos[0] and "key" not in hellos[1], hellos
+
+
+def test_a_refusal_coded_as_a_transfers_progress_is_still_said_to_a_screen_reader():
+    """--screen-reader says a transfer's progress at most every 30 s, and knew a progress line by
+    its code, "progress"; an error's or a notice's code is the server's to write, so a server's
+    refusals coded "progress" after one such line went unsaid: the student heard nothing of the
+    line refused. The client's own codes are never taken from the wire now. The same run writes
+    the server's escapes, and a byte typed that is not UTF-8, where the mode's own writes (a line
+    on a row of its own, Ctrl-R's copy of the typed line) could put them: none reaches the terminal."""
+    def error(text: str) -> bytes:
+        return frame_of({"type": "error", "code": "progress", "message": text})
+
+    server = HostileServer(welcome("ann"), error("first refusal"), error("second refusal"), error("third refusal"))
+    term = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--screen-reader", rows=24, cols=100)
+    try:
+        term.expect(r"third refusal")
+        assert "second refusal" in term.text and "first refusal" in term.text, term.text
+        term.send(b"half \x9b31m typed")
+        term.expect(r"half \\x9b31m typed")
+        server.then(message(EVIL))
+        term.expect(r"\^\[\]0;owned\^G\^\[\[6nboom")
+        term.send("\x12")  # Ctrl-R: the typed line again, on a row of its own
+        term.wait_screen(lambda rows: sum("half \\x9b31m typed" in row for row in rows) == 2, what="Ctrl-R's copy")
+        assert b"\x9b" not in bytes(term.raw)
+        assert_harmless(term)
+    finally:
+        term.stop()
+        server.close()
