@@ -574,9 +574,9 @@ def _refuse_swappable_folders(path: Path, real: Path) -> None:
     """_check_not_planted's look up the path, as sshd's StrictModes looks: a history whose own
     folder is safe was not, when a folder above it (or above the link given for it) may be
     written by anyone and is not sticky: anyone may rename the folder in it away (or the link)
-    and put one of their own in its place, with a file of theirs in it. Nor when a folder on the
-    way is another user's (not root's) in one anyone may write (sticky, as /tmp): they made it
-    there first, so what is in it is theirs to swap. It stops at / (a folder we may not look at
+    and put one of their own in its place, with a file of theirs in it. Nor when a folder (or a link)
+    on the way is another user's (not root's) in one anyone may write (sticky, as /tmp): they made
+    it there first, so what is in it (where it leads) is theirs to swap. It stops at / (a folder we may not look at
     is left to the open, which says so)."""
     given = Path(os.path.abspath(path))
     for child in (given, *given.parents[:-1], *real.parents[:-1]):
@@ -595,7 +595,7 @@ def _refuse_swappable_folders(path: Path, real: Path) -> None:
                 f"add to them; nothing was written: keep the history in a folder of your own (--history PATH), or make that "
                 f"one sticky (chmod +t {parent})"
             )
-        if info.st_uid not in (0, os.geteuid()) and stat.S_ISDIR(info.st_mode):
+        if info.st_uid not in (0, os.geteuid()):  # (a link of hers too: realpath went where it leads, past protected_symlinks)
             raise HistoryUnusable(
                 f"{child} ({what}) belongs to user {_user(info.st_uid)}, in {parent}, a folder anyone may write to: they may "
                 f"have made it there to swap {path.name} in it for a file of their own, to read this room's messages (direct "

@@ -383,14 +383,15 @@ def test_a_history_in_a_folder_anyone_may_write_and_that_is_not_sticky_is_refuse
         assert os.path.exists(history)
 
 
-@pytest.mark.parametrize("way", ["her folder in place of his", "the link in an open folder", "her folder in a sticky one"])
+@pytest.mark.parametrize("way", ["her folder in place of his", "the link in an open folder", "her folder in a sticky one",
+                                 "her link in a sticky one"])
 def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
     """The teacher's class.sqlite3 in a folder of his own (0755), safe by the last check, but inside
     /srv/lab, 0777 and not sticky: mallory renames his folder away and makes her own of that name,
     with her class.sqlite3 in it (0644, hers: not writable by anyone else, so it passed), and his
     next serve wrote the room's messages, direct ones too, into her file. So too a link given as
     --history in such a folder (she points it at her file), and her folder made first in a sticky
-    one (/tmp/class: what is in it is hers to swap). serve looks up the whole path now, as sshd's
+    one (/tmp/class: what is in it is hers to swap), or her link there to a folder of hers. serve looks up the whole path now, as sshd's
     StrictModes does, and refuses, saying which folder and why; nothing is written into hers."""
     from helpers import short_tmp_dir
     from test_history_deleted import as_mallory
@@ -406,15 +407,21 @@ def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
         elif way == "the link in an open folder":
             given, her = os.path.join(lab, "class.sqlite3"), "the link to the history"
             os.symlink(os.path.join(safe, "class.sqlite3"), given)
-        else:
+        elif way == "her folder in a sticky one":
             as_mallory("sh", "-c", f"umask 022; mkdir {room}; : > {history}")
+        else:  # /tmp/class, a link of hers to a folder of hers elsewhere, in her home (realpath went past protected_symlinks)
+            os.chmod(safe, 0o755)
+            os.mkdir(os.path.join(safe, "home"))
+            os.chown(os.path.join(safe, "home"), 65534, 65534)
+            as_mallory("sh", "-c", f"umask 022; : > {safe}/home/class.sqlite3; ln -s {safe}/home {room}")
         server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", "--history", given)
         try:
             assert server.wait(timeout=20) == 1
         finally:
             server.stop()
-        if way == "her folder in a sticky one":
-            assert f"{room} (the folder the history is in) belongs to user nobody, in {lab}, a folder anyone may write to" in server.output, server.output
+        if way.endswith("sticky one"):
+            what = "the link to the history" if way.startswith("her link") else "the folder the history is in"
+            assert f"{room} ({what}) belongs to user nobody, in {lab}, a folder anyone may write to" in server.output, server.output
         else:
             what = "the link to the history" if her.startswith("the link") else "the folder the history is in"
             assert f"{lab} may be written by anyone and is not sticky (as /tmp is): anyone may rename" in server.output, server.output
