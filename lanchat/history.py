@@ -61,6 +61,7 @@ import shutil
 import sqlite3
 import stat
 import time as _time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -579,7 +580,7 @@ def _refuse_swappable_folders(path: Path, real: Path) -> None:
     it there first, so what is in it (where it leads) is theirs to swap. It stops at / (a folder we may not look at
     is left to the open, which says so)."""
     given = Path(os.path.abspath(path))
-    for child in (given, *given.parents[:-1], *real.parents[:-1]):
+    for child in _on_the_way(given, real):
         parent = child.parent
         try:
             mode, info = os.stat(parent).st_mode, os.lstat(child)
@@ -601,6 +602,21 @@ def _refuse_swappable_folders(path: Path, real: Path) -> None:
                 f"have made it there to swap {path.name} in it for a file of their own, to read this room's messages (direct "
                 "ones too) or to add to them; nothing was written: keep the history in a folder of your own (--history PATH)"
             )
+
+
+def _on_the_way(given: Path, real: Path) -> Iterator[Path]:
+    """Each name the history's path is found through, to /: the given path's, then where each
+    link on the way leads (a link to a link in another folder), then the real path's folders;
+    at most 40 links followed, as the kernel's own limit."""
+    chains, links = deque([given, real.parent]), 0
+    while chains:
+        start = chains.popleft()
+        for child in (start, *start.parents[:-1]):
+            yield child
+            if links < 40 and os.path.islink(child):
+                links += 1
+                with contextlib.suppress(OSError):
+                    chains.append(Path(os.path.abspath(os.path.join(os.path.realpath(child.parent), os.readlink(child)))))
 
 
 def _user(uid: int) -> str:

@@ -384,15 +384,17 @@ def test_a_history_in_a_folder_anyone_may_write_and_that_is_not_sticky_is_refuse
 
 
 @pytest.mark.parametrize("way", ["her folder in place of his", "the link in an open folder", "her folder in a sticky one",
-                                 "her link in a sticky one"])
+                                 "her link in a sticky one", "his link to a link in an open folder"])
 def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
     """The teacher's class.sqlite3 in a folder of his own (0755), safe by the last check, but inside
     /srv/lab, 0777 and not sticky: mallory renames his folder away and makes her own of that name,
     with her class.sqlite3 in it (0644, hers: not writable by anyone else, so it passed), and his
     next serve wrote the room's messages, direct ones too, into her file. So too a link given as
-    --history in such a folder (she points it at her file), and her folder made first in a sticky
-    one (/tmp/class: what is in it is hers to swap), or her link there to a folder of hers. serve looks up the whole path now, as sshd's
-    StrictModes does, and refuses, saying which folder and why; nothing is written into hers."""
+    --history in such a folder (she points it at her file), or a link of his leading through one
+    (~/class.sqlite3 -> /srv/lab/current), and her folder made first in a sticky one (/tmp/class:
+    what is in it is hers to swap), or her link there to a folder of hers. serve looks up the whole
+    path now, as sshd's StrictModes does, and refuses, saying which folder and why; nothing is
+    written into hers."""
     from helpers import short_tmp_dir
     from test_history_deleted import as_mallory
 
@@ -407,6 +409,11 @@ def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
         elif way == "the link in an open folder":
             given, her = os.path.join(lab, "class.sqlite3"), "the link to the history"
             os.symlink(os.path.join(safe, "class.sqlite3"), given)
+        elif way == "his link to a link in an open folder":  # ~/class.sqlite3 -> /srv/lab/current -> his file: she repoints current
+            os.mkdir(os.path.join(safe, "store"))
+            given, her = os.path.join(safe, "class.sqlite3"), "the link to the history"
+            os.symlink(os.path.join(lab, "current"), given)
+            os.symlink(os.path.join(safe, "store", "class.sqlite3"), os.path.join(lab, "current"))
         elif way == "her folder in a sticky one":
             as_mallory("sh", "-c", f"umask 022; mkdir {room}; : > {history}")
         else:  # /tmp/class, a link of hers to a folder of hers elsewhere, in her home (realpath went past protected_symlinks)
@@ -425,9 +432,12 @@ def test_a_history_whose_folder_another_user_may_swap_higher_up_is_refused(way):
         else:
             what = "the link to the history" if her.startswith("the link") else "the folder the history is in"
             assert f"{lab} may be written by anyone and is not sticky (as /tmp is): anyone may rename" in server.output, server.output
+            assert f"rename {'current' if way.startswith('his link') else os.path.basename(given) if her.startswith('the link') else 'class'} there" in server.output
             assert f"({what}) away" in server.output and f"chmod +t {lab}" in server.output, server.output
         assert "Traceback" not in server.output
         if way == "the link in an open folder":
             assert os.listdir(safe) == []  # nothing written
+        elif way.startswith("his link"):
+            assert os.listdir(os.path.join(safe, "store")) == []
         else:
             assert os.path.getsize(history) == 0 and not os.path.exists(history + "-wal")  # nothing written into hers
