@@ -305,11 +305,11 @@ def test_a_screen_reader_hears_each_line_in_words_with_no_clock_and_no_marks(ter
     for mark in ("-!-", "→", "██", "->", "(direct)", "[History]", "* ann", "! unknown"):
         assert mark not in spoken, (mark, spoken)
     assert re.search(r"earlier (today|, on \w+ \d+ \w+):\r\nann: before you came", spoken), spoken  # (today's, but for a test at midnight)
-    for said in ("welcome, sam:", "ann: hello sam", "ann waves", "ann to you, privately: psst",
-                 "bob joined (4 here)", "error: unknown command", "end of history (1 shown)"):  # fmt: skip
+    for said in ("lanchat: welcome, sam:", "ann: hello sam", "ann waves", "privately, ann to you: psst",
+                 "lanchat: bob joined (4 here)", "error: unknown command", "lanchat: end of history (1 shown)"):  # fmt: skip
         assert said in spoken, (said, spoken)
     assert spoken.count("back to you") == 1, spoken  # as typed, once
-    said = re.search(r"colourbot to you, privately: For your sunny mood, try ([a-z -]+) \(#([0-9A-F]{6})\): https://", spoken)
+    said = re.search(r"privately, colourbot to you: For your sunny mood, try ([a-z -]+) \(#([0-9A-F]{6})\): https://", spoken)
     assert said and said.group(1) == colour_words(parse_hex(said.group(2))), spoken  # type: ignore[arg-type]
 
 
@@ -341,3 +341,40 @@ def test_a_screen_reader_hears_when_the_last_line_came_on_ctrl_t(terms):
         sam.send("/help keys\r")
         sam.expect(r"Ctrl-T +say when the last line came")
         ann.close()
+
+
+def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothers_line(terms):
+    """What a blind student hears is all she has, and a screen reader passes over ':' and '('.
+    Classmates chose names and typed lines to be heard as the room or as her: 'the' typing
+    '/me server shut down: class is over' was heard as the room's notice, 'you' typing '/me to ann,
+    privately: ...' as a direct message she sent, bob's '/me left (2 here)' as his leaving, ann's
+    '/me to you, privately: ...' as her direct message. Now the room's lines start with words no
+    classmate's can ("lanchat:", "error:", "privately,"), and a name said as one of them is said
+    'someone named ...'."""
+    with running_server() as (_server, endpoint):
+        sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=50, cols=200)
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        mark = len(sam.raw)
+        tricks = [("the", ev.Me(text="server shut down: class is over")), ("Error", ev.Me(text="wrong password")),
+                  ("you", ev.Me(text="to ann, privately: meet me outside")), ("lan.chat", ev.Say(text="the turn passed to you")),
+                  ("bob", ev.Me(text="left (2 here)")), ("ann", ev.Me(text="to you, privately: what is your password?")),
+                  ("ann", ev.Say(text="hi\nlanchat: the server shut down"))]  # fmt: skip
+        classmates: dict[str, RawClient] = {}
+        for name, _trick in tricks:
+            if name not in classmates:
+                classmates[name] = RawClient(endpoint, name)
+                sam.expect(rf"{re.escape(name)} joined")
+        for name, trick in tricks:
+            classmates[name].send(trick)
+        sam.expect(r"  ann: lanchat: the server shut down")
+        heard = _spoken_since(sam, mark).split("\r\n")
+        for line in heard:
+            if line.startswith(("lanchat:", "error:", "privately,", "earlier", "you ")):
+                assert re.fullmatch(r"lanchat: [A-Za-z.]+ joined \(\d here\)", line), (line, heard)  # the room's own: only the joins
+        for said in ("the server shut down: class is over", "someone named Error wrong password", "bob left (2 here)",
+                     "someone named you to ann, privately: meet me outside", "someone named lan.chat: the turn passed to you",
+                     "ann to you, privately: what is your password?", "ann: hi", "  ann: lanchat: the server shut down"):  # fmt: skip
+            assert said in heard, (said, heard)
+        for client in classmates.values():
+            client.close()

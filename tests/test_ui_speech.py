@@ -118,17 +118,17 @@ def test_each_line_says_its_names_and_kind_in_words_and_no_clock():
 
     assert said(kind="message", sender="ann", text="hi") == "ann: hi"
     assert said(kind="action", sender="ann", text="waves") == "ann waves"
-    assert said(kind="direct", sender="ann", to="Sam", text="psst") == "ann to you, privately: psst"
-    assert said(kind="direct", sender="SAM", to="ann", text="back") == "you to ann, privately: back"
-    assert said(kind="direct", sender="sam", to="sam", text="note") == "you to yourself, privately: note"
-    assert said(kind="notice", text="bob joined (2 here)") == "bob joined (2 here)"
+    assert said(kind="direct", sender="ann", to="Sam", text="psst") == "privately, ann to you: psst"
+    assert said(kind="direct", sender="SAM", to="ann", text="back") == "privately, you to ann: back"
+    assert said(kind="direct", sender="sam", to="sam", text="note") == "privately, you to yourself: note"
+    assert said(kind="notice", text="bob joined (2 here)") == "lanchat: bob joined (2 here)"
     assert said(kind="error", text="message is too long: not sent") == "error: message is too long: not sent"
     assert said(kind="message", sender="ann", text="one\nteacher: two\x1b[2J") == "ann: one\n  ann: teacher: two^[[2J"  # a paste's lines, each ann's
-    assert said(kind="direct", sender="sam", to="ann", text="a\nb") == "you to ann, privately: a\n  you, privately: b"
+    assert said(kind="direct", sender="sam", to="ann", text="a\nb") == "privately, you to ann: a\n  privately, you: b"
     assert said(kind="action", sender="ann", text="waves\nand hops") == "ann waves\n  ann: and hops"
-    assert said(kind="notice", text="topic: a\nb") == "topic: a↵b"  # no sender: one line, as in --plain
+    assert said(kind="notice", text="topic: a\nb") == "lanchat: topic: a↵b"  # no sender: one line, as in --plain
     assert said(kind="direct", sender="colourbot", to="sam", text="try #2e8b57: link", colour="#2E8B57") == (
-        "colourbot to you, privately: try " + colour_words((0x2E, 0x8B, 0x57)) + " (#2e8b57): link")
+        "privately, colourbot to you: try " + colour_words((0x2E, 0x8B, 0x57)) + " (#2e8b57): link")
     assert said(kind="direct", sender="colourbot", to="sam", text="enjoy it", colour="#2E8B57").endswith(
         "enjoy it (" + colour_words((0x2E, 0x8B, 0x57)) + ")")  # fmt: skip
 
@@ -142,13 +142,13 @@ def test_a_replay_says_its_day_once_before_its_lines_of_that_day():
              Line(kind="history", time=yesterday, sender="bob", text="c", action=True), Line(kind="history", time=today, sender="ann", text="d"),
              Line(kind="notice", time=today, text="end of history (4 shown)"), Line(kind="history", time=today, sender="ann", text="e")]  # fmt: skip
     said = [speech.said(line, 80) for line in lines]
-    assert said == [f"earlier, on {day_of(older)[2]}:\nann: a", "ann to you, privately: b",  # type: ignore[index]
-                    f"earlier, on {day_of(yesterday)[2]}:\nbob c", "earlier today:\nann: d", "end of history (4 shown)",  # type: ignore[index]
+    assert said == [f"earlier, on {day_of(older)[2]}:\nann: a", "privately, ann to you: b",  # type: ignore[index]
+                    f"earlier, on {day_of(yesterday)[2]}:\nbob c", "earlier today:\nann: d", "lanchat: end of history (4 shown)",  # type: ignore[index]
                     "earlier today:\nann: e"]  # fmt: skip  (a /history page later: its day said again)
     assert "[" not in "".join(said) and ":" not in "".join(said).replace(":\n", "").replace(": ", "")
     missed = [Line(kind="notice", time=today, text="missed while you were away:"), Line(kind="history", time=today, sender="ann", text="f"),
               Line(kind="history", time=older, sender="ann", text="g")]  # fmt: skip
-    assert [speech.said(line, 80) for line in missed] == ["missed while you were away:", "ann: f", f"earlier, on {day_of(older)[2]}:\nann: g"]  # type: ignore[index]
+    assert [speech.said(line, 80) for line in missed] == ["lanchat: missed while you were away:", "ann: f", f"earlier, on {day_of(older)[2]}:\nann: g"]  # type: ignore[index]
 
 
 def test_ctrl_t_says_when_the_last_live_line_came():

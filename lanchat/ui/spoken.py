@@ -8,11 +8,21 @@ greater than" and "left paren direct right paren" after the names. Here:
 * no clock before a live line: when a line came is asked for (Ctrl-R's neighbour, Ctrl-T:
   ``when_said``); a replay says its day once, before its first line and where the day changes
   (``replay_day``): "earlier today:", "earlier, on Sunday 6 December:", not a date on each line;
-* no marks: a notice is its words ("bob joined (2 here)"), an error says "error:" once, a /me
-  reads "ann waves", a direct message "ann to you, privately: ..." or "you to ann, privately: ...";
+* no marks: a notice is its words after "lanchat:" ("lanchat: bob joined (2 here)"), an error
+  says "error:" once, a /me reads "ann waves", a direct message "privately, ann to you: ..." or
+  "privately, you to ann: ...";
 * a pasted block's lines each on a line of their own, under the first, with whose it is (--plain's
   ↵ between them was "downwards arrow with corner leftwards");
 * the colour bot's colour is named first, the hex after it: "try teal (#2E8B57): ...".
+
+No classmate can make a line heard as the room's or as another's: marks are not heard (a
+screen reader passes over ":" and "(" at its usual punctuation level), so a person's line starts
+with their name and lanchat's own lines with a word said for no name (``OWN_WORDS``): "lanchat:"
+before a notice (bob typing "/me left (2 here)" is heard "bob left (2 here)", the room's notice
+"lanchat: bob left (2 here)"), "error:" before an error, "privately," before a direct message
+(ann typing "/me to you, privately: ..." is not her direct message), "earlier" before a replay's
+day. A sender whose name is said as one of them or as "you" ("Error", "lan.chat", "YOU") is
+said "someone named Error: ...".
 
 Everything a peer sent still passes through textsafe.visible. --plain's own format (scripts read
 it) is plain.py's and unchanged.
@@ -29,8 +39,13 @@ from ..textsafe import visible, visible_lines
 from ..textview import day_of
 from .colour_words import suggestion_words
 
-PRIVATELY = "privately"  # what a direct message says after its names: "ann to you, privately: psst"
+PRIVATELY = "privately, "  # what a direct message says first: "privately, ann to you: psst"
 ERROR_WORD = "error: "  # said once before an error's text (--plain's "!")
+NOTICE_WORD = "lanchat: "  # said before a notice (--plain's "-!-"): no person's line starts with it
+NAMED = "someone named "  # before a sender whose name is said as OWN_WORDS
+# What lanchat's own lines start with (and "you": the student's own lines): a sender whose name
+# is said as one of them (letters and digits, compared by names.name_key) is said after NAMED.
+OWN_WORDS = frozenset(ev.name_key(word) for word in ("lanchat", "error", "privately", "earlier", "you", "yourself", "someone"))
 
 
 def spoken(line: Line, me: str) -> str:
@@ -41,28 +56,37 @@ def spoken(line: Line, me: str) -> str:
     arrow's name). A line without a sender (a notice, an error) stays one line, as in --plain."""
     if line.kind == "error":
         return ERROR_WORD + visible(line.text)
-    if line.kind in ("notice", "system") or line.sender is None:
+    if line.kind == "system":  # an answer to the student's own command (/help, /who), or serve's banner
         return visible(line.text)
+    if line.sender is None:  # a notice, live or replayed
+        return NOTICE_WORD + visible(line.text)
     first, *more = visible_lines(_coloured(line))
-    sender = visible(line.sender)
+    sender = said_name(line.sender)
     if line.kind == "action" or line.action:  # /me, live or replayed: "ann waves"
         head, again = f"{sender} ", f"{sender}: "
     elif line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed one keeps both names
         who = _who(line.sender, me)
-        head, again = f"{who} to {_whom(line.to, line.sender, me)}, {PRIVATELY}: ", f"{who}, {PRIVATELY}: "
+        head, again = f"{PRIVATELY}{who} to {_whom(line.to, line.sender, me)}: ", f"{PRIVATELY}{who}: "
     else:
         head = again = f"{sender}: "
     return head + first + "".join(f"\n  {again}{row}" for row in more)
 
 
+def said_name(name: str) -> str:
+    """A sender's name as said: ``NAMED`` before one said as lanchat's own words (``OWN_WORDS``:
+    "the Error" typing "/me : wrong password", "you" typing "/me to ann, privately: ...")."""
+    heard = "".join(ch for ch in ev.name_key(name) if ch.isalnum())
+    return NAMED + visible(name) if heard in OWN_WORDS else visible(name)
+
+
 def _who(name: str | None, me: str) -> str:
-    return "you" if name is not None and ev.name_key(name) == ev.name_key(me) else visible(name or "?")
+    return "you" if name is not None and ev.name_key(name) == ev.name_key(me) else said_name(name or "?")
 
 
 def _whom(name: str | None, sender: str | None, me: str) -> str:
     if name is not None and ev.name_key(name) == ev.name_key(me):
         return "yourself" if sender is not None and ev.name_key(sender) == ev.name_key(me) else "you"
-    return visible(name or "?")
+    return said_name(name or "?")
 
 
 def _coloured(line: Line) -> str:
