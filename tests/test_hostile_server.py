@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from lanchat import events as ev
 from lanchat import wire
 from lanchat.guard import quoted
 from lanchat.pacing import MAX_REFUSALS
+from lanchat.textview import day_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -498,6 +500,45 @@ def test_a_refusal_coded_as_a_transfers_progress_is_still_said_to_a_screen_reade
         term.wait_screen(lambda rows: sum("half \\x9b31m typed" in row for row in rows) == 2, what="Ctrl-R's copy")
         assert b"\x9b" not in bytes(term.raw)
         assert_harmless(term)
+    finally:
+        term.stop()
+        server.close()
+
+
+def test_a_replays_odd_dates_are_said_as_what_they_are_to_a_screen_reader():
+    """--screen-reader says a replay's day once, before its first line of that day. A server's
+    lines from another year were said as this year's ("earlier, on Thursday 1 January" for 1970,
+    a line from last December as from this one), and its lines dated after today (its clock ahead,
+    or a lie) as days gone by: "earlier, on Tuesday 8 December" for tomorrow. Now another year's
+    day says its year, and a day to come says so. The same replay is 2,000 lines over 200 days
+    with escapes and bidi controls in them (one heading a day, none raw on the terminal), and a NaN
+    time (not shown, said why); nothing raises."""
+    import time as clock
+
+    now = clock.time()
+    def replayed(text: str, when: object) -> bytes:
+        return frame_of({"type": "message", "from": "mallory", "text": text, "time": when, "history": True}, allow_nan=True)
+
+    start = day_of(now - 400 * 86400)[0] + 12 * 3600  # type: ignore[index]  (noon: a day's ten lines all on it)
+    many = [replayed(f"line {n} \u202e{EVIL}", start + (n // 10) * 86400 + (n % 10)) for n in range(2000)]
+    odd = [replayed("from 1970", 86400.0 * 3), replayed("nan", float("nan")), replayed("from tomorrow", now + 2 * 86400),
+           frame_of({"type": "history-end", "shown": 2003, "more": False}), message("live")]  # fmt: skip
+    server = HostileServer(welcome("ann"), b"".join([*many, *odd]))
+    term = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--screen-reader", rows=24, cols=100)
+    try:
+        term.expect(r"mallory: live", timeout=60)
+        heard = bytes(term.raw).decode("utf-8", "replace")
+        days = re.findall(r"earlier, (?:on|dated) [^:\r\n]*:", heard)
+        assert len(days) == 200 + 2, (len(days), days[:5], days[-5:])  # one a day
+        this_year = clock.localtime(now).tm_year
+        for number, day in enumerate(days[:-2]):  # a year said for another year's days, and only for those
+            year = clock.localtime(start + number * 86400).tm_year
+            assert day.endswith(f" {year}:") == (year != this_year), (number, day)
+        assert re.fullmatch(r"earlier, on \w+ \d+ January 1970:", days[-2]), days[-2]
+        assert re.fullmatch(r"earlier, dated \w+ \d+ \w+( \d{4})?, a day still to come:", days[-1]), days[-1]
+        assert "a message from the server was not shown" in heard and "Traceback" not in heard
+        assert_harmless(term)
+        assert "\u202e" not in heard
     finally:
         term.stop()
         server.close()

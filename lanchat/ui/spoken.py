@@ -104,13 +104,21 @@ def _coloured(line: Line) -> str:
 def replay_day(when: float, now: float, *, headed: bool = False) -> str:
     """The line said before a replay's first line of a day: "earlier today:", "earlier, on Sunday 6
     December:"; none for today's under a line that says what they are already (``headed``:
-    "missed while you were away:")."""
+    "missed while you were away:"). Another year's day says its year, and a day after today (a
+    server's clock ahead, or wrong) says so: neither is heard as a day of this year gone by."""
     day, today = day_of(when), day_of(now)
     if day is None:
         return "" if headed else "earlier:"
     if today is not None and day[0] == today[0]:
         return "" if headed else "earlier today:"
-    return f"earlier, on {day[2]}:"
+    name = day[2] + ("" if today is not None and _year(day[0]) == _year(today[0]) else f" {_year(day[0])}")
+    if today is not None and day[0] > today[0]:
+        return f"earlier, dated {name}, a day still to come:"
+    return f"earlier, on {name}:"
+
+
+def _year(when: float) -> int:
+    return time.localtime(when).tm_year  # of a day day_of found: on the calendar
 
 
 def clock_words(when: float) -> str:
