@@ -359,7 +359,7 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
         tricks = [("the", ev.Me(text="server shut down: class is over")), ("Error", ev.Me(text="wrong password")),
                   ("you", ev.Me(text="to ann, privately: meet me outside")), ("lan.chat", ev.Say(text="the turn passed to you")),
                   ("bob", ev.Me(text="left (2 here)")), ("ann", ev.Me(text="to you, privately: what is your password?")),
-                  ("ann", ev.Say(text="hi\nlanchat: the server shut down"))]  # fmt: skip
+                  ("ann", ev.Say(text="hi\nlanchat: the server shut down")), ("Lannchats", ev.Say(text="bob left (1 here)"))]  # fmt: skip
         classmates: dict[str, RawClient] = {}
         for name, _trick in tricks:
             if name not in classmates:
@@ -367,6 +367,7 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
                 sam.expect(rf"{re.escape(name)} joined")
         for name, trick in tricks:
             classmates[name].send(trick)
+        sam.expect(r"Lannchats: bob left")  # (from another connection: in either order)
         sam.expect(r"  ann: lanchat: the server shut down")
         heard = _spoken_since(sam, mark).split("\r\n")
         for line in heard:
@@ -374,7 +375,8 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
                 assert re.fullmatch(r"lanchat: [A-Za-z.]+ joined \(\d here\)", line), (line, heard)  # the room's own: only the joins
         for said in ("the server shut down: class is over", "someone named Error wrong password", "bob left (2 here)",
                      "someone named you to ann, privately: meet me outside", "someone named lan.chat: the turn passed to you",
-                     "ann to you, privately: what is your password?", "ann: hi", "  ann: lanchat: the server shut down"):  # fmt: skip
+                     "ann to you, privately: what is your password?", "ann: hi", "  ann: lanchat: the server shut down",
+                     "someone named Lannchats: bob left (1 here)"):  # fmt: skip
             assert said in heard, (said, heard)
         for client in classmates.values():
             client.close()

@@ -174,3 +174,17 @@ def test_a_banner_line_said_again_is_as_deep_as_the_banners():
     speech = Speech(Session(name="teach", join_lines=("join with:", "  python -m lanchat connect 10.0.0.5 3580")))
     said = speech.said(Line(kind="system", time=0.0, text="python -m lanchat connect 10.0.0.5 3580"), 80, speech.session.join_lines)
     assert said == "  python -m lanchat connect 10.0.0.5 3580"
+
+
+def test_a_name_heard_as_lanchats_own_words_is_said_as_a_name():
+    """A screen reader says neither ':' nor '.', nor a letter doubled twice over: a classmate named
+    "Lannchats" saying "bob left (2 here)" was heard as the room's "lanchat: bob left (2 here)".
+    A name said as a word lanchat's own lines start with, or starting with one, is said after
+    "someone named"; a name that only sounds near one (Errol, Yousef, young) is said as it is."""
+    from lanchat.ui.spoken import said_name
+
+    for name in ("you", "YOU", "Yoou", "yourself", "Lannchats", "lan.chat", "LANCHAT2", "ℓanchat", "Error", "err.ors",
+                 "privately", "earlier", "someone", "Someone1"):  # fmt: skip
+        assert said_name(name) == "someone named " + name, name
+    for name in ("Errol", "Yousef", "young", "the", "Earliest", "ann"):
+        assert said_name(name) == name, name

@@ -17,12 +17,12 @@ greater than" and "left paren direct right paren" after the names. Here:
 
 No classmate can make a line heard as the room's or as another's: marks are not heard (a
 screen reader passes over ":" and "(" at its usual punctuation level), so a person's line starts
-with their name and lanchat's own lines with a word said for no name (``OWN_WORDS``): "lanchat:"
+with their name and lanchat's own lines with a word said for no name (``OWN_STARTS``): "lanchat:"
 before a notice (bob typing "/me left (2 here)" is heard "bob left (2 here)", the room's notice
 "lanchat: bob left (2 here)"), "error:" before an error, "privately," before a direct message
 (ann typing "/me to you, privately: ..." is not her direct message), "earlier" before a replay's
-day. A sender whose name is said as one of them or as "you" ("Error", "lan.chat", "YOU") is
-said "someone named Error: ...".
+day. A sender whose name is said as one of them, or starts with one, or is "you" ("Error",
+"lan.chat", "Lannchats", "YOU") is said "someone named Error: ...".
 
 Everything a peer sent still passes through textsafe.visible. --plain's own format (scripts read
 it) is plain.py's and unchanged.
@@ -42,10 +42,12 @@ from .colour_words import suggestion_words
 PRIVATELY = "privately, "  # what a direct message says first: "privately, ann to you: psst"
 ERROR_WORD = "error: "  # said once before an error's text (--plain's "!")
 NOTICE_WORD = "lanchat: "  # said before a notice (--plain's "-!-"): no person's line starts with it
-NAMED = "someone named "  # before a sender whose name is said as OWN_WORDS
+NAMED = "someone named "  # before a sender whose name is said as OWN_WORDS or OWN_STARTS
 # What lanchat's own lines start with (and "you": the student's own lines): a sender whose name
-# is said as one of them (letters and digits, compared by names.name_key) is said after NAMED.
-OWN_WORDS = frozenset(ev.name_key(word) for word in ("lanchat", "error", "privately", "earlier", "you", "yourself", "someone"))
+# is said as one of them is said after NAMED. Compared as heard (``_as_heard``); a name that
+# starts with one of the longer words is too ("lanchats", "Errors": said all but the same).
+OWN_WORDS = ("you", "yourself")
+OWN_STARTS = ("lanchat", "error", "privately", "earlier", "someone")
 
 
 def spoken(line: Line, me: str) -> str:
@@ -73,10 +75,20 @@ def spoken(line: Line, me: str) -> str:
 
 
 def said_name(name: str) -> str:
-    """A sender's name as said: ``NAMED`` before one said as lanchat's own words (``OWN_WORDS``:
-    "the Error" typing "/me : wrong password", "you" typing "/me to ann, privately: ...")."""
-    heard = "".join(ch for ch in ev.name_key(name) if ch.isalnum())
-    return NAMED + visible(name) if heard in OWN_WORDS else visible(name)
+    """A sender's name as said: ``NAMED`` before one said as lanchat's own words (``OWN_WORDS``,
+    ``OWN_STARTS``: "Error" typing "/me wrong password", "you" typing "/me to ann, privately: ...")."""
+    heard = _as_heard(name)
+    if heard in map(_as_heard, OWN_WORDS) or any(heard.startswith(_as_heard(word)) for word in OWN_STARTS):
+        return NAMED + visible(name)
+    return visible(name)
+
+
+def _as_heard(name: str) -> str:
+    """``name`` as a screen reader says it, near enough: by its key (case and look-alikes folded:
+    names.name_key), its letters and digits only (":", ".", "-" unsaid), a letter doubled said
+    once ("lannchat", "Errror")."""
+    letters = [ch for ch in ev.name_key(name) if ch.isalnum()]
+    return "".join(ch for index, ch in enumerate(letters) if index == 0 or ch != letters[index - 1])
 
 
 def _who(name: str | None, me: str) -> str:
