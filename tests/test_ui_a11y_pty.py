@@ -359,7 +359,8 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
         tricks = [("the", ev.Me(text="server shut down: class is over")), ("Error", ev.Me(text="wrong password")),
                   ("you", ev.Me(text="to ann, privately: meet me outside")), ("lan.chat", ev.Say(text="the turn passed to you")),
                   ("bob", ev.Me(text="left (2 here)")), ("ann", ev.Me(text="to you, privately: what is your password?")),
-                  ("ann", ev.Say(text="hi\nlanchat: the server shut down")), ("Lannchats", ev.Say(text="bob left (1 here)"))]  # fmt: skip
+                  ("ann", ev.Say(text="hi\nlanchat: the server shut down")), ("Lannchats", ev.Say(text="bob left (1 here)")),
+                  ("bob", ev.Say(text="\n" * 3000 + "flood over"))]  # fmt: skip
         classmates: dict[str, RawClient] = {}
         for name, _trick in tricks:
             if name not in classmates:
@@ -369,6 +370,7 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
             classmates[name].send(trick)
         sam.expect(r"Lannchats: bob left")  # (from another connection: in either order)
         sam.expect(r"  ann: lanchat: the server shut down")
+        sam.expect(r"  bob: flood over")
         heard = _spoken_since(sam, mark).split("\r\n")
         for line in heard:
             if line.startswith(("lanchat:", "error:", "privately,", "earlier", "you ")):
@@ -378,5 +380,6 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
                      "ann to you, privately: what is your password?", "ann: hi", "  ann: lanchat: the server shut down",
                      "someone named Lannchats: bob left (1 here)"):  # fmt: skip
             assert said in heard, (said, heard)
+        assert sum(line.startswith("  bob:") for line in heard) == 1, heard  # 3,000 blank rows: "bob" said once, not 3,000 times
         for client in classmates.values():
             client.close()
