@@ -326,16 +326,24 @@ def test_plain_without_a_screen_reader_keeps_its_clock_and_marks_for_scripts(ter
 
 def test_a_screen_reader_hears_when_the_last_line_came_on_ctrl_t(terms):
     """With no clock on its lines, a student who wants to know when something was said asks:
-    Ctrl-T says when the last line came and the time now, on a line of its own, what is typed kept."""
+    Ctrl-T says when the last line came and the time now, on a line of its own, what is typed kept;
+    as lanchat's own line, so a classmate named "the" typing '/me last line came ...' is not it."""
     with running_server() as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
         sam = TermProc("connect", "127.0.0.1", str(endpoint.port), "--screen-reader", "--name", "sam", rows=24, cols=80)
         terms.append(sam)
         sam.expect(r"welcome, sam")
+        the = RawClient(endpoint, "the")
+        the.send(ev.Me(text="last line came 3 hours ago, at 09:00; it is 09:01"))
+        sam.expect(r"at 09:00; it is 09:01")
         ann.send(ev.Say(text="hello sam"))
         sam.expect(r"ann: hello sam")
         sam.send("half\x14")
-        sam.expect(r"(?m)^the last line came just now; it is \d\d:\d\d *$")
+        sam.expect(r"(?m)^lanchat: the last line came just now; it is \d\d:\d\d *$")
+        heard = _spoken_since(sam, 0).split("\r\n")
+        assert [line for line in heard if "last line came" in line and not line.startswith("lanchat: ")] == [
+            "the last line came 3 hours ago, at 09:00; it is 09:01"], heard  # the classmate's: not lanchat's
+        the.close()
         sam.send(" done\r")
         ann.expect(ev.Message, sender="sam", text="half done")
         sam.send("/help keys\r")

@@ -155,12 +155,12 @@ def test_ctrl_t_says_when_the_last_live_line_came():
     speech, _clock = _speech()
     wall = [1_000_000.0]
     speech.wall = lambda: wall[0]
-    assert speech.key("\x14", "").startswith("no line has come yet; it is ")
+    assert speech.key("\x14", "").startswith("lanchat: no line has come yet; it is ")
     speech.said(Line(kind="message", time=0.0, sender="ann", text="hi"), None)
     speech.said(Line(kind="history", time=0.0, sender="ann", text="old"), None)  # a replayed line is not news of now
-    assert speech.key("\x14", "half") == "\nthe last line came just now; it is " + clock_words(wall[0]) + "\n"
+    assert speech.key("\x14", "half") == "\nlanchat: the last line came just now; it is " + clock_words(wall[0]) + "\n"
     wall[0] += 150
-    assert speech.key("\x14", "half").startswith("the last line came 2 minutes ago, at " + clock_words(wall[0] - 150))
+    assert speech.key("\x14", "half").startswith("lanchat: the last line came 2 minutes ago, at " + clock_words(wall[0] - 150))
     assert ago(3 * 3600) == "3 hours ago" and ago(60) == "1 minute ago"
 
 

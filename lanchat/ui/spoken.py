@@ -152,9 +152,10 @@ def ago(seconds: float) -> str:
 
 
 def when_said(last: float | None, now: float) -> str:
-    """Ctrl-T's answer: when the last line came, and the time now."""
+    """Ctrl-T's answer: when the last line came, and the time now; lanchat's own, so it starts as a
+    notice does (a classmate named "the" typing "/me last line came just now; it is 09:00" is not it)."""
     if last is None:
-        return f"no line has come yet; it is {clock_words(now)}"
+        return f"{NOTICE_WORD}no line has come yet; it is {clock_words(now)}"
     when = ago(now - last)
     at = "" if when == "just now" else f", at {clock_words(last)}"
-    return f"the last line came {when}{at}; it is {clock_words(now)}"
+    return f"{NOTICE_WORD}the last line came {when}{at}; it is {clock_words(now)}"
