@@ -183,7 +183,7 @@ def test_a_name_heard_as_lanchats_own_words_is_said_as_a_name():
     "someone named"; a name that only sounds near one (Errol, Yousef, young) is said as it is."""
     from lanchat.ui.spoken import said_name
 
-    for name in ("you", "YOU", "Yoou", "yourself", "Lannchats", "lan.chat", "LANCHAT2", "ℓanchat", "Error", "err.ors",
+    for name in ("you", "YOU", "Yoou", "yourself", "Lannchats", "lan.chat", "LANCHAT2", "ℓanchat", "lanchàt", "Érror", "Error", "err.ors",
                  "privately", "earlier", "someone", "Someone1"):  # fmt: skip
         assert said_name(name) == "someone named " + name, name
     for name in ("Errol", "Yousef", "young", "the", "Earliest", "ann"):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 
 from .. import events as ev
 from ..session import Line
@@ -85,9 +86,10 @@ def said_name(name: str) -> str:
 
 def _as_heard(name: str) -> str:
     """``name`` as a screen reader says it, near enough: by its key (case and look-alikes folded:
-    names.name_key), its letters and digits only (":", ".", "-" unsaid), a letter doubled said
-    once ("lannchat", "Errror")."""
-    letters = [ch for ch in ev.name_key(name) if ch.isalnum()]
+    names.name_key), its accents left out (a synthesizer says "lanchàt" as "lanchat"), its letters
+    and digits only (":", ".", "-" unsaid), a letter doubled said once ("lannchat", "Errror")."""
+    bare = unicodedata.normalize("NFKD", ev.name_key(name))
+    letters = [ch for ch in bare if ch.isalnum() and not unicodedata.combining(ch)]
     return "".join(ch for index, ch in enumerate(letters) if index == 0 or ch != letters[index - 1])
 
 
