@@ -188,3 +188,14 @@ def test_a_name_heard_as_lanchats_own_words_is_said_as_a_name():
         assert said_name(name) == "someone named " + name, name
     for name in ("Errol", "Yousef", "young", "the", "Earliest", "ann"):
         assert said_name(name) == name, name
+
+
+def test_a_classmates_line_ending_in_a_colon_does_not_head_a_replay():
+    """Under lanchat's "missed while you were away:" today's replayed lines need no "earlier
+    today:"; a classmate's "look at this:" just before a /history page took its place, and the
+    replayed lines were heard as if said just now."""
+    speech, _clock = _speech()
+    now = time.time()
+    speech.said(Line(kind="message", time=now, sender="ann", text="look at this:"), 80)
+    said = speech.said(Line(kind="history", time=now, sender="bob", text="old news"), 80)
+    assert said.startswith("earlier") and said.endswith(":\nbob: old news"), said  # (today's but for a run at midnight)

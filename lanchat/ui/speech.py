@@ -119,8 +119,8 @@ class Speech:
             if self.replaying != (found := (day[0] if day else None,)) and (said := replay_day(line.time, self.wall(), headed=self.headed)):
                 text = said + "\n" + text
             self.replaying, self.headed = found, False
-        else:  # a line ending in ':' heads what follows ("missed while you were away:")
-            self.replaying, self.came, self.headed = None, self.wall(), line.text.endswith(":")
+        else:  # lanchat's line ending in ':' heads what follows ("missed while you were away:"); a classmate's does not
+            self.replaying, self.came, self.headed = None, self.wall(), line.sender is None and line.text.endswith(":")
         if columns is None:
             return text
         hang = " " * line.hang if line.kind in ("notice", "system") and 0 < line.hang <= columns // 2 else None
