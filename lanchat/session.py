@@ -74,11 +74,12 @@ REPLAY_END = "replay-end"  # and of their "end of history": the screen keeps it 
 HELP = "help"  # Line.code of /help's "commands:" and "keys:": taller than the screen, it opens at its first line
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 PROGRESS = "progress"  # Line.code of a transfer's "receiving NAME: 50% ..." (--screen-reader says fewer: ui/speech.py)
+MISSED = "missed"  # Line.code of "missed while you were away:" (--screen-reader says no "earlier today:" under it)
 # This client's own codes above, which an error's or a notice's code from the server must never be
 # read as (wire_code): a server's "progress" error was a transfer's progress line, which
 # --screen-reader says at most every 30 s, so a refusal went unsaid; its "join-leave" one hidden by /joins off
 OWN_CODES = frozenset({TURN_CHANGED, TURN_OURS, UNKNOWN_COMMAND, HISTORY_PAGE, HISTORY_PAGE_END, WELCOME, JOIN_REPLAY, REPLAY_END, HELP,
-                       JOIN_LEAVE, PROGRESS})  # fmt: skip
+                       JOIN_LEAVE, PROGRESS, MISSED})  # fmt: skip
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with (session_events.py)
 HIDDEN_FILE = "(name hidden: /projector to show)"  # what projector mode shows for a file offered to one person
 
@@ -667,7 +668,7 @@ class Rejoining:
         to = event.to if isinstance(event, ev.Direct) else None
         # stamped with the first missed message's time: the screen puts a replayed line older
         # than the newest one in time order, and so keeps the missed ones under this header
-        header = session._notice("missed while you were away:", when=event.time)
+        header = replace(session._notice("missed while you were away:", when=event.time), code=MISSED)
         lines = [header] if self.missed == 1 else []
         acted = isinstance(event, ev.Message) and event.action  # a /me
         return [*lines, Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, action=acted)]

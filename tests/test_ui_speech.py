@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from lanchat import events as ev
-from lanchat.session import PROGRESS, Line, Session
+from lanchat.session import MISSED, PROGRESS, Line, Session
 from lanchat.textview import day_of
 from lanchat.ui.colour_words import colour_words
 from lanchat.ui.speech import ECHO_WITHIN_SECONDS, PROGRESS_EVERY_SECONDS, Speech, wanted
@@ -146,7 +146,7 @@ def test_a_replay_says_its_day_once_before_its_lines_of_that_day():
                     f"earlier, on {day_of(yesterday)[2]}:\nbob c", "earlier today:\nann: d", "lanchat: end of history (4 shown)",  # type: ignore[index]
                     "earlier today:\nann: e"]  # fmt: skip  (a /history page later: its day said again)
     assert "[" not in "".join(said) and ":" not in "".join(said).replace(":\n", "").replace(": ", "")
-    missed = [Line(kind="notice", time=today, text="missed while you were away:"), Line(kind="history", time=today, sender="ann", text="f"),
+    missed = [Line(kind="notice", time=today, text="missed while you were away:", code=MISSED), Line(kind="history", time=today, sender="ann", text="f"),
               Line(kind="history", time=older, sender="ann", text="g")]  # fmt: skip
     assert [speech.said(line, 80) for line in missed] == ["lanchat: missed while you were away:", "ann: f", f"earlier, on {day_of(older)[2]}:\nann: g"]  # type: ignore[index]
 
@@ -192,10 +192,11 @@ def test_a_name_heard_as_lanchats_own_words_is_said_as_a_name():
 
 def test_a_classmates_line_ending_in_a_colon_does_not_head_a_replay():
     """Under lanchat's "missed while you were away:" today's replayed lines need no "earlier
-    today:"; a classmate's "look at this:" just before a /history page took its place, and the
-    replayed lines were heard as if said just now."""
+    today:"; a classmate's "look at this:" (or an away reason ending in ':') just before a /history
+    page took its place, and the replayed lines were heard as if said just now."""
     speech, _clock = _speech()
     now = time.time()
     speech.said(Line(kind="message", time=now, sender="ann", text="look at this:"), 80)
+    speech.said(Line(kind="notice", time=now, text="bob is away: back at:"), 80)  # a reason is a classmate's too
     said = speech.said(Line(kind="history", time=now, sender="bob", text="old news"), 80)
     assert said.startswith("earlier") and said.endswith(":\nbob: old news"), said  # (today's but for a run at midnight)

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from .. import events as ev
-from ..session import PROGRESS, Line, Session
+from ..session import MISSED, PROGRESS, Line, Session
 from ..textfold import fold_line
 from ..textsafe import visible
 from ..textview import day_of
@@ -119,8 +119,8 @@ class Speech:
             if self.replaying != (found := (day[0] if day else None,)) and (said := replay_day(line.time, self.wall(), headed=self.headed)):
                 text = said + "\n" + text
             self.replaying, self.headed = found, False
-        else:  # lanchat's line ending in ':' heads what follows ("missed while you were away:"); a classmate's does not
-            self.replaying, self.came, self.headed = None, self.wall(), line.sender is None and line.text.endswith(":")
+        else:  # "missed while you were away:" heads what follows; no other line does (a classmate's "look:", a reason's)
+            self.replaying, self.came, self.headed = None, self.wall(), line.code == MISSED
         if columns is None:
             return text
         hang = " " * line.hang if line.kind in ("notice", "system") and 0 < line.hang <= columns // 2 else None
