@@ -457,7 +457,7 @@ def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(
 
 
 def test_a_host_holding_a_byte_that_is_not_utf8_is_said_as_that_byte():
-    """`connect caf\xe9` (typed on a terminal set to Latin-1): "cannot find host 'caf\udce9'",
+    """`connect caf\\xe9` (typed on a terminal set to Latin-1): "cannot find host 'caf\\udce9'",
     Python's name for the byte, and a reason about two dots in a row. The byte is said as it is
     everywhere else (textsafe.quoted), and why that is no host name."""
     from lanchat.transport import Endpoint, TransportError, connect, listen_tcp
