@@ -740,6 +740,40 @@ def network_namespace_or_skip() -> Iterator[tuple[str, str, str, str]]:
         yield found
 
 
+SECOND_ACCOUNT_UID = 65534  # nobody: the classmate, or the teacher's own account, in tests run as root
+_second_account_refusal: list[str | None] = []  # why not, found once per process (a subprocess each time is slow)
+
+
+def second_account_or_skip() -> None:
+    """Skip the test unless this Python runs lanchat as a second account (nobody, through setpriv).
+
+    That needs root and setpriv, and an interpreter the other account may run: a Python built
+    into root's home (pyenv's, /root is 0700) cannot load its own library as nobody ("error while
+    loading shared libraries: libpython3.13.so"). A student's Python (the system's, Homebrew's,
+    python.org's) is everyone's; only a test machine's can be root's alone."""
+    import pytest
+
+    if not _second_account_refusal:
+        _second_account_refusal.append(_why_no_second_account())
+    if _second_account_refusal[0] is not None:
+        pytest.skip(_second_account_refusal[0])
+
+
+def _why_no_second_account() -> str | None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return "acting as a second account needs root and setpriv"
+    try:
+        done = subprocess.run(["setpriv", f"--reuid={SECOND_ACCOUNT_UID}", f"--regid={SECOND_ACCOUNT_UID}", "--clear-groups",
+                               "--", sys.executable, "-c", "import lanchat"],
+                              capture_output=True, text=True, env=child_env(), cwd="/", timeout=60)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"acting as a second account: {exc}"
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        return f"this Python ({sys.executable}) does not run as another account: {said[0]}"
+    return None
+
+
 @contextlib.contextmanager
 def small_disk(size: str = "256k", *, read_only: bool = False) -> Iterator[Path]:
     """A file system of its own, ``size`` small (a tmpfs mounted on a temp folder): the kernel's

@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, identity_args, short_tmp_dir, wait_for
+from helpers import (
+    DEFAULT_TIMEOUT,
+    ROOT,
+    Proc,
+    RawClient,
+    child_env,
+    identity_args,
+    second_account_or_skip,
+    short_tmp_dir,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -600,8 +610,7 @@ def test_a_socket_path_out_of_a_students_reach_says_why_not_just_permission_deni
     """A student (another account) given a socket path they may not reach read only 'cannot
     connect to PATH: Permission denied' (serve: 'cannot use PATH' or 'cannot listen on PATH'), and
     could not tell a closed folder from the teacher's private socket or a file that is no socket."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("acting as a second account needs root and setpriv")
+    second_account_or_skip()  # root, setpriv, and a Python that nobody may run
     from lanchat import transport
 
     room = open_tmp / "room"

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, child_env
+from helpers import ROOT, child_env, second_account_or_skip
 
 from lanchat.history import HistoryStore
 
@@ -26,8 +25,7 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture
 def shared_folder(open_tmp: Path) -> Path:
     """A folder both accounts may write, as /tmp is (conftest's open_tmp, sticky and writable)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("acting as a second account needs root and setpriv")
+    second_account_or_skip()  # root, setpriv, and a Python that nobody may run
     open_tmp.chmod(0o1777)
     return open_tmp
 

@@ -28,6 +28,7 @@ from helpers import (
     local_host,
     network_namespace_or_skip,
     running_server,
+    second_account_or_skip,
     wait_for,
 )
 
@@ -329,6 +330,7 @@ def test_a_student_on_the_lab_server_cannot_hoard_names_with_a_key_per_name(tmp_
     many people), so one student's script could own every classmate's name before the lesson.
     Now each user of the machine (their user id, from the socket) counts as one machine does:
     ten names an hour; the eleventh stays free for the classmate who comes for it."""
+    second_account_or_skip()  # nobody must be able to run this Python
     folder = Path(tempfile.mkdtemp(prefix="lanchat-lab-", dir="/tmp"))  # short, and open to every user of the machine
     folder.chmod(0o755)
     args = ("--unix", str(folder / "room.sock")) if over == "socket-file" else ()
@@ -1346,6 +1348,7 @@ def test_on_a_lab_server_one_students_wrong_passwords_do_not_lock_the_class_out(
     passwords under many names lock an address (the ceiling, 15 within 5 minutes); a student
     typing them at nc, a new name each time, kept every classmate from joining (or rejoining)
     all lesson. The ceiling holds against that user of the machine, not against everyone on it."""
+    second_account_or_skip()  # nobody must be able to run this Python
     server, port, _env = password_room()
     try:
         guesses = r"""
@@ -1401,6 +1404,7 @@ def test_a_students_guesses_from_other_loopback_addresses_meet_the_same_ceiling(
     another of loopback's addresses (127.0.0.2, 127.0.0.3, ...: all this machine, 16 million of
     them) and types a guess at each. The ceiling was counted per user and address, so each
     address gave fifteen guesses more: 80 guesses in a tenth of a second, never locked."""
+    second_account_or_skip()  # nobody must be able to run this Python
     server, port, _env = password_room()
     try:
         guesses = r"""
@@ -1423,6 +1427,7 @@ def test_a_students_guesses_from_the_servers_other_addresses_meet_the_same_ceili
     an IPv6 one). A student's script on it dials the room from each of them in turn: each was a
     machine on the network of its own (only its own address dialled from itself, or loopback,
     counted as this machine), so four addresses gave 60 guesses in five minutes, not 15."""
+    second_account_or_skip()  # nobody must be able to run this Python
     extra = ["198.51.100.11", "198.51.100.12", "fd51::12"]
     with network_namespace_or_skip() as (namespace, _ours, theirs, link):
         subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True, timeout=10)  # (one's own addresses go by it)
@@ -2027,8 +2032,7 @@ def test_a_home_that_may_not_be_written_says_where_a_key_can_be_made_and_that_wa
     /nonexistent) typed `lanchat connect ...` and read only 'cannot create the identity key
     ~/.local/share/lanchat/identity.key: Permission denied', with no way into any room. Now the
     line says to give a key in a folder they may write with --identity, and that joins."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("acting as a second account needs root and setpriv")
+    second_account_or_skip()  # root, setpriv, and a Python that nobody may run
     shared = Path(tempfile.mkdtemp(prefix="lanchat-home-"))
     try:
         shared.chmod(0o755)

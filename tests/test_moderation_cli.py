@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import ROOT, StandInServer, TermProc, child_env, identity_args, short_tmp_dir, wait_for
+from helpers import (
+    ROOT,
+    StandInServer,
+    TermProc,
+    child_env,
+    identity_args,
+    second_account_or_skip,
+    short_tmp_dir,
+    wait_for,
+)
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
 from test_peer_users import account_lookup  # noqa: F401 - the fixture: each way an account is found
 
@@ -595,6 +604,7 @@ def test_on_a_lab_server_a_banned_student_cannot_come_back_with_a_new_key_and_na
     """From the attacker's side, on a lab server (the class logs in and joins over loopback):
     a ban held by name and key only, so a new key (a fresh data folder) and a new name walked
     straight back in. It holds the student's account now; a classmate's account joins."""
+    second_account_or_skip()  # nobody must be able to run this Python
     import shutil
     import tempfile
     from pathlib import Path

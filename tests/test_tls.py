@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from helpers import ROOT, Proc, RawClient, SerialServer, child_env, running_server, wait_for
+from helpers import ROOT, Proc, RawClient, SerialServer, child_env, running_server, second_account_or_skip, wait_for
 
 from lanchat import events as ev
 from lanchat import tls as tls_module
@@ -879,10 +879,7 @@ def test_a_rooms_certificate_another_user_owns_is_refused_in_those_words_and_kep
     aside to make new ones": another user's files, and the room's identity, which the class
     trusts by its fingerprint. It now says whose the key is and what keeps the fingerprint; the
     files are left as they were. (serve as nobody, through setpriv, on files root made.)"""
-    import shutil
-
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("acting as a second account needs root and setpriv")
+    second_account_or_skip()  # root, setpriv, and a Python that nobody may run
     cert, key, made = ensure_certificate(open_tmp)
     assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
     before = (cert.read_bytes(), key.read_bytes())

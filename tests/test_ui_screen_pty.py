@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, StandInServer, TermProc, short_tmp_dir, wait_for
+from helpers import RawClient, StandInServer, TermProc, second_account_or_skip, short_tmp_dir, wait_for
 from test_ui_pty import bob_in_a_shell, host, join, say
 
 from lanchat import events as ev
@@ -148,10 +148,7 @@ def test_save_and_tab_where_a_folder_may_not_be_opened_or_a_user_is_unknown_keep
     3.11); `/save ~nobody_here/chat.txt` and Tab after `/send ~nobody_here/` did the same
     (RuntimeError: Path.expanduser, for a user that does not exist). Each is now an answer and
     the chat goes on. Run as nobody, so root's folder is closed to the program (setpriv)."""
-    import shutil
-
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("a folder closed to the program needs root, to run it as nobody with setpriv")
+    second_account_or_skip()  # root, setpriv, and a Python that nobody may run
     locked = open_tmp / "amy"
     (locked / "locked").mkdir(parents=True)
     locked.chmod(0o700)  # root's: nobody may not look inside
