@@ -56,14 +56,16 @@ def day_of(when: float) -> tuple[float, float, str] | None:
 
 def other_day(when: float, today: float) -> str | None:
     """``6 Dec``: the local day of ``when`` if it is not ``today``'s, as lanchat's screen stamps a line
-    replayed from another day (``6 Dec 14:03``); None on the same day, or for a time beyond the calendar."""
+    replayed from another day (``6 Dec 14:03``), with its year if not this year's (``6 Dec 2025``: last
+    school year's lines read as this year's); None on the same day, or for a time beyond the calendar."""
     try:
         moment, now = time.localtime(when), time.localtime(today)
     except (OverflowError, OSError, ValueError):
         return None
     if (moment.tm_year, moment.tm_yday) == (now.tm_year, now.tm_yday):
         return None
-    return f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1]}"
+    year = f" {moment.tm_year}" if moment.tm_year != now.tm_year else ""
+    return f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1]}{year}"
 
 
 class TextView:

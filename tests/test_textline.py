@@ -93,6 +93,10 @@ def test_a_line_replayed_from_another_day_says_which_day_as_lanchats_screen_does
         b"-!- Monday 7 December\r\n[History] [12:00] ann: morning\r\n"  # today's: the day's name before it, no date
     )
     assert conn.show(ev.Message(sender="ann", text="now", time=evening + 61)) == b"[12:00] ann: now\r\n"  # live
+    last_year = time.mktime((2025, 12, 6, 23, 59, 56, 0, 0, -1))  # last school year's lesson: its year said
+    assert welcomed(today=time.mktime((2026, 9, 7, 8, 30, 0, 0, 0, -1))).show(ev.Message(sender="ann", text="old", time=last_year, history=True)) == (
+        b"[History] [6 Dec 2025 12:00] ann: old\r\n"
+    )
 
 
 def test_a_lesson_past_midnight_reads_the_new_day_before_its_first_line():
