@@ -79,7 +79,7 @@ def said_name(name: str) -> str:
     """A sender's name as said: ``NAMED`` before one said as lanchat's own words (``OWN_WORDS``,
     ``OWN_STARTS``: "Error" typing "/me wrong password", "you" typing "/me to ann, privately: ...")."""
     heard = _as_heard(name)
-    if heard in map(_as_heard, OWN_WORDS) or any(heard.startswith(_as_heard(word)) for word in OWN_STARTS):
+    if heard in _OWN_WORDS_HEARD or heard.startswith(_OWN_STARTS_HEARD):
         return NAMED + visible(name)
     return visible(name)
 
@@ -91,6 +91,11 @@ def _as_heard(name: str) -> str:
     bare = unicodedata.normalize("NFKD", ev.name_key(name))
     letters = [ch for ch in bare if ch.isalnum() and not unicodedata.combining(ch)]
     return "".join(ch for index, ch in enumerate(letters) if index == 0 or ch != letters[index - 1])
+
+
+# OWN_WORDS and OWN_STARTS as heard, worked out once (said_name asks for every line a person sends)
+_OWN_WORDS_HEARD = frozenset(map(_as_heard, OWN_WORDS))
+_OWN_STARTS_HEARD = tuple(map(_as_heard, OWN_STARTS))
 
 
 def _who(name: str | None, me: str) -> str:
