@@ -82,6 +82,13 @@ def key_id(key: bytes | str | None) -> str | None:
     bytes become the hex SHA-256 of them; a string (already a fingerprint) stays as it is."""
     if key is None or isinstance(key, str):
         return key
+    return _hex_sha256(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _hex_sha256(key: bytes) -> str:
+    """key_id's hash, kept for the keys met lately: a join asks it of everyone here (who the
+    operators are), so 500 joins hashed 125,000 keys."""
     import hashlib  # only for a member with a key: an idle server need not load OpenSSL
 
     return hashlib.sha256(key).hexdigest()
@@ -449,7 +456,13 @@ class Moderation:
         )
 
     def operator_names(self, room: Room) -> tuple[str, ...]:
-        return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
+        """The operators here, in join order. Every join asks (operators_on_join): with no operator
+        kept by key (the usual class) the host and /op's connections are all, found without
+        looking at anyone's key."""
+        if self.operator_keys:
+            return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
+        cids = self.operator_cids if room.host_cid is None else {*self.operator_cids, room.host_cid}
+        return tuple(m.name for cid, m in room.members.items() if cid in cids) if cids else ()
 
     def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
         """The ban holding a join: one of this person (name, key, place) before one that holds them

@@ -159,6 +159,24 @@ def test_a_newcomer_hears_who_the_operators_are_besides_the_host():
     assert got[-1] == ev.Operators(names=("hal", "ann"))
 
 
+def test_a_newcomer_hears_every_operator_in_join_order_by_connection_or_by_key():
+    """Who the operators are is worked out at every join: the host, whom /op made one by their
+    connection (a keyless guest) and whom it made one by their key (kept across reconnections)
+    are all named, in the order they joined, and a /deop takes one out."""
+    room = classroom()
+    cy_key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    room.arrive("cy", address="192.168.1.13", key=cy_key)
+    room.mod("hal", "op", "cy")  # by key
+    room.mod("hal", "op", "bob")  # keyless: by connection
+    assert room.room.moderation.operator_keys == {key_id(cy_key)}
+    room.take_all()
+    assert room.take(room.arrive("dee", address="192.168.1.14"))[-1] == ev.Operators(names=("hal", "bob", "cy"))
+    room.mod("hal", "deop", "cy")
+    assert room.take(room.arrive("eve", address="192.168.1.15"))[-1] == ev.Operators(names=("hal", "bob"))
+    room.mod("hal", "deop", "bob")  # only the host is left: the welcome names the host, nothing more
+    assert not [e for e in room.take(room.arrive("fay", address="192.168.1.16")) if isinstance(e, ev.Operators)]
+
+
 def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_room_without_host():
     """serve --headless --operator teach: nobody owns teach yet. A guest without a key may not
     take the name; the first key to join as teach owns it and is an operator, everyone is told,
