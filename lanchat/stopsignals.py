@@ -16,6 +16,7 @@ main thread only. Public APIs only: signal, select, os, threading.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
@@ -90,9 +91,24 @@ class StopSignals:
         for signum in STOP_SIGNALS:
             self._saved[signum] = signal.signal(signum, self._caught)
         self._saved_wakeup = signal.set_wakeup_fd(self._wake_write.fileno(), warn_on_full_buffer=False)
+        atexit.register(self._release_at_exit)
+
+    def _release_at_exit(self) -> None:
+        """At the process's exit no loop is left to wake: the wake socket is let go and closed
+        (with warnings shown, ``python -W default``, the interpreter said 'ResourceWarning:
+        unclosed socket' for it at every exit). The handlers stay ours (``install``); a signal
+        from here on is only not written anywhere."""
+        if self._saved_wakeup is None:
+            return
+        with contextlib.suppress(ValueError):  # (not the main thread: never, atexit runs there)
+            signal.set_wakeup_fd(-1)
+        self._saved_wakeup = None
+        for end in (self._wake_read, self._wake_write, *(self._heard_pair or ())):
+            end.close()
 
     def uninstall(self) -> None:
         """Give the signals back as they were (for a test that runs a client in its own process)."""
+        atexit.unregister(self._release_at_exit)
         if self._saved_wakeup is not None:
             signal.set_wakeup_fd(self._saved_wakeup)
             self._saved_wakeup = None

@@ -57,3 +57,32 @@ def test_every_module_imports_with_deprecations_as_errors():
                               env=child_env(), cwd=ROOT, timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "Warning" not in done.stderr, done.stderr
+
+
+def test_a_chat_and_its_server_exit_without_a_resource_warning_when_warnings_are_shown():
+    """A student who runs with warnings shown (``python -W default``, PYTHONWARNINGS, or a
+    course's template that sets it) read 'ResourceWarning: unclosed <socket.socket fd=4 ...>'
+    twice at every exit of connect and of serve: the stop signals' wake socket, kept to the end
+    of the process. Both leave it closed now: a real headless server and a --plain client, with
+    warnings shown, say a line, the client leaves with /q and the server ends on SIGTERM."""
+    from helpers import Proc
+
+    env = {"PYTHONWARNINGS": "default"}
+    server = Proc("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", env=child_env(**env))
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        client = Proc("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=child_env(**env))
+        try:
+            client.expect(r"welcome, ann")
+            client.send("hello")
+            client.expect(r"ann: hello")
+            client.send("/q")
+            assert client.wait() == 0
+        finally:
+            client.stop()
+        server.popen.terminate()  # its own process, by PID
+        assert server.wait() == 0
+    finally:
+        server.stop()
+    assert "Warning" not in client.output, client.output
+    assert "Warning" not in server.output, server.output
