@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from typing import NamedTuple
 
 from .names import INVISIBLE_RANGES, joins_previous
 
@@ -42,13 +43,17 @@ def _stand_in(code: int) -> str:
     return f"<U+{code:04X}>"
 
 
-def _build_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x20):
-        table[code] = "^" + chr(code + 0x40)  # caret notation: ESC -> ^[, NUL -> ^@
+def _ascii_table() -> dict[int, str]:
+    """What an ASCII text can hold of the table: the C0 controls and DEL."""
+    table = {code: "^" + chr(code + 0x40) for code in range(0x20)}  # caret notation: ESC -> ^[, NUL -> ^@
     table[0x09] = " "  # a tab would jump columns unpredictably
     table[0x0A] = LINE_BREAK_MARK
     table[0x7F] = "^?"
+    return table
+
+
+def _build_table() -> dict[int, str]:
+    table = _ascii_table()
     for code in range(0x80, 0xA0):
         table[code] = _stand_in(code)
     for low, high in INVISIBLE_RANGES:
@@ -63,7 +68,10 @@ def _build_table() -> dict[int, str]:
     return table
 
 
-_TABLE = _build_table()
+# Every line shown goes through the ASCII part; the whole table (2,500 stand-ins, 0.8 MiB with
+# the two searches made of it, below) waits for the first text that is not ASCII: a server no
+# one sends such a text to never builds it (bench/idle_memory.py).
+_ASCII_TABLE = _ascii_table()
 
 
 def _table_class(codes: list[int], gap: int = 1) -> str:
@@ -87,9 +95,6 @@ MAX_INVISIBLE_SHOWN = 4
 # (which some tools read and people do not see) is there to read, at most this much of it.
 MAX_TAG_TEXT_SHOWN = 16
 _TAG_RUN = re.compile("[\U000e0000-\U000e007f]{2,}")
-_INVISIBLE_RUN = re.compile(
-    f"[{_table_class(sorted(code for code, shown in _TABLE.items() if shown.startswith('<U+')))}]{{{MAX_INVISIBLE_SHOWN + 1},}}"
-)
 
 
 def _invisible_runs_cut(text: str) -> str:
@@ -97,7 +102,7 @@ def _invisible_runs_cut(text: str) -> str:
     run of more than MAX_INVISIBLE_SHOWN invisible characters cut to that many and a count."""
     if _TAG_RUN.search(text):
         text = _TAG_RUN.sub(_tags_read, text)
-    return _INVISIBLE_RUN.sub(_invisible_counted, text)
+    return _non_ascii().invisible_run.sub(_invisible_counted, text)
 
 
 def _tags_read(run: re.Match[str]) -> str:
@@ -110,9 +115,27 @@ def _invisible_counted(run: re.Match[str]) -> str:
     return run.group(0)[:MAX_INVISIBLE_SHOWN] + f"<+{len(run.group(0)) - MAX_INVISIBLE_SHOWN:,} invisible>"
 
 
-# Any character _TABLE replaces: a text without one is shown as it is, not copied through the
-# table (str.translate looks every non-ASCII character up in it: 0.36 ms a 4,000-character CJK line)
-_STOOD_IN = re.compile(f"[{_table_class(sorted(_TABLE))}]")
+class _Tables(NamedTuple):
+    """The whole table, and the two searches made of it, built on the first text not in ASCII."""
+
+    table: dict[int, str]
+    # Any character the table replaces: a text without one is shown as it is, not copied through
+    # the table (str.translate looks every non-ASCII character up in it: 0.36 ms a 4,000-character CJK line)
+    stood_in: re.Pattern[str]
+    invisible_run: re.Pattern[str]  # more than MAX_INVISIBLE_SHOWN invisible characters in a row
+
+
+@functools.cache
+def _non_ascii() -> _Tables:
+    table = _build_table()
+    invisible = _table_class(sorted(code for code, shown in table.items() if shown.startswith("<U+")))
+    return _Tables(
+        table,
+        re.compile(f"[{_table_class(sorted(table))}]"),
+        re.compile(f"[{invisible}]{{{MAX_INVISIBLE_SHOWN + 1},}}"),
+    )
+
+
 # A joiner with a symbol (or a selector/skin tone after one) before it and a symbol after it.
 _JOINED = re.compile("(?<=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF\\ufe0f])\\u200d(?=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF])")
 
@@ -181,21 +204,22 @@ def visible(text: str, *, continues: bool = False) -> str:
     ``continues``: ``text`` goes on from what is drawn just before it (the echo of keys typed after
     others), so a combining mark at its start is that character's own and gets no dotted circle."""
     if text.isascii():  # most text, on every line shown: no mark, no joiner, nothing to put on a circle
-        return text.translate(_TABLE)
+        return text.translate(_ASCII_TABLE)
     if text and not continues and text[0] >= "\u0300" and joins_previous(text[0]):
         text = DOTTED_CIRCLE + text  # (no combining mark comes before U+0300)
+    table, stood_in, _ = _non_ascii()
     if ZERO_WIDTH_JOINER not in text:
-        return _marks_counted(_invisible_runs_cut(text).translate(_TABLE) if _STOOD_IN.search(text) else text)
+        return _marks_counted(_invisible_runs_cut(text).translate(table) if stood_in.search(text) else text)
     # Split at the joiners that join emoji, show every other one (and those past MAX_JOINS_KEPT
     # in one chain: what lies between two joiners of a chain is one emoji and what is drawn on
     # it, however many code points: 3 selectors made 200 emoji one cell), and join them again.
     parts = _JOINED.split(_invisible_runs_cut(text))
-    out = [parts[0].translate(_TABLE)]
+    out = [parts[0].translate(table)]
     chain = 0
     for before, part in itertools.pairwise(parts):
         chain = chain + 1 if chain and all(map(_extends, before[1:])) else 1  # the first joiner starts a chain
-        out.append(ZERO_WIDTH_JOINER if chain <= MAX_JOINS_KEPT else _TABLE[ord(ZERO_WIDTH_JOINER)])
-        out.append(part.translate(_TABLE))
+        out.append(ZERO_WIDTH_JOINER if chain <= MAX_JOINS_KEPT else table[ord(ZERO_WIDTH_JOINER)])
+        out.append(part.translate(table))
     return _marks_counted("".join(out))
 
 

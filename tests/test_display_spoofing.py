@@ -345,12 +345,14 @@ def test_the_runs_looked_at_hold_every_mark_and_skin_tone_and_every_replaced_cha
     """The fast path skips what its two searches do not find: each must find every character it
     is about, in the running Python's Unicode tables (a newer Python adds marks)."""
     from lanchat.names import joins_previous
-    from lanchat.textsafe import _STOOD_IN, _TABLE, MAX_MARKS_SHOWN, _mark_runs
+    from lanchat.textsafe import _ASCII_TABLE, MAX_MARKS_SHOWN, _mark_runs, _non_ascii
 
     extending = [chr(code) for code in range(0x80, 0x110000) if joins_previous(chr(code))] + [chr(c) for c in range(0x1F3FB, 0x1F400)]
     assert all(_mark_runs().fullmatch(ch * (MAX_MARKS_SHOWN + 1)) for ch in extending)
-    assert all(_STOOD_IN.fullmatch(chr(code)) for code in _TABLE)
-    assert not _STOOD_IN.search("漢字 café 😀 e\u0301 \ufe0f")  # what is shown as it is
+    table, stood_in, _ = _non_ascii()
+    assert all(stood_in.fullmatch(chr(code)) for code in table)
+    assert _ASCII_TABLE == {code: shown for code, shown in table.items() if code < 128}  # what an ASCII text meets of it
+    assert not stood_in.search("漢字 café 😀 e\u0301 \ufe0f")  # what is shown as it is
 
 
 def test_the_fast_path_shows_what_the_plain_path_shows():

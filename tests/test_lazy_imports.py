@@ -156,3 +156,19 @@ def test_the_first_key_loads_cryptography():
         "assert not identity.signature_ok(public, b'n' * 32, b's' * 64)"
     )
     assert "cryptography.exceptions" in modules_after(statement)  # signature_ok imported it
+
+
+def test_ascii_lines_shown_need_no_stand_in_table():
+    """textsafe's whole table of stand-ins (2,500, and two searches made of it: 0.8 MiB) waits for
+    the first text that is not ASCII; the lines of a class writing ASCII use its ASCII part."""
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from lanchat import textsafe\n"
+        "assert textsafe.visible('ann: hi\\x1b[2J\\x07\\t!') == 'ann: hi^[[2J^G !'\n"
+        "assert textsafe.visible_lines('a\\nb\\x7f') == ['a', 'b^?']\n"
+        "assert textsafe._non_ascii.cache_info().currsize == 0, 'built at start'\n"
+        "assert textsafe.visible('caf\\u00e9\\u200b\\u202e') == 'caf\\u00e9<U+200B><U+202E>'\n"
+        "assert textsafe._non_ascii.cache_info().currsize == 1\n"
+        "print('lines shown')"
+    )
+    assert "lanchat.textsafe" in modules_after(statement)
