@@ -172,3 +172,32 @@ def test_ascii_lines_shown_need_no_stand_in_table():
         "print('lines shown')"
     )
     assert "lanchat.textsafe" in modules_after(statement)
+
+
+def modules_of_a_headless_server(tmp_path: Path, *extra: str) -> set[str]:
+    """The modules a real `serve --headless` with history imported by the time it had served a
+    chat between two people (-X importtime's lines, PYTHONPROFILEIMPORTTIME; they leave out the
+    modules importlib.import_module loads, as __main__ loads cli/serve.py, but not theirs)."""
+    history = ("--history", str(tmp_path / "h.sqlite3"), "--files-dir", str(tmp_path / "f"))
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", *history, *extra,
+                  env=child_env(PYTHONPROFILEIMPORTTIME="1"))  # fmt: skip
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        ann.send(ev.Say(text="hello"))
+        bob.expect(ev.Message, sender="ann", text="hello")
+        ann.close()
+        bob.close()
+    finally:
+        server.stop()
+    return {line.rsplit("|", 1)[1].strip() for line in server.lines if line.startswith("import time:")}
+
+
+def test_a_headless_server_loads_none_of_the_chat_the_host_would_run(tmp_path):
+    """The host's chat (cli/chat.py), the join that retries (cli/rejoin.py), the rooms command's
+    module (cli/rooms.py: a room's name in quotes, for the announcement) and the history command's
+    (cli/history_file.py) wait for what needs them: a headless server never runs the first."""
+    loaded = modules_of_a_headless_server(tmp_path)
+    assert {"lanchat.history", "lanchat.hub", "lanchat.server"} <= loaded  # the check reads the server's imports
+    assert not loaded & {"lanchat.cli.chat", "lanchat.cli.rejoin", "lanchat.cli.rooms", "lanchat.cli.history_file"}

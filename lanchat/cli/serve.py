@@ -16,10 +16,6 @@ from typing import TYPE_CHECKING
 
 from ..textfold import fold_line, fold_lines, shell_word
 from ..textsafe import quoted, visible
-from .chat import run_participant
-from .history_file import entries
-from .rejoin import found_at
-from .rooms import load_identity, room_said
 from .terminal import (
     PROG,
     PasswordsDiffer,
@@ -182,6 +178,8 @@ def _host_key(start: _Start) -> int | None:
     refused made no new key first (it was made, said, and the room never started)."""
     if start.args.headless:
         return None
+    from .rooms import load_identity
+
     start.key = load_identity(start.args)
     return 1 if start.key is None else None
 
@@ -379,6 +377,8 @@ def _start_lines(start: _Start, listener: socket.socket, room: Room, kept: _Kept
     if start.password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
         banner.append("  the password is the one in LANCHAT_PASSWORD (so it was not asked for); unset it to be asked")
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
+        from .history_file import entries
+
         banner.append(f"  history: left out {entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
@@ -461,6 +461,7 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
     from ..stopsignals import start_thread
     from ..transport import local_pair
     from ..ui.plain import rows_on_screen
+    from .chat import run_participant
 
     args, store = start.args, start.store
     host_end, server_end = local_pair()
@@ -534,6 +535,8 @@ def _listen_address(host: str, port: int) -> str | int:
     if not found.addresses:
         return fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
                      "(`lanchat doctor` lists them), or leave --host out to listen on every one")  # fmt: skip
+    from .rejoin import found_at
+
     return found_at(found.addresses)[0]  # (a link-local one with its zone, as connect takes it)
 
 
@@ -644,6 +647,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     if not addresses and not every:
         return None, None  # (discovery, zeroconf and their imports are left out: an idle server's memory)
     from ..discovery import Announcer, clean_room_name
+    from .rooms import room_said
 
     machine = clean_room_name(socket.gethostname().split(".")[0]) or "lanchat"
     room = args.room or clean_room_name(f"{name or machine}'s room")
@@ -691,6 +695,7 @@ def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _
         if said:
             return
         from ..tls import default_folder
+        from .rooms import room_said
 
         said.append(other.where)
         warning = (f"warning: another machine announces a room with this room's TLS certificate: {room_said(other.name)} "
@@ -709,6 +714,8 @@ def _say_renamed(room: str, announced_as: str, log, renamed, *, other: str | Non
     """The room is announced as ``announced_as``, not ``room``: said in the headless log, or on
     the host's screen (``renamed``), with the name students type to join it by name. ``other``:
     the other room's name as it spells it ("Friends" beside "friends"), else taken as ``room``'s."""
+    from .rooms import room_said
+
     join = f"`lanchat connect {shell_word(announced_as)}`"
     other = other or room
     if log is not None:
