@@ -30,8 +30,8 @@ from .protocol import JoinPage, encode
 from .room import TURN, Room
 from .server_files import ServerFiles
 from .textline import TextDoor
-from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
-from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
+from .tls_server import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
+from .tls_server import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
 from .transport import (
     arrival,
     peer_users,
@@ -46,7 +46,7 @@ from .transport import (
 )
 
 if TYPE_CHECKING:
-    import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
+    import ssl  # a plain server never loads it (tls_server.is_tls, tests/test_lazy_imports.py)
 
     from .outbox import Outbox
 

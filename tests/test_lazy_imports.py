@@ -39,8 +39,10 @@ def test_a_server_that_no_one_sends_a_file_or_a_key_to_loads_no_hashing_or_signi
 
 def test_a_server_without_tls_loads_no_ssl_and_no_look_alike_table():
     loaded = modules_after(SERVER_MODULES)
-    assert {"lanchat.server", "lanchat.tls", "lanchat.names"} <= loaded  # the check looks where it should
-    assert not loaded & {"ssl", "_ssl", "lanchat.skeleton_table"}
+    assert {"lanchat.server", "lanchat.tls_server", "lanchat.names"} <= loaded  # the check looks where it should
+    # tls.py too (certificates, fingerprints, known servers, the client's handshake: 0.2 MiB of
+    # code): a plain server reads and sends through tls_server.py alone
+    assert not loaded & {"ssl", "_ssl", "lanchat.skeleton_table", "lanchat.tls"}
 
 
 def test_a_server_does_not_load_the_clients_session_to_word_lines_for_nc():
@@ -201,3 +203,9 @@ def test_a_headless_server_loads_none_of_the_chat_the_host_would_run(tmp_path):
     loaded = modules_of_a_headless_server(tmp_path)
     assert {"lanchat.history", "lanchat.hub", "lanchat.server"} <= loaded  # the check reads the server's imports
     assert not loaded & {"lanchat.cli.chat", "lanchat.cli.rejoin", "lanchat.cli.rooms", "lanchat.cli.history_file"}
+
+
+def test_a_plain_headless_server_that_served_a_chat_never_loaded_tls_py(tmp_path):
+    loaded = modules_of_a_headless_server(tmp_path)
+    assert "lanchat.tls_server" in loaded  # every read goes through it (tls_recv)
+    assert "lanchat.tls" not in loaded
