@@ -57,7 +57,6 @@ import functools
 import json
 import math
 import os
-import shutil
 import sqlite3
 import stat
 import time as _time
@@ -1439,6 +1438,14 @@ class _Away(_Rows):
         return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
 
 
+def _free_bytes(folder: Path) -> int:
+    """The free space on ``folder``'s disk; shutil imported only here, when the disk may be full
+    (an idle server never loads it, nor zlib, bz2 and lzma with it: bench/idle_memory.py)."""
+    import shutil
+
+    return shutil.disk_usage(folder).free
+
+
 class _Opening(_Rows):
     """Opening the file: what the path leads to checked before SQLite opens it (a folder, a pipe, a
     link in a loop), the new file made private, the connection, SQLite's check of the file, the
@@ -1636,7 +1643,7 @@ class _Opening(_Rows):
         if not isinstance(exc, sqlite3.Error) or code is None or code & 0xFF not in (_SQLITE_IOERR, _SQLITE_FULL):
             return None
         try:
-            free = shutil.disk_usage(self._real.parent).free  # through a link: the disk the file is on
+            free = _free_bytes(self._real.parent)  # through a link: the disk the file is on
         except OSError:
             return None
         if free >= _NEARLY_FULL_BYTES:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -196,6 +195,7 @@ class _Uploads(_FilesPart):
         path = None
         try:
             import hashlib  # see the imports at the top; out of file descriptors, an OSError
+            import shutil  # (the first offer's: an idle server never loads it, nor its compression modules)
 
             path = self.folder / f"{offer.file_id}-{os.urandom(8).hex()}.upload"
             # the bytes still to come of the uploads under way are taken already: two of the host's
@@ -794,8 +794,6 @@ def remove_stale_runs(base: Path) -> int:
         import fcntl
     except ImportError:
         return 0
-    import shutil
-
     removed = 0
     for run in base.glob("run-*"):
         if not run.is_dir():
@@ -809,6 +807,8 @@ def remove_stale_runs(base: Path) -> int:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # a live server's
+            import shutil  # (a folder to remove: an idle server never loads it otherwise)
+
             shutil.rmtree(run, ignore_errors=True)
             with contextlib.suppress(OSError):
                 _lock_path(run).unlink()

@@ -146,7 +146,7 @@ def test_the_first_upload_loads_hashlib(tmp_path):
         "assert type(actions[-1].event) is ev.UploadReady, actions\n"
         "files.close()"
     )
-    assert "hashlib" in modules_after(statement)
+    assert {"hashlib", "shutil"} <= modules_after(statement)  # (shutil: is there room on the disk for it)
 
 
 def test_the_first_key_loads_cryptography():
@@ -209,3 +209,25 @@ def test_a_plain_headless_server_that_served_a_chat_never_loaded_tls_py(tmp_path
     loaded = modules_of_a_headless_server(tmp_path)
     assert "lanchat.tls_server" in loaded  # every read goes through it (tls_recv)
     assert "lanchat.tls" not in loaded
+
+
+def test_a_headless_server_loads_no_shutil_nor_its_compression_modules(tmp_path):
+    """argparse's help formatter imported shutil for the terminal's width while the parser was
+    built, and shutil zlib, bz2 and lzma (0.5 MiB: bench/idle_memory.py); the history and the
+    file store imported it for the disk's free space, asked only when a file is offered or the
+    disk is full."""
+    loaded = modules_of_a_headless_server(tmp_path)
+    assert "sqlite3" in loaded  # the check reads the server's imports
+    assert not loaded & {"shutil", "zlib", "bz2", "lzma"}
+
+
+def test_help_is_folded_to_the_width_argparse_would_ask_shutil_for(monkeypatch):
+    import shutil
+
+    from lanchat.cli.args import help_columns
+
+    for columns in ("", "50", "200", "0", "-3", "abc", "1"):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert help_columns() == shutil.get_terminal_size().columns, columns
+    monkeypatch.delenv("COLUMNS")
+    assert help_columns() == shutil.get_terminal_size().columns

@@ -22,6 +22,38 @@ PROJECTOR_HELP = (
 )
 
 
+def help_columns() -> int:
+    """The width argparse folds --help to, as shutil.get_terminal_size() gives it: COLUMNS when it
+    is a positive number, else standard output's terminal's, else 80. Worked out here because
+    argparse's HelpFormatter imports shutil for it (and shutil zlib, bz2 and lzma: 0.5 MiB of an
+    idle server's memory, bench/idle_memory.py), and every command builds this parser."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help formatter told its width (help_columns, less 2 as argparse takes it), so it never asks shutil."""
+
+    def __init__(self, prog: str, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's own
+        if not args[2:] and kwargs.get("width") is None:
+            kwargs["width"] = help_columns() - 2
+        super().__init__(prog, *args, **kwargs)
+
+
+class _RawHelp(_Help, argparse.RawDescriptionHelpFormatter):
+    """The same, for a description laid out by hand."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad arguments: one clear line and exit status 2 (no usage dump), naming what was likely
     meant: a command typed after its address, a misspelt command or option."""
@@ -29,6 +61,7 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's own
         self.option_names: list[str] = []  # every --option, for "did you mean"
         self.commands: dict[str, _Parser] = {}  # the top parser's subcommands, once built
+        kwargs.setdefault("formatter_class", _Help)  # (_RawHelp where the description is laid out by hand)
         super().__init__(*args, **kwargs)
 
     def add_argument(self, *names, **kwargs):  # noqa: ANN002, ANN003, ANN201 - argparse's own
@@ -483,7 +516,7 @@ def build_parser() -> _Parser:
         help="host a chat (and take part in it)",
         description="Host a chat room. Others join it with 'lanchat connect'.",
         epilog=SERVE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     serve.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="TCP port (same as --port)")
     serve.add_argument("--port", type=_port, default=None, help="TCP port to listen on (default 3580; 0 picks a free one)")
@@ -643,7 +676,7 @@ def build_parser() -> _Parser:
         help="join a chat",
         description="Join a chat hosted with 'lanchat serve'.",
         epilog=CONNECT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     connect.add_argument(
         "host",
@@ -694,7 +727,7 @@ def build_parser() -> _Parser:
         help="export a chat transcript from a history file (history prune, history compact: shrink a stopped room's)",
         description="Print the history kept by 'lanchat serve' as a transcript\n(seed 004's \"save chat\").",
         epilog=HISTORY_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     _history_file_arguments(history)
     history.add_argument(
@@ -716,7 +749,7 @@ def build_parser() -> _Parser:
         help="list the rooms announced on the local network",
         description="Look for lanchat rooms on the local network (DNS-SD over multicast DNS)\nand list them.",
         epilog=ROOMS_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     rooms.add_argument("--wait", type=_listen_seconds, default=2.0, metavar="S", help="how long to listen, in seconds (default 2)")
     rooms.add_argument("--json", action="store_true", help="one JSON list, for scripts")
@@ -727,7 +760,7 @@ def build_parser() -> _Parser:
         description="Check the network, the port, a server, the firewall, room discovery, the\nlocale, the "
         "terminal and the data folder; each problem comes with a fix.\nExit status 1 when something is wrong.",
         epilog=DOCTOR_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT, or a room's name as `lanchat rooms` lists it")
     doctor.add_argument("port_arg", nargs="?", type=_room_port, metavar="PORT", help="its port (default 3580)")
@@ -741,7 +774,7 @@ def build_parser() -> _Parser:
         "While the server is stopped, list them or release one whose owner lost\ntheir key.",
         epilog="examples:\n  lanchat names list\n  lanchat names list chat.sqlite3\n  lanchat names release cat --port 4000\n"
         "  lanchat names release cat chat.sqlite3      (or --history chat.sqlite3)\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     names.add_argument("action", choices=("list", "release"), metavar="{list,release}",  # errors say the metavar
                        help="list: every owned name; release: free NAME")
@@ -757,7 +790,7 @@ def build_parser() -> _Parser:
         description="Print the fingerprint of your identity key (made on first use), e.g. for\n"
         "'lanchat serve --operator KEY', which makes only that key an operator, under\nany name.",
         epilog="examples:\n  lanchat key\n  lanchat key --identity ~/usb/identity.key\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (made if missing, in a folder that must exist; default: identity.key in your data folder)")
     forget = commands.add_parser(
@@ -770,7 +803,7 @@ def build_parser() -> _Parser:
         epilog="examples:\n  lanchat forget 192.168.1.20:3580\n  lanchat forget 192.168.1.20 3580\n"
         "  lanchat forget 192.168.1.20          (every port of that address)\n"
         "  lanchat forget \"maths 3B\"            (the room of that name)\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelp,
     )
     forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT; or a room's name")
     forget.add_argument("port_arg", nargs="?", type=_room_port, metavar="PORT", help="its port (default: every port)")
@@ -873,7 +906,7 @@ def _stopped_history_parser(command: str, description: str, epilog: str) -> argp
     """``lanchat history COMMAND``: its own parser, as ``history``'s PATH would take the word; with
     PATH, --port and --unix: which stopped room's history it works on."""
     parser = _Parser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=_RawHelp)
     _history_file_arguments(parser)
     return parser
 
