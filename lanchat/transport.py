@@ -519,6 +519,17 @@ def wake_pair() -> tuple[socket.socket, socket.socket]:
 # ------------------------------------------------------------------ listening
 
 
+def _as_asked(host: str) -> str | bytes:
+    """``host`` for getaddrinfo: an address as bytes, as a str is put through the idna codec first,
+    even "127.0.0.1", which loads it and stringprep for good (0.1 MiB of an idle server started
+    with --host ADDRESS: bench/idle_memory.py); a name as it is (the codec's checks and all)."""
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    return host.encode("ascii")
+
+
 def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """Listen on ``host``:``port``; ``host`` "" means every interface (IPv4 and IPv6), and so
     does "::" where one socket takes both (create_server alone makes it IPv6 only, while `serve`
@@ -532,7 +543,7 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
                     ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
                 )
             return socket.create_server(("", port), family=socket.AF_INET, backlog=backlog)
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(_as_asked(host), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, address = infos[0]
         return socket.create_server(address, family=family, backlog=backlog)
     except (socket.gaierror, UnicodeError):  # UnicodeError: a name no resolver can be asked for (NOT_A_HOST_NAME)

@@ -231,3 +231,19 @@ def test_help_is_folded_to_the_width_argparse_would_ask_shutil_for(monkeypatch):
         assert help_columns() == shutil.get_terminal_size().columns, columns
     monkeypatch.delenv("COLUMNS")
     assert help_columns() == shutil.get_terminal_size().columns
+
+
+def test_a_server_listening_on_an_address_never_loads_the_idna_codec(tmp_path):
+    """getaddrinfo puts a str host through the idna codec, "127.0.0.1" too, loading it and
+    stringprep; an address goes as bytes (a name still through the codec, and is listened on)."""
+    loaded = modules_of_a_headless_server(tmp_path)
+    assert "lanchat.transport" in loaded  # the check reads the server's imports
+    assert not loaded & {"encodings.idna", "stringprep"}
+    statement = (
+        "from lanchat.transport import listen_tcp\n"
+        "for host in ('127.0.0.1', 'localhost'):\n"
+        "    listener = listen_tcp(host, 0)\n"
+        "    assert listener.getsockname()[0] in ('127.0.0.1', '::1'), listener\n"
+        "    listener.close()"
+    )
+    assert "encodings.idna" in modules_after(statement)  # (the name's: as before)
