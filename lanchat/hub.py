@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -296,6 +295,8 @@ class Hub:
 
     def _keep_traceback(self, exc: BaseException) -> None:
         """Count a bug survived; keep its traceback if it is one of the first few."""
+        import traceback  # (a bug met: an idle server never loads it)
+
         self.internal_error_count += 1
         if len(self.internal_errors) < KEPT_INTERNAL_ERRORS:
             self.internal_errors.append("".join(traceback.format_exception(exc)))

@@ -247,3 +247,26 @@ def test_a_server_listening_on_an_address_never_loads_the_idna_codec(tmp_path):
         "    listener.close()"
     )
     assert "encodings.idna" in modules_after(statement)  # (the name's: as before)
+
+
+def test_a_headless_server_loads_traceback_only_for_a_bug_met(tmp_path):
+    """The hub keeps the first few internal errors' tracebacks (Hub.internal_errors); a server
+    that met none never loads traceback (0.1 MiB)."""
+    loaded = modules_of_a_headless_server(tmp_path)
+    assert "lanchat.hub" in loaded  # the check reads the server's imports
+    assert "traceback" not in loaded
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from lanchat.hub import Hub\n"
+        "from lanchat.room import Room\n"
+        "from lanchat.server_files import ServerFiles\n"
+        f"files = ServerFiles({str(tmp_path / 'files')!r})\n"
+        "hub = Hub(Room(), files=files, log=lambda line: None)\n"
+        "try:\n"
+        "    raise ValueError('a bug')\n"
+        "except ValueError as exc:\n"
+        "    hub.internal_error(1, exc)\n"
+        "assert 'ValueError: a bug' in hub.internal_errors[0], hub.internal_errors\n"
+        "files.close()"
+    )
+    assert "traceback" in modules_after(statement)
