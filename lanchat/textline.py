@@ -23,12 +23,12 @@ from .actions import SayText
 from .gate import TypedHello
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
-from .textview import TextView, clock_stamp
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
 from .wording import NOTICE_MARK, closest_command
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
+    from .textview import TextView
 
 class _Reply(NamedTuple):
     """What a text participant's line reader answers by itself, queued among the lines' events."""
@@ -171,6 +171,14 @@ def _server_event(payload: bytes) -> ev.Event | None:
         return None
 
 
+def _text_view(stamp: Callable[[float], str] | None, today: Callable[[], float]) -> TextView:
+    """What a text participant reads (textview.py, its words as lanchat's screen words them),
+    imported with the first one: an idle server does not load it (bench/idle_memory.py)."""
+    from .textview import TextView, clock_stamp
+
+    return TextView(stamp or clock_stamp, today)
+
+
 class TextConnection:
     """One text participant, seen from the server. Same calls as protocol.Connection(Role.SERVER),
     plus ``take_output()`` for what it answers by itself (prompts, /help, a line too long)."""
@@ -178,7 +186,7 @@ class TextConnection:
     def __init__(
         self,
         *,
-        stamp: Callable[[float], str] = clock_stamp,
+        stamp: Callable[[float], str] | None = None,  # (textview.clock_stamp)
         today: Callable[[], float] = time.time,
         room: str | None = None,
         say: Callable[[bytes], None] | None = None,
@@ -196,7 +204,7 @@ class TextConnection:
         self.state = State.HANDSHAKE
         self.peer_closed = False
         self.slow_bytes = 0  # what the guard charges for frames read the slow way (protocol.Connection's): lines never are
-        self.view = TextView(stamp, today)  # what they read, worded as lanchat's screen words it
+        self.view = _text_view(stamp, today)  # what they read, worded as lanchat's screen words it
         self._room = room
         self._buffer = bytearray()
         self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end

@@ -49,7 +49,7 @@ def test_a_server_does_not_load_the_clients_session_to_word_lines_for_nc():
     """Text participants read the same facts as lanchat's screen (wording.py), without the
     server loading the client's session and its commands (idle memory: bench/idle_memory.py)."""
     loaded = modules_after(SERVER_MODULES)
-    assert {"lanchat.textview", "lanchat.wording"} <= loaded  # the check looks where it should
+    assert {"lanchat.textline", "lanchat.wording"} <= loaded  # the check looks where it should
     assert not loaded & {"lanchat.session", "lanchat.session_social"}
 
 
@@ -270,3 +270,16 @@ def test_a_headless_server_loads_traceback_only_for_a_bug_met(tmp_path):
         "files.close()"
     )
     assert "traceback" in modules_after(statement)
+
+
+def test_what_nc_reads_is_loaded_with_the_first_text_participant(tmp_path):
+    """textview.py (and members.py with it) words the room for nc and telnet: a server no text
+    participant joined never loads them; the first one that comes in does, and reads the room."""
+    assert not modules_of_a_headless_server(tmp_path) & {"lanchat.textview", "lanchat.members"}
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from lanchat.textline import TextConnection\n"
+        "text = TextConnection(room='lab')\n"
+        "assert text.view is not None\n"
+    )
+    assert {"lanchat.textview", "lanchat.members"} <= modules_after(statement)
