@@ -40,16 +40,19 @@ GROUPS = [
     ("events, wire, protocol, room", "import lanchat.room"),
     ("sqlite3 and the history store", "import lanchat.history"),
     ("the file store and the hub", "import lanchat.server_files, lanchat.hub"),
-    ("the server loop and tls.py (not ssl: only with --tls)", "import lanchat.server"),
+    ("the server loop and tls_server.py (not tls.py nor ssl)", "import lanchat.server"),
 ]
 ANNOUNCE = "from zeroconf import IPVersion, Zeroconf; z = Zeroconf(interfaces=['127.0.0.1'], ip_version=IPVersion.V4Only)"
 # Loaded by the server only when needed, each step on top of the ones before: the first name
-# that is not ASCII (names.py), serve --tls (tls.py), the first file offered (server_files.py),
-# the first key or password met (identity.py).
+# or text that is not ASCII (names.py, textsafe.py), the first text participant (textline.py),
+# serve --tls (tls.py), the first file offered (server_files.py), the first key or password met
+# (identity.py).
 LATER = [
-    ("on the first name not in ASCII: the look-alike table", "import lanchat.names; lanchat.names.name_key('\\u0430nn')"),
-    ("with --tls: ssl (OpenSSL's libssl and libcrypto)", "import ssl"),
-    ("on the first file: hashlib, tempfile", "import hashlib, tempfile"),
+    ("first name or text not in ASCII: look-alike, stand-ins",
+     "import lanchat.names, lanchat.textsafe; lanchat.names.name_key('\\u0430nn'); lanchat.textsafe.visible('caf\\u00e9')"),
+    ("on the first text participant (nc, telnet): textview", "import lanchat.textview"),
+    ("with --tls: ssl (libssl, libcrypto) and tls.py", "import ssl, lanchat.tls"),
+    ("on the first file: hashlib, tempfile, shutil", "import hashlib, tempfile"),
     ("on the first key: cryptography, hmac", "import hmac; from cryptography.hazmat.primitives.asymmetric import ed25519"),
     # The default `serve` (no --host) announces the room: zeroconf, with asyncio and its own thread
     # (started here on loopback only, so the measurement sends nothing to the network).
