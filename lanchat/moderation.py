@@ -94,6 +94,11 @@ def _hex_sha256(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()
 
 
+# Up to this many operators here are put in join order by their place in the roster (a C scan
+# each, Moderation.operator_names); more, and one pass over everyone is cheaper.
+FEW_OPERATORS = 16
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ban:
     """One ban. It holds against the same identity key, the same address group (unless the
@@ -462,7 +467,14 @@ class Moderation:
         if self.operator_keys:
             return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
         cids = self.operator_cids if room.host_cid is None else {*self.operator_cids, room.host_cid}
-        return tuple(m.name for cid, m in room.members.items() if cid in cids) if cids else ()
+        members = room.members
+        here = [cid for cid in cids if cid in members]
+        if len(here) > FEW_OPERATORS:  # a room of operators: one pass over the members
+            return tuple(m.name for cid, m in members.items() if cid in cids)
+        # The few, put in join order by their place in the roster (room._everyone, the members'
+        # order): not a pass over 500 people at every join (bench/room_scale_bench.py)
+        here.sort(key=room._everyone.index)
+        return tuple(members[cid].name for cid in here)
 
     def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
         """The ban holding a join: one of this person (name, key, place) before one that holds them

@@ -177,6 +177,32 @@ def test_a_newcomer_hears_every_operator_in_join_order_by_connection_or_by_key()
     assert not [e for e in room.take(room.arrive("fay", address="192.168.1.16")) if isinstance(e, ev.Operators)]
 
 
+def test_operators_are_named_in_join_order_not_in_connection_order_few_or_many():
+    """A newcomer hears the operators in the order they joined, which is not the order they
+    connected (one typed a password first): the few are put in order by their place in the
+    roster, a room with more than FEW_OPERATORS by a pass over everyone; both say the same."""
+    from lanchat.moderation import FEW_OPERATORS
+
+    room = classroom()
+    early, late = room.connect(), room.connect()  # connected in this order...
+    for cid in (early, late):
+        room.room.moderation.arrive(cid, "10.0.0.9")
+    room.join("zed", cid=late)  # ... joined in the other
+    room.join("amy", cid=early)
+    for name in ("mallory", "zed", "amy", "ann"):
+        room.mod("hal", "op", name)
+    room.take_all()
+    assert room.take(room.arrive("dee"))[-1] == ev.Operators(names=("hal", "ann", "mallory", "zed", "amy"))
+    many = [f"op{n}" for n in range(FEW_OPERATORS + 2)]
+    for name in reversed(many):  # joined last to first
+        room.arrive(name)
+    for name in many:
+        room.mod("hal", "op", name)
+    room.take_all()
+    expected = ("hal", "ann", "mallory", "zed", "amy", *reversed(many))
+    assert room.take(room.arrive("eve"))[-1] == ev.Operators(names=expected)
+
+
 def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_room_without_host():
     """serve --headless --operator teach: nobody owns teach yet. A guest without a key may not
     take the name; the first key to join as teach owns it and is an operator, everyone is told,
