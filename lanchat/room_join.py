@@ -182,6 +182,7 @@ def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[
         if reason in ("lost", "dropped", ev.LEFT_MOVED):  # (dropped: too slow a reader, a laptop asleep: it rejoins)
             room.lost_sessions.note(member)
     room.gate.forget(cid)
+    room.shown_away.discard(cid)
     if member is None:
         return []
     del room._by_key[ev.name_key(member.name)]

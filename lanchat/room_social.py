@@ -94,7 +94,8 @@ def refused_for_host(room: Room, name: str, code: str, *, count: int = 1) -> lis
 def after_welcome(room: Room, cid: int) -> list[Action]:
     """What a newcomer hears right after the welcome: the topic, and who is away."""
     actions: list[Action] = [Send(to=cid, event=room.topic)] if room.topic is not None else []
-    away = [m for m in room.members.values() if m.away_shown and m.cid != cid]
+    # in join order, among everyone; but nobody away (the usual case) is known without a pass over them
+    away = [m for m in room.members.values() if m.away_shown and m.cid != cid] if room.shown_away else []
     # stamped with when the others were told it, as a topic keeps the time it was set: stamped
     # with the join, every newcomer's screen said "ann is away" as of the moment it came in
     return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=m.away_shown_at)) for m in away]
@@ -190,6 +191,7 @@ def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Acti
     shown = reason if not reason or addresses_the_class(room, member) else AWAY_WORD
     member.away, member.told_away = reason, None
     before, member.away_shown = member.away_shown, shown
+    (room.shown_away.add if shown else room.shown_away.discard)(member.cid)
     own = ev.Away(name=member.name, reason=reason, time=now)
     again, member.away_before = member.away_before, None
     if shown != before:  # what a newcomer is told is as old as the others' news of it, or the drop's

@@ -60,6 +60,23 @@ def test_away_is_told_to_all_and_answered_once_to_each_whisperer():
     assert isinstance(back, ev.Away) and back.reason == ""
 
 
+def test_a_newcomer_hears_who_is_away_now_in_join_order_and_nothing_when_nobody_is():
+    """After the welcome a newcomer is told who is away (room_social.after_welcome): those away
+    now, in the order they joined, not the order they went away; not whoever came back or left.
+    With nobody away it is told nothing, found without asking each member (room.shown_away)."""
+    room = room_with("ann", "bob", "cat", "dan")
+    assert not [e for e in room.take(room.join("eve")) if isinstance(e, ev.Away)]
+    for name, reason in (("dan", "lunch"), ("ann", "call"), ("bob", "brb"), ("cat", "gone"), ("bob", "")):
+        send(room, name, ev.SetAway(reason=reason))
+    room.perform(room.room.handle(room.cid["cat"], ev.Bye()))
+    room.take_all()
+    told = [(e.name, e.reason) for e in room.take(room.join("fay")) if isinstance(e, ev.Away)]
+    assert told == [("ann", "call"), ("dan", "lunch")]
+    for name in ("ann", "dan"):
+        send(room, name, ev.SetAway(reason=""))
+    assert not [e for e in room.take(room.join("gus")) if isinstance(e, ev.Away)]
+
+
 def test_a_newcomer_reads_when_someone_went_away_not_when_it_joined():
     """The away-status a newcomer got after its welcome carried the time it joined, so "ann is
     away" read as news of that moment; a topic kept the time it was set. Now it carries when the
