@@ -168,6 +168,7 @@ def _kinds(lab: Lab, k: int) -> dict[str, tuple[Callable[[int], Callable[[], Non
         "who": (lambda i: (lambda: lab.send(f"u{i + 1}", ev.Who())), nothing),
         "typing": (lambda i: (lambda: lab.send(f"u{i + 1}", ev.Typing())), nothing),
         "say": (lambda i: (lambda: lab.send(f"u{i + 1}", ev.Say(text="hello all"))), nothing),
+        "me": (lambda i: (lambda: lab.send(f"u{i + 1}", ev.Me(text="waves"))), nothing),
         "whisper": (lambda i: (lambda: lab.send(f"u{i + 1}", ev.Whisper(to="host", text="psst"))), nothing),
         "topic": (lambda i: (lambda: lab.send("host", ev.SetTopic(text=f"lesson {i}"))), nothing),
         "kick": (kick, drop_kicked),
@@ -219,7 +220,7 @@ def measure(members: int, kinds: list[str], k: int, rounds: int = 3) -> dict[str
     return result
 
 
-KINDS = ["join", "leave", "lost", "rejoin", "nick", "away", "who", "typing", "say", "whisper", "topic",
+KINDS = ["join", "leave", "lost", "rejoin", "nick", "away", "who", "typing", "say", "me", "whisper", "topic",
          "kick", "ban", "mute", "op", "ping", "offer", "turn_pass"]
 
 

@@ -288,6 +288,7 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.shown_away: set[int] = set()  # whose away_shown is set (room_social.away): a newcomer asks no one else
+        self.first_releases: set[int] = set()  # members whose hello said version 1 (room_social.to_each_age)
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
         self.gate.host = lambda: self.host_cid
         self._turn_holder: int | None = None

@@ -95,9 +95,9 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
     room._by_key[ev.name_key(member.name)] = member
     _room.add_looks(room._by_look, member)
     room._everyone = (*others, cid)
+    room.first_releases.update((cid,) if member.first_release else ())  # (room_social.to_each_age)
     if room._names_for is others:  # the roster grows by one name: extend it, no rebuild
-        room._names = (*room._names, member.name)
-        room._names_for = room._everyone
+        room._names, room._names_for = (*room._names, member.name), room._everyone
     if cid not in room.service_cids:
         room.ever_joined += 1
         room.gate.joined(cid)  # its account, if the kernel says it at once (a lab server's class)
@@ -183,6 +183,7 @@ def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[
             room.lost_sessions.note(member)
     room.gate.forget(cid)
     room.shown_away.discard(cid)
+    room.first_releases.discard(cid)
     if member is None:
         return []
     del room._by_key[ev.name_key(member.name)]

@@ -222,10 +222,12 @@ def to_each_age(room: Room, frame: bytes, older: tuple[ev.Event, ...]) -> list[A
     version 1 (lanchat's first release) ``older`` instead: frames of types it knows. It ignores the
     types added since, so a classmate's /me was lost on it without a word, and after a /nick it
     showed lines from a name not in its roster, and a whisper to the old name was "not here now".
-    Only /me and /nick, never the say path: a room without such a client costs one pass over its members."""
-    first = tuple(cid for cid, member in room.members.items() if member.first_release)
+    Only /me and /nick, never the say path: a room without such a client (room.first_releases empty)
+    costs no pass over its members, and its broadcast goes to the room's own roster tuple, which the
+    outbox knows already (outbox.Outbox.broadcast: the recipients are looked up once per tuple)."""
+    first = tuple(cid for cid, member in room.members.items() if member.first_release) if room.first_releases else ()
     if not first:
-        return [Broadcast(to=tuple(room.members), frame=frame)]
+        return [Broadcast(to=room._everyone, frame=frame)]  # everyone, in join order (tuple(room.members))
     rest = tuple(cid for cid in room.members if cid not in first)
     return [Broadcast(to=rest, frame=frame), *(Broadcast(to=first, frame=encode(event)) for event in older)]
 

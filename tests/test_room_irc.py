@@ -21,6 +21,28 @@ def test_me_reaches_everyone_stamped_with_the_senders_name():
         assert isinstance(got, ev.Emote) and (got.sender, got.text) == ("ann", "waves")
 
 
+def test_a_first_release_client_reads_me_and_nick_as_messages_while_here_and_the_rest_read_them_new():
+    """/me and /nick reach a version-1 client (lanchat's first release) as frames it knows, and
+    everyone else as ``action`` and ``renamed``, each once, in join order; once it has left (or
+    in a room that never had one: room.first_releases) everyone gets the one new frame."""
+    room = room_with("ann", "bob")
+    old = room.connect()
+    room.perform(room.room.handle(old, ev.Hello(name="olly", version=ev.FIRST_RELEASE_VERSION)))
+    room.cid["olly"] = old
+    room.join("cat")
+    room.take_all()
+    send(room, "ann", ev.Me(text="waves"))
+    send(room, "bob", ev.Nick(name="rob"))
+    for name in ("ann", "bob", "cat"):
+        assert [type(e) for e in room.take(name)] == [ev.Emote, ev.Renamed]
+    got = room.take("olly")
+    assert [type(e) for e in got] == [ev.Message, ev.Left, ev.Joined] and got[0].text == "*waves*"  # bob left, rob joined
+    room.perform(room.room.handle(old, ev.Bye()))
+    room.take_all()
+    send(room, "cat", ev.Me(text="nods"))
+    assert all([type(e) for e in room.take(name)] == [ev.Emote] for name in ("ann", "bob", "cat"))
+
+
 def test_nick_renames_by_the_same_rules_as_a_hello():
     room = room_with("ann", "bob", host="hal")
     send(room, "ann", ev.Nick(name="BOB"))
