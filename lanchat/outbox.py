@@ -84,6 +84,7 @@ class Outbox:
         self._fanout_key: tuple[int, ...] | None = None
         self._fanout_targets: tuple[Queue, ...] = ()
         self._fanout_text: tuple[Queue, ...] = ()  # text participants among them (speak_text)
+        self._speak_text: set[int] = set()  # every text participant's id: none (a class of lanchat clients), no search
         # Frames broadcast to all of _fanout_targets, in order, not yet in their queues (empty:
         # materialize() has nothing to do, and the hub's flush does not call it).
         self.pending_frames: list[bytes] = []
@@ -102,6 +103,7 @@ class Outbox:
         self.materialize()  # the pending frames were for the recipients as they were
         queue = self.queues.pop(cid, None)
         self._fanout_key = None  # the cached recipients include this connection
+        self._speak_text.discard(cid)
         if queue is not None:
             self.dirty.discard(queue)
             self._noticed.discard(queue)
@@ -120,6 +122,7 @@ class Outbox:
         queue = self.queues.get(cid)
         if queue is not None:
             queue.render = render
+            self._speak_text.add(cid)
             self._fanout_key = None  # rebuild the fan-out split below
 
     def queue_text(self, cid: int, data: bytes) -> None:
@@ -172,8 +175,9 @@ class Outbox:
             # filter(None, ...) drops ids with no queue (already gone), at C speed
             targets = tuple(filter(None, map(self.queues.get, to)))
             # Text participants (rare) get their lines made once per broadcast, apart, so the
-            # loop over everyone else stays as it was.
-            self._fanout_text = tuple(q for q in targets if q.render is not None)
+            # loop over everyone else stays as it was. None connected: no pass over 500 queues
+            # to find none, at every join, leave and kick (bench/room_scale_bench.py).
+            self._fanout_text = tuple(q for q in targets if q.render is not None) if self._speak_text else ()
             self._fanout_targets = tuple(q for q in targets if q.render is None) if self._fanout_text else targets
             self._fanout_key = to
         self.pending_frames.append(frame)

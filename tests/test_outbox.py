@@ -203,6 +203,27 @@ def test_a_text_participants_own_line_comes_after_the_broadcast_before_it_not_in
     assert bytes(wires[2].written) == b"[rendered hi;]prompt> "
 
 
+def test_text_participants_coming_and_going_among_lanchat_clients_each_read_every_broadcast_rendered():
+    """A room of lanchat clients looks for no text participant at each new recipient tuple
+    (none connected: no pass over the queues); one who speaks text reads every broadcast as
+    lines from then on, the others the frames, and after it has gone the next one does too."""
+    clients = tuple(range(1, FANOUT_CACHE_MIN + 3))
+    outbox, _ = outbox_with(*clients, 50, 60)
+    wires = {cid: Wire() for cid in (*clients, 50, 60)}
+    outbox.broadcast(clients, b"a;")
+    flush_all(outbox, wires)
+    outbox.speak_text(50, lambda frames: b"[" + frames + b"]")
+    outbox.broadcast((*clients, 50), b"b;")
+    flush_all(outbox, wires)
+    outbox.close(50)
+    outbox.broadcast(clients, b"c;")
+    outbox.speak_text(60, lambda frames: b"<" + frames + b">")
+    outbox.broadcast((*clients, 60), b"d;")
+    flush_all(outbox, wires)
+    assert all(bytes(wires[cid].written) == b"a;b;c;d;" for cid in clients)
+    assert (bytes(wires[50].written), bytes(wires[60].written)) == (b"[b;]", b"<d;>")
+
+
 @pytest.mark.parametrize("room", [2, FANOUT_CACHE_MIN + 2])
 def test_a_run_of_frames_broadcast_in_one_call_is_what_a_broadcast_each_would_queue(room):
     # hub.py hands a run of one member's messages over in one call (broadcast_frames)
