@@ -188,7 +188,10 @@ def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[
         return []
     del room._by_key[ev.name_key(member.name)]
     _room.drop_looks(room._by_look, member)
-    room._everyone = tuple(room.members)
+    before, room._everyone = room._everyone, tuple(room.members)
+    if room._names_for is before:  # the roster loses one name: cut out, not rebuilt at the next join
+        at = before.index(cid)
+        room._names, room._names_for = room._names[:at] + room._names[at + 1 :], room._everyone
     actions: list[Action] = []
     if room.history and cid not in room.service_cids:
         actions.append(Seen(name=member.name))

@@ -121,6 +121,31 @@ def room_with(*names: str, mode: str = "duplex", host: str | None = None) -> Roo
 # --------------------------------------------------------------------- joining
 
 
+def test_the_roster_a_newcomer_is_welcomed_with_follows_every_leave_rename_and_join_in_join_order():
+    """Each welcome carries the roster in join order. It is kept between joins, grown by a
+    join and cut by a leave rather than rebuilt from everyone (room.names): whoever left
+    from the front, the middle or the end, renamed or came back, a newcomer reads who is here."""
+    room = room_with("ann", "bob", "cat", "dan", "eve")
+
+    def welcomed(name: str) -> tuple[str, ...]:
+        (welcome,) = [e for e in room.take(room.join(name)) if isinstance(e, ev.Welcome)]
+        assert welcome.members == tuple(m.name for m in room.room.members.values())
+        return welcome.members
+
+    room.leave("cat")
+    assert welcomed("fay") == ("ann", "bob", "dan", "eve", "fay")
+    room.bye("ann")
+    room.leave("fay")
+    assert welcomed("gus") == ("bob", "dan", "eve", "gus")
+    room.perform(room.room.handle(room.cid["dan"], ev.Nick(name="dee")))
+    room.cid["dee"] = room.cid.pop("dan")
+    room.leave("eve")
+    assert welcomed("cat") == ("bob", "dee", "gus", "cat")
+    for name in ("bob", "dee", "gus", "cat"):
+        room.leave(name)
+    assert welcomed("hal") == ("hal",)
+
+
 def test_the_first_join_is_welcomed_with_the_room_state():
     room = RoomDriver()
     room.join("ann")
