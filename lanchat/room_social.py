@@ -137,7 +137,7 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
         topic = ev.Topic(text=text, by=member.name, time=now)
         room.topic = topic if text else None
         # kept (with history) so a restart still has it (PROTOCOL.md, Extensions: topic)
-        return [KeepTopic(topic=room.topic), Broadcast(to=tuple(room.members), frame=encode(topic))]
+        return [KeepTopic(topic=room.topic), Broadcast(to=room._everyone, frame=encode(topic))]
     if isinstance(event, ev.Typing):
         if now - member.typing_hint_at < TYPING_HINT_SECONDS:
             return []  # at most one hint a person every few seconds, however many arrive
@@ -199,7 +199,7 @@ def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Acti
         if again is not None and again[0] == reason and now - again[2] < AWAY_AGAIN_SECONDS:
             member.away_shown_at = again[1]
     if shown == reason:
-        return [Broadcast(to=tuple(room.members), frame=encode(own))]
+        return [Broadcast(to=room._everyone, frame=encode(own))]
     others = tuple(c for c in room.members if c != member.cid)
     told = [Broadcast(to=others, frame=encode(ev.Away(name=member.name, reason=shown, time=now)))]
     return [Broadcast(to=(member.cid,), frame=encode(own)), *(told if others and shown != before else [])]
@@ -267,5 +267,5 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
     mod = room.moderation
     if member.cid != room.host_cid and mod.is_operator(room, member):  # (the host's name is the welcome's and the rename's)
         # the operators' names changed: sent, as whenever they change (PROTOCOL.md, Moderation)
-        told.append(Broadcast(to=tuple(room.members), frame=encode(ev.Operators(names=mod.operator_names(room)))))
+        told.append(Broadcast(to=room._everyone, frame=encode(ev.Operators(names=mod.operator_names(room)))))
     return told

@@ -293,7 +293,7 @@ class _Uploads(_FilesPart):
         self.stored[offer.file_id] = upload.path
         to_whom = f" to {offer.to_name}" if offer.to_name else ""
         self.log(f"{offer.owner_name} offered {offer.name} ({human_size(offer.size)}){to_whom} as #{offer.file_id}")
-        recipients = tuple(room.members) if offer.to is None else tuple(dict.fromkeys((offer.to, offer.owner)))
+        recipients = room._everyone if offer.to is None else tuple(dict.fromkeys((offer.to, offer.owner)))
         return [Broadcast(to=recipients, frame=encode(self._offered(offer)))]
 
     def _fail_upload(self, upload: _Upload, message: str) -> list[Action]:

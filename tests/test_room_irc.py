@@ -99,6 +99,26 @@ def test_a_newcomer_hears_who_is_away_now_in_join_order_and_nothing_when_nobody_
     assert not [e for e in room.take(room.join("gus")) if isinstance(e, ev.Away)]
 
 
+def test_away_and_topic_reach_exactly_who_is_here_after_people_came_and_went():
+    """/away and /topic go to the room's own roster of who is here (room._everyone, the tuple the
+    outbox has seen), not a copy made per event: whoever left is not told, whoever came since is,
+    each once, the sender too."""
+    room = room_with("ann", "bob", "cat", host="hal")
+    room.leave("cat")
+    room.join("dan")
+    room.take_all()
+    send(room, "ann", ev.SetAway(reason="lunch"))
+    send(room, "hal", ev.SetTopic(text="fractions"))
+    room.bye("bob")
+    room.join("eve")
+    send(room, "ann", ev.SetAway(reason=""))
+    told = {name: [(type(e).__name__, getattr(e, "reason", getattr(e, "text", None))) for e in room.take(name)
+                   if isinstance(e, (ev.Away, ev.Topic))] for name in ("hal", "ann", "dan", "eve")}
+    assert told["hal"] == told["ann"] == told["dan"] == [("Away", "lunch"), ("Topic", "fractions"), ("Away", "")]
+    assert told["eve"] == [("Topic", "fractions"), ("Away", "lunch"), ("Away", "")]  # as a newcomer, then the news
+    assert not room.take("cat") and [type(e) for e in room.take("bob")] == [ev.Away, ev.Topic]  # not after the bye
+
+
 def test_a_newcomer_reads_when_someone_went_away_not_when_it_joined():
     """The away-status a newcomer got after its welcome carried the time it joined, so "ann is
     away" read as news of that moment; a topic kept the time it was set. Now it carries when the
