@@ -519,12 +519,8 @@ class Room:
         ``order_before`` is the join order that still contains ``cid``. The host never
         holds the turn alone: with nobody else here the room waits for someone to join.
         """
-        eligible = self.may_hold_turn()
-        if not eligible or eligible == {self.host_cid}:
-            return None
         index = order_before.index(cid)
-        rotation = order_before[index + 1 :] + order_before[: index + (0 if removed else 1)]
-        return next((candidate for candidate in rotation if candidate in eligible), None)
+        return next_holder(self, order_before[index + 1 :] + order_before[: index + (0 if removed else 1)])
 
     def may_hold_turn(self) -> set[int]:
         """Who the turn may go to: people (not bots) who may speak (not muted: a muted holder
@@ -538,6 +534,23 @@ class Room:
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
+
+
+def next_holder(room: Room, rotation: list[int]) -> int | None:
+    """The first in ``rotation`` (everyone here, in the order the turn goes round) who may hold
+    the turn (Room.may_hold_turn), never the host alone. With no mute in force each is asked in
+    turn until one may (the next person, at once), not the whole room at every message of a turn
+    room of 500; with one, everyone at once as before (users_ahead reads their accounts together)."""
+    if room.moderation.mutes:
+        eligible = room.may_hold_turn()
+        if not eligible or eligible == {room.host_cid}:
+            return None
+        return next((candidate for candidate in rotation if candidate in eligible), None)
+    people = (candidate for candidate in rotation if candidate not in room.service_cids)
+    first = next(people, None)
+    if first is None or first != room.host_cid:
+        return first
+    return first if next(people, None) is not None else None  # the host, with someone else here
 
 
 def text_fits(text: str) -> bool:

@@ -524,6 +524,45 @@ def test_turn_order_is_join_order_wrapping_round_through_the_host():
     assert order == ["ann", "bob", "cat", "hal", "ann", "bob", "cat", "hal"]
 
 
+def test_the_turn_goes_to_the_next_person_asked_one_by_one_as_the_whole_room_would_say():
+    """Who holds the turn next (room.next_holder): with no mute in force each member in turn
+    order is asked until one may, not the whole room at every message; it names whom the
+    rule over everyone (Room.may_hold_turn: people, not bots; never the host alone) names, for
+    rooms of every mix of host, bots and people, from every place in the round."""
+    import random
+
+    from lanchat.room import next_holder
+
+    def by_the_whole_room(room, rotation, gone=None):
+        eligible = room.may_hold_turn() - {gone}  # one who left is not among them (room_join.leave)
+        if not eligible or eligible == {room.host_cid}:
+            return None
+        return next((c for c in rotation if c in eligible), None)
+
+    rng = random.Random(18)
+    for trial in range(300):
+        room = RoomDriver("turn")
+        size = rng.randint(1, 6)
+        host = rng.choice([None, *range(size)])
+        for n in range(size):
+            cid = room.connect(host=n == host)
+            if n != host and rng.random() < 0.4:
+                room.room.service_cids.add(cid)
+                room.join("colourbot" if n == 0 else f"bot{n}", cid=cid)
+            else:
+                room.join(f"p{n}", cid=cid)
+        everyone = list(room.room.members)
+        for start in range(len(everyone)):
+            for removed in (False, True):
+                rotation = everyone[start + 1 :] + everyone[: start + (0 if removed else 1)]
+                expected = by_the_whole_room(room.room, rotation, everyone[start] if removed else None)
+                assert next_holder(room.room, rotation) == expected, (trial, everyone, rotation)
+    room = room_with("ann", "bob", "cat", mode="turn", host="hal")
+    room.room.moderation.mutes.append(object())  # a mute in force: the rule over everyone, as ever
+    room.room.may_hold_turn = lambda: {room.cid["cat"]}  # type: ignore[method-assign]
+    assert next_holder(room.room, [room.cid[n] for n in ("bob", "cat", "hal", "ann")]) == room.cid["cat"]
+
+
 def test_headless_turn_order_is_join_order():
     room = room_with("ann", "bob", "cat", mode="turn")
     order = []
