@@ -9,7 +9,7 @@ server work that grows with the room only where it must: a notice told to N peop
 deliveries, a welcome carries N names. This drives a real ``Hub`` (no socket: writers that take
 every byte, as bench/hub_bench.py) with history off, the host first (an operator), then N-1
 members (``fill``: those N joins one after another, per join), and times each kind of event: CPU time (``time.thread_time``) per event, including the
-flush of what it sends, the best of 3 rounds. ``per_member_ns`` is that divided by N: flat across
+flush of what it sends, the best of 5 rounds. ``per_member_ns`` is that divided by N: flat across
 N means the work is the inherent one per member; growing means a candidate (bench/README.md,
 "A lab server of 500: work per event").
 
@@ -190,7 +190,7 @@ def leave_undo_by(lab: Lab) -> Callable[[int], None]:
     return undo
 
 
-def measure(members: int, kinds: list[str], k: int, rounds: int = 3) -> dict[str, float]:
+def measure(members: int, kinds: list[str], k: int, rounds: int = 5) -> dict[str, float]:
     """Microseconds of CPU per event, each kind the best of ``rounds`` rounds of ``k`` events."""
     result: dict[str, float] = {}
     started = time.thread_time()

@@ -202,6 +202,11 @@ def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
         report = json.loads(out.read_text())
         for key in keys:
             assert report[key] > 0, (script, key)
+    out = tmp_path / "room_scale.json"  # every kind of event, each at both quick sizes
+    run_bench("room_scale_bench.py", "--quick", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert {"join", "leave", "kick", "ban", "turn_pass", "rejoin", "offer"} <= report.keys()
+    assert all(report[kind]["n200_us"] > 0 for kind in report if kind != "python")
 
 
 def test_the_prune_benchmark_times_the_chat_while_the_old_history_goes(tmp_path):
