@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterator
 
 import pytest
 from faker import Faker
-from helpers import Proc, RawClient, start_server, wait_for
+from helpers import Proc, RawClient, short_tmp_dir, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.colourbot import BOT_NAME, colour_link, suggest_colour
@@ -17,6 +18,14 @@ from lanchat.transport import Endpoint
 
 HEX = r"#([0-9A-F]{6})"
 BOT_SAYS = rf"^\[\d\d:\d\d:\d\d\] {BOT_NAME} -> ann \(direct\): "
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[str]:
+    """A short folder for the socket files: an AF_UNIX path is at most 107 bytes, and tmp_path
+    (the test's name under pytest's base folder, longer on some machines) can pass it."""
+    with short_tmp_dir() as folder:
+        yield folder
 
 
 def seeded_colours(seed: int, count: int) -> list[str]:
@@ -29,8 +38,8 @@ def seeded_colours(seed: int, count: int) -> list[str]:
     return colours
 
 
-def test_seed_000_over_af_unix_one_person_n_then_y_then_the_server_exits(tmp_path):
-    path = str(tmp_path / "mood.sock")
+def test_seed_000_over_af_unix_one_person_n_then_y_then_the_server_exits(sock_dir):
+    path = os.path.join(sock_dir, "mood.sock")
     server, _ = start_server("--unix", path, "--bot", "colour", "--max-clients", "1", "--once", "--headless", "--bot-seed", "7")
     probes: list[socket.socket] = []
     ann = bob = None
@@ -155,10 +164,10 @@ def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
                 proc.stop()
 
 
-def test_the_host_meets_the_bot_and_mood_needs_a_bot(tmp_path):
-    path = str(tmp_path / "host.sock")
+def test_the_host_meets_the_bot_and_mood_needs_a_bot(sock_dir):
+    path = os.path.join(sock_dir, "host.sock")
     host = Proc("serve", "--unix", path, "--bot", "colour", "--name", "hana", "--plain")
-    plain = Proc("serve", "--unix", str(tmp_path / "plain.sock"), "--name", "otto", "--plain")
+    plain = Proc("serve", "--unix", os.path.join(sock_dir, "plain.sock"), "--name", "otto", "--plain")
     try:
         host.expect(rf"{BOT_NAME} -> hana \(direct\): What mood are you in\?")
         host.send("/mood calm")
@@ -176,11 +185,11 @@ def test_the_host_meets_the_bot_and_mood_needs_a_bot(tmp_path):
 
 
 @pytest.mark.parametrize("host", [("--headless",), ("--name", "hana", "--plain")], ids=["headless", "host"])
-def test_a_student_who_joins_in_the_servers_first_instant_finds_the_bot_already_there(tmp_path, host):
+def test_a_student_who_joins_in_the_servers_first_instant_finds_the_bot_already_there(sock_dir, host):
     """The bot joins on the loop's first passes while the socket already accepts: a student whose
     hello came first was welcomed without it, then read 'colourbot joined'. Here the student
     connects the moment the socket file exists, with the hello at once."""
-    path = str(tmp_path / "first.sock")
+    path = os.path.join(sock_dir, "first.sock")
     server = Proc("serve", "--unix", path, "--bot", "colour", *host)
     first: socket.socket | None = None
     try:
