@@ -494,6 +494,15 @@ class TermProc:
         regex = re.compile(pattern)
         return self.wait_screen(lambda rows: regex.search("\n".join(rows)), timeout, what=repr(pattern))  # type: ignore[return-value]
 
+    def expect_unfolded(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
+        """Wait for ``pattern`` in the transcript (left of the roster's bar; not the status and
+        input lines) read with every space and fold taken out: a notice naming a temporary path
+        folds where that path's length puts it (at a space, the space gone; inside the path, at
+        a slash), so its words are matched as one text. Build the pattern with ``unfolded``."""
+        regex = re.compile(pattern)
+        return self.wait_screen(lambda rows: regex.search(unfolded("".join(row.split("│")[0] for row in rows[:-2]))), timeout,  # type: ignore[return-value]
+                                what=f"{pattern!r} with the folds taken out")  # fmt: skip
+
     def expect_gone(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         regex = re.compile(pattern)
         self.wait_screen(lambda rows: not regex.search("\n".join(rows)), timeout, what=f"{pattern!r} to go away")
@@ -531,6 +540,11 @@ class TermProc:
             self.proc.delayafterclose = 0  # its pause lets a live child notice the closed pty; this one has exited
         with contextlib.suppress(OSError):
             self.proc.close(force=True)
+
+
+def unfolded(text: str) -> str:
+    """``text`` with every space taken out: what TermProc.expect_unfolded matches against."""
+    return "".join(text.split())
 
 
 def server_cpu_seconds(server: Server) -> float:

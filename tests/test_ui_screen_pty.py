@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, StandInServer, TermProc, second_account_or_skip, short_tmp_dir, wait_for
+from helpers import RawClient, StandInServer, TermProc, second_account_or_skip, short_tmp_dir, unfolded, wait_for
 from test_ui_pty import bob_in_a_shell, host, join, say
 
 from lanchat import events as ev
@@ -48,7 +48,7 @@ def test_save_never_replaces_a_file_like_get(terms, tmp_path):
     target = tmp_path / "chat.txt"
     target.write_text("my notes\n", encoding="utf-8")
     ann.send(f"/save {target}\r")
-    ann.expect(r"\(chat\.txt was already there: kept\)")
+    ann.expect_unfolded(r"saved\d+linesto" + re.escape(unfolded(f"{tmp_path / 'chat (1).txt'} (chat.txt was already there: kept)")))
     assert target.read_text(encoding="utf-8") == "my notes\n"
     assert "ann: worth keeping" in (tmp_path / "chat (1).txt").read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
