@@ -60,6 +60,17 @@ def open_tmp() -> Iterator[Path]:
 
 
 @pytest.fixture
+def sock_dir() -> Iterator[str]:
+    """A private folder with a short path, for socket files: an AF_UNIX path is at most 107
+    bytes, and tmp_path (the test's name under pytest's base folder, which a long TMPDIR or
+    --basetemp lengthens) can pass it: 'socket path is too long (119 bytes; the limit is 107)'."""
+    from helpers import short_tmp_dir
+
+    with short_tmp_dir() as folder:
+        yield folder
+
+
+@pytest.fixture
 def terms() -> Iterator[list]:
     """The full-screen lanchats a test starts in a pseudo-terminal (it appends each
     helpers.TermProc it makes), stopped when the test ends, however it ends."""

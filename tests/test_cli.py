@@ -61,12 +61,6 @@ def run() -> Iterator[Run]:
         assert "Traceback" not in proc.output, f"lanchat {' '.join(proc.args)} printed a traceback:\n{proc.output}"
 
 
-@pytest.fixture
-def sock_dir() -> Iterator[str]:
-    with short_tmp_dir() as folder:
-        yield folder
-
-
 def serve(run: Run, *args: str) -> tuple[Proc, list[str]]:
     """Start `lanchat serve`; return the process and the `connect` arguments that reach it."""
     if "--unix" in args:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Iterator
 
 import pytest
 from faker import Faker
-from helpers import Proc, RawClient, short_tmp_dir, start_server, wait_for
+from helpers import Proc, RawClient, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.colourbot import BOT_NAME, colour_link, suggest_colour
@@ -18,14 +17,6 @@ from lanchat.transport import Endpoint
 
 HEX = r"#([0-9A-F]{6})"
 BOT_SAYS = rf"^\[\d\d:\d\d:\d\d\] {BOT_NAME} -> ann \(direct\): "
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[str]:
-    """A short folder for the socket files: an AF_UNIX path is at most 107 bytes, and tmp_path
-    (the test's name under pytest's base folder, longer on some machines) can pass it."""
-    with short_tmp_dir() as folder:
-        yield folder
 
 
 def seeded_colours(seed: int, count: int) -> list[str]:

@@ -1435,7 +1435,7 @@ def test_a_waiting_rejoin_tries_at_once_when_the_room_is_announced_elsewhere():
         reconnect.close()
 
 
-def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_check(tmp_path):
+def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_check(sock_dir):
     """Only a connection through a network interface can be left behind or announced elsewhere:
     over loopback or a socket file the check runs once, then the loop's wait no longer wakes
     every 2 s for it (a laptop on battery, idle)."""
@@ -1448,7 +1448,7 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
     with socket.create_server(("127.0.0.1", 0)) as listener:
         pairs.append(socket.create_connection(listener.getsockname(), timeout=5))
         pairs.append(listener.accept()[0])
-    path = str(tmp_path / "s.sock")
+    path = f"{sock_dir}/s.sock"
     with socket.socket(socket.AF_UNIX) as unix_listener:
         unix_listener.bind(path)
         unix_listener.listen()

@@ -64,12 +64,12 @@ def _news(client: RawClient, said_by: RawClient, marker: str = "marker") -> list
             return heard
 
 
-def test_only_the_offerer_is_told_once_a_person_who_fetched_all_of_her_file(store, tmp_path):
+def test_only_the_offerer_is_told_once_a_person_who_fetched_all_of_her_file(store, sock_dir):
     """The teacher could not learn who had her slides but by asking /files now and then. She is
     now told as each student gets the last byte: once a person however often they fetch it, not
     for a download cancelled or cut off midway, not for her own copy; and only she is told."""
     data = os.urandom(3 * MB)
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (server, endpoint):
         ann, bob, cat, dan = (RawClient(endpoint, name) for name in ("ann", "bob", "cat", "dan"))
         file_id = _upload(ann, data, "slides.pdf")
         for student in (bob, cat, dan):
@@ -96,10 +96,10 @@ def test_only_the_offerer_is_told_once_a_person_who_fetched_all_of_her_file(stor
         assert ann.expect(ev.Offered, id=file_id, listing=True).fetched == 2
 
 
-def test_an_empty_file_and_a_resume_from_its_end_are_fetches_too(store, tmp_path):
+def test_an_empty_file_and_a_resume_from_its_end_are_fetches_too(store, sock_dir):
     """A download with nothing to send (an empty file; a client that held it all) ends with its
     file-start: it is counted, and told, there."""
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (_, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (_, endpoint):
         ann, bob, cat = RawClient(endpoint, "ann"), RawClient(endpoint, "bob"), RawClient(endpoint, "cat")
         empty = _upload(ann, b"", "empty.txt")
         ann.send(ev.OfferFile(ref=2, name="tiny.txt", size=3))
@@ -114,9 +114,9 @@ def test_an_empty_file_and_a_resume_from_its_end_are_fetches_too(store, tmp_path
         assert [(n.id, n.by, n.count) for n in _news(ann, ann)] == [(empty, "bob", 1), (tiny, "cat", 1)]
 
 
-def test_a_download_in_base64_frames_is_counted_at_its_last_piece(store, tmp_path):
+def test_a_download_in_base64_frames_is_counted_at_its_last_piece(store, sock_dir):
     data = os.urandom(100_000)
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (_, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         file_id = _upload(ann, data, "notes.bin")
         bob.expect(ev.Offered, id=file_id)

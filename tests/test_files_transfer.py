@@ -127,13 +127,13 @@ def test_chat_keeps_flowing_while_a_large_file_moves(store):
         cat.expect(ev.Message, text="still here?")
 
 
-def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
+def test_a_reader_that_stalls_is_paced_not_dropped(store, sock_dir):
     """The server queues a download chunk by chunk as the reader drains it: a client that
     stops reading for a while keeps a short queue and is not dropped as too slow (queuing
     the whole 4 MB at once would pass the 1 MiB slow-reader limit and drop bob)."""
     data = os.urandom(4 * MB)
     # AF_UNIX: the kernel buffers only a few hundred KB, so the server's own queue must fill
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         bob_cid = max(server.clients)
         file_id = upload(ann, data)
@@ -166,13 +166,13 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
         assert bob_cid in server.clients  # never dropped
 
 
-def test_the_server_says_who_is_fetching_what_and_how_far(store, tmp_path):
+def test_the_server_says_who_is_fetching_what_and_how_far(store, sock_dir):
     """What the host's /q asks about (ServerFiles.fetching_but): bob's download of ann's file,
     stalled part way, as the host's file when ann is the host and as ann's when another is; never
     the host's own downloads (her session knows those). And still after ann left: her offer
     went, but bob's download goes on, and the host's /q would stop it (it was left unsaid)."""
     data = os.urandom(3 * MB)
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         ann_cid, bob_cid = sorted(server.clients)
         teacher_cid = bob_cid + 100  # a host who fetches nothing
@@ -200,7 +200,7 @@ def test_the_server_says_who_is_fetching_what_and_how_far(store, tmp_path):
         bob.close()
 
 
-def test_the_hosts_screen_looks_who_fetches_its_files_by_its_connection_not_its_name(store, tmp_path):
+def test_the_hosts_screen_looks_who_fetches_its_files_by_its_connection_not_its_name(store, sock_dir):
     """The host's screen wakes each second to redraw "sending notes.pdf to 2" while a file of the
     host's is on offer (session_social.sending_check_due). It matched offers by the name they were
     offered under, from every offer ever seen: a private offer whose one recipient left kept it
@@ -211,7 +211,7 @@ def test_the_hosts_screen_looks_who_fetches_its_files_by_its_connection_not_its_
     from lanchat.session import Session
     from lanchat.session_social import sending_check_due
 
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (server, endpoint):
         host_end, server_end = socket.socketpair()
         host_cid = server.add_local(server_end, host=True)
         teach = RawClient(host_end, "teach")  # type: ignore[arg-type]
@@ -280,9 +280,9 @@ def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(stor
     assert [[who for who, *_ in fetching] for fetching in seen] == [["bob"]] * 4, seen
 
 
-def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):
+def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, sock_dir):
     data = os.urandom(4 * MB)
-    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+    with running_server(files=store, unix_path=os.path.join(sock_dir, "chat.sock")) as (server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         bob_cid = max(server.clients)
         file_id = upload(ann, data)

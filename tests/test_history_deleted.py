@@ -141,7 +141,7 @@ def test_a_copy_kept_from_an_earlier_run_is_never_overwritten_or_removed(tmp_pat
     assert texts_in(tmp_path / "moved-aside.sqlite3") == ["one"]
 
 
-def test_a_deleted_history_that_cannot_be_written_back_is_said_and_leaves_no_sqlite_files(tmp_path):
+def test_a_deleted_history_that_cannot_be_written_back_is_said_and_leaves_no_sqlite_files(sock_dir):
     """The disk full as well (the deleted file still holds its space while the server has it open):
     nothing can be written back; the stop says so, and SQLite's -wal and -shm of the deleted file
     are not left for a new file at that path to take as its own."""
@@ -149,7 +149,7 @@ def test_a_deleted_history_that_cannot_be_written_back_is_said_and_leaves_no_sql
 
     with small_disk("2m") as disk:
         history = disk / "class.sqlite3"
-        teach = hosted(str(tmp_path / "chat.sock"), history)
+        teach = hosted(os.path.join(sock_dir, "chat.sock"), history)
         try:
             teach.send("one")
             teach.expect(r"teach: one$")

@@ -733,8 +733,8 @@ def test_pair_server_port_held_by_another_program_says_choose_another_port(kerne
     assert "Restart Kernel" not in message
 
 
-def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
-    socket_path = str(tmp_path / "colour.sock")
+def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, sock_dir: str) -> None:
+    socket_path = os.path.join(sock_dir, "colour.sock")
     server, client = run_pair(
         "000",
         kernel_name,
@@ -749,8 +749,8 @@ def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Pa
     assert not os.path.exists(socket_path), "the server notebook should remove its socket file"
 
 
-def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
-    runtime = tmp_path / "run-user"  # stands in for $XDG_RUNTIME_DIR (/run/user/UID)
+def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir: Path, sock_dir: str) -> None:
+    runtime = Path(sock_dir) / "run-user"  # stands in for $XDG_RUNTIME_DIR (/run/user/UID), as short
     runtime.mkdir(mode=0o700)
     env = {"XDG_RUNTIME_DIR": str(runtime)}
     server, client = run_pair(
