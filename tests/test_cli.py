@@ -1002,7 +1002,7 @@ def test_a_headless_room_refuses_the_options_of_a_host_it_has_not(given, said):
     typed = ("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", "--no-history", *given)
     proc = Proc(*typed, stdin=False, program=[sys.executable, "-m", "lanchat"])  # as typed (no key added: same_person)
     try:
-        assert proc.wait(timeout=10) == 2
+        assert proc.wait(timeout=DEFAULT_TIMEOUT) == 2
         assert only_line(proc).startswith(f"lanchat: {said}")
     finally:
         proc.stop()
@@ -1024,7 +1024,7 @@ def test_no_history_refuses_the_options_of_the_history_it_does_not_keep(run, giv
     """`serve --no-history --replay 3` (or --max-history-mb) started a room that replays nothing and
     caps nothing, saying neither: the teacher thought the last lesson's messages would be there."""
     proc = run("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", "--no-history", *given, stdin=False)
-    assert proc.wait(timeout=10) == 2
+    assert proc.wait(timeout=DEFAULT_TIMEOUT) == 2
     assert only_line(proc).startswith(f"lanchat: {said}")
 
 
@@ -1747,7 +1747,7 @@ def test_out_of_file_descriptors_the_server_waits_instead_of_spinning(run):
 def _at_a_terminal(*args: str, **env: str) -> Iterator[tuple[Any, io.BytesIO]]:
     """``lanchat ARGS`` at a terminal (pexpect), and every byte it writes; closed (forced) at the end."""
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=child_env(**env), cwd=str(ROOT), timeout=10)
+    child = pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=child_env(**env), cwd=str(ROOT), timeout=DEFAULT_TIMEOUT)
     transcript = io.BytesIO()
     child.logfile_read = transcript
     try:
@@ -1956,7 +1956,7 @@ def test_a_headless_server_whose_log_reader_goes_away_keeps_the_room_going(when)
             for person in people:  # (gone before the stop: no wait for them to read the notice)
                 person.close()
             server.send_signal(signal.SIGTERM)
-            assert server.wait(timeout=10) == 0
+            assert server.wait(timeout=DEFAULT_TIMEOUT) == 0
             assert server.stderr is not None
             errors = server.stderr.read().decode()
             assert "Traceback" not in errors and errors.count("the log's output was closed; the room goes on") == 1, errors
@@ -2005,17 +2005,17 @@ def test_ctrl_c_at_the_trust_prompt_after_switching_to_tls_stops_at_once(run, tm
 
     _server, where = serve(run, "--headless", "--no-history", "--no-announce", "--tls", "--tls-dir", str(tmp_path))
     child = pexpect.spawn(sys.executable, ["-m", "lanchat", "connect", *where, "--name", "bob", "--plain"],
-                          env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15)  # fmt: skip
+                          env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)  # fmt: skip
     try:
         child.expect_exact("Trust it and connect? [y/N] ")
         started = time.monotonic()
         child.sendintr()
-        child.expect(pexpect.EOF, timeout=5)
+        child.expect(pexpect.EOF, timeout=15)  # (a loaded machine's budget: before, 20 s and exit 1)
         took = time.monotonic() - started
         said = child.before or ""
     finally:
         child.close(force=True)
-    assert child.exitstatus == 130 and took < 5, (child.exitstatus, took, said)
+    assert child.exitstatus == 130 and took < 15, (child.exitstatus, took, said)
     assert "interrupted: not joining" in said and "Traceback" not in said, said
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from file_requests import sans_req
-from helpers import RawClient, running_server, wait_for
+from helpers import DEFAULT_TIMEOUT, RawClient, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.client_files import ClientTransfers, cut_off, taken_up, unsent
@@ -915,7 +915,7 @@ def test_a_server_killed_outright_leaves_its_files_only_until_the_next_one_uses_
         assert logged == ["removed 1 folder(s) of files left by a server that did not stop cleanly"]
     finally:
         files.close()
-        live.communicate(timeout=10)  # its stdin closes: it ends
+        live.communicate(timeout=DEFAULT_TIMEOUT)  # its stdin closes: it ends
     assert not mine.exists()
     # the one that ended without close() stays until a server next finds it unheld
     assert sorted(p.name for p in tmp_path.iterdir()) == [live_folder.name, live_folder.name + ".in-use"]

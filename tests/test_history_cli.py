@@ -388,7 +388,7 @@ def test_a_history_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_mad
     the user names is now never made, for either (the default data folder still is, on first use:
     test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing)."""
     db = tmp_path / "usb" / "term.sqlite3"
-    result = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-announce", "--history", str(db), timeout=10)
+    result = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-announce", "--history", str(db))
     assert result.returncode == 1 and "listening" not in result.stdout
     assert result.stderr.splitlines() == [
         f"lanchat: there is no folder {tmp_path / 'usb'} for the history file term.sqlite3 (a drive not plugged in? a typo?)",

@@ -176,7 +176,7 @@ def test_names_list_says_how_many_owner_rows_it_left_out(tmp_path):
     conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('z', 'zed', ?, 1.0)", (b"short",))
     conn.commit()
     conn.close()
-    shown = run_lanchat("names", "list", "--history", str(db), timeout=15)
+    shown = run_lanchat("names", "list", "--history", str(db))
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert shown.stdout.splitlines()[0].startswith("ann  ") and len(shown.stdout.splitlines()) == 1
     assert f"left out 2 entries of {db}: not as lanchat writes them" in " ".join(shown.stderr.split())
@@ -188,17 +188,17 @@ def test_a_pipe_or_a_device_given_as_the_history_is_refused_at_once(tmp_path):
     pipe = tmp_path / "chat.sqlite3"
     os.mkfifo(pipe)
     for path in (pipe, "/dev/null"):
-        shown = run_lanchat("history", str(path), timeout=15)
+        shown = run_lanchat("history", str(path))
         assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
         assert f"{path} is not a regular file (a pipe, a device, a socket), not a history file" in shown.stderr
-    served = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(pipe), timeout=15)
+    served = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(pipe))
     assert served.returncode == 1 and "is not a regular file" in served.stderr and "Traceback" not in served.stderr
     good = tmp_path / "good.sqlite3"  # a sound file, and a pipe where its journal goes
     HistoryStore(good).close()
     journal = tmp_path / "good.sqlite3.pending"
     journal.unlink()
     os.mkfifo(journal)
-    shown = run_lanchat("history", str(good), timeout=15)
+    shown = run_lanchat("history", str(good))
     assert shown.returncode == 1 and f"{journal} is not a regular file" in shown.stderr, shown.stderr
 
 

@@ -20,6 +20,7 @@ import pexpect
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import (
+    DEFAULT_TIMEOUT,
     ROOT,
     Proc,
     RawClient,
@@ -1041,7 +1042,7 @@ def test_a_second_signal_while_the_prompt_is_left_cannot_keep_echo_off(first, se
     import signal
     import termios
 
-    child = pexpect.spawn(sys.executable, ["-c", HELD_AT_THE_RESTORE], env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15)
+    child = pexpect.spawn(sys.executable, ["-c", HELD_AT_THE_RESTORE], env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)
     try:
         child.expect_exact("Room password: ")
         wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)
@@ -1106,7 +1107,7 @@ def test_serve_password_started_in_the_background_asks_after_fg():
         pytest.skip("no bash here")
     env = child_env(PS1="$ ")
     env.pop("LANCHAT_PASSWORD", None)
-    shell = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
+    shell = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=env, cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)
     serve_pid = None
     try:
         shell.expect_exact("$ ")
@@ -1159,7 +1160,7 @@ def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_t
         wait_for(lambda: "Room password: " in errors.read_text(), what="the prompt")
         os.close(master)  # the terminal goes away mid-prompt
         master = -1
-        assert proc.wait(timeout=15) == 2
+        assert proc.wait(timeout=DEFAULT_TIMEOUT) == 2
     finally:
         if master != -1:
             os.close(master)
@@ -1174,7 +1175,7 @@ def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_t
 def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
     import sys
 
-    return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
+    return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)
 
 
 def password_room() -> tuple[Proc, str, dict[str, str]]:

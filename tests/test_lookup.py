@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from helpers import ROOT, child_env, wait_for
+from helpers import DEFAULT_TIMEOUT, ROOT, child_env, wait_for
 
 from lanchat import lookup
 
@@ -190,8 +190,8 @@ def test_ctrl_c_while_the_name_is_looked_up_stops_at_once_without_a_traceback(ar
         wait_for(lambda: any("looking up 'slow.example'" in line for line in lines), timeout=20)
         started = time.monotonic()
         serve.send_signal(signal.SIGINT)
-        assert serve.wait(timeout=10) == 130
-        assert time.monotonic() - started < 5
+        assert serve.wait(timeout=DEFAULT_TIMEOUT) == 130
+        assert time.monotonic() - started < 15  # not the look-up's 20 s (nor the name server's 60): room for a loaded machine
     finally:
         if serve.poll() is None:
             serve.kill()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, Proc, TermProc, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, TermProc, short_tmp_dir
 from platform_shims import MACOS_LIKE, WINDOWS_LIKE, shimmed_env
 
 from lanchat import transport
@@ -29,7 +29,7 @@ def test_the_shim_takes_away_what_macos_lacks():
         " os.path.isdir('/proc/self/fd'), netinfo._read('/proc/net/route') == '')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True,
-                          text=True, timeout=10, check=True)
+                          text=True, timeout=DEFAULT_TIMEOUT, check=True)
     assert done.stdout.split() == ["False", "KqueueLike", "False", "False", "False", "False", "False", "True"]
 
 
@@ -156,7 +156,7 @@ def test_on_a_windows_like_python_every_command_says_in_one_line_to_use_wsl():
     env = shimmed_env(WINDOWS_LIKE)
     for command in COMMANDS:
         done = subprocess.run([sys.executable, "-m", "lanchat", *command], env=env, cwd=ROOT, capture_output=True,
-                              text=True, timeout=10, stdin=subprocess.DEVNULL)
+                              text=True, timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL)
         assert (done.returncode, done.stdout) == (1, ""), (command, done)
         assert done.stderr == (
             "lanchat: this Python has no fcntl module (Windows has none): lanchat runs on Linux and macOS, and on "
@@ -174,7 +174,7 @@ def test_the_check_for_a_unix_python_imports_nothing_on_linux():
         "before = set(sys.modules)\n"
         "print(missing_unix_module(), sorted(set(sys.modules) - before))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=DEFAULT_TIMEOUT, check=True)
     assert done.stdout.split() == ["None", "[]"]
 
 
@@ -261,7 +261,7 @@ def test_on_macos_a_host_whose_input_is_dev_null_ends_as_on_linux():
     ended in 'internal error (OSError)'. Now its input ends and it says so, as on Linux."""
     command = ["serve", "--name", "hal", "--port", "0", "--host", "127.0.0.1", "--no-history", "--no-announce"]
     done = subprocess.run([sys.executable, "-m", "lanchat", *command], env=shimmed_env(MACOS_LIKE), cwd=ROOT,
-                          capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL)
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert ("lanchat: the chat is closed: the host's input ended (it is not a terminal); "
@@ -282,7 +282,7 @@ def test_on_macos_a_client_whose_input_is_a_file_leaves_at_its_end(tmp_path):
         script.write_text("hello from a file on a mac\n", encoding="utf-8")
         with open(script, "rb") as stdin:
             done = subprocess.run([sys.executable, "-m", "lanchat", "connect", "127.0.0.1", port, "--name", "bob"],
-                                  env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True, text=True, timeout=15,
+                                  env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True, text=True, timeout=DEFAULT_TIMEOUT,
                                   stdin=stdin)
         assert done.returncode == 0, done
         assert "Traceback" not in done.stdout + done.stderr, done

@@ -162,10 +162,8 @@ def test_after_its_goodbye_a_client_stuck_writing_to_a_full_pipe_ends_on_sigterm
             said_goodbye(ann, "bob")
             assert bob.poll() is None, "bob ended without writing its last line: the test proves nothing"
             os.kill(bob.pid, signal.SIGTERM)
-            started = time.monotonic()
-            code = bob.wait(timeout=DEFAULT_TIMEOUT)
+            code = bob.wait(timeout=DEFAULT_TIMEOUT)  # it ends (before: never, until SIGKILL): a loaded machine's budget
             assert code in (0, -signal.SIGTERM), code
-            assert time.monotonic() - started < 5.0
         finally:
             if bob.poll() is None:
                 bob.kill()

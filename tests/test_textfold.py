@@ -148,13 +148,13 @@ def test_serve_at_a_narrow_terminal_shows_the_short_form_whole_on_one_row():
     import sys
 
     import pexpect
-    from helpers import ROOT, child_env
+    from helpers import DEFAULT_TIMEOUT, ROOT, child_env
 
     from lanchat.tls import short_form
 
     server = pexpect.spawn(
         sys.executable, ["-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls"],
-        env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15, dimensions=(24, 44),
+        env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT, dimensions=(24, 44),
     )
     server.logfile_read = shown = io.StringIO()
     try:

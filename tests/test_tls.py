@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from helpers import ROOT, Proc, RawClient, SerialServer, child_env, running_server, second_account_or_skip, wait_for
+from helpers import (
+    DEFAULT_TIMEOUT,
+    ROOT,
+    Proc,
+    RawClient,
+    SerialServer,
+    child_env,
+    running_server,
+    second_account_or_skip,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat import tls as tls_module
@@ -976,7 +986,7 @@ def test_a_wrong_pin_or_a_changed_fingerprint_is_refused_with_both_fingerprints(
 
 
 def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
+    return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)
 
 
 def test_the_first_connection_asks_to_trust_the_fingerprint_and_remembers_it(certificate):

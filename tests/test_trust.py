@@ -12,7 +12,7 @@ import sys
 
 import pexpect
 import pytest
-from helpers import ROOT, Proc, child_env, wait_for
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, child_env, wait_for
 
 from lanchat.tls import (
     KNOWN_SERVERS_NAME,
@@ -56,7 +56,7 @@ def test_serve_prints_the_short_form_and_a_students_first_join_asks_with_the_sam
         server.expect(rf"in short, for the board: {short_form(fp)} \(a student's first join shows it")
         student = pexpect.spawn(
             sys.executable, ["-m", "lanchat", "connect", "127.0.0.1", port, "--tls", "--name", "ann", "--plain"],
-            env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15, dimensions=(24, 100),
+            env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT, dimensions=(24, 100),
         )
         student.logfile_read = shown = io.StringIO()
         student.expect("is a TLS server not seen before")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, same_person, wait_for
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, same_person, wait_for
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -158,10 +158,9 @@ def test_sigterm_ends_a_full_screen_whose_terminal_stopped_reading(stalling):
     _wchan_readable(bob.proc.pid)
     cy = RawClient(Endpoint(host="127.0.0.1", port=int(port)), "cy")
     bob.stall_until_blocked()
-    started = time.monotonic()
     bob.proc.kill(signal.SIGTERM)
-    wait_for(lambda: not bob.proc.isalive(), timeout=10, what="bob's client to end while its terminal is stalled")
-    assert time.monotonic() - started < 5  # (about 0.7 s: the watcher waits 0.5 s; before, never while stalled)
+    # about 0.7 s (the watcher waits 0.5 s); before, never while stalled: a loaded machine's budget
+    wait_for(lambda: not bob.proc.isalive(), timeout=DEFAULT_TIMEOUT, what="bob's client to end while its terminal is stalled")
     left = cy.expect(ev.Left, timeout=5, name="bob")
     assert left.reason == "quit"  # type: ignore[attr-defined]
     bob.resume()
