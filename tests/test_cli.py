@@ -1635,13 +1635,22 @@ def test_a_web_server_on_the_port_is_named_a_suspect_within_seconds_not_after_15
     import http.server
     import threading
 
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    connected: list[float] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def setup(self) -> None:  # the connection taken: the client's wait begins
+            connected.append(time.monotonic())
+            super().setup()
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     try:
         port = web.server_address[1]
         proc = run("connect", "127.0.0.1", str(port), "--name", "ann")
         proc.expect(rf"^lanchat: connected to 127\.0\.0\.1:{port}, but no answer yet, and a lanchat server answers at once: "
-                    rf"is {port} the port `lanchat serve` printed\? \(still waiting\)$", timeout=10)  # fmt: skip
+                    rf"is {port} the port `lanchat serve` printed\? \(still waiting\)$")  # fmt: skip
+        # within a few seconds of the connection (not of the program's start, which a loaded machine slows): before, 15 s
+        assert connected and time.monotonic() - connected[0] < 10, connected
         assert proc.popen.poll() is None  # said while it still waits, not as its last word
         # and its last word says the same, not that the network may be stalled (it was, until session 45)
         proc.expect(rf"^lanchat: connected to 127\.0\.0\.1:{port}, but nothing answered there in 15 s, and a lanchat server "
