@@ -46,7 +46,7 @@ def serve_room(lab: Lab, ns: str, *extra: str) -> tuple[object, int]:
     server = lab.run(ns, "serve", "--headless", "--port", "0", "--no-history", *extra)
     port = int(server.expect(r"listening on port (\d+)").group(1))
     if "--no-announce" not in extra:
-        server.expect(r"announced as ", timeout=15)
+        server.expect(r"announced as ")
     return server, port
 
 
@@ -111,7 +111,7 @@ def test_connect_with_no_address_asks_to_join_the_only_room(lab):
     ann, bob = classroom(lab)
     server, port = serve_room(lab, ann, "--room", "ann's room")
     term = lab.term(bob, "connect", "--name", "bob", "--plain")
-    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]", timeout=15)
+    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]")
     term.send("\r")
     term.expect(r"welcome, bob")
     server.expect(r"bob joined")
@@ -123,7 +123,7 @@ def test_ctrl_c_at_the_join_question_says_interrupted_and_exits_130(lab):
     ann, bob = classroom(lab)
     server, port = serve_room(lab, ann, "--room", "ann's room")
     term = lab.term(bob, "connect", "--name", "bob", "--plain")
-    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]", timeout=15)
+    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]")
     term.send("\x03")
     term.expect(r"lanchat: interrupted: not joining")
     assert term.wait() == 130
@@ -135,7 +135,7 @@ def test_several_rooms_are_a_numbered_list_to_pick_from(lab):
     _first, first_port = serve_room(lab, ann, "--room", "ann's room")
     second, second_port = serve_room(lab, ann, "--room", "zed's room")
     term = lab.term(bob, "connect", "--name", "bob", "--plain")
-    term.expect(rf"1\. ann's room on {ANN}:{first_port}", timeout=15)
+    term.expect(rf"1\. ann's room on {ANN}:{first_port}")
     term.expect(rf"2\. zed's room on {ANN}:{second_port}")
     term.expect(r"join which room\? \[1-2, Enter for none\]")
     term.send("7\r")
@@ -149,7 +149,7 @@ def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
     ann, bob = classroom(lab)
     server, port = serve_room(lab, ann, "--room", "ann's room")
     bob_proc = lab.run(bob, "connect", "--name", "bob")
-    bob_proc.expect(rf"joining ann's room on {ANN}:{port}", timeout=15)
+    bob_proc.expect(rf"joining ann's room on {ANN}:{port}")
     bob_proc.expect(r"welcome, bob")
     bob_proc.send("/q")
     assert bob_proc.wait() == 0
@@ -170,7 +170,7 @@ def test_a_room_named_like_an_address_and_tls_cannot_make_the_status_line_lie(la
     lie = "maths at 198.51.100.7:3580 (TLS)"
     server, port = serve_room(lab, ann, "--room", lie)
     joined = lab.run(bob, "connect", "--name", "bob")
-    joined.expect(rf"joining {re.escape(lie)} on {ANN}:{port}", timeout=15)
+    joined.expect(rf"joining {re.escape(lie)} on {ANN}:{port}")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
     seen = joined.mark()
@@ -200,7 +200,7 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     wrong = lab.run(bob, "connect", "friendz", "--name", "cat")
     joined = lab.run(bob, "connect", "Friends", "--name", "bob")
     # how the name is not a machine depends on the namespace's resolver: none answering, or no such name
-    joined.expect(r"looking for a room (of that name|called 'Friends') on the local network", timeout=15)
+    joined.expect(r"looking for a room (of that name|called 'Friends') on the local network")
     joined.expect(rf"joining friends on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
@@ -239,7 +239,7 @@ def test_a_room_joined_by_name_with_the_name_server_out_of_reach_is_looked_for_f
     joined = Proc("connect", "Friends", "--name", "bob", program=program)
     wrong = Proc("connect", "friendz", "--name", "cat", program=program)
     lab.procs += [joined, wrong]
-    joined.expect(r"^lanchat: looking for a room called 'Friends' on the local network\.\.\.$", timeout=15)
+    joined.expect(r"^lanchat: looking for a room called 'Friends' on the local network\.\.\.$")
     joined.expect(rf"joining friends on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
@@ -321,7 +321,7 @@ def test_a_room_joined_by_name_is_not_kept_waiting_by_a_name_server_that_never_a
         wrong = lab.run(bob, "connect", "friendz", "--name", "cat")
         joined.expect(r"^lanchat: looking up 'Friends' \(the network's name server is slow to answer; looking for a room of "
                       r"that name on the local network meanwhile; Ctrl-C stops\)\.\.\.$", timeout=15)
-        joined.expect(rf"^lanchat: joining friends on {ANN}:{port}$", timeout=15)
+        joined.expect(rf"^lanchat: joining friends on {ANN}:{port}$")
         joined.expect(r"welcome, bob")
         server.expect(r"bob joined")
         # the name server's 10 s were not waited out: its giving up, and the search after it, were never said
@@ -342,7 +342,7 @@ def test_a_room_whose_one_word_name_reads_as_a_mistyped_address_is_still_joined_
     ann, bob = classroom(lab)
     server, port = serve_room(lab, ann, "--room", "team@lab")
     joined = lab.run(bob, "connect", "team@lab", "--name", "bob")
-    joined.expect(rf"joining team@lab on {ANN}:{port}$", timeout=15)
+    joined.expect(rf"joining team@lab on {ANN}:{port}$")
     joined.expect(r"welcome, bob")
     server.expect(r"bob joined")
     wrong = lab.run(bob, "connect", "cat@lab", "--name", "cat")
@@ -407,7 +407,7 @@ def test_two_machines_with_the_same_name_on_the_default_port_are_two_rooms(lab):
     for ns, address in ((ann, ANN), (cat, "198.18.0.3")):
         server = lab.run(ns, "serve", "--headless", "--no-history", "--room", "lab room")
         server.expect(r"listening on port 3580")
-        announced[address] = server.expect(r"announced as '(.*)' on the local network", timeout=15).group(1)
+        announced[address] = server.expect(r"announced as '(.*)' on the local network").group(1)
     assert sorted(announced.values()) == ["lab room", "lab room-2"]  # multicast DNS renamed the second
     # and the second's log says why, and the name its students type: not only "announced as 'lab room-2'"
     renamed = next(ns_server for ns_server in lab.procs if "'lab room-2'" in ns_server.output)
@@ -477,7 +477,7 @@ def test_a_laptop_on_two_networks_each_with_a_lab_room_lists_both(lab):
     servers = [lab.run(ns, "serve", "--headless", "--no-history", "--room", "lab room", *extra)
                for ns, extra in ((ann, ["--tls"]), (eve, []))]  # fmt: skip
     for server in servers:
-        server.expect(r"announced as 'lab room' on the local network", timeout=15)
+        server.expect(r"announced as 'lab room' on the local network")
     rooms = rooms_seen(lab, bob)
     assert sorted((r["room"], r["address"], r["port"], r["fingerprint"]) for r in rooms) == [
         ("lab room", ANN, 3580, None), ("lab room", "198.19.0.1", 3580, None)], rooms
@@ -669,7 +669,7 @@ def test_a_tls_room_is_announced_with_its_fingerprint_and_joined_pinned_to_it(la
     [room] = rooms_seen(lab, bob)
     assert (room["room"], room["fingerprint"]) == ("safe room", pin)
     bob_proc = lab.run(bob, "connect", "--name", "bob")  # no address, no --fingerprint: the announcement's
-    bob_proc.expect(rf"joining safe room on {ANN}:{port}", timeout=15)
+    bob_proc.expect(rf"joining safe room on {ANN}:{port}")
     bob_proc.expect(r"welcome, bob")
     assert "not seen before" not in bob_proc.output  # pinned, so nobody is asked to trust it
     # the fingerprint to compare with the teacher's board (README), and no --fingerprint bob never typed
@@ -792,7 +792,7 @@ def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
     move_the_host(lab, ann)
     server.expect(rf"this machine's address changed: announcing the room again; join with: lanchat connect "
                   rf"{re.escape(MOVED)} {port}$", timeout=10)
-    server.expect(r'announced as .ann.s room. on the local network', timeout=15)
+    server.expect(r'announced as .ann.s room. on the local network')
     found = wait_for(lambda: [r for r in rooms_seen(lab, bob) if r["address"] == MOVED], timeout=20,
                      what="the room announced at its new address")
     assert [(r["room"], r["port"]) for r in found] == [("ann's room", port)]
@@ -816,7 +816,7 @@ def test_a_room_started_before_the_machine_has_an_address_is_announced_once_it_h
     lab.ip(ann, "link", "set", "lan0", "up")
     lab.ip(ann, "route", "replace", "224.0.0.0/4", "dev", "lan0")
     server.expect(rf"this machine's address changed: announcing the room; join with: lanchat connect {ANN} {port}$", timeout=10)
-    server.expect(r"announced as .ann.s room. on the local network", timeout=15)
+    server.expect(r"announced as .ann.s room. on the local network")
     found = wait_for(lambda: rooms_seen(lab, bob), timeout=20, what="the room announced")
     assert [(r["room"], r["address"], r["port"]) for r in found] == [("ann's room", ANN, port)]
 
@@ -844,14 +844,14 @@ def test_a_client_follows_a_room_whose_host_got_a_new_address_and_nothing_typed_
             anns[how] = lab.run(lans[how][0], "connect", "127.0.0.1", str(ports[how]), "--name", "ann", *pin)
     for how, server in servers.items():
         with _joined(how):
-            server.expect(r"announced as ", timeout=15)
+            server.expect(r"announced as ")
             anns[how].expect(r"welcome, ann")
     for how in FOLLOWS:
         where = [ANN, str(ports[how])] if how == "by address" else []
         bobs[how] = lab.run(lans[how][1], "connect", *where, "--name", "bob")
     for how in FOLLOWS:
         with _joined(how):
-            bobs[how].expect(r"welcome, bob", timeout=15)
+            bobs[how].expect(r"welcome, bob")
     for how in FOLLOWS:
         move_the_host(lab, lans[how][0])
         bobs[how].send("typed while the host moved")
@@ -881,7 +881,7 @@ def test_a_student_who_moves_to_another_wifi_with_the_room_finds_it_there(lab):
     host = lab.run(ann, "connect", "127.0.0.1", str(port), "--name", "ann")
     host.expect(r"welcome, ann")
     student = lab.run(bob, "connect", ANN, str(port), "--name", "bob")
-    student.expect(r"welcome, bob", timeout=15)
+    student.expect(r"welcome, bob")
     # bob's machine hears the room answer (his watch knows it by its name from then on; one that
     # never heard it follows only the address joined, and cannot know the room at a new one)
     assert [r["address"] for r in rooms_seen(lab, bob)] == [ANN]
@@ -918,11 +918,11 @@ def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(l
     host = lab.term(ann_ns, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room", *extra,
                     cols=230)
     port = host.wait_screen(lambda rows: re.search(rf"ann │ host │ {re.escape(ANN)}:(\d+)( \(TLS\))? │", _status_line(rows)),
-                            timeout=15, what="the status line with ann's address").group(1)  # type: ignore[attr-defined]
+                            what="the status line with ann's address").group(1)  # type: ignore[attr-defined]
     pin = re.search(r"--fingerprint SHA256:\S+", host.text).group(0) if how == "tls" else ""  # type: ignore[union-attr]
     command = f"lanchat connect {MOVED} {port}" + (f" {pin}" if pin else "")
     move_the_host(lab, ann_ns)
-    host.expect(rf"-!- this machine's address changed: others join with `{re.escape(command)}`", timeout=15)
+    host.expect(rf"-!- this machine's address changed: others join with `{re.escape(command)}`")
     status = f"ann │ host │ {MOVED}:{port}{' (TLS)' if pin else ''} │"
     host.wait_screen(lambda rows: status in _status_line(rows), what="the new address on the status line")
     host.send("/address\r")

@@ -2496,7 +2496,7 @@ def test_a_line_whose_echo_the_drop_took_is_not_shown_as_missed():
     try:
         bob.expect(r"welcome, bob")
         bob.send("typed while cut\r")
-        bob.expect(r"back in the room as bob", timeout=15)
+        bob.expect(r"back in the room as bob")
         bob.expect(r"end of what you missed \(1 message\)")
         bob.send("after\r")
         wait_for(lambda: "after" in server.again, what="bob's next line at the server")
@@ -2532,7 +2532,7 @@ def test_a_line_sent_under_ones_name_while_away_is_missed_not_shown_as_ones_own(
     bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", rows=24, cols=80)
     try:
         bob.expect(r"welcome, bob")
-        bob.expect(r"back in the room as bob", timeout=15)
+        bob.expect(r"back in the room as bob")
         bob.expect(r"end of what you missed \(1 message\)")
         screen = bob.text
         assert "[History] bob: send me the password" in screen, screen

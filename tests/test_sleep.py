@@ -112,7 +112,7 @@ def test_a_student_whose_lid_was_closed_all_night_is_back_within_seconds_of_open
     lab.ip(laptop, "link", "set", "lan0", "up")  # the lid opens
     os.kill(bob.popen.pid, signal.SIGCONT)
     woke = bob.mark()
-    bob.expect(r"back in the room as bob", timeout=15, start=woke)  # not after a minute's quiet spell
+    bob.expect(r"back in the room as bob", start=woke)  # not after a minute's quiet spell
     # what he missed began last night: its header printed after the line naming Tuesday says so
     bob.expect(r"\[2026-12-07 23:5\d:\d\d\] -!- missed while you were away:$", start=woke)
     bob.expect(r"\[2026-12-07 23:5\d:\d\d\] \[History\] ann: still up$", start=woke)
@@ -201,7 +201,7 @@ def test_a_laptop_that_slept_while_the_room_was_down_tries_again_as_soon_as_it_w
         server.expect(r"listening on port")
         woke = bob.mark()
         clock.forward(3600.0, time.time())  # the lid opens an hour later (his monotonic clock stood still)
-        bob.expect(r"back in the room as bob", timeout=15, start=woke)
+        bob.expect(r"back in the room as bob", start=woke)
         bob.send("after lunch")
         bob.expect(r"bob: after lunch$")
     finally:

@@ -302,7 +302,7 @@ def test_two_machines_cloned_from_one_image_each_say_once_that_the_other_has_the
                     "--tls-dir", str(image), cols=200, rows=30)
     host.expect(r"announcing 'lab A' on the local network")
     sister = lab.run(one, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab A2", "--tls", "--tls-dir", str(image))
-    sister.expect(r"announced as 'lab A2'", timeout=15)
+    sister.expect(r"announced as 'lab A2'")
     clone = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab B", "--tls", "--tls-dir", str(image))
     port = clone.expect(r"listening on port (\d+)").group(1)
     clone.expect(rf"warning: another machine announces a room with this room's TLS certificate: 'lab A2?' at {ANN}:\d+ ",
@@ -343,7 +343,7 @@ def test_an_announcement_of_this_rooms_fingerprint_is_no_clone_until_its_server_
     ensure_certificate(tmp_path / "eve")
     host = lab.run(one, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab A", "--tls", "--tls-dir", str(image))
     fp = host.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
-    host.expect(r"announced as 'lab A'", timeout=15)
+    host.expect(r"announced as 'lab A'")
     hers = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--no-announce", "--tls",
                    "--tls-dir", str(tmp_path / "eve"))
     her_port = hers.expect(r"listening on port (\d+)").group(1)
@@ -351,7 +351,7 @@ def test_an_announcement_of_this_rooms_fingerprint_is_no_clone_until_its_server_
     for port in (her_port, "9"):  # her own certificate there; nothing listening there
         forger = Proc(fp, port, BOB, program=["ip", "netns", "exec", two, sys.executable, "-c", _FORGER])
         lab.procs.append(forger)
-        forger.expect(r"forged as lab A copy(-\d+)? None", timeout=15)
+        forger.expect(r"forged as lab A copy(-\d+)? None")
         forged.append(forger)
     clone = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab B", "--tls", "--tls-dir", str(image))
     port = clone.expect(r"listening on port (\d+)").group(1)
