@@ -508,7 +508,7 @@ def test_a_handshake_through_a_stalled_link_says_so_not_that_it_may_not_be_lanch
 
 
 @pytest.mark.parametrize("family", ["tcp", "unix"])
-def test_a_connection_that_never_hears_a_byte_says_the_program_there_does_not_answer_not_the_network(family, tmp_path):
+def test_a_connection_that_never_hears_a_byte_says_the_program_there_does_not_answer_not_the_network(family, sock_dir):
     """The connection was made (the network did its part) and not a byte came back: the last word
     blamed a stalled network or a sleeping machine first, after the note at 3 s had said a lanchat
     server answers at once. Now it says so again: another program, or a server stopped or stuck.
@@ -523,7 +523,7 @@ def test_a_connection_that_never_hears_a_byte_says_the_program_there_does_not_an
         ours = socket.create_connection(("127.0.0.1", port), timeout=5)
         where, question = f"127.0.0.1:{port}", f"is {port} the port `lanchat serve` printed?"
     else:
-        path = str(tmp_path / "s")
+        path = f"{sock_dir}/s"
         listener = socket.socket(socket.AF_UNIX)
         listener.bind(path)
         listener.listen()
