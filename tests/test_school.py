@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import re
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import Proc, child_env
@@ -173,15 +175,32 @@ def test_a_room_of_another_name_at_a_remembered_address_is_refused_calmly_and_th
         check_fingerprint(where, physics, known=known, pinned=physics, announced=True, room="physics 2A")
 
 
+def _free_run_below_the_ephemeral_ports(length: int = 4) -> int:
+    """A port P with P .. P + length - 1 free, below the kernel's ephemeral range: there no other
+    test's connection or port-0 listener can take P + 2 between two offers of "the next free
+    port" (serve's, then doctor's), which made them differ by chance."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for candidate in random.sample(range(max(1024, low - 12_000), low - length), 300):
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(candidate, candidate + length):
+                    held.enter_context(socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True))
+        except OSError:
+            continue
+        return candidate
+    pytest.skip(f"no {length} free ports in a row below {low}")
+
+
 def test_a_second_and_a_third_teacher_on_one_machine_are_offered_a_port_that_is_free(tmp_path):
     """Two classes on one machine: the second `serve` on 3580 read "or choose another port with
     --port" (which? --port 0 picks another at each restart, where students do not follow), and
     `lanchat doctor` offered 3581 blindly, which the third teacher found taken by the second. Both
     now name the next port free after it."""
-    first = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history")
+    port = _free_run_below_the_ephemeral_ports()
+    first = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
     second_room = None
     try:
-        port = int(first.expect(r"listening on port (\d+)").group(1))
+        assert int(first.expect(r"listening on port (\d+)").group(1)) == port
         with contextlib.suppress(OSError):  # the second teacher's room on the port after (or someone else's there already)
             second_room = socket.create_server(("", port + 1), family=socket.AF_INET6, dualstack_ipv6=True)
         third = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
