@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, NamedTuple, Union
 
 import msgspec
 
-# The name rule lives in names.py (NFKC, case fold, confusable skeleton, invisible characters);
+# The name rule lives in names.py (NFKC, case fold, confusable skeleton, invisible characters, brackets);
 # it is re-exported here because every module already asks events for it.
 from .names import MAX_NAME_CHARS, name_key, name_problem  # noqa: F401
 

@@ -22,6 +22,9 @@ only its five ASCII entries, so a server whose room is all ASCII never holds the
 Invisible characters (zero-width spaces and joiners, bidi controls, tag characters
 U+E0000-U+E007F, variation selectors, Hangul fillers...) are refused in names outright, with
 the character named in the reason: two names that differ only by one would look the same.
+So are brackets of every kind (``holds_bracket``): the room marks a name with words in
+brackets after it (``ann (host)``, ``bob (op)``, ``(away)``), and ``bob（op）`` in full width
+read as an operator to the whole class.
 """
 
 from __future__ import annotations
@@ -82,8 +85,8 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
 
     1 to 32 printable characters, no whitespace, nothing invisible, not starting with ``/``,
-    no ``!`` nor anything drawn like it (``！``, ``ǃ``: by the key); whether it is taken is the
-    room's business (compared by ``name_key``).
+    no ``!`` nor anything drawn like it (``！``, ``ǃ``: by the key), no bracket of any kind
+    (``holds_bracket``); whether it is taken is the room's business (compared by ``name_key``).
     """
     if not name:
         return "a name needs at least one character"
@@ -110,7 +113,40 @@ def name_problem(name: str) -> str | None:
         return "a name cannot contain ! (lanchat marks its own notices with -!-)"
     if reads_as_ban_number(name):
         return "a name cannot be # and a number (/unban #N means the ban /bans numbers N)"
+    bracket = holds_bracket(name)
+    if bracket is not None:
+        return f"a name cannot hold brackets ({describe(bracket)}): lanchat marks names with them, as in 'ann (host)'"
     return None
+
+
+# ASCII's open and close punctuation (Unicode categories Ps and Pe): the brackets of a name
+# that is all ASCII, answered without Unicode's tables
+ASCII_BRACKETS = frozenset("()[]{}")
+BRACKET_CATEGORIES = ("Ps", "Pe")
+
+
+def holds_bracket(name: str) -> str | None:
+    """The first character of ``name`` that is a bracket, or None (docs/PROTOCOL.md 5.2).
+
+    The roster and /who mark a name with words in brackets after it (``bob (op)``, ``ann
+    (host)``, ``(away)``, ``(turn)``), and names hold no spaces, so ``bob(op)`` differs from an
+    operator's row by one blank column: on a projector, none. Refused with it: every character
+    that is Unicode's open or close punctuation (categories Ps and Pe: ``[``, ``{``, ``「``,
+    ``⟮``), is one in its compatibility form (NFKC: ``（`` full width, ``﹙`` small, ``⁽``
+    superscript, ``₍`` subscript, ``⑴`` parenthesized digit one) or is drawn like one (the
+    look-alike keys: ``❨``). A category, not a list of look-alikes: Unicode holds some 300 of
+    them, a dozen drawn round that neither NFKC nor the confusables data folds to ``(``."""
+    if name.isascii():
+        return next((ch for ch in name if ch in ASCII_BRACKETS), None)
+    return next((ch for ch in name if _is_bracket(ch)), None)
+
+
+@lru_cache(maxsize=1024)
+def _is_bracket(ch: str) -> bool:
+    if ch.isascii():
+        return ch in ASCII_BRACKETS
+    forms = (ch, unicodedata.normalize("NFKC", ch), name_key(ch), *look_keys(ch))
+    return any(unicodedata.category(part) in BRACKET_CATEGORIES for form in forms for part in form)
 
 
 def reads_as_ban_number(name: str) -> bool:

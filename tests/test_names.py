@@ -278,3 +278,126 @@ def test_a_name_that_reads_as_a_ban_number_is_refused():
         assert problem is not None and "/unban #" in problem, name
     for name in ["#", "#ann", "#1a", "a#1", "#lol", "1", "♯1"]:
         assert name_problem(name) is None, name
+
+
+# ------------------------------------------------- names that read as the room's marks
+
+# Each reads, in the roster and in /who, as "bob (op)", the room's mark of an operator: full-width
+# brackets (U+FF08/U+FF09) carry their own space; small, superscript, subscript ones; ornaments
+# drawn round that neither NFKC nor the confusables data make "(" (U+276A); ASCII; a square bracket.
+MARK_LOOK_ALIKES = ["bob\uff08op\uff09", "bob\ufe59op\ufe5a", "bob\u207dop\u207e", "bob\u208dop\u208e",
+                    "bob\u276aop\u276b", "bob(op)", "ann(host)", "bob[op]", "ann\u2474", "\u2768op\u2769"]  # fmt: skip
+OTHER_SCRIPTS = ["Zo\u00eb", "\u674e\u96f7", "\u00d6mer", "\u0416\u0435\u043d\u044f", "\u0905\u092e\u093f\u0924", "ann-2", "<3", "x.y"]
+
+
+def _first_bracket(name: str) -> str:
+    return next(ch for ch in name if not (ch.isascii() and ch.isalpha()))  # the names above: ASCII letters and brackets
+
+
+@pytest.mark.parametrize("name", MARK_LOOK_ALIKES)
+def test_a_name_cannot_hold_a_bracket_of_any_form_and_the_reason_names_it(name):
+    from lanchat.names import describe
+
+    problem = name_problem(name)
+    assert problem is not None and "brackets" in problem and describe(_first_bracket(name)) in problem, problem
+    assert "'ann (host)'" in problem  # why: what the room marks names with
+
+
+def test_names_in_other_scripts_with_no_bracket_still_have_no_problem():
+    for name in OTHER_SCRIPTS:
+        assert name_problem(name) is None, name
+
+
+def test_nobody_joins_or_renames_as_a_name_that_reads_as_an_operators_or_the_hosts():
+    """From the attacker's side: a student joined as 'bob（op）' (full-width brackets, which carry
+    their own space), and the whole class's roster read 'bob（op）', an operator. Every such
+    hello is refused with bad-name, the character named; so is a /nick to one; names in other
+    scripts still join, and nobody heard of a join or a rename."""
+    from lanchat.names import describe
+
+    with running_server() as (_server, endpoint):
+        teacher = RawClient(endpoint, "teacher")
+        for name in MARK_LOOK_ALIKES:
+            student = RawClient(endpoint)
+            student.send(ev.Hello(name=name))
+            error = student.expect(ev.Error)
+            assert error.code == ev.E_BAD_NAME and not error.fatal, error
+            assert "brackets" in error.message and describe(_first_bracket(name)) in error.message, error.message
+            student.close()
+        joined = [RawClient(endpoint, name) for name in OTHER_SCRIPTS[:3]]
+        omer = joined[2]
+        assert omer.welcome.name == "\u00d6mer"
+        for name in MARK_LOOK_ALIKES[:6]:  # the round ones: /nick is refused as the hello was
+            omer.send(ev.Nick(name=name))
+            error = omer.expect(ev.Error)
+            assert error.code == ev.E_BAD_NAME and describe(_first_bracket(name)) in error.message, error.message
+        omer.send(ev.Say(text="still \u00d6mer"))
+        heard = []
+        while not (isinstance(event := teacher.expect(ev.Event), ev.Message) and event.text == "still \u00d6mer"):
+            heard.append(event)
+        assert event.sender == "\u00d6mer"
+        assert [e.name for e in heard if isinstance(e, ev.Joined)] == OTHER_SCRIPTS[:3]
+        assert not [e for e in heard if isinstance(e, ev.Renamed)]
+        for client in (teacher, *joined):
+            client.close()
+
+
+def test_a_name_kept_from_before_the_rule_is_shown_as_it_was_and_refused_on_rejoin(tmp_path):
+    """A history file from before the rule: 'bob（op）' owned by a key, and lines said under it.
+    The room still starts, replays the lines with the sender as stored (a newcomer's screen
+    draws them and the roster as before, nothing raised), and the key joining again as
+    'bob（op）' is refused with bad-name: the same connection then joins as 'bob'."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+    from lanchat.history import HistoryStore
+    from lanchat.session import Session
+    from lanchat.ui import render
+    from lanchat.ui.view import View
+
+    old, key = "bob\uff08op\uff09", Ed25519PrivateKey.generate()
+    store = HistoryStore(tmp_path / "chat.sqlite3")
+    store.claim(old, identity.public_bytes(key), time=1.0)
+    store.append(time=1_700_000_000.0, sender=old, text="I am an operator")
+    store.append(time=1_700_000_001.0, sender="bob(op)", text="me too")
+    try:
+        with running_server(history=store) as (_server, endpoint):
+            ann = RawClient(endpoint, "ann")
+            replayed = [ann.expect(ev.Message) for _ in range(2)]
+            assert [(m.sender, m.text) for m in replayed] == [(old, "I am an operator"), ("bob(op)", "me too")]
+            bob = RawClient(endpoint, key=key)
+            bob.hello(old)
+            error = bob.expect(ev.Error)
+            assert error.code == ev.E_BAD_NAME and not error.fatal and "U+FF08 FULLWIDTH LEFT PARENTHESIS" in error.message
+            bob.hello("bob")
+            assert bob.expect(ev.Welcome).name == "bob"
+            ann.expect(ev.Joined, name="bob")
+            session = Session(name="ann", role="client", members=["ann", old, "bob"], host="hal", clock=lambda: 1_700_000_002.0)
+            view = View(session)
+            for event in replayed:
+                view.add(session.on_event(event))
+            view.show_roster = True
+            screen = "\n".join(render.render(view, 24, 120).text())
+            assert "I am an operator" in screen and old in screen
+            ann.close()
+            bob.close()
+    finally:
+        store.close()
+
+
+def test_the_client_refuses_such_a_name_before_sending_it(capsys):
+    """The client's own early checks are the same rule: `connect --name` and `/nick` say why at
+    once, naming the character, and send nothing."""
+    from lanchat.cli.args import build_parser
+    from lanchat.session import Local, Outgoing, Session
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["connect", "127.0.0.1:3580", "--name", "bob\uff08op\uff09"])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "cannot be used: a name cannot hold brackets (U+FF08 FULLWIDTH LEFT PARENTHESIS)" in line, line
+    session = Session(name="bob", role="client", members=["bob"])
+    done = session.parse_input("/nick bob\u207dop\u207e")
+    assert isinstance(done, Local), done
+    assert "a name cannot hold brackets (U+207D SUPERSCRIPT LEFT PARENTHESIS)" in done.lines[0].text
+    assert session.parse_input("/nick \u00d6mer") == Outgoing(ev.Nick(name="\u00d6mer"))
