@@ -767,6 +767,56 @@ def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir:
     assert "calm" in server_text and not socket_path.exists()
 
 
+def long_temp_folder(sock_dir: str) -> str:
+    """A temp folder as some Jupyter setups give (a JupyterHub's, a snap's): 90 bytes, so a socket
+    file in a folder made in it is past AF_UNIX's 107 ("OSError: AF_UNIX path too long")."""
+    folder = Path(sock_dir) / ("jupyter-runtime-" + "x" * 40) / ("tmp-" + "y" * 40)
+    folder.mkdir(parents=True)
+    assert len(os.fsencode(folder)) > 80
+    return str(folder)
+
+
+def assert_explains_the_socket_path_limit(text: str) -> None:
+    """One paragraph instead of a traceback: the limit, why (the kernel's fixed field), what to do."""
+    assert "AF_UNIX path too long" not in text and "Traceback" not in text, text[-1500:]
+    assert "at most 107 bytes" in text and "sun_path" in text, text[-1500:]
+
+
+@pytest.mark.parametrize("name", ["06_colour_messenger.ipynb", "09_labs_servers_that_hold_up.ipynb"])
+def test_a_long_temp_folder_is_explained_and_the_notebook_still_runs(name: str, kernel_name: str, workdir: Path,
+                                                                     sock_dir: str) -> None:
+    """A student whose Jupyter has a long temp folder (TMPDIR) got "OSError: AF_UNIX path too long"
+    and a traceback at notebook 06's first bind. The notebook says why in one paragraph, makes
+    its folder of socket files in /tmp instead, and runs to the end."""
+    env = notebook_env(TMPDIR=long_temp_folder(sock_dir))
+    nb = asyncio.run(execute(workdir / name, kernel_name, env, probes=False))
+    text = printed(nb)
+    assert_explains_the_socket_path_limit(text)
+    assert "makes its folder in /tmp instead" in text, text[-1500:]
+    assert not [out for cell in nb.cells for out in cell.get("outputs", []) if out.output_type == "error"]
+
+
+@pytest.mark.parametrize("setting", ["LANCHAT_SOCKET", "TMPDIR"])
+def test_pair_000_says_a_socket_path_is_too_long_and_what_to_set(setting: str, kernel_name: str, workdir: Path,
+                                                                sock_dir: str) -> None:
+    """Pair 000's path, given (LANCHAT_SOCKET) or made in a long temp folder without $XDG_RUNTIME_DIR,
+    past the limit: both kernels would have met "AF_UNIX path too long" in a traceback. Each says
+    why and to set LANCHAT_SOCKET to a shorter path, and stops there (sys.exit), as on a taken port."""
+    folder = long_temp_folder(sock_dir)
+    env = {"LANCHAT_SOCKET": os.path.join(folder, "colour.sock")} if setting == "LANCHAT_SOCKET" else {"TMPDIR": folder}
+    for role in ("server", "client"):
+        path = workdir / "pairs" / f"000_{role}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        run_env = notebook_env(**env)
+        run_env.pop("XDG_RUNTIME_DIR", None)
+        with pytest.raises(CellExecutionError) as stopped:
+            asyncio.run(run_notebook(nb, kernel_name, path, run_env))
+        assert "SystemExit" in str(stopped.value), str(stopped.value)[-800:]
+        text = outputs(nb)
+        assert_explains_the_socket_path_limit(text)
+        assert "Set LANCHAT_SOCKET to a shorter path" in text, text[-1500:]
+
+
 def test_pair_000_tcp_variant_for_windows(kernel_name: str, workdir: Path) -> None:
     # The notebook binds the port it is given (seed 000 has no port file), so the port is chosen
     # here, free when chosen; a kernel started meanwhile (each binds one of its own on 127.0.0.1 port 0,

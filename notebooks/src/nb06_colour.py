@@ -1,6 +1,9 @@
 """Notebook 06: seed 000's colour messenger over an AF_UNIX socket."""
 
+from textwrap import dedent
+
 from cells import Notebook
+from socket_paths import scratch_folder
 
 
 def notebooks() -> list[Notebook]:
@@ -31,21 +34,31 @@ def notebooks() -> list[Notebook]:
         The socket path lives in a fresh temporary folder (deleted at the end), so this notebook never touches
         the socket of a server that is already running (such as `pairs/000_server.ipynb`, which uses
         `LANCHAT_SOCKET`). The faker seed makes the "random" colours the same on every run.
-        """,
-        """
-        import os
-        import socket
-        import tempfile
-        import threading
 
-        from faker import Faker
-
-        scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb06-")
-        SOCKET_PATH = os.path.join(scratch.name, "colour.sock")
-        TIMEOUT = 10.0
-        SEED = 7
-        print("socket path:", SOCKET_PATH)
+        A socket path has a length limit (lanchat's `unix_path_limit()`: 107 bytes on Linux, 103 on macOS): when
+        the temporary folder's path is too long for it, the cell says so and uses a folder in `/tmp`.
         """,
+        dedent(
+            """
+            import os
+            import socket
+            import tempfile
+            import threading
+
+            from faker import Faker
+
+            from lanchat.transport import unix_path_limit
+            """
+        )
+        + scratch_folder("lanchat-nb06-", '"nobody-here.sock"', "the longest socket path below")
+        + dedent(
+            """
+            SOCKET_PATH = os.path.join(scratch.name, "colour.sock")
+            TIMEOUT = 10.0
+            SEED = 7
+            print("socket path:", SOCKET_PATH)
+            """
+        ),
     )
     nb.md("## The server, steps 1 to 4")
     nb.step(

@@ -1,6 +1,9 @@
 """Notebook 09: labs on servers that hold up: a client that never reads, a peer that vanished, a private AF_UNIX socket."""
 
+from textwrap import dedent
+
 from cells import Notebook
+from socket_paths import scratch_folder
 
 
 def notebooks() -> list[Notebook]:
@@ -22,35 +25,41 @@ def notebooks() -> list[Notebook]:
         """
         ## Settings
         """,
-        """
-        import os
-        import selectors
-        import socket
-        import stat
-        import sys
-        import tempfile
-        import threading
-        import time
+        dedent(
+            """
+            import os
+            import selectors
+            import socket
+            import stat
+            import sys
+            import tempfile
+            import threading
+            import time
 
-        from lanchat.wire import FrameDecoder, FrameError, frame
+            from lanchat.transport import unix_path_limit
+            from lanchat.wire import FrameDecoder, FrameError, frame
 
-        HOST = "127.0.0.1"
-        TIMEOUT = 10.0
-        scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb09-")
+            HOST = "127.0.0.1"
+            TIMEOUT = 10.0
+            """
+        )
+        + scratch_folder("lanchat-nb09-", '"tmpXXXXXXXX", "private.sock"', "lab 3's longest: a folder made in it, a socket")
+        + dedent(
+            """
+
+            def wait_for(condition, timeout=TIMEOUT):
+                # poll a condition until it holds or the deadline passes; returns whether it held
+                deadline = time.monotonic() + timeout
+                while not condition():
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(0.005)  # polling interval; the deadline decides
+                return True
 
 
-        def wait_for(condition, timeout=TIMEOUT):
-            # poll a condition until it holds or the deadline passes; returns whether it held
-            deadline = time.monotonic() + timeout
-            while not condition():
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.005)  # polling interval; the deadline decides
-            return True
-
-
-        print("scratch folder:", scratch.name)
-        """,
+            print("scratch folder:", scratch.name)
+            """
+        ),
     )
     # ------------------------------------------------------------------ lab 1
     nb.md(

@@ -1,6 +1,7 @@
 """The paired notebooks: each seed's server and client as two notebooks for two kernels."""
 
 from cells import Notebook
+from socket_paths import refuse_a_long_path
 
 SCRIPTED_INPUT = '''
 def ask(prompt):
@@ -402,6 +403,8 @@ def settings_unix(role: str) -> str:
     return f'''
 {imports}
 
+from lanchat.transport import unix_path_limit
+
 
 def private_folder():
     # A folder only this user can enter, so that on a shared machine (a JupyterHub, a lab server) two
@@ -433,6 +436,7 @@ else:
     FAMILY, SOCKET_PATH = socket.AF_INET, None
     ADDRESS = ("127.0.0.1", int(os.environ.get("LANCHAT_PORT", "3581")))
     print("no AF_UNIX here (or LANCHAT_COLOUR_TCP is set): using TCP on", ADDRESS)
+{refuse_a_long_path("LANCHAT_SOCKET")}
 {SCRIPTED_INPUT}
 '''
 
@@ -454,6 +458,8 @@ def pair_000() -> list[Notebook]:
         server. So the default path is in a folder **only you** can enter (`$XDG_RUNTIME_DIR`, or
         `lanchat-<your user id>` in the temp folder, mode 0700), and the socket file itself is created **0600**
         (only you may connect). Both notebooks compute the same path, because they run as the same user.
+        A socket path is at most 107 bytes (103 on macOS; lanchat's `unix_path_limit()`): past it, both
+        notebooks say so and stop, and a shorter `LANCHAT_SOCKET` is the way on.
 
         **Windows:** Python on Windows has no AF_UNIX sockets. There both notebooks use the same program over TCP
         on 127.0.0.1 (port `LANCHAT_PORT`, default 3581); set `LANCHAT_COLOUR_TCP=1` to try that anywhere.
