@@ -514,6 +514,7 @@ class QuietSocket:
     def __init__(self, wire: dict[int, bytearray], cid: int) -> None:
         self.wire, self.cid = wire, cid
         self.reading, self.writing, self.finished = True, False, False
+        self.pieces = 0  # plain
 
     def send(self, data: bytes) -> int:
         self.wire.setdefault(self.cid, bytearray()).extend(data)

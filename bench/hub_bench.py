@@ -52,6 +52,7 @@ class Sink:
     """A writer that takes every byte at once, as a fast reader's socket would."""
 
     writing = False
+    pieces = 0  # plain
 
     def __init__(self) -> None:
         self.bytes = 0

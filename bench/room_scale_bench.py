@@ -41,6 +41,7 @@ class Sink:
     """A writer that takes every byte at once, as a fast reader's socket would."""
 
     writing = False
+    pieces = 0  # plain
 
     def send(self, data: bytes) -> int:
         return len(data)

@@ -35,6 +35,7 @@ class Writer(Protocol):
     """What the hub needs of one connection's socket to flush it (server.Client is one)."""
 
     writing: bool  # the loop is watching for writability
+    pieces: int  # TLS: send() encrypts what it is handed, up to this much a pass (Outbox.flush); 0: plain
 
     def send(self, data: bytes) -> int: ...  # as socket.send: may take fewer bytes, or raise
 
@@ -92,7 +93,7 @@ class Flush:
                 if writer is None:
                     continue
                 try:
-                    sent = write(queue, writer.send)
+                    sent = write(queue, writer.send, writer.pieces)
                     if queue.out:
                         self.backlog_unchecked = True
                         if sent:

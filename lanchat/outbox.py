@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from itertools import islice
 
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
 # Join and leave notices to fewer go out at once (the wait below pays off only in a big room).
@@ -34,6 +35,10 @@ FANOUT_CACHE_MIN = 8
 # a class of 500 joining at once then costs a few writes per person instead of one per join.
 # Anything else sent to a person takes their waiting notices along at once, in order.
 NOTICE_DELAY_SECONDS = 0.05
+# A socket that encrypts what it is handed (TLS) is given frames as they are queued, never a copy
+# made only for it: a frame of this size or more (a download's piece) goes alone, smaller ones
+# (chat) are joined up to this, one record's worth, so a burst of lines is not a record each.
+JOIN_BELOW_BYTES = 16 * 1024
 
 
 class Queue:
@@ -287,13 +292,17 @@ class Outbox:
 
     # ---------------------------------------------------------------- writing
 
-    def flush(self, queue: Queue, send: Callable[[bytes], int]) -> int:
+    def flush(self, queue: Queue, send: Callable[[bytes], int], pieces: int = 0) -> int:
         """One write of what ``queue`` holds through ``send`` (a socket's send: it may take
         fewer bytes, or raise BlockingIOError for none). Returns the bytes written; an OSError
-        other than "try again" is the caller's. Past the limit afterwards: ``over_limit``."""
+        other than "try again" is the caller's. Past the limit afterwards: ``over_limit``.
+        ``pieces``: ``send`` encrypts what it is handed (TLS), up to this much a pass, in
+        frames as queued (``_flush_pieces``); 0: one send of up to flush_bytes joined."""
         out = queue.out
         sent = 0
-        if out:
+        if pieces:
+            sent = _flush_pieces(queue, send, pieces)
+        elif out:
             if queue.out_bytes <= self.flush_bytes:
                 batch = len(out)  # the usual case: everything queued goes in one send()
             else:
@@ -316,24 +325,63 @@ class Outbox:
                 queue.offered = 0
             elif sent:
                 queue.offered = 0
-                self._sent_part(queue, sent, batch)
+                _sent_part(queue, sent, batch)
         if queue.out_bytes > self.max_queue_bytes:
             self.over_limit(queue.cid)  # still this much unsent after a write: it is not reading
         return sent
 
-    def _sent_part(self, queue: Queue, sent: int, batch: int) -> None:
-        """``sent`` bytes of the first ``batch`` queued chunks went out: drop the frames that
-        went out whole; keep the unsent tail of one cut short and remember that it is a tail,
-        so discard never leaves half a frame behind."""
-        out = queue.out
-        queue.out_bytes -= sent
-        done = 0
-        while done < batch and sent >= len(out[done]):
-            sent -= len(out[done])
-            done += 1
-        if done:
-            del out[:done]
-            queue.head_partial = False
-        if sent:
-            out[0] = out[0][sent:]
-            queue.head_partial = True
+
+def _flush_pieces(queue: Queue, send: Callable[[bytes], int], pieces: int) -> int:
+    """``Outbox.flush`` for a TLS socket: frames go to OpenSSL as they are queued, one send
+    after another while they fit in ``pieces`` bytes (one at least) and the socket takes them.
+    A frame of JOIN_BELOW_BYTES or more goes alone (OpenSSL makes its records of it directly),
+    smaller ones are joined with the small ones after them up to that size. Joining everything up to flush_bytes, as for
+    a plain socket, copied a download's every byte about twice, only for OpenSSL to copy it
+    again (bench/README.md, "A file to the whole class over TLS"). A send that took nothing
+    is offered the same frames again first (``offered``: tls_server.TlsSender's rule), as
+    the batch below is the same greedy prefix of a queue that only grows at its end."""
+    out = queue.out
+    total = 0
+    while out:
+        batch, size = 1, len(out[0])
+        if size < JOIN_BELOW_BYTES:
+            for frame in islice(out, 1, None):
+                if size + len(frame) > JOIN_BELOW_BYTES:
+                    break
+                size += len(frame)
+                batch += 1
+        if total and total + size > pieces:
+            break  # the next goes next pass: a pass's writes stay within ``pieces`` (chat waits behind them)
+        data = out[0] if batch == 1 else b"".join(out[:batch])
+        try:
+            sent = send(data)
+        except (BlockingIOError, InterruptedError):
+            queue.offered = batch
+            break
+        total += sent
+        queue.offered = 0
+        if sent != size:
+            _sent_part(queue, sent, batch)
+            break
+        del out[:batch]
+        queue.out_bytes -= size
+        queue.head_partial = False
+    return total
+
+
+def _sent_part(queue: Queue, sent: int, batch: int) -> None:
+    """``sent`` bytes of the first ``batch`` queued chunks went out: drop the frames that
+    went out whole; keep the unsent tail of one cut short and remember that it is a tail,
+    so discard never leaves half a frame behind."""
+    out = queue.out
+    queue.out_bytes -= sent
+    done = 0
+    while done < batch and sent >= len(out[done]):
+        sent -= len(out[done])
+        done += 1
+    if done:
+        del out[:done]
+        queue.head_partial = False
+    if sent:
+        out[0] = out[0][sent:]
+        queue.head_partial = True

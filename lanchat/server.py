@@ -31,7 +31,16 @@ from .room import TURN, Room
 from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls_server import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
-from .tls_server import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
+from .tls_server import (
+    PLAIN_CLIENT_MESSAGE,
+    TEXT_CLIENT_LINE,
+    TLS_SEND_BYTES,
+    TlsAcceptor,
+    TlsHandshakes,
+    TlsSender,
+    is_tls,
+    tls_recv,
+)
 from .transport import (
     arrival,
     peer_users,
@@ -65,7 +74,7 @@ class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
     hub_flush.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "send", "recv", "writing", "reading", "poller")
+    __slots__ = ("cid", "sock", "send", "pieces", "recv", "writing", "reading", "poller")
 
     def __init__(self, cid: int, sock: socket.socket, poller: Poller) -> None:
         self.cid = cid
@@ -73,6 +82,7 @@ class Client:
         # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
         tls = is_tls(sock)
         self.send = TlsSender(cast("ssl.SSLSocket", sock)) if tls else sock.send
+        self.pieces = TLS_SEND_BYTES if tls else 0  # handed frames as queued, no copy for OpenSSL (Outbox.flush)
         # one read: a TLS socket's reads whole records until what has arrived is taken (tls_recv)
         self.recv: Callable[[int], bytes] = functools.partial(tls_recv, sock) if tls else sock.recv
         self.poller = poller

@@ -39,9 +39,9 @@ def _close(sock: socket.socket) -> None:
         sock.close()
 
 
-# Plaintext per TLS send: eight records at most, retried whole if the socket is full. The outbox
-# joins up to 256 KiB per pass and sends again what was not taken: with 64 KiB pieces each byte of
-# a download was joined about four times (bench/README.md, "A file to the whole class over TLS").
+# Plaintext per TLS send: eight records at most, retried whole if the socket is full; and what a
+# TLS connection is sent in one pass, in frames as queued (outbox.Outbox.flush's ``pieces``: no
+# copy made only for OpenSSL to copy again; bench/README.md, "A file to the whole class over TLS").
 TLS_SEND_BYTES = 128 * 1024
 # (lanchat's first release has no --tls, and its users read this line: they are told to update)
 PLAIN_CLIENT_MESSAGE = ("this server uses TLS: connect with --tls (and check its fingerprint); "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lanchat.outbox import FANOUT_CACHE_MIN, NOTICE_DELAY_SECONDS, Outbox
+from lanchat.outbox import FANOUT_CACHE_MIN, JOIN_BELOW_BYTES, NOTICE_DELAY_SECONDS, Outbox
 
 
 class Clock:
@@ -150,6 +150,72 @@ def test_a_would_block_send_leaves_the_queue_as_it_was():
     outbox.queue(1, b"waiting;")
     assert outbox.flush(outbox.queues[1], Wire(room=0).send) == 0
     assert outbox.queues[1].out == [b"waiting;"]
+
+
+class Handed:
+    """Stands in for a TLS socket's send (tls_server.TlsSender): keeps each object it is handed,
+    takes it whole, or refuses the next ``refuse`` writes (OpenSSL's "want write")."""
+
+    def __init__(self) -> None:
+        self.handed: list[bytes] = []
+        self.refuse = 0
+
+    def send(self, data: bytes) -> int:
+        self.handed.append(data)
+        if self.refuse:
+            self.refuse -= 1
+            raise BlockingIOError
+        return len(data)
+
+
+def test_a_tls_socket_is_handed_a_downloads_pieces_as_queued_never_a_copy_made_for_it():
+    outbox, _ = outbox_with(1)
+    pieces = [bytes([n]) * (60 * 1024) for n in range(4)]  # four download pieces (a 60 KiB frame each)
+    for piece in pieces:
+        outbox.queue(1, piece)
+    tls = Handed()
+    sent = outbox.flush(outbox.queues[1], tls.send, pieces=128 * 1024)
+    # what fits in the pass's 128 KiB, one piece a send, each the queue's own object (no join, no slice)
+    assert sent == 2 * 60 * 1024 and [id(data) for data in tls.handed] == [id(piece) for piece in pieces[:2]]
+    assert outbox.queues[1].out == pieces[2:] and outbox.queued_bytes(1) == 2 * 60 * 1024
+    # a plain socket's flush joins what is queued into one send, as before
+    plain = Wire()
+    outbox.queue(1, b"line;")
+    outbox.flush(outbox.queues[1], plain.send)
+    assert plain.writes == 1 and bytes(plain.written) == pieces[2] + pieces[3] + b"line;"
+
+
+def test_small_frames_to_a_tls_socket_share_a_send_up_to_a_records_worth_and_keep_their_order():
+    outbox, _ = outbox_with(1)
+    lines = [b"%05d;" % n for n in range(JOIN_BELOW_BYTES // 6 + 10)]  # a little over one record's worth
+    big = b"B" * JOIN_BELOW_BYTES
+    for line in lines[:5]:
+        outbox.queue(1, line)
+    outbox.queue(1, big)  # a frame of the record size goes alone, after the lines before it
+    for line in lines[5:]:
+        outbox.queue(1, line)
+    tls = Handed()
+    outbox.flush(outbox.queues[1], tls.send, pieces=1 << 20)
+    assert tls.handed[0] == b"".join(lines[:5]) and tls.handed[1] is big
+    assert all(len(data) <= JOIN_BELOW_BYTES for data in tls.handed[2:]) and len(tls.handed) == 4
+    assert b"".join(tls.handed) == b"".join(lines[:5]) + big + b"".join(lines[5:])
+    assert outbox.queued_bytes(1) == 0 and not outbox.queues[1].head_partial
+
+
+def test_a_tls_send_that_took_nothing_is_offered_the_same_frames_first_with_more_behind():
+    outbox, _ = outbox_with(1)
+    outbox.queue(1, b"one;")
+    outbox.queue(1, b"two;")
+    tls = Handed()
+    tls.refuse = 1
+    assert outbox.flush(outbox.queues[1], tls.send, pieces=1 << 20) == 0
+    queue = outbox.queues[1]
+    assert queue.offered == 2 and queue.out == [b"one;", b"two;"]
+    outbox.discard(1)  # a drop now keeps what OpenSSL holds to be offered again
+    outbox.queue(1, b"bye;")
+    outbox.flush(queue, tls.send, pieces=1 << 20)
+    assert tls.handed == [b"one;two;", b"one;two;bye;"]  # the refused bytes again, first
+    assert queue.offered == 0 and outbox.queued_bytes(1) == 0
 
 
 def test_a_long_queue_is_written_a_flush_size_at_a_time():

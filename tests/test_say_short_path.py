@@ -42,6 +42,7 @@ class Recorder:
     """A socket that takes every byte and remembers them."""
 
     writing = False
+    pieces = 0  # plain
 
     def __init__(self) -> None:
         self.received = bytearray()

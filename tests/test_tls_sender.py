@@ -17,6 +17,7 @@ import threading
 
 import pytest
 
+from lanchat.outbox import Outbox
 from lanchat.tls import TLS_SEND_BYTES, TlsSender, client_context, ensure_certificate, server_context, tls_recv
 
 TIMEOUT = 10.0
@@ -83,6 +84,39 @@ def test_a_queue_that_changed_under_a_retry_breaks_the_connection_instead_of_the
         pytest.fail("the socket never filled")
     with pytest.raises(OSError, match="changed under a retry"):
         send(os.urandom(TLS_SEND_BYTES))
+
+
+def test_the_outbox_hands_a_tls_socket_its_frames_as_queued_and_a_stalled_reader_gets_them_whole(tls_pair):
+    """Outbox.flush with ``pieces`` (a TLS connection's): download-sized frames handed as they are,
+    chat lines joined, a stall offered the same bytes again while new lines queue behind."""
+    server, client = tls_pair
+    send = TlsSender(server)
+    outbox = Outbox(max_queue_bytes=1 << 30)
+    queue = outbox.open(1)
+    expected = bytearray()
+    for n in range(24):  # a download's pieces, a chat line between some
+        piece = os.urandom(60 * 1024)
+        outbox.queue(1, piece)
+        expected += piece
+        if n % 3 == 0:
+            line = b"line %d;" % n
+            outbox.queue(1, line)
+            expected += line
+    received = bytearray()
+    stalled = 0
+    for n in range(10_000):  # bounded: each pass sends or reads something
+        if not queue.out:
+            break
+        if outbox.flush(queue, send, pieces=TLS_SEND_BYTES) == 0:
+            stalled += 1
+            line = b"while stalled %d;" % n  # queued behind what OpenSSL holds to offer again
+            outbox.queue(1, line)
+            expected += line
+            received += client.recv(256 * 1024)
+    assert not queue.out and stalled > 0
+    while len(received) < len(expected):
+        received += client.recv(256 * 1024)
+    assert bytes(received) == bytes(expected)
 
 
 # ------------------------------------------------------------------ tls.tls_recv: the server's read
