@@ -53,6 +53,11 @@ STALLED_SECONDS = 60.0
 # many as room.LostSessions remembers sessions to take back.
 CUT_SHORT_REMEMBERED = 4096
 
+# A class fetching one file at once reads the same pieces within moments of each other: the
+# pieces read last are kept, up to this much, so 30 downloads of one file read each piece from
+# the disk about once (bench/class_bench.py), and the server never holds more of a file than this.
+PIECES_KEPT_BYTES = 8 * 1024 * 1024
+
 # hashlib (OpenSSL's libcrypto, 3.7 MiB of an idle server's 25: bench/idle_memory.py) and
 # tempfile are imported when the first file arrives: most chats never send one.
 if TYPE_CHECKING:
@@ -86,11 +91,55 @@ class _Upload:
     last_chunk: float = 0.0  # when a piece last arrived: a stalled upload is dropped (STALLED_SECONDS)
 
 
+class RecentPieces:
+    """The pieces of stored files read last, by (file id, offset, size), up to ``limit`` bytes,
+    the first read the first dropped: downloads of one file moving together (a class's /get)
+    share each read. A stored file is written once, checked, and then only read under its id (ids
+    are never used twice in a run), so a kept piece is what a read would give; a short read (a file
+    cut short) is never kept."""
+
+    __slots__ = ("kept", "size", "limit")
+
+    def __init__(self, limit: int = PIECES_KEPT_BYTES) -> None:
+        self.kept: dict[tuple[str, int, int], bytes] = {}
+        self.size = 0
+        self.limit = limit
+
+    def read(self, file_id: str, handle: BinaryIO, offset: int, size: int) -> bytes:
+        """``size`` bytes of ``file_id`` from ``offset`` (fewer at its end), kept or read from ``handle``."""
+        key = (file_id, offset, size)
+        data = self.kept.get(key)
+        if data is not None:
+            return data
+        data = _read_at(handle, offset, size)
+        if len(data) == size and size <= self.limit:
+            kept = self.kept
+            kept[key] = data
+            self.size += size
+            while self.size > self.limit:
+                self.size -= len(kept.pop(next(iter(kept))))
+        return data
+
+    def forget(self, file_id: str) -> None:
+        """The stored file went: its pieces too (the downloads under way read from their handles)."""
+        for key in [key for key in self.kept if key[0] == file_id]:
+            self.size -= len(self.kept.pop(key))
+
+
+def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
+    """One read of ``size`` bytes at ``offset``, whatever ``handle``'s position (pread: one call)."""
+    if hasattr(os, "pread"):
+        return os.pread(handle.fileno(), size, offset)
+    handle.seek(offset)  # (Windows has no pread)
+    return handle.read(size)
+
+
 @dataclass
 class _Download:
     file_id: str
     handle: BinaryIO
     left: int
+    at: int  # the offset of its next piece
     binary: bool = False  # the client asked for binary frames
     who: str = ""  # the name it goes to: counted once it has all of it (files.Offer.fetched)
     offer: Offer | None = None  # what it is: kept after its sender left and the offer went (fetching_but)
@@ -331,6 +380,7 @@ class _Downloads(_FilesPart):
 
     handed: list[tuple[int, str, str]]
     news: list[Send]
+    pieces: RecentPieces
 
     def wants_to_send(self, cid: int) -> bool:
         return bool(self.downloads.get(cid)) or bool(self.gets_waiting.get(cid))
@@ -407,17 +457,11 @@ class _Downloads(_FilesPart):
             if offer is None:
                 raise KeyError(file_id)
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
-            if offset:
-                try:
-                    handle.seek(offset)  # a resumed download starts where the client's copy ends
-                except OSError:
-                    handle.close()
-                    raise
         except (OSError, KeyError) as exc:
             waiting.popleft()
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
             return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})", req=req)
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size - offset, binary, who, offer, req))
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size - offset, offset, binary, who, offer, req))  # (a resumed one starts where the copy ends)
         waiting.popleft()
         return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256, offset=offset or None, req=req)
 
@@ -446,7 +490,8 @@ class _Downloads(_FilesPart):
                     return self._start_next(cid)  # the queue emptied with no download left, never (server.py)
                 continue
             try:
-                data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))
+                data = self.pieces.read(download.file_id, download.handle, download.at,
+                                        min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))  # fmt: skip
             except OSError as exc:
                 data = None
                 reason = oserror_words(exc)
@@ -458,6 +503,7 @@ class _Downloads(_FilesPart):
                     download.handle.close()
                 return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}", req=download.req)
             download.left -= len(data)
+            download.at += len(data)
             if download.left > 0:
                 queue.rotate(-1)
             else:
@@ -520,6 +566,7 @@ class ServerFiles(_Uploads, _Downloads):
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
+        self.pieces = RecentPieces()  # what they read last, shared (a class fetching one file)
         self.gets_waiting: dict[int, deque[WaitingGet]] = {}  # asked, not yet opened
         # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
         # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
@@ -693,6 +740,7 @@ class ServerFiles(_Uploads, _Downloads):
 
     def _unlink_stored(self, file_id: str) -> None:
         path = self.stored.pop(file_id, None)
+        self.pieces.forget(file_id)
         if path is not None:
             # A download already under way keeps its open handle (POSIX) and finishes.
             with contextlib.suppress(OSError):
@@ -709,6 +757,7 @@ class ServerFiles(_Uploads, _Downloads):
         self.downloads.clear()
         self.gets_waiting.clear()
         self.stored.clear()
+        self.pieces = RecentPieces()
         if self._folder is not None:
             import shutil
 

@@ -263,16 +263,18 @@ def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(stor
     store.stored[offer.file_id] = path
     seen: list[list[tuple[str, str, int | None, bool, str | None]]] = []
 
-    class Watched(io.FileIO):
-        def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-            seen.append(store.fetching_but(1))  # what the host's thread sees during the read
-            return super().read(size)
+    read_at = server_files._read_at
+
+    def watched(handle: io.FileIO, offset: int, size: int) -> bytes:
+        seen.append(store.fetching_but(1))  # what the host's thread sees during the read
+        return read_at(handle, offset, size)
 
     def opened(where: object, mode: str) -> io.FileIO:
         seen.append(store.fetching_but(1))  # and while the file is opened
-        return Watched(where, mode)  # type: ignore[arg-type]
+        return io.FileIO(where, mode)  # type: ignore[arg-type]
 
     monkeypatch.setattr(server_files, "open", opened, raising=False)
+    monkeypatch.setattr(server_files, "_read_at", watched)
     store.gets_waiting[2] = deque([WaitingGet(offer.file_id, False, "bob", 0)])
     while store.next_chunk(2) is not None:
         pass
@@ -1193,3 +1195,122 @@ def test_the_pacer_measures_each_downloaders_link_by_its_own_round_trip():
     now[0] += PACE_WINDOW_SECONDS
     pacer.top_up()
     assert sorted(asked) == [4, 5]
+
+
+# ------------------------------------------------------------------ a class fetching one file at once
+
+def _offered_file(store: ServerFiles, tmp_path: Path, data: bytes) -> str:
+    """``data`` stored and on offer from connection 1, as an upload would leave it: its id."""
+    path = tmp_path / "class-notes.bin"
+    path.write_bytes(data)
+    offer = store.book.open(owner=1, owner_name="ann", name="class-notes.bin", size=len(data))
+    offer.ready = True
+    store.stored[offer.file_id] = path
+    return offer.file_id
+
+
+def _reads_counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Every read of a stored file from now on, as (offset, size)."""
+    from lanchat import server_files
+
+    read_at = server_files._read_at
+    reads: list[tuple[int, int]] = []
+
+    def counted(handle, offset: int, size: int) -> bytes:  # noqa: ANN001
+        reads.append((offset, size))
+        return read_at(handle, offset, size)
+
+    monkeypatch.setattr(server_files, "_read_at", counted)
+    return reads
+
+
+def _fetched(store: ServerFiles, cid: int, limit: int | None = None) -> bytes:
+    """What ``cid``'s download hands out, piece by piece (at most ``limit`` pieces), the kept
+    pieces never more than their limit."""
+    received = bytearray()
+    pieces = 0
+    while (limit is None or pieces < limit) and (piece := store.next_chunk(cid)) is not None:
+        assert store.pieces.size <= store.pieces.limit
+        if isinstance(piece, ev.FileBytes):
+            received += piece.data
+            pieces += 1
+    return bytes(received)
+
+
+def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(store, monkeypatch):
+    """Thirty students /get the teacher's file at once: the server reads each piece once and
+    hands the same bytes to each (bench/class_bench.py), over real sockets, every copy whole."""
+    import threading
+
+    data = os.urandom(2 * MB + 17)
+    names = ["bob", "cy", "dee", "eve"]
+    with running_server(files=store) as (_, endpoint):
+        ann = RawClient(endpoint, "ann")
+        students = [RawClient(endpoint, name) for name in names]
+        file_id = upload(ann, data, name="notes.bin", binary=True)
+        for student in students:
+            student.expect(ev.Offered, id=file_id)
+        reads = _reads_counted(monkeypatch)
+        got: dict[str, bytes] = {}
+
+        def fetch(student: RawClient, name: str) -> None:
+            got[name] = download(student, file_id, binary=True)[1]
+
+        threads = [threading.Thread(target=fetch, args=(s, n), daemon=True) for s, n in zip(students, names, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(DEFAULT_TIMEOUT * 3)
+        assert not any(thread.is_alive() for thread in threads)
+        assert all(got.get(name) == data for name in names)
+        pieces = -(-len(data) // BINARY_CHUNK_BYTES)
+        assert sorted(set(reads)) == sorted(reads) and len(reads) == pieces  # each piece read once, for all four
+        for client in (ann, *students):
+            client.close()
+
+
+def test_downloads_further_apart_than_the_kept_pieces_read_again_and_never_hold_more(store, tmp_path, monkeypatch):
+    from lanchat.server_files import RecentPieces
+
+    data = os.urandom(10 * BINARY_CHUNK_BYTES)
+    file_id = _offered_file(store, tmp_path, data)
+    store.pieces = RecentPieces(limit=3 * BINARY_CHUNK_BYTES)
+    reads = _reads_counted(monkeypatch)
+    for cid in (2, 3):
+        store.gets_waiting[cid] = deque([WaitingGet(file_id, True, f"s{cid}", 0)])
+    assert _fetched(store, 2) == data  # one student all the way first
+    assert _fetched(store, 3) == data  # the other far behind: each of its reads drops one of the last three kept
+    assert len(reads) == 10 + 10
+    assert store.pieces.size == 3 * BINARY_CHUNK_BYTES
+
+
+def test_a_resumed_download_reads_from_where_its_copy_ends_beside_one_from_the_start(store, tmp_path):
+    data = os.urandom(4 * BINARY_CHUNK_BYTES + 5)
+    file_id = _offered_file(store, tmp_path, data)
+    store.gets_waiting[2] = deque([WaitingGet(file_id, True, "bob", 0)])
+    store.gets_waiting[3] = deque([WaitingGet(file_id, True, "cy", 1000)])  # bob's copy ended at 1000 bytes
+    first, resumed = bytearray(), bytearray()
+    for _ in range(50):  # bounded: taking turns, a piece each
+        a, b = store.next_chunk(2), store.next_chunk(3)
+        if a is None and b is None:
+            break
+        first += a.data if isinstance(a, ev.FileBytes) else b""
+        resumed += b.data if isinstance(b, ev.FileBytes) else b""
+    assert bytes(first) == data and bytes(resumed) == data[1000:]
+
+
+def test_a_file_taken_off_offer_leaves_none_of_its_pieces_kept_and_a_cut_short_one_keeps_none(store, tmp_path):
+    data = os.urandom(3 * BINARY_CHUNK_BYTES)
+    file_id = _offered_file(store, tmp_path, data)
+    store.gets_waiting[2] = deque([WaitingGet(file_id, True, "bob", 0)])
+    assert _fetched(store, 2, limit=2) == data[: 2 * BINARY_CHUNK_BYTES]
+    assert store.pieces.size == 2 * BINARY_CHUNK_BYTES
+    store.forget(1)  # ann leaves: her offer and its stored file go; bob's download keeps its handle
+    assert store.pieces.size == 0 and not store.pieces.kept
+    assert _fetched(store, 2) == data[2 * BINARY_CHUNK_BYTES :]  # and finishes from it
+    # a stored file shorter than offered: its short piece is handed out (then the error), never kept
+    short = _offered_file(store, tmp_path, data)
+    (tmp_path / "class-notes.bin").write_bytes(data[:100])
+    store.gets_waiting[4] = deque([WaitingGet(short, True, "cy", 0)])
+    assert _fetched(store, 4) == data[:100]
+    assert not any(key[0] == short for key in store.pieces.kept)
