@@ -515,6 +515,7 @@ class QuietSocket:
         self.wire, self.cid = wire, cid
         self.reading, self.writing, self.finished = True, False, False
         self.pieces = 0  # plain
+        self.gather = None
 
     def send(self, data: bytes) -> int:
         self.wire.setdefault(self.cid, bytearray()).extend(data)

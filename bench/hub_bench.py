@@ -53,6 +53,7 @@ class Sink:
 
     writing = False
     pieces = 0  # plain
+    gather = None
 
     def __init__(self) -> None:
         self.bytes = 0

@@ -42,6 +42,7 @@ class Sink:
 
     writing = False
     pieces = 0  # plain
+    gather = None
 
     def send(self, data: bytes) -> int:
         return len(data)

@@ -19,7 +19,7 @@ run per recipient, so nothing is added to them (bench/hub_bench.py measures it).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
@@ -36,6 +36,7 @@ class Writer(Protocol):
 
     writing: bool  # the loop is watching for writability
     pieces: int  # TLS: send() encrypts what it is handed, up to this much a pass (Outbox.flush); 0: plain
+    gather: Callable[[list[bytes]], int] | None  # a plain socket's sendmsg (None: TLS, or none here)
 
     def send(self, data: bytes) -> int: ...  # as socket.send: may take fewer bytes, or raise
 
@@ -93,7 +94,7 @@ class Flush:
                 if writer is None:
                     continue
                 try:
-                    sent = write(queue, writer.send, writer.pieces)
+                    sent = write(queue, writer.send, writer.pieces, writer.gather)
                     if queue.out:
                         self.backlog_unchecked = True
                         if sent:

@@ -4,8 +4,8 @@ One ``Queue`` of encoded frames per connection. The server loop asks for ``dirty
 per pass and hands each to ``flush(queue, send)`` with its socket's ``send``; tests hand in a
 function that takes as many bytes as they like. The rules kept here, each in one place:
 
-* one ``send()`` per connection per pass: what is queued is joined (up to FLUSH_BYTES) and
-  written at once;
+* one write per connection per pass: what is queued (up to FLUSH_BYTES) is written at once,
+  gathered by the kernel from where it lies (sendmsg) or joined for a send;
 * a broadcast is encoded once and costs nothing per recipient until the flush: the frames of
   one pass wait in ``pending_frames`` and are joined once; at the flush the hub writes them at
   once to each recipient with nothing waiting (``take_broadcast``, a chat message's hot path)
@@ -35,6 +35,12 @@ FANOUT_CACHE_MIN = 8
 # a class of 500 joining at once then costs a few writes per person instead of one per join.
 # Anything else sent to a person takes their waiting notices along at once, in order.
 NOTICE_DELAY_SECONDS = 0.05
+# A write of this much or more goes to sendmsg, the kernel reading the frames where they are
+# queued: joining a download's 256 KiB a pass only for the kernel to copy it again cost a plain
+# class transfer about a sixth of its CPU (bench/README.md, "thirty-fourth session"). Less is
+# joined: for a few chat lines a join is cheaper than sendmsg's list (0.5-1.7 us a write more).
+GATHER_FROM_BYTES = 32 * 1024
+GATHER_MAX = 64  # frames to one sendmsg at most (Linux takes 1,024 buffers a call); more are joined
 # A socket that encrypts what it is handed (TLS) is given frames as they are queued, never a copy
 # made only for it: a frame of this size or more (a download's piece) goes alone, smaller ones
 # (chat) are joined up to this, one record's worth, so a burst of lines is not a record each.
@@ -292,33 +298,45 @@ class Outbox:
 
     # ---------------------------------------------------------------- writing
 
-    def flush(self, queue: Queue, send: Callable[[bytes], int], pieces: int = 0) -> int:
+    def flush(
+        self,
+        queue: Queue,
+        send: Callable[[bytes], int],
+        pieces: int = 0,
+        gather: Callable[[list[bytes]], int] | None = None,
+    ) -> int:
         """One write of what ``queue`` holds through ``send`` (a socket's send: it may take
         fewer bytes, or raise BlockingIOError for none). Returns the bytes written; an OSError
         other than "try again" is the caller's. Past the limit afterwards: ``over_limit``.
         ``pieces``: ``send`` encrypts what it is handed (TLS), up to this much a pass, in
-        frames as queued (``_flush_pieces``); 0: one send of up to flush_bytes joined."""
+        frames as queued (``_flush_pieces``); 0: one write of up to flush_bytes, through
+        ``gather`` (a socket's sendmsg: the kernel reads the frames where they are) when given,
+        for GATHER_FROM_BYTES or more in at most GATHER_MAX frames, else joined for ``send``."""
         out = queue.out
         sent = 0
         if pieces:
             sent = _flush_pieces(queue, send, pieces)
         elif out:
             if queue.out_bytes <= self.flush_bytes:
-                batch = len(out)  # the usual case: everything queued goes in one send()
+                batch, size = len(out), queue.out_bytes  # the usual case: everything queued goes in one write
             else:
                 batch = size = 0
-                for chunk in out:  # one send() per pass, of up to flush_bytes of queued frames
+                for chunk in out:  # one write per pass, of up to flush_bytes of queued frames
                     batch += 1
                     size += len(chunk)
                     if size >= self.flush_bytes:
                         break
-            data = out[0] if batch == 1 else b"".join(out[:batch])
             try:
-                sent = send(data)
+                if batch == 1:
+                    sent = send(out[0])
+                elif gather is not None and size >= GATHER_FROM_BYTES and batch <= GATHER_MAX:
+                    sent = gather(out[:batch])
+                else:
+                    sent = send(b"".join(out[:batch]))
             except (BlockingIOError, InterruptedError):
                 sent = 0
                 queue.offered = batch
-            if sent == len(data) and batch == len(out):
+            if sent == size and batch == len(out):
                 out.clear()  # no per-frame bookkeeping when everything went
                 queue.out_bytes = 0
                 queue.head_partial = False

@@ -74,7 +74,7 @@ class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
     hub_flush.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "send", "pieces", "recv", "writing", "reading", "poller")
+    __slots__ = ("cid", "sock", "send", "pieces", "gather", "recv", "writing", "reading", "poller")
 
     def __init__(self, cid: int, sock: socket.socket, poller: Poller) -> None:
         self.cid = cid
@@ -83,6 +83,8 @@ class Client:
         tls = is_tls(sock)
         self.send = TlsSender(cast("ssl.SSLSocket", sock)) if tls else sock.send
         self.pieces = TLS_SEND_BYTES if tls else 0  # handed frames as queued, no copy for OpenSSL (Outbox.flush)
+        # frames written from where they are queued, no join (Outbox.flush; Windows has no sendmsg)
+        self.gather: Callable[[list[bytes]], int] | None = None if tls else getattr(sock, "sendmsg", None)
         # one read: a TLS socket's reads whole records until what has arrived is taken (tls_recv)
         self.recv: Callable[[int], bytes] = functools.partial(tls_recv, sock) if tls else sock.recv
         self.poller = poller

@@ -238,6 +238,7 @@ class Socket:
         self.finished = False
 
     pieces = 0  # a plain socket's (server.Client: TLS_SEND_BYTES for a TLS one)
+    gather = None  # every write joined for send (server.Client: a plain socket's sendmsg)
     take: int | None = None  # at most this many bytes a send (a full kernel buffer's edge)
     broken: OSError | None = None  # what every send raises (a reset connection)
 

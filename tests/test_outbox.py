@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from lanchat.outbox import FANOUT_CACHE_MIN, JOIN_BELOW_BYTES, NOTICE_DELAY_SECONDS, Outbox
+from lanchat.outbox import (
+    FANOUT_CACHE_MIN,
+    GATHER_FROM_BYTES,
+    GATHER_MAX,
+    JOIN_BELOW_BYTES,
+    NOTICE_DELAY_SECONDS,
+    Outbox,
+)
 
 
 class Clock:
@@ -216,6 +223,51 @@ def test_a_tls_send_that_took_nothing_is_offered_the_same_frames_first_with_more
     outbox.flush(queue, tls.send, pieces=1 << 20)
     assert tls.handed == [b"one;two;", b"one;two;bye;"]  # the refused bytes again, first
     assert queue.offered == 0 and outbox.queued_bytes(1) == 0
+
+
+class Gathered:
+    """Stands in for a plain socket's sendmsg: keeps each list of buffers it is handed and takes
+    up to ``room`` bytes of them (None: all)."""
+
+    def __init__(self, room: int | None = None) -> None:
+        self.calls: list[list[bytes]] = []
+        self.room = room
+
+    def sendmsg(self, buffers: list[bytes]) -> int:
+        self.calls.append(list(buffers))
+        total = sum(map(len, buffers))
+        return total if self.room is None else min(self.room, total)
+
+
+def test_a_plain_socket_writes_its_frames_from_where_they_are_queued_in_one_call():
+    outbox, _ = outbox_with(1)
+    frames = [bytes([n]) * 40_000 for n in range(3)] + [b"line;"]
+    for frame in frames:
+        outbox.queue(1, frame)
+    gathered, wire = Gathered(room=100_000), Wire()
+    assert outbox.flush(outbox.queues[1], wire.send, gather=gathered.sendmsg) == 100_000
+    assert wire.writes == 0 and len(gathered.calls) == 1  # one write, nothing joined for it
+    assert [id(b) for b in gathered.calls[0]] == [id(f) for f in frames]
+    queue = outbox.queues[1]  # the kernel took 100,000 bytes: the third frame's tail waits first
+    assert queue.head_partial and queue.out == [frames[2][20_000:], b"line;"] and outbox.queued_bytes(1) == 20_005
+    gathered.room = None
+    outbox.flush(queue, wire.send, gather=gathered.sendmsg)  # 20,005 bytes: joined, under GATHER_FROM_BYTES
+    assert bytes(wire.written) == frames[2][20_000:] + b"line;" and outbox.queued_bytes(1) == 0
+    wire.written.clear()
+    # a frame alone goes to send as it is; a few chat lines are joined (cheaper than a list for
+    # sendmsg); more frames than one call takes are joined too, however big
+    outbox.queue(1, b"alone;")
+    outbox.flush(queue, wire.send, gather=gathered.sendmsg)
+    outbox.queue(1, b"one;")
+    outbox.queue(1, b"two;")
+    outbox.flush(queue, wire.send, gather=gathered.sendmsg)
+    many = [b"%d;" % n + b"." * 1024 for n in range(GATHER_MAX + 1)]  # past GATHER_FROM_BYTES in all
+    assert sum(map(len, many)) >= GATHER_FROM_BYTES
+    for frame in many:
+        outbox.queue(1, frame)
+    outbox.flush(queue, wire.send, gather=gathered.sendmsg)
+    assert len(gathered.calls) == 1 and wire.writes == 4
+    assert bytes(wire.written) == b"alone;one;two;" + b"".join(many) and outbox.queued_bytes(1) == 0
 
 
 def test_a_long_queue_is_written_a_flush_size_at_a_time():

@@ -43,6 +43,7 @@ class Recorder:
 
     writing = False
     pieces = 0  # plain
+    gather = None
 
     def __init__(self) -> None:
         self.received = bytearray()
