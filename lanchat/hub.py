@@ -348,10 +348,11 @@ class Hub:
                 peer = peers[action.who]
                 self.guard.refused(peer, action.refusal, self.clock(), f"{action.name} from {peer.address}")
 
-    def _send(self, peer: Peer, event: ev.Event) -> None:
-        """One event to one connection, through its protocol state machine."""
+    def _send(self, peer: Peer, event: ev.Event, frame: bytes | None = None) -> None:
+        """One event to one connection, through its protocol state machine (``frame``: its
+        frame made already, Connection.send)."""
         try:
-            frame = peer.proto.send(event)
+            frame = peer.proto.send(event, frame)
         except LocalProtocolError:
             return  # the connection is already closing
         self.outbox.queue(peer.cid, frame)

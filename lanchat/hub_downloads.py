@@ -95,7 +95,7 @@ class DownloadPacer:
         files: ServerFiles,
         outbox: Outbox,
         peers: Mapping[int, Peer],
-        send: Callable[[Peer, ev.Event], None],
+        send: Callable[[Peer, ev.Event, bytes | None], None],
         low_water: int = FILE_LOW_WATER_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -142,7 +142,7 @@ class DownloadPacer:
             while queue.out_bytes < low_water:
                 piece = self.files.next_chunk(cid)
                 if piece is not None:
-                    send(peer, piece)
+                    send(peer, piece, self.files.frame_of(piece))  # a kept piece's frame, made once
                 if self.files.handed:  # a download's last piece is queued: fetched once written (wrote)
                     self._finishing(cid, queue)
                 if piece is None:  # its downloads are over (and the loop may not ask again: server.py)
@@ -172,7 +172,7 @@ class DownloadPacer:
         for news in self.files.take_news():
             owner = self.peers.get(news.to)
             if owner is not None and not owner.closing:
-                self.send(owner, news.event)
+                self.send(owner, news.event, None)
 
     def _forget_paces(self, downloading: list[int]) -> None:
         """The paces of connections no longer downloading go: the next download is measured afresh

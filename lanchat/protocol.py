@@ -302,8 +302,9 @@ class Connection:
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, event: ev.Event) -> bytes:
-        """Check that we may send ``event`` now, update the state, return its frame."""
+    def send(self, event: ev.Event, frame: bytes | None = None) -> bytes:
+        """Check that we may send ``event`` now, update the state, return its frame: ``frame``
+        when given (``encode(event)`` made once for many: a download piece a class fetches)."""
         if event.sent_by != self.our_role.value:
             raise LocalProtocolError(ev.E_BAD_MESSAGE, f"a {self.our_role.value} cannot send {event.type!r}")
         allowed = TRANSITIONS.get((self.our_role, self.state), {})
@@ -314,7 +315,7 @@ class Connection:
         self.state = allowed[event.type]
         if isinstance(event, ev.Error) and event.fatal:
             self.state = State.CLOSED
-        return encode(event)
+        return encode(event) if frame is None else frame
 
     @property
     def partial_frame_bytes(self) -> int:

@@ -91,39 +91,54 @@ class _Upload:
     last_chunk: float = 0.0  # when a piece last arrived: a stalled upload is dropped (STALLED_SECONDS)
 
 
+class Piece(NamedTuple):
+    """One piece of a download as handed out: the raw bytes it carries, its event (file-bytes or
+    file-data) and, kept, its frame made once for every download of it."""
+
+    size: int
+    event: ev.Event
+    frame: bytes | None = None
+
+
 class RecentPieces:
-    """The pieces of stored files read last, by (file id, offset, size), up to ``limit`` bytes,
-    the first read the first dropped: downloads of one file moving together (a class's /get)
-    share each read. A stored file is written once, checked, and then only read under its id (ids
-    are never used twice in a run), so a kept piece is what a read would give; a short read (a file
-    cut short) is never kept."""
+    """The pieces of stored files read last, by (file id, offset, size, binary), up to ``limit``
+    bytes of frames, the first read the first dropped: downloads of one file moving together (a
+    class's /get) share each read, each piece's event and its frame. A stored file is written
+    once, checked, and then only read under its id (ids are never used twice in a run), so a kept
+    piece is what a read would give; a short read (a file cut short) is never kept."""
 
     __slots__ = ("kept", "size", "limit")
 
     def __init__(self, limit: int = PIECES_KEPT_BYTES) -> None:
-        self.kept: dict[tuple[str, int, int], bytes] = {}
+        self.kept: dict[tuple[str, int, int, bool], Piece] = {}
         self.size = 0
         self.limit = limit
 
-    def read(self, file_id: str, handle: BinaryIO, offset: int, size: int) -> bytes:
-        """``size`` bytes of ``file_id`` from ``offset`` (fewer at its end), kept or read from ``handle``."""
-        key = (file_id, offset, size)
-        data = self.kept.get(key)
-        if data is not None:
-            return data
+    def take(self, file_id: str, handle: BinaryIO, offset: int, size: int, *, binary: bool) -> Piece:
+        """``size`` bytes of ``file_id`` from ``offset`` (fewer at its end, none past it), kept
+        or read from ``handle``: raw in a file-bytes event (``binary``), else in base64."""
+        key = (file_id, offset, size, binary)
+        piece = self.kept.get(key)
+        if piece is not None:
+            return piece
         data = _read_at(handle, offset, size)
-        if len(data) == size and size <= self.limit:
-            kept = self.kept
-            kept[key] = data
-            self.size += size
-            while self.size > self.limit:
-                self.size -= len(kept.pop(next(iter(kept))))
-        return data
+        event = ev.FileBytes(id=file_id, data=data) if binary else ev.FileData(id=file_id, data=encode_chunk(data))
+        if len(data) != size or not data:
+            return Piece(len(data), event)
+        frame = encode(event)
+        if len(frame) > self.limit:
+            return Piece(size, event, frame)
+        kept = self.kept
+        kept[key] = piece = Piece(size, event, frame)
+        self.size += len(frame)
+        while self.size > self.limit:
+            self.size -= len(kept.pop(next(iter(kept))).frame or b"")
+        return piece
 
     def forget(self, file_id: str) -> None:
         """The stored file went: its pieces too (the downloads under way read from their handles)."""
         for key in [key for key in self.kept if key[0] == file_id]:
-            self.size -= len(self.kept.pop(key))
+            self.size -= len(self.kept.pop(key).frame or b"")
 
 
 def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
@@ -381,6 +396,7 @@ class _Downloads(_FilesPart):
     handed: list[tuple[int, str, str]]
     news: list[Send]
     pieces: RecentPieces
+    _framed: tuple[ev.Event, bytes] | None  # next_chunk's last kept piece and its frame (frame_of)
 
     def wants_to_send(self, cid: int) -> bool:
         return bool(self.downloads.get(cid)) or bool(self.gets_waiting.get(cid))
@@ -490,20 +506,21 @@ class _Downloads(_FilesPart):
                     return self._start_next(cid)  # the queue emptied with no download left, never (server.py)
                 continue
             try:
-                data = self.pieces.read(download.file_id, download.handle, download.at,
-                                        min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))  # fmt: skip
+                piece = self.pieces.take(download.file_id, download.handle, download.at,
+                                         min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left),
+                                         binary=download.binary)  # fmt: skip
             except OSError as exc:
-                data = None
+                piece = None
                 reason = oserror_words(exc)
             else:
                 reason = "the stored file is shorter than offered"
-            if not data:
+            if piece is None or not piece.size:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}", req=download.req)
-            download.left -= len(data)
-            download.at += len(data)
+            download.left -= piece.size
+            download.at += piece.size
             if download.left > 0:
                 queue.rotate(-1)
             else:
@@ -511,11 +528,17 @@ class _Downloads(_FilesPart):
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 self.handed.append((cid, download.file_id, download.who))  # its last piece goes now
-            if download.binary:
-                return ev.FileBytes(id=download.file_id, data=data)
-            return ev.FileData(id=download.file_id, data=encode_chunk(data))
+            if piece.frame is not None:
+                self._framed = (piece.event, piece.frame)
+            return piece.event
         self.downloads.pop(cid, None)
         return None
+
+    def frame_of(self, event: ev.Event) -> bytes | None:
+        """``event``'s frame if it is the last piece next_chunk handed out and that one was kept
+        (RecentPieces: made once for every download of it), else None: the protocol encodes it."""
+        framed = self._framed
+        return framed[1] if framed is not None and framed[0] is event else None
 
     def fetched_whole(self, cid: int, file_id: str, who: str) -> None:
         """The last of ``cid``'s download of ``file_id`` (``handed``) was written to its socket:
@@ -567,6 +590,7 @@ class ServerFiles(_Uploads, _Downloads):
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
         self.pieces = RecentPieces()  # what they read last, shared (a class fetching one file)
+        self._framed = None
         self.gets_waiting: dict[int, deque[WaitingGet]] = {}  # asked, not yet opened
         # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
         # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
@@ -758,6 +782,7 @@ class ServerFiles(_Uploads, _Downloads):
         self.gets_waiting.clear()
         self.stored.clear()
         self.pieces = RecentPieces()
+        self._framed = None
         if self._folder is not None:
             import shutil
 

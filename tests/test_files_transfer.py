@@ -1187,7 +1187,7 @@ def test_the_pacer_measures_each_downloaders_link_by_its_own_round_trip():
     files = SimpleNamespace(downloading=lambda: [4, 5], next_chunk=lambda cid: None)
     outbox = SimpleNamespace(materialize=lambda: None, queues=queues)
     peers = {cid: SimpleNamespace(closing=False, closed=False) for cid in (4, 5)}
-    pacer = DownloadPacer(files, outbox, peers, send=lambda peer, event: None, clock=lambda: now[0])  # type: ignore[arg-type]
+    pacer = DownloadPacer(files, outbox, peers, send=lambda peer, event, frame: None, clock=lambda: now[0])  # type: ignore[arg-type]
     asked: list[int] = []
     pacer.round_trip = lambda cid: asked.append(cid) or 0.2  # type: ignore[func-returns-value]
     pacer.top_up()  # the paces begin
@@ -1269,19 +1269,24 @@ def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(s
             client.close()
 
 
+def _frame_bytes(file_id: str) -> int:
+    """The size of a whole binary piece's frame of ``file_id`` (what RecentPieces counts)."""
+    return len(encode(ev.FileBytes(id=file_id, data=bytes(BINARY_CHUNK_BYTES))))
+
+
 def test_downloads_further_apart_than_the_kept_pieces_read_again_and_never_hold_more(store, tmp_path, monkeypatch):
     from lanchat.server_files import RecentPieces
 
     data = os.urandom(10 * BINARY_CHUNK_BYTES)
     file_id = _offered_file(store, tmp_path, data)
-    store.pieces = RecentPieces(limit=3 * BINARY_CHUNK_BYTES)
+    store.pieces = RecentPieces(limit=3 * _frame_bytes(file_id))
     reads = _reads_counted(monkeypatch)
     for cid in (2, 3):
         store.gets_waiting[cid] = deque([WaitingGet(file_id, True, f"s{cid}", 0)])
     assert _fetched(store, 2) == data  # one student all the way first
     assert _fetched(store, 3) == data  # the other far behind: each of its reads drops one of the last three kept
     assert len(reads) == 10 + 10
-    assert store.pieces.size == 3 * BINARY_CHUNK_BYTES
+    assert store.pieces.size == 3 * _frame_bytes(file_id)
 
 
 def test_a_resumed_download_reads_from_where_its_copy_ends_beside_one_from_the_start(store, tmp_path):
@@ -1304,7 +1309,7 @@ def test_a_file_taken_off_offer_leaves_none_of_its_pieces_kept_and_a_cut_short_o
     file_id = _offered_file(store, tmp_path, data)
     store.gets_waiting[2] = deque([WaitingGet(file_id, True, "bob", 0)])
     assert _fetched(store, 2, limit=2) == data[: 2 * BINARY_CHUNK_BYTES]
-    assert store.pieces.size == 2 * BINARY_CHUNK_BYTES
+    assert store.pieces.size == 2 * _frame_bytes(file_id)
     store.forget(1)  # ann leaves: her offer and its stored file go; bob's download keeps its handle
     assert store.pieces.size == 0 and not store.pieces.kept
     assert _fetched(store, 2) == data[2 * BINARY_CHUNK_BYTES :]  # and finishes from it
@@ -1312,5 +1317,50 @@ def test_a_file_taken_off_offer_leaves_none_of_its_pieces_kept_and_a_cut_short_o
     short = _offered_file(store, tmp_path, data)
     (tmp_path / "class-notes.bin").write_bytes(data[:100])
     store.gets_waiting[4] = deque([WaitingGet(short, True, "cy", 0)])
-    assert _fetched(store, 4) == data[:100]
+    start = store.next_chunk(4)
+    assert isinstance(start, ev.FileStart)
+    piece = store.next_chunk(4)
+    assert piece == ev.FileBytes(id=short, data=data[:100]) and store.frame_of(piece) is None
+    assert isinstance(store.next_chunk(4), ev.FileError)
     assert not any(key[0] == short for key in store.pieces.kept)
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "base64"])
+def test_a_kept_piece_is_one_event_and_one_frame_for_every_download_of_it(store, tmp_path, binary):
+    """The frame made once for a piece 30 students fetch is the very frame the protocol would
+    make (encode), handed with that piece only (a short one, never kept, has none: below)."""
+    chunk = BINARY_CHUNK_BYTES if binary else CHUNK_BYTES
+    data = os.urandom(2 * chunk + 7)
+    file_id = _offered_file(store, tmp_path, data)
+    handed: dict[int, list[tuple[ev.Event, bytes | None]]] = {2: [], 3: []}
+    for cid in handed:
+        store.gets_waiting[cid] = deque([WaitingGet(file_id, binary, f"s{cid}", 0)])
+    for _ in range(20):  # bounded: a piece each in turn
+        pieces = [(cid, store.next_chunk(cid)) for cid in handed]
+        if all(piece is None for _, piece in pieces):
+            break
+        for cid, piece in pieces:
+            if piece is not None and not isinstance(piece, ev.FileStart):
+                handed[cid].append((piece, store.frame_of(piece)))
+    (a1, fa1), (a2, fa2), (a3, fa3) = handed[2]
+    (b1, fb1), (b2, fb2), (b3, fb3) = handed[3]
+    assert a1 is b1 and a2 is b2 and a3 is b3  # one event and one frame for both, the 7-byte tail too
+    assert fa1 is fb1 and fa2 is fb2 and fa3 is fb3
+    assert (fa1, fa2, fa3) == (encode(a1), encode(a2), encode(a3))
+    assert store.frame_of(a1) is None  # only the last piece handed out has its frame given
+    received = b"".join(piece.data if binary else decode_chunk(piece.data) for piece, _ in handed[2])
+    assert received == data
+
+
+def test_a_frame_made_already_still_goes_through_the_state_machine():
+    from lanchat.protocol import LocalProtocolError
+
+    piece = ev.FileBytes(id="7", data=b"abc")
+    frame = encode(piece)
+    server = Connection(Role.SERVER)
+    with pytest.raises(LocalProtocolError):  # not before the hello and welcome
+        server.send(piece, frame)
+    server.receive_data(encode(ev.Hello(name="ann")))
+    assert isinstance(server.next_event(), ev.Hello)
+    server.send(ev.Welcome(name="ann", members=["ann"], mode="duplex"))
+    assert server.send(piece, frame) is frame

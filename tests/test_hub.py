@@ -124,6 +124,9 @@ class EndlessFiles:
     def next_stall_check(self) -> float | None:
         return None
 
+    def frame_of(self, piece: ev.Event) -> bytes | None:
+        return None  # nothing kept: each piece is encoded as it goes (ServerFiles.frame_of)
+
     def drop_stalled(self) -> list:
         return []
 
