@@ -56,7 +56,7 @@ CUT_SHORT_REMEMBERED = 4096
 # A class fetching one file at once reads the same pieces within moments of each other: the
 # pieces read last are kept, up to this much, so 30 downloads of one file read each piece from
 # the disk about once (bench/class_bench.py), and the server never holds more of a file than this.
-PIECES_KEPT_BYTES = 8 * 1024 * 1024
+PIECES_KEPT_BYTES = 12 * 1024 * 1024  # 6 MiB of pieces (each held twice: _held); 4 MiB caught every share in --quick
 
 # hashlib (OpenSSL's libcrypto, 3.7 MiB of an idle server's 25: bench/idle_memory.py) and
 # tempfile are imported when the first file arrives: most chats never send one.
@@ -102,10 +102,11 @@ class Piece(NamedTuple):
 
 class RecentPieces:
     """The pieces of stored files read last, by (file id, offset, size, binary), up to ``limit``
-    bytes of frames, the first read the first dropped: downloads of one file moving together (a
-    class's /get) share each read, each piece's event and its frame. A stored file is written
-    once, checked, and then only read under its id (ids are never used twice in a run), so a kept
-    piece is what a read would give; a short read (a file cut short) is never kept."""
+    bytes held (``_held``: a frame and its event's bytes), the first read the first dropped:
+    downloads of one file moving together (a class's /get) share each read, each piece's event
+    and its frame. A stored file is written once, checked, and then only read under its id (ids
+    are never used twice in a run), so a kept piece is what a read would give; a short read (a
+    file cut short) is never kept."""
 
     __slots__ = ("kept", "size", "limit")
 
@@ -126,19 +127,25 @@ class RecentPieces:
         if len(data) != size or not data:
             return Piece(len(data), event)
         frame = encode(event)
-        if len(frame) > self.limit:
+        if _held(frame) > self.limit:
             return Piece(size, event, frame)
         kept = self.kept
         kept[key] = piece = Piece(size, event, frame)
-        self.size += len(frame)
+        self.size += _held(frame)
         while self.size > self.limit:
-            self.size -= len(kept.pop(next(iter(kept))).frame or b"")
+            self.size -= _held(kept.pop(next(iter(kept))).frame)
         return piece
 
     def forget(self, file_id: str) -> None:
         """The stored file went: its pieces too (the downloads under way read from their handles)."""
         for key in [key for key in self.kept if key[0] == file_id]:
-            self.size -= len(self.kept.pop(key).frame or b"")
+            self.size -= _held(self.kept.pop(key).frame)
+
+
+def _held(frame: bytes | None) -> int:
+    """What a kept piece holds: its frame and its event's own copy of the bytes (raw, or base64
+    text), about as much again."""
+    return 2 * len(frame or b"")
 
 
 def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:

@@ -1270,8 +1270,8 @@ def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(s
 
 
 def _frame_bytes(file_id: str) -> int:
-    """The size of a whole binary piece's frame of ``file_id`` (what RecentPieces counts)."""
-    return len(encode(ev.FileBytes(id=file_id, data=bytes(BINARY_CHUNK_BYTES))))
+    """What RecentPieces counts for a whole binary piece of ``file_id`` (server_files._held)."""
+    return 2 * len(encode(ev.FileBytes(id=file_id, data=bytes(BINARY_CHUNK_BYTES))))  # its frame and its event's bytes
 
 
 def test_downloads_further_apart_than_the_kept_pieces_read_again_and_never_hold_more(store, tmp_path, monkeypatch):
