@@ -352,7 +352,7 @@ class Hub:
         """One event to one connection, through its protocol state machine (``frame``: its
         frame made already, Connection.send)."""
         try:
-            frame = peer.proto.send(event, frame)
+            frame = peer.proto.send(event) if frame is None else peer.proto.send(event, frame)  # (a text participant's takes no frame)
         except LocalProtocolError:
             return  # the connection is already closing
         self.outbox.queue(peer.cid, frame)
