@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -798,6 +798,25 @@ class JoinError(Exception):
 # Local reasons a join fails, for deciding by code (never by English):
 PASSWORD_NEEDED = "password-needed"  # the room asks for a password and we have none to give
 FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate first trusted
+LOST_IN_HANDSHAKE = "lost-in-handshake"  # the connection ended (closed, reset) before the welcome
+NAME_OUTLIVED = "name-outlived"  # NameOutlived: the name prompt outlasted the connection
+
+
+class NameOutlived(JoinError):
+    """A name typed at the prompt after a refusal came too late for the connection it was asked
+    on: the server gives a connection 20 s from connecting to join, and a refused name gives no
+    more (PROTOCOL.md 4, 6 Deadlines), but a person choosing another name takes the time they
+    take. ``name`` is the one typed: the caller joins with it on a new connection."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message, NAME_OUTLIVED)
+        self.name = name
+
+
+# What ends a connection whose time to join ran out while its person chose a name: the server's
+# fatal hello-first ("no hello within 20 s"), its deadline after a password was asked, or the
+# connection closed or reset (a hello sent after the server's close)
+_RAN_OUT = (ev.E_HELLO_FIRST, ev.E_DEADLINE, LOST_IN_HANDSHAKE)
 
 # A rejoin refused for one of these does not get better by waiting: the person decides what to
 # do (run connect again with the password, ask the host), so the client stops retrying at once.
@@ -879,6 +898,29 @@ class Outcome:
 
 
 def join(
+    sock: socket.socket, name: str, *, ask_name: Callable[[str], str | None] | None = None, **how: Any
+) -> tuple[Connection, ev.Welcome, list[object]]:
+    """The handshake (_join: its arguments). A name typed at ``ask_name``'s prompt after a refusal,
+    sent once the connection's time to join had run out (the server closed it meanwhile), raises
+    NameOutlived with that name, to join with on a new connection: a student who took 20 s to
+    think of another name was turned away with "no hello within 20 s", though they had said one."""
+    typed: list[str] = []  # the names typed at the prompt, the last one sent
+
+    def asked(reason: str) -> str | None:
+        answer = ask_name(reason) if ask_name is not None else None  # (passed on only with ask_name)
+        if answer:
+            typed.append(answer)
+        return answer
+
+    try:
+        return _join(sock, name, ask_name=asked if ask_name is not None else None, **how)
+    except JoinError as exc:
+        if typed and exc.code in _RAN_OUT:
+            raise NameOutlived(str(exc), typed[-1]) from None
+        raise
+
+
+def _join(
     sock: socket.socket,
     name: str,
     *,
@@ -921,8 +963,8 @@ def join(
                     silent, said, deadline = held, HELD, max(deadline, time.monotonic() + HELD_WAIT_SECONDS)
                 continue
             if isinstance(event, (ConnectionClosed, ev.Shutdown)):
-                raise JoinError(f"the server is shutting down: {visible(event.reason)}" if isinstance(event, ev.Shutdown)
-                                else "the server closed the connection during the handshake")
+                raise (JoinError(f"the server is shutting down: {visible(event.reason)}") if isinstance(event, ev.Shutdown)
+                       else JoinError("the server closed the connection during the handshake", LOST_IN_HANDSHAKE))
             if isinstance(event, ev.Challenge):
                 if challenged:
                     raise JoinError("the server asked to prove our key twice for one hello; that is not a lanchat server we can talk to")
@@ -947,7 +989,7 @@ def _handshake_send(sock: socket.socket, data: bytes) -> None:
     try:
         sock.sendall(data)
     except OSError as exc:
-        raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
+        raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}", LOST_IN_HANDSHAKE) from None
 
 
 def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, silent: Callable[[], None] | None = None,
@@ -984,7 +1026,7 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float, s
         except TimeoutError:
             continue
         except OSError as exc:
-            raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
+            raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}", LOST_IN_HANDSHAKE) from None
         silent, heard = None, True  # something came: the server is not silent
         try:
             proto.receive_data(data)

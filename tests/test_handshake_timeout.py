@@ -2,8 +2,10 @@
 people who joined are never affected, and the server does not wake up once nobody is pending."""
 
 import socket
+import sys
 
-from helpers import RawClient, running_server
+import pytest
+from helpers import DEFAULT_TIMEOUT, ROOT, RawClient, child_env, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.protocol import ConnectionClosed
@@ -68,3 +70,29 @@ def test_a_person_typing_the_rooms_password_slowly_is_let_in():
         ann.send(ann.answer(challenge))  # type: ignore[arg-type]
         assert ann.expect(ev.Welcome).name == "ann"  # type: ignore[attr-defined]
         ann.close()
+
+
+def test_a_student_slow_to_choose_another_name_at_the_prompt_still_joins():
+    """`lanchat connect --name ann` where ann is here: the name prompt asks for another on the
+    open connection, and the server gives a connection 20 s from connecting to join (1 s here; a
+    refused name gives no more). A student who took longer to think of one was turned away with
+    "the server refused to let us in: no hello within 20 s", though they had just typed a name,
+    and had to run connect again. The name typed late now joins, on a new connection."""
+    pexpect = pytest.importorskip("pexpect")
+    with running_server(handshake_seconds=1.0) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        child = pexpect.spawn(sys.executable, ["-m", "lanchat", "connect", f"127.0.0.1:{endpoint.port}", "--name", "ann", "--plain"],
+                              env=child_env(), cwd=str(ROOT), timeout=DEFAULT_TIMEOUT)
+        try:
+            child.expect(r"Another name( \(Enter: \S+\))?: ")
+            # the person still thinking: the server has closed that connection, its time run out
+            wait_for(lambda: len(server.hub.peers) == 1, what="the server to close the prompted connection")
+            child.sendline("bob")
+            child.expect(r"welcome, bob")
+            ann.expect(ev.Joined, name="bob")
+            child.sendline("/q")
+            child.expect(pexpect.EOF)
+            assert b"Traceback" not in (child.before or b"")
+        finally:
+            child.close(force=True)
+            ann.close()

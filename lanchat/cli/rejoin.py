@@ -330,11 +330,13 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     raises, or Unreachable, or with ``may_switch_to_tls`` ServerUsesTls when the server says to
     use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return.
     A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
-    client asks (a keyless guest), and told so in the chat (wording.OLD_ROOM_NOTE)."""
+    client asks (a keyless guest), and told so in the chat (wording.OLD_ROOM_NOTE). A name typed
+    after a refusal once the connection's time to join had run out (client.NameOutlived) is
+    tried on a new connection, as a wrong password is."""
     from dataclasses import replace
 
     from .. import events as ev
-    from ..client import JoinError, join
+    from ..client import JoinError, NameOutlived, join
 
     ask = NameAsker(name) if sys.stdin.isatty() else None
     tries, version = 1, ev.PROTOCOL_VERSION
@@ -349,6 +351,11 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
                 raise ServerUsesTls from None
+            if isinstance(exc, NameOutlived) and again_at is not None:  # the name prompt outlasted the connection:
+                name, sock = exc.name, _connect_again(*again_at)  # the name typed, on a new one (no prompt again)
+                if sock is None:
+                    raise Unreachable from None
+                continue
             if exc.code == ev.E_VERSION and version != ev.FIRST_RELEASE_VERSION and again_at is not None:
                 version, sock = ev.FIRST_RELEASE_VERSION, _connect_again(*again_at)
                 if sock is None:
