@@ -2118,3 +2118,19 @@ def test_a_signal_while_the_prompts_handlers_go_back_finds_them_all_back(how, sa
     assert done.returncode == 0, done.stderr
     stops = "['pressed', True]" if how == "ctrl-z" else "[]"
     assert done.stdout.splitlines() == [said, f"quit True stops {stops}", "echo after True"], done.stdout
+
+
+def test_lanchat_password_without_the_password_option_is_said_to_leave_the_room_open():
+    """`LANCHAT_PASSWORD=fractions lanchat serve` (the guide names the variable beside --password):
+    the room started with no password at all, anyone joined, and the start lines said nothing of
+    it, so the teacher believed the room was closed to the class. They now say it is open."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce",
+                  env=child_env(LANCHAT_PASSWORD="fractions"))  # fmt: skip
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        server.expect(r"^  no password: anyone can join; LANCHAT_PASSWORD is set, but only --password makes the room ask for it$")
+        guest = RawClient(Endpoint(host="127.0.0.1", port=port), "guest")  # what the line says: no password asked
+        guest.close()
+    finally:
+        server.stop()
+    assert "fractions" not in server.output

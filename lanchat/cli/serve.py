@@ -376,6 +376,8 @@ def _start_lines(start: _Start, listener: socket.socket, room: Room, kept: _Kept
     banner += room_lines
     if start.password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
         banner.append("  the password is the one in LANCHAT_PASSWORD (so it was not asked for); unset it to be asked")
+    elif not password and env_password():  # set for this room, or left from a `connect`: only --password reads it
+        banner.append("  no password: anyone can join; LANCHAT_PASSWORD is set, but only --password makes the room ask for it")
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
         from .history_file import entries
 
