@@ -1077,3 +1077,27 @@ def test_the_teachers_guide_quotes_the_last_dry_run() -> None:
         label = name.split("_")[0]
         assert label in quoted, f"the guide's timing table has no row for {name}"
         assert abs(quoted[label] - seconds) <= 0.051, f"the guide says {quoted[label]} s for {name}; the dry run says {seconds:.2f} s"
+
+
+def test_the_teachers_guide_says_what_happens_to_a_question_typed_after_mode_turn_in_lanchats_words() -> None:
+    """The checklist's "A quiz in turns" said a question typed after `/mode turn` "is refused and kept
+    in your input line: press Enter again once the turn is yours", and a student's early line "waits in
+    their input line": both are held and go on their turn, the input line free (README, The screen), so
+    a teacher waited for a line to come back that never did. The bullet quotes the host's notice as
+    lanchat words it."""
+    import re
+
+    from lanchat import events as ev
+    from lanchat.client import held_until_our_turn
+    from lanchat.session import Session
+
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    bullet = re.search(r"^- \*\*A quiz in turns\.\*\*(.*?)(?=^- \*\*)", guide, re.S | re.M)
+    assert bullet, "the guide's checklist has no 'A quiz in turns' bullet"
+    said = " ".join(bullet.group(1).split())
+    teacher = Session(name="teacher", role="host", members=["teacher", "amy", "ben"], host="teacher")
+    teacher.mode, teacher.turn = "turn", "amy"
+    notice = held_until_our_turn(teacher, ev.Say(text="Question 2"))
+    assert f"`{notice}`" in said, f"the guide should quote {notice!r}"
+    for stale in ("kept in your input line", "waits in their input line", "press Enter again"):
+        assert stale not in said, f"the guide still says {stale!r}"
