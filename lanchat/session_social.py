@@ -49,6 +49,15 @@ def _local(session: Session, text: str, kind: str = "notice") -> InputResult:
     return Local((_line(text, _now(session), kind),))
 
 
+def _kept(session: Session, text: str, typed: str) -> InputResult:
+    """An error that gives what was ``typed`` back to the full screen's input line, to mend."""
+    from dataclasses import replace
+
+    from .session import Local
+
+    return Local((replace(_line(text, _now(session), "error"), give_back=typed),))
+
+
 def _out(event: ev.Event) -> InputResult:
     from .session import Outgoing
 
@@ -293,8 +302,10 @@ def parse(session: Session, word: str, rest: str) -> object:
         return _out(ev.Whisper(to=session.last_direct_from, text=rest))
     if word == "/nick":
         problem = ev.name_problem(rest) if rest else "usage: /nick NEW"
+        if problem and rest:  # given back, as a mistyped command is: the name to mend ("bob(op)"), not to type again
+            return _kept(session, f"{rest!r} cannot be used: {problem}", f"{word} {rest}")
         if problem:
-            return _local(session, f"{rest!r} cannot be used: {problem}" if rest else problem, "error")
+            return _local(session, problem, "error")
         if rest == session.name:  # the room takes it without a word (room_social._rename)
             return _local(session, f"you are already called {rest}")
         session.nick_asked = rest  # until the room answers (renamed, or a refusal): a rejoin asks it again

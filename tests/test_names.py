@@ -401,3 +401,31 @@ def test_the_client_refuses_such_a_name_before_sending_it(capsys):
     assert isinstance(done, Local), done
     assert "a name cannot hold brackets (U+207D SUPERSCRIPT LEFT PARENTHESIS)" in done.lines[0].text
     assert session.parse_input("/nick \u00d6mer") == Outgoing(ev.Nick(name="\u00d6mer"))
+
+
+def test_a_nick_refused_for_its_brackets_comes_back_to_the_input_line_to_mend():
+    """On the full screen `/nick bob(op)` was refused (brackets) and the line was gone: the student
+    typed the whole command again, as a mistyped command (given back) never made them. Now it
+    comes back to the input line, said so; mended there, it renames."""
+    import re
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("needs a POSIX pseudo-terminal")
+    from helpers import TermProc
+
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = TermProc("connect", f"127.0.0.1:{endpoint.port}", "--name", "bob", "--no-reconnect", rows=24, cols=80)
+        try:
+            bob.expect(r"bob │ client")
+            bob.send("/nick bob(op)")
+            bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("/nick bob(op)"), what="the /nick typed")
+            bob.send("\r")
+            bob.expect_unfolded(re.escape("'bob(op)'cannotbeused:anamecannotholdbrackets") + r".*whatyoutypediskept")
+            bob.wait_screen(lambda rows: rows[-1].rstrip() == "> /nick bob(op)", what="the /nick given back")
+            bob.send("\x7f" * 4 + "_op\r")  # Backspace over "(op)", then the name it should be
+            ann.expect(ev.Renamed, old="bob", new="bob_op")
+        finally:
+            bob.stop()
+            ann.close()
