@@ -1025,6 +1025,28 @@ def test_the_first_connection_asks_to_trust_the_fingerprint_and_remembers_it(cer
         server.close()
 
 
+def test_a_student_comparing_the_fingerprint_longer_than_the_hello_deadline_still_joins(certificate):
+    """The trust question is asked on the open connection, before the hello, and the server closes
+    a connection not joined within 20 s of connecting (1 s here). A student comparing the
+    fingerprint with the board, or asking the teacher, took longer, typed y, and was turned away
+    with "the server refused to let us in: no hello within 20 s". The connection that sat too long
+    is replaced, pinned to the fingerprint just trusted (not asked again), and they join."""
+    context, fp, _ = certificate
+    with running_server(tls=context, binding=tls_module.channel_binding(fp), handshake_seconds=1.0) as (server, endpoint):
+        child = spawn(*connect_args(endpoint.port, "--tls", "--plain"), env=child_env())
+        try:
+            child.expect_exact("Trust it and connect? [y/N] ")
+            wait_for(lambda: not server.hub.peers, what="the server to close the connection at the question")
+            child.sendline("y")
+            child.expect("welcome, ann")
+            assert "Trust it" not in child.before
+            child.sendline("/q")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        assert child.exitstatus == 0
+
+
 def test_ctrl_c_at_the_trust_prompt_says_interrupted_and_exits_130_as_elsewhere(certificate):
     """Ctrl-C at "Trust it and connect? [y/N]" was read as N: "not connecting: you did not
     trust" and exit 1, where Ctrl-C at every other prompt says "interrupted" and exits 130."""

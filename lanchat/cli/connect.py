@@ -10,13 +10,14 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..textsafe import quoted, visible
 from ..ui.speech import wanted
 from .chat import run_participant
-from .rejoin import Remembered, ServerUsesTls, found_at, room_where
+from .rejoin import Remembered, ServerUsesTls, connect_again, found_at, room_where
 from .rooms import NO_ROOM_HELP, find_rooms, load_identity, room_said, room_warning, trusted_by_name
 from .terminal import PROG, PromptCancelled, cancelled, fail, interactive, password_from_user, resolve_name, say
 
@@ -115,9 +116,12 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         try:
             announced = pinned is not None and args.fingerprint is None  # discovery's, not typed
             hint = _tls_hint(args, pinned, remembered, endpoint.describe(), room)
+            asked_at = time.monotonic()
             started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced, room=room)
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
             return cancelled(exc)
+        if started is not None and _outwaited(started[0], time.monotonic() - asked_at):
+            started = _afresh(started, endpoint)
         if started is None:
             return 1
         from ..tls import SHORT_LABEL, channel_binding, short_form
@@ -405,6 +409,38 @@ def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | N
     if pinned is not None:
         return "it was announced on the local network as a TLS room; is it still running? Try `lanchat connect` again"
     return "it had just answered that it uses TLS; try `lanchat connect` again in a moment"
+
+
+# The server closes a connection not joined within limits.HELLO_SECONDS of connecting (PROTOCOL.md
+# 4): one that sat at "Trust it and connect?" this near it is replaced before its hello is sent
+HELLO_MARGIN_SECONDS = 3.0
+
+
+def _outwaited(sock, waited: float) -> bool:  # noqa: ANN001 - a TLS socket
+    """Did the connection sit too long at the fingerprint's question (``waited`` s) for its hello
+    to come in time? A student comparing the fingerprint with the board, or asking the teacher,
+    took more than 20 s and was turned away with "no hello within 20 s" once they said yes.
+    So: the server has written to it (its hello-first error, its close), or the wait came near
+    the server's time."""
+    import select
+
+    from ..limits import HELLO_SECONDS
+
+    if waited >= HELLO_SECONDS - HELLO_MARGIN_SECONDS:
+        return True
+    try:
+        return bool(sock.pending() or select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+def _afresh(started, endpoint):  # noqa: ANN001, ANN202 - _start_tls's (socket, fingerprint, note); None after saying why
+    """_start_tls's answer on a new connection to ``endpoint``, pinned to the fingerprint just
+    trusted (nothing asked again): the first sat at the question too long (_outwaited)."""
+    sock, fingerprint, note = started
+    sock.close()
+    again = connect_again(endpoint, fingerprint)
+    return None if again is None else (again, fingerprint, note)
 
 
 def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None, announced: bool = False,  # noqa: ANN001, ANN202

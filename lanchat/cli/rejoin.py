@@ -89,7 +89,7 @@ def _reconnect(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     return sock
 
 
-def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
+def connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     """_reconnect, for the terminal: None after saying why it failed."""
     from ..client import JoinError
     from ..tls import TlsError
@@ -352,12 +352,12 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
                 raise ServerUsesTls from None
             if isinstance(exc, NameOutlived) and again_at is not None:  # the name prompt outlasted the connection:
-                name, sock = exc.name, _connect_again(*again_at)  # the name typed, on a new one (no prompt again)
+                name, sock = exc.name, connect_again(*again_at)  # the name typed, on a new one (no prompt again)
                 if sock is None:
                     raise Unreachable from None
                 continue
             if exc.code == ev.E_VERSION and version != ev.FIRST_RELEASE_VERSION and again_at is not None:
-                version, sock = ev.FIRST_RELEASE_VERSION, _connect_again(*again_at)
+                version, sock = ev.FIRST_RELEASE_VERSION, connect_again(*again_at)
                 if sock is None:
                     raise Unreachable from None
                 continue  # (its welcome says so in the chat: wording.OLD_ROOM_NOTE)
@@ -374,7 +374,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
         say(f"{PROG}: wrong password; try again")
         password.forget()
         tries += 1
-        reopened = _connect_again(*again_at)
+        reopened = connect_again(*again_at)
         if reopened is None:
             raise Unreachable
         sock = reopened
