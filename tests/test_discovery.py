@@ -513,6 +513,25 @@ def test_with_a_server_on_this_machine_connect_joins_it_and_says_so(lab):
     assert "announc" not in server.output  # a loopback-only server is not announced
 
 
+def test_with_no_address_a_student_slow_to_type_their_name_still_joins(lab):
+    """`lanchat connect` alone, the Quick start's command: the server on this machine answered,
+    and "Your name:" was asked on that open connection, which the server closes 20 s after
+    connecting when no hello came. A student who took longer (a lab's first lesson: a name to
+    choose) typed it and read "the server refused to let us in: no hello within 20 s". The
+    connection that sat too long is replaced. Port 3580 is safe: the namespace is this test's own."""
+    ns = lab.namespace("L")
+    server = lab.run(ns, "serve", "--headless", "--host", "127.0.0.1", "--port", "3580", "--no-history")
+    server.expect(r"listening on port 3580")
+    bob = lab.term(ns, "connect", rows=24, cols=80)
+    bob.expect(r"Your name")
+    server.expect(r"no hello within 20 s", timeout=40)  # the person still thinking: that connection is gone
+    bob.send("bob\r")
+    bob.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+    bob.stop()
+    server.stop()
+
+
 def test_serve_prints_the_default_route_interface_before_a_docker_bridge(lab):
     ann, bob = classroom(lab)
     lab.ip(ann, "link", "add", "docker0", "type", "veth", "peer", "name", "dockerpeer")  # a bridge-like extra

@@ -38,11 +38,15 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if announced is not None:  # a TLS room's announced fingerprint is pinned (Finding rooms)
         pinned = pinned or announced.fingerprint
     try:
+        asked_at = time.monotonic()
         name = resolve_name(args, "connect")
     except PromptCancelled as exc:
         if sock is not None:
             sock.close()
         return cancelled(exc)
+    if sock is not None and _outwaited(sock, time.monotonic() - asked_at):  # "Your name:" asked on it, for long
+        sock.close()
+        sock = None  # (connected again below, as to an address typed)
     key = load_identity(args) if name is not None else None
     if name is None or key is None:
         if sock is not None:
@@ -412,14 +416,15 @@ def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | N
 
 
 # The server closes a connection not joined within limits.HELLO_SECONDS of connecting (PROTOCOL.md
-# 4): one that sat at "Trust it and connect?" this near it is replaced before its hello is sent
+# 4): one that sat at "Trust it and connect?" or "Your name:" this near it is replaced before its hello is sent
 HELLO_MARGIN_SECONDS = 3.0
 
 
-def _outwaited(sock, waited: float) -> bool:  # noqa: ANN001 - a TLS socket
-    """Did the connection sit too long at the fingerprint's question (``waited`` s) for its hello
-    to come in time? A student comparing the fingerprint with the board, or asking the teacher,
-    took more than 20 s and was turned away with "no hello within 20 s" once they said yes.
+def _outwaited(sock, waited: float) -> bool:  # noqa: ANN001 - a socket, or TLS's
+    """Did the connection sit too long at a question (``waited`` s) for its hello to come in time?
+    A student comparing the fingerprint with the board, or asking the teacher, took more than 20 s
+    and was turned away with "no hello within 20 s" once they said yes; so was one slow to type
+    their name at `lanchat connect` with no address (asked on the connection to the room found).
     So: the server has written to it (its hello-first error, its close), or the wait came near
     the server's time."""
     import select
@@ -429,7 +434,7 @@ def _outwaited(sock, waited: float) -> bool:  # noqa: ANN001 - a TLS socket
     if waited >= HELLO_SECONDS - HELLO_MARGIN_SECONDS:
         return True
     try:
-        return bool(sock.pending() or select.select([sock], [], [], 0)[0])
+        return bool(getattr(sock, "pending", lambda: 0)() or select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
 
