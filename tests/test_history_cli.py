@@ -1069,3 +1069,22 @@ def test_serve_refuses_an_unusable_history_before_it_makes_an_identity_key(tmp_p
     assert "identity key" not in serve.output, serve.output
     assert not key.exists() and os.listdir(tmp_path / "keys") == []
     assert history.read_bytes() == b"these are my lesson notes, not a database\n" * 10
+
+
+def test_names_list_puts_the_keys_in_one_column_whatever_each_names_width(tmp_path):
+    """`lanchat names list` printed each name and its key two spaces apart, so a term's class
+    (ann, Bartholomew, 李雷) gave a ragged column of keys that a teacher compares down the page
+    with /whois. The keys now start in one column, a wide character counted as two."""
+    db = tmp_path / "term.sqlite3"
+    store = HistoryStore(db)
+    for name, byte in (("ann", b"a"), ("Bartholomew", b"b"), ("\u674e\u96f7", b"c")):
+        store.claim(name, byte * 32)
+    store.close()
+    listing = Proc("names", "list", str(db), stdin=False)
+    assert listing.wait() == 0
+    from lanchat.textfold import cells
+
+    rows = [line for line in listing.lines if line.strip()]
+    assert len(rows) == 3, listing.output
+    starts = {cells(row[: re.search(r"[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}$", row).start()]) for row in rows}
+    assert starts == {len("Bartholomew") + 2}, listing.output

@@ -215,8 +215,12 @@ def cmd_names(args: argparse.Namespace) -> int:
         return fail(str(exc))
     try:
         if args.action == "list":
-            for name, key in store.owner_names():
-                print_out(f"{visible(name)}  {short_fingerprint(key)}")
+            from ..textfold import cells
+
+            owned = [(visible(name), short_fingerprint(key)) for name, key in store.owner_names()]
+            width = max((cells(name) for name, _key in owned), default=0)  # the keys in one column, to read down
+            for name, key in owned:
+                print_out(f"{name}{' ' * (width - cells(name))}  {key}")
             if store.skipped:  # as `lanchat history` says it (history_rows.py)
                 say(f"{PROG}: left out {entries(store.skipped)} of {path}: not as lanchat writes them")
             return 0
