@@ -103,7 +103,7 @@ def judge_port(port: int, bind_errno: int | None, holders: list, free: int | Non
         tls = " --tls" if any(h.tls for h in holders) else ""
         return Check("port", "info", f"port {port} is used by a lanchat server here ({', '.join(names)})",
                      f"join it with `lanchat connect 127.0.0.1 {port}{tls}`, or serve another room with {instead}",
-                     tuple(names))
+                     tuple(names) if len(names) > 1 else ())  # one is in the summary already (said twice, it was)
     who = ", ".join(names) if names else "another program (run as root to see which)"
     return Check("port", "fail", f"port {port} is already in use by {who}",
                  f"stop that program, or serve on another port: lanchat serve {instead}",

@@ -487,6 +487,8 @@ def test_port_judged():
     assert held.status == "fail" and "nginx (pid 7)" in held.summary
     ours = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=8, name="python3", command="python3 -m lanchat serve")])
     assert ours.status == "info" and "`lanchat connect 127.0.0.1 3580`" in ours.fix
+    # one holder is named in the summary; listed again below it, `lanchat doctor` said it twice
+    assert ours.details == () and held.details == ()
     # a TLS room refuses a plain connect: the fix offered --tls-less, which would be refused
     tls = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=8, name="python3", command="python3 -m lanchat serve --tls")])
     assert "`lanchat connect 127.0.0.1 3580 --tls`" in tls.fix
