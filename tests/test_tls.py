@@ -1047,6 +1047,36 @@ def test_a_student_comparing_the_fingerprint_longer_than_the_hello_deadline_stil
         assert child.exitstatus == 0
 
 
+def test_only_a_connection_the_room_gave_up_on_is_replaced_before_the_hello(certificate):
+    """_outwaited, from the wire: a TLS connection just made is readable at once (TLS 1.3 session
+    tickets, TLS's own records), and taking that for the room's word replaced every TLS join's
+    connection, two where one did (a class behind one NAT address has 30 a minute). Only the
+    room's own error and close count; a plain connection the same."""
+    import select
+
+    from lanchat.cli.connect import _outwaited
+
+    context, fp, _ = certificate
+    with running_server(tls=context, binding=tls_module.channel_binding(fp), handshake_seconds=3.0) as (_server, endpoint):
+        raw = socket.create_connection(("127.0.0.1", endpoint.port), timeout=DEFAULT_TIMEOUT)
+        sock, _ = client_handshake(raw, "test")
+        try:
+            wait_for(lambda: select.select([sock], [], [], 0)[0], what="the session tickets")
+            assert not _outwaited(sock, 0.0)
+            assert not _outwaited(sock, 0.0)  # (read once, nothing of the room's was taken)
+            wait_for(lambda: _outwaited(sock, 0.0), what="the room's error and close to count")
+        finally:
+            sock.close()
+    with running_server(handshake_seconds=3.0) as (_server, endpoint):
+        plain = socket.create_connection(("127.0.0.1", endpoint.port), timeout=DEFAULT_TIMEOUT)
+        try:
+            assert not _outwaited(plain, 0.0)
+            assert _outwaited(plain, 20.0)  # sat near the server's time: replaced without asking the wire
+            wait_for(lambda: _outwaited(plain, 0.0), what="the room's error and close to count")
+        finally:
+            plain.close()
+
+
 def test_ctrl_c_at_the_trust_prompt_says_interrupted_and_exits_130_as_elsewhere(certificate):
     """Ctrl-C at "Trust it and connect? [y/N]" was read as N: "not connecting: you did not
     trust" and exit 1, where Ctrl-C at every other prompt says "interrupted" and exits 130."""

@@ -431,12 +431,35 @@ def _outwaited(sock, waited: float) -> bool:  # noqa: ANN001 - a socket, or TLS'
 
     from ..limits import HELLO_SECONDS
 
-    if waited >= HELLO_SECONDS - HELLO_MARGIN_SECONDS:
+    if waited >= HELLO_SECONDS - HELLO_MARGIN_SECONDS or getattr(sock, "pending", lambda: 0)():  # (the room's bytes, decrypted)
         return True
     try:
-        return bool(getattr(sock, "pending", lambda: 0)() or select.select([sock], [], [], 0)[0])
+        if not select.select([sock], [], [], 0)[0]:
+            return False
     except (OSError, ValueError):
         return True
+    return _room_wrote(sock) if hasattr(sock, "pending") else True  # plain: a byte, or its end, before our hello
+
+
+def _room_wrote(sock) -> bool:  # noqa: ANN001 - a TLS socket that select() found readable
+    """Did the room write to this TLS connection (its error, its close) before our hello? Readable
+    alone does not say: a TLS 1.3 server sends its session tickets after the handshake, TLS's own
+    records, and every connection was replaced. One read without waiting: what the room said is
+    not needed, the connection is replaced if it said anything."""
+    import ssl
+
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        sock.recv(1)
+        return True  # its error, or b"": its close
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return False  # TLS's records only: nothing from the room
+    except (OSError, ValueError):
+        return True
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sock.settimeout(timeout)
 
 
 def _afresh(started, endpoint):  # noqa: ANN001, ANN202 - _start_tls's (socket, fingerprint, note); None after saying why
