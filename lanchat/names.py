@@ -115,7 +115,8 @@ def name_problem(name: str) -> str | None:
         return "a name cannot be # and a number (/unban #N means the ban /bans numbers N)"
     bracket = holds_bracket(name)
     if bracket is not None:
-        return f"a name cannot hold brackets ({describe(bracket)}): lanchat marks names with them, as in 'ann (host)'"
+        # the character itself first (a screen reader reads "U+0029" as digits), then its name
+        return f"a name cannot hold brackets such as '{bracket}' ({describe(bracket)}): lanchat marks names with them, as in 'ann (host)'"
     return None
 
 

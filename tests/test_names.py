@@ -395,11 +395,11 @@ def test_the_client_refuses_such_a_name_before_sending_it(capsys):
         build_parser().parse_args(["connect", "127.0.0.1:3580", "--name", "bob\uff08op\uff09"])
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert "cannot be used: a name cannot hold brackets (U+FF08 FULLWIDTH LEFT PARENTHESIS)" in line, line
+    assert "cannot be used: a name cannot hold brackets such as '（' (U+FF08 FULLWIDTH LEFT PARENTHESIS)" in line, line
     session = Session(name="bob", role="client", members=["bob"])
     done = session.parse_input("/nick bob\u207dop\u207e")
     assert isinstance(done, Local), done
-    assert "a name cannot hold brackets (U+207D SUPERSCRIPT LEFT PARENTHESIS)" in done.lines[0].text
+    assert "a name cannot hold brackets such as '⁽' (U+207D SUPERSCRIPT LEFT PARENTHESIS)" in done.lines[0].text
     assert session.parse_input("/nick \u00d6mer") == Outgoing(ev.Nick(name="\u00d6mer"))
 
 
