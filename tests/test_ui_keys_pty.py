@@ -143,6 +143,25 @@ def test_find_jumps_to_older_matches_and_tab_lists_candidates(terms):
     bob.wait_screen(lambda rows: rows[-1].startswith("> ann: "), what="NAME: at the start of a line")
 
 
+def test_find_never_counts_its_own_answers_as_matches(terms):
+    """/find quokka said "'quokka' is not in the transcript"; after bob's quokka a second /find
+    read "1/2", the first of them its own notice, and Ctrl-F went to it."""
+    ann, port = host(terms, rows=12, cols=80)
+    ann.send("/find quokka\r")
+    ann.expect(r"'quokka' is not in the transcript")
+    ann.send("/find\r")  # its usage line, and Ctrl-F's hint, hold no quokka but are answers too
+    ann.expect(r"usage: /find TEXT")
+    bob = join(terms, port, "bob")
+    say(bob, "a quokka on the beach", "bob")
+    ann.expect(r"bob: a quokka on the beach")
+    ann.send("/find quokka\r")
+    ann.expect(r"find quokka: 1/1")
+    ann.send("\x06")  # Ctrl-F: round again to the one match, never the notice
+    ann.expect(r"find quokka: 1/1")
+    ann.send("\x1b")
+    ann.expect_gone(r"find quokka")
+
+
 def test_the_mouse_wheel_scrolls_the_transcript(terms):
     # screen-256color: the mouse reports in the X10 form, ESC [ M and three bytes (button, x, y
     # plus 32); pyte cannot follow how ncurses scrolls an xterm-256color screen

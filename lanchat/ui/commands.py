@@ -22,6 +22,7 @@ UI_COMMANDS = (
     Command(name="/find", usage="/find TEXT", help="find TEXT in the transcript (Ctrl-F: the next older match; Esc: done)"),
     Command(name="/save", usage="/save FILE", help="write the transcript to a text file (all of it: what /clear took off the screen too)"),
 )
+FIND_ANSWER = "find-answer"  # Line.code of /find's own answers: never a match of a later /find
 
 
 def save_path_text(argument: str) -> str:
@@ -122,10 +123,10 @@ class ScreenCommands:
             return [Line(kind="notice", time=self._now(), text=f"mouse {command.argument.lower()}: {said}")]
         if command.name == "/find":
             if not command.argument:
-                return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)")]
+                return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)", code=FIND_ANSWER)]
             self.measure()
             if not self.view.find(command.argument, self._matches):
-                return [Line(kind="notice", time=self._now(), text=f"{command.argument!r} is not in the transcript")]
+                return [Line(kind="notice", time=self._now(), text=f"{command.argument!r} is not in the transcript", code=FIND_ANSWER)]
             self.changed = True
             return []
         return []
@@ -133,14 +134,15 @@ class ScreenCommands:
     def find_next(self) -> None:
         """Ctrl-F: the next older match of the last /find."""
         if self.view.finding is None:
-            self.view.add([Line(kind="error", time=self._now(), text="type /find TEXT first; then Ctrl-F goes to older matches")])
+            self.view.add([Line(kind="error", time=self._now(), text="type /find TEXT first; then Ctrl-F goes to older matches", code=FIND_ANSWER)])
             return
         self.measure()
         self.view.find_next(self._matches)
 
     def _matches(self, line: Line, text: str) -> bool:
-        """/find searches what the screen shows: in projector mode, not a hidden message's text."""
-        return line_matches(projector.shown(line, self.session), text)
+        """/find searches what the screen shows: in projector mode, not a hidden message's text;
+        never /find's own answers ("'quokka' is not in the transcript" is not a quokka)."""
+        return line.code != FIND_ANSWER and line_matches(projector.shown(line, self.session), text)
 
     def save(self, argument: str) -> Line:
         """/save FILE: the transcript as plain text, written whole or not at all. Like /get, it
