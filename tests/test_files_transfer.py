@@ -1238,8 +1238,8 @@ def _fetched(store: ServerFiles, cid: int, limit: int | None = None) -> bytes:
 
 
 def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(store, monkeypatch):
-    """Thirty students /get the teacher's file at once: the server reads each piece once and
-    hands the same bytes to each (bench/class_bench.py), over real sockets, every copy whole."""
+    """Thirty students /get the teacher's file at once: the server reads and frames each piece
+    once and hands the same frame to each (bench/class_bench.py), over real sockets, every copy whole."""
     import threading
 
     data = os.urandom(2 * MB + 17)
@@ -1251,6 +1251,16 @@ def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(s
         for student in students:
             student.expect(ev.Offered, id=file_id)
         reads = _reads_counted(monkeypatch)
+        from lanchat import protocol
+
+        framed: list[str] = []  # each download piece framed (protocol.encode's binary_frame), by file id
+        binary_frame = protocol.binary_frame
+
+        def counted_frame(ident: str, piece: bytes) -> bytes:
+            framed.append(ident)
+            return binary_frame(ident, piece)
+
+        monkeypatch.setattr(protocol, "binary_frame", counted_frame)
         got: dict[str, bytes] = {}
 
         def fetch(student: RawClient, name: str) -> None:
@@ -1265,6 +1275,7 @@ def test_a_class_fetching_one_file_at_once_reads_each_piece_from_the_disk_once(s
         assert all(got.get(name) == data for name in names)
         pieces = -(-len(data) // BINARY_CHUNK_BYTES)
         assert sorted(set(reads)) == sorted(reads) and len(reads) == pieces  # each piece read once, for all four
+        assert framed.count(file_id) == pieces  # and framed once: the pacer sends the kept frame to each (frame_of)
         for client in (ann, *students):
             client.close()
 
