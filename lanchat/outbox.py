@@ -353,11 +353,11 @@ def _flush_pieces(queue: Queue, send: Callable[[bytes], int], pieces: int) -> in
     """``Outbox.flush`` for a TLS socket: frames go to OpenSSL as they are queued, one send
     after another while they fit in ``pieces`` bytes (one at least) and the socket takes them.
     A frame of JOIN_BELOW_BYTES or more goes alone (OpenSSL makes its records of it directly),
-    smaller ones are joined with the small ones after them up to that size. Joining everything up to flush_bytes, as for
-    a plain socket, copied a download's every byte about twice, only for OpenSSL to copy it
-    again (bench/README.md, "A file to the whole class over TLS"). A send that took nothing
-    is offered the same frames again first (``offered``: tls_server.TlsSender's rule), as
-    the batch below is the same greedy prefix of a queue that only grows at its end."""
+    smaller ones are joined with the small ones after them up to that size. Joining everything
+    up to flush_bytes, as for a plain socket, copied a download's every byte about twice, only
+    for OpenSSL to copy it again (bench/README.md, "A file to the whole class over TLS"). A send
+    that took nothing is offered the same frames again first (``offered``: tls_server.TlsSender's
+    rule), as the batch below is the same greedy prefix of a queue that only grows at its end."""
     out = queue.out
     total = 0
     while out:
