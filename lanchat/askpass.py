@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 # the signals that mean "leave" (as stopsignals.STOP_SIGNALS): while the prompt is up it answers
@@ -48,7 +49,7 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN, not TCSAFLUSH: keep what was typed
         out.write(prompt)
         out.flush()
-        return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
+        return _read_line(fd, leaving.answer_waiting).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
         # While the terminal and the handlers go back, the signals wait (blocked), then come to
         # the handlers of before: one handled midway ran the prompt's stop handler after the
@@ -90,15 +91,19 @@ def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO, l
 
 class _Leaving:
     """The leave signals (SIGINT, SIGQUIT, SIGTERM, SIGHUP) while the prompt is up, all four
-    answered here (``caught``). At the prompt the first one ends it as before: KeyboardInterrupt,
-    SystemExit(128 + its number), or the caller's handler. But a signal's handler runs wherever
-    Python is: a second signal during the unwinding of the first (a window closed as Ctrl-C was
-    pressed, a service manager's SIGTERM then SIGHUP), or one just after Enter, raised before
-    ask_password's finally had put the echo back, and the shell was left blind. So once the
-    prompt is being left on one, the others change nothing (its exit stands), and while the
-    finally restores the terminal (``restoring``) the first one is only noted, and answered once
-    echo is back and the old handlers with it (``answer_noted``). (A flag, as well as the mask
-    held meanwhile (_hold): a mask blocks a signal in one thread only, and connect may have others.)"""
+    answered here. At the prompt the first one ends it as before: KeyboardInterrupt,
+    SystemExit(128 + its number), or the caller's handler. But a handler runs wherever Python is
+    when the signal comes, and one that raised there could land where an exception is only
+    printed (a finalizer: "Exception ignored in", a traceback, and the prompt waiting on for a
+    line that no signal could end any more); or during the unwinding of a first one (a window
+    closed as Ctrl-C was pressed, a service manager's SIGTERM then SIGHUP), or just after Enter,
+    before ask_password's finally had put the echo back, and the shell was left blind. So the
+    handler (``caught``) only notes the first one; the prompt's wait, woken by it (_read_line,
+    signal.set_wakeup_fd), answers it from there (``answer_waiting``); once the prompt is being
+    left on one, the others change nothing (its exit stands); and one noted while the finally
+    restores the terminal (``restoring``) is answered once echo is back and the old handlers with
+    it (``answer_noted``). (A flag, as well as the mask held meanwhile (_hold): a mask blocks a
+    signal in one thread only, and connect may have others.)"""
 
     def __init__(self) -> None:
         self.own: dict[int, type[BaseException] | int] = {}  # answered here: KeyboardInterrupt, or the exit code
@@ -127,13 +132,20 @@ class _Leaving:
         return True
 
     def caught(self, signum: int, frame: object) -> None:
-        if self.left_on is not None or self.restoring:
-            if self.left_on is None and self.noted is None:
-                self.noted = signum
+        """The handler: notes the first leave signal, never raises (see the class)."""
+        if self.left_on is None and self.noted is None:
+            self.noted = signum
+
+    def answer_waiting(self) -> None:
+        """At the prompt (_read_line, before each wait and after each wake): the signal noted is
+        answered here, in the prompt's own frame; a caller's handler that only notes it (returns)
+        lets the prompt go on."""
+        if self.noted is None or self.restoring:
             return
+        signum, self.noted = self.noted, None
         self.left_on = signum
-        self._answer(signum, frame)
-        self.left_on = None  # the caller's handler only noted it: the prompt goes on
+        self._answer(signum, None)
+        self.left_on = None
 
     def _answer(self, signum: int, frame: object) -> None:
         own = self.own.get(signum)
@@ -144,8 +156,9 @@ class _Leaving:
         self.callers[signum](signum, frame)  # type: ignore[operator]
 
     def answer_noted(self) -> None:
-        """The signal noted while the echo was being restored, answered as at the prompt; called
-        once the old handlers are back, so the caller's one gets it as a signal (its wake-up fd too)."""
+        """The signal noted and not answered at the prompt (it came while the echo was being
+        restored, or with the line's end), answered as at the prompt; called once the old handlers
+        are back, so the caller's one gets it as a signal (its wake-up fd too)."""
         signum, self.noted = self.noted, None
         if signum is None:
             return
@@ -245,16 +258,17 @@ def _is_terminal(stream: object) -> bool:
         return False
 
 
-def _read_line(fd: int) -> bytes:
+def _read_line(fd: int, on_wake: Callable[[], None] | None = None) -> bytes:
     """Up to the end of the line (not included). In canonical mode one read returns at most one
     line, so nothing typed after it (a second line typed ahead) is taken from the terminal.
     Waits with the signals' wake-up (signal.set_wakeup_fd): a signal that comes just before
     the wait (Ctrl-Z as the prompt appears) ends it, and its handler runs, instead of being
-    noted while a blocking read waits on for a key."""
+    noted while a blocking read waits on for a key. ``on_wake`` is called before each wait and
+    after each wake: where a signal noted by its handler is answered (_Leaving)."""
     data = b""
     while not data.endswith(b"\n"):
         with _woken_by_signals() as woken:
-            _wait_for(fd, woken)
+            _wait_for(fd, woken, on_wake)
         try:
             chunk = os.read(fd, 4096)
         except OSError:  # EIO: the terminal went away mid-prompt; nothing more will be typed
@@ -287,13 +301,16 @@ def _woken_by_signals():  # noqa: ANN202 - a context manager of the read end (No
         os.close(write_end)
 
 
-def _wait_for(fd: int, woken: int | None) -> None:
-    """Until ``fd`` can be read, or a signal came (its handler has run by the time this returns)."""
+def _wait_for(fd: int, woken: int | None, on_wake: Callable[[], None] | None = None) -> None:
+    """Until ``fd`` can be read, or a signal came (its handler has run by the time this returns,
+    and ``on_wake`` after it)."""
     import select
 
     if woken is None:
         return  # a plain blocking read
     while True:
+        if on_wake is not None:
+            on_wake()
         try:
             ready, _, _ = select.select([fd, woken], [], [])
         except (OSError, ValueError):  # a terminal that went away: the read says so
