@@ -1067,6 +1067,25 @@ def test_a_port_is_ascii_digits_wherever_one_is_typed(capsys, typed):
     assert parse(["connect", "10.0.0.5", "65535"]).port_arg == 65535
 
 
+def test_serve_turn_and_duplex_are_the_modes_a_teacher_guesses(run, capsys):
+    """`lanchat serve --turn` was argparse's short form of --turn-timeout: "argument
+    --turn-timeout: expected one argument", and `--duplex` unrecognised. They are --mode's
+    shorthands now, and two modes at once are refused in one line."""
+    from lanchat.cli.args import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["serve", "--turn"]).mode == "turn" and parse(["serve", "--duplex"]).mode == "duplex"
+    assert parse(["serve"]).mode is None and parse(["serve", "--turn", "--turn-timeout", "30"]).turn_timeout == 30
+    for args in (["serve", "--turn", "--mode", "duplex"], ["serve", "--duplex", "--turn"]):
+        with pytest.raises(SystemExit) as stopped:
+            parse(args)
+        assert stopped.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "not allowed with argument" in line, line
+    host, _ = serve(run, "--turn", "--headless", "--no-history", "--no-announce")
+    host.expect(r"turn-based chat listening")
+
+
 def test_a_port_written_in_other_digits_is_refused_by_connect_in_one_line(run):
     """The host:port form is read after argparse (addresses.py): `connect 127.0.0.1:８０` joined port 80.
     A listener here has the port written in full-width digits: refused before any connection."""

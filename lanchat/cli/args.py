@@ -400,6 +400,7 @@ examples:
   lanchat serve                        full-duplex, port 3580, every interface
   lanchat serve 4000 --name ann        the port may also come first
   lanchat serve --mode turn            strict turn-taking (seed 001)
+  lanchat serve --turn                 the same (and --duplex: --mode duplex)
   lanchat serve --host 127.0.0.1       only reachable from this machine
   lanchat serve --unix /tmp/chat.sock  an AF_UNIX socket instead of TCP
   lanchat serve --headless             a relay only: the host does not chat
@@ -529,13 +530,18 @@ def build_parser() -> _Parser:
         "(default: every interface, so the class can join; 127.0.0.1 keeps it on this machine)",
     )
     serve.add_argument("--unix", metavar="PATH", type=_socket_path, help="listen on an AF_UNIX socket file instead of TCP, e.g. /tmp/chat.sock")
-    serve.add_argument(
+    # --turn and --duplex: what a teacher guesses first. (Before them, argparse took "--turn" as short
+    # for --turn-timeout and said "argument --turn-timeout: expected one argument".)
+    modes = serve.add_mutually_exclusive_group()
+    modes.add_argument(
         "--mode",
         choices=("duplex", "turn"),
         default=None,
         help="duplex: everyone types whenever they like (default); turn: strict turn-taking. "
         "Without it, a room restarted with its history resumes the mode /mode left it in",
     )
+    modes.add_argument("--turn", dest="mode", action="store_const", const="turn", help="the same as --mode turn")
+    modes.add_argument("--duplex", dest="mode", action="store_const", const="duplex", help="the same as --mode duplex")
     serve.add_argument(
         "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; not with --headless)"
     )
