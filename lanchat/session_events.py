@@ -37,7 +37,7 @@ from .session import (
     muted_on_joining,
     wire_code,
 )
-from .wording import OLD_ROOM_NOTE, joined_words, moved_words
+from .wording import OLD_ROOM_NOTE, joined_words, member_marks, moved_words
 
 
 def lines_for(session: Session, event: object) -> list[Line]:
@@ -245,21 +245,15 @@ def _still_fetching(session: Session) -> list[Line]:
 
 
 def _marked(session: Session, name: str, muted: dict[str, str]) -> str:
-    """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
-    or an operator, then away, here with the reason (``/away`` alone sends "away"), then
-    muted (``muted``: Roster.mute_notes). In a turn room, whose turn it is: below 100
-    columns there is no roster pane, and the status line alone said it."""
-    if session.host is not None and ev.name_key(name) == ev.name_key(session.host):
-        marked = f"{name} (host)"
-    else:
-        marked = f"{name} (op)" if session.is_operator(name) else name
-    if session.mode == "turn" and session.turn is not None and ev.name_key(name) == ev.name_key(session.turn):
-        marked += " (turn)"
-    reason = session.away.get(ev.name_key(name))
-    if reason:
-        marked += " (away)" if reason == "away" else f" (away: {reason})"
-    note = muted.get(ev.name_key(name))
-    return f"{marked} ({note})" if note else marked
+    """A name in /who's answer, marked as the roster pane marks it (wording.member_marks): the
+    host or an operator, you, then whose turn it is in a turn room (below 100 columns there is
+    no roster pane, and the status line alone said it), away with the reason (``/away`` alone
+    sends "away"), then muted (``muted``: Roster.mute_notes)."""
+    key = ev.name_key(name)
+    host = session.host is not None and key == ev.name_key(session.host)
+    turn = session.mode == "turn" and session.turn is not None and key == ev.name_key(session.turn)
+    return name + member_marks(host=host, op=not host and session.is_operator(name), you=key == ev.name_key(session.name), turn=turn,
+                               away=session.away.get(key, ""), muted=muted.get(key, ""))  # fmt: skip
 
 
 def _turn(session: Session, event: ev.Turn) -> list[Line]:

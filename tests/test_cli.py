@@ -407,7 +407,7 @@ def test_a_script_reads_the_answers_to_its_last_lines_before_it_leaves(run):
     bob.close_stdin()
     assert bob.wait() == 0
     ann.expect(STAMP + r"bob: hello from a script$")
-    bob.expect(STAMP + r"-!- here \(2\): ann, bob$")
+    bob.expect(STAMP + r"-!- here \(2\): ann, bob \(you\)$")
     bob.expect(STAMP + r"bob: hello from a script$")
     assert bob.lines[-1] == "lanchat: you left the chat"
 
@@ -1587,11 +1587,11 @@ def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
         ann.expect(r"-!- +" + usage + r" ")
     mark = host.mark()
     ann.send("/who")
-    ann.expect(r"here \(3\): hal \(host\), ann, bob")  # /who marks the host (an operator)
+    ann.expect(r"here \(3\): hal \(host\), ann \(you\), bob")  # /who marks the host (an operator)
     bob.send("/away lunch")
     ann.expect(r"bob is away: lunch$")
     ann.send("/who")
-    ann.expect(r"here \(3\): hal \(host\), ann, bob \(away: lunch\)$")  # as the roster pane marks bob
+    ann.expect(r"here \(3\): hal \(host\), ann \(you\), bob \(away: lunch\)$")  # as the roster pane marks bob
     bob.send("marker")
     host.expect(STAMP + r"bob: marker$", start=mark)
     assert not any("psst" in line for line in host.lines)

@@ -106,7 +106,7 @@ def test_a_plain_hosts_who_says_who_is_still_downloading_its_file(terms, tmp_pat
         teacher.send("/who\r")
         words = lambda rows: re.sub(r"\s+", " ", " ".join(rows))  # noqa: E731 - rows read as one text
         said = teacher.wait_screen(
-            lambda rows: re.search(r"here \(4\): teacher \(host\), bob, cy, dan .{0,40}?bob \(slides\.bin, \d+%\) and cy \(slides\.bin, \d+%\) "
+            lambda rows: re.search(r"here \(4\): teacher \(host, you\), bob, cy, dan .{0,40}?bob \(slides\.bin, \d+%\) and cy \(slides\.bin, \d+%\) "
                                    r"are still downloading your files", words(rows)),
             what="who is still downloading under /who")  # fmt: skip
         assert "dan (" not in said.group(0), said.group(0)  # type: ignore[union-attr]

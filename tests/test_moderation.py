@@ -1657,7 +1657,7 @@ def test_who_marks_the_host_and_operators():
     session = Session(name="bob", host="hal")
     assert session.on_event(ev.Operators(names=("hal", "ann"))) == []
     (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob")))
-    assert line.text == "here (3): hal (host), ann (op), bob"
+    assert line.text == "here (3): hal (host), ann (op), bob (you)"
 
 
 # ------------------------------------------------------- bans and acts on disk (history.py)

@@ -47,7 +47,7 @@ def test_the_host_kicks_bob_everyone_sees_who_and_why_and_bob_sees_why(run):  # 
     ann.send("still here")
     hal.expect(STAMP + r"ann: still here$")
     ann.send("/who")
-    ann.expect(r"here \(2\): hal \(host\), ann$")
+    ann.expect(r"here \(2\): hal \(host\), ann \(you\)$")
 
 
 @pytest.mark.parametrize(("act", "said"), [("kick", "hal removed you from the room"), ("ban", "hal banned you from the room")])
@@ -180,14 +180,14 @@ def test_who_shows_the_teacher_and_the_class_who_is_muted_and_for_how_long(run):
     bob.expect(r"-!- hal muted you for 8 minutes: calm down \(you can still read\)$")
     hal.send("/mute cy")
     cy.expect(r"-!- hal muted you until unmuted \(you can still read\)$")
-    for person in (hal, ann):
+    for person, host_marks, ann_marks in ((hal, r" \(host, you\)", ""), (ann, r" \(host\)", r" \(you\)")):
         person.send("/who")
-        person.expect(r"-!- here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy \(muted until unmuted\)$")
+        person.expect(rf"-!- here \(4\): hal{host_marks}, ann{ann_marks}, bob \(muted for [78] more minutes\), cy \(muted until unmuted\)$")
     hal.send("/unmute cy")
     cy.expect(r"-!- hal unmuted you$")
     mark = ann.mark()
     ann.send("/who")
-    ann.expect(r"-!- here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy$", start=mark)
+    ann.expect(r"-!- here \(4\): hal \(host\), ann \(you\), bob \(muted for [78] more minutes\), cy$", start=mark)
 
 
 def test_a_student_muted_who_joins_again_is_told_at_once_and_nobody_else_is(run):  # noqa: F811
@@ -204,7 +204,7 @@ def test_a_student_muted_who_joins_again_is_told_at_once_and_nobody_else_is(run)
     again.expect(r"! you are muted for [78] more minutes \(you can still read\)$")
     ann = join(run, where, "ann")
     ann.send("/who")
-    ann.expect(r"-!- here \(3\): hal \(host\), bob \(muted for [78] more minutes\), ann$")
+    ann.expect(r"-!- here \(3\): hal \(host\), bob \(muted for [78] more minutes\), ann \(you\)$")
     assert "you are muted" not in ann.output, ann.output
 
 
@@ -292,7 +292,7 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     teach = join(run, where, "teach")  # back with her key: still an operator, as after /op
     ann = join(run, where, "ann")
     ann.send("/who")
-    ann.expect(r"here \(2\): teach \(op\), ann$")
+    ann.expect(r"here \(2\): teach \(op\), ann \(you\)$")
     ann.send("/mute teach")
     ann.expect(STAMP + r"! only an operator can use /mute; ask teach$")
     teach.send("/mute ann 5 listen")
@@ -532,7 +532,7 @@ def test_serve_operator_with_a_key_fingerprint_gives_rights_to_that_key_only_wha
     teacher.send("/kick teach off task")
     assert mallory.wait() == 1
     eve.send("/who")
-    eve.expect(rf"here \(2\): {fingerprint}, ms-k \(op\)$")
+    eve.expect(rf"here \(2\): {fingerprint} \(you\), ms-k \(op\)$")
 
 
 def test_a_headless_servers_start_lines_fit_the_teachers_80_columns_and_its_commands_stay_whole():

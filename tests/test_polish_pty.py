@@ -16,6 +16,7 @@ from test_ui_pty import host, join
 from lanchat import events as ev
 from lanchat.files import MB
 from lanchat.transport import Endpoint
+from lanchat.ui import render
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -69,17 +70,51 @@ def test_who_in_a_turn_room_marks_whose_turn_it_is(terms, rows, cols):
         teacher.send("/who\r")
         line = teacher.expect(r"here \(2\): [^\n]*")
         shown = line.group(0)
-        marked = "teach (host) (turn)" if holder == "teach" else "bob (turn)"
+        # one bracket, as the roster pane's "(host, you)": "teach (host) (turn)" read otherwise
+        marked = "teach (host, you, turn)" if holder == "teach" else "bob (turn)"
         assert marked in shown, shown
-        assert shown.count("(turn)") == 1, shown
+        assert shown.count("turn)") == 1, shown
         mark = bob.mark()
         bob.send("/who")
         said = bob.expect(r"here \(2\): .*", start=mark).group(0)
-        assert marked in said and said.count("(turn)") == 1, said
+        marked = "teach (host, turn)" if holder == "teach" else "bob (you, turn)"
+        assert marked in said and said.count("turn)") == 1, said
         if cols >= 100:  # the roster pane: its ▸ before the holder
             teacher.expect(rf"\u25b8{holder}")
     finally:
         bob.stop()
+
+
+def test_who_marks_each_name_as_the_roster_pane_does(terms):
+    """The teacher's /who read "teach (host)" and "bob (op) (away)" beside a roster pane that read
+    "teach (host, you)": two ways of saying the same thing on one screen. /who now marks each
+    name as the pane does, in one bracket, the same words in the same order (the reason for
+    being away, and a mute, added: the pane has no room for them), on the screen and in --plain."""
+    teacher, port = host(terms, name="teach", rows=40, cols=120)
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain")
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann", "--plain")
+    try:
+        bob.expect(r"welcome, bob")
+        ann.expect(r"welcome, ann")
+        teacher.expect(r"Here \(3\)")
+        teacher.send("/op bob\r")
+        bob.expect(r"you are now an operator|made you an operator")
+        bob.send("/away lunch")
+        ann.expect(r"bob is away: lunch")
+        teacher.send("/who\r")
+        who = teacher.expect(r"here \(3\): [^\n]*").group(0).split("\u2502")[0].rstrip()  # (left of the pane)
+        assert re.search(r"\bteach \(host, you\)", who) and re.search(r"\bbob \(op, away: lunch\)", who), who
+        assert re.search(r"\bann(,|$)", who), who
+        edge = 120 - render.roster_width(120)  # the pane, right of its edge
+        pane = [row[edge:].strip() for row in teacher.wait_screen(lambda rows: "bob (op, away)" in "".join(rows) and rows, what="bob away in the pane")]  # type: ignore[union-attr]
+        assert "teach (host, you)" in pane and "bob (op, away)" in pane and "ann" in pane, pane
+        mark = ann.mark()
+        ann.send("/who")
+        said = ann.expect(r"here \(3\): .*", start=mark).group(0)
+        assert re.search(r"\bteach \(host\)", said) and re.search(r"\bbob \(op, away: lunch\)", said) and "ann (you)" in said, said
+    finally:
+        bob.stop()
+        ann.stop()
 
 
 @pytest.mark.parametrize(("rows", "cols"), SIZES)

@@ -641,7 +641,7 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         ann.expect(r"cy reconnected \(2 here\)", start=mark)  # her session back, not a newcomer
         ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
         ann.send("/who")
-        ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
+        ann.expect(r"here \(2\): ann \(you\), cy \(away: lunch\)$")
 
 
 def test_a_nick_asked_just_before_a_drop_is_asked_again_until_the_room_answers_it():

@@ -67,7 +67,7 @@ def test_who_marks_who_is_away_as_the_roster_pane_does_with_the_reason():
     session.on_event(ev.Away(name="cy", reason="brb", time=1.0))
     session.on_event(ev.Away(name="cy", reason="", time=2.0))  # cy is back
     (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob", "cy")))
-    assert line.text == "here (4): hal (host) (away), ann (away: lunch), bob, cy"
+    assert line.text == "here (4): hal (host, away), ann (away: lunch), bob (you), cy"
 
 
 def test_who_marks_who_is_muted_and_for_how_long():
@@ -78,7 +78,7 @@ def test_who_marks_who_is_muted_and_for_how_long():
     session.on_event(ev.Away(name="cy", reason="lunch", time=1.0))
     roster = ev.Roster(members=("hal", "ann", "bob", "cy"), muted=("BOB", "cy", "ann"), muted_minutes=(1, 0))
     (line,) = session.on_event(roster)
-    assert line.text == "here (4): hal (host), ann (muted), bob (muted for 1 more minute), cy (away: lunch) (muted until unmuted)"
+    assert line.text == "here (4): hal (host, you), ann (muted), bob (muted for 1 more minute), cy (away: lunch, muted until unmuted)"
 
 
 def test_who_does_not_repeat_a_hostile_servers_absurd_minutes():
@@ -87,7 +87,7 @@ def test_who_does_not_repeat_a_hostile_servers_absurd_minutes():
     session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "bob", "cy")))
     roster = ev.Roster(members=("ann", "bob", "cy"), muted=("bob", "cy"), muted_minutes=(2**53, ev.MAX_MUTE_MINUTES))
     (line,) = session.on_event(roster)
-    assert line.text == f"here (3): ann, bob (muted), cy (muted for {ev.MAX_MUTE_MINUTES} more minutes)"
+    assert line.text == f"here (3): ann (you), bob (muted), cy (muted for {ev.MAX_MUTE_MINUTES} more minutes)"
 
 
 def test_who_leaves_while_away_is_not_away_when_back():
@@ -99,7 +99,7 @@ def test_who_leaves_while_away_is_not_away_when_back():
     ann.on_event(ev.Left(name="bob", reason="lost", time=2.0))
     ann.on_event(ev.Joined(name="bob", time=3.0))
     (line,) = ann.on_event(ev.Roster(members=("ann", "bob")))
-    assert line.text == "here (2): ann, bob"
+    assert line.text == "here (2): ann (you), bob"
 
 
 def test_names_reasons_and_topics_longer_than_a_server_sends_are_left_out_with_a_line():

@@ -24,7 +24,7 @@ from ..events import name_key
 from ..session import Line, Session
 from ..textfold import SHORT_FORM
 from ..textsafe import visible, visible_lines
-from ..wording import ACTION_MARK, NOTICE_MARK
+from ..wording import ACTION_MARK, NOTICE_MARK, member_marks
 from . import projector
 from .colour_words import colour_words, parse_hex
 from .fold import Burst, found_first, shown_text
@@ -710,12 +710,13 @@ ROSTER_NAME_KEPT = 5  # a name cut to make room for its marks keeps at least thi
 
 
 def _roster_marks(session: Session, member: str) -> str:
-    """What the roster says of ``member`` after the name, in one bracket: " (host, you)"."""
+    """What the roster says of ``member`` after the name, in one bracket, as /who does
+    (wording.member_marks): " (host, you)". Whose turn it is has its ▸ instead, and a reason
+    for being away (/who gives it) would crowd a narrow pane."""
     key = name_key(member)
-    marks = ["host" if session.host is not None and name_key(session.host) == key else "op" if member in session.operators else ""]
-    marks += ["you" if key == name_key(session.name) else "", "away" if key in getattr(session, "away", {}) else ""]
-    said = ", ".join(mark for mark in marks if mark)
-    return f" ({said})" if said else ""
+    host = session.host is not None and name_key(session.host) == key
+    away = "away" if key in getattr(session, "away", {}) else ""
+    return member_marks(host=host, op=not host and member in session.operators, you=key == name_key(session.name), away=away)
 
 
 def _roster_row(turn: list[Cell], name: list[Cell], marks: str, width: int) -> list[Cell]:

@@ -396,7 +396,7 @@ def notebooks() -> list[Notebook]:
             ana.proc.write(b"ing\\r")
             ana.wait_for("I am typing")
             ana.proc.write(b"\\\\clients\\r")  # seed 004's spelling of /who
-            ana.wait_for("here (2): ana, ben")
+            ana.wait_for("here (2): ana (you), ben")
             ana.proc.write(f"/save {transcript_file}\\r".encode())
             deadline = time.monotonic() + TIMEOUT
             while not os.path.exists(transcript_file) and time.monotonic() < deadline:
