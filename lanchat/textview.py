@@ -21,6 +21,7 @@ from .wording import (
     REMOVALS,
     everyone_muted_note,
     joined_words,
+    member_marks,
     moved_words,
     nobody_holds_the_turn,
 )
@@ -83,6 +84,8 @@ class TextView:
         self.bots: set[str] = set()  # name keys of the server's own bots (welcome, joined, roster)
         self.turn: str | None = None  # whose turn it is, in a turn room (welcome, turn): /who marks it
         self.moved: set[str] = set()  # name keys that left as "moved": their joined is not news
+        self.operators: set[str] = set()  # name keys of the operators (operators): /who marks them
+        self.away: dict[str, str] = {}  # name key -> why away (away-status): /who marks them
 
     def describe(self, event: ev.Event) -> str | None:
         """One server event as the line this participant reads (without its line end; the first
@@ -114,13 +117,7 @@ class TextView:
             why = {"lost": " (connection lost)", "dropped": " (too slow)", "flooding": " (disconnected for flooding)"}
             return f"{NOTICE_MARK} {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):
-            muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
-            turn = ev.name_key(self.turn) if self.mode == "turn" and self.turn is not None else None  # as /who on lanchat's screen
-            names = [
-                visible(n) + (" (turn)" if ev.name_key(n) == turn else "") + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "")
-                for n in event.members
-            ]
-            return f"{NOTICE_MARK} here: {', '.join(names)}"
+            return self._who(event)
         if isinstance(event, ev.Turn):
             return self._turn(event)
         if isinstance(event, ev.Moderated):
@@ -157,7 +154,8 @@ class TextView:
         return name is not None and self.name is not None and ev.name_key(name) == ev.name_key(self.name)
 
     def _learn(self, event: ev.Event) -> None:
-        """Who is here (and which are bots), the host, the mode: what the waiting line and "you" need."""
+        """Who is here (and which are bots), the host, the operators, who is away, the mode: what the
+        waiting line, "you" and /who need."""
         if isinstance(event, ev.Welcome):
             self.name, self.mode, self.members, self.host = event.name, event.mode, Members(event.members), event.host
             self.turn = event.turn
@@ -169,6 +167,15 @@ class TextView:
         elif isinstance(event, ev.Left) and event.name in self.members:
             self.members.discard(event.name)
             self.bots.discard(ev.name_key(event.name))
+            self.away.pop(ev.name_key(event.name), None)  # the room forgets both (session_events._left)
+            self.operators.discard(ev.name_key(event.name))
+        elif isinstance(event, ev.Operators):
+            self.operators = {ev.name_key(n) for n in event.names}
+        elif isinstance(event, ev.Away) and not event.answer:
+            if event.reason:
+                self.away[ev.name_key(event.name)] = event.reason
+            else:
+                self.away.pop(ev.name_key(event.name), None)
         elif isinstance(event, ev.Roster):
             self.members = Members(event.members)
             self.bots = {ev.name_key(n) for n in event.bots}
@@ -185,8 +192,28 @@ class TextView:
                 self.host = event.new
             if old in self.bots:
                 self.bots = (self.bots - {old}) | {ev.name_key(event.new)}
+            if old in self.operators:  # an operator stays one under the new name (session_social)
+                self.operators = (self.operators - {old}) | {ev.name_key(event.new)}
+            if old in self.away:
+                self.away[ev.name_key(event.new)] = self.away.pop(old)
             if self._is_me(event.old):
                 self.name = event.new
+
+    def _who(self, roster: ev.Roster) -> str:
+        """The answer to /who, each name marked as lanchat's /who and roster pane mark it
+        (wording.member_marks): "-!- here: hal (host), bob (op, away: lunch), ann (you)". It
+        marked neither the host nor the operators: nc's student could not tell whom to ask."""
+        muted = roster.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
+        host = ev.name_key(self.host) if self.host is not None else None
+        turn = ev.name_key(self.turn) if self.mode == "turn" and self.turn is not None else None
+        me = ev.name_key(self.name) if self.name is not None else None
+        names = []
+        for name in roster.members:
+            key = ev.name_key(name)
+            marks = member_marks(host=key == host, op=key != host and key in self.operators, you=key == me, turn=key == turn,
+                                 away=self.away.get(key, ""), muted=muted.get(key, ""))  # fmt: skip
+            names.append(visible(name) + visible(marks))  # (a reason is the peer's own text)
+        return f"{NOTICE_MARK} here: {', '.join(names)}"
 
     def _welcome(self, event: ev.Welcome) -> str:
         others = [visible(n) for n in event.members if n != event.name]

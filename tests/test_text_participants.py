@@ -106,7 +106,7 @@ def test_a_text_participant_chats_with_a_lanchat_client(limits):
             bob.expect(ev.Direct, sender="ann", to="bob", text="just you")
             ann.expect(r"\] you -> bob: just you\r\n")
             ann.line("/who")
-            ann.expect(r"-!- here: bob, ann\r\n")
+            ann.expect(r"-!- here: bob, ann \(you\)\r\n")
             ann.line("/q")
             ann.expect_closed()
             bob.expect(ev.Left, name="ann", reason="quit")
@@ -127,9 +127,53 @@ def test_a_text_participants_who_marks_who_is_muted():
             hal.send(ev.Moderate(action="mute", name="bob", minutes=8))
             bob.expect(ev.Moderated, action="mute", name="bob")
             ann.line("/who")
-            ann.expect(r"-!- here: hal, bob \(muted for [78] more minutes\), ann\r\n")
+            ann.expect(r"-!- here: hal \(host\), bob \(muted for [78] more minutes\), ann \(you\)\r\n")
         finally:
             ann.close()
+
+
+def test_a_text_participants_who_marks_the_host_and_the_operators_as_lanchats_roster_does():
+    """An nc student's /who read "here: hal, bob, ann": not who the teacher was, nor whom the
+    teacher had made an operator, where lanchat's /who and roster pane read "hal (host)" and
+    "bob (op)". Now it marks them (and "you", and who is away) the same way, in plain text,
+    for one there when it happens and for one who joins after (what the welcome is followed
+    by), under a new name too; a reason's escape arrives harmless."""
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        cy = None
+        try:
+            ann.line("ann")
+            ann.expect(r"-!- welcome, ann! here: hal, bob\.")
+            hal.send(ev.Moderate(action="op", name="bob"))
+            ann.expect(r"-!- hal made bob an operator\r\n")
+            bob.send(ev.SetAway(reason="lunch \x1b[2J"))
+            ann.expect(r"-!- bob is away: lunch")
+            ann.line("/who")
+            ann.expect(r"-!- here: hal \(host\), bob \(op, away: lunch \^\[\[2J\), ann \(you\)\r\n")
+            cy = TextPeer(endpoint)
+            cy.line("cy")
+            cy.expect(r"-!- welcome, cy!")
+            cy.expect(r"-!- bob is away")  # what holds now follows the welcome
+            cy.line("/who")
+            cy.expect(r"-!- here: hal \(host\), bob \(op, away: lunch \^\[\[2J\), ann, cy \(you\)\r\n")
+            bob.send(ev.Nick(name="bobby"))
+            bob.send(ev.SetAway(reason=""))
+            cy.expect(r"-!- bobby is back\r\n")
+            cy.line("/who")
+            cy.expect(r"-!- here: hal \(host\), bobby \(op\), ann, cy \(you\)\r\n")
+            hal.send(ev.Moderate(action="deop", name="bobby"))
+            cy.expect(r"-!- hal took .*bobby")
+            cy.line("/who")
+            cy.expect(r"-!- here: hal \(host\), bobby, ann, cy \(you\)\r\n")
+            assert b"\x1b" not in ann.received + cy.received
+        finally:
+            ann.close()
+            if cy is not None:
+                cy.close()
+            bob.close()
+            hal.close()
 
 
 def reset(peer: TextPeer) -> None:
@@ -333,11 +377,11 @@ def test_a_text_participants_who_in_a_turn_room_marks_whose_turn_it_is():
             ann.expect(r"turn-based, the turn is yours")
             bob = RawClient(endpoint, "bob")
             ann.line("/who")
-            ann.expect(r"-!- here: ann \(turn\), bob\r\n")
+            ann.expect(r"-!- here: ann \(you, turn\), bob\r\n")
             ann.line("over to you")
             ann.expect(r"-!- bob's turn\r\n")
             ann.line("/who")
-            ann.expect(r"-!- here: ann, bob \(turn\)\r\n")
+            ann.expect(r"-!- here: ann \(you\), bob \(turn\)\r\n")
             bob.close()
         finally:
             ann.close()

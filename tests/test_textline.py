@@ -69,7 +69,7 @@ def test_room_events_are_plain_sanitised_lines():
     assert conn.show(ev.Direct(sender="nc", to="ann", text="ok", time=0.0)) == b"[12:00] you -> ann: ok\r\n"
     assert conn.show(ev.Joined(name="cat", time=0.0)) == b"-!- cat joined\r\n"
     assert conn.show(ev.Left(name="cat", reason="lost", time=0.0)) == b"-!- cat left (connection lost)\r\n"
-    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"-!- here: ann, nc\r\n"
+    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"-!- here: ann, nc (you)\r\n"
     assert conn.show(ev.Turn(holder="nc")) == b"-!- your turn: type a line\r\n"
     assert conn.show(ev.Turn(holder="ann")) == b"-!- ann's turn\r\n"
     assert conn.show(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
