@@ -117,6 +117,28 @@ def test_who_marks_each_name_as_the_roster_pane_does(terms):
         ann.stop()
 
 
+def test_a_student_made_an_operator_reads_op_on_the_status_line_as_the_roster_marks_them(terms):
+    """bob, made an operator by the teacher (/op), still read "bob │ client" on his status line
+    while the roster pane read "bob (op, you)". It now says "op" (the roster's word), kept on a
+    narrow window as the host's role is (at 40 columns "client" gives way to the mode), and
+    "client" again after /deop."""
+    teacher, port = host(terms, name="teach", rows=24, cols=80)
+    bob = join(terms, port, "bob", rows=24, cols=100)
+    status = lambda screen: screen[-2]  # noqa: E731 - the status line, above the input line
+    teacher.expect(r"bob joined")
+    teacher.send("/op bob\r")
+    bob.expect(r"teach made you an operator")
+    shown = bob.wait_screen(lambda screen: status(screen).startswith(" bob │ op │ ") and status(screen), what="op on bob's status line")
+    assert "client" not in shown, shown
+    bob.wait_screen(lambda screen: "bob (op, you)" in "".join(screen), what="the roster pane's mark")
+    bob.resize(24, 24)
+    bob.wait_screen(lambda screen: status(screen).rstrip() == " bob │ op │ 2 here", what="op kept at 24 columns")
+    bob.resize(24, 100)
+    teacher.send("/deop bob\r")
+    bob.expect(r"teach took operator status from you")
+    bob.wait_screen(lambda screen: status(screen).startswith(" bob │ client │ "), what="client again after /deop")
+
+
 @pytest.mark.parametrize(("rows", "cols"), SIZES)
 def test_the_hosts_status_line_says_while_students_fetch_the_hosts_file(terms, tmp_path, rows, cols):
     """The teacher's /send went out, and nothing on the host's screen said students were still

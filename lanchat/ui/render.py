@@ -747,10 +747,11 @@ def chat_over(session: Session) -> bool:
 # What a narrow status line keeps (docs: README "The screen"): the lower the number, the more it
 # matters. Your name and the connection's state always stay; then whose turn it is (and unread
 # direct messages), the head count, the host's address (students read it off the screen), what
-# is under way (who is typing, a transfer), the host's role (which window is the server's), the
-# topic (cut short where it does not fit whole: SHORT_TOPIC_COLUMNS), the mode (in a turn room
-# whose turn it is says it already), and last a client's own role and address (it typed
-# `lanchat connect ADDRESS`; a room found by its name keeps its place as the host's address).
+# is under way (who is typing, a transfer), the host's role (which window is the server's; an
+# operator's with it: _role_part), the topic (cut short where it does not fit whole:
+# SHORT_TOPIC_COLUMNS), the mode (in a turn room whose turn it is says it already), and last a
+# client's own role and address (it typed `lanchat connect ADDRESS`; a room found by its name
+# keeps its place as the host's address).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
 # A _NOW part's short form, following it: kept as a _NOW part (before the host's address, which
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
@@ -780,7 +781,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     # (a client's own place, unless the room was found by its name: 80 columns had no room for
     # "198.18.0.1:3580 (TLS), the room 'Networks 3B'" beside the mode, and showed neither)
     place = _HOST_ADDRESS if not client or session.found_by_name else _CLIENT_OWN
-    parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (place, visible(session.where or "?"))]
+    parts += [_role_part(session), (place, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (cli/chat.py's _let_the_end_be_read)
         parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
         return parts
@@ -824,6 +825,16 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         # README's "The screen" orders them), "sending to 5" where the whole is cut
         parts += [(_LIVE, sending), (_LIVE_SHORT, "sending to " + sending.rsplit(" to ", 1)[-1])]
     return [(rank, text) for rank, text in parts if text]
+
+
+def _role_part(session: Session) -> tuple[int, str]:
+    """Your standing in the room, in the roster's word for it (_roster_marks): "host", "op" once
+    made an operator (it said "client" while the roster read "ann (op, you)"), or "client". An
+    operator's, as the host's, is kept ahead of a client's own parts: it says what /kick and
+    /mute will do."""
+    if session.role == "client" and session.is_operator(session.name):
+        return (_HOST_ROLE, "op")
+    return (_CLIENT_OWN if session.role == "client" else _HOST_ROLE, session.role)
 
 
 def _connection_parts(state: object) -> list[tuple[int, str]]:
