@@ -345,9 +345,11 @@ class ClientTransfers:
 
     def share_with(self, session: Session) -> None:
         """Our live progress is ``session``'s (a status line draws it), its /q asks us of the
-        /send files not begun (unsent; session_social.moving_files), and its name is ours (/send to it: refused)."""
+        /send files not begun (unsent; session_social.moving_files), its /files where a file on
+        offer was saved here (saved_where), and its name is ours (/send to it: refused)."""
         self.progress = session.progress
         session.unsent_files = functools.partial(unsent, self)
+        session.saved_files = functools.partial(saved_where, self)
         self.me = lambda: session.name  # (it changes with /nick)
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
@@ -965,11 +967,11 @@ def _going_up(transfers: ClientTransfers, file_id: str) -> Line | None:
     return _named(transfers.wall(), f"#{file_id} is ", name, f", {doing}: /get {file_id} once it is on offer", hidden, "error")
 
 
-def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
-    """Where the file a /get asks for again was saved, if it is still there: a student typing /get 1
-    once more to find where the worksheet went got a second copy ('worksheet (1).pdf') and no
-    word that the first was there. None when it was moved, deleted or changed (then it is fetched
-    again), or when the id is now another file's (a restarted server numbers its offers anew)."""
+def saved_where(transfers: ClientTransfers, file_id: str) -> Path | None:
+    """Where this client saved the file offered as ``file_id``, if it is still there (whole, the
+    offer's size): /get's answer (_saved_already) and /files' line (Session.saved_files). None
+    when it was moved, deleted or changed (then it is fetched again), or when the id is now
+    another file's (a restarted server numbers its offers anew)."""
     saved = transfers.saved.get(file_id)
     known = transfers.known.get(file_id)
     if saved is None or known is None or known[0] != saved[1].lower():
@@ -981,6 +983,16 @@ def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
         there = False
     if not there:
         del transfers.saved[file_id]
+        return None
+    return path
+
+
+def _saved_already(transfers: ClientTransfers, file_id: str) -> Line | None:
+    """Where the file a /get asks for again was saved, if it is still there (saved_where): a
+    student typing /get 1 once more to find where the worksheet went got a second copy
+    ('worksheet (1).pdf') and no word that the first was there."""
+    path = saved_where(transfers, file_id)
+    if path is None:
         return None
     hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
     return _named(transfers.wall(), f"#{file_id} is saved already: ", path_as_typed(str(path)), " (moved or deleted, /get fetches it again)", hidden and f"{hidden} in {path_as_typed(str(path.parent))}")

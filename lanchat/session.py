@@ -296,6 +296,10 @@ class Session:
     # their turn (client_files.unsent, set by ClientTransfers.share_with) for /q's question;
     # None: not known here. (Not in ``progress``: the status line draws every entry there.)
     unsent_files: object = None
+    # Where a file on offer was saved by this client, if it is still there (a Path, or None), by its
+    # id (client_files.saved_where, set by ClientTransfers.share_with): /files says so rather than
+    # offer "/get 1" again; None: not known here.
+    saved_files: object = None
     topic: str = ""  # the room's topic (/topic), for the status line
     away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
     # The last /away we asked for that the room has not answered: its reason, "" for back; None:

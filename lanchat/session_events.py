@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import PurePath
 from typing import Any
 
 from . import events as ev
@@ -360,8 +361,9 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
             " (only for you)" if offered.to else "")
         if offered.fetched is not None and not offered.to:  # the offerer's listing: how many have it ("fetched by 28")
             whom += f", fetched by {offered.fetched or 'nobody yet'}"
-        line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
-        return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
+        sender, get, hidden_get = ("you", "", "") if mine else (offered.sender, *_get_words(session, offered))
+        line = session._notice(f"  #{offered.id} {name} {size} from {sender}{whom}{get}")
+        return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {sender}{whom}{hidden_get}")
     if mine:
         whom = f"to {offered.to}" if offered.to else "to the room"
         line = session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
@@ -369,6 +371,18 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     whom = "offers you" if offered.to else "offers"
     line = session._notice(f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time)
     return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")
+
+
+def _get_words(session: Session, offered: ev.Offered) -> tuple[str, str]:
+    """How /files' line about someone else's file ends: ": /get 3", or where this client saved it
+    while it is still there (/files offered "/get 3" to one who had it: a second /get says where
+    it is and fetches no copy), and the same for projector mode, without the file's name."""
+    from .files import path_as_typed
+
+    saved = session.saved_files(offered.id) if callable(session.saved_files) else None
+    if not isinstance(saved, PurePath):
+        return f": /get {offered.id}", f": /get {offered.id}"
+    return f": saved as {path_as_typed(str(saved))}", f": saved in {path_as_typed(str(saved.parent))}"
 
 
 # A line of who fetched a file of ours names the newest few, then counts the rest: "bob, ann and

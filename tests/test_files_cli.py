@@ -102,7 +102,7 @@ def test_files_of_several_sizes_up_to_the_limit_arrive_byte_for_byte(make_room, 
     # (the big one's quarters are said only once it has run a second: test_a_quick_download_...)
     bob.send("/files")
     bob.expect(r"files on offer \(4\):")
-    bob.expect(r"#\d+ limit\.bin 2\.0 MiB from ann: /get \d+")
+    bob.expect(rf"#\d+ limit\.bin 2\.0 MiB from ann: saved as {re.escape(path_as_typed(str(room.downloads('bob') / 'limit.bin')))}")  # (not "/get": he has it)
     assert sorted(os.listdir(room.downloads("bob"))) == sorted(sizes)  # nothing else, no temp files
 
 
@@ -219,13 +219,13 @@ def test_a_private_offer_reaches_only_its_recipient(make_room, tmp_path):
     # the offerer's /files said "fetched by 0" of it, as if the room had been asked: it speaks of bob
     mark = room.ann.mark()
     room.ann.send("/files")
-    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from ann \(only for bob, not fetched yet\): /get {file_id}$", start=mark)
+    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from you \(only for bob, not fetched yet\)$", start=mark)
     bob.send(f"/get {file_id}")
     bob.expect(r"saved .*secret\.txt .*SHA-256 checked")
     room.ann.expect(r"your file secret\.txt \(#\d+\): fetched by bob$")
     mark = room.ann.mark()
     room.ann.send("/files")
-    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from ann \(only for bob, who has it\): /get {file_id}$", start=mark)
+    room.ann.expect(rf"-!- +#{file_id} secret\.txt .* from you \(only for bob, who has it\)$", start=mark)
     room.ann.send("/q")  # (what /files said, whole: no line under it, as a file for the room has)
     assert room.ann.wait() == 0
     assert "fetched by 0" not in room.ann.output and "bob has" not in room.ann.output, room.ann.output
@@ -614,7 +614,7 @@ def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, t
     file_id = offer_id(bob, "ann", "slides.pdf")
     offer_id(cat, "ann", "slides.pdf")
     room.ann.send("/files")
-    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from ann, fetched by nobody yet: /get {file_id}$")
+    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from you, fetched by nobody yet$")
     for n, student in enumerate((bob, cat, bob)):  # bob twice: one person
         if n == 2:  # (his first still there, a /get says where it is and fetches nothing)
             (room.downloads("bob") / "slides.pdf").rename(room.downloads("bob") / "slides (1).pdf")
@@ -623,9 +623,9 @@ def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, t
         student.expect(r"saved [^' ]*slides\.pdf \(.*SHA-256 checked\)", start=mark)
     mark = room.ann.mark()
     room.ann.send("/files")
-    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from ann, fetched by 2: /get {file_id}$", start=mark)
+    room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from you, fetched by 2$", start=mark)
     bob.send("/files")
-    bob.expect(rf"-!- +#{file_id} slides\.pdf .* from ann: /get {file_id}$")
+    bob.expect(rf"-!- +#{file_id} slides\.pdf .* from ann: saved as {re.escape(path_as_typed(str(room.downloads('bob') / 'slides.pdf')))}$")
     assert "fetched by" not in bob.output
 
 
@@ -866,3 +866,37 @@ def test_a_guest_on_the_hosts_own_machine_with_the_hosts_key_is_held_to_the_cap(
 def same_key(served: Proc) -> str:
     """The identity key the serve process ``served`` runs under (its --identity)."""
     return served.args[served.args.index("--identity") + 1]
+
+
+def test_files_offers_no_download_of_a_file_to_whoever_offered_it_or_already_has_it(make_room, tmp_path):
+    """In the first lesson /files offered "/get 1" to the teacher, of her own worksheet, and to
+    bob, who had just downloaded it (a second /get then only says where it is). Now the
+    offerer's line reads "from you" and offers nothing, and bob's says where his copy is while
+    it is still there; moved away, it offers "/get 1" again, and a /get fetches it."""
+    room = make_room()
+    source = tmp_path / "worksheet.pdf"
+    source.write_bytes(os.urandom(20_000))
+    bob, cat = room.join("bob"), room.join("cat")
+    room.ann.send(f'/send "{source}"')
+    file_id = offer_id(bob, "ann", "worksheet.pdf")
+    offer_id(cat, "ann", "worksheet.pdf")
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved [^' ]*worksheet\.pdf \(.*SHA-256 checked\)")
+    room.ann.expect(r"your file worksheet\.pdf \(#\d+\): fetched by bob$")
+    mark = room.ann.mark()
+    room.ann.send("/files")
+    room.ann.expect(rf"-!- +#{file_id} worksheet\.pdf \S+ \S+ from you, fetched by 1$", start=mark)
+    saved = room.downloads("bob") / "worksheet.pdf"
+    for who, said in ((bob, f"from ann: saved as {re.escape(path_as_typed(str(saved)))}"), (cat, f"from ann: /get {file_id}")):
+        mark = who.mark()
+        who.send("/files")
+        who.expect(rf"-!- +#{file_id} worksheet\.pdf \S+ \S+ {said}$", start=mark)
+    saved.rename(tmp_path / "elsewhere.pdf")  # moved away: no longer where it was saved
+    mark = bob.mark()
+    bob.send("/files")
+    bob.expect(rf"-!- +#{file_id} worksheet\.pdf \S+ \S+ from ann: /get {file_id}$", start=mark)
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved [^' ]*worksheet\.pdf \(.*SHA-256 checked\)", start=mark)
+    assert saved.read_bytes() == source.read_bytes()
+    said = "\n".join(room.ann.lines)
+    assert f"/get {file_id}" not in said.split("files on offer")[-1], said  # (her /files offered her nothing)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import PurePosixPath
 
 import pytest
 from helpers import RawClient, running_server, wait_for
@@ -260,7 +261,7 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
     for n, who in enumerate(("Bob", "cy", "zed")):  # zed fetched it and left; Bob is bob
         session.on_event(ev.Fetched(id="1", name="week3.pdf", by=who, count=n + 1))
     line, here = _listed(session, "1", 3)
-    assert line.text == "  #1 week3.pdf 2.9 KiB from ann, fetched by 3: /get 1"
+    assert line.text == "  #1 week3.pdf 2.9 KiB from you, fetched by 3"
     assert (here.text, here.private) == ("    2 of the 4 here have it; not yet: dee, eve", "    2 of the 4 here have it; 2 not yet")
     session.on_event(ev.Fetched(id="1", name="week3.pdf", by="bob", count=3))  # again: nothing changes
     assert _listed(session, "1", 3)[1].text == "    2 of the 4 here have it; not yet: dee, eve"
@@ -269,11 +270,11 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
     assert _listed(session, "1", 5)[1].text == "    all of the 4 here have it"
     session.on_event(ev.Offered(id="2", name="week3.pdf", size=3000, sha256="a" * 64, sender="ann", to="dee", time=1.0))
     # a file offered to one person: its line says whether they have it ("fetched by 0" read as if the room had been asked)
-    assert [line.text for line in _listed(session, "2", 0, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee, not fetched yet): /get 2"]
-    assert [line.text for line in _listed(session, "2", 1, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee, who has it): /get 2"]
-    assert _listed(session, "2", 1, to="dee")[0].private == "  #2 (name hidden: /projector to show) from ann (only for dee, who has it): /get 2"
-    assert [line.text for line in _listed(session, "2", None, to="dee")] == ["  #2 week3.pdf 2.9 KiB from ann (only for dee): /get 2"]
-    assert _listed(session, "4", 0)[0].text == "  #4 week3.pdf 2.9 KiB from ann, fetched by nobody yet: /get 4"
+    assert [line.text for line in _listed(session, "2", 0, to="dee")] == ["  #2 week3.pdf 2.9 KiB from you (only for dee, not fetched yet)"]
+    assert [line.text for line in _listed(session, "2", 1, to="dee")] == ["  #2 week3.pdf 2.9 KiB from you (only for dee, who has it)"]
+    assert _listed(session, "2", 1, to="dee")[0].private == "  #2 (name hidden: /projector to show) from you (only for dee, who has it)"
+    assert [line.text for line in _listed(session, "2", None, to="dee")] == ["  #2 week3.pdf 2.9 KiB from you (only for dee)"]
+    assert _listed(session, "4", 0)[0].text == "  #4 week3.pdf 2.9 KiB from you, fetched by nobody yet"
     class_of_30 = Session(name="ann", members=["ann", *(f"s{n:02}" for n in range(30))])
     class_of_30.on_event(ev.Fetched(id="1", name="week3.pdf", by="s29", count=1))
     assert _listed(class_of_30, "1", 1)[1].text == "    1 of the 30 here has it; not yet: s00, s01, s02, s03, s04, s05, s06, s07 and 21 others"
@@ -456,3 +457,16 @@ def test_plain_says_a_download_stalling_again_and_again_less_and_less_often():
     session.progress["get 1"] = again  # asked again (a new download): 2 s again
     stalls.update()
     assert stalls.due() == pytest.approx(2.0) and STALLED_AT_MOST_SECONDS == 32.0
+
+
+def test_files_says_where_a_file_offered_to_you_was_saved_and_projector_mode_hides_its_name():
+    """bob's /files offered "/get 2" of a file he had saved; it says where it is now (what
+    ClientTransfers.saved_where finds still there), and on the projector the folder alone, as
+    /get's own answer does: the name of a file offered to one person is not for the wall."""
+    where = {"2": PurePosixPath("/home/bob/Downloads/marks for bob.pdf")}
+    bob = Session(name="bob", members=["ann", "bob"])
+    bob.saved_files = where.get
+    (line,) = _listed(bob, "2", None, to="bob")
+    assert line.text == "  #2 week3.pdf 2.9 KiB from ann (only for you): saved as '/home/bob/Downloads/marks for bob.pdf'"
+    assert line.private == "  #2 (name hidden: /projector to show) from ann (only for you): saved in /home/bob/Downloads"
+    assert [line.text for line in _listed(bob, "3", None)] == ["  #3 week3.pdf 2.9 KiB from ann: /get 3"]  # not saved here

@@ -74,7 +74,7 @@ def test_the_offerers_screen_shows_a_class_fetching_her_file_as_one_line_that_gr
     ann.expect(r"your file slides\.pdf \(#1\): fetched by eve, dee and 2 others \(4\)")
     assert sum("fetched by" in row for row in ann.lines) == 1, ann.text
     ann.send("/files\r")
-    ann.expect(r"#1 slides\.pdf .* from ann, fetched by 4: /get 1")
+    ann.expect(r"#1 slides\.pdf .* from you, fetched by 4")
     ann.expect(r"all of the 4 here have it")  # and who here has it, on the full screen too
     for student in students:
         assert "fetched by" not in student.output
@@ -131,7 +131,7 @@ def test_files_tells_the_offerer_who_in_the_room_has_not_fetched_her_file_yet(ro
     ann.expect(r"fetched by bob$")  # cy's, within 30 s, waits (--plain)
     mark = ann.mark()
     ann.send("/files")
-    ann.expect(r"#1 week3\.pdf .* from ann, fetched by 2: /get 1", start=mark)
+    ann.expect(r"#1 week3\.pdf .* from you, fetched by 2$", start=mark)
     ann.expect(r"2 of the 3 here have it; not yet: dee$", start=mark)
     _fetch(dee, "1", "week3")
     dee.send("got it")
@@ -141,7 +141,7 @@ def test_files_tells_the_offerer_who_in_the_room_has_not_fetched_her_file_yet(ro
     ann.expect(r"all of the 3 here have it$", start=mark)
     mark = bob.mark()
     bob.send("/files")
-    bob.expect(r"#1 week3\.pdf .* from ann: /get 1$", start=mark)
+    bob.expect(r"#1 week3\.pdf .* from ann: saved as .*week3\.pdf$", start=mark)
     bob.send("/me is done")
     bob.expect(r"bob is done")
     assert "here have it" not in bob.output and "not yet" not in bob.output
