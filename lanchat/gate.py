@@ -37,7 +37,7 @@ MAX_NAMES_PER_KEY = 3
 NEW_NAMES_PER_PLACE = 10
 CLAIM_WINDOW = 3600.0
 MAX_CLAIM_PLACES = 4096  # addresses remembered for that count before the quiet ones are forgotten
-# A person asked for the room's password has limits.PROMPT_SECONDS to type it; an address whose
+# A person asked for the room's password (or at nc their name) has limits.PROMPT_SECONDS to type it; an address whose
 # prompts ended unanswered (timed out, or closed at the prompt) this many times within
 # UNANSWERED_WINDOW gets no such time for a while: 20 s from connecting, as any hello. Else a
 # script there held all 16 of its connections 120 s each, again and again: a class behind that
@@ -209,7 +209,7 @@ class KeptSessions:
 
 
 class PromptTimes:
-    """How long a person has to type one gate's room password (Deadlines.prompted): limits.
+    """How long a person has to type one gate's room password, or at nc their name (Deadlines.prompted): limits.
     PROMPT_SECONDS; 0 (the hello deadline only) at another machine's place whose prompts ended
     unanswered (timed out, or closed at the prompt) UNANSWERED_PROMPTS times within
     UNANSWERED_WINDOW. Kept: the newest UNANSWERED_PROMPTS times of each place, for at most
@@ -219,12 +219,12 @@ class PromptTimes:
         self.gate = gate
         self.clock = gate.clock
         self.times: dict[str, deque[float]] = {}
-        self.typing: set[int] = set()  # text participants asked "password: ", not answered yet
+        self.typing: set[int] = set()  # text participants asked "name: " or "password: ", not answered yet
 
     def seconds(self, cid: int, *, typing: bool = False) -> float | None:
         """The time ``cid``'s person has from now: None when the gate asks it nothing (a hello
         without the password asked: Gate.asks_password); ``typing``: a text participant was asked
-        "password: " (textline.py)."""
+        "name: " or "password: " (textline.TextDoor.asked)."""
         gate = self.gate
         if typing:
             self.typing.add(cid)
@@ -235,7 +235,7 @@ class PromptTimes:
         return PROMPT_SECONDS
 
     def gone(self, cid: int) -> None:
-        """``cid`` is gone: counted against its place if it went while asked for the password."""
+        """``cid`` is gone: counted against its place if it went while asked for the password (or at nc its name)."""
         typing = cid in self.typing
         self.typing.discard(cid)
         if (typing or self.gate.asks_password(cid)) and self.gate.on_the_network(cid):

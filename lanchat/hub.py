@@ -103,7 +103,7 @@ class Hub:
         # the queues and the deadlines (hub_timers.py)
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES, linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS, frame_seconds: float = FRAME_SECONDS,
-        member_frame_seconds: float = MEMBER_FRAME_SECONDS,
+        member_frame_seconds: float = MEMBER_FRAME_SECONDS, prompt_seconds: float = lim.PROMPT_SECONDS,
         # the loop's: its clock, its log, and what it is told when a connection is over
         once: bool = False, clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None, release: Callable[[int], None] | None = None,
@@ -135,7 +135,7 @@ class Hub:
         # Connections given a fatal error outside that order (a slow reader dropped, its queue gone):
         # the broadcasts still held for them must not follow it (PROTOCOL.md 4). Until closed.
         self._sealed: set[int] = set()
-        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds, member_frame_seconds)
+        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds, member_frame_seconds, prompt_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}

@@ -57,13 +57,13 @@ class Deadlines:
 
     def __init__(
         self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float, frame_seconds: float = FRAME_SECONDS,
-        member_frame_seconds: float = MEMBER_FRAME_SECONDS,
+        member_frame_seconds: float = MEMBER_FRAME_SECONDS, prompt_seconds: float = lim.PROMPT_SECONDS,
     ) -> None:
         self.clock = clock
         self.member_frame_seconds = member_frame_seconds
         self.handshake_seconds = handshake_seconds
         self.linger_seconds = linger_seconds
-        self.per_connection = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
+        self.per_connection = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds, prompt_seconds=prompt_seconds)
         self.lingering: dict[int, float] = {}
 
     def expect_hello(self, cid: int) -> None:

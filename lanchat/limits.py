@@ -113,7 +113,10 @@ FRAME_SECONDS = 10.0
 # client asks for it then), they are at a prompt, and 20 s from connecting cut a student typing it
 # off the board ("no hello within 20 s", though the hello came): the deadline is then
 # PROMPT_SECONDS from the question, never more than HANDSHAKE_CEILING from connecting (a script
-# sending hello after hello holds a slot no longer). A refused name is no such question: refused
+# sending hello after hello holds a slot no longer). So is a person at nc asked "name: " (once
+# their Enter shows a text participant, textline.TextDoor): 20 s from connecting cut a student
+# thinking of a name with "no hello within 20 s". A connection that never says a word is no such
+# question (a script, or nc left unattended: 20 s, as before), nor is a refused name: refused
 # hellos as fast as a script sends them must not hold a connection (test_abuse_server).
 PROMPT_SECONDS = 120.0
 HANDSHAKE_CEILING = 300.0
@@ -852,7 +855,18 @@ class HostNotices:
 
 HELLO = "hello"
 FRAME = "frame"
-PROMPTED = "prompted"  # (only as expired()'s kind: a hello deadline after the room asked its password)
+PROMPTED = "prompted"  # (only as expired()'s kind: a hello deadline after the room asked a person something)
+# What the person was asked (Deadlines.prompted), for the words when its time runs out: the room's
+# password (a challenge with a salt, or a text participant's "password: "), or a text
+# participant's "name: " (textline.TextDoor: a person at nc, where "hello" means nothing).
+PASSWORD_ASKED = "password"
+NAME_ASKED = "name"
+
+
+def asked_for(seconds: float) -> str:
+    """The time a person had to answer, as they read it: 120 -> "2 min", 90 -> "90 s", 1.5 -> "1.5 s"."""
+    seconds = round(seconds) if seconds >= 10 else round(seconds, 1)
+    return f"{seconds // 60:.0f} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
 
 class Deadlines:
@@ -869,7 +883,8 @@ class Deadlines:
         self.hello_seconds = hello_seconds
         self.frame_seconds = frame_seconds
         self.prompt_seconds = prompt_seconds
-        self.prompted_at: dict[int, float] = {}  # connection -> when it connected, once asked something (prompted)
+        # connection -> (when it connected, what it was last asked, when), once asked something (prompted)
+        self.prompted_at: dict[int, tuple[float, str, float]] = {}
         # connection -> when its hello, or its frame begun, is due. Read (never written) by the
         # hub after every read: a dict lookup instead of a call (hub.Hub.receive_data).
         self.hello_due: dict[int, float] = {}
@@ -888,16 +903,19 @@ class Deadlines:
         if self.prompted_at:
             self.prompted_at.pop(cid, None)
 
-    def prompted(self, cid: int, now: float, seconds: float | None = None) -> None:
-        """The server asked ``cid``'s person for the room's password before letting them in: its
-        hello deadline is ``seconds`` (default ``prompt_seconds``; gate.PromptTimes: 0
-        for an address whose prompts went unanswered) from now, at most HANDSHAKE_CEILING (and
-        never less than ``hello_seconds``) from connecting; unanswered, it says so (PROMPTED)."""
+    def prompted(self, cid: int, now: float, seconds: float | None = None, *, question: str = PASSWORD_ASKED) -> None:
+        """The server asked ``cid``'s person something before letting them in (``question``: the
+        room's password, or a text participant's name): its hello deadline is ``seconds``
+        (gate.PromptTimes: 0 for an address whose prompts went unanswered), at most
+        ``prompt_seconds``, from now, at most HANDSHAKE_CEILING (and never less than
+        ``hello_seconds``) from connecting; unanswered, it says so (PROMPTED)."""
         due = self.hello_due.get(cid)
         if due is None:
             return
-        connected = self.prompted_at.setdefault(cid, due - self.hello_seconds)
-        later = min(now + (self.prompt_seconds if seconds is None else seconds), connected + max(HANDSHAKE_CEILING, self.hello_seconds))
+        connected = self.prompted_at[cid][0] if cid in self.prompted_at else due - self.hello_seconds
+        self.prompted_at[cid] = (connected, question, now)
+        wait = self.prompt_seconds if seconds is None else min(seconds, self.prompt_seconds)
+        later = min(now + wait, connected + max(HANDSHAKE_CEILING, self.hello_seconds))
         if later > due:
             self.hello_due[cid] = later
             heapq.heappush(self.heap, (later, cid, HELLO))
@@ -941,11 +959,10 @@ class Deadlines:
             due, cid, kind = heapq.heappop(self.heap)
             if self._current(cid, kind) != due:
                 continue  # that frame finished, or the connection joined or closed
-            connected = self.prompted_at.get(cid)
+            asked = self.prompted_at.get(cid)
             self.closed(cid)
-            if kind == HELLO and connected is not None:  # asked something (prompted): not answered in time
-                out.append((cid, PROMPTED, f"not joined within {due - connected:.0f} seconds of connecting: the room's "
-                                           "password was not given in time; connect again"))
+            if kind == HELLO and asked is not None:  # asked something (prompted): not answered in time
+                out.append((cid, PROMPTED, _unanswered(due, *asked)))
             elif kind == HELLO:
                 out.append((cid, HELLO, f'no "hello" within {self.hello_seconds:g} seconds of connecting'))
             else:
@@ -957,3 +974,12 @@ class Deadlines:
 
     def __len__(self) -> int:
         return len(self.hello_due) + len(self.frame_due)
+
+
+def _unanswered(due: float, connected: float, question: str, asked: float) -> str:
+    """Why a connection asked ``question`` at ``asked`` is closed at ``due`` (Deadlines.expired):
+    a person at nc reads it, and "hello" means nothing there (PROTOCOL.md 6, Deadlines)."""
+    if question == NAME_ASKED:
+        return f"no name given within {asked_for(due - asked)}; connect again to join"
+    return (f"not joined within {due - connected:.0f} seconds of connecting: the room's password was not given in time; "
+            "connect again")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import events as ev
 from .actions import SayText
 from .gate import TypedHello
+from .limits import NAME_ASKED, PASSWORD_ASKED
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
@@ -118,12 +119,22 @@ class TextDoor:
             say=lambda data: self.hub.perform([SayText(to=cid, data=data)]),  # after what earlier lines caused
             password=gate.asks_typed_password, encrypted=bool(gate.binding),
             decoded=self.decoded,
-            prompted=lambda: self.hub.deadlines.per_connection.prompted(cid, self.hub.clock(), gate.prompts.seconds(cid, typing=True)),  # time to type it
+            prompted=lambda: self.asked(cid, PASSWORD_ASKED),  # time to type it
         )
         peer.proto = text  # type: ignore[assignment]
         outbox.speak_text(cid, text.render_frames)
         outbox.queue_text(cid, text.greeting())
+        self.asked(cid, NAME_ASKED)
         self.hub.log(f"{peer.address}: typing lines, not lanchat frames: a text participant")
+
+    def asked(self, cid: int, question: str) -> None:
+        """``cid``'s person was asked ``question`` ("name: ", "password: "): they have a person's
+        time to answer it from now, as one asked for the room's password has (limits.Deadlines.prompted;
+        gate.PromptTimes, which counts the prompts left unanswered against their address). The 20 s
+        from connecting ran out while a student at nc thought of a name, and a script that never
+        presses Enter is still cut then (docs/PROTOCOL.md 6, Deadlines)."""
+        seconds = self.hub.room.gate.prompts.seconds(cid, typing=True)
+        self.hub.deadlines.per_connection.prompted(cid, self.hub.clock(), seconds, question=question)
 
     def forget(self, cid: int) -> None:
         self.opening.pop(cid, None)

@@ -111,3 +111,50 @@ def test_a_script_at_a_nat_leaving_its_prompts_unanswered_is_cut_at_the_hello_de
             ann.send(ann.answer(challenge))  # type: ignore[arg-type]
             assert ann.expect(ev.Welcome).name == "ann"  # type: ignore[attr-defined]
             ann.close()
+
+
+def test_a_script_at_a_nat_leaving_nc_name_questions_unanswered_is_cut_at_the_hello_deadline(monkeypatch):
+    """The name question a person at nc is asked ("name: ", then up to 2 min to answer) is a
+    prompt as the password is: a script at a NAT pressing Enter and never naming itself held its
+    16 connections 2 min each, again and again. Its unanswered questions count against its
+    address, and past UNANSWERED_PROMPTS (3 here) the next one there gets the hello deadline
+    only (1 s here). A student at nc on another address (this machine) still gets their time."""
+    from test_text_participants import TextPeer
+
+    with network_namespace_or_skip() as (namespace, our_address, _their_address, _link):
+        monkeypatch.setattr(gate_module, "UNANSWERED_PROMPTS", 3)
+        with running_server(host=our_address, handshake_seconds=1.0) as (server, endpoint):
+            socks = _from_the_nat(namespace, our_address, endpoint.port, 4)  # type: ignore[arg-type]
+            for sock in socks[:3]:
+                sock.sendall(b"\n")
+                _read_until(sock, b"name: ")
+                sock.close()
+            unanswered = server.room.gate.prompts.times
+            wait_for(lambda: sum(map(len, unanswered.values())) == 3, what="the script's closes read")
+            started = time.monotonic()
+            socks[3].sendall(b"\n")
+            said = _read_until(socks[3], b"connect again to join\r\n")
+            assert b"no name given within" in said and time.monotonic() - started < 15  # 1 s, room for a loaded machine
+            socks[3].close()
+            ann = TextPeer(endpoint)  # this machine: time to think as before
+            try:
+                ann.line("")
+                ann.expect(r"name: $")
+                time.sleep(1.5)  # ann thinking (not a synchronisation: the wait is what is tested)
+                ann.line("ann")
+                ann.expect(r"-!- welcome, ann!")
+            finally:
+                ann.close()
+
+
+def _read_until(sock, ending: bytes) -> bytes:  # noqa: ANN001 - a connected socket
+    """What ``sock`` reads until it holds ``ending`` (DEFAULT_TIMEOUT at most)."""
+    from helpers import DEFAULT_TIMEOUT
+
+    sock.settimeout(DEFAULT_TIMEOUT)
+    got = b""
+    while ending not in got:
+        data = sock.recv(4096)
+        assert data, f"closed before {ending!r}; got {got!r}"
+        got += data
+    return got

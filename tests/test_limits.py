@@ -680,6 +680,26 @@ def test_a_person_asked_for_the_rooms_password_gets_time_to_type_it():
     assert deadlines.next_due() is None and not deadlines.prompted_at
 
 
+def test_a_person_at_nc_asked_their_name_gets_a_prompts_time_and_is_told_in_their_words():
+    # textline.TextDoor asks "name: " once a connection shows it is a person at nc: from that
+    # question, PROMPT_SECONDS (never more than the server's prompt_seconds); run out, the
+    # words are a person's ("hello" means nothing at nc), and each question's own time is said.
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    deadlines.prompted(1, T0 + 3.0, lim.PROMPT_SECONDS, question=lim.NAME_ASKED)
+    assert deadlines.expired(T0 + lim.HELLO_SECONDS) == []
+    ((cid, kind, why),) = deadlines.expired(T0 + 3.0 + lim.PROMPT_SECONDS)
+    assert (cid, kind, why) == (1, lim.PROMPTED, "no name given within 2 min; connect again to join")
+    shorter = lim.Deadlines(hello_seconds=1.0, prompt_seconds=1.5)  # a test server's (serve's are the constants)
+    shorter.connected(2, T0)
+    shorter.prompted(2, T0 + 0.2, lim.PROMPT_SECONDS, question=lim.NAME_ASKED)
+    assert shorter.next_due() == T0 + 1.7
+    shorter.prompted(2, T0 + 1.0, lim.PROMPT_SECONDS)  # the name given, then "password: " asked
+    ((_, _, why),) = shorter.expired(T0 + 2.5)
+    assert why.endswith("the room's password was not given in time; connect again"), why
+    assert [lim.asked_for(s) for s in (120.0, 119.99999, 90.0, 60.0, 1.5, 17.6)] == ["2 min", "2 min", "90 s", "1 min", "1.5 s", "18 s"]
+
+
 def test_the_host_is_told_of_refusals_from_an_address_at_most_once_a_minute_with_the_count():
     """Guard tells the host's screen of refusals at the door (test_subnets: a class behind a NAT):
     the first at once, then nothing for a minute from that group, then one notice for all since."""

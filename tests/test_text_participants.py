@@ -514,6 +514,49 @@ def test_a_text_participant_typing_the_password_slowly_is_let_in():
             ann.close()
 
 
+def test_a_student_at_nc_thinking_of_a_name_past_the_hello_deadline_still_joins():
+    """`nc HOST 3580`, Enter, and the room asks "name: ": a student thinking of a name, or
+    asking their neighbour how to spell it, was cut at 20 s from connecting (1 s here) with
+    "! no hello within 20 s", and "hello" means nothing at nc. From the question they have the
+    time a person at a prompt has (limits.PROMPT_SECONDS)."""
+    with running_server(handshake_seconds=1.0) as (server, endpoint):
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("")  # Enter, as the host's banner says
+            ann.expect(r"name: $")
+            time.sleep(1.5)  # the person thinking (not a synchronisation: the wait is what is tested)
+            ann.line("ann")
+            ann.expect(r"-!- welcome, ann!")
+            assert b"no hello" not in ann.received
+            assert server.room.names == ("ann",)
+        finally:
+            ann.close()
+
+
+def test_nc_left_at_the_name_question_is_told_in_its_words_and_a_silent_script_is_cut_as_before():
+    """The name question's time (2 min; 1.5 s here) runs out in words a person at nc reads; a
+    connection that never says a word is not asked anything and is cut at the hello deadline
+    (0.5 s here) as before, with the frame a lanchat client reads."""
+    with running_server(handshake_seconds=0.5, prompt_seconds=1.5) as (server, endpoint):
+        silent = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=DEFAULT_TIMEOUT))
+        away = TextPeer(endpoint)
+        try:
+            away.line("")
+            asked = time.monotonic()
+            away.expect(r"name: $")
+            error = silent.expect(ev.Error, timeout=DEFAULT_TIMEOUT)
+            assert (error.code, error.message, error.fatal) == (ev.E_HELLO_FIRST, "no hello within 0.5 s", True)  # type: ignore[attr-defined]
+            away.expect(r"name: ! no name given within 1\.5 s; connect again to join\r\n"
+                        r"-!- disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
+            away.expect_closed()
+            assert time.monotonic() - asked >= 1.4  # the question's time, not the hello deadline's
+            assert b"hello" not in away.received
+            wait_for(lambda: not server.hub.peers, what="both connections closed")
+        finally:
+            away.close()
+            silent.close()
+
+
 def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_path):
     log: list[str] = []
     with password_room(tmp_path, log) as (_server, endpoint):
