@@ -813,6 +813,21 @@ class NameOutlived(JoinError):
         self.name = name
 
 
+PASSWORD_OUTLIVED = "password-outlived"  # PasswordOutlived: the password prompt outlasted the connection
+
+
+class PasswordOutlived(JoinError):
+    """The room's password was asked for on a connection whose time to answer ran out before
+    it was typed: the server gives that question limits.PROMPT_SECONDS (PROTOCOL.md 6,
+    Deadlines), and a student finding the password on the board takes the time they take.
+    The caller joins again as ``name`` on a new connection, with the password already typed
+    (never asked twice: cli/rejoin.Remembered)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message, PASSWORD_OUTLIVED)
+        self.name = name
+
+
 # What ends a connection whose time to join ran out while its person chose a name: the server's
 # fatal hello-first ("no hello within 20 s"), its deadline after a password was asked, or the
 # connection closed or reset (a hello sent after the server's close)
@@ -898,13 +913,16 @@ class Outcome:
 
 
 def join(
-    sock: socket.socket, name: str, *, ask_name: Callable[[str], str | None] | None = None, **how: Any
+    sock: socket.socket, name: str, *, ask_name: Callable[[str], str | None] | None = None,
+    password: Callable[[], str | None] | None = None, **how: Any,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake (_join: its arguments). A name typed at ``ask_name``'s prompt after a refusal,
     sent once the connection's time to join had run out (the server closed it meanwhile), raises
     NameOutlived with that name, to join with on a new connection: a student who took 20 s to
-    think of another name was turned away with "no hello within 20 s", though they had said one."""
+    think of another name was turned away with "no hello within 20 s", though they had said one.
+    So does the room's ``password``, asked for and sent too late: PasswordOutlived."""
     typed: list[str] = []  # the names typed at the prompt, the last one sent
+    passwords: list[str | None] = []  # what ``password()`` gave on this connection
 
     def asked(reason: str) -> str | None:
         answer = ask_name(reason) if ask_name is not None else None  # (passed on only with ask_name)
@@ -912,11 +930,17 @@ def join(
             typed.append(answer)
         return answer
 
+    def given() -> str | None:
+        passwords.append(password() if password is not None else None)  # (passed on only with password)
+        return passwords[-1]
+
     try:
-        return _join(sock, name, ask_name=asked if ask_name is not None else None, **how)
+        return _join(sock, name, ask_name=asked if ask_name is not None else None, password=given if password is not None else None, **how)
     except JoinError as exc:
         if typed and exc.code in _RAN_OUT:
             raise NameOutlived(str(exc), typed[-1]) from None
+        if any(passwords) and exc.code in _RAN_OUT:
+            raise PasswordOutlived(str(exc), name) from None
         raise
 
 

@@ -332,14 +332,16 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     A server of the first release refuses version 2 (E_VERSION): asked again once, as a version-1
     client asks (a keyless guest), and told so in the chat (wording.OLD_ROOM_NOTE). A name typed
     after a refusal once the connection's time to join had run out (client.NameOutlived) is
-    tried on a new connection, as a wrong password is."""
+    tried on a new connection, as a wrong password is; so is a password typed at the terminal
+    after its question's time ran out (client.PasswordOutlived), once for each one typed."""
     from dataclasses import replace
 
     from .. import events as ev
-    from ..client import JoinError, NameOutlived, join
+    from ..client import JoinError, PasswordOutlived, join
 
     ask = NameAsker(name) if sys.stdin.isatty() else None
     tries, version = 1, ev.PROTOCOL_VERSION
+    outlived = False  # the password typed was sent again on a new connection, its first's time run out
     while True:
         try:
             proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding,
@@ -351,8 +353,9 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             sock.close()
             if may_switch_to_tls and exc.code == ev.E_USE_TLS:
                 raise ServerUsesTls from None
-            if isinstance(exc, NameOutlived) and again_at is not None:  # the name prompt outlasted the connection:
-                name, sock = exc.name, connect_again(*again_at)  # the name typed, on a new one (no prompt again)
+            if again_at is not None and _answered_late(exc, password, outlived):  # a prompt outlasted the connection:
+                outlived = outlived or isinstance(exc, PasswordOutlived)
+                name, sock = exc.name, connect_again(*again_at)  # what was typed, on a new one (no prompt again)
                 if sock is None:
                     raise Unreachable from None
                 continue
@@ -373,11 +376,24 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             raise
         say(f"{PROG}: wrong password; try again")
         password.forget()
-        tries += 1
+        tries, outlived = tries + 1, False  # (the next one typed has its own time)
         reopened = connect_again(*again_at)
         if reopened is None:
             raise Unreachable
         sock = reopened
+
+
+def _answered_late(exc, password, outlived: bool) -> bool:  # noqa: ANN001 - a JoinError, _join_retrying's password
+    """Was ``exc`` a question answered after its connection's time to join ran out, the answer to
+    be sent on a new connection: a name typed after a refusal (client.NameOutlived), or the room's
+    password typed at the terminal (client.PasswordOutlived), that once for each one typed
+    (``outlived``: this one was): a server closing every connection, however soon answered, is
+    not dialled for ever."""
+    from ..client import NameOutlived, PasswordOutlived
+
+    if isinstance(exc, NameOutlived):
+        return True
+    return isinstance(exc, PasswordOutlived) and not outlived and isinstance(password, Remembered) and password.typed()
 
 
 def _silent_note(sock) -> Callable[[], None]:  # noqa: ANN001 - a socket, or TLS's
