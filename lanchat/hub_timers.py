@@ -215,11 +215,12 @@ class Expiry:
                 hub.log(f"{hub.who(cid)}: {why}; disconnecting")
                 hub._leave(cid, "lost")
                 refuse(peer, ev.E_DEADLINE, why)
-            elif kind == lim.HELLO and was_held:  # not the newcomer's fault: "no hello" would blame it
-                hub.log(f"{peer.address}: held {seconds:g} s while the room was starting; disconnecting")
+            elif kind != lim.FRAME and was_held:  # not the newcomer's fault: "no hello" (at nc "no name given") would blame it
+                within = f"within {seconds:g} s" if kind == lim.HELLO else "in time"  # (PROMPTED: its name question's time, nc's)
+                hub.log(f"{peer.address}: held {seconds:g} s while the room was starting; disconnecting" if kind == lim.HELLO
+                        else f"{peer.address}: held while the room was starting; disconnecting")
                 awaited = "its host" if first and first[0] == self.room.host_cid else "its own bot"
-                refuse(peer, ev.E_HELLO_FIRST, f"the room did not open within {seconds:g} s ({awaited} is not in yet): "
-                                               "try again in a moment")
+                refuse(peer, ev.E_HELLO_FIRST, f"the room did not open {within} ({awaited} is not in yet): try again in a moment")
             elif kind == lim.HELLO:  # (a prompted one, unanswered, is a deadline: PROTOCOL.md 4)
                 hub.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
                 refuse(peer, ev.E_HELLO_FIRST, f"no hello within {seconds:g} s")

@@ -680,6 +680,27 @@ def test_a_newcomer_held_past_the_hello_deadline_for_the_rooms_bot_is_told_it_is
     assert error.message == "the room did not open within 5 s (its own bot is not in yet): try again in a moment"
 
 
+def test_a_person_at_nc_held_while_the_room_starts_is_not_told_they_gave_no_name():
+    """At nc the name question gives a person 2 min (textline.TextDoor.asked); bob typed his name
+    at once, and it waited, held, for a host who never came in: he was told "no name given
+    within 2 min", though he had given it. The room's not opening is said, as to a held hello."""
+    from lanchat.textline import TextDoor
+
+    lab = Lab(handshake_seconds=5.0)
+    lab.hub.open("local", host=True, handshake=False)  # and the host never says hello
+    bob = lab.connect("10.0.0.9:5555")
+    door = TextDoor(lab.hub)
+    door.open(bob.cid)
+    door.receive_data(bob.cid, b"bob\n")
+    assert lab.hub.next_deadline() == lab.clock.now + 120.0  # the name question's time
+    lab.clock.now += 120.1
+    lab.hub.expire()
+    lab.flush()
+    said = bytes(lab.wire[bob.cid])
+    assert b"! the room did not open in time (its host is not in yet): try again in a moment\r\n" in said, said
+    assert b"no name given" not in said and "10.0.0.9:5555: held while the room was starting; disconnecting" in lab.log
+
+
 def test_a_connection_that_never_joins_leaves_nothing_behind_in_the_room():
     """A port probe timed out and released by its linger deadline: the room forgets where it
     came from, or every such connection would cost the server memory for good."""
