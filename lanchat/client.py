@@ -818,8 +818,8 @@ PASSWORD_OUTLIVED = "password-outlived"  # PasswordOutlived: the password prompt
 
 class PasswordOutlived(JoinError):
     """The room's password was asked for on a connection whose time to answer ran out before
-    it was typed: the server gives that question limits.PROMPT_SECONDS (PROTOCOL.md 6,
-    Deadlines), and a student finding the password on the board takes the time they take.
+    it was typed: the server gives that question limits.PROMPT_SECONDS (PROTOCOL.md, Abuse
+    limits: Deadlines), and a student finding the password on the board takes the time they take.
     The caller joins again as ``name`` on a new connection, with the password already typed
     (never asked twice: cli/rejoin.Remembered)."""
 

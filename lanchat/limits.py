@@ -978,7 +978,7 @@ class Deadlines:
 
 def _unanswered(due: float, connected: float, question: str, asked: float) -> str:
     """Why a connection asked ``question`` at ``asked`` is closed at ``due`` (Deadlines.expired):
-    a person at nc reads it, and "hello" means nothing there (PROTOCOL.md 6, Deadlines)."""
+    a person at nc reads it, and "hello" means nothing there (PROTOCOL.md, Abuse limits: Deadlines)."""
     if question == NAME_ASKED:
         return f"no name given within {asked_for(due - asked)}; connect again to join"
     return (f"not joined within {due - connected:.0f} seconds of connecting: the room's password was not given in time; "

@@ -132,7 +132,7 @@ class TextDoor:
         time to answer it from now, as one asked for the room's password has (limits.Deadlines.prompted;
         gate.PromptTimes, which counts the prompts left unanswered against their address). The 20 s
         from connecting ran out while a student at nc thought of a name, and a script that never
-        presses Enter is still cut then (docs/PROTOCOL.md 6, Deadlines)."""
+        presses Enter is still cut then (docs/PROTOCOL.md, Abuse limits: Deadlines)."""
         seconds = self.hub.room.gate.prompts.seconds(cid, typing=True)
         self.hub.deadlines.per_connection.prompted(cid, self.hub.clock(), seconds, question=question)
 
