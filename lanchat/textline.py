@@ -52,10 +52,34 @@ HELP = (
 # every command a text participant may type (_line), what a mistyped one is compared with
 TEXT_COMMANDS = ("/w", "/whisper", "/msg", "/who", "/pass", "/help", "/q", "/quit", "/exit")
 
+# lanchat's commands that have no line at nc (the lanchat program's screen, or a frame only it
+# sends): an nc student who typed the /get the room's offer named, or the /me a classmate used,
+# read "unknown command /get; /help lists them", as if it were a typo. They are told it is
+# lanchat's instead (not_here_words); the files ones, that files do not come to nc.
+FILE_COMMANDS = ("/send", "/files", "/get", "/cancel")
+LANCHAT_ONLY = (*FILE_COMMANDS, "/me", "/nick", "/away", "/back", "/topic", "/r", "/whois", "/address",
+                "/release", "/history", "/mood", "/y", "/n", "/say", "/unsend", "/ignore", "/unignore", "/joins",
+                "/projector", "/kick", "/ban", "/unban", "/bans", "/admit", "/mute", "/unmute", "/op", "/deop",
+                "/mode", "/clear", "/mouse", "/find", "/save")  # fmt: skip
+
 # The last line before the room closes a text participant's connection: ncat notices the close
 # only when it next reads its input, so without it a student removed or at the end of the
 # lesson sits at a silent nc, and the next command typed goes into it ("Ncat: Broken pipe").
 CLOSED = f"{NOTICE_MARK} disconnected: the room closed this connection (Ctrl-C ends nc)"
+
+
+def not_here_words(command: str) -> str:
+    """What a text participant reads for a command nc has not: one of lanchat's (LANCHAT_ONLY),
+    the program it needs and what nc has; else unknown, with the closest real one. Within nc's
+    80 columns with the ``! `` before it."""
+    if command in FILE_COMMANDS:
+        return f"{command} needs lanchat: files do not come to nc (join with lanchat connect)"
+    if command in LANCHAT_ONLY:
+        return f"{command} needs lanchat; at nc: /w NAME TEXT, /who, /pass, /q and /help"
+    guess = closest_command(command, TEXT_COMMANDS)
+    # "did you mean" in place of "/help lists them": the line stays within nc's 80 columns
+    hint = f"did you mean {guess}?" if guess else "/help lists them"
+    return f"unknown command {command}; {hint} (start a line with // to send a /)"
 
 
 def opening_kind(first: bytes) -> str | None:
@@ -388,10 +412,7 @@ class TextConnection:
         elif command == "/help":
             self._reply(_lines(*HELP))
         else:
-            guess = closest_command(command, TEXT_COMMANDS)
-            # "did you mean" in place of "/help lists them": the line stays within nc's 80 columns
-            hint = f"did you mean {guess}?" if guess else "/help lists them"
-            self._reply_here(f"unknown command {command}; {hint} (start a line with // to send a /)")
+            self._reply_here(not_here_words(command))
 
     def _handshake_line(self, raw: str, line: str) -> None:
         """Before the welcome: the name, then (in a password room) the password, then wait."""

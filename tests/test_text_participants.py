@@ -720,3 +720,56 @@ def test_a_text_participant_removed_is_told_the_connection_is_closed_and_how_to_
             dan.expect_closed()
         finally:
             dan.close()
+
+
+def test_a_student_at_nc_typing_lanchats_get_or_me_is_told_it_needs_lanchat_not_that_it_is_unknown(tmp_path):
+    """A lesson's walk: the teacher /sent a worksheet; ned, at nc, read 'teacher offers a file,
+    worksheet.txt: join with lanchat to get it' and typed the '/get 1' his classmates typed, then
+    a '/me waves' as bob's '* bob waves': both read 'unknown command /get; /help lists them', as
+    if he had mistyped. lanchat's own commands are now told as lanchat's (files: they do not come
+    to nc); a real typo is still unknown, and nothing he typed reached the class."""
+    worksheet = tmp_path / "worksheet.txt"
+    worksheet.write_text("Q1. What does select() return?\n", encoding="utf-8")
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce")
+    teacher: Proc | None = None
+    ned: TextPeer | None = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        teacher = Proc("connect", "127.0.0.1", port, "--name", "teacher")
+        teacher.expect(r"welcome, teacher")
+        ned = TextPeer(Endpoint(host="127.0.0.1", port=int(port)))
+        ned.line("ned")
+        ned.expect(r"welcome, ned!")
+        teacher.expect(r"ned joined")
+        teacher.send(f"/send {worksheet}")
+        ned.expect(r"-!- teacher offers a file, worksheet\.txt: join with lanchat to get it\r\n")
+        ned.line("/get 1")
+        ned.expect(r"! /get needs lanchat: files do not come to nc \(join with lanchat connect\)\r\n")
+        ned.line("/me waves")
+        ned.expect(r"! /me needs lanchat; at nc: /w NAME TEXT, /who, /pass, /q and /help\r\n")
+        ned.line("/dnace")
+        ned.expect(r"! unknown command /dnace; /help lists them")
+        ned.line("done")
+        mark = teacher.expect(r"ned: done").start()
+        assert "ned: /" not in teacher.output[:mark] and "waves" not in teacher.output, teacher.output
+    finally:
+        if ned is not None:
+            ned.close()
+        if teacher is not None:
+            teacher.stop()
+        server.stop()
+    assert "Traceback" not in server.output
+
+
+def test_every_lanchat_command_is_one_nc_has_or_one_it_is_told_needs_lanchat():
+    """So a command added to lanchat's screen is never 'unknown command' at nc."""
+    from lanchat.session import ALIASES, COMMANDS
+    from lanchat.textline import LANCHAT_ONLY, TEXT_COMMANDS
+    from lanchat.ui.plain import SCREEN_ONLY
+    from lanchat.ui.screen import UI_COMMANDS
+
+    lanchats = {word for command in (*COMMANDS, *UI_COMMANDS, *SCREEN_ONLY) for word in (command.name, *command.also)} | set(ALIASES)
+    lanchats -= {"/q!"}  # (read at nc as a mistyped /q: "did you mean /q?")
+    lanchats -= {alias for alias, meant in ALIASES.items() if meant in TEXT_COMMANDS}  # /clients: nc has /who
+    assert lanchats - set(TEXT_COMMANDS) == set(LANCHAT_ONLY)
+    assert not set(LANCHAT_ONLY) & set(TEXT_COMMANDS)
