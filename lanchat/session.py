@@ -557,7 +557,8 @@ class Rejoining:
             self.welcomed = self.before = None  # a room without history may send nothing more for long
         if isinstance(event, (ev.Topic, ev.Away)) and self.welcomed is not None and not getattr(event, "answer", False):
             return self._after_welcome(session, event, self.welcomed)
-        self.welcomed = self.before = None
+        if not isinstance(event, ev.Notice):  # (the room's word on our join, "the name 'zoe' is not kept
+            self.welcomed = self.before = None  # for you", comes before the topic: it is still the welcome's)
         if isinstance(event, ev.Operators):
             self.operators_before = ()  # the room said who they are now
         if isinstance(event, ev.Welcome):

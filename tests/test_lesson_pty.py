@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import sys
+import time
 
 import pytest
 from helpers import Proc, RawClient, TermProc, wait_for
@@ -149,3 +150,42 @@ def test_a_teacher_who_passes_to_a_student_is_told_what_pass_does(terms):
     finally:
         for student in students:
             student.close()
+
+
+def test_a_student_past_the_tenth_name_reads_the_kept_topic_with_their_welcome_not_stamped_hours_ago(terms, tmp_path):
+    """A lesson after a restart: the topic was kept from the morning ('topic kept from the last
+    run'), and ten classmates had joined from the same place, so zoe, the eleventh, was told
+    'the name 'zoe' is not kept for you'. That notice came between her welcome and the topic,
+    and ended the welcome's moment: the topic line was stamped with the time it was set, two hours
+    before, at the foot of her screen below lines of now (a stamp that lies, lines out of order). The
+    room's notice no longer ends it: the topic reads as said with the welcome, and says when it was set."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat.gate import NEW_NAMES_PER_PLACE
+    from lanchat.history import HistoryStore
+
+    path = tmp_path / "lesson.db"
+    store = HistoryStore(str(path))
+    store.set_room_topic(ev.Topic(text="Sockets 5: select loops", by="teacher", time=time.time() - 2 * 3600))
+    store.close()
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--history", str(path))
+    classmates: list[RawClient] = []
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        server.expect(r"topic kept from the last run")
+        endpoint = Endpoint(host="127.0.0.1", port=port)
+        for number in range(NEW_NAMES_PER_PLACE):  # each makes a name its own, as a key's first join does
+            classmates.append(RawClient(endpoint, f"s{number:02d}", key=Ed25519PrivateKey.generate()))
+        zoe = TermProc("connect", "127.0.0.1", str(port), "--name", "zoe", rows=24, cols=80)
+        terms.append(zoe)
+        zoe.expect(r"is not kept for you")
+        zoe.expect(r"topic: Sockets 5: select loops \(set by teacher at")
+        rows = zoe.lines
+        welcome = next(n for n, row in enumerate(rows) if "-!- welcome, zoe" in row)
+        topic = next(n for n, row in enumerate(rows) if "-!- topic: Sockets 5" in row)
+        assert welcome < topic and rows[topic][:5] == rows[welcome][:5], "\n".join(rows)  # stamped with the welcome
+    finally:
+        for classmate in classmates:
+            classmate.close()
+        server.stop()
+    assert "Traceback" not in server.output
