@@ -189,3 +189,34 @@ def test_a_student_past_the_tenth_name_reads_the_kept_topic_with_their_welcome_n
             classmate.close()
         server.stop()
     assert "Traceback" not in server.output
+
+
+def test_a_student_late_to_a_class_of_25_reads_a_welcome_that_leaves_room_for_the_question(terms, tmp_path):
+    """amy, late to a quiz in a class of 25, at 60x20: her welcome named all 25 others, 7 of her
+    18 rows, and pushed the teacher's replayed question to the top of the window (with 30 in the
+    class, off it). The welcome now names the first eight and counts the rest ('and 17 more (/who
+    lists them)'): the question and the turn stay in sight, and /who still names everyone."""
+    teacher, port = _hosting(terms, "--history", str(tmp_path / "lesson.db"))
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    teacher.send("Question 1: what does accept() return?\r")
+    teacher.expect(r"teacher: Question 1")
+    teacher.send("/mode turn\r")
+    teacher.expect(r"switched the room to turn-based mode")
+    classmates = [RawClient(endpoint, f"student{number:02d}") for number in range(24)]
+    try:
+        teacher.expect(r"25 here")
+        amy = TermProc("connect", "127.0.0.1", str(port), "--name", "amy", rows=20, cols=60)
+        terms.append(amy)
+        amy.expect(r"turn-based: waiting for student00")
+        amy.expect(r"and 17 more \(/who")
+        text = " ".join(row.strip() for row in amy.lines)
+        assert "here: teacher, student00, student01, student02, student03, student04, student05, student06 and 17 more" in text, text
+        assert "[History] teacher: Question 1: what does accept() return?" in text, amy.text
+        welcome = next(n for n, row in enumerate(amy.lines) if "-!- welcome, amy" in row)
+        assert sum(1 for row in amy.lines[welcome:] if row.startswith(" " * 10) and row.strip()) <= 3, amy.text
+        amy.send("/who\r")
+        amy.expect(r"here \(26\):")
+        amy.expect(r"student23")
+    finally:
+        for classmate in classmates:
+            classmate.close()
