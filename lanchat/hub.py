@@ -224,11 +224,13 @@ class Hub:
             return
         members = self.room.members
         before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
-        self.perform(self.room.handle(cid, event))
+        actions = self.room.handle(cid, event)
+        if joined := before is None and cid in members:  # logged before what the join makes the room log
+            self.log(f"{members[cid].name} joined from {peer.address}")  # ("teach (key ...) is an operator")
+        self.perform(actions)
         if before is None and event.__class__ is ev.Hello and (seconds := self.room.gate.prompts.seconds(cid)) is not None:
             self.deadlines.per_connection.prompted(cid, self.clock(), seconds)  # a person types the room's password: time for it
-        if before is None and cid in members:
-            self.log(f"{members[cid].name} joined from {peer.address}")
+        if joined and cid in members:
             self.guard.settled(peer)  # its account's unfinished connections are one fewer
             if self._first and cid == self._first[0]:
                 self.connections.first_joined()

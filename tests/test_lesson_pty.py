@@ -220,3 +220,30 @@ def test_a_student_late_to_a_class_of_25_reads_a_welcome_that_leaves_room_for_th
     finally:
         for classmate in classmates:
             classmate.close()
+
+
+def test_a_headless_rooms_log_says_the_teacher_joined_before_it_says_she_is_its_operator():
+    """The teacher's room run headless on the lab server (serve --headless --operator KEY): its
+    log read '[10:00:01] teach (key 19c8 ...) is an operator (serve --operator)', then '[10:00:01]
+    teach joined from 10.0.0.7:49882', an operator before anyone had joined. The join is logged
+    first now, then what it made the room log."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    key = Ed25519PrivateKey.generate()
+    fingerprint = identity.short_fingerprint(identity.public_bytes(key)).replace(" ", "")
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce", "--operator", fingerprint)
+    teach: RawClient | None = None
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        teach = RawClient(Endpoint(host="127.0.0.1", port=port), "teach", key=key)
+        server.expect(r"teach joined from 127\.0\.0\.1:\d+")
+        server.expect(r"teach \(key [0-9a-f ]+\) is an operator \(serve --operator\)")
+        said = [n for n, line in enumerate(server.lines) if "teach joined from" in line or "is an operator (serve" in line]
+        assert len(said) == 2 and "teach joined from" in server.lines[said[0]], server.output
+    finally:
+        if teach is not None:
+            teach.close()
+        server.stop()
+    assert "Traceback" not in server.output
