@@ -276,9 +276,12 @@ def _probe_tls(target: Target, addresses: list, timeout: float) -> tuple[str, st
     return outcome, detail
 
 
-def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, remembered: str | None = None) -> Check:
+def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, remembered: str | None = None,
+                 here: str | None = None) -> Check:
     """``asked``: the person named this address (else it is this machine's default, and silence is fine);
-    ``remembered``: the TLS fingerprint known_servers holds for it, if any (remembered_fingerprint)."""
+    ``remembered``: the TLS fingerprint known_servers holds for it, if any (remembered_fingerprint);
+    ``here``: the lanchat server the port check found holding the port on this machine ("python (pid 812)"),
+    if any: its silence is no "no server runs here" (_judge_silent_here)."""
     where = str(target)
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
@@ -303,6 +306,8 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
         return Check("server", "fail", f"a lanchat server answered at {where}, but {detail}",
                      "it was stopped, or it could not start its room: ask the host to look at the screen of "
                      "`lanchat serve` (and start it again), then run the doctor again")
+    if here is not None and (not asked or _this_machine(target.host)):
+        return _judge_silent_here(target, outcome, detail, here)
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
@@ -325,6 +330,28 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
         "other": "that port belongs to another program: ask the host which port `lanchat serve` printed",
     }
     return Check("server", "fail", f"no lanchat server at {where}: {detail}", fixes.get(outcome, ""))
+
+
+def _this_machine(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+def _judge_silent_here(target: Target, outcome: str, detail: str, here: str) -> Check:
+    """The lanchat server on this machine holds the port but gave no answer at ``target``: the
+    host's own doctor said "no lanchat server runs on this machine ... start one with `lanchat
+    serve`" of the room it was running, beside the port check naming that very server."""
+    port = target.port
+    fixes = {
+        "refused": f"it listens on another address only (started with --host?): check it at the address its start "
+                   f"lines printed, `lanchat doctor ADDRESS {port}`",
+        "timeout": f"a firewall on this machine drops port {port}, even from the machine itself (the firewall check "
+                   "below looks for the rule): nobody can join until it allows the port",
+        "other": "it accepted the connection but said nothing: is it stopped (Ctrl-Z in its terminal: `fg` goes on) "
+                 "or stuck? Its screen or log says more",
+    }
+    fix = fixes.get(outcome, f"check it at the address its start lines printed, `lanchat doctor ADDRESS {port}`")
+    return Check("server", "fail", f"a lanchat server holds port {port} here ({here}), but it does not answer at "
+                 f"{target}: {detail}", fix)
 
 
 def _judge_starting(where: str, outcome: str, detail: str) -> Check:
@@ -688,13 +715,16 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
     checks = [judge_addresses(local_addresses(), [a for a in addresses_to_announce(every_address()) if a.link_local])]
     bind_errno = try_bind(port)
     in_use = bind_errno == errno.EADDRINUSE
-    checks.append(judge_port(port, bind_errno, port_holders(port) if in_use else [], free_port_after(port) if in_use else None))
+    holders = port_holders(port) if in_use else []
+    checks.append(judge_port(port, bind_errno, holders, free_port_after(port) if in_use else None))
+    here = next((visible(holder.describe()) for holder in holders if holder.is_lanchat), None)
     asked = target is not None
     target = target or Target("127.0.0.1", port)
     outcome, detail = probe_server(target)
     server_check = len(checks)
     remembered = remembered_fingerprint(str(target)) if outcome in TLS_ANSWERED else None
-    checks.append(judge_server(target, outcome, detail, asked=asked, remembered=remembered))
+    checks.append(judge_server(target, outcome, detail, asked=asked, remembered=remembered,
+                               here=here if target.port == port else None))
     checks.append(check_firewall(port))
     if browse_seconds > 0:
         from .discovery import DiscoveryError, browse

@@ -447,6 +447,36 @@ def test_an_announced_room_whose_port_is_dropped_is_not_all_good(lab):
     assert "firewall on the host's machine" in found["fix"] and f"port {port}" in found["fix"]
 
 
+def test_the_hosts_own_doctor_never_says_no_server_runs_of_the_room_it_runs(lab):
+    """ann serves a room, a friend cannot join, and ann runs `lanchat doctor` as the README says.
+    Her firewall dropped the port (loopback too), and the doctor read: "port 3580 is used by a
+    lanchat server here (python (pid 812))", then "no lanchat server runs on this machine at port
+    3580; fix: start one with `lanchat serve`" of that very server. Now the server check fails
+    with the server named and the cause that fits; so for a room started with --host, which does
+    not listen on 127.0.0.1."""
+    ann = lab.namespace("A")
+    friend = lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", friend, "198.18.0.2/24")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--no-announce")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    block_port(lab, ann, port)
+    code, checks = doctor("--port", str(port), program=lab.program(ann))
+    assert code == 1
+    assert checks["port"]["summary"].startswith(f"port {port} is used by a lanchat server here"), checks["port"]
+    found = checks["server"]
+    assert found["status"] == "fail", found
+    assert found["summary"].startswith(f"a lanchat server holds port {port} here (python"), found
+    assert found["summary"].endswith(f"but it does not answer at 127.0.0.1:{port}: no answer within 3 s"), found
+    assert "a firewall on this machine drops" in found["fix"] and "start one" not in found["fix"], found
+    only_lan = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--no-announce", "--host", "198.18.0.1")
+    lan_port = int(only_lan.expect(r"listening on port (\d+)").group(1))
+    _code, checks = doctor("--port", str(lan_port), program=lab.program(ann))
+    found = checks["server"]
+    assert found["status"] == "fail" and found["summary"].endswith("connection refused"), found
+    assert "listens on another address only" in found["fix"], found
+    assert "start one" not in found["fix"], found
+
+
 def test_a_port_refused_the_firewalld_way_is_named_a_firewall_not_a_missing_route(lab):
     """firewalld (Fedora's default) refuses a closed port with an ICMP 'host prohibited':
     connect reads "No route to host", and the doctor said "this machine has no route there:
@@ -506,6 +536,10 @@ def test_server_judged_for_every_outcome():
     assert "isolates devices" in judge_server(target, "timeout", "why", asked=True).fix
     assert judge_server(target, "refused", "why", asked=False).status == "info"
     assert judge_server(target, "other", "why", asked=False).status == "info"  # the port check names the holder
+    here = Target("127.0.0.1", 3580)  # ... unless it found a lanchat server there: then its silence is news
+    for outcome, cause in (("refused", "another address only"), ("timeout", "firewall"), ("other", "Ctrl-Z")):
+        check = judge_server(here, outcome, "why", asked=False, here="python (pid 812)")
+        assert check.status == "fail" and "python (pid 812)" in check.summary and cause in check.fix, outcome
     for outcome in ("starting", "starting-tls"):  # a room there, waiting for its host: asked about or not
         for asked in (True, False):
             check = judge_server(target, outcome, "SHA256:" + "ab" * 32, asked=asked)
