@@ -372,6 +372,7 @@ def _judge_starting(where: str, outcome: str, detail: str) -> Check:
 # -------------------------------------------------------------------- firewall
 
 _NFT_CHAIN = re.compile(r"chain\s+(\S+)\s*\{(.*?)\n\s*\}", re.S)
+_NFT_TABLE = re.compile(r"^\s*table\s+(\S+)\s+(\S+)\s*\{", re.M)  # `nft list ruleset`: "table inet filter {"
 
 
 def _mentions_port(rule: str, port: int) -> bool:
@@ -392,23 +393,26 @@ def judge_nftables(ruleset: str, port: int) -> Check | None:
     """A verdict from ``nft list ruleset`` text for TCP ``port`` coming in; None when nothing bears on it.
 
     Looks at input-hook chains: a drop/reject rule naming the port blocks it; a drop policy
-    with no accept rule naming the port (or accepting everything new) likely blocks it.
+    with no accept rule naming the port (or accepting everything new) likely blocks it. The
+    fix names the chain's table as nft takes it (``inet filter``), not ``<family> <table>``.
     """
-    for name, body in _NFT_CHAIN.findall(ruleset):
+    tables = [(found.start(), f"{found.group(1)} {found.group(2)}") for found in _NFT_TABLE.finditer(ruleset)]
+    for chain in _NFT_CHAIN.finditer(ruleset):
+        name, body = chain.group(1), chain.group(2)
         if not re.search(r"hook\s+input\b", body):
             continue
+        table = next((named for start, named in reversed(tables) if start < chain.start()), "<family> <table>")
+        allow = f"allow it (as root): nft insert rule {visible(table)} {visible(name)} tcp dport {port} accept"
         rules = [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("type ")]
         for rule in rules:
             if _mentions_port(rule, port) and re.search(r"\b(drop|reject)\b", rule):
-                return Check("firewall", "fail", f"nftables chain {visible(name)!r} drops TCP port {port}: {visible(rule)}",
-                             f"allow it (as root): nft insert rule <family> <table> {visible(name)} tcp dport {port} accept")
+                return Check("firewall", "fail", f"nftables chain {visible(name)!r} drops TCP port {port}: {visible(rule)}", allow)
             if _mentions_port(rule, port) and re.search(r"\baccept\b", rule):
                 return Check("firewall", "ok", f"nftables accepts TCP port {port} (chain {visible(name)!r})")
         policy = re.search(r"policy\s+(drop|reject)", body)
         if policy:
             return Check("firewall", "warn", f"nftables chain {visible(name)!r} drops incoming connections by default "
-                         f"and no rule names port {port}",
-                         f"allow it (as root): nft insert rule <family> <table> {visible(name)} tcp dport {port} accept")
+                         f"and no rule names port {port}", allow)
     return None
 
 

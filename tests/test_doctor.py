@@ -395,6 +395,11 @@ def test_a_port_blocked_by_nftables(lab):
     assert code == 1
     assert checks["firewall"]["status"] == "fail"
     assert f"drops TCP port {port}" in checks["firewall"]["summary"]
+    # the fix is a command to run, its table named as nft takes it ("<family> <table>" was left for the reader to fill)
+    assert checks["firewall"]["fix"] == f"allow it (as root): nft insert rule inet lanchat_test input tcp dport {port} accept"
+    done = lab.run_command(ns, *checks["firewall"]["fix"].removeprefix("allow it (as root): ").split())  # run as given
+    assert done.returncode == 0, done.stderr
+    assert doctor("--port", str(port), program=lab.program(ns))[1]["firewall"]["status"] == "ok"
     _code, open_checks = doctor("--port", str(port + 1), program=lab.program(ns))
     assert open_checks["firewall"]["status"] == "ok"
 
@@ -582,6 +587,11 @@ RULESET_ALLOWED = RULESET_POLICY_DROP.replace("tcp dport 22 accept", "tcp dport 
 
 def test_nftables_rules_judged():
     assert judge_nftables(RULESET_DROP, 3580).status == "fail"
+    assert judge_nftables(RULESET_DROP, 3580).fix.endswith("nft insert rule inet filter input tcp dport 3580 accept")
+    assert judge_nftables(RULESET_POLICY_DROP, 3580).fix.endswith("nft insert rule inet filter input tcp dport 3580 accept")
+    two_tables = "table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat;\n\t}\n}\n" + \
+        RULESET_DROP.replace("table inet filter", "table ip6 guard")
+    assert judge_nftables(two_tables, 3580).fix.endswith("nft insert rule ip6 guard input tcp dport 3580 accept")
     assert judge_nftables(RULESET_DROP, 3581) is None
     assert judge_nftables(RULESET_POLICY_DROP, 3580).status == "warn"
     assert judge_nftables(RULESET_ALLOWED, 3580).status == "ok"
