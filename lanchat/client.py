@@ -998,12 +998,18 @@ def _join(
                 continue
             if isinstance(event, ev.Error):  # a wrong password is fatal; visible(): printed after the screen
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
-                new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
+                new_name = ask_name(_refusal_words(event)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
+                    raise JoinError(f"the server refused to let us in: {_refusal_words(event)}", event.code)
                 _handshake_send(sock, proto.send(ev.Hello(name=new_name, key=public, version=version)))
                 challenged = False
                 deadline = time.monotonic() + timeout
+
+
+def _refusal_words(event: ev.Error) -> str:
+    """The server's refusal in the handshake as said here; a name another key owns, with how to
+    make it one's own on a second computer (identity.name_owned_hint)."""
+    return visible(event.message) + (f" {identity.name_owned_hint()}" if event.code == ev.E_NAME_OWNED else "")
 
 
 def _handshake_send(sock: socket.socket, data: bytes) -> None:

@@ -24,12 +24,14 @@ from helpers import (
     ROOT,
     Proc,
     RawClient,
+    TermProc,
     child_env,
     identity_args,
     local_host,
     network_namespace_or_skip,
     running_server,
     second_account_or_skip,
+    unfolded,
     wait_for,
 )
 
@@ -822,6 +824,42 @@ def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_pa
         cat.expect(r"\[History\] bob -> cat \(direct\): my secret password is hunter2")
         cat.send("/whois bob")
         cat.expect(r"bob \(here\): key [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}$")
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def test_a_friend_on_a_second_laptop_is_told_how_to_bring_the_key_that_owns_their_name(tmp_path):
+    """bob joined ann's room from his laptop, then from his second one: lanchat made it a key of
+    its own, and he read "the name 'bob' belongs to someone else on this server; choose another",
+    someone else being himself, and nothing of README's fix (copy the key file). The refusal now
+    says so, with this machine's key file; done as it says, he is bob there."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    procs: list = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        first = Proc("connect", "127.0.0.1", port, "--name", "bob")  # helpers: bob's one key, his first laptop
+        procs.append(first)
+        first.expect(r"welcome, bob")
+        first.send("/q")
+        assert first.wait() == 0
+        second_laptop = tmp_path / "data"  # its data folder: a key of its own is made there
+        argv = [sys.executable, "-m", "lanchat", "connect", "127.0.0.1", port, "--plain", "--name", "bob"]  # (no helpers' key)
+        second = TermProc(argv=argv, env={"XDG_DATA_HOME": str(second_laptop)})
+        procs.append(second)
+        own_key = second_laptop / "lanchat" / "identity.key"
+        second.expect_unfolded(re.escape(unfolded(
+            f"the name 'bob' belongs to someone else on this server; choose another (yours, from another computer? "
+            f"This one has an identity key of its own: copy that computer's identity.key (in its lanchat data folder) "
+            f"to this one and join with --identity PATH-OF-THE-COPY, or put it in place of {own_key})")))
+        second.expect(r"Another name")
+        second.send("\x03")  # Ctrl-C: he will bring his key instead
+        second.wait()
+        shutil.copyfile(identity_args("bob")[1], own_key)  # as the line says
+        again = TermProc(argv=argv, env={"XDG_DATA_HOME": str(second_laptop)})
+        procs.append(again)
+        again.expect(r"welcome, bob")
+        assert "belongs to someone else" not in again.text
     finally:
         for proc in procs:
             proc.stop()
