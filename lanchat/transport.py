@@ -32,11 +32,13 @@ _OUR_SOCKET_FILES: dict[str, tuple[int, int]] = {}
 
 class TransportError(Exception):
     """A socket operation failed for a reason worth one line to the user. ``refused``: a
-    connection was refused (the machine answered: nothing listens there)."""
+    connection was refused (the machine answered: nothing listens there); ``timed_out``: the
+    seconds a connect waited for an answer that never came (else None)."""
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, timed_out: float | None = None) -> None:
         super().__init__(message)
         self.refused = refused
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -764,7 +766,8 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
             refused=True,
         ) from None
     except TimeoutError:
-        raise TransportError(f"timed out connecting to {endpoint.describe()}: {NO_ANSWER.format(seconds=timeout)}") from None
+        raise TransportError(f"timed out connecting to {endpoint.describe()}: {NO_ANSWER.format(seconds=timeout)}",
+                             timed_out=timeout) from None
     except OSError as exc:
         why = UNREACHABLE.get((exc.errno or 0, ":" in endpoint.host), "")
         raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}{why}") from None

@@ -361,6 +361,26 @@ def test_a_connect_that_gets_no_answer_points_to_the_doctor_for_that_address(lab
     proc.expect(r"^  `lanchat doctor 198\.18\.0\.1 3580` says what is in the way$")
 
 
+def test_a_room_found_by_its_name_whose_port_is_dropped_is_not_said_to_be_on_a_machine_that_may_be_off(lab):
+    """bob typed `lanchat connect "pizza night"`: the room was found, announced from ann's laptop a
+    moment before, and then, her firewall dropping the port, he read 'timed out ...: no answer in 10 s
+    (a firewall on the way drops the packets, or the machine is off)' of the machine just heard.
+    It now says what the doctor says of such a room: on, on this network, a firewall on it."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", bob, "198.18.0.2/24")
+    server = lab.run(ann, "serve", "--headless", "--no-history", "--room", "pizza night")
+    server.expect(r"announced as 'pizza night'")
+    block_port(lab, ann, 3580)  # drops: no answer at all
+    proc = lab.run(bob, "connect", "pizza night", "--name", "bob", stdin=False)
+    assert proc.wait(40) == 1
+    proc.expect(r"joining pizza night on 198\.18\.0\.1:3580")
+    proc.expect(r"timed out connecting to 198\.18\.0\.1:3580: no answer in 10 s, though the room was announced from "
+                r"there a moment ago: its machine is on and on this network, but a firewall on it most likely drops "
+                r"TCP port 3580 \(or the Wi-Fi isolates devices\)$")
+    proc.expect(r"^  the host's own `lanchat doctor` names the rule; `lanchat doctor 198\.18\.0\.1 3580` here says")
+    assert "or the machine is off" not in proc.output
+
+
 def test_the_text_report_has_a_fix_under_each_problem():
     with socket.create_server(("127.0.0.1", 0)) as squatter:
         port = squatter.getsockname()[1]

@@ -56,15 +56,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         try:
             sock = connect(endpoint)
         except TransportError as exc:
-            # the host as typed, in a command to copy: an escape in an IPv6 zone is quoted, never sent raw
-            host = endpoint.host if visible(endpoint.host or "") == endpoint.host else quoted(endpoint.host or "")
-            if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
-                return fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
-                             f"`lanchat connect {host} PORT`")
-            if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
-                return fail(str(exc))
-            # no answer, no route: the doctor checks what stands between here and there
-            return fail(f"{exc}\n  `lanchat doctor {host} {endpoint.port}` says what is in the way")
+            return _not_connected(args, endpoint, exc, announced)
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
@@ -82,6 +74,33 @@ def cmd_connect(args: argparse.Namespace) -> int:
         except TransportError as exc:
             return fail(str(exc))
         return _join_room(args, sock, endpoint, name, key, None, tls=True, found=announced)
+
+
+def _not_connected(args: argparse.Namespace, endpoint, exc, announced) -> int:  # noqa: ANN001 - transport's Endpoint, TransportError
+    """`connect`'s last words when the connection could not be made (``announced``: the room as discovery
+    found it, or None), and its exit status."""
+    # the host as typed, in a command to copy: an escape in an IPv6 zone is quoted, never sent raw
+    host = endpoint.host if visible(endpoint.host or "") == endpoint.host else quoted(endpoint.host or "")
+    if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
+        return fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
+                    f"`lanchat connect {host} PORT`")
+    if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
+        return fail(str(exc))
+    if announced is not None and exc.timed_out is not None:  # "or the machine is off", of one just heard
+        return fail(_announced_but_silent(endpoint, host, exc.timed_out))
+    # no answer, no route: the doctor checks what stands between here and there
+    return fail(f"{exc}\n  `lanchat doctor {host} {endpoint.port}` says what is in the way")
+
+
+def _announced_but_silent(endpoint, host: str, seconds: float) -> str:  # noqa: ANN001 - a transport.Endpoint
+    """A room found on the network whose port then gave no answer: bob read "a firewall on the way drops
+    the packets, or the machine is off" of the machine whose announcement had just come in. The cause, as
+    `lanchat doctor` words it for such a room, and the doctor for each end."""
+    return (f"timed out connecting to {endpoint.describe()}: no answer in {seconds:g} s, though the room was announced "
+            f"from there a moment ago: its machine is on and on this network, but a firewall on it most likely drops "
+            f"TCP port {endpoint.port} (or the Wi-Fi isolates devices)\n"
+            f"  the host's own `lanchat doctor` names the rule; `lanchat doctor {host} {endpoint.port}` here says "
+            "what is in the way")
 
 
 def _typed_pin(text: str) -> str | int:
