@@ -53,6 +53,9 @@ LOOK_GAP_SECONDS = 0.5  # a watch reads the announcements at most this often: a 
 # An announcer listens this long for the rooms already announced before it claims a name: they
 # answer a first query within about 0.1 s on a LAN, over Wi-Fi in power saving a few tenths.
 LISTEN_FIRST_SECONDS = 1.0
+# After announcing, a room looks once more for another announced under its name at the same moment
+# (Announcer._yielded_to_a_twin): zeroconf announces at once, and again a second later.
+TWIN_SECONDS = 1.5
 CLONE_RESOLVE_SECONDS = 2.0  # the clone watch asks the rooms it hears for their records this long at most
 
 
@@ -425,8 +428,42 @@ class Announcer:
         # a problem caused by closing is no news, nor one caused by a move (its own thread reports)
         if self.on_done is not None and not self._closed and threading.current_thread() is self._thread:
             self.on_done(self.announced_as, problem)
+        if problem is None and self._yielded_to_a_twin(service) and self.on_done is not None:
+            self.on_done(self.announced_as, None)  # renamed after all: said, with the name to type
         if problem is None and self.fingerprint is not None and self.on_clone is not None:
             self._watch_clones()
+
+    def _yielded_to_a_twin(self, service: Callable[[str], ServiceInfo]) -> bool:
+        """Two rooms of one name (capitals aside) started within a second of each other: neither
+        heard the other in its listen, and zeroconf's probe settles no such tie (RFC 6762 8.2), so
+        both were announced under the one name for as long as they ran, each list showing them
+        with the other's spelling, "mode unknown, password unknown", and `connect NAME` joining
+        neither. Each looks once more, TWIN_SECONDS after: the room whose host label is the
+        greater gives the name up and takes the next free one ("-2"), as the second of two rooms
+        started apart does; the other keeps it. True when this one was renamed so."""
+        with self._lock:
+            zeroconf, info = self._zeroconf, self._info
+        if self.renamed or zeroconf is None or info is None or self._ended.wait(TWIN_SECONDS):
+            return False
+        twins = _twins(zeroconf, info)
+        if not twins or min(twins)[0] > (info.server or "").lower():
+            return False  # none, or this one's label is the least: it keeps the name
+        try:
+            with self._lock:
+                if self._closed or threading.current_thread() is not self._thread:
+                    return False
+            taken = [*_in_cache(zeroconf), info.name]
+            zeroconf.unregister_service(info)
+            renamed = service(free_label(_dns_label(self.room), taken))
+            zeroconf.register_service(renamed, allow_name_change=True)
+            self.announced_as = renamed.name.removesuffix("." + SERVICE_TYPE)
+            self.renamed, self.taken_by = True, min(twins)[1]
+            self.properties["room"] = clean_room_name(self.announced_as)
+            self._info = service(self.announced_as)
+            zeroconf.update_service(self._info)
+        except Exception:  # noqa: BLE001 - a courtesy, as the announcement is; closed under us
+            return False
+        return not self._closed and threading.current_thread() is self._thread
 
     def _watch_clones(self) -> None:
         """Until closed or moved (its thread no longer the announcer's), the rooms announced on
@@ -522,6 +559,18 @@ class Announcer:
         # anything announced; register_service() then waits out its own timeout (about 11 s)
         # before it raises, and a closed announcer reports nothing. Waiting for that thread
         # (a daemon) held a server stopped in the first second, or just after a move, 6 s.
+
+
+def _twins(zeroconf, info) -> list[tuple[str, str]]:  # noqa: ANN001 - a Zeroconf, a ServiceInfo
+    """(host label, the room's name as it spells it) of each other machine announcing ``info``'s
+    instance name (a cached SRV record of that name, capitals aside, with another host's label)."""
+    own = (info.server or "").lower()
+    try:
+        records = zeroconf.cache.get_all_by_details(info.name, _DNS_SRV, _DNS_IN)
+    except Exception:  # noqa: BLE001 - its cache changing under us (zeroconf's thread)
+        return []
+    return sorted({(record.server.lower(), record.name.removesuffix("." + SERVICE_TYPE)) for record in records
+                   if record.server.lower() != own})
 
 
 def _names_announced(zeroconf, seconds: float) -> list[str]:  # noqa: ANN001

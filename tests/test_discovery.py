@@ -435,6 +435,39 @@ def test_two_rooms_whose_names_differ_only_in_capitals_are_both_listed(lab):
         ("Maths 3B", ANN, first_port), ("maths 3B-2", "198.18.0.3", second_port)], rooms
 
 
+def test_two_rooms_of_one_name_started_at_the_same_moment_are_still_told_apart(lab):
+    """Two friends each started a room, "pizza night" and "Pizza Night", within a second of each
+    other: neither heard the other in its listen, zeroconf's probe settles no such tie, and both
+    were announced under the one name for as long as they ran. Each one's log said "announced as"
+    its own name; bob's `lanchat rooms` listed both with one spelling, "mode unknown, password
+    unknown", and `connect "pizza night"` joined neither. Now the one whose host label is the
+    greater takes the next free name once it hears the other, and says so, as a second room started
+    later does. (Started at the same moment the two tie most times, not always: when they do not,
+    the listen renames the second, and the end is the same.)"""
+    ann, bob, cat = lab.namespace("A"), lab.namespace("B"), lab.namespace("C")
+    lab.switch((ann, f"{ANN}/24"), (bob, f"{BOB}/24"), (cat, "198.18.0.3/24"))
+    from helpers import wait_for
+
+    servers = {address: lab.run(ns, "serve", "--headless", "--no-history", "--room", room)
+               for ns, address, room in ((ann, ANN, "pizza night"), (cat, "198.18.0.3", "Pizza Night"))}
+    for server in servers.values():
+        server.expect(r"announced as ")
+
+    def names() -> dict[str, str]:  # each room's address: the name its log last said it is announced as
+        return {address: ([""] + re.findall(r"announced as '(.*?)' on the local network", server.output))[-1]
+                for address, server in servers.items()}
+
+    wait_for(lambda: sorted(names().values()) in (["Pizza Night", "pizza night-2"], ["Pizza Night-2", "pizza night"]),
+             what="one of the two renamed")
+    second = next(server for server in servers.values() if "-2' on the local network" in server.output)
+    second.expect(r"announced as '(pizza night|Pizza Night)-2' on the local network: another room here is called "
+                  r"'(Pizza Night|pizza night)' already")
+    announced = names()
+    rooms = wait_for(lambda: (seen := rooms_seen(lab, bob)) and {r["address"]: r["room"] for r in seen} == announced and seen,
+                     what="bob's list to show each room under its own name")
+    assert all(r["mode"] == "duplex" for r in rooms), rooms  # each one's own record, not "mode unknown"
+
+
 @pytest.mark.parametrize(("label", "taken", "free"), [
     ("lab room", [], "lab room"),
     ("lab room", [f"LAB Room.{SERVICE_TYPE}"], "lab room-2"),
