@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from . import room_social
-from .actions import Action, Broadcast, Replay, Seen, Send, ShowOffers
+from .actions import Action, Broadcast, Log, Replay, Seen, Send, ShowOffers
 from .gate import Admit
 from .moderation import (
     address_ban_refusal,
@@ -79,7 +79,10 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
             return _room.name_refused(room, cid, name, key)  # owns): the secret crosses a plain room in the clear
         gone = leave(room, holder.cid, ev.LEFT_MOVED, rejoined=_room.brought_its_secret(holder, admit))  # one line, not two
-        return gone + room._error(holder.cid, ev.E_TAKEN_OVER, _room.TAKEN_OVER, True) + join(room, cid, admit)
+        # the server's log: "bob joined from" twice, no leave between, read as two bobs in (a laptop
+        # back on the Wi-Fi with a new address before its old connection was noticed gone)
+        moved = Log(text=f"{holder.name}'s connection from {holder.address} was taken over by the join from {room.moderation.address_of(cid)}")
+        return gone + room._error(holder.cid, ev.E_TAKEN_OVER, _room.TAKEN_OVER, True) + join(room, cid, admit) + [moved]
     if refused := _room.name_refused(room, cid, name, key):
         return refused
     if cid != room.host_cid and (banned := ban_refusal(room, cid, name, key) or muted_join_refusal(room, cid, name, key)):

@@ -2229,3 +2229,29 @@ def test_a_room_on_every_ipv6_address_is_joined_by_each_command_its_banner_print
             continue
         joined = run("connect", host, port, "--name", f"amy{number}", "--plain")
         joined.expect(rf"welcome, amy{number}")
+
+
+def test_a_join_that_takes_over_the_same_persons_session_is_logged_so_not_as_a_second_join():
+    """bob's laptop came back on the Wi-Fi with another address before the room noticed the old
+    connection was gone, and rejoined: the room said "bob reconnected", and the headless log read
+    "bob joined from 198.18.0.2:34298", then "bob joined from 198.18.0.77:60806", no leave between,
+    as if two bobs were in. A line after the second now says whose connection it took over. (The same key
+    typing `connect` again takes the session over the same way, here on loopback.)"""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    procs = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        first = Proc("connect", "127.0.0.1", port, "--name", "bob", "--plain")  # helpers: bob's one key
+        procs.append(first)
+        first.expect(r"welcome, bob")
+        server.expect(rf"{STAMP}bob joined from 127\.0\.0\.1:\d+$")
+        again = Proc("connect", "127.0.0.1", port, "--name", "bob", "--plain")
+        procs.append(again)
+        again.expect(r"welcome, bob")
+        first.expect(r"you joined again from somewhere else")
+        server.expect(rf"{STAMP}bob's connection from 127\.0\.0\.1 was taken over by the join from 127\.0\.0\.1$")  # (addresses as bans hold them)
+        assert first.wait() is not None
+        assert len(re.findall(r"bob joined from", server.output)) == 2 and "bob left" not in server.output
+    finally:
+        for proc in procs:
+            proc.stop()
