@@ -380,6 +380,8 @@ def notebooks() -> list[Notebook]:
         `python -m lanchat connect --unix mood.sock` in the second. The bot greets you and asks your mood;
         type `/mood sunny` and it answers with a Computer Hope link, `/n` brings another colour, `/y` ends it:
         your client leaves, as seed 000's does, and with `--once` the server stops and removes `mood.sock`.
+        The bot below is one of a room that stays open (`bot.room_closes` is `False`): there a `Y` ends only
+        the exchange, so its goodbye offers `/mood` for another colour; a `--once` room's bot says `Goodbye.`
         """,
         """
         from lanchat.colourbot import ColourBot
@@ -392,6 +394,7 @@ def notebooks() -> list[Notebook]:
             for reply in replies:
                 print(f"{'ana: ' + said if said else '':12} | bot: {reply}")
                 said = ""
+        assert not bot.room_closes and reply.endswith("Type /mood for another colour.")  # an open room's goodbye
         """,
     )
     nb.exercise(
