@@ -2135,3 +2135,27 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
     finally:
         for end in ends:
             end.close()
+
+
+def test_a_rooms_name_that_is_never_announced_says_so_at_the_start():
+    """ann tried her room on her own laptop first: `serve --room "pizza night" --host 127.0.0.1`.
+    The start said nothing of the name, and `lanchat connect "pizza night"` found no room called
+    so: nothing is announced for a server only this machine reaches, nor for a socket file
+    (README, Finding the room). The start says it now; --no-announce, which asked for it, does not."""
+    from helpers import short_tmp_dir
+
+    with short_tmp_dir() as folder:
+        for how, why in ((("--port", "0", "--host", "127.0.0.1"), r"--host 127\.0\.0\.1 is reachable from this machine only"),
+                         (("--unix", f"{folder}/p.sock"), r"an AF_UNIX socket is a file on this machine"),
+                         (("--port", "0", "--host", "127.0.0.1", "--no-announce"), None)):
+            server = Proc("serve", *how, "--headless", "--no-history", "--room", "pizza night")
+            try:
+                server.expect(r"^-- ")  # the start's lines are all out
+                said = [line for line in server.lines if "not announced" in line]
+                if why is None:
+                    assert said == [], said
+                else:
+                    assert len(said) == 1 and re.fullmatch(rf"  'pizza night' is not announced on the local network \({why}\): "
+                                                           r"`lanchat connect` by its name does not find it", said[0]), said
+            finally:
+                server.stop()

@@ -639,15 +639,15 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     ``renamed(asked, announced_as, notice)``: the host's screen told that another room had the name;
     ``news(notice)``: the host's screen told something else (another machine with this room's certificate)."""
     if args.unix or args.no_announce:
-        return None, None
+        return None, _unannounced_name(args, "an AF_UNIX socket is a file on this machine" if args.unix else "")
     import ipaddress
     import socket
 
     host = listener.getsockname()[0]
     every = host in ("::", "0.0.0.0")
     addresses = _to_announce(listener) if every else [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
-    if not addresses and not every:
-        return None, None  # (discovery, zeroconf and their imports are left out: an idle server's memory)
+    if not addresses and not every:  # (discovery, zeroconf and their imports are left out: an idle server's memory)
+        return None, _unannounced_name(args, f"--host {host} is reachable from this machine only")
     from ..discovery import Announcer, clean_room_name
     from .rooms import room_said
 
@@ -685,6 +685,17 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         return announcer, (f"  this machine has no network address yet: {room_said(room)} is announced on the local network once "
                            "it has one (--no-announce to stay quiet)")
     return announcer, f"  announcing {room_said(room)} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+def _unannounced_name(args: argparse.Namespace, why: str) -> str | None:
+    """The banner's line for a --room that is never announced (``why``; none for --no-announce, which
+    asked for it): ann typed `serve --room "pizza night" --host 127.0.0.1`, nothing said the name was
+    not announced, and `lanchat connect "pizza night"` found no room of that name."""
+    if not args.room or not why:
+        return None
+    from .rooms import room_said
+
+    return f"  {room_said(args.room)} is not announced on the local network ({why}): `lanchat connect` by its name does not find it"
 
 
 def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _announcer's
