@@ -78,11 +78,7 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
             return refused  # the secret without the key that owns the name: the session stays
         if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
             return _room.name_refused(room, cid, name, key)  # owns): the secret crosses a plain room in the clear
-        gone = leave(room, holder.cid, ev.LEFT_MOVED, rejoined=_room.brought_its_secret(holder, admit))  # one line, not two
-        # the server's log: "bob joined from" twice, no leave between, read as two bobs in (a laptop
-        # back on the Wi-Fi with a new address before its old connection was noticed gone)
-        moved = Log(text=f"{holder.name}'s connection from {holder.address} was taken over by the join from {room.moderation.address_of(cid)}")
-        return gone + room._error(holder.cid, ev.E_TAKEN_OVER, _room.TAKEN_OVER, True) + join(room, cid, admit) + [moved]
+        return _take_over(room, holder, cid, admit)
     if refused := _room.name_refused(room, cid, name, key):
         return refused
     if cid != room.host_cid and (banned := ban_refusal(room, cid, name, key) or muted_join_refusal(room, cid, name, key)):
@@ -131,6 +127,15 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         if turn_changed:
             actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=room.turn_name))))
     return actions + (named_operator or operators_on_join(room, member, host_name))
+
+
+def _take_over(room: Room, holder: _room.Member, cid: int, admit: Admit) -> list[Action]:
+    """``holder``'s stale session goes, told so, and ``cid`` joins in its place: one line for the
+    others, not two. The server's log says whose connection went: it read "bob joined from" twice,
+    no leave between, as two bobs in (a laptop back on the Wi-Fi with a new address first)."""
+    gone = leave(room, holder.cid, ev.LEFT_MOVED, rejoined=_room.brought_its_secret(holder, admit))
+    moved = Log(text=f"{holder.name}'s connection from {holder.address} was taken over by the join from {room.moderation.address_of(cid)}")
+    return gone + room._error(holder.cid, ev.E_TAKEN_OVER, _room.TAKEN_OVER, True) + join(room, cid, admit) + [moved]
 
 
 def welcome_first(claimed: list[Action], welcome: Send) -> list[Action]:
