@@ -381,7 +381,7 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     if mine:
         whom = f"to {offered.to}" if offered.to else "to the room"
         line = session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
-        return _private_offer(line, offered, f"your file (hidden) is on offer {whom} as #{offered.id}")
+        return _private_offer(line, offered, f"your file {HIDDEN_FILE} is on offer {whom} as #{offered.id}")
     whom = "offers you" if offered.to else "offers"
     line = session._notice(f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time)
     return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")

@@ -953,6 +953,25 @@ def test_projector_mode_hides_a_private_files_name_in_the_servers_words_about_it
         server.close()
 
 
+def test_on_the_projector_a_file_offered_to_one_student_is_hidden_in_the_words_of_every_hidden_line(terms, tmp_path):
+    """The teacher sent amy her marks with the screen on the projector: the class read "your file
+    (hidden) is on offer to amy as #1", where every other hidden line says how to show it. It says
+    "(name hidden: /projector to show)" as they do, and /projector shows the name."""
+    (tmp_path / "marks_amy.pdf").write_bytes(b"marks for amy")
+    teacher, port = host(terms, "--projector", name="teacher", cols=120)
+    amy = RawClient(Endpoint(host="127.0.0.1", port=port), "amy")
+    try:
+        teacher.expect(r"amy joined")
+        teacher.send(f"/send {tmp_path / 'marks_amy.pdf'} amy\r")
+        teacher.expect(r"your file \(name hidden: /projector to show\) is on offer to amy as #\d")
+        assert "(hidden) is on offer" not in teacher.text
+        assert "marks_amy" not in teacher.text  # (what was typed went with the input line)
+        teacher.send("/projector\r")
+        teacher.expect(r"your file marks_amy\.pdf \(13 bytes\) is on offer to amy as #\d")
+    finally:
+        amy.close()
+
+
 def test_on_the_projector_up_never_brings_back_a_whisper_pasted_under_another_command(terms):
     """The teacher pasted `/who` and `/w bob your mark is 12`: they went one by one, but Up
     brought both back into the input line on the projector (the paste is one history entry)."""
