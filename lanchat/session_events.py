@@ -38,7 +38,7 @@ from .session import (
     muted_on_joining,
     wire_code,
 )
-from .wording import OLD_ROOM_NOTE, joined_words, member_marks, moved_words
+from .wording import OLD_ROOM_NOTE, here_words, joined_words, member_marks, moved_words
 
 
 def lines_for(session: Session, event: object) -> list[Line]:
@@ -60,7 +60,8 @@ def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
     session.once = event.once
     session.bots = {ev.name_key(n) for n in event.bots}
     session.muted_until = session._welcome_mute_end(event)[0]
-    here = here_words([m for m in session.members if m != session.name])
+    others = [m for m in session.members if m != session.name]
+    here = here_words(others) if others else "nobody else yet"
     lines = [replace(session._notice(f"welcome, {session.name}: {session.mode} mode; here: {here}. /help lists commands"), composed=True, code=WELCOME)]
     if event.version == ev.FIRST_RELEASE_VERSION:  # (on the full screen too: printed before it opens, it was hidden)
         lines.append(session._notice(OLD_ROOM_NOTE))
@@ -73,21 +74,6 @@ def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
     elif session.join_lines_when == "welcome":  # no replay comes: how to join goes here
         lines += _join_lines_now(session)
     return lines
-
-
-# The welcome names at most this many of the others here (in join order), then counts the rest.
-# A student late to a class of 25 read all 24 names: 7 rows of a 60x20 window, the replayed
-# question pushed to its top (with 30, off it), and a screen reader said every name. /who lists all.
-WELCOME_NAMED = 8
-
-
-def here_words(others: list[str]) -> str:
-    """Who the welcome says is here: ``teacher, amy, ... and 16 more (/who lists them)``."""
-    if not others:
-        return "nobody else yet"
-    if len(others) <= WELCOME_NAMED + 1:  # ("and 1 more" would say no less than the name)
-        return ", ".join(others)
-    return f"{', '.join(others[:WELCOME_NAMED])} and {len(others) - WELCOME_NAMED} more (/who lists them)"
 
 
 def _history_place(session: Session) -> str:

@@ -20,6 +20,7 @@ from .wording import (
     NOTICE_MARK,
     REMOVALS,
     everyone_muted_note,
+    here_words,
     joined_words,
     member_marks,
     moved_words,
@@ -217,7 +218,7 @@ class TextView:
 
     def _welcome(self, event: ev.Welcome) -> str:
         others = [visible(n) for n in event.members if n != event.name]
-        here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
+        here = f"here: {here_words(others)}" if others else "nobody else is here yet"
         mode = ""
         if event.mode == "turn":
             whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"

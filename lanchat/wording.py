@@ -106,3 +106,17 @@ def member_marks(*, host: bool = False, op: bool = False, you: bool = False, tur
              ("away" if away == "away" else f"away: {away}") if away else "", muted)  # fmt: skip
     said = ", ".join(mark for mark in marks if mark)
     return f" ({said})" if said else ""
+
+
+# The welcome names at most this many of the others here (in join order), then counts the rest,
+# on lanchat's screen and at nc alike. A student late to a class of 25 read all 24 names: 7 rows
+# of a 60x20 window, the replayed question pushed to its top (with 30, off it), and a screen
+# reader said every name. /who lists all, in lanchat and at nc.
+WELCOME_NAMED = 8
+
+
+def here_words(others: list[str]) -> str:
+    """Who the welcome says is here (``others`` not empty): ``teacher, amy, ... and 16 more (/who lists them)``."""
+    if len(others) <= WELCOME_NAMED + 1:  # ("and 1 more" would say no less than the name)
+        return ", ".join(others)
+    return f"{', '.join(others[:WELCOME_NAMED])} and {len(others) - WELCOME_NAMED} more (/who lists them)"

@@ -115,6 +115,25 @@ def test_a_text_participant_chats_with_a_lanchat_client(limits):
             bob.close()
 
 
+def test_a_text_participant_late_to_a_class_of_twelve_reads_eight_names_and_a_count_as_lanchat_does():
+    """A student at nc late to a class read every name in the welcome, where lanchat's welcome
+    names the first eight and counts the rest (wording.here_words, one rule for both): a class
+    of 25 filled an 80x24 terminal. /who still lists everyone."""
+    with running_server() as (_server, endpoint):
+        class_ = [RawClient(endpoint, f"s{n:02}") for n in range(1, 12)]
+        zed = TextPeer(endpoint)
+        try:
+            zed.line("zed")
+            zed.expect(r"-!- welcome, zed! here: s01, s02, s03, s04, s05, s06, s07, s08 and 3 more "
+                       r"\(/who lists them\)\. /help lists the commands\r\n")
+            zed.line("/who")
+            zed.expect(r"-!- here: s01, .*s11, zed \(you\)\r\n")
+        finally:
+            zed.close()
+            for student in class_:
+                student.close()
+
+
 def test_a_text_participants_who_marks_who_is_muted():
     """/who typed in nc marks the muted as lanchat's /who does (PROTOCOL.md, Moderation)."""
     with running_server() as (server, endpoint):
