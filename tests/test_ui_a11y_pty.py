@@ -391,3 +391,26 @@ def test_a_classmate_cannot_make_a_screen_reader_hear_the_rooms_notice_or_anothe
         assert sum(line.startswith("  bob:") for line in heard) == 1, heard  # 3,000 blank rows: "bob" said once, not 3,000 times
         for client in classmates.values():
             client.close()
+
+
+@pytest.mark.parametrize("mode", ["--screen-reader", "--plain"])
+def test_a_screen_reader_hears_why_the_room_stopped_once(terms, mode):
+    """The room stopped: a blind student heard 'lanchat: the server shut down: the server was
+    stopped', then 'lanchat: disconnected: the server shut down: the server was stopped'. With
+    --screen-reader the last line says 'disconnected', the reason said once; --plain, which
+    scripts and people's logs read, keeps its two lines exactly."""
+    from helpers import start_server
+
+    server, port = start_server("--headless", "--no-announce", "--no-history")
+    try:
+        sam = TermProc("connect", "127.0.0.1", str(port), mode, "--name", "sam", rows=24, cols=100)
+        terms.append(sam)
+        sam.expect(r"welcome, sam")
+        server.stop()  # SIGTERM: the room says why to everyone, then closes
+        assert sam.wait() == 0
+    finally:
+        server.stop()
+    said = _spoken_since(sam, 0)
+    assert said.count("the server shut down: the server was stopped") == (1 if mode == "--screen-reader" else 2), said
+    assert said.rstrip().endswith("lanchat: disconnected" if mode == "--screen-reader" else
+                                  "lanchat: disconnected: the server shut down: the server was stopped"), said

@@ -141,6 +141,8 @@ def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = _host_ending(session, input_ended=getattr(frontend, "ended", False))
+    elif getattr(frontend, "speech", None) is not None and session.closed_reason:
+        message = _said_once(message, session.closed_reason)
     for text in outcome.unsent[:UNSENT_QUOTED]:
         message += f"\n{PROG}: not sent: {text}"
     if len(outcome.unsent) > UNSENT_QUOTED:
@@ -150,6 +152,14 @@ def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
     if ended_by_server and draft is not None and draft().strip():
         message += f"\n{PROG}: what you were typing was not sent: {draft()}"
     return message
+
+
+def _said_once(message: str, reason: str) -> str:
+    """--screen-reader: the shutdown notice ("lanchat: the server shut down: REASON") was just
+    said, so the last line is "disconnected", not the reason heard a second time. --plain keeps
+    "disconnected: REASON": scripts read it."""
+    said_before = f"disconnected: {reason}"
+    return "disconnected" + message[len(said_before):] if message.startswith(said_before) else message
 
 
 def _host_ending(session, *, input_ended: bool) -> str:  # noqa: ANN001
