@@ -20,7 +20,7 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
@@ -324,6 +324,16 @@ class SeenKeys:
             self._drop(next(iter(self.told)))
 
 
+@dataclass
+class TurnLeads:
+    """The operators ``serve --operator`` named (the teacher's key), whom a room without a host puts
+    after the students in turn order, as the host is (room.turn_order; PROTOCOL.md 7): their keys,
+    found at their first join this run, so a rejoin is one too, and their connections here."""
+
+    keys: set[str] = field(default_factory=set)
+    cids: set[int] = field(default_factory=set)
+
+
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
@@ -358,9 +368,9 @@ class Moderation:
                 self.named_operators[ev.name_key(text)] = text
         self.mutes: list[Mute] = list(mutes)  # the stored ones first (history.mutes: those not over yet)
         self.operator_cids: set[int] = set()
-        # identity keys keep operator status across reconnects; those given it with /op, across a
-        # restart too (StoreOperator: the stored ones come in as ``operator_keys``)
+        # identity keys keep operator status across reconnects; /op's, across a restart too (StoreOperator: the stored ones)
         self.operator_keys: set[str] = set(operator_keys)
+        self.leads = TurnLeads()  # serve --operator's, last in turn order in a room without a host
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.own_user = own_user
         # cids -> the Unix users of those peers on this machine, read when asked, together (the
@@ -887,7 +897,7 @@ def _put_mute(
     actions = [*lifted, _room.StoreMute(mute=mute, now=now), *told]
     holder = room.turn_holder
     if room.mode == _room.TURN and holder is not None and room.name_of(holder) == name:  # they cannot take it: it moves on
-        room.turn_holder = room._next_after(holder, order_before=list(room.members))
+        room.turn_holder = room._next_after(holder, order_before=_room.turn_order(room))
         actions.append(room._turn_broadcast())
     return actions
 
@@ -1305,9 +1315,9 @@ def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:
 
 
 def _first_to_speak(room: Room) -> int | None:
-    """Who takes a turn nobody holds: the first to have joined who may (not the host, not muted)."""
+    """Who takes a turn nobody holds: the first in turn order who may (not the host, not muted)."""
     eligible = room.may_hold_turn()
-    return next((c for c in room.members if c in eligible and c != room.host_cid), None)
+    return next((c for c in _room.turn_order(room) if c in eligible and c != room.host_cid), None)
 
 
 def _pass(room: Room, member: Member, reason: str, name: str | None) -> list[Action]:
@@ -1323,7 +1333,7 @@ def _pass(room: Room, member: Member, reason: str, name: str | None) -> list[Act
         # a teacher's "/pass s03" reads as "give s03 the turn": say what /pass does instead
         how = "/pass alone moves it on to the next in turn order; it cannot hand it to someone"
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]} does not hold the turn; it is {held_by}'s turn ({how})")
-    next_holder = room._next_after(holder, order_before=list(room.members))
+    next_holder = room._next_after(holder, order_before=_room.turn_order(room))
     if next_holder == holder:  # alone, or everyone else muted: saying it moved would be untrue
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"nobody else here can take the turn; it stays {held_by}'s")
     room.turn_holder = next_holder
@@ -1698,6 +1708,8 @@ def named_operator_joins(room: Room, member: Member) -> list[Action]:
     run: after that the key keeps it across reconnects, and a /deop holds."""
     mod = room.moderation
     key = member.key
+    if key is not None and mod.leads.keys and key_id(key) in mod.leads.keys:  # back (a rejoin, a second window)
+        mod.leads.cids.add(member.cid)
     if key is None or member.cid in room.service_cids or not (mod.named_operators or mod.operator_fingerprints):
         return []
     identity: str = key_id(key)  # type: ignore[assignment]  # (bytes in, a str out)
@@ -1711,6 +1723,8 @@ def named_operator_joins(room: Room, member: Member) -> list[Action]:
         if room.gate.owner_of(member.name) not in (None, key):  # the name rules refuse this; never rely on it
             return []
         del mod.named_operators[name_key]
+    mod.leads.keys.add(identity)
+    mod.leads.cids.add(member.cid)
     lifted = _bans_on_named_operator(room, member, identity)
     if member.cid == room.host_cid or mod.is_operator(room, member):
         return lifted
@@ -1838,7 +1852,7 @@ def turn_timed_out(room: Room, seconds: float) -> list[Action]:
     if holder is None:
         return []
     held_by = room.name_of(holder)
-    room.turn_holder = room._next_after(holder, order_before=list(room.members))
+    room.turn_holder = room._next_after(holder, order_before=_room.turn_order(room))
     if room.turn_holder == holder:
         return []
     # By "the server", even with a host: the host's name read as if the host had typed /pass

@@ -452,7 +452,7 @@ class Room:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
         if self.mode != TURN or self.turn_holder == member.cid:
             return []  # every message in a duplex room: nothing to build
-        if self.turn_holder is None and self._next_after(member.cid, order_before=list(self.members), removed=False) is not None:
+        if self.turn_holder is None and self._next_after(member.cid, order_before=turn_order(self), removed=False) is not None:
             return []  # nobody could hold it (all muted, a mute since ended): whoever may speak first takes it
         people_here = any(c != self.host_cid and c not in self.service_cids for c in self.members)
         nobody = "an unmute (everyone but the host is muted)" if people_here else "someone to join"
@@ -464,7 +464,7 @@ class Room:
         member.typing_hint_at = float("-inf")
         if self.mode != TURN:
             return []
-        self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
+        self.turn_holder = self._next_after(member.cid, order_before=turn_order(self))
         return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
@@ -514,9 +514,9 @@ class Room:
         return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=_owner(member))]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
-        """The next member in join order after ``cid`` (wrapping round).
+        """The next member in turn order (``order_before``, turn_order) after ``cid`` (wrapping round).
 
-        ``order_before`` is the join order that still contains ``cid``. The host never
+        ``order_before`` is the turn order that still contains ``cid``. The host never
         holds the turn alone: with nobody else here the room waits for someone to join.
         """
         index = order_before.index(cid)
@@ -534,6 +534,19 @@ class Room:
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
+
+
+def turn_order(room: Room) -> list[int]:
+    """Everyone here in the order the turn goes round (PROTOCOL.md 7, Order): join order, round and
+    round, so the host, who joins first, comes after the last student. A room without a host does
+    the same for the operators ``serve --operator`` named (the teacher's key: moderation.TurnLeads)
+    wherever they joined, or rejoined; an operator made with /op keeps its place in join order."""
+    joined = list(room.members)
+    leads = room.moderation.leads.cids
+    if room.host_cid is not None or not leads:
+        return joined
+    last = {cid for cid in leads if cid in room.members and room.moderation.is_operator(room, room.members[cid])}  # (a /deop holds)
+    return [cid for cid in joined if cid not in last] + [cid for cid in joined if cid in last]
 
 
 def next_holder(room: Room, rotation: list[int]) -> int | None:

@@ -182,8 +182,9 @@ def roster_fits(room: Room, newcomer: str) -> bool:
 def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[Action]:
     """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``moved``, ``kicked``, ``banned``): tell the others
     (``rejoined``: moved by its own rejoin)."""
-    order_before = list(room.members) if room.mode == _room.TURN else []  # only the turn rule needs it
+    order_before = _room.turn_order(room) if room.mode == _room.TURN else []  # only the turn rule needs it
     room.moderation.forget(cid)
+    room.moderation.leads.cids.discard(cid)
     member = room.members.pop(cid, None)
     if member is not None and cid not in room.service_cids:
         room.moderation.left(member)  # its account, for a ban typed after it left

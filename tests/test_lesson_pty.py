@@ -247,3 +247,53 @@ def test_a_headless_rooms_log_says_the_teacher_joined_before_it_says_she_is_its_
             teach.close()
         server.stop()
     assert "Traceback" not in server.output
+
+
+def test_a_headless_quiz_gives_the_teacher_named_by_serve_operator_the_turn_after_the_students():
+    """The lab server's room (serve --headless --operator KEY): amy came in, then the teacher, then
+    ned. The teacher asked, typed /mode turn, amy answered, and the turn went to the teacher, not
+    ned: turns followed join order. As the host is in a hosted room, the teacher named by
+    --operator comes after the students, and after rejoining too; one made with /op keeps its
+    place in join order."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    key = Ed25519PrivateKey.generate()
+    fingerprint = identity.short_fingerprint(identity.public_bytes(key)).replace(" ", "")
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce", "--operator", fingerprint)
+    people: list[RawClient] = []
+
+    def turns_go(*speakers: RawClient, watcher: RawClient) -> list[str | None]:
+        """Each speaker answers in turn; whose turn the watcher reads after each."""
+        went: list[str | None] = []
+        for speaker in speakers:
+            speaker.send(ev.Say(text="my answer"))
+            went.append(watcher.expect(ev.Turn).holder)  # type: ignore[attr-defined]
+        return went
+
+    try:
+        where = Endpoint(host="127.0.0.1", port=int(server.expect(r"listening on port (\d+)").group(1)))
+        amy = RawClient(where, "amy")
+        teach = RawClient(where, "teach", key=key)
+        ned = RawClient(where, "ned")
+        people += [amy, teach, ned]
+        teach.expect(ev.Moderated, action="op", name="teach")
+        teach.send(ev.Say(text="What is 6 x 7?"))
+        teach.send(ev.Moderate(action="mode", mode="turn"))
+        assert ned.expect(ev.Turn).holder == "amy"  # type: ignore[attr-defined]
+        assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
+        teach.close()  # the teacher's laptop slept: she comes back, after ned in join order now
+        ned.expect(ev.Left, name="teach")
+        teach = RawClient(where, "teach", key=key)
+        people.append(teach)
+        ned.expect(ev.Joined, name="teach")
+        assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
+        teach.send(ev.Moderate(action="op", name="amy"))  # an operator by /op: a student still, in join order
+        ned.expect(ev.Moderated, action="op", name="amy")
+        assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
+    finally:
+        for person in people:
+            person.close()
+        server.stop()
+    assert "Traceback" not in server.output
