@@ -161,7 +161,8 @@ def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum, re
     assert host.wait() == 0
     # the host's last line says the same: a SIGTERM (a teacher restarting the server) said 'the
     # chat is closed' while the students' screens waited for it to come back
-    last = host.lines[-1]
+    kept, last = host.lines[-1], host.lines[-2]  # then what the history keeps, and how to read it
+    assert re.fullmatch(r"lanchat: the history keeps no messages yet \(.*\)", kept), host.lines[-3:]
     if final:
         assert last == "lanchat: the chat is closed", host.lines[-3:]
     else:

@@ -578,6 +578,38 @@ def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_rost
     assert bob.wait() == 0
 
 
+@pytest.mark.parametrize("mode", ["full screen", "--plain", "--no-history"])
+def test_the_hosts_last_words_say_what_the_history_kept_and_how_to_read_it(terms, mode, tmp_path):
+    """After /q the teacher's terminal ended with serve's start line 'history: 88.0 KiB, 0
+    messages' and 'the chat is closed': as if the lesson had not been kept, and nothing said how
+    to read it. The last words now count what the history keeps at the end and give the command
+    that prints it, which does; with --no-history they say nothing of a history."""
+    from helpers import Proc, child_env
+
+    data = {"XDG_DATA_HOME": str(tmp_path / "data")}  # the default history's folder, for `lanchat history` after it
+    ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", *([] if mode == "full screen" else [mode]),
+                   rows=24, cols=120, env=data)  # fmt: skip
+    terms.append(ann)
+    port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(ann.raw)), what="the port").group(1))  # type: ignore[union-attr]
+    ann.expect(r"welcome, ann")
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    bob.send(ev.Say(text="is this kept?"))
+    bob.expect(ev.Message, text="is this kept?")
+    bob.close()
+    ann.expect(r"bob (left|lost connection)")
+    ann.send("/q\r")
+    assert ann.wait() == 0
+    ending = bytes(ann.raw).decode("utf-8", "replace").split("the chat is closed", 1)[1]
+    if mode == "--no-history":
+        assert "history" not in ending, ending
+        return
+    told = re.search(r"lanchat: the history keeps 1 message; to read it:\r?\n  python -m lanchat history --port (\d+)\r?\n", ending)
+    assert told and int(told.group(1)) == port, ending
+    printed = Proc("history", "--port", told.group(1), env=child_env(**data))
+    assert printed.wait() == 0
+    assert re.search(r"bob: is this kept\?", printed.output), printed.output
+
+
 # The full screen, its chat just over, held at the moment between the loop's end and the wait
 # for a key: the test resizes the window then (the signal is handled, its wake-up left in the
 # pipe), and only when told through the FIFO does the program go on to wait for the key.

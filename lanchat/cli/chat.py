@@ -122,9 +122,8 @@ def run_participant(  # noqa: ANN001
         if on_stop:
             on_stop()
         return fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
-    if after:
-        after()
-    message = _ending(outcome, frontend, session, role)
+    kept = after() if after else None  # (the host's: what the history keeps now, and how to read it)
+    message = _ending(outcome, frontend, session, role) + (f"\n{PROG}: {kept}" if kept else "")
     _how_it_ended(f"{PROG}: {terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
     return outcome.code
 

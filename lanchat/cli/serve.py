@@ -497,7 +497,7 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
             key=start.key,
             password=(lambda: start.password_text),
             binding=start.binding,  # the host's socketpair has no TLS, but the room expects its certificate
-            after=lambda: _close_history(server, store),
+            after=lambda: _close_history(server, store, _history_command(start)),
             intro=(address_lines, intro),
             banner_rows=rows_on_screen(marks.shown + "\n", marks.columns) if store is not None else None,  # (--plain: in sight below the replay? none without history)
             kept_topic=room.topic.text if room.topic is not None else "",  # said in the start lines (_kept_lines)
@@ -1101,10 +1101,40 @@ def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa:
     return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, first_id=first_id, log=log)
 
 
-def _close_history(server, store) -> None:  # noqa: ANN001
-    """After the host's chat: close the history once the server thread no longer uses it."""
-    if server.stopped.wait(5) and store is not None:
-        store.close()
+def _close_history(server, store, read_with: str) -> str | None:  # noqa: ANN001
+    """After the host's chat: close the history once the server thread no longer uses it, and
+    say what it keeps now and how to read it (the host's last words; None: --no-history). The
+    start line's count ("history: 88.0 KiB, 0 messages") was the last said of it: still on the
+    terminal after /q, it read as if the lesson had not been kept."""
+    if store is None or not server.stopped.wait(5):
+        return None
+    import sqlite3
+
+    from ..history import HistoryWriteError
+
+    try:
+        count = store.holdings()[1]
+    except (sqlite3.Error, HistoryWriteError):
+        count = None
+    store.close()
+    if count == 0:
+        return f"the history keeps no messages yet ({store.path})"
+    kept = "the history is kept" if count is None else f"the history keeps {count:,} message{'' if count == 1 else 's'}"
+    return f"{kept}; to read {'them' if count is not None and count > 1 else 'it'}:\n  {read_with}"  # (a line of its own, to copy, as the start's join line)
+
+
+def _history_command(start: _Start) -> str:
+    """How to read this room's history once it has stopped, as `lanchat history --help` takes
+    it: the file given, or the room's default one by its port or AF_UNIX path."""
+    from ..transport import DEFAULT_PORT
+
+    args = start.args
+    if args.history:
+        return f"python -m lanchat history {shell_word(args.history)}"
+    if args.unix:
+        return f"python -m lanchat history --unix {shell_word(args.unix)}"
+    command = "python -m lanchat history"  # (to copy, as the start lines' `python -m lanchat connect`)
+    return command if start.port == DEFAULT_PORT else f"{command} --port {start.port}"
 
 
 def _headless_log(text: str) -> None:
