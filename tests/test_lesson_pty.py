@@ -283,15 +283,18 @@ def test_a_headless_quiz_gives_the_teacher_named_by_serve_operator_the_turn_afte
         teach.send(ev.Moderate(action="mode", mode="turn"))
         assert ned.expect(ev.Turn).holder == "amy"  # type: ignore[attr-defined]
         assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
-        teach.close()  # the teacher's laptop slept: she comes back, after ned in join order now
+        teach.close()  # the teacher's laptop slept: she comes back, and cy after her
         ned.expect(ev.Left, name="teach")
         teach = RawClient(where, "teach", key=key)
         people.append(teach)
         ned.expect(ev.Joined, name="teach")
-        assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
+        cy = RawClient(where, "cy")  # late, after the teacher came back
+        people.append(cy)
+        ned.expect(ev.Joined, name="cy")
+        assert turns_go(amy, ned, cy, teach, watcher=ned) == ["ned", "cy", "teach", "amy"]
         teach.send(ev.Moderate(action="op", name="amy"))  # an operator by /op: a student still, in join order
         ned.expect(ev.Moderated, action="op", name="amy")
-        assert turns_go(amy, ned, teach, watcher=ned) == ["ned", "teach", "amy"]
+        assert turns_go(amy, ned, cy, teach, watcher=ned) == ["ned", "cy", "teach", "amy"]
     finally:
         for person in people:
             person.close()

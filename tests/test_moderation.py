@@ -236,6 +236,44 @@ def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_ro
     room.still_serves("ann", "teach")
 
 
+def test_in_a_room_without_host_the_serve_operator_takes_the_turn_after_the_students_even_leaving_with_it():
+    """serve --headless --operator teach, a quiz: ann, then the teacher, then bob. The turn goes
+    ann, bob, teach (the teacher last, as a host is), and when she leaves holding it, on to ann;
+    back, she is last again, after cy who came after her. ann made an operator with /op keeps her place in join order, and in a
+    hosted room the host alone goes last (room.turn_order)."""
+    room = ModDriver("turn", operators=("teach",))
+    room.arrive("ann")
+    teach_key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("teach", teach_key)
+    room.arrive("bob")
+    assert room.room.turn_name == "ann"
+    went = []
+    for name in ("ann", "bob"):
+        room.say(name, "my answer")
+        went.append(room.room.turn_name)
+    assert went == ["bob", "teach"]
+    room.leave("teach")  # her laptop slept, holding the turn
+    assert room.room.turn_name == "ann"
+    room.arrive_with_key("teach", teach_key)
+    room.arrive("cy")  # late, after the teacher came back
+    room.mod("teach", "op", "ann")
+    went = []
+    for name in ("ann", "bob", "cy", "teach"):
+        room.say(name, "my answer")
+        went.append(room.room.turn_name)
+    assert went == ["bob", "cy", "teach", "ann"]
+    hosted = ModDriver("turn", operators=("ta",))
+    hosted.arrive("hal", host=True)
+    hosted.arrive("ann")
+    hosted.arrive_with_key("ta", Ed25519PrivateKey.generate())
+    hosted.arrive("bob")
+    went = []
+    for name in ("ann", "ta", "bob"):
+        hosted.say(name, "my answer")
+        went.append(hosted.room.turn_name)
+    assert went == ["ta", "bob", "hal"]
+
+
 def test_a_student_cannot_take_the_serve_operator_name_with_nick_before_the_teacher_comes():
     """serve --headless --operator teach, the teacher not in yet: a student with a key typed /nick
     teach, then /nick back. Her key owned teach without her being made an operator, and the
