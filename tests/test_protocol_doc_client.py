@@ -631,9 +631,14 @@ def test_a_students_whole_journey_with_a_key_whisper_me_turns_a_file_a_ping_and_
         start, data = _download(bob, file_id, binary=True, req=1)
         assert data == content and start["req"] == 1  # Request ids: echoed
         ann.send(type="moderate", action="mode", mode="turn")
-        for side in (ann, bob):  # the first in join order who may speak; moderated, then turn
-            _, seen = side.until("turn", holder="t12ann")
+        # the first in turn order who may speak: the students, then the operator serve --operator
+        # named, in a room without a host (section 7, Order); moderated, then turn
+        for side in (ann, bob):
+            _, seen = side.until("turn", holder="t12bob")
             assert [(f["type"], f.get("mode")) for f in seen if f["type"] in ("moderated", "turn")] == [("moderated", "turn"), ("turn", None)]
+        bob.send(type="say", text="my answer")
+        ann.until("turn", holder="t12ann")
+        bob.until("turn", holder="t12ann")
         bob.send(type="me", text="jumps in")
         assert bob.until("error")[0]["code"] == "not-your-turn"  # section 7: a me needs the turn
         ann.send(type="say", text="your go")
