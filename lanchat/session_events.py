@@ -376,9 +376,14 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
 def _get_words(session: Session, offered: ev.Offered) -> tuple[str, str]:
     """How /files' line about someone else's file ends: ": /get 3", or where this client saved it
     while it is still there (/files offered "/get 3" to one who had it: a second /get says where
-    it is and fetches no copy), and the same for projector mode, without the file's name."""
-    from .files import path_as_typed
+    it is and fetches no copy), or that it is on its way here (a download under way: a /get then
+    only said "already on its way"), and the same for projector mode, without the file's name."""
+    from .files import Progress, path_as_typed
 
+    coming = session.progress.get(f"get:{offered.id}")  # (client_files.ClientTransfers keeps it there)
+    if isinstance(coming, Progress):
+        words = f": on its way here, {coming.percent}% (/cancel {offered.id} stops it)"
+        return words, words
     saved = session.saved_files(offered.id) if callable(session.saved_files) else None
     if not isinstance(saved, PurePath):
         return f": /get {offered.id}", f": /get {offered.id}"

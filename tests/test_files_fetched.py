@@ -17,7 +17,7 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.files import MB, decode_chunk
+from lanchat.files import MB, Progress, decode_chunk
 from lanchat.server_files import ServerFiles
 from lanchat.session import Line, Session, too_long
 from lanchat.ui.view import View
@@ -431,7 +431,6 @@ def test_plain_says_a_download_stalling_again_and_again_less_and_less_often():
     The first stall is still said after 2 s; each next one of the same download after twice the
     quiet of the last (4, 8, 16, then 32 s at most), so a link that keeps stalling says so a few
     times, not once every few seconds. A new download starts again at 2 s."""
-    from lanchat.files import Progress
     from lanchat.ui.plain import STALLED_AT_MOST_SECONDS, StalledDownloads
 
     now = [0.0]
@@ -470,3 +469,15 @@ def test_files_says_where_a_file_offered_to_you_was_saved_and_projector_mode_hid
     assert line.text == "  #2 week3.pdf 2.9 KiB from ann (only for you): saved as '/home/bob/Downloads/marks for bob.pdf'"
     assert line.private == "  #2 (name hidden: /projector to show) from ann (only for you): saved in /home/bob/Downloads"
     assert [line.text for line in _listed(bob, "3", None)] == ["  #3 week3.pdf 2.9 KiB from ann: /get 3"]  # not saved here
+
+
+def test_files_says_a_file_on_its_way_here_is_coming_rather_than_offer_get_again():
+    """bob's /files, while his /get of #3 was under way, still offered "/get 3" (and a /get only
+    said "already on its way"): it says the file is coming, how far along, and how to stop it."""
+    bob = Session(name="bob", members=["ann", "bob"])
+    coming = Progress(direction="get", label="week3.pdf", total=3000, started=0.0, file_id="3", clock=lambda: 1.0)
+    coming.done = 1200
+    bob.progress["get:3"] = coming  # as client_files keeps a download's progress
+    (line,) = _listed(bob, "3", None)
+    assert line.text == "  #3 week3.pdf 2.9 KiB from ann: on its way here, 40% (/cancel 3 stops it)"
+    assert [line.text for line in _listed(bob, "4", None)] == ["  #4 week3.pdf 2.9 KiB from ann: /get 4"]  # another file
