@@ -349,6 +349,10 @@ def test_a_script_pinging_flat_out_is_slowed_paused_and_dropped_and_the_room_goe
                 break
         assert sent < 1_000_000, "the server read every ping: no back-pressure"
         paused = lambda: {cid: peer.paused_until for cid, peer in list(server.hub.peers.items()) if peer.paused_until}  # noqa: E731
+        # the send above stops when the kernel's buffers are full: the server has paused mallory,
+        # or (a loaded machine) not read them yet; what is buffered is thousands of pings, far
+        # past the burst, so the pause comes once it reads them (CI saw {} here, asked at once)
+        wait_for(lambda: len(paused()) == 1, timeout=10, what="mallory's pause")
         first_pause = paused()
         assert len(first_pause) == 1, first_pause  # mallory's
         ann.send(ev.Say(text="still here"))  # while mallory's pings wait unread
