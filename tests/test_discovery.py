@@ -213,6 +213,24 @@ def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_t
     assert "cat joined" not in server.output
 
 
+def test_a_room_name_found_nowhere_says_the_same_and_exits_1_with_a_space_in_it_or_not(lab):
+    """`connect "pizza nite"` on a LAN with no room exited 2 (a usage error's code) with "'pizza nite'
+    is no address", and `connect pizza` 1 with "no machine is called 'pizza'": the same situation,
+    a room not there. Both now say it alike and exit 1. The machine's resolver knows only its
+    hosts file, so "no machine is called" is certain, as on a LAN whose name server says so."""
+    ann, bob = classroom(lab)  # a LAN, but nobody serves on it
+    lab.etc(bob, "nsswitch.conf", "hosts: files\n")
+    lab.etc(bob, "hosts", "127.0.0.1 localhost\n")
+    said = {}
+    for typed in ("pizza nite", "pizza"):
+        proc = lab.run(bob, "connect", typed, "--name", "bob", stdin=False)
+        assert proc.wait(20) == 1, proc.output
+        said[typed] = proc.output.replace(typed, "NAME")
+        assert f"lanchat: no machine is called '{typed}', and no room is announced on the local network" in proc.output
+        assert "Traceback" not in proc.output
+    assert said["pizza nite"] == said["pizza"]
+
+
 # The system's resolver with its name server out of reach (unplugged, a dead router's): every
 # name fails at once with EAI_AGAIN, as getaddrinfo says it; an address is still no look-up.
 NAME_SERVER_UNREACHABLE = """\

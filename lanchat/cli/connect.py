@@ -225,7 +225,8 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         target = connect_target(args.host, args.port_arg, args.port, interfaces=tuple(sorted(interface_names())))
     except AddressProblem as exc:
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
-            return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
+            # said and ended as `connect pizza` is when no room has the name (it exited 2, a usage error's)
+            return _room_called(args.host, None, f"no machine is called {quoted(' '.join(args.host.split()))}",
                                 pin=args.fingerprint)
         meant = meant_command(exc, "connect", args.name or exc.name)
         if meant and may_be_a_room_name(exc, args.host):  # "team@lab": a room may be called so (it joined, until session 45)
