@@ -276,6 +276,9 @@ class Session:
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).
     bot_exchange: bool = False
     bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
+    # /y and /n whisper Y and N (PROTOCOL.md, The colour bot): (sent, typed), oldest first, until
+    # our copy of each comes back, shown as typed (session_social.as_typed)
+    bot_answers_typed: list[tuple[str, str]] = field(default_factory=list)
     ignored: set[str] = field(default_factory=set)  # /ignore: name keys whose messages are not shown here
     show_joins: bool = True  # /joins off hides join and leave lines (who is here still updates)
     projector: bool = False  # /projector: direct messages are drawn without their text (ui/projector.py)

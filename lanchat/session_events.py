@@ -171,7 +171,8 @@ def _direct(session: Session, event: ev.Direct) -> list[Line]:
 
 def _direct_line(session: Session, event: ev.Direct, to_me: bool) -> Line:
     mentions_me = to_me and event.sender != session.name
-    return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
+    return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=social.as_typed(session, event),
+                mentions_me=mentions_me, colour=suggestion_colour(event.text))
 
 
 # ------------------------------------------------------------- who is here

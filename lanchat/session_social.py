@@ -23,6 +23,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 TYPING_SEND_SECONDS = 4.0  # a typing hint goes out at most this often (the server passes one on per 3 s)
 TYPING_SHOWN_SECONDS = 6.0  # "bob is typing..." stays this long after bob's last hint
 NOT_SOCIAL = object()  # parse(): the command is not one of these
+MAX_ANSWERS_TYPED = 8  # /y and /n answers awaiting our copy (a refused one's never comes)
 
 
 def _now(session: Session) -> float:
@@ -236,8 +237,23 @@ def to_colourbot(session: Session, word: str, rest: str) -> InputResult:
         session.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
         session.bot_hint_shown = False
     else:
-        text = word[1:].upper()  # "/y" -> "Y", the seed's answer
+        text = word[1:].upper()  # "/y" -> "Y", the seed's answer (an older server's bot knows no other)
+        # our copy then reads "/y", as typed, as "/mood sunny" does (it read "Y")
+        session.bot_answers_typed = [*session.bot_answers_typed[-(MAX_ANSWERS_TYPED - 1):], (text, word)]
     return _out(ev.Whisper(to=BOT_NAME, text=text))
+
+
+def as_typed(session: Session, event: ev.Direct) -> str:
+    """The text of a live direct message as this transcript shows it: our own copy of a /y or /n
+    answer to the bot reads as typed, "/y"; anything else as sent."""
+    mine = ev.name_key(event.sender) == ev.name_key(session.name)
+    if not mine or ev.name_key(event.to) != ev.name_key(BOT_NAME):
+        return event.text
+    for number, (sent, typed) in enumerate(session.bot_answers_typed):
+        if sent == event.text:
+            del session.bot_answers_typed[: number + 1]  # (those before it were refused: no copy comes)
+            return typed
+    return event.text
 
 
 def answers_go_to_bot(session: Session) -> bool:

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 from faker import Faker
-from helpers import Proc, RawClient, start_server, wait_for
+from helpers import Proc, RawClient, TermProc, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.colourbot import BOT_NAME, colour_link, suggest_colour
@@ -270,3 +270,30 @@ def test_the_bot_answers_only_live_messages_from_someone_alone_with_it():
     finally:
         bot_end.close()
         peer_end.close()
+
+
+def test_your_own_answers_to_the_bot_read_as_you_typed_them_on_the_split_screen():
+    """ann's transcript showed `/mood sunny` as she typed it, but her `/n` and `/y` as `N` and `Y`
+    (what they whisper, for any version of the bot). Her own copy of each now reads as typed; a
+    plain answer stays what she typed too."""
+    server, port = start_server("--headless", "--bot", "colour", "--bot-seed", "7")
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")  # a shared room: /mood talks to the bot
+    ann = TermProc("connect", "127.0.0.1", str(port), "--name", "ann", cols=100)
+    mine = rf"\d\d:\d\d \[direct\] ann → {BOT_NAME}: "
+    try:
+        ann.expect(r"welcome, ann")
+        ann.send("/mood sunny\r")
+        ann.expect(r"Happy with it\? \(Y/N\)")
+        ann.send("/n\r")
+        ann.expect(r"Here is another suggestion")
+        ann.send("n\r")  # typed as a plain answer: it goes to the bot as it is
+        ann.wait_screen(lambda rows: sum("another suggestion" in row for row in rows) == 2, what="a third colour")
+        ann.send("/y\r")
+        ann.expect(r"Great choice, ann!")
+        said = [re.sub(mine, "", row.split("│")[0]).strip() for row in ann.lines if re.search(mine, row)]
+        assert said == ["/mood sunny", "/n", "n", "/y"], ann.text
+        assert not [e for e in bob.drain(0.2) if isinstance(e, ev.Direct | ev.Message) and "ann" in (e.sender, e.to)]
+    finally:
+        ann.stop()
+        bob.close()
+        server.stop()
