@@ -976,10 +976,11 @@ class Deadlines:
         return len(self.hello_due) + len(self.frame_due)
 
 
-def _unanswered(due: float, connected: float, question: str, asked: float) -> str:
+def _unanswered(due: float, _connected: float, question: str, asked: float) -> str:
     """Why a connection asked ``question`` at ``asked`` is closed at ``due`` (Deadlines.expired):
-    a person at nc reads it, and "hello" means nothing there (PROTOCOL.md, Abuse limits: Deadlines)."""
-    if question == NAME_ASKED:
-        return f"no name given within {asked_for(due - asked)}; connect again to join"
-    return (f"not joined within {due - connected:.0f} seconds of connecting: the room's password was not given in time; "
-            "connect again")
+    a person at nc reads it, and "hello" means nothing there (PROTOCOL.md, Abuse limits: Deadlines).
+    The time said is the question's, from when it was asked (as the person saw it): the password's
+    said "not joined within 2 seconds of connecting", a time nobody at nc saw start. (lanchat's
+    client reads the code, deadline, and joins again with the password typed late.)"""
+    given = "name" if question == NAME_ASKED else "password"
+    return f"no {given} given within {asked_for(due - asked)}; connect again to join"

@@ -576,6 +576,29 @@ def test_nc_left_at_the_name_question_is_told_in_its_words_and_a_silent_script_i
             silent.close()
 
 
+def test_nc_left_at_the_password_question_is_told_as_at_the_name_question():
+    """At "name: " a person at nc whose time ran out read "! no name given within 2 min; connect
+    again to join", but at "password: " "! not joined within 2 seconds of connecting: the room's
+    password was not given in time; connect again": seconds from connecting, which they never saw
+    start. The password's question now says it as the name's does (2 min; 1.5 s here)."""
+    with running_server(handshake_seconds=0.5, prompt_seconds=1.5, password=RoomPassword.create("tea", os.urandom(16))) as (
+        server, endpoint,
+    ):
+        away = TextPeer(endpoint)
+        try:
+            away.line("ann")
+            away.expect(r"password: $")
+            asked = time.monotonic()
+            away.expect(r"password: ! no password given within 1\.5 s; connect again to join\r\n"
+                        r"-!- disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
+            away.expect_closed()
+            assert time.monotonic() - asked >= 1.4  # the question's time, not the hello deadline's
+            assert b"not joined within" not in away.received
+            wait_for(lambda: not server.hub.peers, what="the connection closed")
+        finally:
+            away.close()
+
+
 def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_path):
     log: list[str] = []
     with password_room(tmp_path, log) as (_server, endpoint):
