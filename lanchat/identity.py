@@ -230,14 +230,15 @@ def default_key_path() -> Path:
     return platformdirs.user_data_path("lanchat", appauthor=False) / KEY_FILE_NAME
 
 
-def name_owned_hint() -> str:
-    """Said under the server's "the name 'bob' belongs to someone else on this server": most often
-    that someone is the same person on a second computer, whose new key was made there (README,
-    Safety in a class: copy the key file). A friend on their second laptop read only "someone
-    else", and "choose another"."""
+def name_owned_hint(key_path: Path | None = None) -> str:
+    """Said under the server's "the name 'bob' belongs to someone else on this server" (at joining,
+    and to a /nick): most often that someone is the same person on a second computer, whose new
+    key was made there (README, Safety in a class: copy the key file). A friend on their second
+    laptop read only "someone else", and "choose another". ``key_path``: the key this one joined
+    with (--identity), else the data folder's."""
     return (f"(yours, from another computer? This one has an identity key of its own: copy that computer's "
             f"{KEY_FILE_NAME} (in its lanchat data folder) to this one and join with --identity PATH-OF-THE-COPY, "
-            f"or put it in place of {default_key_path()})")
+            f"or put it in place of {key_path or default_key_path()})")
 
 
 def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519PrivateKey, list[str]]:

@@ -242,6 +242,9 @@ class Session:
     # A client's room found by its name (discovery): ``where`` names it (cli/rejoin.room_where),
     # and the student typed no address, so a narrow status line keeps it ahead of the mode
     found_by_name: bool = False
+    # Said after a /nick refused for a name another key owns (identity.name_owned_hint, with the
+    # key file this one joined with), as after a join refused so; "": nothing (a test's session)
+    name_owned_hint: str = ""
     join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
     start_lines: tuple[str, ...] = ()  # the host's: what else `serve` said at start (shown with join_lines, not by /address)
     # The host's: the topic kept from the last run, which start_lines say ("topic kept from the last

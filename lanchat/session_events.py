@@ -279,7 +279,10 @@ def _error(session: Session, event: ev.Error) -> list[Line]:
         # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
         return []
     social.refused(session, event.code)
-    return [Line(kind="error", time=session._now(), text=event.message, code=wire_code(event.code))]
+    text = event.message
+    if event.code == ev.E_NAME_OWNED and session.name_owned_hint:  # a /nick's: how to bring the key that owns it
+        text = f"{text} {session.name_owned_hint}"
+    return [Line(kind="error", time=session._now(), text=text, code=wire_code(event.code))]
 
 
 def _server_notice(session: Session, event: ev.Notice) -> list[Line]:

@@ -865,6 +865,36 @@ def test_a_friend_on_a_second_laptop_is_told_how_to_bring_the_key_that_owns_thei
             proc.stop()
 
 
+def test_a_nick_to_a_name_another_key_owns_says_how_to_bring_that_key_as_a_join_does():
+    """bob, on his second laptop as "ann" there (a key of its own), typed `/nick bob`: he read the
+    bare "the name 'bob' belongs to someone else on this server; choose another", while a join
+    as bob from there says how to bring the key that owns it. /nick says the same now, naming
+    the key file this client joined with (--identity: the one it would be put in place of)."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    procs: list = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        first = Proc("connect", "127.0.0.1", port, "--name", "bob")  # helpers: bob's key owns "bob"
+        procs.append(first)
+        first.expect(r"welcome, bob")
+        first.send("/q")
+        assert first.wait() == 0
+        second = Proc("connect", "127.0.0.1", port, "--name", "ann")  # helpers: another key, ann's
+        procs.append(second)
+        second.expect(r"welcome, ann")
+        second.send("/nick bob")
+        second.expect(re.escape(
+            "the name 'bob' belongs to someone else on this server; choose another (yours, from another computer? "
+            "This one has an identity key of its own: copy that computer's identity.key (in its lanchat data folder) "
+            f"to this one and join with --identity PATH-OF-THE-COPY, or put it in place of {identity_args('ann')[1]})") + "$")
+        second.send("/nick ann2")  # still in, as ann: another name is hers to take
+        second.expect(r"you are now known as ann2")
+        assert "Traceback" not in second.output
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
 def test_serve_password_taken_from_lanchat_password_says_so_in_the_start_lines():
     """LANCHAT_PASSWORD left set in the teacher's shell (from a script, or from joining a room
     earlier): `serve --password` took it without asking, and the start lines said only that a

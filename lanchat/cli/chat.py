@@ -70,12 +70,13 @@ def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: 
 def run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None, offering=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
-    found_by_name=False, screen_reader=False) -> int:
+    found_by_name=False, screen_reader=False, key_path=None) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
-    ``fetching``, ``offering`` (Session's fetching_here, offering_here), ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
+    ``fetching``, ``offering`` (Session's fetching_here, offering_here), ``kept_topic`` (Session's), ``key_path`` (the key file joined with, --identity, for Session's name_owned_hint; None: the data folder's), ``intro`` (how others join, for /address; the other start lines), ``banner_rows``
     (the terminal rows serve's start lines took: --plain says how to join again below a replay only once they are out of sight), ``found_by_name`` (Session's); others: _join_retrying."""
     from ..client import ClientLoop, JoinError
     from ..client_files import ClientTransfers
+    from ..identity import name_owned_hint
     from ..session import Session
     from ..stopsignals import StopSignals
 
@@ -98,7 +99,8 @@ def run_participant(  # noqa: ANN001
         return fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining), start_lines=tuple(start_lines),
-                      projector=projector, fetching_here=fetching, offering_here=offering, kept_topic=kept_topic, found_by_name=found_by_name)
+                      projector=projector, fetching_here=fetching, offering_here=offering, kept_topic=kept_topic, found_by_name=found_by_name,
+                      name_owned_hint=name_owned_hint(key_path) if key is not None else "")
     frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows, screen_reader)
     from ..ui.plain import PlainFrontend
 

@@ -165,6 +165,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         screen_reader=args.screen_reader,
         downloads=args.downloads,
         key=key,
+        key_path=Path(args.identity) if args.identity else None,
         password=password,
         binding=binding,
         rejoin=None if args.no_reconnect else (endpoint, pinned, found),

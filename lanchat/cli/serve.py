@@ -495,6 +495,7 @@ def _run_host(start: _Start, server: Server, room: Room, banner: list[str], mark
             fetching=lambda: server.hub.files.fetching_but(host_cid),  # /q's question: who is downloading what
             offering=lambda: server.hub.files.offers_of(host_cid),  # the host's own files on offer, by connection
             key=start.key,
+            key_path=Path(args.identity) if args.identity else None,
             password=(lambda: start.password_text),
             binding=start.binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store, _history_command(start)),
