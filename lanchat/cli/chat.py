@@ -67,6 +67,14 @@ def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: 
             wait("the chat is over: press any key to leave")
 
 
+def _name_owned_hint(key, key_path) -> str:  # noqa: ANN001 - an Ed25519 key or None, a Path or None
+    """Session's name_owned_hint: how to bring the key that owns a name, naming the key file this
+    participant joined with (identity.name_owned_hint); none without a key."""
+    from ..identity import name_owned_hint
+
+    return name_owned_hint(key_path) if key is not None else ""
+
+
 def run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None, offering=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="", banner_rows=None,
@@ -76,7 +84,6 @@ def run_participant(  # noqa: ANN001
     (the terminal rows serve's start lines took: --plain says how to join again below a replay only once they are out of sight), ``found_by_name`` (Session's); others: _join_retrying."""
     from ..client import ClientLoop, JoinError
     from ..client_files import ClientTransfers
-    from ..identity import name_owned_hint
     from ..session import Session
     from ..stopsignals import StopSignals
 
@@ -100,7 +107,7 @@ def run_participant(  # noqa: ANN001
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining), start_lines=tuple(start_lines),
                       projector=projector, fetching_here=fetching, offering_here=offering, kept_topic=kept_topic, found_by_name=found_by_name,
-                      name_owned_hint=name_owned_hint(key_path) if key is not None else "")
+                      name_owned_hint=_name_owned_hint(key, key_path))
     frontend = _make_frontend(session, plain or not interactive(), stops, banner_rows, screen_reader)
     from ..ui.plain import PlainFrontend
 
