@@ -326,9 +326,9 @@ class SeenKeys:
 
 @dataclass
 class TurnLeads:
-    """The operators ``serve --operator`` named (the teacher's key), whom a room without a host puts
-    after the students in turn order, as the host is (room.turn_order; PROTOCOL.md 7): their keys,
-    found at their first join this run, so a rejoin is one too, and their connections here."""
+    """The operators ``serve --operator`` named (the teacher's key), whom turn order puts after the
+    students, as the host is (and before the host, in a hosted room: room.turn_order; PROTOCOL.md 7): their
+    keys, found at their first join this run, so a rejoin is one too, and their connections here."""
 
     keys: set[str] = field(default_factory=set)
     cids: set[int] = field(default_factory=set)
@@ -370,7 +370,7 @@ class Moderation:
         self.operator_cids: set[int] = set()
         # identity keys keep operator status across reconnects; /op's, across a restart too (StoreOperator: the stored ones)
         self.operator_keys: set[str] = set(operator_keys)
-        self.leads = TurnLeads()  # serve --operator's, last in turn order in a room without a host
+        self.leads = TurnLeads()  # serve --operator's: after the students in turn order (before a host)
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.own_user = own_user
         # cids -> the Unix users of those peers on this machine, read when asked, together (the

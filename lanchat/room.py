@@ -538,14 +538,17 @@ class Room:
 
 def turn_order(room: Room) -> list[int]:
     """Everyone here in the order the turn goes round (PROTOCOL.md 7, Order): join order, round and
-    round, so the host, who joins first, comes after the last student. A room without a host does
-    the same for the operators ``serve --operator`` named (the teacher's key: moderation.TurnLeads)
-    wherever they joined, or rejoined; an operator made with /op keeps its place in join order."""
+    round, so the host, who joins first, comes after the last student. The operators ``serve
+    --operator`` named (the teacher's key: moderation.TurnLeads) come after the students too,
+    wherever they joined, or rejoined: last in a room without a host, just before the host in a
+    hosted one (who stays first in the list, so last in the round); an operator made with /op
+    keeps its place in join order."""
     joined = list(room.members)
     leads = room.moderation.leads.cids
-    if room.host_cid is not None or not leads:
+    if not leads:
         return joined
-    last = {cid for cid in leads if cid in room.members and room.moderation.is_operator(room, room.members[cid])}  # (a /deop holds)
+    last = {cid for cid in leads if cid in room.members and cid != room.host_cid  # (the host's own place: after them)
+            and room.moderation.is_operator(room, room.members[cid])}  # (a /deop holds)
     return [cid for cid in joined if cid not in last] + [cid for cid in joined if cid in last]
 
 

@@ -300,3 +300,41 @@ def test_a_headless_quiz_gives_the_teacher_named_by_serve_operator_the_turn_afte
             person.close()
         server.stop()
     assert "Traceback" not in server.output
+
+
+def test_a_hosted_turn_room_gives_the_operator_named_by_serve_operator_the_turn_after_the_students():
+    """A hosted room (the teacher's assistant at the host's screen, `serve --operator KEY` naming
+    the teacher's key): amy, the teacher, ned joined; turns went amy, teacher, ned, host: join
+    order, the host last, the operator between two students, as in a headless room before
+    193e634d. She now comes after the students there too, and the host after her."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    key = Ed25519PrivateKey.generate()
+    fingerprint = identity.short_fingerprint(identity.public_bytes(key)).replace(" ", "")
+    host = Proc("serve", "--plain", "--name", "hana", "--mode", "turn", "--host", "127.0.0.1", "--port", "0", "--no-history",
+                "--no-announce", "--operator", fingerprint)
+    people: list[RawClient] = []
+    try:
+        where = Endpoint(host="127.0.0.1", port=int(host.expect(r"listening on port (\d+)").group(1)))
+        amy = RawClient(where, "amy")
+        teach = RawClient(where, "teach", key=key)
+        ned = RawClient(where, "ned")
+        people += [amy, teach, ned]
+        teach.expect(ev.Moderated, action="op", name="teach")
+        assert ned.welcome.turn == "amy"  # type: ignore[attr-defined]
+        went = []
+        for speaker in (amy, ned, teach, None, amy):  # None: the host, at her screen
+            if speaker is None:
+                host.send("my answer")
+            else:
+                speaker.send(ev.Say(text="my answer"))
+            went.append(ned.expect(ev.Turn).holder)  # type: ignore[attr-defined]
+        assert went == ["ned", "teach", "hana", "amy", "ned"]
+        assert not [e for p in people for e in p.drain(0.1) if isinstance(e, ev.Error)]
+    finally:
+        for person in people:
+            person.close()
+        host.stop()
+    assert "Traceback" not in host.output
