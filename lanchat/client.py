@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -951,11 +952,10 @@ def _join(
     ask_name: Callable[[str], str | None] | None = None,
     timeout: float = 15.0,
     key: Ed25519PrivateKey | None = None,
-    password: Callable[[], str | None] | None = None,
-    binding: bytes = b"",
+    password: Callable[[], str | None] | None = None, binding: bytes = b"",
     resume: str | None = None, since: float | None = None,
     silent: Callable[[], None] | None = None,
-    held: Callable[[], None] | None = None, version: int = ev.PROTOCOL_VERSION,
+    held: Callable[[], None] | None = None, version: int = ev.PROTOCOL_VERSION, key_path: Path | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
@@ -966,7 +966,8 @@ def _join(
     ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
     ``ask_name(reason)`` may offer another, else JoinError. ``silent()`` is called once if no byte
     came SILENT_SERVER_SECONDS after the hello; ``held()`` instead, then, if the server said the
-    room is starting (``held``: it waits longer); ``version`` 1: keyless (a first-release server). Returns (protocol, welcome, ...)."""
+    room is starting (``held``: it waits longer); ``version`` 1: keyless (a first-release server); ``key_path``: the file
+    ``key`` came from (--identity), named by a name-owned refusal (None: the data folder's). Returns (protocol, welcome, ...)."""
     proto = Connection(Role.CLIENT)
     deadline, key = time.monotonic() + timeout, None if version == ev.FIRST_RELEASE_VERSION else key  # version 1 had no keys
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
@@ -998,18 +999,19 @@ def _join(
                 continue
             if isinstance(event, ev.Error):  # a wrong password is fatal; visible(): printed after the screen
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
-                new_name = ask_name(_refusal_words(event)) if (retry and ask_name) else None
+                new_name = ask_name(_refusal_words(event, key_path)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {_refusal_words(event)}", event.code)
+                    raise JoinError(f"the server refused to let us in: {_refusal_words(event, key_path)}", event.code)
                 _handshake_send(sock, proto.send(ev.Hello(name=new_name, key=public, version=version)))
                 challenged = False
                 deadline = time.monotonic() + timeout
 
 
-def _refusal_words(event: ev.Error) -> str:
+def _refusal_words(event: ev.Error, key_path: Path | None = None) -> str:
     """The server's refusal in the handshake as said here; a name another key owns, with how to
-    make it one's own on a second computer (identity.name_owned_hint)."""
-    return visible(event.message) + (f" {identity.name_owned_hint()}" if event.code == ev.E_NAME_OWNED else "")
+    make it one's own on a second computer (identity.name_owned_hint, naming ``key_path``)."""
+    owned = event.code == ev.E_NAME_OWNED
+    return visible(event.message) + (f" {identity.name_owned_hint(key_path)}" if owned else "")
 
 
 def _handshake_send(sock: socket.socket, data: bytes) -> None:

@@ -890,6 +890,12 @@ def test_a_nick_to_a_name_another_key_owns_says_how_to_bring_that_key_as_a_join_
         second.send("/nick ann2")  # still in, as ann: another name is hers to take
         second.expect(r"you are now known as ann2")
         assert "Traceback" not in second.output
+        # joining as bob with that key says the same, naming the same file: the one --identity gave
+        # (it named the data folder's key, which a client joined with --identity does not read)
+        joining = Proc("connect", "127.0.0.1", port, "--name", "bob", "--identity", identity_args("ann")[1], stdin=False)
+        procs.append(joining)
+        assert joining.wait() == 1
+        assert f"or put it in place of {identity_args('ann')[1]})" in joining.output, joining.output
     finally:
         for proc in procs:
             proc.stop()

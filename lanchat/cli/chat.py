@@ -94,8 +94,8 @@ def run_participant(  # noqa: ANN001
     stops.install()
     try:  # a hangup while joining: not in, exit 130 as Ctrl-C does
         sock, proto, welcome, early = join_under(
-            stops, sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
-        )
+            stops, sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls,
+            key_path=key_path)
     except (PromptCancelled, JoinError, KeyboardInterrupt, Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()

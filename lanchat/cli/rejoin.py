@@ -323,7 +323,7 @@ class Unreachable(Exception):
     """After a wrong password, the server could not be reached again (already said why)."""
 
 
-def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_to_tls=False):  # noqa: ANN001, ANN202
+def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_to_tls=False, key_path=None):  # noqa: ANN001, ANN202
     """client.join, and after a wrong password typed at the terminal, asked again and tried on a
     new connection to ``again_at`` (endpoint, pinned fingerprint or None), PASSWORD_TRIES in all
     as ssh and sudo do. Returns (socket, protocol, welcome, what came after); raises what join
@@ -345,7 +345,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     while True:
         try:
             proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding,
-                                         silent=_silent_note(sock), held=_held_note, version=version)
+                                         silent=_silent_note(sock), held=_held_note, version=version, key_path=key_path)
             # joined with a version-1 hello, without the key: so said in the chat (its welcome's
             # version, which a fake server that refused version 2 may give as 2, is not asked)
             return sock, proto, replace(welcome, version=version) if version == ev.FIRST_RELEASE_VERSION else welcome, early
