@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from . import events as ev
 from . import session_social as social
 from .members import Members
-from .wording import everyone_muted_note, nobody_holds_the_turn
+from .wording import ALIASES, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,13 +128,6 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="turn mode: give up your turn; operators: move it on from someone who went quiet"),
 )
-
-
-ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
-# Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
-# is only one of these words is that command. Only whole one-word lines: "\w is a word
-# character" stays a message about regular expressions.
-BACKSLASH_COMMANDS = frozenset({"q", "quit", "exit", "clients", "who", "clear", "help"})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND
 from .session import (
     ALIASES,
-    BACKSLASH_COMMANDS,
     COMMANDS,
     HELP,
     UNKNOWN_COMMAND,
@@ -32,7 +31,7 @@ from .session import (
     UiCommand,
     Unsend,
 )
-from .wording import WHISPER_TO_ONESELF, closest_command
+from .wording import BACKSLASH_COMMANDS, WHISPER_TO_ONESELF, closest_command
 
 # A line that answers /q's question ("type /q again to close it") as people answer a question:
 # sent, a teacher's "y" went to the whole class and the chat went on. Yes closes, as /q again

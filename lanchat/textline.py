@@ -25,7 +25,7 @@ from .limits import NAME_ASKED, PASSWORD_ASKED
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
-from .wording import NOTICE_MARK, closest_command
+from .wording import ALIASES, NOTICE_MARK, closest_command
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
@@ -49,8 +49,10 @@ HELP = (
     "/q             leave",
 )
 
-# every command a text participant may type (_line), what a mistyped one is compared with
-TEXT_COMMANDS = ("/w", "/whisper", "/msg", "/who", "/pass", "/help", "/q", "/quit", "/exit")
+# every command a text participant may type (_line), what a mistyped one is compared with; and
+# their other spellings, as lanchat's screen takes them (wording.ALIASES: /msg, /quit, /clients)
+_OWN_COMMANDS = ("/w", "/who", "/pass", "/help", "/q")
+TEXT_COMMANDS = (*_OWN_COMMANDS, *(alias for alias, meant in ALIASES.items() if meant in _OWN_COMMANDS))
 
 # lanchat's commands that have no line at nc (the lanchat program's screen, or a frame only it
 # sends): an nc student who typed the /get the room's offer named, or the /me a classmate used,
@@ -393,15 +395,15 @@ class TextConnection:
             self._pending.append(ev.Say(text=line[1:] if line.startswith("//") else line))
             return
         command, _, rest = line.partition(" ")
-        command = command.lower()
-        if command in ("/q", "/quit", "/exit"):
+        command = ALIASES.get(command.lower(), command.lower())
+        if command == "/q":
             # said before the close: ncat at a terminal stays open after the server closes,
             # and without this line the person is left wondering whether /q did anything
             self._reply(_lines(f"{NOTICE_MARK} you left the chat (the connection is closed)"))
             self._pending.append(ev.Bye())
         elif command == "/who":
             self._pending.append(ev.Who())
-        elif command in ("/w", "/whisper", "/msg"):
+        elif command == "/w":
             to, _, text = rest.strip().partition(" ")
             if not to or not text.strip():
                 self._reply_here("usage: /w NAME TEXT")

@@ -76,6 +76,15 @@ def everyone_muted_note(host: str | None, me: str | None) -> str:
     return f"everyone{' but the host' if host else ''} is muted"
 
 
+# Other spellings of lanchat's commands, the same on lanchat's screen (session_input.py) and to a
+# person at nc (textline.py): /clients, seed 004's word for /who, was "unknown command" at nc.
+ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
+# Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
+# is only one of these words is that command, on either side. Only whole one-word lines: "\w is a word
+# character" stays a message about regular expressions.
+BACKSLASH_COMMANDS = frozenset({"q", "quit", "exit", "clients", "who", "clear", "help"})
+
+
 # What other chats and file tools call some commands, never close in spelling to lanchat's own:
 # a newcomer's /share was "unknown command /share; /help lists them", with no word of /send.
 OTHER_NAMES = {"share": "send", "offer": "send", "upload": "send", "download": "get", "fetch": "get", "dm": "w",

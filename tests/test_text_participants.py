@@ -251,6 +251,34 @@ def test_closing_after_a_whole_line_is_leaving_and_a_reset_or_a_cut_line_is_lost
             bob.close()
 
 
+def test_seed_004s_clients_and_lanchats_other_spellings_work_at_nc_as_on_lanchats_screen():
+    """Seed 004's future work asked for a clients command: lanchat's screen takes /clients as
+    /who, and so does nc now, where it read "! unknown command /clients; /help lists them" while
+    /msg, /whisper and /exit, lanchat's other spellings, worked. Every one of them, in capitals too."""
+    with running_server() as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"-!- welcome, ann! here: bob\.")
+            bob.expect(ev.Joined, name="ann")
+            for spelling in ("/clients", "/CLIENTS"):
+                ann.line(spelling)
+            ann.expect(r"-!- here: bob, ann \(you\)\r\n(.|\r\n)*-!- here: bob, ann \(you\)\r\n")
+            ann.line("/msg bob one")
+            bob.expect(ev.Direct, sender="ann", to="bob", text="one")
+            ann.line("/whisper bob two")
+            bob.expect(ev.Direct, sender="ann", to="bob", text="two")
+            ann.line("/Exit")
+            ann.expect(r"-!- you left the chat \(the connection is closed\)\r\n")
+            ann.expect_closed()
+            bob.expect(ev.Left, name="ann", reason="quit")
+            assert b"unknown command" not in ann.received, ann.received
+        finally:
+            ann.close()
+            bob.close()
+
+
 def test_a_seed_001_program_sends_its_name_and_first_line_at_once():
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
