@@ -31,7 +31,7 @@ from .session import (
     UiCommand,
     Unsend,
 )
-from .wording import BACKSLASH_COMMANDS, WHISPER_TO_ONESELF, closest_command
+from .wording import WHISPER_TO_ONESELF, as_command, closest_command
 
 # A line that answers /q's question ("type /q again to close it") as people answer a question:
 # sent, a teacher's "y" went to the whole class and the chat went on. Yes closes, as /q again
@@ -67,8 +67,7 @@ def _parse_input(session: Session, text: str) -> InputResult:
     stripped = text.strip()
     if not stripped:
         return None
-    if stripped[0] == "\\" and stripped[1:].lower() in BACKSLASH_COMMANDS:
-        stripped = "/" + stripped[1:]
+    stripped = as_command(stripped)
     if not stripped.startswith("/") or stripped.startswith("//"):
         # "//text" sends "/text" literally, for the rare message that starts with a slash
         body = text[1:] if stripped.startswith("//") else text

@@ -25,7 +25,7 @@ from .limits import NAME_ASKED, PASSWORD_ASKED
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
-from .wording import ALIASES, NOTICE_MARK, closest_command
+from .wording import ALIASES, NOTICE_MARK, as_command, closest_command
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
@@ -391,6 +391,7 @@ class TextConnection:
             return
         if self.state is State.CLOSED or not line:
             return
+        line = as_command(line)  # seed 004's \quit, \clients: as lanchat's screen takes them
         if not line.startswith("/") or line.startswith("//"):
             self._pending.append(ev.Say(text=line[1:] if line.startswith("//") else line))
             return

@@ -85,6 +85,14 @@ ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clien
 BACKSLASH_COMMANDS = frozenset({"q", "quit", "exit", "clients", "who", "clear", "help"})
 
 
+def as_command(line: str) -> str:
+    """A whole line that is one of seed 004's backslash commands (``\\quit``, ``\\Clients``), spelled
+    with a slash; any other line as it is."""
+    if line[:1] == "\\" and line[1:].lower() in BACKSLASH_COMMANDS:
+        return "/" + line[1:]
+    return line
+
+
 # What other chats and file tools call some commands, never close in spelling to lanchat's own:
 # a newcomer's /share was "unknown command /share; /help lists them", with no word of /send.
 OTHER_NAMES = {"share": "send", "offer": "send", "upload": "send", "download": "get", "fetch": "get", "dm": "w",

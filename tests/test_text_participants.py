@@ -279,6 +279,37 @@ def test_seed_004s_clients_and_lanchats_other_spellings_work_at_nc_as_on_lanchat
             bob.close()
 
 
+def test_seed_004s_backslash_commands_at_nc_are_the_commands_as_on_lanchats_screen():
+    """A seed 004 student at nc typed its future work's \\quit: the whole class read 'ann: \\quit'
+    and ann was still in the room (\\clients too went to everyone as a message), where lanchat's
+    screen takes a line that is only one of those words as the command (README, "In the chat").
+    Now nc does the same; any other line with a backslash is still a message, as typed."""
+    with running_server() as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"-!- welcome, ann! here: bob\.")
+            bob.expect(ev.Joined, name="ann")
+            ann.line("\\clients")
+            ann.expect(r"-!- here: bob, ann \(you\)\r\n")
+            ann.line("\\Help")
+            ann.expect(r"/w NAME TEXT +a direct message only NAME sees\r\n")
+            ann.line("\\clear")
+            ann.expect(r"! /clear needs lanchat; at nc: ")
+            for text in ("\\w is a word character", "C:\\quit", "\\quit now", "\\n"):
+                ann.line(text)
+                bob.expect(ev.Message, sender="ann", text=text)
+            ann.line("\\quit")
+            ann.expect(r"-!- you left the chat \(the connection is closed\)\r\n")
+            ann.expect_closed()
+            bob.expect(ev.Left, name="ann", reason="quit")
+            assert b"ann: \\clients" not in ann.received and b"ann: \\Help" not in ann.received, ann.received
+        finally:
+            ann.close()
+            bob.close()
+
+
 def test_a_seed_001_program_sends_its_name_and_first_line_at_once():
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
