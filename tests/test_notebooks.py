@@ -878,6 +878,7 @@ SEED_STEPS = {
         "with socket.socket(",
         "deadlock",
         "TimeoutError",
+        "held until it is your turn",  # what lanchat's client does with a line typed out of turn (nc reads the refusal)
     ],
     "02_framing.ipynb": [  # seed 004: framing
         "Two sends can arrive as one",

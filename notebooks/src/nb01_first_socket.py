@@ -394,9 +394,11 @@ def notebooks() -> list[Notebook]:
         """
         Real chat programs avoid this by never sitting in `recv` alone: they wait on the keyboard **and** the
         socket at the same time (threads in notebook 03, `select` after that). lanchat's own turn mode keeps
-        the turn-taking of seed 001 but makes it a rule of the room instead of a blocking habit: a message sent
-        out of turn is refused with a clear error, and nobody waits blindly. `lanchat.room.Room` is pure (no
-        sockets), so we can ask it directly:
+        the turn-taking of seed 001 but makes it a rule of the room instead of a blocking habit: the room
+        refuses a message sent out of turn with a clear error, and nobody waits blindly. At nc that refusal is
+        what you read (`! not your turn: waiting for NAME`); lanchat's own client, which knows whose turn it is,
+        holds such a line instead and sends it on your turn (`held until it is your turn`), so what you typed
+        is not lost. `lanchat.room.Room` is pure (no sockets), so we can ask it directly:
         """
     )
     nb.code(
