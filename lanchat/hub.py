@@ -87,6 +87,7 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is d
 # What a closing connection may still send (read and ignored) before it is closed at once: a
 # flooder put out kept the server reading gigabytes until its linger time was up.
 CLOSING_READ_BYTES = 1024 * 1024
+CRASHED = "the server stopped after an internal error"  # the shutdown notice a bug in the loop sends (Hub.loop_crashed)
 KEPT_INTERNAL_ERRORS = 5  # tracebacks of bugs survived kept for tests and debugging; the rest are counted
 
 
@@ -294,6 +295,14 @@ class Hub:
             self.close(cid)
         except Exception as again:  # noqa: BLE001 - the loop must go on for everyone else
             self._keep_traceback(again)
+
+    def loop_crashed(self, exc: Exception) -> ev.Shutdown:
+        """A bug ended the server's loop itself: counted and logged as any, and the notice that
+        everyone gets before the server closes, as seed 003's crashed server told its clients.
+        Not final: the host may start it again, and the full screens wait for that."""
+        self._keep_traceback(exc)
+        self.log(f"internal error ({type(exc).__name__}: {exc}); stopping the server, everyone told first")
+        return ev.Shutdown(reason=CRASHED)
 
     def _keep_traceback(self, exc: BaseException) -> None:
         """Count a bug survived; keep its traceback if it is one of the first few."""

@@ -248,6 +248,7 @@ class Server:
         if tls is not None:
             self.tls = self.hub.guard.handshakes = self._tls_handshakes(tls, tls_handshake_seconds)  # (guard: _make_room)
         self.running = False
+        self.crashed: Exception | None = None  # the bug that ended the loop, if one did (serve_forever)
         self.stopped = threading.Event()
 
     def _tls_handshakes(self, tls: ssl.SSLContext, seconds: float) -> TlsHandshakes:
@@ -291,40 +292,47 @@ class Server:
 
     def serve_forever(self) -> None:
         self.running = True
-        hub = self.hub
         try:
-            while self._stopping is None:
-                for data, mask in self.poller.poll(self._loop_timeout()):
-                    if data.__class__ is Client:  # the usual: a connection to read or write
-                        if data.cid in self.clients:
-                            if mask & EVENT_READ:
-                                self._read(data)
-                            if mask & EVENT_WRITE:
-                                queue = hub.outbox.queues.get(data.cid)
-                                if queue is not None:
-                                    hub.outbox.dirty.add(queue)
-                    elif data is _WAKE:
-                        with contextlib.suppress(OSError):
-                            self._wake_r.recv(4096)
-                    elif isinstance(data, TlsAcceptor):
-                        self.tls.step(data)  # type: ignore[union-attr]
-                    else:
-                        self._accept(data)  # a listener: its data is the listening socket
-                if hub.clock() >= hub.expire_from:  # else nothing can be due (Hub.next_deadline)
-                    hub.expire()
-                if self.tls is not None:
-                    self.tls.expire()
-                socket_options(hub, self.clients)  # a download's send buffer, the turn holder's keepalive
-                hub.flush(self.clients)
-                # Only people count: a port probe that never says hello cannot end the chat,
-                # and a bot cannot keep it open.
-                if hub.once and hub.last_person_left:
-                    self._stopping = ev.Shutdown(reason="the last person left")
+            try:
+                self._loop()
+            except Exception as exc:  # noqa: BLE001 - a bug in the loop itself (one connection's ends only it: Hub.internal_error)
+                self.crashed, self._stopping = exc, self.hub.loop_crashed(exc)  # seed 003: everyone is told first
             self._shutdown()
         finally:
             self.running = False
-            self._close_everything()
+            close_everything(self)
             self.stopped.set()
+
+    def _loop(self) -> None:
+        """Read, hand to the hub, flush, until a shutdown is asked for."""
+        hub = self.hub
+        while self._stopping is None:
+            for data, mask in self.poller.poll(self._loop_timeout()):
+                if data.__class__ is Client:  # the usual: a connection to read or write
+                    if data.cid in self.clients:
+                        if mask & EVENT_READ:
+                            self._read(data)
+                        if mask & EVENT_WRITE:
+                            queue = hub.outbox.queues.get(data.cid)
+                            if queue is not None:
+                                hub.outbox.dirty.add(queue)
+                elif data is _WAKE:
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                elif isinstance(data, TlsAcceptor):
+                    self.tls.step(data)  # type: ignore[union-attr]
+                else:
+                    self._accept(data)  # a listener: its data is the listening socket
+            if hub.clock() >= hub.expire_from:  # else nothing can be due (Hub.next_deadline)
+                hub.expire()
+            if self.tls is not None:
+                self.tls.expire()
+            socket_options(hub, self.clients)  # a download's send buffer, the turn holder's keepalive
+            hub.flush(self.clients)
+            # Only people count: a port probe that never says hello cannot end the chat,
+            # and a bot cannot keep it open.
+            if hub.once and hub.last_person_left:
+                self._stopping = ev.Shutdown(reason="the last person left")
 
     # ------------------------------------------------------------ connections
 
@@ -469,20 +477,21 @@ class Server:
         if not data:
             self.hub.close(client.cid)
 
-    def _close_everything(self) -> None:
-        if self.tls is not None:
-            self.tls.close_all()
-        for client in list(self.clients.values()):
-            with contextlib.suppress(OSError):
-                client.sock.close()
-        self.clients.clear()
-        self.listeners = close_listeners(self.listeners, self.poller, self.unix_path)
+def close_everything(server: Server) -> None:
+    """Close every socket the server holds, its listeners (and socket file) and its files."""
+    if server.tls is not None:
+        server.tls.close_all()
+    for client in list(server.clients.values()):
         with contextlib.suppress(OSError):
-            self.poller.close()
-        for sock in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                sock.close()
-        self.hub.files.close()
+            client.sock.close()
+    server.clients.clear()
+    server.listeners = close_listeners(server.listeners, server.poller, server.unix_path)
+    with contextlib.suppress(OSError):
+        server.poller.close()
+    for sock in (server._wake_r, server._wake_w):
+        with contextlib.suppress(OSError):
+            sock.close()
+    server.hub.files.close()
 
 
 def join_page(listeners: list[socket.socket], *, tls: bool) -> JoinPage:

@@ -373,6 +373,8 @@ def running_server(
         thread.join(10)
     if crashed:  # bad input must never end the server loop for everyone
         raise AssertionError(f"the server loop crashed: {crashed[0]!r}") from crashed[0]
+    if server.crashed is not None:  # the loop told everyone and stopped (Server.serve_forever): still a bug
+        raise AssertionError(f"the server loop crashed: {server.crashed!r}") from server.crashed
     if server.internal_errors:  # survived, but a bug all the same
         raise AssertionError(f"the server met {server.internal_error_count} bug(s); the first:\n{server.internal_errors[0]}")
 

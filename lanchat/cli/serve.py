@@ -105,8 +105,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = _make_server(start, listener, room)
     banner, marks, announcer, news = _start_lines(start, listener, room, kept, mode_lines + timeout_lines)
     if args.headless:
-        return _run_headless(start, server, announcer, marks)
-    return _run_host(start, server, room, banner, marks, announcer, news)
+        code = _run_headless(start, server, announcer, marks)
+    else:
+        code = _run_host(start, server, room, banner, marks, announcer, news)
+    return _crash_said(server) or code
+
+
+def _crash_said(server: Server) -> int | None:
+    """A bug ended the server's loop (Server.crashed): everyone got the shutdown notice first,
+    as seed 003's server told its clients; here one line says where the details went, never a
+    traceback. 1 then; None when the server stopped as asked."""
+    if server.crashed is None:
+        return None
+    import traceback
+
+    from ..crash_log import write_crash
+
+    where = write_crash("".join(traceback.format_exception(server.crashed)) + "\n")
+    return fail(f"internal error ({type(server.crashed).__name__}): the server stopped, and told everyone first; "
+                f"the details are in {where}")  # fmt: skip
 
 
 def _check_options(start: _Start) -> int | None:
