@@ -11,6 +11,7 @@ is made without one, so importing this module (or starting lanchat) stays fast.
 Each person's exchange moves through three states::
 
     ASK_MOOD --(any mood)--> ASK_HAPPY --(Y)--> DONE --(/mood)--> ASK_MOOD
+    ASK_MOOD --(Y or N)--> ASK_MOOD (the question again: nothing was suggested yet)
                              ASK_HAPPY --(N)--> ASK_HAPPY (another suggestion)
                              ASK_HAPPY --(anything else)--> ASK_HAPPY (the question again)
 """
@@ -195,6 +196,9 @@ class ColourBot:
     def _suggest_first(self, exchange: Exchange, mood: str) -> list[str]:
         if not mood:
             return ["What mood are you in? (any word will do: happy, sleepy, curious...)"]
+        if _answer_word(mood) in YES_WORDS | NO_WORDS:  # a /y typed early read "For your Y mood, try ..."
+            return ["Y and N answer a colour I suggest, and I have not suggested one yet. "
+                    "What mood are you in? (any word will do: happy, sleepy, curious...)"]  # fmt: skip
         if len(mood) > MAX_MOOD_CHARS:
             mood = mood[: MAX_MOOD_CHARS - 3].rstrip() + "..."
         exchange.mood = mood

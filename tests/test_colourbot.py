@@ -139,6 +139,21 @@ def test_any_other_answer_repeats_the_question_naming_y_and_n(answer):
     assert bot.state_of("ann") == ASK_HAPPY and bot.colour_of("ann") == colour
 
 
+@pytest.mark.parametrize("early", ["Y", "n", "Yes!", "/mood no"])
+def test_a_y_or_n_before_any_colour_is_not_taken_for_a_mood(early):
+    """Seed 000's Y and N answer a suggestion: a /y typed at "What mood are you in?" read "For
+    your Y mood, try #17EAB5", a colour nobody asked for. Now the question is asked again, saying
+    why, and the next word is the mood."""
+    bot = ColourBot(seeded(7))
+    bot.greet("ann")
+    replies = bot.hear("ann", early)
+    assert replies == ["Y and N answer a colour I suggest, and I have not suggested one yet. "
+                       "What mood are you in? (any word will do: happy, sleepy, curious...)"]  # fmt: skip
+    assert bot.state_of("ann") == ASK_MOOD and bot.colour_of("ann") is None
+    assert "For your sunny mood, try #" in bot.hear("ann", "sunny")[0]
+    assert bot.hear("ann", "yes", direct=False)[0].startswith("Great choice, ann!")
+
+
 @pytest.mark.parametrize("answer,state", [("Yes!", DONE), ("  y ", DONE), ("NO.", ASK_HAPPY), ("nope", ASK_HAPPY)])
 def test_answers_ignore_case_spaces_and_punctuation(answer, state):
     bot = ColourBot(seeded(7))
