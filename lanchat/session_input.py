@@ -11,6 +11,7 @@ session.COMMANDS.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from . import events as ev
@@ -63,7 +64,15 @@ def parse_input(session: Session, text: str) -> InputResult:
     return result
 
 
+# A paste copied with the line break before it (or an empty, indented line after it) sent those
+# blank lines too: the room read "ann: ↵hello". Whole blank lines go; the first line's own indent
+# (a pasted code block's) stays, and a paste of nothing but blank lines is no message (seed 001).
+_BLANK_LINES_BEFORE = re.compile(r"\A(?:[ \t]*\r?\n)+")
+_BLANK_LINES_AFTER = re.compile(r"(?:\r?\n[ \t]*)+\Z")
+
+
 def _parse_input(session: Session, text: str) -> InputResult:
+    text = _BLANK_LINES_AFTER.sub("", _BLANK_LINES_BEFORE.sub("", text))
     stripped = text.strip()
     if not stripped:
         return None

@@ -307,6 +307,18 @@ def test_seed_004s_backslash_commands_are_the_slash_ones_and_only_as_a_whole_lin
         assert ann.parse_input(text) == Outgoing(ev.Say(text=text)), text
 
 
+def test_blank_lines_around_a_pasted_message_are_not_sent():
+    """A paste copied with the line break before it sent it: the room read 'ann: ↵Hello server'
+    (and one that then started with //, '//etc' where '/etc' was meant). Whole blank lines
+    around a message go; its own first indent and the lines inside stay; all blank is nothing."""
+    ann = room("ann", "client", "bob")
+    assert ann.parse_input("\nHello server\n") == Outgoing(ev.Say(text="Hello server"))
+    assert ann.parse_input(" \r\n\n    code()\n\n  more\n \n\t\n") == Outgoing(ev.Say(text="    code()\n\n  more"))
+    assert ann.parse_input("\n//etc/hosts is a file") == Outgoing(ev.Say(text="/etc/hosts is a file"))
+    assert ann.parse_input("\n/w bob hi\n") == Outgoing(ev.Whisper(to="bob", text="hi"))
+    assert ann.parse_input(" \n\t\n ") is None
+
+
 def test_every_command_help_lists_completes_with_tab_and_is_known():
     from lanchat.ui import editor as ed
     from lanchat.ui.commands import UI_COMMANDS

@@ -241,6 +241,18 @@ def test_a_paste_of_several_lines_is_one_message_not_a_burst(terms):
     assert "bob: four" in ann.text and not re.search(r"\n +five", ann.text)
 
 
+def test_a_paste_with_the_line_break_before_it_is_sent_without_it(terms):
+    """Text copied from a terminal often takes the line break before it: the room read
+    'bob: ↵Hello class', its first row empty."""
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.send("\x1b[200~\rHello class\r  \x1b[201~")
+    bob.wait_screen(lambda rows: "Hello class" in rows[-1])
+    bob.send("\r")
+    ann.expect(r"bob: Hello class")
+    bob.expect(r"bob: Hello class")
+
+
 def test_a_paste_over_the_length_limit_is_kept_not_sent(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob")
