@@ -25,7 +25,7 @@ from .limits import NAME_ASKED, PASSWORD_ASKED
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
-from .wording import ALIASES, NOTICE_MARK, as_command, closest_command
+from .wording import ALIASES, NOTICE_MARK, as_command, closest_command, is_quit
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
@@ -434,6 +434,10 @@ class TextConnection:
             if not self._prompted:
                 self._say(_lines(prompt="name: "))
             self._prompted = False
+            return
+        if is_quit(line):  # /q, or seed 004's \quit, at "name: ": leaving (\quit was taken for a name)
+            self._say(_lines(f"{NOTICE_MARK} you left without joining (the connection is closed)"))
+            self._pending.append(ev.Bye())
             return
         if self._password_room and self._password is None:
             self._name_typed = line

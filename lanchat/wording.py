@@ -93,6 +93,13 @@ def as_command(line: str) -> str:
     return line
 
 
+def is_quit(line: str) -> bool:
+    """Whether a line typed is a way to leave: /q, /q!, /quit, /exit, seed 004's \\quit. At a name
+    prompt it leaves too (cli/terminal.py, textline.py): seed 004's \\quit was taken for a name."""
+    word = as_command(line.strip()).lower()
+    return ALIASES.get(word, word) in ("/q", "/q!")
+
+
 # What other chats and file tools call some commands, never close in spelling to lanchat's own:
 # a newcomer's /share was "unknown command /share; /help lists them", with no word of /send.
 OTHER_NAMES = {"share": "send", "offer": "send", "upload": "send", "download": "get", "fetch": "get", "dm": "w",

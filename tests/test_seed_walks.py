@@ -140,3 +140,21 @@ def test_seed_000_the_client_without_a_server_says_why_and_exits_1(tmp_path):
         assert "Traceback" not in client.output
     finally:
         client.stop()
+
+
+@pytest.mark.parametrize("typed", ["\\quit", "/q"])
+def test_seed_004s_quit_at_the_name_prompt_leaves_instead_of_joining_under_that_name(typed):
+    """Seed 004's client asks for a username first; its future work's \\quit, typed there, joined
+    as a person named '\\quit' (the room read '\\quit joined'), and /q read 'a name cannot start
+    with /; try again'. Either now leaves, as Ctrl-D at the prompt does (exit 1, nobody joins)."""
+    server, port = start_server("--headless", "--no-history", "--no-announce")
+    client = TermProc("connect", "127.0.0.1", str(port), rows=24, cols=100)
+    try:
+        client.expect(r"Your name( \(Enter: [^)]*\))?: ")
+        client.send(typed + "\r")
+        client.expect(r"lanchat: no name given: not joining")
+        assert client.wait() == 1
+        assert "joined" not in server.output and "try again" not in client.text, (server.output, client.text)
+    finally:
+        client.stop()
+        server.stop()

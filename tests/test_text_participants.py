@@ -310,6 +310,33 @@ def test_seed_004s_backslash_commands_at_nc_are_the_commands_as_on_lanchats_scre
             bob.close()
 
 
+def test_q_or_seed_004s_backslash_quit_at_the_name_question_leaves_without_joining():
+    """At nc's "name: ", seed 004's \\quit joined the room as a person named '\\quit' (the class
+    read '\\quit joined'), and seed 001's /q read "'/q' cannot be used: a name cannot start
+    with /", and asked again. Either now leaves, as it does once joined; nobody reads a join."""
+    with running_server() as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        try:
+            for typed in ("\\quit", "/q", "/QUIT"):
+                peer = TextPeer(endpoint)
+                try:
+                    peer.line(typed)
+                    peer.expect(r"-!- you left without joining \(the connection is closed\)\r\n")
+                    peer.expect_closed()
+                    assert b"welcome" not in peer.received and b"cannot be used" not in peer.received, peer.received
+                finally:
+                    peer.close()
+            ann = TextPeer(endpoint)
+            try:
+                ann.line("ann")
+                ann.expect(r"-!- welcome, ann! here: bob\.")
+                assert bob.expect(ev.Joined).name == "ann"  # the first join bob reads: no '\\quit joined' before it
+            finally:
+                ann.close()
+        finally:
+            bob.close()
+
+
 def test_a_seed_001_program_sends_its_name_and_first_line_at_once():
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")

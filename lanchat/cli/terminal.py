@@ -110,6 +110,7 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
     again (on one machine, the host's own name). Ctrl-C or Ctrl-D raises PromptCancelled."""
     from ..askpass import ask_line
     from ..events import name_key, name_problem
+    from ..wording import is_quit
 
     default = login_name()
     if default and refused and name_key(default) == name_key(refused):
@@ -126,6 +127,8 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
             raise PromptCancelled(isinstance(exc, KeyboardInterrupt)) from None
         if not name and default:
             return default
+        if is_quit(name):  # /q, or seed 004's \quit, which was taken for a name: leaving, as Ctrl-D is
+            raise PromptCancelled(False)
         problem = name_problem(name)
         if problem is None:
             return name
