@@ -235,8 +235,7 @@ class TextConnection:
         # ``prompted`` is called when "password: " is asked (the hub gives a person time to type it);
         # ``decoded`` is shared with the other text participants (TextDoor's): one decode per broadcast
         self._decoded = decoded if decoded is not None else DecodedFrames()
-        # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
-        # one it is kept for ``take_output()``.
+        # ``say`` writes what it answers by itself (prompts, /help, a line too long); else kept for take_output()
         self._say = say or self._output_append
         self.state = State.HANDSHAKE
         self.peer_closed = False
