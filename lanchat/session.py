@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from . import events as ev
 from . import session_social as social
 from .members import Members
+from .wire import MAX_FRAME_BYTES
 from .wording import ALIASES, everyone_muted_note, nobody_holds_the_turn
 
 
@@ -206,6 +207,30 @@ _LIMITS_OF: dict[type, tuple[tuple[str, str, int], ...]] = {
 }
 _CHECKED_EVENTS = (ev.Message, ev.Direct, ev.Emote, ev.Joined, ev.Left, ev.Away, ev.TypingHint, ev.Renamed, ev.Topic,
                    ev.Moderated, ev.Refused, ev.Fetched)  # fmt: skip
+
+
+# The most people a real server's room holds: its welcome lists them all in one frame
+# (PROTOCOL.md 5, Room size), and a name takes at least 4 bytes there (`"a",`). Who is here,
+# who is away and who is typing are people here, so none of them grows past it: a fake server
+# sending joins, away notes or typing hints under ever new names grew each without end (100,000
+# joins and away notes of 32-character names and 200-character reasons: 100 MB more).
+MOST_MEMBERS = MAX_FRAME_BYTES // 4
+
+
+def beyond_a_room(session: Session, event: object) -> str | None:
+    """Why ``event`` would make who is here (away, typing) more people than a room holds; None if not."""
+    kept: Members | dict[str, str] | dict[str, float]
+    if isinstance(event, ev.Joined):
+        kept, key = session.members, event.name
+    elif isinstance(event, ev.Away) and event.reason and not event.answer:
+        kept, key = session.away, ev.name_key(event.name)
+    elif isinstance(event, ev.TypingHint):
+        kept, key = session.typing, event.name
+    else:
+        return None
+    if len(kept) < MOST_MEMBERS or key in kept:
+        return None
+    return f"{event.name} would be one more than the {MOST_MEMBERS:,} people a room can hold"
 
 
 def wire_code(code: str) -> str | None:
@@ -405,7 +430,7 @@ class Session:
         """Update what we know from one server event; return the lines to show."""
         from .session_events import lines_for  # here: session_events imports this module
 
-        if (problem := too_long(event)) is not None:
+        if (problem := too_long(event) or beyond_a_room(self, event)) is not None:
             return [self._notice(f"a message from the server was not shown: {problem}", kind="error", when=self._now())]
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
             return rejoined

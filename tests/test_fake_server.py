@@ -236,3 +236,41 @@ def test_names_and_reasons_no_server_sends_cannot_grow_what_the_client_keeps():
     finally:
         client.stop()
         server.close()
+
+
+def test_joins_away_notes_and_typing_hints_under_ever_new_names_keep_at_most_a_rooms_worth():
+    """A real room holds at most the people its welcome lists in one frame (16,384 names of one
+    byte). A fake server sent joins, away notes and typing hints under ever new names, each
+    within the limits of a name and a reason, and the client kept them all: who is here, who is
+    away, who is typing grew with every frame (100,000 joins and away notes: 100 MB more). Past a
+    room's worth, each such event is left out with one line; the chat goes on."""
+    from lanchat.session import MOST_MEMBERS
+
+    extra = 2_000
+    names = [f"u{n}" for n in range(MOST_MEMBERS + extra)]
+    server = HostileServer(welcome("ann"))
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+
+    def left_out() -> list[str]:
+        return re.findall(r"was not shown: (\S+) would be one more than the 16,384 people a room can hold\n", client.output)
+
+    try:
+        client.expect(r"welcome, ann")
+        for start in range(0, len(names), 2_000):
+            server.then(b"".join(frame_of({"type": "joined", "name": name, "time": 1.7e9}) for name in names[start : start + 2_000]))
+        for start in range(0, len(names), 2_000):
+            server.then(b"".join(frame_of({"type": "away-status", "name": name, "reason": "r" * 200, "time": 1.7e9}) for name in names[start : start + 2_000]))
+        server.then(frame_of({"type": "message", "from": "mallory", "text": "after them", "time": 1.7e9}))
+        client.expect(r"mallory: after them", timeout=60)
+        # ann is here: she and 16,383 joins fill the room; 16,384 away notes fill theirs
+        assert left_out() == names[MOST_MEMBERS - 1 :] + names[MOST_MEMBERS:]
+        # hints are forgotten 6 s after they come (bob stopped typing): all of them at once, then
+        server.then(b"".join(frame_of({"type": "typing-hint", "name": name}) for name in names))
+        server.then(frame_of({"type": "message", "from": "mallory", "text": "after the hints", "time": 1.7e9}))
+        client.expect(r"mallory: after the hints", timeout=60)
+        assert len(left_out()) > 2 * extra + 1, "no typing hint was left out"
+        client.send("still here")
+        wait_for(lambda: b"still here" in server.heard, what="the chat going on")
+    finally:
+        client.stop()
+        server.close()
