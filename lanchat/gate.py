@@ -344,7 +344,7 @@ class Gate:
             message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
             return _refuse(cid, ev.E_VERSION, message, fatal=True)
         try:
-            key = None if hello.key is None else identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
+            key = None if hello.key is None else identity.public_key(hello.key)
         except IdentityError as exc:
             return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
         if self.password is not None and (lock := self.attempts.locked_for(self.place(cid), person(hello.name, key))):

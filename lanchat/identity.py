@@ -67,6 +67,34 @@ def unb64(text: str, size: int, what: str) -> bytes:
     return data
 
 
+# Ed25519's field and curve (RFC 8032, 5.1): the prime p and the constant d.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+
+
+def weak_key(public: bytes) -> bool:
+    """Is ``public`` a point of small order (1, 2, 4 or 8)? A signature then proves nothing: for
+    the neutral point (01 00 .. 00), the signature made of that point and 32 zero bytes matches
+    every message, so anyone who saw the key could join as its name, a signature replayed
+    included; for the others, one of eight such signatures matches. No key
+    lanchat makes is one (RFC 8032 keys are 8 times a point of large order). Their y coordinates
+    (the low 255 bits, little-endian, taken mod p as a verifier does) are 1 (the neutral point),
+    -1 (order 2), 0 (order 4, x = +-sqrt(-1)), and the roots of d*y**4 + 2*y**2 - 1 (order 8:
+    doubling one gives y = 0, so x**2 = -y**2, which on -x**2 + y**2 = 1 + d*x**2*y**2 is that)."""
+    y = int.from_bytes(public, "little") & ((1 << 255) - 1)
+    y %= _P
+    return y == 0 or y * y % _P == 1 or (_D * pow(y, 4, _P) + 2 * y * y - 1) % _P == 0
+
+
+def public_key(text: str) -> bytes:
+    """``hello``'s ``key``: 32 bytes of base64 that are a key a signature can prove (``weak_key``),
+    or IdentityError saying what is wrong."""
+    public = unb64(text, PUBLIC_KEY_BYTES, '"key"')
+    if weak_key(public):
+        raise IdentityError('"key" is a point of small order, which any signature matches: no key lanchat makes')
+    return public
+
+
 def public_bytes(key: Ed25519PrivateKey) -> bytes:
     """The 32 raw bytes of ``key``'s public half: what ``hello`` carries (base64)."""
     from cryptography.hazmat.primitives import serialization

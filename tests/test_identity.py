@@ -31,6 +31,7 @@ from helpers import (
     network_namespace_or_skip,
     running_server,
     second_account_or_skip,
+    start_server,
     unfolded,
     wait_for,
 )
@@ -2259,3 +2260,54 @@ def test_lanchat_password_without_the_password_option_is_said_to_leave_the_room_
     finally:
         server.stop()
     assert "fractions" not in server.output
+
+
+def _small_order_keys() -> list[bytes]:
+    """The encodings of Ed25519's points of order 1, 2, 4 and 8 (either sign of x): y = 1, -1,
+    0, and the roots of d*y**4 + 2*y**2 - 1 (identity.weak_key), square roots mod p = 5 mod 8."""
+    p, d = 2**255 - 19, identity._D
+
+    def roots(a: int) -> list[int]:
+        x = pow(a, (p + 3) // 8, p)
+        x = x if x * x % p == a % p else x * pow(2, (p - 1) // 4, p) % p
+        return [x, p - x] if x * x % p == a % p else []
+
+    ys = [1, p - 1, 0]
+    for y2 in ((-1 + r) * pow(d, -1, p) % p for r in roots(1 + d)):
+        ys += roots(y2)
+    return [(y | sign << 255).to_bytes(32, "little") for y in ys for sign in (0, 1)]
+
+
+def test_a_key_of_small_order_is_refused_at_the_door_so_no_signature_can_pass_for_its_name():
+    """A student sends as `key` Ed25519's neutral point (01 00 .. 00) and answers the challenge
+    with the signature that matches any message for it (that point, then 32 zero bytes): the
+    server checked the signature, as the document says, and let them in. The key's name was then
+    anyone's who saw the key, with a signature replayed from another connection too; the seven
+    other points of small order are as weak (one of eight such signatures matches). Each is now
+    refused at the hello with a fatal bad-key, before any challenge; a real key still joins."""
+    weak = _small_order_keys()
+    assert len(weak) == 10 and all(identity.weak_key(key) for key in weak)  # 8 points; x = 0 twice, as +0 and -0
+    assert not any(identity.weak_key(identity.public_bytes(Ed25519PrivateKey.generate())) for _ in range(200))
+    server, port = start_server("--headless", "--no-history", "--no-announce")
+    try:
+        for public in weak:
+            with socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT) as sock:
+                client = RawClient(sock)
+                client.send(ev.Hello(name="ann", key=identity.b64(public)))
+                answer = client.expect(object)
+                if isinstance(answer, ev.Challenge) and public == weak[0]:  # the neutral point: the forgery works
+                    client.send(ev.Auth(signature=identity.b64(public + bytes(32))))
+                    answer = client.expect(object)
+                assert isinstance(answer, ev.Error), f"{public.hex()}: {answer}"
+                assert (answer.code, answer.fatal) == (ev.E_BAD_KEY, True), answer
+                assert "small order" in answer.message
+        real = Ed25519PrivateKey.generate()
+        with socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT) as sock:
+            client = RawClient(sock)
+            client.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(real))))
+            challenge = client.expect(object)
+            assert isinstance(challenge, ev.Challenge)
+            client.send(ev.Auth(signature=identity.b64(identity.sign_challenge(real, identity.unb64(challenge.nonce, 32, "nonce")))))
+            client.expect(ev.Welcome)
+    finally:
+        server.stop()
