@@ -24,7 +24,7 @@ from . import identity
 from .actions import Action, Claim, Close, Log, Send
 from .identity import IdentityError, Lockout, RoomPassword, WrongPasswords, owned_name_key
 from .limits import PROMPT_SECONDS, HostNotice, HostNotices
-from .names import look_keys, name_key
+from .names import could_be_a_name, look_keys, name_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
@@ -552,8 +552,9 @@ class Gate:
     def whois(self, cid: int, name: str, room: Room) -> list[Action]:
         """``/whois NAME``: the owner's short fingerprint, for two people to compare out loud."""
         here = room.find(name)
-        owner = self.owner_of(name) if here is None or here.key is not None else None  # a guest owns nothing
-        known = room.known.get(ev.name_key(name))
+        nameable = could_be_a_name(name)  # (else nobody's, and not keyed: names.could_be_a_name)
+        owner = self.owner_of(name) if nameable and (here is None or here.key is not None) else None  # a guest owns nothing
+        known = room.known.get(ev.name_key(name)) if nameable else None
         if here is None and owner is None and known is None:
             return _refuse(cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is known here")
         reply = ev.WhoIsReply(

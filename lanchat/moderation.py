@@ -27,6 +27,7 @@ from . import events as ev
 from .actions import KeepSeenKey
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, TokenBucket, group_matches
+from .names import could_be_a_name
 from .protocol import encode
 from .wire import MAX_FRAME_BYTES
 
@@ -1650,7 +1651,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
     target = room.find(to)
     if target is not None and target.cid not in room.service_cids and mod.is_operator(room, target):
         return []
-    if target is None and (absent := room.known.get(ev.name_key(to))) is not None:
+    if target is None and could_be_a_name(to) and (absent := room.known.get(ev.name_key(to))) is not None:
         owner = key_id(room.gate.owner_of(absent))
         if owner is not None and owner in mod.operator_keys:
             return []

@@ -57,7 +57,7 @@ from .moderation import (
     released_key,
     roster,
 )
-from .names import look_keys
+from .names import could_be_a_name, look_keys
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wording import WHISPER_TO_ONESELF
 
@@ -333,10 +333,14 @@ class Room:
         return member.name if member else None
 
     def find(self, name: str) -> Member | None:
-        return self._by_key.get(ev.name_key(name))
+        """The member called ``name`` (any case, any look-alike spelling); text no name could be
+        is nobody's, and is not keyed (names.could_be_a_name: 64 KiB of it cost 150 ms)."""
+        return self._by_key.get(ev.name_key(name)) if could_be_a_name(name) else None
 
     def find_look(self, name: str) -> Member | None:
         """The member whose name draws as ``name`` does, case kept (names.look_key: "hal" for "haI")."""
+        if not could_be_a_name(name):
+            return None
         return next((found for look in look_keys(name) if (found := self._by_look.get(look)) is not None), None)
 
     @property
@@ -477,7 +481,7 @@ class Room:
             # (unconfirmed.py); bad-message answers no typed line, and the whisper stayed "sending"
             return self._error(member.cid, ev.E_NO_SUCH_USER, WHISPER_TO_ONESELF)
         if target is None:
-            absent = self.known.get(ev.name_key(whisper.to))
+            absent = self.known.get(ev.name_key(whisper.to)) if could_be_a_name(whisper.to) else None
             if absent is None:
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
             owner = self.gate.owner_of(absent)

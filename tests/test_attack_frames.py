@@ -128,3 +128,31 @@ def test_a_sender_the_server_stopped_reading_is_not_cut_off_for_a_frame_it_did_n
             heard.append(event)
             assert not isinstance(event, ev.Error), event
         ann.expect(ev.Message, text="made it")
+
+
+def test_a_name_no_one_could_have_costs_a_lookup_nothing_however_it_folds():
+    """A whisper, a /whois and a file offered to a "name" of 21,600 U+FDFA (one frame's worth,
+    64 KiB): NFKC makes each of them 18 letters, and the server keyed the text, folding it five
+    times over, two or three times per frame: 130 to 270 ms of its one loop each, while the room
+    waited (ten such whois held a ping for 2 s). A text longer than any name can be spelled in is
+    nobody's (names.could_be_a_name), unkeyed: the same answers, at an ASCII name's cost. Decided
+    by the server thread's own CPU time against the same frames naming 64,000 ASCII letters."""
+    with running_server() as (server, endpoint):
+        mallory = RawClient(endpoint, "mallory")
+
+        def server_cost(name: str) -> float:
+            before = server_cpu_seconds(server)
+            for _ in range(5):
+                mallory.send(ev.Whisper(to=name, text="hi"))
+                mallory.expect(ev.Error, code=ev.E_NO_SUCH_USER)
+                mallory.send(ev.WhoIs(name=name))
+                mallory.expect(ev.Error, code=ev.E_NO_SUCH_USER)
+                mallory.send(ev.OfferFile(ref=1, name="notes.txt", size=10, to=name))
+                mallory.expect(ev.FileError)
+            return server_cpu_seconds(server) - before
+
+        plain = server_cost("z" * 64_000)
+        folding = server_cost("\ufdfa" * 21_600)
+        assert folding < 0.05 + 20 * plain, f"15 frames naming U+FDFAs cost the server {folding * 1000:.0f} ms, ASCII ones {plain * 1000:.1f} ms"
+        mallory.send(ev.Say(text="still here"))
+        mallory.expect(ev.Message, text="still here")
