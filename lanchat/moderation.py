@@ -1204,8 +1204,9 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
     # isdecimal, not isdigit: int() refuses "²"; and a few digits, as int() refuses thousands
     if name.startswith("#") and number.isdecimal() and len(number) <= 18:
         gone = [b for b in mod.bans if b.id == int(number)]
-    if not gone:
-        gone = [b for b in mod.bans if b.name_key == ev.name_key(name)] or _by_owner(room, name, mod.bans)
+    if not gone and could_be_a_name(name):  # (else no ban's, unkeyed: names.could_be_a_name)
+        key = ev.name_key(name)
+        gone = [b for b in mod.bans if b.name_key == key] or _by_owner(room, name, mod.bans)
     if not gone:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")
     mod.bans = [b for b in mod.bans if b not in gone]
@@ -1228,8 +1229,9 @@ def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
         return room._error(member.cid, ev.E_BAD_MESSAGE, (
             f"/admit {name[:40]} CODE: the code is all 16 hex digits their refusal shows (as 3f2a 9c1b 77d0 e4a5), "
             f"not {code[:24]}"))  # fmt: skip
+    tried_as = mod.newcomer_tries.get(ev.name_key(name), []) if could_be_a_name(name) else []  # (else none, unkeyed)
     kept = [
-        t for t in reversed(mod.newcomer_tries.get(ev.name_key(name), []))
+        t for t in reversed(tried_as)
         if any(b.holds_newcomer(key=t.key, address=t.place) for b in mod.bans)
     ]  # fmt: skip
     tries = [t for t in kept if now - t.time < ADMIT_SECONDS and (not wanted or key_code(t.key).replace(" ", "") == wanted)]
@@ -1281,8 +1283,10 @@ def _ago(seconds: float) -> str:
 
 def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
     mod = room.moderation
-    key = ev.name_key(name)
-    lifted = [m for m in mod.mutes if m.name_key == key] or _by_owner(room, name, mod.mutes)
+    lifted: list[Mute] = []
+    if could_be_a_name(name):  # (else nobody's mute, unkeyed: names.could_be_a_name)
+        key = ev.name_key(name)
+        lifted = [m for m in mod.mutes if m.name_key == key] or _by_owner(room, name, mod.mutes)
     if not lifted:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is muted")
     if refused := _own_mute_refusal(room, member, lifted):

@@ -580,7 +580,10 @@ def text_fits(text: str) -> bool:
 
 
 def is_bot_name(name: str) -> bool:
-    """A name only the room's own bot may have (``colourbot`` in any case, or one drawn like it)."""
+    """A name only the room's own bot may have (``colourbot`` in any case, or one drawn like it);
+    text no name could be is not keyed to say it is not (names.could_be_a_name)."""
+    if not could_be_a_name(name):
+        return False
     return ev.name_key(name) in BOT_NAME_KEYS or not BOT_NAME_LOOKS.isdisjoint(look_keys(name))
 
 

@@ -156,3 +156,38 @@ def test_a_name_no_one_could_have_costs_a_lookup_nothing_however_it_folds():
         assert folding < 0.05 + 20 * plain, f"15 frames naming U+FDFAs cost the server {folding * 1000:.0f} ms, ASCII ones {plain * 1000:.1f} ms"
         mallory.send(ev.Say(text="still here"))
         mallory.expect(ev.Message, text="still here")
+
+
+def test_an_operator_command_naming_no_one_who_could_be_costs_a_lookup_nothing():
+    """/kick, /op, /ban, /mute, /unmute, /unban, /admit, /deop and /release of a "name" of 21,600
+    U+FDFA (one 64 KiB frame, 18 letters each under NFKC): the server asked whether it was the
+    bot's name, or whose ban, mute or newcomer's try it was, by keying it: 80 to 270 ms of its one
+    loop per frame while everyone's lines waited, from any operator (a headless room's --operator
+    student, a key given /op). Each answers as before (no-such-user, or bad-name where a ban or
+    mute of an absent name checks the name first), unkeyed: names.could_be_a_name. Decided by the
+    server thread's own CPU time against the same frames naming 64,000 ASCII letters, with a ban
+    and a mute held, so /unban and /unmute have some to look through."""
+    with running_server() as (server, endpoint):
+        teacher = local_host(server, "teacher")
+        teacher.send(ev.Moderate(action="ban", name="dan"))
+        teacher.expect(ev.Moderated, action="ban")
+        teacher.send(ev.Moderate(action="mute", name="eve"))
+        teacher.expect(ev.Moderated, action="mute")
+        answers = {"ban": ev.E_BAD_NAME, "mute": ev.E_BAD_NAME}
+
+        def server_cost(name: str) -> float:
+            before = server_cpu_seconds(server)
+            for action in ("kick", "op", "deop", "ban", "mute", "unmute", "unban", "admit"):
+                teacher.send(ev.Moderate(action=action, name=name))
+                teacher.expect(ev.Error, code=answers.get(action, ev.E_NO_SUCH_USER))
+            teacher.send(ev.Release(name=name))
+            teacher.expect(ev.Error, code=ev.E_BAD_NAME)
+            return server_cpu_seconds(server) - before
+
+        plain = server_cost("z" * 64_000)
+        folding = server_cost("\ufdfa" * 21_600)
+        assert folding < 0.05 + 20 * plain, f"9 commands naming U+FDFAs cost the server {folding * 1000:.0f} ms, ASCII ones {plain * 1000:.1f} ms"
+        teacher.send(ev.Moderate(action="unban", name="dan"))  # the real ones still answer
+        teacher.expect(ev.Moderated, action="unban", name="dan")
+        teacher.send(ev.Moderate(action="unmute", name="eve"))
+        teacher.expect(ev.Moderated, action="unmute", name="eve")
