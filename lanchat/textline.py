@@ -97,7 +97,7 @@ def opening_kind(first: bytes) -> str | None:
         return "frame"  # neither text nor telnet: a broken frame header, refused as one
     if len(first) >= 4:
         return "http" if looks_like_http(first[:4]) else "text"
-    return "text" if b"\n" in first else None
+    return "text" if b"\n" in first or b"\r\0" in first else None  # a line's end (LineEnds)
 
 
 class TextDoor:
@@ -216,6 +216,51 @@ def _text_view(stamp: Callable[[float], str] | None, today: Callable[[], float])
     return TextView(stamp or clock_stamp, today)
 
 
+class LineEnds:
+    """A person's bytes cut into whole lines (PROTOCOL.md, Text participants): a line ends at LF,
+    a CR before it dropped, or at CR NUL, telnet's carriage return alone (RFC 854's NVT: some
+    telnet clients send it for Enter); a CR by itself ends nothing, as its LF may come in the
+    next read. A line over MAX_LINE_BYTES is dropped up to its end (None in its place)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end
+        self._cr_last = False  # the last read ended in CR: a NUL first in the next ends the line
+
+    @property
+    def mid_line(self) -> bool:
+        """Some of a line has come, not its end (a close now is not a clean goodbye)."""
+        return bool(self._buffer) or self._skipping
+
+    def split(self, data: bytes) -> list[str | None]:
+        """The whole lines in ``data`` (with what came before), None where a line too long was dropped."""
+        if self._cr_last and data.startswith(b"\0"):
+            data = b"\n" + data[1:]  # CR NUL cut between two reads
+        self._cr_last = data.endswith(b"\r")
+        data = data.replace(b"\r\0", b"\r\n")  # the CR is dropped with the line's end, as before an LF
+        lines: list[str | None] = []
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if self._skipping:
+                if end >= 0:
+                    self._skipping = False
+            elif len(self._buffer) + len(piece) > MAX_LINE_BYTES:
+                self._buffer.clear()
+                self._skipping = end < 0
+                lines.append(None)
+            else:
+                self._buffer += piece
+                if end >= 0:
+                    raw = bytes(self._buffer).rstrip(b"\r")
+                    self._buffer.clear()
+                    lines.append(raw.decode("utf-8", "replace"))
+            if end < 0:
+                return lines
+            start = end + 1
+
+
 class TextConnection:
     """One text participant, seen from the server. Same calls as protocol.Connection(Role.SERVER),
     plus ``take_output()`` for what it answers by itself (prompts, /help, a line too long)."""
@@ -242,8 +287,7 @@ class TextConnection:
         self.slow_bytes = 0  # what the guard charges for frames read the slow way (protocol.Connection's): lines never are
         self.view = _text_view(stamp, today)  # what they read, worded as lanchat's screen words it
         self._room = room
-        self._buffer = bytearray()
-        self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end
+        self._lines = LineEnds()  # their bytes, cut into lines
         self._pending: list[object] = []
         self._held: deque[str] = deque()  # lines typed while the server checks the name
         self._asked_name = False  # a hello is out and unanswered
@@ -290,13 +334,13 @@ class TextConnection:
         if not data:
             if not self.peer_closed:
                 self.peer_closed = True
-                broken = self._reset or bool(self._buffer) or self._skipping
+                broken = self._reset or self._lines.mid_line
                 self._end = ConnectionClosed() if broken or self.state is State.CLOSED else ev.Bye()
                 self.state = State.CLOSED
             return
         if self.state is State.CLOSED:
             return
-        for line in self._split(self._strip_telnet(data)):
+        for line in self._lines.split(self._strip_telnet(data)):
             if line is None:
                 self._reply_here(f"that line is longer than {MAX_LINE_BYTES} bytes; it was not sent")
             else:
@@ -358,30 +402,6 @@ class TextConnection:
             else:  # state 4: IAC inside a subnegotiation
                 self._telnet = 0 if byte == SE else 3
         return bytes(kept)
-
-    def _split(self, data: bytes) -> list[str | None]:
-        """The whole lines in ``data`` (with what came before), None where a line too long was dropped."""
-        lines: list[str | None] = []
-        start = 0
-        while True:
-            end = data.find(b"\n", start)
-            piece = data[start:] if end < 0 else data[start:end]
-            if self._skipping:
-                if end >= 0:
-                    self._skipping = False
-            elif len(self._buffer) + len(piece) > MAX_LINE_BYTES:
-                self._buffer.clear()
-                self._skipping = end < 0
-                lines.append(None)
-            else:
-                self._buffer += piece
-                if end >= 0:
-                    raw = bytes(self._buffer).rstrip(b"\r")
-                    self._buffer.clear()
-                    lines.append(raw.decode("utf-8", "replace"))
-            if end < 0:
-                return lines
-            start = end + 1
 
     def _line(self, raw: str) -> None:
         line = "".join(ch for ch in raw if ch >= " " or ch == "\t").strip()

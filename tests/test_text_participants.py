@@ -31,7 +31,7 @@ from helpers import (
 from lanchat import events as ev
 from lanchat.history import HistoryStore
 from lanchat.identity import RoomPassword
-from lanchat.textline import MAX_LINE_BYTES
+from lanchat.textline import MAX_LINE_BYTES, LineEnds
 
 
 class TextPeer:
@@ -522,6 +522,37 @@ def test_telnet_negotiation_is_ignored():
         finally:
             ann.close()
             bob.close()
+
+
+def test_telnets_cr_nul_ends_the_name_and_each_line_as_enter_does():
+    """A telnet client in character mode sends Enter as CR NUL (RFC 854's carriage return
+    alone): the name 'a' sent so was never taken as a line, and the student sat at the name
+    question until the hello deadline. CR NUL ends a line as LF does, cut between two reads too
+    (LineEnds); a CR alone still ends nothing, as its LF may come in the next read."""
+    with running_server() as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        try:
+            ann.send(b"a\r\0")  # three bytes: too few to tell a person by length
+            ann.expect(r"-!- welcome, a! here: bob")
+            bob.expect(ev.Joined, name="a")
+            ann.send(b"hello bob\r\0")
+            bob.expect(ev.Message, sender="a", text="hello bob")
+            ann.send(b"first\r\0second\r\0")
+            bob.expect(ev.Message, sender="a", text="first")
+            bob.expect(ev.Message, sender="a", text="second")
+        finally:
+            ann.close()
+            bob.close()
+
+
+def test_a_line_ends_at_lf_or_cr_nul_even_cut_between_reads_and_never_at_a_cr_alone():
+    lines = LineEnds()
+    assert lines.split(b"cut\r") == [] and lines.mid_line  # its LF or NUL may come next
+    assert lines.split(b"\0next\r\n") == ["cut", "next"]
+    assert lines.split(b"crlf\r") == [] and lines.split(b"\nlf\n") == ["crlf", "lf"]
+    assert lines.split(b"a\r") == [] and lines.split(b"b\n") == ["a\rb"]  # a CR alone ends nothing
+    assert lines.split(b"nul\0inside\n") == ["nul\0inside"] and not lines.mid_line  # (a NUL not after a CR: kept, then dropped as a control)
 
 
 def test_lanchat_serve_asks_nc_for_a_name_when_enter_is_pressed():
