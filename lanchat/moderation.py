@@ -1334,7 +1334,7 @@ def _pass(room: Room, member: Member, reason: str, name: str | None) -> list[Act
     if holder is None:
         return room._error(member.cid, ev.E_BAD_MESSAGE, "nobody holds the turn")
     held_by = room.name_of(holder)
-    if name and ev.name_key(name) != ev.name_key(held_by or ""):
+    if name and (not could_be_a_name(name) or ev.name_key(name) != ev.name_key(held_by or "")):  # (unkeyed if no name's)
         # a teacher's "/pass s03" reads as "give s03 the turn": say what /pass does instead
         how = "/pass alone moves it on to the next in turn order; it cannot hand it to someone"
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]} does not hold the turn; it is {held_by}'s turn ({how})")

@@ -191,3 +191,31 @@ def test_an_operator_command_naming_no_one_who_could_be_costs_a_lookup_nothing()
         teacher.expect(ev.Moderated, action="unban", name="dan")
         teacher.send(ev.Moderate(action="unmute", name="eve"))
         teacher.expect(ev.Moderated, action="unmute", name="eve")
+
+
+def test_a_pass_naming_no_one_who_could_be_costs_the_turns_holder_nothing_more():
+    """/pass NAME checks that NAME holds the turn, so a teacher's '/pass s03' is not read as
+    'give s03 the turn'. The one holding the turn may /pass, no operator needed: a student
+    holding it who named 7,200 U+FDFA (each followed by two marks, no two pieces alike: nothing
+    repeats for names.text_key to fold once)
+    had the server key it, about 70 ms of its one loop a frame. Now answered unkeyed (names.
+    could_be_a_name) with the same bad-message ('... does not hold the turn'), at an ASCII
+    name's cost; server thread CPU time, as above."""
+    with running_server("turn") as (server, endpoint):
+        ann = RawClient(endpoint, "ann")  # first in: the turn is hers
+        bob = RawClient(endpoint, "bob")
+        ann.expect(ev.Joined, name="bob")
+        pairs = [chr(0x300 + at // 0x70) + chr(0x300 + at % 0x70) for at in range(7_200)]  # no two alike
+
+        def server_cost(name: str) -> float:
+            before = server_cpu_seconds(server)
+            for _ in range(5):
+                ann.send(ev.Moderate(action="pass", name=name))
+                ann.expect(ev.Error, code=ev.E_BAD_MESSAGE)
+            return server_cpu_seconds(server) - before
+
+        plain = server_cost("z" * 64_000)
+        folding = server_cost("".join("\ufdfa" + pair for pair in pairs))
+        assert folding < 0.05 + 20 * plain, f"5 /pass naming U+FDFAs cost the server {folding * 1000:.0f} ms, ASCII ones {plain * 1000:.1f} ms"
+        ann.send(ev.Moderate(action="pass", name="ann"))  # her own name still passes it
+        bob.expect(ev.Turn, holder="bob")
