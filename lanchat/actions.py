@@ -134,6 +134,13 @@ class KeepMode:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeepRestrict:
+    """What /restrict left turned off for students (restrict.py; empty: nothing), kept so that a restart holds it."""
+
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class KeepTopic:
     """The room's topic as /topic left it (None: cleared), kept so that a restart still has it."""
 
@@ -239,5 +246,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | KeepMode | KeepTopic | StoreOperator | DropOperator | Said | SayText | ShowOffers | KeepSeenKey
+    | NextFileId | KeepMode | KeepRestrict | KeepTopic | StoreOperator | DropOperator | Said | SayText | ShowOffers | KeepSeenKey
 )

@@ -513,6 +513,7 @@ class FileError(Event):
     id: str | None = _absent()
     ref: int | None = _absent()
     req: int | None = _absent()  # the req of the get it answers, when that get gave one
+    code: str | None = _absent()  # why, when a code says it: "restricted" (an operator's /restrict files)
 
 
 # Binary frames (PROTOCOL.md, Extensions: Binary file frames): the same pieces as ``chunk`` and
@@ -790,7 +791,10 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
 
 # What an operator may do; "bans" only asks for the list. The room checks who may (room.py and
 # moderation.py); here only the shape.
-MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass", "admit")
+MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass", "admit", "restrict", "unrestrict")
+# What /restrict may turn off for students (restrict.py; PROTOCOL.md, Moderation: restrict): direct
+# messages between two who are neither operators nor the host, and files offered by a non-operator
+RESTRICT_KINDS = ("dm", "files")
 MAX_MUTE_MINUTES = 7 * 24 * 60
 
 
@@ -805,6 +809,8 @@ class Moderate(Event):
     reason: str | None = _absent()
     minutes: int | None = _absent()  # mute: how long (absent: until /unmute or the server stops)
     mode: str | None = _absent()  # mode: "turn" or "duplex"
+    # restrict, unrestrict: which of RESTRICT_KINDS ("dm", "files"); restrict with none asks what is restricted now
+    kinds: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -822,6 +828,7 @@ class Moderated(Event):
     # mute: it replaced a mute of the same person still in force, which would have ended at
     # this wall-clock time, or 0 if it lasted until unmute (one mute per person, PROTOCOL.md)
     was_until: float | None = _absent()
+    kinds: tuple[str, ...] = field(default=(), metadata={"omit_default": True})  # restrict, unrestrict: the kinds it changed
     time: float
 
 
@@ -850,6 +857,7 @@ SERVER_EVENTS.update({cls.type: cls for cls in MOD_SERVER_EVENTS})
 
 E_NOT_OPERATOR = "not-operator"  # a moderation command from someone who is not an operator
 E_MUTED = "muted"  # say or whisper while muted
+E_RESTRICTED = "restricted"  # a whisper or file offer an operator's /restrict turned off for students
 E_KICKED = "kicked"  # you were removed by an operator (fatal)
 E_BANNED = "banned"  # you were banned, or are banned and tried to join (fatal)
 E_SLOW_DOWN = "slow-down"  # over the flood limit: this one was not delivered

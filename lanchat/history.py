@@ -1190,6 +1190,20 @@ class _RoomState(_Rows):
         with self._writing():
             self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
 
+    def restricted(self) -> tuple[str, ...]:
+        """What /restrict last left turned off for students (actions.KeepRestrict): none kept, or garbage, is nothing."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'restrict'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return ()
+        kept = str(row[0]).split(",") if row is not None else []
+        return tuple(kind for kind in ev.RESTRICT_KINDS if kind in kept)
+
+    def set_restricted(self, kinds: tuple[str, ...]) -> None:
+        """Keep what is restricted (actions.KeepRestrict), so a restart holds it: "dm,files", or "" for nothing."""
+        with self._writing():
+            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('restrict', ?)", (",".join(kinds),))
+
     def room_topic(self) -> ev.Topic | None:
         """The topic /topic last left (actions.KeepTopic), or None: none kept, or not as lanchat writes it."""
         try:

@@ -27,6 +27,7 @@ from .actions import (
     DropMutes,
     DropOperator,
     KeepMode,
+    KeepRestrict,
     KeepSeenKey,
     KeepTopic,
     NextFileId,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from .hub import Hub
 
 # What the history keeps besides messages, so that a restart has it (Keeping.change)
-STATE_CHANGES = (StoreBan, DropBans, StoreMute, DropMutes, Claim, StoreOperator, DropOperator, KeepTopic, KeepMode,
+STATE_CHANGES = (StoreBan, DropBans, StoreMute, DropMutes, Claim, StoreOperator, DropOperator, KeepTopic, KeepMode, KeepRestrict,
                  NextFileId, Record, KeepSeenKey)  # fmt: skip
 
 
@@ -71,6 +72,8 @@ def _store_write(action: Action) -> tuple[Callable[[HistoryStore], object], obje
         return (lambda store: store.set_room_topic(action.topic)), "topic"
     if isinstance(action, KeepMode):
         return (lambda store: store.set_room_mode(action.mode)), "mode"
+    if isinstance(action, KeepRestrict):
+        return (lambda store: store.set_restricted(action.kinds)), "restrict"
     if isinstance(action, NextFileId):
         return (lambda store: store.set_next_file_id(action.value)), "next file id"
     if isinstance(action, KeepSeenKey):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
+from . import restrict
 from .actions import KeepSeenKey
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, TokenBucket, group_matches
@@ -339,6 +340,7 @@ class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
     newcomer_names_forgotten = False  # a name's newcomer tries went (DEPARTED_USERS names): /admit NAME wants CODE
+    restricted: frozenset[str] = frozenset()  # what /restrict turned off for students (restrict.py), in this room
 
     def __init__(
         self,
@@ -643,6 +645,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     action = command.action
     if action not in ev.MOD_ACTIONS:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"unknown moderation action {action[:20]!r}")
+    if action in ("restrict", "unrestrict"):  # (restrict alone, what is off, is anyone's to ask)
+        return restrict.command(room, member, command)
     # The one holding the turn may give it up (PROTOCOL.md, Moderation: pass): a student with
     # nothing to say would otherwise hold up the whole class until the teacher noticed.
     own_turn = action == "pass" and room.mode == _room.TURN and room.turn_holder == member.cid

@@ -59,6 +59,7 @@ from .moderation import (
 )
 from .names import could_be_a_name, look_keys
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
+from .restrict import whisper_refusal as restricted_whisper
 from .wording import WHISPER_TO_ONESELF
 
 DUPLEX = "duplex"
@@ -472,7 +473,8 @@ class Room:
         return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, whisper.to)
+        to = whisper.to  # (muted, or /restrict dm between students: PROTOCOL.md, Moderation)
+        refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, to) or restricted_whisper(self, member, to)
         if refused:
             return refused
         target = self.find(whisper.to)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from . import restrict
 from .actions import Action, Broadcast, Keep, KeepTopic, LogRefusal, Send
 from .limits import Refusal
 from .moderation import (
@@ -92,13 +93,14 @@ def refused_for_host(room: Room, name: str, code: str, *, count: int = 1) -> lis
 
 
 def after_welcome(room: Room, cid: int) -> list[Action]:
-    """What a newcomer hears right after the welcome: the topic, and who is away."""
+    """What a newcomer hears right after the welcome: the topic, who is away, and what /restrict turned off."""
     actions: list[Action] = [Send(to=cid, event=room.topic)] if room.topic is not None else []
     # in join order, among everyone; but nobody away (the usual case) is known without a pass over them
     away = [m for m in room.members.values() if m.away_shown and m.cid != cid] if room.shown_away else []
     # stamped with when the others were told it, as a topic keeps the time it was set: stamped
     # with the join, every newcomer's screen said "ann is away" as of the moment it came in
-    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=m.away_shown_at)) for m in away]
+    actions += [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=m.away_shown_at)) for m in away]
+    return actions + restrict.joined(room, cid)  # what /restrict turned off, if anything
 
 
 def taken_back(member: Member, lost: Member | None, now: float) -> None:

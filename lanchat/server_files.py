@@ -43,6 +43,7 @@ from .files import (
 )
 from .moderation import LOCAL, muted_words
 from .protocol import encode
+from .restrict import offer_refusal
 from .room import REJOIN_SECONDS, Member, Room
 from .room_social import addresses_the_class
 
@@ -243,6 +244,8 @@ class _Uploads(_FilesPart):
         member = room.members.get(cid)
         if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
             return refuse(muted)
+        if (restricted := offer_refusal(room, cid)) is not None:  # /restrict files (PROTOCOL.md, Moderation: restrict)
+            return [Send(to=cid, event=ev.FileError(ref=offer_event.ref, message=restricted, code=ev.E_RESTRICTED))]
         if target is None and member is not None and not addresses_the_class(room, member):
             # its name is words for the whole class, as a /me or a topic is (PROTOCOL.md 7)
             return refuse(f"in a turn-based room you can offer a file to the room when it is your turn; {_ONE_PERSON}")

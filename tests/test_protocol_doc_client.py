@@ -1046,6 +1046,41 @@ def test_the_colour_bot_is_flagged_talks_in_whispers_and_a_once_server_ends_with
         server.stop()
 
 
+def test_restrict_turns_off_students_whispers_and_files_but_not_the_operators():
+    """Moderation: restrict. An operator's `moderate` `restrict` with `kinds`: everyone's `notice`
+    (code `restricted`); a whisper between students is refused with `restricted`, one to the
+    operator goes; a student's `offer` gets `file-error` with code `restricted`; a student's own
+    `restrict` is `not-operator`; a newcomer is told; `unrestrict` lifts it."""
+    server, port, _ = serve("--operator", "t18op")
+    op, ann, bob, cat = (DocClient(port) for _ in range(4))
+    try:
+        op.join("t18op", Ed25519PrivateKey.generate())
+        ann.join("t18ann")
+        bob.join("t18bob")
+        op.send(type="moderate", action="restrict", kinds=["dm", "files"])
+        for person in (op, ann, bob):
+            assert "turned off direct messages between students" in str(person.until("notice", code="restricted")[0]["message"])
+        ann.send(type="whisper", to="t18bob", text="42")
+        assert ann.until("error")[0]["code"] == "restricted"
+        ann.send(type="whisper", to="t18op", text="may I?")
+        assert op.until("direct")[0]["text"] == "may I?"
+        ann.send(type="offer", ref=5, name="a.txt", size=2)
+        refused = ann.until("file-error")[0]
+        assert (refused["ref"], refused["code"]) == (5, "restricted")
+        bob.send(type="moderate", action="unrestrict", kinds=["dm"])
+        assert bob.until("error")[0]["code"] == "not-operator"
+        before_replay = cat.join("t18cat")["replay"]  # after the welcome, with the topic and who is away
+        assert [f["code"] for f in before_replay if f["type"] == "notice"] == ["restricted"]  # type: ignore[union-attr]
+        op.send(type="moderate", action="unrestrict", kinds=["dm"])
+        bob.until("notice", code="restricted")
+        ann.send(type="whisper", to="t18bob", text="lunch?")
+        assert bob.until("direct")[0]["text"] == "lunch?"
+    finally:
+        for client in (op, ann, bob, cat):
+            client.close()
+        server.stop()
+
+
 def test_moderation_acts_and_refusals_as_the_document_lists_them():
     """Moderation: kick (fatal kicked, the act then left), ban and ban-list, unban by #ID, a
     mute replaced (was_until), op and deop (operators), and the refusals section 6 lists."""

@@ -1,0 +1,134 @@
+"""restrict.py: what an operator's /restrict turns off for students in a quiz. Never does I/O.
+
+``/restrict dm`` refuses a direct message between two people who are neither operators nor the
+host; ``/restrict files`` refuses a file offered by anyone but an operator or the host. A student
+can still ask the teacher: a whisper to or from an operator goes (docs/PROTOCOL.md, Moderation:
+restrict). The room keeps what is off in ``room.moderation.restricted`` (a frozenset of
+events.RESTRICT_KINDS); a change is told to everyone, kept in the history's settings
+(actions.KeepRestrict) so a restart holds it, and said to each newcomer after the welcome. The
+whisper and offer paths pay one set lookup for it (``"dm" in restricted``), the room's say none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .actions import Broadcast, KeepRestrict, Log, Record, Send
+from .names import could_be_a_name
+from .protocol import encode
+
+if TYPE_CHECKING:
+    from .room import Action, Member, Room
+
+DM = "dm"
+FILES = "files"
+# What each kind is, as the room reads it ("ann turned off direct messages between students")
+WORDS = {DM: "direct messages between students", FILES: "files from students"}
+
+
+def described(kinds: frozenset[str] | tuple[str, ...]) -> str:
+    """``kinds`` in words, in RESTRICT_KINDS order: "direct messages between students and files from students"."""
+    return " and ".join(WORDS[kind] for kind in ev.RESTRICT_KINDS if kind in kinds)
+
+
+def _ordered(kinds: frozenset[str] | set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(kind for kind in ev.RESTRICT_KINDS if kind in kinds)
+
+
+def command(room: Room, member: Member, asked: ev.Moderate) -> list[Action]:
+    """An operator's ``/restrict KIND...`` or ``/unrestrict KIND...`` -> the room's actions.
+    ``/restrict`` with no kind says what is off now, to anyone who asks (the room was told)."""
+    from .moderation import who_can
+
+    mod = room.moderation
+    if asked.action == "restrict" and not asked.kinds:
+        return [Send(to=member.cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room)))]
+    if not mod.is_operator(room, member):
+        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{asked.action}; {who_can(room)}")
+    unknown = [kind for kind in asked.kinds if kind not in ev.RESTRICT_KINDS]
+    if unknown or not asked.kinds:
+        what = f"{unknown[0][:20]!r} is not one of them; " if unknown else ""
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"/{asked.action} takes dm, files or both ({what}/restrict alone says what is off)")
+    wanted = set(asked.kinds)
+    before = mod.restricted
+    after = before | wanted if asked.action == "restrict" else before - wanted
+    changed = after ^ before
+    if not changed:
+        state = "off already" if asked.action == "restrict" else "not off"
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{described(frozenset(wanted))} {'is' if len(wanted) == 1 else 'are'} {state}")
+    mod.restricted = frozenset(after)
+    kinds = _ordered(changed)
+    act = ev.Moderated(action=asked.action, by=member.name, kinds=kinds, time=room.clock())
+    text = act_words(member.name, asked.action, kinds)
+    told = ev.Notice(code=ev.E_RESTRICTED, message=text)
+    # a notice, not only the moderated act: a client that knows no "restrict" still reads its words
+    return [KeepRestrict(kinds=_ordered(after)), Record(event=act), Broadcast(to=room._everyone, frame=encode(told)), Log(text=text)]
+
+
+def act_words(by: str, action: str, kinds: tuple[str, ...]) -> str:
+    """A change as the room reads it: "ann turned off direct messages between students (/unrestrict dm turns them back on)"."""
+    what = described(kinds)
+    typed = " ".join(kinds)
+    if action == "restrict":
+        return f"{by} turned off {what} (an operator's /unrestrict {typed} turns them back on)"
+    return f"{by} turned {what} back on"
+
+
+def now_off(room: Room) -> str:
+    """What is off now, as ``/restrict`` alone and a newcomer read it."""
+    off = room.moderation.restricted
+    if not off:
+        return "nothing is restricted in this room (an operator's /restrict dm or /restrict files turns those off for students)"
+    return f"in this room {described(off)} are off (an operator's /restrict); you can still /w an operator"
+
+
+def joined(room: Room, cid: int) -> list[Action]:
+    """What a newcomer is told after the welcome, when something is off (room_social.after_welcome)."""
+    if not room.moderation.restricted or cid in room.service_cids:
+        return []
+    return [Send(to=cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room)))]
+
+
+def _a_student(room: Room, member: Member) -> bool:
+    """Is ``member`` one whom /restrict holds: neither the host, an operator nor the server's own bot?"""
+    return member.cid not in room.service_cids and not room.moderation.is_operator(room, member)
+
+
+def whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
+    """A whisper from ``member`` to ``to`` while /restrict dm holds: refused between two students
+    (E_RESTRICTED); to or from an operator, the host or the bot it goes, and one to an operator
+    not here (by the key /op gave them) is kept for them as ever. A name nobody has is left to
+    the whisper's own no-such-user answer."""
+    if DM not in room.moderation.restricted or not _a_student(room, member):
+        return []
+    target = room.find(to)
+    if target is not None:
+        if target is member or not _a_student(room, target):
+            return []
+    elif could_be_a_name(to) and (absent := room.known.get(ev.name_key(to))) is not None:
+        from .moderation import key_id
+
+        owner = key_id(room.gate.owner_of(absent))
+        if owner is None or owner in room.moderation.operator_keys:
+            return []  # (no key: the whisper's own refusal says it cannot be kept)
+    else:
+        return []
+    return room._error(member.cid, ev.E_RESTRICTED, dm_refusal(room, member))
+
+
+def dm_refusal(room: Room, member: Member) -> str:
+    """The words of a refused direct message: what is off, who turned it off, whom it still reaches."""
+    names = [n for n in room.moderation.operator_names(room) if n != member.name]
+    whom = f"an operator: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "an operator (none is here now)"
+    return f"not sent: {WORDS[DM]} are off in this room (an operator's /restrict dm); you can still /w {whom}"
+
+
+def offer_refusal(room: Room, cid: int) -> str | None:
+    """Why ``cid`` may not offer a file now (/restrict files, and they are not an operator), or None."""
+    if FILES not in room.moderation.restricted:
+        return None
+    member = room.members.get(cid)
+    if member is None or not _a_student(room, member):
+        return None
+    return f"not sent: {WORDS[FILES]} are off in this room (an operator's /restrict files); operators and the host can still share files"
