@@ -1785,8 +1785,8 @@ def answered(loop: ClientLoop, event: object, lines: list[Line]) -> bool:
             line = loop.unconfirmed.refused()
             _tell_speech(loop, "held_back", line)
             return event.code == ev.E_NOT_YOUR_TURN and (loop.held.refused(line) or held_again(loop, line, lines))
-        if event.code == ev.E_NO_SUCH_USER:  # a whisper to nobody here, or a command naming nobody
-            loop.unconfirmed.no_such_user()
+        if event.code in (ev.E_NO_SUCH_USER, ev.E_RESTRICTED):  # a whisper to nobody here, or a command naming nobody
+            loop.unconfirmed.no_such_user()  # (restricted: a whisper /restrict dm refused, never sent again)
         elif event.code == ev.E_UNKNOWN_TYPE and (line := loop.unconfirmed.unknown_type()) is not None:
             lines.append(Line(kind="notice", time=time.time(), text=f"not sent: {typed_as(line)} (this room runs an older lanchat, without /me)"))
     elif isinstance(event, ev.HistoryEnd):

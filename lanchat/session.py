@@ -127,6 +127,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/mute", usage="/mute NAME [TIME] [WHY]", help="operators: NAME reads but cannot speak, for TIME (10 or 10m, 2h, 1h30m) or until /unmute NAME", also=("/unmute",)),
     Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)", also=("/deop",)),
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
+    Command(name="/restrict", usage="/restrict [dm] [files]", help="operators: turn off direct messages between students (dm; to or from an operator they still go) or files from students (files), as in an exam; /unrestrict dm|files turns them back on; /restrict alone: what is off", also=("/unrestrict",)),
     Command(name="/pass", usage="/pass [WHY]", help="turn mode: give up your turn; operators: move it on from someone who went quiet"),
 )
 

@@ -24,6 +24,9 @@ def parse_moderation(session: Session, action: str, rest: str) -> InputResult:
         return Outgoing(ev.Moderate(action=action)) if not rest else session._usage("/bans")
     if action == "pass":
         return _pass(session, rest)
+    if action in ("restrict", "unrestrict"):  # /restrict dm files (the server names the kinds it takes); alone: what is off
+        kinds = tuple(rest.replace(",", " ").lower().split())
+        return Outgoing(ev.Moderate(action=action, kinds=kinds)) if kinds or action == "restrict" else session._usage("/unrestrict dm|files")
     if action == "mode":
         if rest.lower() not in ("turn", "duplex"):  # "/mode" alone: which it is now, too
             now = {"turn": "turn-based", "duplex": "full-duplex"}.get(session.mode)

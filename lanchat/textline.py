@@ -62,7 +62,7 @@ FILE_COMMANDS = ("/send", "/files", "/get", "/cancel")
 LANCHAT_ONLY = (*FILE_COMMANDS, "/me", "/nick", "/away", "/back", "/topic", "/r", "/whois", "/address",
                 "/release", "/history", "/mood", "/y", "/n", "/say", "/unsend", "/ignore", "/unignore", "/joins",
                 "/projector", "/kick", "/ban", "/unban", "/bans", "/admit", "/mute", "/unmute", "/op", "/deop",
-                "/mode", "/clear", "/mouse", "/find", "/save")  # fmt: skip
+                "/mode", "/restrict", "/unrestrict", "/clear", "/mouse", "/find", "/save")  # fmt: skip
 
 # The last line before the room closes a text participant's connection: ncat notices the close
 # only when it next reads its input, so without it a student removed or at the end of the

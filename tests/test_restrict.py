@@ -6,8 +6,11 @@ serve --restrict` as a real process, an nc-style text socket and `lanchat connec
 
 from __future__ import annotations
 
+import os
+
 import pytest
-from helpers import RawClient, local_host, running_server
+from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_server, short_tmp_dir
+from test_text_participants import TextPeer
 
 from lanchat import events as ev
 
@@ -73,3 +76,68 @@ def test_students_cannot_offer_files_while_the_teacher_still_can():
         ann.expect(ev.Notice, code=ev.E_RESTRICTED)
         ann.send(ev.OfferFile(ref=4, name="notes.txt", size=10))
         ann.expect(ev.UploadReady, ref=4)
+
+
+def test_an_nc_student_is_refused_a_whisper_to_a_classmate():
+    with running_server() as (server, endpoint):
+        teach = local_host(server, "teach")
+        bob = RawClient(endpoint, "bob")
+        _restrict(teach, "restrict", "dm")
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"-!- welcome, ann!")
+            ann.expect(r"-!- in this room direct messages between students are off")  # told at join
+            ann.line("/w bob the answer is 42")
+            ann.expect(r"! not sent: direct messages between students are off in this room")
+            ann.line("/w teach help")
+            teach.expect(ev.Direct, sender="ann", text="help")
+            assert not [e for e in bob.drain() if isinstance(e, ev.Direct)]
+        finally:
+            ann.close()
+
+
+def test_the_refused_whisper_shows_as_not_sent_in_a_real_terminal():
+    with short_tmp_dir() as folder, running_server(unix_path=os.path.join(folder, "chat.sock")) as (server, endpoint):
+        teach = local_host(server, "teach")
+        bob = RawClient(endpoint, "bob")
+        _restrict(teach, "restrict", "dm")
+        ann = TermProc("connect", "--unix", str(endpoint.path), "--name", "ann", rows=24, cols=100)
+        try:
+            ann.expect(r"welcome, ann")
+            ann.expect(r"direct messages between students are off")  # told at join
+            ann.send("/w bob the answer is 42\r")
+            ann.expect(r"! not sent: direct messages between students are off in this room")
+            assert "-> bob" not in ann.text  # never shown as sent
+            ann.send("/w teach may I leave early?\r")
+            teach.expect(ev.Direct, sender="ann", text="may I leave early?")
+            assert not [e for e in bob.drain() if isinstance(e, ev.Direct)]
+        finally:
+            ann.stop()
+
+
+def test_the_teacher_types_restrict_and_unrestrict_in_the_hosts_own_chat():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        teach = Proc("serve", "--unix", path, "--name", "teach", "--plain", "--no-history", "--no-announce")
+        try:
+            teach.expect(r"join with")
+            ann = RawClient(Endpoint(path=path), "ann")
+            bob = RawClient(Endpoint(path=path), "bob")
+            teach.send("/restrict dm files\n")
+            teach.expect(r"-!- teach turned off direct messages between students and files from students")
+            ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+            ann.send(ev.Whisper(to="bob", text="psst"))
+            ann.expect(ev.Error, code=ev.E_RESTRICTED)
+            teach.send("/unrestrict\n")  # which kinds: said at once, nothing sent
+            teach.expect(r"usage: /unrestrict dm\|files")
+            teach.send("/unrestrict dm\n")
+            teach.expect(r"-!- teach turned direct messages between students back on")
+            teach.send("/restrict\n")
+            teach.expect(r"in this room files from students are off")
+            ann.send(ev.Whisper(to="bob", text="psst"))
+            bob.expect(ev.Direct, sender="ann", text="psst")
+            ann.close()
+            bob.close()
+        finally:
+            teach.stop()
