@@ -97,6 +97,37 @@ def test_an_nc_student_is_refused_a_whisper_to_a_classmate():
             ann.close()
 
 
+def test_serve_restrict_starts_the_room_so_and_the_history_keeps_it(tmp_path):
+    history = str(tmp_path / "room.db")
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        serve = Proc("serve", "--headless", "--unix", path, "--history", history, "--restrict", "dm,files")
+        try:
+            serve.expect(r"restricted \(--restrict\): direct messages between students and files from students are off")
+            serve.expect(r"join with")
+            ann = RawClient(Endpoint(path=path), "ann")
+            ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+            bob = RawClient(Endpoint(path=path), "bob")
+            ann.send(ev.Whisper(to="bob", text="psst"))
+            ann.expect(ev.Error, code=ev.E_RESTRICTED)
+            ann.send(ev.OfferFile(ref=1, name="a.txt", size=3))
+            ann.expect(ev.FileError, ref=1, code=ev.E_RESTRICTED)
+            ann.close()
+            bob.close()
+        finally:
+            serve.stop()
+        again = Proc("serve", "--headless", "--unix", path, "--history", history)  # no --restrict: kept
+        try:
+            again.expect(r"restricted \(kept from the last run\)")
+            again.expect(r"join with")
+            ann = RawClient(Endpoint(path=path), "ann")
+            RawClient(Endpoint(path=path), "bob")
+            ann.send(ev.Whisper(to="bob", text="psst"))
+            ann.expect(ev.Error, code=ev.E_RESTRICTED)
+        finally:
+            again.stop()
+
+
 def test_the_refused_whisper_shows_as_not_sent_in_a_real_terminal():
     with short_tmp_dir() as folder, running_server(unix_path=os.path.join(folder, "chat.sock")) as (server, endpoint):
         teach = local_host(server, "teach")

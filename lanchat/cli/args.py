@@ -344,6 +344,17 @@ def _name(text: str) -> str:
     return text
 
 
+def _restrict_kinds(text: str) -> tuple[str, ...]:
+    """serve --restrict dm,files: what students may not do from the start (restrict.py)."""
+    from ..events import RESTRICT_KINDS
+
+    kinds = [kind for kind in text.replace(",", " ").lower().split() if kind]
+    wrong = [kind for kind in kinds if kind not in RESTRICT_KINDS]
+    if wrong or not kinds:
+        raise argparse.ArgumentTypeError(f"{quoted(text)}: give dm, files or dm,files")
+    return tuple(kind for kind in RESTRICT_KINDS if kind in kinds)
+
+
 def _operator_name(text: str) -> str:
     """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex, the one
     rule), given on as typed (a tab or a no-break space made a space; SHA256: as printed; one
@@ -542,6 +553,12 @@ def build_parser() -> _Parser:
     )
     modes.add_argument("--turn", dest="mode", action="store_const", const="turn", help="the same as --mode turn")
     modes.add_argument("--duplex", dest="mode", action="store_const", const="duplex", help="the same as --mode duplex")
+    serve.add_argument(
+        "--restrict", type=_restrict_kinds, default=None, metavar="dm,files",
+        help="start with direct messages between students (dm), files from students (files) or both turned off, "
+        "as an operator's /restrict does (an exam); operators and the host still whisper and share. "
+        "Without it, a room restarted with its history keeps what /restrict left off",
+    )  # fmt: skip
     serve.add_argument(
         "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; not with --headless)"
     )

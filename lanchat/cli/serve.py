@@ -328,6 +328,7 @@ def _make_room(start: _Start, turn_timeout: float | None) -> tuple[Room, _Kept]:
         address_groups=_address_groups(),
         own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
+    room.moderation.restricted = frozenset(_restricted(args.restrict, store))  # what /restrict or --restrict turned off
     room.answers_pings = True  # a client asks, after a quiet spell, whether the room is there (PROTOCOL.md, Liveness)
     if args.max_per_address is not None:  # a class behind one NAT: each may own their name (gate.py)
         room.gate.names_per_address = max(room.gate.names_per_address, args.max_per_address)
@@ -414,7 +415,7 @@ def _start_lines(start: _Start, listener: socket.socket, room: Room, kept: _Kept
     )
     lifted = bans_serve_operator_lifts(room)
     banner += _kept_lines(kept.operators, room.topic) + _kept_moderation_lines(kept.bans, kept.mutes, kept.started, lifted)
-    banner += _history_lines(store, args)
+    banner += _restrict_lines(room, given=args.restrict is not None) + _history_lines(store, args)
     # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
     columns = terminal_columns()
     shown = "\n".join(fold_lines([terminal_safe(line) for line in banner], columns))
@@ -620,6 +621,21 @@ def _turn_timeout(args: argparse.Namespace) -> tuple[float | None, list[str]]:
         lines.append(f"  a turn nobody takes moves on after {HEADLESS_TURN_SECONDS:g} s: nobody here can /pass it "
                      "(--turn-timeout SECONDS to choose, --operator NAME|KEY for someone who can)")  # fmt: skip
     return HEADLESS_TURN_SECONDS, lines
+
+
+def _restricted(asked: tuple[str, ...] | None, store) -> tuple[str, ...]:  # noqa: ANN001
+    """What students may not do (restrict.py): --restrict if given (kept, so the next start holds
+    it too), else what /restrict left off when the room last ran with this history, else nothing."""
+    if asked is None:
+        return store.restricted() if store is not None else ()
+    if store is not None and store.writable:
+        import contextlib
+
+        from ..history import HistoryWriteError
+
+        with contextlib.suppress(HistoryWriteError):
+            store.set_restricted(asked)
+    return asked
 
 
 def _room_mode(asked: str | None, store) -> tuple[str, list[str]]:  # noqa: ANN001
@@ -954,6 +970,18 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     from ..stopsignals import start_thread
 
     return start_thread(run, "lanchat-addresses")  # (returned for tests)
+
+
+def _restrict_lines(room: Room, *, given: bool) -> list[str]:
+    """What students may not do from the start (--restrict, or kept from /restrict), and how to lift it."""
+    from ..restrict import described
+
+    off = room.moderation.restricted
+    if not off:
+        return []
+    why = "--restrict" if given else "kept from the last run"
+    typed = " ".join(kind for kind in ("dm", "files") if kind in off)
+    return [f"  restricted ({why}): {described(off)} are off; /unrestrict {typed} turns them back on"]
 
 
 def _kept_lines(operators: list[tuple[str, str]], topic) -> list[str]:  # noqa: ANN001 - an events.Topic or None
