@@ -1257,8 +1257,8 @@ class _RoomState(_Rows):
         with self._writing():
             self.db.execute(
                 "INSERT INTO acts (time, action, by_name, name, reason, minutes, mode) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode),
-            )
+                (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode or ",".join(act.kinds) or None),
+            )  # (a restrict's kinds in the mode column: "dm,files"; _act_from reads them back)
 
     def acts(self) -> list[ev.Moderated]:
         """Every moderation act kept, oldest first."""
@@ -1266,10 +1266,17 @@ class _RoomState(_Rows):
             rows = self._read("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id")
         except sqlite3.OperationalError:
             return []
-        return [
-            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6])
-            for r in self._usable(rows, rows_ok.act_ok)
-        ]
+        return [_act_from(r) for r in self._usable(rows, rows_ok.act_ok)]
+
+
+def _act_from(row: tuple) -> ev.Moderated:
+    """One row of the acts table (time, action, by_name, name, reason, minutes, mode) as the act;
+    a restrict's or unrestrict's kinds are kept in the mode column (keep_act)."""
+    time, action, by, name, reason, minutes, mode = row
+    if action in ("restrict", "unrestrict"):
+        kinds = tuple(kind for kind in ev.RESTRICT_KINDS if kind in str(mode or "").split(","))
+        return ev.Moderated(time=time, action=action, by=by, name=name, reason=reason, kinds=kinds)
+    return ev.Moderated(time=time, action=action, by=by, name=name, reason=reason, minutes=minutes, mode=mode)
 
 
 class _Reading(_Rows):

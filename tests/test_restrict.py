@@ -13,6 +13,7 @@ from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_ser
 from test_text_participants import TextPeer
 
 from lanchat import events as ev
+from lanchat.history import HistoryStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,6 +77,23 @@ def test_students_cannot_offer_files_while_the_teacher_still_can():
         ann.expect(ev.Notice, code=ev.E_RESTRICTED)
         ann.send(ev.OfferFile(ref=4, name="notes.txt", size=10))
         ann.expect(ev.UploadReady, ref=4)
+
+
+def test_the_history_keeps_what_is_off_and_the_act_with_its_kinds(tmp_path):
+    store = HistoryStore(tmp_path / "room.sqlite3")
+    try:
+        with running_server(history=store) as (server, endpoint):
+            teach = local_host(server, "teach")
+            ann = RawClient(endpoint, "ann")
+            _restrict(teach, "restrict", "files", "dm")
+            ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+            _restrict(teach, "unrestrict", "dm")
+            ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+        assert store.restricted() == ("files",)  # what a restart starts with (serve)
+        acts = [(a.action, a.by, a.kinds) for a in store.acts()]
+        assert acts == [("restrict", "teach", ("dm", "files")), ("unrestrict", "teach", ("dm",))]
+    finally:
+        store.close()
 
 
 def test_an_nc_student_is_refused_a_whisper_to_a_classmate():
