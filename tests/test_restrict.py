@@ -71,6 +71,13 @@ def test_students_cannot_offer_files_while_the_teacher_still_can():
         teach.expect(ev.UploadReady, ref=3)
         ann.send(ev.Whisper(to="teach", text="dm still on"))  # only files are off
         teach.expect(ev.Direct, sender="ann")
+        _restrict(teach, "restrict", "files")  # off already: said, nothing told to the room
+        assert "off already" in teach.expect(ev.Error, code=ev.E_BAD_MESSAGE).message  # type: ignore[attr-defined]
+        _restrict(teach, "restrict", "chat")  # not a kind
+        assert "takes dm, files or both" in teach.expect(ev.Error, code=ev.E_BAD_MESSAGE).message  # type: ignore[attr-defined]
+        _restrict(teach, "unrestrict")
+        teach.expect(ev.Error, code=ev.E_BAD_MESSAGE)
+        assert not [e for e in ann.drain() if isinstance(e, ev.Notice)]
         _restrict(teach, "restrict")  # alone: what is off now
         assert "files from students are off" in teach.expect(ev.Notice, code=ev.E_RESTRICTED).message  # type: ignore[attr-defined]
         _restrict(teach, "unrestrict", "files")
