@@ -43,7 +43,7 @@ def command(room: Room, member: Member, asked: ev.Moderate) -> list[Action]:
 
     mod = room.moderation
     if asked.action == "restrict" and not asked.kinds:
-        return [Send(to=member.cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room)))]
+        return [Send(to=member.cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room, member)))]
     if not mod.is_operator(room, member):
         return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{asked.action}; {who_can(room)}")
     unknown = [kind for kind in asked.kinds if kind not in ev.RESTRICT_KINDS]
@@ -75,19 +75,23 @@ def act_words(by: str, action: str, kinds: tuple[str, ...]) -> str:
     return f"{by} turned {what} back on"
 
 
-def now_off(room: Room) -> str:
-    """What is off now, as ``/restrict`` alone and a newcomer read it."""
+def now_off(room: Room, member: Member | None) -> str:
+    """What is off now, as ``/restrict`` alone and a newcomer read it: a student, whom they can
+    still reach; the host or an operator, how to turn it back on."""
     off = room.moderation.restricted
     if not off:
         return "nothing is restricted in this room (an operator's /restrict dm or /restrict files turns those off for students)"
-    return f"in this room {described(off)} are off (an operator's /restrict); you can still /w an operator"
+    said = f"in this room {described(off)} are off"
+    if member is not None and not _a_student(room, member):
+        return f"{said} for students (/unrestrict {' '.join(_ordered(off))} turns them back on)"
+    return f"{said} (an operator's /restrict)" + ("; you can still /w an operator" if DM in off else "")
 
 
 def joined(room: Room, cid: int) -> list[Action]:
     """What a newcomer is told after the welcome, when something is off (room_social.after_welcome)."""
     if not room.moderation.restricted or cid in room.service_cids:
         return []
-    return [Send(to=cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room)))]
+    return [Send(to=cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room, room.members.get(cid))))]
 
 
 def _a_student(room: Room, member: Member) -> bool:

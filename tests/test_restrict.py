@@ -48,7 +48,10 @@ def test_students_cannot_whisper_each_other_but_still_reach_the_teacher():
         cat.hello("cat")
         cat.expect(ev.Welcome)
         note = cat.expect(ev.Notice, code=ev.E_RESTRICTED)
-        assert "direct messages between students are off" in note.message  # type: ignore[attr-defined]
+        assert note.message.endswith("are off (an operator's /restrict); you can still /w an operator")  # type: ignore[attr-defined]
+        _restrict(teach, "restrict")  # the host asks: how to lift it, not whom to ask
+        assert teach.expect(ev.Notice, code=ev.E_RESTRICTED).message == (  # type: ignore[attr-defined]
+            "in this room direct messages between students are off for students (/unrestrict dm turns them back on)")
         _restrict(teach, "unrestrict", "dm")
         ann.expect(ev.Notice, code=ev.E_RESTRICTED, message="teach turned direct messages between students back on")
         ann.send(ev.Whisper(to="bob", text="lunch?"))
