@@ -7,6 +7,7 @@ serve --restrict` as a real process, an nc-style text socket and `lanchat connec
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_server, short_tmp_dir
@@ -14,6 +15,7 @@ from test_text_participants import TextPeer
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
+from lanchat.unconfirmed import SHOW_UNANSWERED_AFTER
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -168,6 +170,12 @@ def test_the_refused_whisper_shows_as_not_sent_in_a_real_terminal():
             ann.send("/w bob the answer is 42\r")
             ann.expect(r"! not sent: direct messages between students are off in this room")
             assert "-> bob" not in ann.text  # never shown as sent
+            # answered: the status line never says it is still on its way (unconfirmed.py shows a line
+            # unanswered for 2 s so); left waiting, it would also go again after a rejoin
+            deadline = time.monotonic() + SHOW_UNANSWERED_AFTER + 1.5
+            while time.monotonic() < deadline:
+                assert "sending 1 line" not in ann.text, ann.text
+                time.sleep(0.1)  # the wait itself, not synchronisation
             ann.send("/w teach may I leave early?\r")
             teach.expect(ev.Direct, sender="ann", text="may I leave early?")
             assert not [e for e in bob.drain() if isinstance(e, ev.Direct)]
