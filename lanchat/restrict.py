@@ -56,7 +56,7 @@ def command(room: Room, member: Member, asked: ev.Moderate) -> list[Action]:
     changed = after ^ before
     if not changed:
         state = "off already" if asked.action == "restrict" else "not off"
-        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{described(frozenset(wanted))} {'is' if len(wanted) == 1 else 'are'} {state}")
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{described(frozenset(wanted))} are {state}")
     mod.restricted = frozenset(after)
     kinds = _ordered(changed)
     act = ev.Moderated(action=asked.action, by=member.name, kinds=kinds, time=room.clock())

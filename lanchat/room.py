@@ -473,10 +473,9 @@ class Room:
         return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        to = whisper.to  # (muted, or /restrict dm between students: PROTOCOL.md, Moderation)
-        refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, to) or restricted_whisper(self, member, to)
-        if refused:
-            return refused
+        refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, whisper.to)
+        if refused or ("dm" in self.moderation.restricted and (refused := restricted_whisper(self, member, whisper.to))):
+            return refused  # (muted, or /restrict dm between students: PROTOCOL.md, Moderation)
         target = self.find(whisper.to)
         if target is member:  # (the room's rule for names: any case, any look-alike spelling)
             # no-such-user, a whisper's refusal: a client waiting for its answer takes it as one
