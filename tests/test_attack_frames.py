@@ -219,3 +219,29 @@ def test_a_pass_naming_no_one_who_could_be_costs_the_turns_holder_nothing_more()
         assert folding < 0.05 + 20 * plain, f"5 /pass naming U+FDFAs cost the server {folding * 1000:.0f} ms, ASCII ones {plain * 1000:.1f} ms"
         ann.send(ev.Moderate(action="pass", name="ann"))  # her own name still passes it
         bob.expect(ev.Turn, holder="bob")
+
+
+def test_a_file_offered_under_a_name_no_file_system_has_is_refused_before_it_costs_the_room():
+    """A file offered under a 64 KiB name (no file system takes a path of more than 4,096
+    characters) was made safe character by character on the server's one loop, 15 ms a frame,
+    ASCII or not, while the room waited. Such an offer is now refused first, saying why; a name
+    of 4,096 characters is still taken (made safe and shortened as ever). Decided by the server
+    thread's own CPU time against the same offers under a short name."""
+    with running_server() as (server, endpoint):
+        mallory = RawClient(endpoint, "mallory")
+
+        def server_cost(name: str) -> float:
+            before = server_cpu_seconds(server)
+            for ref in range(10):
+                mallory.send(ev.OfferFile(ref=ref, name=name, size=10**12))  # over the size cap: refused either way
+                mallory.expect(ev.FileError)
+            return server_cpu_seconds(server) - before
+
+        plain = server_cost("notes.txt")
+        huge = server_cost("n" * 64_000)
+        assert huge < 0.05 + 20 * plain, f"10 offers under a 64 KiB name cost the server {huge * 1000:.0f} ms, a short name's {plain * 1000:.1f} ms"
+        mallory.send(ev.OfferFile(ref=1, name="n" * 64_000 + ".txt", size=10))
+        refused = mallory.expect(ev.FileError)
+        assert refused.message == "refused: a file name has at most 4,096 characters (this one has 64,004)", refused
+        mallory.send(ev.OfferFile(ref=2, name="n" * 4092 + ".txt", size=10))  # the longest still taken
+        mallory.expect(ev.UploadReady, ref=2)
