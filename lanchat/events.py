@@ -200,6 +200,9 @@ class Welcome(Event):
     # Which of ``members`` are the server's own bots, not people (PROTOCOL.md, The colour bot).
     # Left out while none is here; an older client ignores it.
     bots: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
+    # Which of ``members`` are text participants, at nc or telnet (PROTOCOL.md, Text participants):
+    # they cannot fetch files. Left out while none is here; an older client ignores it.
+    text: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
     # This participant is muted (PROTOCOL.md, Moderation; a mute survives a restart): the minutes
     # left, 0 until unmuted. Left out when they are not, so every other welcome is as it was.
     muted: int | None = field(default=None, metadata={"omit_default": True})
@@ -250,6 +253,7 @@ class Joined(Event):
     name: str
     time: float
     bot: bool = _flag()  # the newcomer is one of the server's own bots (PROTOCOL.md, The colour bot)
+    text: bool = _flag()  # the newcomer is a text participant, at nc (PROTOCOL.md, Text participants)
     rejoined: bool = _flag()  # their session's own rejoin, back after the server noticed the drop (PROTOCOL.md, Rejoining)
 
 
@@ -290,6 +294,8 @@ class Roster(Event):
     muted_minutes: tuple[int, ...] = field(default=(), metadata={"omit_default": True})
     # Which of ``members`` are the server's own bots (PROTOCOL.md, The colour bot); left out while none is.
     bots: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
+    # Which of ``members`` are text participants, at nc (PROTOCOL.md, Text participants); left out while none is.
+    text: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
 
     def mute_notes(self) -> dict[str, str]:
         """name_key -> how /who marks a muted member: "muted for 8 more minutes", "muted until

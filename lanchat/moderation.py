@@ -1674,13 +1674,13 @@ def roster(room: Room) -> ev.Roster:
     the act that muted someone told the whole room for how long already."""
     mod = room.moderation
     if not mod.mutes:
-        return ev.Roster(members=room.names, bots=room.bot_names())
+        return ev.Roster(members=room.names, bots=room.bot_names(), text=room.text_names())
     now = room.clock()
     muted: list[str] = []
     minutes: list[int] = []
     # The room-full rule keeps the members' names inside one frame (PROTOCOL.md 5), not twice:
     # with hundreds of long names all muted, the muted ones are listed as far as they fit.
-    room_left = LISTING_BYTES - len(encode(ev.Roster(members=room.names, bots=room.bot_names())))
+    room_left = LISTING_BYTES - len(encode(ev.Roster(members=room.names, bots=room.bot_names(), text=room.text_names())))
     for member in room.members.values():
         mute = mod.mute_for(member, now, mod.identity_of(member))
         if mute is not None:
@@ -1689,7 +1689,7 @@ def roster(room: Room) -> ev.Roster:
                 break
             muted.append(member.name)
             minutes.append(0 if mute.until is None else _minutes(mute.until, now))
-    return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names())
+    return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names(), text=room.text_names())
 
 
 def welcome_muted(room: Room, member: Member) -> tuple[int | None, int | None]:

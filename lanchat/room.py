@@ -279,6 +279,7 @@ class Room:
         self.host_cid: int | None = None  # the person running `serve`, if not headless
         self.topic: ev.Topic | None = topic  # /topic: the room's topic, told to each newcomer
         self.service_cids: set[int] = set()  # bots: never fill the room, keep it alive (--once) or hold the turn
+        self.text_cids: set[int] = set()  # text participants (textline.TextDoor): welcome, joined and roster say who
         self.resume_tokens = resume_tokens  # session secrets, passed in (serve: resume_token); None: none
         # A member's flood allowance (burst, rate, tokens left) for their welcome; the hub's guard's (guard.py)
         self.flood_allowance: Callable[[int], tuple[int, float, int] | None] = lambda cid: None
@@ -319,6 +320,10 @@ class Room:
         """The server's own bots here (services: PROTOCOL.md, The colour bot), as welcome and
         roster flag them; the few service connections are looked at, not everyone."""
         return tuple(self.members[cid].name for cid in sorted(self.service_cids) if cid in self.members)
+
+    def text_names(self) -> tuple[str, ...]:
+        """The text participants here (at nc: PROTOCOL.md, Text participants), as welcome and roster flag them."""
+        return tuple(self.members[cid].name for cid in sorted(self.text_cids) if cid in self.members)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -85,7 +85,7 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         return banned
     if room_social.full(room, cid):  # --max-clients N: N people besides the host, who is told
         return room_social.full_refusal(room, cid, name)
-    if not roster_fits(room, name):
+    if not roster_fits(room, name, text=cid in room.text_cids):
         return room._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
     resume = room.resume_tokens() if room.resume_tokens and cid not in room.service_cids else None  # bots never rejoin
     member = _room.Member(cid=cid, name=name, key=key, address=room.moderation.address_of(cid), resume=resume, first_release=admit.first_release)
@@ -121,7 +121,7 @@ def join(room: Room, cid: int, admit: Admit) -> list[Action]:
         actions.append(ShowOffers(to=cid, resumed=resumed))
         room_social.taken_back(member, room.lost_sessions.member(resumed), room.clock())
     if others:
-        joined = ev.Joined(name=member.name, time=room.clock(), bot=cid in room.service_cids,
+        joined = ev.Joined(name=member.name, time=room.clock(), bot=cid in room.service_cids, text=cid in room.text_cids,
                            rejoined=cid not in room.service_cids and resumed is not None)  # its lost session back: "reconnected"
         actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
         if turn_changed:
@@ -153,11 +153,11 @@ def welcome_of(room: Room, member: Member, host_name: str | None) -> ev.Welcome:
         name=member.name, mode=room.mode, members=room.names, turn=room.turn_name, host=host_name, once=room.once,
         keeps_history=room.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
         flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
-        bots=room.bot_names(), muted=muted, muted_seconds=muted_seconds, ping=room.answers_pings,
+        bots=room.bot_names(), text=room.text_names(), muted=muted, muted_seconds=muted_seconds, ping=room.answers_pings,
     )
 
 
-def roster_fits(room: Room, newcomer: str) -> bool:
+def roster_fits(room: Room, newcomer: str, *, text: bool = False) -> bool:
     """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
     otherwise encoding it would fail inside the server loop and end the chat for all.
     Checking at each join is enough: the roster only grows by joins."""
@@ -170,6 +170,7 @@ def roster_fits(room: Room, newcomer: str) -> bool:
         once=room.once, keeps_history=room.history, resume="r" * 24,  # as long as the real one
         flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
         bots=(*room.bot_names(), newcomer),  # as if the newcomer were a bot too
+        text=(*room.text_names(), *((newcomer,) if text else ())),  # ``text``: the newcomer is at nc
         muted=-ev.MAX_WIRE_INT, muted_seconds=-ev.MAX_WIRE_INT, ping=True,
     )
     try:
@@ -193,6 +194,7 @@ def leave(room: Room, cid: int, reason: str, *, rejoined: bool = False) -> list[
     room.gate.forget(cid)
     room.shown_away.discard(cid)
     room.first_releases.discard(cid)
+    room.text_cids.discard(cid)
     if member is None:
         return []
     del room._by_key[ev.name_key(member.name)]

@@ -148,6 +148,7 @@ class TextDoor:
             prompted=lambda: self.asked(cid, PASSWORD_ASKED),  # time to type it
         )
         peer.proto = text  # type: ignore[assignment]
+        self.hub.room.text_cids.add(cid)  # welcome, joined and roster say so (PROTOCOL.md, Text participants)
         outbox.speak_text(cid, text.render_frames)
         outbox.queue_text(cid, text.greeting())
         self.asked(cid, NAME_ASKED)
