@@ -341,6 +341,7 @@ class Session:
     # has it and who not yet. Bounded: FETCHED_FILES_KEPT files, FETCHED_NAMES_KEPT names each
     fetched_by: dict[str, dict[str, str]] = field(default_factory=dict)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
+    at_nc: set[str] = field(default_factory=set)  # name keys of the text participants, at nc (welcome, joined, roster)
     moved: set[str] = field(default_factory=set)  # name keys that left as "moved": their joined is not news
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status
     # line; None: not muted. From the welcome's ``muted`` and the mute and unmute acts naming us.
@@ -655,6 +656,7 @@ class Rejoining:
         session.mode = event.mode
         session.host = event.host
         session.bots = {ev.name_key(n) for n in event.bots}
+        session.at_nc = {ev.name_key(n) for n in event.text}
         told, exact = session._welcome_mute_end(event)
         session.muted_until = told if exact else kept_mute_end(session.muted_until, told, session._now())
         # What the room told us before is the old room's: a restarted server has no topic, nobody

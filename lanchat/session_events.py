@@ -59,6 +59,7 @@ def _welcome(session: Session, event: ev.Welcome) -> list[Line]:
     session.host = event.host
     session.once = event.once
     session.bots = {ev.name_key(n) for n in event.bots}
+    session.at_nc = {ev.name_key(n) for n in event.text}
     session.muted_until = session._welcome_mute_end(event)[0]
     others = [m for m in session.members if m != session.name]
     here = here_words(others) if others else "nobody else yet"
@@ -182,6 +183,8 @@ def _joined(session: Session, event: ev.Joined) -> list[Line]:
     session.members.add(event.name)
     if event.bot:
         session.bots.add(ev.name_key(event.name))
+    if event.text:
+        session.at_nc.add(ev.name_key(event.name))
     if not session.show_joins or _moved_back(session.moved, event.name):
         return []  # (moved: the left just before said it in one line)
     count = len(session.members)
@@ -203,6 +206,7 @@ def _left(session: Session, event: ev.Left) -> list[Line]:
     session.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
     session.typing.pop(event.name, None)  # nor typing: the status line said so for seconds after they left
     session.bots.discard(ev.name_key(event.name))
+    session.at_nc.discard(ev.name_key(event.name))
     session.operators.discard(event.name)
     if ev.name_key(event.name) == ev.name_key(BOT_NAME):
         session.bot_exchange = False
@@ -227,6 +231,7 @@ def _left(session: Session, event: ev.Left) -> list[Line]:
 def _roster(session: Session, event: ev.Roster) -> list[Line]:
     session.members = Members(event.members)
     session.bots = {ev.name_key(n) for n in event.bots}
+    session.at_nc = {ev.name_key(n) for n in event.text}
     muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
     who = f"here ({len(session.members)}): {', '.join(_marked(session, m, muted) for m in session.members)}"
     return [replace(session._notice(who), composed=True), *_still_fetching(session)]
@@ -254,7 +259,7 @@ def _marked(session: Session, name: str, muted: dict[str, str]) -> str:
     key = ev.name_key(name)
     host = session.host is not None and key == ev.name_key(session.host)
     turn = session.mode == "turn" and session.turn is not None and key == ev.name_key(session.turn)
-    return name + member_marks(host=host, op=not host and session.is_operator(name), you=key == ev.name_key(session.name), turn=turn,
+    return name + member_marks(host=host, op=not host and session.is_operator(name), nc=key in session.at_nc, you=key == ev.name_key(session.name), turn=turn,
                                away=session.away.get(key, ""), muted=muted.get(key, ""))  # fmt: skip
 
 
@@ -456,14 +461,30 @@ def who_has_it(session: Session, offered: ev.Offered) -> list[Line]:
     if not offered.listing or offered.fetched is None or offered.to:
         return []
     me, kept = ev.name_key(session.name), session.fetched_by.get(offered.id, {})
-    here = [name for name in session.members if ev.name_key(name) != me and ev.name_key(name) not in session.bots]
+    others = [name for name in session.members if ev.name_key(name) != me and ev.name_key(name) not in session.bots]
+    at_nc = [name for name in others if ev.name_key(name) in session.at_nc]  # never "not yet": they cannot fetch
+    here = [name for name in others if ev.name_key(name) not in session.at_nc]
     if not here:
-        return []
+        return [replace(session._notice(at_nc_words(at_nc)), composed=True, private=at_nc_words(at_nc, hide=True))] if at_nc else []
     if len(kept) != offered.fetched:  # told of more than were kept (or a server that counts otherwise): no guess
         return [session._notice(f"    who of the {len(here)} here has it is not known: this client did not keep every name")]
     missing = [name for name in here if ev.name_key(name) not in kept]
     text, counts = who_has_it_words(here, missing)
+    if at_nc:
+        text, counts = f"{text}; {at_nc_words(at_nc).lstrip()}", f"{counts}; {at_nc_words(at_nc, hide=True).lstrip()}"
     return [replace(session._notice(text), composed=True, private=counts)]
+
+
+def at_nc_words(at_nc: list[str], *, hide: bool = False) -> str:
+    """Who here is at nc, said apart under a file of ours (who_has_it): they see no offers and
+    cannot /get, so they are never "not yet". ``hide``: the projector's words, counted, not named."""
+    if hide:
+        return f"    {len(at_nc)} at nc cannot fetch files"
+    shown = at_nc[:NOT_YET_NAMED]
+    rest = len(at_nc) - len(shown)
+    names = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 and not rest else ", ".join(shown)
+    names += f" and {rest} other" + ("s" if rest > 1 else "") if rest else ""
+    return f"    {names} {'is' if len(at_nc) == 1 else 'are'} at nc and cannot fetch files"
 
 
 def who_has_it_words(here: list[str], missing: list[str]) -> tuple[str, str]:

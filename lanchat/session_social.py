@@ -132,6 +132,8 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
         session.away[ev.name_key(event.new)] = session.away.pop(old)
     if old in session.bots:
         session.bots = (session.bots - {old}) | {ev.name_key(event.new)}
+    if old in session.at_nc:  # (the room refuses /nick at nc; another server might not)
+        session.at_nc = (session.at_nc - {old}) | {ev.name_key(event.new)}
     session.typing.pop(event.old, None)
     for file_id, fetched in session.fetched_by.items():  # who fetched our file still has it, by the new name (/files' "not yet")
         if old in fetched:

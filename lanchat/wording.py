@@ -120,13 +120,15 @@ def closest_command(word: str, commands: Iterable[str]) -> str | None:
     return by_bare[found[0]] if found else None
 
 
-def member_marks(*, host: bool = False, op: bool = False, you: bool = False, turn: bool = False, away: str = "", muted: str = "") -> str:
+def member_marks(*, host: bool = False, op: bool = False, nc: bool = False, you: bool = False, turn: bool = False, away: str = "",
+                 muted: str = "") -> str:
     """What the room says of one member after the name, in one bracket, the same words in the same
     order in the roster pane (ui/render.py), /who's answer (session_events.py) and a person's at nc
     (textview.py): " (host, you, turn, away: lunch, muted for 8 more minutes)", or "" for none.
+    ``nc``: a text participant (welcome, joined and roster say who), who sees no offers and cannot /get.
     /who read "teach (host) (turn)" where the roster read "teach (host, you)". ``away`` is the
     reason ("away": /away alone, said as "away"); ``muted``, how long (Roster.mute_notes)."""
-    marks = ("host" if host else "op" if op else "", "you" if you else "", "turn" if turn else "",
+    marks = ("host" if host else "op" if op else "", "nc" if nc else "", "you" if you else "", "turn" if turn else "",
              ("away" if away == "away" else f"away: {away}") if away else "", muted)  # fmt: skip
     said = ", ".join(mark for mark in marks if mark)
     return f" ({said})" if said else ""

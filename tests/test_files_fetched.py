@@ -286,6 +286,23 @@ def test_files_tells_the_offerer_who_here_has_her_file_and_who_not_yet():
     assert _listed(session, "1", 99)[1].text == "    who of the 4 here has it is not known: this client did not keep every name"
 
 
+def test_files_says_those_at_nc_apart_never_as_not_yet_and_the_projector_counts_them():
+    """Students at nc can never fetch a file, and the teacher's /files named them "not yet" for
+    ever. The welcome's, joined's and roster's ``text`` say who they are: /files says them apart,
+    alone too, and the projector counts them without names."""
+    session = Session(name="ann")
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "bob", "dan"), text=("dan",)))
+    session.on_event(ev.Fetched(id="1", name="week3.pdf", by="bob", count=1))
+    here = _listed(session, "1", 1)[1]
+    assert (here.text, here.private) == ("    bob has it; dan is at nc and cannot fetch files", "    the one here has it; 1 at nc cannot fetch files")
+    session.on_event(ev.Left(name="bob", reason="quit", time=2.0))
+    session.on_event(ev.Joined(name="eve", time=3.0, text=True))
+    alone = _listed(session, "1", 1)[1]
+    assert (alone.text, alone.private) == ("    dan and eve are at nc and cannot fetch files", "    2 at nc cannot fetch files")
+    session.on_event(ev.Roster(members=("ann", "dan", "eve")))  # a roster from a server that does not flag them
+    assert _listed(session, "1", 1)[1].text == "    0 of the 2 here have it; not yet: dan, eve"
+
+
 def test_files_names_nobody_from_an_earlier_file_of_that_number_nor_escapes():
     """A server restarted without history numbers files from 1 again: who fetched the old #1
     does not have the new one. And names from a server that is not lanchat print as visible

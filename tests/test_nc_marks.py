@@ -6,11 +6,13 @@ plain socket typing lines, as nc does."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
 
-from helpers import DEFAULT_TIMEOUT, RawClient, local_host, running_server
+import pytest
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, TermProc, local_host, running_server, start_server
 
 from lanchat import events as ev
 
@@ -87,3 +89,46 @@ def ev_bytes(event: object) -> bytes:
     from lanchat.protocol import encode
 
     return encode(event)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(120)
+def test_the_teachers_files_and_who_say_who_is_at_nc_not_that_they_have_not_fetched_yet(tmp_path):
+    """The teacher (the full screen in a real pty) shares slides; bob fetches them, eve (there
+    before the teacher came: the welcome) and dan (after: joined) are at nc. /files read "1 of
+    the 3 here has it; not yet: eve, dan" for ever; now it reads that bob has it and that eve and
+    dan are at nc and cannot fetch files. /who and the roster pane mark them "(nc)"."""
+    slides = tmp_path / "slides.pdf"
+    slides.write_bytes(os.urandom(20_000))
+    server, port = start_server("--headless", "--no-history", "--no-announce", "--files-dir", str(tmp_path / "server-files"))
+    started: list[Proc | TermProc] = [server]
+    typing: list[AtNc] = []
+    try:
+        assert port is not None
+        typing.append(AtNc("127.0.0.1", port, "eve"))
+        (tmp_path / "ann").mkdir()
+        (tmp_path / "bob").mkdir()
+        ann = TermProc("connect", "127.0.0.1", str(port), "--name", "ann", "--downloads", str(tmp_path / "ann"), "--no-typing", rows=30, cols=110)
+        started.append(ann)
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(tmp_path / "bob"), "--no-typing")
+        started.append(bob)
+        bob.expect(r"welcome, bob")
+        typing.append(AtNc("127.0.0.1", port, "dan"))
+        ann.wait_screen(lambda rows: any(re.search(r"│ ?dan \(nc\)\s*$", row) for row in rows), what="dan (nc) in the roster pane")
+        ann.send(f'/send "{slides}"\r')
+        ann.expect(r"your file slides\.pdf .* is on offer to the room as #1")
+        bob.expect(r"ann offers slides\.pdf .*/get 1")
+        bob.send("/get 1")
+        bob.expect(r"saved .*slides.* \(.*SHA-256 checked\)")
+        ann.expect(r"fetched by bob")
+        ann.send("/files\r")
+        ann.expect(r"#1 slides\.pdf .* from you, fetched by 1")
+        ann.expect(r"bob has it; eve and dan are at nc and cannot fetch files")
+        assert "not yet" not in ann.text, ann.text
+        ann.send("/who\r")
+        ann.expect(r"here \(4\): eve \(nc\), ann \(you\), bob, dan \(nc\)")
+    finally:
+        for person in typing:
+            person.close()
+        for proc in reversed(started):
+            proc.stop()

@@ -716,7 +716,8 @@ def _roster_marks(session: Session, member: str) -> str:
     key = name_key(member)
     host = session.host is not None and name_key(session.host) == key
     away = "away" if key in getattr(session, "away", {}) else ""
-    return member_marks(host=host, op=not host and member in session.operators, you=key == name_key(session.name), away=away)
+    return member_marks(host=host, op=not host and member in session.operators, nc=key in getattr(session, "at_nc", ()),
+                        you=key == name_key(session.name), away=away)
 
 
 def _roster_row(turn: list[Cell], name: list[Cell], marks: str, width: int) -> list[Cell]:
