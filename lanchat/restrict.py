@@ -88,8 +88,9 @@ def now_off(room: Room, member: Member | None) -> str:
 
 
 def joined(room: Room, cid: int) -> list[Action]:
-    """What a newcomer is told after the welcome, when something is off (room_social.after_welcome)."""
-    if not room.moderation.restricted or cid in room.service_cids:
+    """What a newcomer is told after the welcome, when something is off (room_social.after_welcome).
+    Not the host: serve's start lines, just above on the same screen, say it and how to lift it."""
+    if not room.moderation.restricted or cid in room.service_cids or cid == room.host_cid:
         return []
     return [Send(to=cid, event=ev.Notice(code=ev.E_RESTRICTED, message=now_off(room, room.members.get(cid))))]
 

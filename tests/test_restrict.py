@@ -10,7 +10,7 @@ import os
 import time
 
 import pytest
-from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_server, short_tmp_dir
+from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_server, short_tmp_dir, unfolded
 from test_text_participants import TextPeer
 
 from lanchat import events as ev
@@ -206,5 +206,22 @@ def test_the_teacher_types_restrict_and_unrestrict_in_the_hosts_own_chat():
             bob.expect(ev.Direct, sender="ann", text="psst")
             ann.close()
             bob.close()
+        finally:
+            teach.stop()
+
+
+def test_the_host_at_the_projector_reads_what_is_off_once():
+    """`serve --restrict dm,files` on the full screen at 80x24: the start lines say what is off and
+    how to lift it; the room's newcomer notice, said to the host too, read the same thing again."""
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        teach = TermProc("serve", "--unix", path, "--name", "teach", "--no-history", "--no-announce", "--restrict", "dm,files")
+        try:
+            teach.expect(r"join with")
+            teach.expect_unfolded(r"restricted\(--restrict\):")
+            ann = RawClient(Endpoint(path=path), "ann")  # joined after the host's welcome and what follows it
+            teach.expect(r"ann joined")
+            assert unfolded(teach.text).count("turnsthembackon") == 1, teach.text
+            ann.close()
         finally:
             teach.stop()
