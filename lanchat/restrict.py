@@ -84,7 +84,7 @@ def now_off(room: Room, member: Member | None) -> str:
     said = f"in this room {described(off)} are off"
     if member is not None and not _a_student(room, member):
         return f"{said} for students (/unrestrict {' '.join(_ordered(off))} turns them back on)"
-    return f"{said} (an operator's /restrict)" + ("; you can still /w an operator" if DM in off else "")
+    return f"{said} (an operator's /restrict)" + (f"; you can still /w {_whom(room, member)}" if DM in off else "")
 
 
 def joined(room: Room, cid: int) -> list[Action]:
@@ -124,9 +124,13 @@ def whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
 
 def dm_refusal(room: Room, member: Member) -> str:
     """The words of a refused direct message: what is off, who turned it off, whom it still reaches."""
-    names = [n for n in room.moderation.operator_names(room) if n != member.name]
-    whom = f"an operator: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "an operator (none is here now)"
-    return f"not sent: {WORDS[DM]} are off in this room (an operator's /restrict dm); you can still /w {whom}"
+    return f"not sent: {WORDS[DM]} are off in this room (an operator's /restrict dm); you can still /w {_whom(room, member)}"
+
+
+def _whom(room: Room, member: Member | None) -> str:
+    """Whom a student can still /w while dm is off: "an operator: teach", or that none is here."""
+    names = [n for n in room.moderation.operator_names(room) if member is None or n != member.name]
+    return f"an operator: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "an operator (none is here now)"
 
 
 def offer_refusal(room: Room, cid: int) -> str | None:

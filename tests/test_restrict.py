@@ -50,7 +50,8 @@ def test_students_cannot_whisper_each_other_but_still_reach_the_teacher():
         cat.hello("cat")
         cat.expect(ev.Welcome)
         note = cat.expect(ev.Notice, code=ev.E_RESTRICTED)
-        assert note.message.endswith("are off (an operator's /restrict); you can still /w an operator")  # type: ignore[attr-defined]
+        # whom: the newcomer does not yet know who the teacher is (the refusal names them too)
+        assert note.message.endswith("are off (an operator's /restrict); you can still /w an operator: teach")  # type: ignore[attr-defined]
         _restrict(teach, "restrict")  # the host asks: how to lift it, not whom to ask
         assert teach.expect(ev.Notice, code=ev.E_RESTRICTED).message == (  # type: ignore[attr-defined]
             "in this room direct messages between students are off for students (/unrestrict dm turns them back on)")
@@ -136,7 +137,8 @@ def test_serve_restrict_starts_the_room_so_and_the_history_keeps_it(tmp_path):
             serve.expect(r"restricted \(--restrict\): direct messages between students and files from students are off")
             serve.expect(r"join with")
             ann = RawClient(Endpoint(path=path), "ann")
-            ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+            told = ann.expect(ev.Notice, code=ev.E_RESTRICTED)
+            assert told.message.endswith("you can still /w an operator (none is here now)")  # type: ignore[attr-defined]
             bob = RawClient(Endpoint(path=path), "bob")
             ann.send(ev.Whisper(to="bob", text="psst"))
             ann.expect(ev.Error, code=ev.E_RESTRICTED)
