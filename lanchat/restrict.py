@@ -140,4 +140,5 @@ def offer_refusal(room: Room, cid: int) -> str | None:
     member = room.members.get(cid)
     if member is None or not _a_student(room, member):
         return None
-    return f"not sent: {WORDS[FILES]} are off in this room (an operator's /restrict files); operators and the host can still share files"
+    who = "operators and the host" if room.host_cid is not None else "operators"  # (a headless room has no host)
+    return f"not sent: {WORDS[FILES]} are off in this room (an operator's /restrict files); {who} can still share files"
