@@ -133,12 +133,26 @@ def _whom(room: Room, member: Member | None) -> str:
     return f"an operator: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "an operator (none is here now)"
 
 
-def offer_refusal(room: Room, cid: int) -> str | None:
-    """Why ``cid`` may not offer a file now (/restrict files, and they are not an operator), or None."""
+def offer_refusal(room: Room, cid: int, *, to_one: bool = False) -> str | None:
+    """Why ``cid`` may not offer a file now (/restrict files, and they are not an operator), or None.
+    ``to_one``: offered to one person, which an exam's rule refuses too (said, as a whisper to the teacher goes)."""
     if FILES not in room.moderation.restricted:
         return None
     member = room.members.get(cid)
     if member is None or not _a_student(room, member):
         return None
     who = "operators and the host" if room.host_cid is not None else "operators"  # (a headless room has no host)
-    return f"not sent: {WORDS[FILES]} are off in this room (an operator's /restrict files); {who} can still share files"
+    to_whom = ", to one person too" if to_one else ""
+    return f"not sent: {WORDS[FILES]} are off in this room{to_whom} (an operator's /restrict files); {who} can still share files"
+
+
+def get_refusal(room: Room, cid: int, owner: int, owner_name: str, file_id: str) -> str | None:
+    """Why ``cid`` may not /get file ``file_id`` now: /restrict files holds, and both they and its
+    sender (``owner``) are students. A file a student offered before the /restrict stayed on offer,
+    and a classmate could still fetch it in the exam; an operator still fetches what was handed in."""
+    if FILES not in room.moderation.restricted or cid == owner:
+        return None
+    getter, sender = room.members.get(cid), room.members.get(owner)
+    if getter is None or sender is None or not _a_student(room, getter) or not _a_student(room, sender):
+        return None
+    return f"#{file_id} is from {owner_name}, and {WORDS[FILES]} are off in this room (an operator's /restrict files)"

@@ -44,7 +44,7 @@ from .files import (
 )
 from .moderation import LOCAL, muted_words
 from .protocol import encode
-from .restrict import offer_refusal
+from .restrict import get_refusal, offer_refusal
 from .room import REJOIN_SECONDS, Member, Room
 from .room_social import addresses_the_class
 
@@ -221,7 +221,7 @@ def _refused_first(room: Room, cid: int, offer_event: ev.OfferFile) -> tuple[ev.
         return refused(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
     if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
         return refused(muted)
-    if (restricted := offer_refusal(room, cid)) is not None:  # /restrict files (PROTOCOL.md, Moderation: restrict)
+    if (restricted := offer_refusal(room, cid, to_one=offer_event.to is not None)) is not None:  # /restrict files (PROTOCOL.md, Moderation: restrict)
         return refused(restricted, ev.E_RESTRICTED)
     return None, target
 
@@ -483,6 +483,13 @@ class _Downloads(_FilesPart):
         started = self._start_next(cid)
         return [Send(to=cid, event=started)] if started is not None else []
 
+    def _restricted_get(self, room: Room, cid: int, get: ev.GetFile) -> list[Action]:
+        """A student's /get of a classmate's file while /restrict files holds: refused (restrict.get_refusal)."""
+        if "files" not in room.moderation.restricted or (offer := self.book.find(get.id.strip().lstrip("#"), cid)) is None:
+            return []
+        why = get_refusal(room, cid, offer.owner, offer.owner_name, offer.file_id)
+        return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=why, req=get.req, code=ev.E_RESTRICTED))] if why else []
+
     def _start_next(self, cid: int) -> ev.Event | None:
         """Open the next download ``cid`` asked for: its ``file-start`` (or a ``file-error``
         if it went meanwhile or cannot be read); None when none waits."""
@@ -655,7 +662,7 @@ class ServerFiles(_Uploads, _Downloads):
         if isinstance(event, ev.UploadDone):
             return self._done(room, cid, event)
         if isinstance(event, ev.GetFile):
-            return self._get(cid, event, member.name)
+            return self._restricted_get(room, cid, event) or self._get(cid, event, member.name)
         if isinstance(event, ev.ListFiles):
             offers = self.book.visible_to(cid)
             listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from helpers import Endpoint, Proc, RawClient, TermProc, local_host, running_server, short_tmp_dir, unfolded
+from test_files_fetched import _fetch, _upload
 from test_text_participants import TextPeer
 
 from lanchat import events as ev
@@ -92,6 +93,33 @@ def test_students_cannot_offer_files_while_the_teacher_still_can():
         ann.send(ev.OfferFile(ref=4, name="notes.txt", size=10))
         ann.expect(ev.UploadReady, ref=4)
 
+
+
+def test_a_file_a_student_offered_before_restrict_files_is_not_fetched_by_a_classmate():
+    """/restrict files refused new offers, but a student's file offered just before it stayed on
+    offer, and a classmate could /get it in the exam (the exam walk). While files are off, a
+    student's /get of another student's file is refused with the reason; the teacher still
+    fetches it (handed in), and once files are back on the classmate fetches it as ever. A
+    student's offer to one person is refused too, and now says so."""
+    with running_server() as (server, endpoint):
+        teach = local_host(server, "teach")
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        file_id = _upload(ann, b"the answers: 42\n", "answers.txt")
+        _restrict(teach, "restrict", "files")
+        bob.expect(ev.Notice, code=ev.E_RESTRICTED)
+        bob.send(ev.GetFile(id=file_id, binary=True))
+        refused = bob.expect(ev.FileError, id=file_id)
+        assert (refused.code, refused.message) == (ev.E_RESTRICTED, f"#{file_id} is from ann, and files from students are off in "  # type: ignore[attr-defined]
+                                                   "this room (an operator's /restrict files)")  # fmt: skip
+        assert not [e for e in bob.drain() if isinstance(e, ev.FileStart)]
+        assert _fetch(teach, file_id) == b"the answers: 42\n"  # the teacher fetches what was handed in
+        ann.send(ev.OfferFile(ref=5, name="more.txt", size=10, to="bob"))
+        said = ann.expect(ev.FileError, ref=5, code=ev.E_RESTRICTED).message  # type: ignore[attr-defined]
+        assert said.startswith("not sent: files from students are off in this room, to one person too"), said
+        _restrict(teach, "unrestrict", "files")
+        bob.expect(ev.Notice, code=ev.E_RESTRICTED)
+        assert _fetch(bob, file_id) == b"the answers: 42\n"
 
 def test_the_history_keeps_what_is_off_and_the_act_with_its_kinds(tmp_path):
     store = HistoryStore(tmp_path / "room.sqlite3")
