@@ -432,6 +432,8 @@ class TextConnection:
                 self._pending.append(ev.Whisper(to=to, text=text.strip()))
         elif command == "/pass":  # the turn's holder may give it up (PROTOCOL.md, Moderation: pass)
             self._pending.append(ev.Moderate(action="pass", reason=rest.strip() or None))
+        elif command == "/restrict" and not rest.strip():  # what an operator turned off: anyone may ask (PROTOCOL.md 7)
+            self._pending.append(ev.Moderate(action="restrict"))
         elif command == "/help":
             self._reply(_lines(*HELP))
         else:

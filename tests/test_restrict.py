@@ -121,6 +121,7 @@ def test_a_file_a_student_offered_before_restrict_files_is_not_fetched_by_a_clas
         bob.expect(ev.Notice, code=ev.E_RESTRICTED)
         assert _fetch(bob, file_id) == b"the answers: 42\n"
 
+
 def test_the_history_keeps_what_is_off_and_the_act_with_its_kinds(tmp_path):
     store = HistoryStore(tmp_path / "room.sqlite3")
     try:
@@ -153,6 +154,11 @@ def test_an_nc_student_is_refused_a_whisper_to_a_classmate():
             ann.line("/w teach help")
             teach.expect(ev.Direct, sender="ann", text="help")
             assert not [e for e in bob.drain() if isinstance(e, ev.Direct)]
+            ann.line("/restrict")  # anyone may ask what is off, at nc too (it read "/restrict needs lanchat")
+            told = r"-!- in this room direct messages between students are off \(an operator's /restrict\); you can still /w an operator: teach\r\n"
+            ann.expect(rf"(?s)({told}.*){{2}}")  # at join, then as the answer (expect reads from the start)
+            ann.line("/restrict files")  # turning things off is lanchat's (an operator's) command
+            ann.expect(r"/restrict needs lanchat")
         finally:
             ann.close()
 
