@@ -298,6 +298,8 @@ class Server:
             except Exception as exc:  # noqa: BLE001 - a bug in the loop itself (one connection's ends only it: Hub.internal_error)
                 self.crashed, self._stopping = exc, self.hub.loop_crashed(exc)  # seed 003: everyone is told first
             self._shutdown()
+        except Exception as exc:  # noqa: BLE001 - a bug in the goodbye itself: the sockets still close, serve says where it is kept
+            self.crashed = self.crashed or exc
         finally:
             self.running = False
             close_everything(self)

@@ -112,9 +112,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _crash_said(server: Server) -> int | None:
-    """A bug ended the server's loop (Server.crashed): everyone got the shutdown notice first,
-    as seed 003's server told its clients; here one line says where the details went, never a
-    traceback. 1 then; None when the server stopped as asked."""
+    """A bug ended the server's loop (Server.crashed: everyone got the shutdown notice first, as
+    seed 003's server told its clients) or its goodbye: one line says where the details went,
+    never a traceback. 1 then; None when the server stopped as asked."""
     if server.crashed is None:
         return None
     import traceback
@@ -122,7 +122,7 @@ def _crash_said(server: Server) -> int | None:
     from ..crash_log import write_crash
 
     where = write_crash("".join(traceback.format_exception(server.crashed)) + "\n")
-    return fail(f"internal error ({type(server.crashed).__name__}): the server stopped, and told everyone first; "
+    return fail(f"internal error ({type(server.crashed).__name__}): the server stopped; "
                 f"the details are in {where}")  # fmt: skip
 
 
