@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from . import room_join, room_social
+from . import restrict, room_join, room_social
 from .actions import (
     Action,
     Broadcast,
@@ -479,7 +479,7 @@ class Room:
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
         refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, whisper.to)
-        if refused or ("dm" in self.moderation.restricted and (refused := restricted_whisper(self, member, whisper.to))):
+        if refused or (restrict.DM in self.moderation.restricted and (refused := restricted_whisper(self, member, whisper.to))):
             return refused  # (muted, or /restrict dm between students: PROTOCOL.md, Moderation)
         target = self.find(whisper.to)
         if target is member:  # (the room's rule for names: any case, any look-alike spelling)

@@ -44,7 +44,7 @@ from .files import (
 )
 from .moderation import LOCAL, muted_words
 from .protocol import encode
-from .restrict import get_refusal, offer_refusal
+from .restrict import FILES, get_refusal, offer_refusal
 from .room import REJOIN_SECONDS, Member, Room
 from .room_social import addresses_the_class
 
@@ -485,7 +485,7 @@ class _Downloads(_FilesPart):
 
     def _restricted_get(self, room: Room, cid: int, get: ev.GetFile) -> list[Action]:
         """A student's /get of a classmate's file while /restrict files holds: refused (restrict.get_refusal)."""
-        if "files" not in room.moderation.restricted or (offer := self.book.find(get.id.strip().lstrip("#"), cid)) is None:
+        if FILES not in room.moderation.restricted or (offer := self.book.find(get.id.strip().lstrip("#"), cid)) is None:
             return []
         why = get_refusal(room, cid, offer.owner, offer.owner_name, offer.file_id)
         return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=why, req=get.req, code=ev.E_RESTRICTED))] if why else []

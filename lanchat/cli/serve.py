@@ -974,13 +974,14 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
 
 def _restrict_lines(room: Room, *, given: bool) -> list[str]:
     """What students may not do from the start (--restrict, or kept from /restrict), and how to lift it."""
+    from ..events import RESTRICT_KINDS
     from ..restrict import described
 
     off = room.moderation.restricted
     if not off:
         return []
     why = "--restrict" if given else "kept from the last run"
-    typed = " ".join(kind for kind in ("dm", "files") if kind in off)
+    typed = " ".join(kind for kind in RESTRICT_KINDS if kind in off)  # (restrict.py's order)
     return [f"  restricted ({why}): {described(off)} are off; /unrestrict {typed} turns them back on"]
 
 
